@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-embedded test-local-pg lint bench schemas clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+## make run: embedded PostgreSQL + Kafka-protocol broker + every process, demo company seeded
+run: $(STAMP)
+	$(BIN)/dist run
+
+## make test: the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+## Re-export the JSON Schemas of the integration events under contracts/schemas
+schemas: $(STAMP)
+	$(BIN)/dist export-schemas
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache

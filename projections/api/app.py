@@ -1,0 +1,58 @@
+"""The HQ query API (port 8100)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from projections.api.routes import branches, hq
+from projections.read_your_writes import ReadYourWrites
+from runtime.consumer import ConsumerRuntime
+from runtime.http.app import Check, broker_reachable, create_app
+from runtime.settings import Settings
+
+
+def build_api(
+    settings: Settings,
+    engine: Engine,
+    consistency: ReadYourWrites,
+    consumers: list[ConsumerRuntime],
+) -> FastAPI:
+    api = create_app(
+        title="query",
+        process="query",
+        settings=settings,
+        checks=[
+            read_models_reachable(engine),
+            broker_reachable(settings),
+            *[consumer_running(c) for c in consumers],
+        ],
+        description="Headquarters' national projections, scoped by caller.",
+    )
+    api.state.engine = engine
+    api.state.read_your_writes = consistency
+    api.include_router(hq)
+    api.include_router(branches)
+    return api
+
+
+def read_models_reachable(engine: Engine) -> Check:
+    def probe() -> tuple[bool, str]:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True, "ok"
+        except SQLAlchemyError as error:
+            return False, str(error).splitlines()[0]
+
+    return Check("read_models", probe)
+
+
+def consumer_running(consumer: ConsumerRuntime) -> Check:
+    def probe() -> tuple[bool, str]:
+        if consumer.running.is_set():
+            return True, f"consuming {', '.join(consumer.topics)}"
+        return False, consumer.last_error or "not running"
+
+    return Check(f"projector:{consumer.handler.name}", probe)

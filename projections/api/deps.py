@@ -1,0 +1,36 @@
+"""Dependencies of the query API as named aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy import Engine
+
+from projections.read_your_writes import ReadYourWrites
+from runtime.http.deps import CurrentPrincipal
+
+__all__ = ["Consistency", "CurrentPrincipal", "MinPosition", "ReadModels"]
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+ReadModels = Annotated[Engine, Depends(_engine)]
+
+
+def _ryw(request: Request) -> ReadYourWrites:
+    return request.app.state.read_your_writes
+
+
+Consistency = Annotated[ReadYourWrites, Depends(_ryw)]
+
+MinPosition = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[a-z]+:\d+$",
+        description="a command's `position` (e.g. `orders:42`): wait until the read model "
+        "has processed it, else 503",
+    ),
+]

@@ -1,0 +1,34 @@
+"""Wires the query process: read-model engine, projectors (consumer runtimes), HTTP app."""
+
+from __future__ import annotations
+
+from projections.api.app import build_api
+from projections.read_your_writes import ReadYourWrites
+from projections.sales.projection import sales
+from projections.tracking import Projection, SqlProjectionHandler, projections_engine
+from runtime.consumer import ConsumerRuntime
+from runtime.process import Process
+from runtime.settings import Settings
+
+PROJECTIONS: tuple[Projection, ...] = (sales,)
+
+
+def projector(settings: Settings, handler: SqlProjectionHandler) -> ConsumerRuntime:
+    topics = [settings.topic(origin) for origin in handler.projection.origins]
+    # The group is per schema, so a second copy of a read model (a rebuild, a comparison)
+    # consumes every event independently.
+    name = f"{settings.projections_schema}.{handler.name}"
+    return ConsumerRuntime(settings, handler=handler, topics=topics, consumer_name=name)
+
+
+def build(settings: Settings, *, with_projectors: bool = True) -> Process:
+    engine = projections_engine(settings, settings.projections_schema)
+    handlers = {p.name: SqlProjectionHandler(engine, p) for p in PROJECTIONS}
+    consumers = [projector(settings, h) for h in handlers.values()] if with_projectors else []
+    consistency = ReadYourWrites(handlers, settings.read_your_writes_timeout_s)
+    return Process(
+        name="query",
+        api=build_api(settings, engine, consistency, consumers),
+        workers=list(consumers),
+        on_close=[engine.dispose],
+    )

@@ -1,0 +1,39 @@
+"""Bounded waiting for a read model to reach a command's position (read your own writes)."""
+
+from __future__ import annotations
+
+import time
+
+from projections.tracking import SqlProjectionHandler
+from runtime.http.problems import Problem
+
+
+class ReadYourWrites:
+    def __init__(self, handlers: dict[str, SqlProjectionHandler], timeout_s: float) -> None:
+        self.handlers = handlers
+        self.timeout_s = timeout_s
+
+    def wait(self, projection: str, min_position: str | None) -> None:
+        if not min_position:
+            return
+        origin, _, raw = min_position.partition(":")
+        handler = self.handlers[projection]
+        if origin not in handler.projection.origins:
+            raise Problem(
+                422,
+                "position_not_tracked",
+                f"the {projection} read model does not follow {origin} positions",
+            )
+        target = int(raw)
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.002
+        while handler.watermark(origin) < target:
+            if time.monotonic() >= deadline:
+                raise Problem(
+                    503,
+                    "read_model_behind",
+                    f"the {projection} read model has not reached {min_position} yet",
+                    headers={"Retry-After": "1"},
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)

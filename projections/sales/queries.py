@@ -1,0 +1,128 @@
+"""Queries over the sales read model. Pure SQL building; the API layer only calls these."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, func, literal, select, tuple_
+
+from projections.sales.projection import sales_daily
+
+
+class SalesDimension(StrEnum):
+    SKU = "sku"
+    CATEGORY = "category"
+    DEALER = "dealer"
+    BRANCH = "branch"
+    REGION = "region"
+    NATION = "nation"
+
+
+class Period(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SalesFilter:
+    date_from: date | None = None
+    date_to: date | None = None
+    branch: str | None = None
+    region: str | None = None
+    dealer: str | None = None
+    sku: str | None = None
+    category: str | None = None
+
+
+_DIMENSION_COLUMN = {
+    SalesDimension.SKU: sales_daily.c.sku,
+    SalesDimension.CATEGORY: sales_daily.c.category,
+    SalesDimension.DEALER: sales_daily.c.dealer_code,
+    SalesDimension.BRANCH: sales_daily.c.branch,
+    SalesDimension.REGION: sales_daily.c.region,
+}
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as error:
+        raise InvalidCursor("cursor is not one this API issued") from error
+    if not isinstance(values, list) or len(values) != 2:
+        raise InvalidCursor("cursor is not one this API issued")
+    return values
+
+
+def sales_summary(
+    conn: Connection,
+    *,
+    by: SalesDimension,
+    period: Period,
+    where: SalesFilter,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Ordered quantity and amount per period and dimension value, keyset-paginated."""
+    bucket = func.date_trunc(period.value, sales_daily.c.day).cast(sales_daily.c.day.type)
+    key = _DIMENSION_COLUMN.get(by, literal("CN"))
+    query = select(
+        bucket.label("period_start"),
+        key.label("key"),
+        func.sum(sales_daily.c.ordered_quantity).label("quantity"),
+        func.sum(sales_daily.c.ordered_amount).label("amount"),
+        func.sum(sales_daily.c.order_lines).label("order_lines"),
+    )
+    conditions = []
+    if where.date_from:
+        conditions.append(sales_daily.c.day >= where.date_from)
+    if where.date_to:
+        conditions.append(sales_daily.c.day <= where.date_to)
+    for value, column in (
+        (where.branch, sales_daily.c.branch),
+        (where.region, sales_daily.c.region),
+        (where.dealer, sales_daily.c.dealer_code),
+        (where.sku, sales_daily.c.sku),
+        (where.category, sales_daily.c.category),
+    ):
+        if value:
+            conditions.append(column == value)
+    query = query.where(*conditions).group_by(bucket, key)
+    if cursor:
+        last_period, last_key = decode_cursor(cursor)
+        try:
+            last_period = date.fromisoformat(last_period)
+        except (TypeError, ValueError) as error:
+            raise InvalidCursor("cursor is not one this API issued") from error
+        query = query.having(tuple_(bucket, key) > tuple_(literal(last_period), literal(last_key)))
+    query = query.order_by(bucket, key).limit(limit + 1)
+    rows = conn.execute(query).all()
+    page = [
+        {
+            "period_start": row.period_start.isoformat(),
+            "key": row.key,
+            "quantity": int(row.quantity),
+            "amount": f"{Decimal(row.amount):.2f}",
+            "order_lines": int(row.order_lines),
+        }
+        for row in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.period_start.isoformat(), last.key])
+    return page, next_cursor

@@ -1,0 +1,225 @@
+"""Read models in PostgreSQL (SQLAlchemy Core), each event applied with its tracking record in
+the same transaction, and the per-origin watermark that gives read-your-writes.
+
+``processed`` holds one row per (projection, origin, position): a redelivered event finds its
+row and is skipped. Each envelope names the previous position its service published, so the
+processed rows form a chain; the watermark is the end of the unbroken chain from the start,
+i.e. "every event of that origin up to here is in the read model", even though partitions
+deliver events of one origin out of position order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
+
+from contracts import EVENT_TYPES, Envelope, EventType
+from runtime.consumer import Applied, Outcome, Rejected
+from runtime.settings import Settings
+
+tracking_metadata = MetaData()
+
+processed = Table(
+    "tracking_processed",
+    tracking_metadata,
+    Column("projection", String, primary_key=True),
+    Column("origin", String, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("previous_position", BigInteger, nullable=False),
+    Column("outcome", String, nullable=False),
+    Index("tracking_processed_chain", "projection", "origin", "previous_position"),
+)
+
+watermarks = Table(
+    "tracking_watermark",
+    tracking_metadata,
+    Column("projection", String, primary_key=True),
+    Column("origin", String, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+EventApplier = Callable[[Connection, Envelope, Any], None]
+
+
+@dataclass
+class Projection:
+    """A read model: its tables and, per event type it handles, how to apply it."""
+
+    name: str
+    metadata: MetaData
+    origins: tuple[str, ...]  # the services whose topics it consumes
+    appliers: dict[str, EventApplier] = field(default_factory=dict)
+
+    def on(self, event_class: type) -> Callable[[EventApplier], EventApplier]:
+        def register(applier: EventApplier) -> EventApplier:
+            self.appliers[str(event_class.event_type())] = applier
+            return applier
+
+        return register
+
+    def applier_for(self, envelope: Envelope) -> EventApplier | None:
+        applier = self.appliers.get(envelope.type)
+        if applier is not None:
+            return applier
+        kind = envelope.event_type
+        handled = {EventType.parse(t).name for t in self.appliers}
+        if kind.name in handled:
+            raise Rejected(f"unsupported version of {kind.name}: {envelope.type}")
+        return None
+
+
+def projections_engine(settings: Settings, schema: str) -> Engine:
+    return create_engine(
+        settings.postgres().sqlalchemy_url(),
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        execution_options={"schema_translate_map": {None: schema}},
+    )
+
+
+def create_tables(engine: Engine, schema: str, projection: Projection) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        tracking_metadata.create_all(conn)
+        projection.metadata.create_all(conn)
+
+
+def drop_tables(engine: Engine, projection: Projection) -> None:
+    """Drop a projection's tables and forget what it processed (for a rebuild)."""
+    with engine.begin() as conn:
+        projection.metadata.drop_all(conn)
+        conn.execute(processed.delete().where(processed.c.projection == projection.name))
+        conn.execute(watermarks.delete().where(watermarks.c.projection == projection.name))
+
+
+class _SqlBatch:
+    def __init__(self, conn: Connection, projection: Projection, schema: str) -> None:
+        self.conn = conn
+        self.projection = projection
+        self.schema = schema
+        self.origins: set[str] = set()
+
+    def apply(self, envelope: Envelope) -> Applied:
+        savepoint = self.conn.begin_nested()
+        inserted = self.conn.execute(
+            insert(processed)
+            .values(
+                projection=self.projection.name,
+                origin=envelope.source,
+                position=envelope.position,
+                previous_position=envelope.previousposition,
+                outcome=Outcome.APPLIED,
+            )
+            .on_conflict_do_nothing()
+            .returning(processed.c.position)
+        ).first()
+        if inserted is None:
+            savepoint.commit()
+            return Applied(Outcome.DUPLICATE)
+        self.origins.add(envelope.source)
+        try:
+            applier = self.projection.applier_for(envelope)
+            if applier is None:
+                self._set_outcome(envelope, Outcome.IGNORED)
+                savepoint.commit()
+                return Applied(Outcome.IGNORED)
+            data = EVENT_TYPES[envelope.type].model_validate(envelope.data)
+            applier(self.conn, envelope, data)
+        except (Rejected, ValidationError) as error:
+            # Poison: undo its effect but keep it tracked, so the chain stays unbroken and a
+            # redelivery does not dead-letter it twice.
+            savepoint.rollback()
+            self.conn.execute(
+                insert(processed).values(
+                    projection=self.projection.name,
+                    origin=envelope.source,
+                    position=envelope.position,
+                    previous_position=envelope.previousposition,
+                    outcome=Outcome.DEAD_LETTERED,
+                )
+            )
+            return Applied(Outcome.DEAD_LETTERED, f"{type(error).__name__}: {error}"[:500])
+        savepoint.commit()
+        return Applied(Outcome.APPLIED)
+
+    def _set_outcome(self, envelope: Envelope, outcome: Outcome) -> None:
+        self.conn.execute(
+            processed.update()
+            .where(
+                processed.c.projection == self.projection.name,
+                processed.c.origin == envelope.source,
+                processed.c.position == envelope.position,
+            )
+            .values(outcome=outcome)
+        )
+
+    def advance_watermarks(self) -> None:
+        for origin in self.origins:
+            self.conn.execute(
+                text(
+                    f"""
+                    INSERT INTO "{self.schema}".tracking_watermark (projection, origin, position)
+                    WITH RECURSIVE chain(position) AS (
+                        SELECT coalesce((SELECT position FROM "{self.schema}".tracking_watermark
+                                         WHERE projection = :p AND origin = :o), 0)
+                        UNION ALL
+                        SELECT e.position FROM "{self.schema}".tracking_processed e
+                        JOIN chain c ON e.previous_position = c.position
+                        WHERE e.projection = :p AND e.origin = :o
+                    )
+                    SELECT :p, :o, max(position) FROM chain
+                    ON CONFLICT (projection, origin) DO UPDATE SET position = excluded.position
+                    """
+                ),
+                {"p": self.projection.name, "o": origin},
+            )
+
+
+class SqlProjectionHandler:
+    """The consumer runtime's handler for a SQL read model."""
+
+    # A database outage is retried by the consumer runtime, not dead-lettered.
+    transient_errors = (OperationalError,)
+
+    def __init__(self, engine: Engine, projection: Projection) -> None:
+        self.engine = engine
+        self.projection = projection
+        self.name = projection.name
+        self.schema = engine.get_execution_options()["schema_translate_map"][None]
+
+    @contextmanager
+    def open_batch(self) -> Iterator[_SqlBatch]:
+        with self.engine.begin() as conn:
+            batch = _SqlBatch(conn, self.projection, self.schema)
+            yield batch
+            batch.advance_watermarks()
+
+    def watermark(self, origin: str) -> int:
+        with self.engine.connect() as conn:
+            position = conn.execute(
+                select(watermarks.c.position).where(
+                    watermarks.c.projection == self.projection.name,
+                    watermarks.c.origin == origin,
+                )
+            ).scalar()
+        return int(position or 0)

@@ -1,0 +1,210 @@
+"""The consumer runtime shared by projectors and process managers.
+
+A Kafka consumer group with manual commits. Each polled batch is handed to a handler that
+applies the effects and records the origin of every event (service + position in that
+service's log) in one database transaction; only then are the Kafka offsets committed.
+Redelivery, a crash between the two commits, or a rebalance therefore changes nothing: the
+origin is already recorded and the event is skipped. Offsets are only a hint; origins stay
+valid even when a broker lost its data and the relay republished from zero.
+
+A message that cannot be decoded, or that its handler rejects, is published to the
+consumer's dead-letter topic with the reason before the batch commits; the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from kafka import OffsetAndMetadata, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+
+from contracts.envelope import Envelope
+from runtime import kafka
+from runtime.metrics import CONSUMED, CONSUMER_BATCH_SECONDS
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    IGNORED = "ignored"  # a type this consumer does not handle: tracked, no effect
+    DUPLICATE = "duplicate"  # its origin was already processed
+    DEAD_LETTERED = "dead_lettered"
+
+
+class Rejected(Exception):
+    """Raised by a handler for an event it cannot apply (poison): it is dead-lettered."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: Outcome
+    reason: str | None = None
+
+
+class Batch(Protocol):
+    def apply(self, envelope: Envelope) -> Applied: ...
+
+
+class Handler(Protocol):
+    """Applies events with their tracking records in one transaction per batch."""
+
+    name: str
+    transient_errors: tuple[type[Exception], ...]  # retried (e.g. the database is down)
+
+    def open_batch(self) -> AbstractContextManager[Batch]: ...
+
+
+def decode(record: ConsumerRecord) -> Envelope:
+    """Parse a record into an envelope (raises ValueError / ValidationError if it is poison)."""
+    payload = json.loads(record.value)
+    return Envelope.model_validate(payload)
+
+
+class ConsumerRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        handler: Handler,
+        topics: list[str],
+        consumer_name: str | None = None,
+        poll_timeout_ms: int = 100,
+        max_records: int = 500,
+    ) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.topics = topics
+        # A consumer's name (default: its handler's) names its group and dead-letter topic.
+        self.name = consumer_name or handler.name
+        self.group_id = settings.consumer_group(self.name)
+        self.dead_letter_topic = settings.dead_letter_topic(self.name)
+        self.poll_timeout_ms = poll_timeout_ms
+        self.max_records = max_records
+        self.stopping = threading.Event()
+        self.running = threading.Event()
+        self.last_error: str | None = None
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        """Consume until stopped; broker outages are retried with the group rejoining."""
+        while not self.stopping.is_set():
+            try:
+                self._consume()
+            except (KafkaError, *self.handler.transient_errors) as error:
+                self.last_error = str(error).splitlines()[0]
+                self.running.clear()
+                log.warning("consumer %s: %s; reconnecting", self.handler.name, error)
+                self.stopping.wait(1.0)
+
+    def _consume(self) -> None:
+        admin = kafka.admin(self.settings)
+        try:
+            for topic in [*self.topics, self.dead_letter_topic]:
+                kafka.ensure_topic(admin, topic, self.settings)
+        finally:
+            admin.close()
+        consumer = kafka.group_consumer(
+            self.settings,
+            group_id=self.group_id,
+            topics=self.topics,
+            max_poll_records=self.max_records,
+        )
+        dead_letters = kafka.producer(self.settings, client_id=f"{self.handler.name}-dlq")
+        self.running.set()
+        self.last_error = None
+        try:
+            while not self.stopping.is_set():
+                polled = consumer.poll(timeout_ms=self.poll_timeout_ms)
+                if not polled:
+                    continue
+                started = time.perf_counter()
+                self._process(polled, dead_letters)
+                offsets = {
+                    tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                    for tp, records in polled.items()
+                }
+                try:
+                    consumer.commit(offsets)
+                except CommitFailedError as error:
+                    # A rebalance took the partitions away; the next owner redelivers and the
+                    # tracking records make that harmless.
+                    log.info("consumer %s: commit after rebalance: %s", self.handler.name, error)
+                CONSUMER_BATCH_SECONDS.labels(self.handler.name).observe(
+                    time.perf_counter() - started
+                )
+        finally:
+            self.running.clear()
+            consumer.close(autocommit=False)
+            dead_letters.close()
+
+    def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]], dead_letters) -> None:
+        poison: list[tuple[ConsumerRecord, str]] = []
+        with self.handler.open_batch() as batch:
+            for record in _in_order(polled):
+                try:
+                    envelope = decode(record)
+                except (ValueError, ValidationError) as error:
+                    poison.append((record, f"undecodable: {_short(error)}"))
+                    CONSUMED.labels(self.handler.name, Outcome.DEAD_LETTERED).inc()
+                    continue
+                result = batch.apply(envelope)
+                CONSUMED.labels(self.handler.name, result.outcome).inc()
+                if result.outcome == Outcome.DEAD_LETTERED:
+                    poison.append((record, result.reason or "rejected"))
+            if poison:
+                # Before the batch commits: a crash in between re-sends (a duplicate in the
+                # dead-letter topic), never loses the poison message.
+                self._dead_letter(poison, dead_letters)
+
+    def _dead_letter(self, poison: list[tuple[ConsumerRecord, str]], producer) -> None:
+        futures = []
+        for record, reason in poison:
+            log.warning(
+                "consumer %s: dead-lettering %s[%d]@%d: %s",
+                self.handler.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                reason,
+            )
+            headers = [
+                ("dlq.reason", reason.encode()),
+                ("dlq.consumer", self.handler.name.encode()),
+                ("dlq.topic", record.topic.encode()),
+                ("dlq.partition", str(record.partition).encode()),
+                ("dlq.offset", str(record.offset).encode()),
+                ("dlq.time", datetime.now(UTC).isoformat().encode()),
+            ]
+            futures.append(
+                producer.send(
+                    self.dead_letter_topic, key=record.key, value=record.value, headers=headers
+                )
+            )
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+
+
+def _in_order(polled: dict[TopicPartition, list[ConsumerRecord]]) -> Iterator[ConsumerRecord]:
+    for records in polled.values():
+        yield from records
+
+
+def _short(error: Exception) -> str:
+    text = str(error).replace("\n", " ")
+    return text[:500]

@@ -1,0 +1,250 @@
+"""The write side every service shares: an eventsourcing Application on PostgreSQL, in the
+service's own schema, whose saves can carry an idempotency record in the same transaction.
+
+A command's events and the answer it gave commit together or not at all, so a retried POST
+can never double-count and a stored answer never points at events that were not written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+from uuid import UUID
+
+import psycopg2
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
+
+from runtime.settings import PostgresLocation, Settings
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who and where (DESIGN rule 10): recorded on every domain event."""
+
+    actor: str
+    role: str
+    branch: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+class ProvenanceAsDict(Transcoding):
+    type = Provenance
+    name = "provenance"
+
+    def encode(self, obj: Provenance) -> dict[str, Any]:
+        return asdict(obj)
+
+    def decode(self, data: dict[str, Any]) -> Provenance:
+        return Provenance(**data)
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key, scoped to its principal, with the request's fingerprint."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    fingerprint: str
+    status_code: int
+    body: dict[str, Any]
+    position: int | None
+
+
+@dataclass(frozen=True)
+class PendingAnswer:
+    """The answer a command gives, stored with its events under the client's key."""
+
+    key: IdempotencyKey
+    status_code: int
+    body: dict[str, Any]
+
+
+class IdempotencyKeyConflict(Exception):
+    """Another request with the same key committed first (a concurrent retry)."""
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, UUID | date):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class ServiceRecorder(PostgresProcessRecorder):
+    """The library's process recorder (events + tracking in one transaction), extended with
+    an idempotency-key table written in that same transaction."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(self.datastore.schema)
+        self.idempotency_table = SQL("{0}.{1}").format(schema, Identifier("idempotency_keys"))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "scope text NOT NULL, key text NOT NULL, fingerprint text NOT NULL, "
+                "status_code int NOT NULL, body jsonb NOT NULL, position bigint, "
+                "created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, key))"
+            ).format(self.idempotency_table)
+        )
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any):
+        answer: PendingAnswer | None = kwargs.get("answer")
+        if answer is not None:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (scope, key, fingerprint, status_code, body) "
+                    "VALUES (%s, %s, %s, %s, %s)"
+                ).format(self.idempotency_table),
+                (
+                    answer.key.scope,
+                    answer.key.key,
+                    answer.key.fingerprint,
+                    answer.status_code,
+                    json.dumps(answer.body, default=json_default),
+                ),
+            )
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        answer: PendingAnswer | None = kwargs.get("answer")
+        if answer is not None and ids:
+            curs.execute(
+                SQL("UPDATE {0} SET position = %s WHERE scope = %s AND key = %s").format(
+                    self.idempotency_table
+                ),
+                (max(ids), answer.key.scope, answer.key.key),
+            )
+        return ids
+
+    def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT fingerprint, status_code, body, position FROM {0} "
+                    "WHERE scope = %s AND key = %s"
+                ).format(self.idempotency_table),
+                (key.scope, key.key),
+            )
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return StoredAnswer(row["fingerprint"], row["status_code"], row["body"], row["position"])
+
+
+def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -> dict[str, str]:
+    pg: PostgresLocation = settings.postgres()
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": pg.dbname,
+        "POSTGRES_HOST": pg.host,
+        "POSTGRES_PORT": str(pg.port),
+        "POSTGRES_USER": pg.user,
+        "POSTGRES_PASSWORD": pg.password,
+        "POSTGRES_SCHEMA": service,
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "20",
+        "POSTGRES_PRE_PING": "y",
+        # Consumers arrive out of position order across partitions: track every origin
+        # position, not only the highest one.
+        "SINGLE_ROW_TRACKING": "n",
+        "CREATE_TABLE": "y" if create_table else "n",
+        "APPLICATION_RECORDER_TOPIC": get_topic(ServiceRecorder),
+        "PROCESS_RECORDER_TOPIC": get_topic(ServiceRecorder),
+    }
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: the body, and the event-store position of its last event."""
+
+    status_code: int
+    body: dict[str, Any]
+    position: int | None
+    replayed: bool = False
+
+
+class ServiceApplication(Application[UUID]):
+    """Base of the orders, inventory and finance applications."""
+
+    service: ClassVar[str]
+
+    def __init__(self, settings: Settings, *, create_table: bool = False) -> None:
+        self.settings = settings
+        super().__init__(env=eventsourcing_env(settings, self.service, create_table=create_table))
+
+    def construct_recorder(self) -> ServiceRecorder:
+        recorder = self.factory.process_recorder()
+        assert isinstance(recorder, ServiceRecorder)
+        return recorder
+
+    @property
+    def service_recorder(self) -> ServiceRecorder:
+        assert isinstance(self.recorder, ServiceRecorder)
+        return self.recorder
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(ProvenanceAsDict())
+
+    def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
+        return self.service_recorder.find_answer(key)
+
+    def save_command(
+        self,
+        *aggregates: Any,
+        status_code: int,
+        body: dict[str, Any],
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """Save the command's events and, under the client's key, the answer it gives."""
+        answer = PendingAnswer(idempotency, status_code, body) if idempotency else None
+        try:
+            recordings = self.save(*aggregates, answer=answer)
+        except IntegrityError:
+            if idempotency is not None and self.find_answer(idempotency) is not None:
+                raise IdempotencyKeyConflict(idempotency.key) from None
+            raise
+        position = max((r.notification.id for r in recordings), default=None)
+        return CommandResult(status_code, body, position)
+
+    def close(self) -> None:
+        super().close()
+
+
+def create_schema(settings: Settings, service: str) -> None:
+    """Create the service's schema and tables. Run once at start-up, never by racing
+    processes (concurrent CREATE TABLE fails with 'tuple concurrently updated')."""
+    with psycopg2.connect(settings.postgres().dsn()) as conn:
+        with conn.cursor() as curs:
+            curs.execute(f'CREATE SCHEMA IF NOT EXISTS "{service}"')
+    conn.close()

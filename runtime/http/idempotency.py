@@ -1,0 +1,86 @@
+"""Idempotent commands: the same Idempotency-Key with the same body returns the first answer;
+with a different body it is refused with 409 ``idempotency_key_reused``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from runtime.eventstore import (
+    CommandResult,
+    IdempotencyKey,
+    IdempotencyKeyConflict,
+    ServiceApplication,
+    StoredAnswer,
+)
+from runtime.http.auth import Principal
+from runtime.http.problems import Problem
+
+MAX_KEY_LENGTH = 200
+
+
+async def idempotency_key(request: Request, principal: Principal) -> IdempotencyKey:
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key:
+        raise Problem(
+            422,
+            "idempotency_key_required",
+            "every command needs an Idempotency-Key header",
+            errors=[{"path": "header.Idempotency-Key", "message": "Field required"}],
+        )
+    if len(key) > MAX_KEY_LENGTH:
+        raise Problem(422, "invalid_idempotency_key", f"at most {MAX_KEY_LENGTH} characters")
+    body = await request.body()
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    digest = hashlib.sha256(request.method.encode() + request.url.path.encode() + canonical)
+    return IdempotencyKey(scope=principal.name, key=key, fingerprint=digest.hexdigest())
+
+
+def position_token(service: str, position: int | None) -> str | None:
+    return f"{service}:{position}" if position is not None else None
+
+
+def _answer(
+    service: str, status: int, body: dict[str, Any], position: int | None, replayed: bool
+) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(
+        {**body, "position": position_token(service, position)}, status, headers=headers
+    )
+
+
+def _replay(service: str, key: IdempotencyKey, stored: StoredAnswer) -> JSONResponse:
+    if stored.fingerprint != key.fingerprint:
+        raise Problem(
+            409,
+            "idempotency_key_reused",
+            f"Idempotency-Key {key.key!r} was used for a different request",
+        )
+    return _answer(service, stored.status_code, stored.body, stored.position, True)
+
+
+def run_command(
+    app: ServiceApplication,
+    key: IdempotencyKey,
+    command: Callable[[IdempotencyKey], CommandResult],
+) -> JSONResponse:
+    """Answer from the stored first answer, or run the command and store its answer with its
+    events. A concurrent retry that loses the race answers from the winner's answer."""
+    stored = app.find_answer(key)
+    if stored is not None:
+        return _replay(app.service, key, stored)
+    try:
+        result = command(key)
+    except IdempotencyKeyConflict:
+        stored = app.find_answer(key)
+        assert stored is not None
+        return _replay(app.service, key, stored)
+    return _answer(app.service, result.status_code, result.body, result.position, False)

@@ -1,0 +1,90 @@
+"""Errors as application/problem+json with a machine-readable ``code``.
+
+The mapping from error class to status is explicit and lives here only: domain NotFound ->
+404, RuleViolation -> 409, OutsideScope -> 403, schema errors -> 422 with field paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.kernel.errors import DomainError, NotFound, OutsideScope, RuleViolation
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error answered as problem+json by the edge."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.title = title or code.replace("_", " ").capitalize()
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    body = {
+        "type": f"https://docs.dist.example/problems/{problem.code}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+        **problem.extra,
+    }
+    return JSONResponse(body, problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
+
+
+def status_of(error: DomainError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, OutsideScope):
+        return 403
+    if isinstance(error, RuleViolation):
+        return 409
+    raise TypeError(f"no status mapped for {type(error).__name__}")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, error: Problem) -> JSONResponse:
+        return problem_response(error)
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, error: DomainError) -> JSONResponse:
+        return problem_response(Problem(status_of(error), error.code, error.detail, **error.extra))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "path": ".".join(str(part) for part in item["loc"]),
+                "message": item["msg"],
+                "type": item["type"],
+            }
+            for item in error.errors()
+        ]
+        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        return problem_response(Problem(422, "invalid_request", detail, errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return problem_response(Problem(error.status_code, code, str(error.detail)))

@@ -1,0 +1,91 @@
+"""Kafka clients configured the one way this platform uses them (kafka-python).
+
+Producers: acks=all, idempotent, keyed by aggregate id. Consumers: explicit offset reset and
+manual commits (kafka-python 3 defaults to auto-commit and `latest`; INFRA-NOTES).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from runtime.settings import Settings
+
+UNKNOWN_TOPIC_OR_PARTITION = 3
+
+
+def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers(),
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 2,
+        "retries": 5,
+        "client_id": "dist-producer",
+    }
+    config.update(overrides)
+    return KafkaProducer(**config)
+
+
+def group_consumer(
+    settings: Settings, *, group_id: str, topics: list[str], **overrides: Any
+) -> KafkaConsumer:
+    session_ms = settings.kafka_session_timeout_ms
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers(),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": session_ms,
+        "heartbeat_interval_ms": max(100, session_ms // 4),
+        "max_poll_records": 500,
+        "client_id": group_id,
+    }
+    config.update(overrides)
+    consumer = KafkaConsumer(**config)
+    consumer.subscribe(topics)
+    return consumer
+
+
+def admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers(), client_id="dist-admin")
+
+
+def topic_id(client: KafkaAdminClient, topic: str) -> str | None:
+    """The broker's id of the topic, or None when it does not exist. A topic that was lost
+    and created again (the embedded broker after a restart) has a new id."""
+    [description] = client.describe_topics([topic])
+    if description["error_code"] == UNKNOWN_TOPIC_OR_PARTITION:
+        return None
+    return description.get("topic_id")
+
+
+def ensure_topic(client: KafkaAdminClient, topic: str, settings: Settings) -> str:
+    """Create the topic if missing; return its id."""
+    current = topic_id(client, topic)
+    if current is not None:
+        return current
+    try:
+        client.create_topics(
+            [
+                NewTopic(
+                    topic,
+                    num_partitions=settings.kafka_topic_partitions,
+                    replication_factor=settings.kafka_replication_factor,
+                )
+            ]
+        )
+    except TopicAlreadyExistsError:
+        pass
+    created = topic_id(client, topic)
+    if created is None:
+        raise RuntimeError(f"topic {topic} could not be created")
+    return created
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,67 @@
+"""One platform process: an HTTP app served by uvicorn plus background workers (a relay, a
+projector) in threads, stopped together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import uvicorn
+from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Process:
+    name: str
+    api: FastAPI
+    workers: list[Worker] = field(default_factory=list)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start_workers(self) -> None:
+        for worker in self.workers:
+            thread = threading.Thread(
+                target=worker.run, name=f"{self.name}-{type(worker).__name__}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+
+    def close(self) -> None:
+        self.stop_workers()
+        for close in self.on_close:
+            close()
+
+    def serve(self, *, host: str, port: int, log_level: str = "info") -> None:
+        self.start_workers()
+        try:
+            config = uvicorn.Config(
+                self.api,
+                host=host,
+                port=port,
+                log_level=log_level.lower(),
+                access_log=False,
+                # One worker per process: `--workers` loses TCP_NODELAY (INFRA-NOTES); scale
+                # by running more processes.
+                workers=1,
+            )
+            uvicorn.Server(config).run()
+        finally:
+            self.close()

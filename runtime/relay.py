@@ -1,0 +1,267 @@
+"""The outbox relay: one per service. It reads the service's notification log from a position
+kept in the service's own schema and publishes integration events to the service's topic,
+keyed by aggregate id. At least once: the position moves only after the broker acknowledged.
+
+Only one relay of a service is active at a time (a PostgreSQL advisory lock), so the log is
+published in order. If the broker lost the topic (the embedded broker keeps nothing across a
+restart) the topic's id changes; the relay notices and republishes from the event store.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+
+import psycopg2
+import psycopg2.extensions
+from eventsourcing.domain import DomainEventProtocol
+from kafka.errors import KafkaError
+
+from contracts.envelope import Envelope, IntegrationEvent, event_id
+from runtime import kafka
+from runtime.eventstore import ServiceApplication
+from runtime.metrics import RELAY_LAG, RELAY_PUBLISHED, RELAY_REPUBLISHES
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Translate = Callable[[DomainEventProtocol], IntegrationEvent | None]
+
+RELAY_STATE_DDL = """
+CREATE TABLE IF NOT EXISTS "{schema}".relay_state (
+    topic text PRIMARY KEY,
+    topic_id text,
+    position bigint NOT NULL DEFAULT 0,
+    last_published bigint NOT NULL DEFAULT 0,
+    published_count bigint NOT NULL DEFAULT 0,
+    republished_count int NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@dataclass
+class RelayState:
+    topic_id: str | None
+    position: int
+    last_published: int
+    published_count: int
+
+
+def build_envelope(
+    service: str, position: int, previous: int, event: DomainEventProtocol, data: IntegrationEvent
+) -> Envelope:
+    by = getattr(event, "by", None)
+    return Envelope(
+        id=event_id(service, position),
+        source=service,
+        type=str(data.event_type()),
+        subject=str(event.originator_id),
+        time=event.timestamp.astimezone(UTC),
+        sequence=event.originator_version,
+        position=position,
+        previousposition=previous,
+        correlationid=getattr(by, "correlation_id", None),
+        causationid=getattr(by, "causation_id", None),
+        actor=getattr(by, "actor", None),
+        actorrole=getattr(by, "role", None),
+        branch=getattr(by, "branch", None),
+        data=data.model_dump(mode="json"),
+    )
+
+
+class Relay:
+    def __init__(
+        self,
+        settings: Settings,
+        app: ServiceApplication,
+        translate: Translate,
+        *,
+        batch_size: int = 500,
+        topic_check_interval_s: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self.app = app
+        self.service = app.service
+        self.translate = translate
+        self.topic = settings.topic(self.service)
+        self.batch_size = batch_size
+        self.topic_check_interval_s = topic_check_interval_s
+        self.stopping = threading.Event()
+        self.active = threading.Event()  # holds the lock and publishes
+        self._conn: psycopg2.extensions.connection | None = None
+        self._producer = None
+        self._admin = None
+        self._last_topic_check = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def run(self) -> None:
+        """Publish until stopped. Broker and database outages are retried, not fatal."""
+        while not self.stopping.is_set():
+            try:
+                self._run_once_connected()
+            except (KafkaError, psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+                log.warning("relay %s: %s; retrying", self.service, error)
+                self._close_clients()
+                self.stopping.wait(1.0)
+        self._close_clients()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _run_once_connected(self) -> None:
+        self._conn = psycopg2.connect(self.settings.postgres().dsn())
+        self._conn.autocommit = True
+        if not self._acquire_lock():
+            return
+        self.active.set()
+        try:
+            with self._conn.cursor() as curs:
+                curs.execute(f'LISTEN "{self.app.recorder.channel_name}"')
+            self._producer = kafka.producer(self.settings, client_id=f"relay-{self.service}")
+            self._admin = kafka.admin(self.settings)
+            while not self.stopping.is_set():
+                self.check_topic()
+                if self.publish_batch() == 0:
+                    self._wait_for_new_events(timeout=0.5)
+        finally:
+            self.active.clear()
+
+    def _acquire_lock(self) -> bool:
+        assert self._conn is not None
+        while not self.stopping.is_set():
+            with self._conn.cursor() as curs:
+                curs.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"relay:{self.topic}",))
+                if curs.fetchone()[0]:
+                    return True
+            self.stopping.wait(1.0)  # another relay of this service is active: stand by
+        return False
+
+    def _wait_for_new_events(self, timeout: float) -> None:
+        assert self._conn is not None
+        if select.select([self._conn], [], [], timeout) != ([], [], []):
+            self._conn.poll()
+            self._conn.notifies.clear()
+
+    def _close_clients(self) -> None:
+        for client in (self._producer, self._admin):
+            if client is not None:
+                try:
+                    client.close()
+                except KafkaError:
+                    log.debug("closing kafka client failed", exc_info=True)
+        self._producer = self._admin = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- state -----------------------------------------------------------------------------
+    def load_state(self) -> RelayState:
+        assert self._conn is not None
+        with self._conn.cursor() as curs:
+            curs.execute(
+                f'INSERT INTO "{self.service}".relay_state (topic) VALUES (%s) '
+                "ON CONFLICT (topic) DO NOTHING",
+                (self.topic,),
+            )
+            curs.execute(
+                "SELECT topic_id, position, last_published, published_count "
+                f'FROM "{self.service}".relay_state WHERE topic = %s',
+                (self.topic,),
+            )
+            return RelayState(*curs.fetchone())
+
+    def _save_state(self, state: RelayState, *, republish: bool = False) -> None:
+        assert self._conn is not None
+        with self._conn.cursor() as curs:
+            curs.execute(
+                f'UPDATE "{self.service}".relay_state SET topic_id = %s, position = %s, '
+                "last_published = %s, published_count = %s, updated_at = now(), "
+                "republished_count = republished_count + %s WHERE topic = %s",
+                (
+                    state.topic_id,
+                    state.position,
+                    state.last_published,
+                    state.published_count,
+                    1 if republish else 0,
+                    self.topic,
+                ),
+            )
+
+    # -- the work --------------------------------------------------------------------------
+    def check_topic(self, *, force: bool = False) -> None:
+        """Make sure the topic exists and is the one we published to; if the broker lost it,
+        start again from the beginning of the event store."""
+        now = time.monotonic()
+        if not force and now - self._last_topic_check < self.topic_check_interval_s:
+            return
+        self._last_topic_check = now
+        current_id = kafka.ensure_topic(self._admin, self.topic, self.settings)
+        state = self.load_state()
+        if state.topic_id == current_id:
+            return
+        if state.topic_id is not None and state.position > 0:
+            log.warning(
+                "relay %s: topic %s was lost by the broker (id %s -> %s); republishing %d "
+                "events from the event store",
+                self.service,
+                self.topic,
+                state.topic_id,
+                current_id,
+                state.published_count,
+            )
+            RELAY_REPUBLISHES.labels(self.service).inc()
+            self._save_state(RelayState(current_id, 0, 0, 0), republish=True)
+        else:
+            state.topic_id = current_id
+            self._save_state(state)
+
+    def publish_batch(self) -> int:
+        """Publish the next batch of the notification log; return how many notifications
+        were read (0: nothing new)."""
+        state = self.load_state()
+        notifications = self.app.recorder.select_notifications(
+            start=state.position + 1, limit=self.batch_size
+        )
+        if not notifications:
+            RELAY_LAG.labels(self.service).set(0)
+            return 0
+        futures = []
+        previous = state.last_published
+        for notification in notifications:
+            domain_event = self.app.mapper.to_domain_event(notification)
+            data = self.translate(domain_event)
+            if data is None:
+                continue  # an internal event: it stays in the service
+            envelope = build_envelope(self.service, notification.id, previous, domain_event, data)
+            futures.append(
+                self._producer.send(
+                    self.topic,
+                    key=envelope.subject.encode(),
+                    value=kafka.encode(envelope.model_dump(mode="json")),
+                )
+            )
+            previous = notification.id
+        self._producer.flush()
+        for future in futures:
+            future.get(timeout=30)  # raises the KafkaError of a send that failed
+        state.position = notifications[-1].id
+        state.last_published = previous
+        state.published_count += len(futures)
+        self._save_state(state)
+        RELAY_PUBLISHED.labels(self.service).inc(len(futures))
+        return len(notifications)
+
+
+def create_relay_state_table(settings: Settings, service: str) -> None:
+    conn = psycopg2.connect(settings.postgres().dsn())
+    try:
+        with conn, conn.cursor() as curs:
+            curs.execute(RELAY_STATE_DDL.format(schema=service))
+    finally:
+        conn.close()

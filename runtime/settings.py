@@ -1,0 +1,215 @@
+"""Typed configuration for every process, read from the environment.
+
+Nothing is read at import time: each process calls ``Settings()`` once in its entry point
+and passes the object down, so tests build processes with explicit settings.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("orders", "inventory", "finance")
+DEFAULT_PORTS = {"query": 8100, "orders": 8101, "inventory": 8102, "finance": 8103}
+
+
+class Role(StrEnum):
+    HQ_ADMIN = "hq_admin"
+    HQ_VIEWER = "hq_viewer"
+    CREDIT_CONTROLLER = "credit_controller"
+    BRANCH_MANAGER = "branch_manager"
+    BRANCH_CLERK = "branch_clerk"
+    WAREHOUSE_CLERK = "warehouse_clerk"
+    DEALER = "dealer"
+    ERP = "erp"
+
+
+HQ_ROLES = frozenset({Role.HQ_ADMIN, Role.HQ_VIEWER, Role.CREDIT_CONTROLLER, Role.ERP})
+BRANCH_ROLES = frozenset({Role.BRANCH_MANAGER, Role.BRANCH_CLERK})
+
+
+class ApiKeyGrant(BaseModel):
+    """What one API key may do: a named principal with a role and, where needed, a scope."""
+
+    name: str
+    role: Role
+    branch: str | None = None
+    warehouse: str | None = None
+    dealer: str | None = None
+
+    @model_validator(mode="after")
+    def _scope_present(self) -> ApiKeyGrant:
+        if self.role in BRANCH_ROLES and not self.branch:
+            raise ValueError(f"role {self.role} needs a branch")
+        if self.role == Role.WAREHOUSE_CLERK and not self.warehouse:
+            raise ValueError("role warehouse_clerk needs a warehouse")
+        if self.role == Role.DEALER and not self.dealer:
+            raise ValueError("role dealer needs a dealer")
+        return self
+
+
+# The documented demo keys (README, "Demo keys"). They exist only in development mode.
+DEMO_API_KEYS: dict[str, ApiKeyGrant] = {
+    "demo-hq-admin": ApiKeyGrant(name="Wang Min (HQ admin)", role=Role.HQ_ADMIN),
+    "demo-hq-viewer": ApiKeyGrant(name="Zhao Lei (HQ analyst)", role=Role.HQ_VIEWER),
+    "demo-credit-controller": ApiKeyGrant(
+        name="Sun Li (credit control)", role=Role.CREDIT_CONTROLLER
+    ),
+    "demo-chengdu-manager": ApiKeyGrant(
+        name="Li Qiang (Chengdu manager)", role=Role.BRANCH_MANAGER, branch="CD"
+    ),
+    "demo-chengdu-clerk": ApiKeyGrant(
+        name="Chen Jing (Chengdu clerk)", role=Role.BRANCH_CLERK, branch="CD"
+    ),
+    "demo-shanghai-clerk": ApiKeyGrant(
+        name="Xu Hui (Shanghai clerk)", role=Role.BRANCH_CLERK, branch="SH"
+    ),
+    "demo-chengdu-warehouse": ApiKeyGrant(
+        name="Liu Yang (Chengdu warehouse)", role=Role.WAREHOUSE_CLERK, warehouse="WH-CD"
+    ),
+    "demo-dealer-cd001": ApiKeyGrant(
+        name="Jinjiang Wine Trading (dealer)", role=Role.DEALER, dealer="CD-001"
+    ),
+    "demo-erp": ApiKeyGrant(name="ERP integration", role=Role.ERP),
+}
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class UnsafeConfiguration(RuntimeError):
+    """Raised at start-up when production settings would use development shortcuts."""
+
+
+class PostgresLocation(BaseModel):
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresLocation:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
+            raise ValueError(f"not a PostgreSQL URL: {url!r}")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
+        )
+
+    def dsn(self) -> str:
+        """A libpq connection URL (psycopg2 / psycopg)."""
+        return self.sqlalchemy_url().replace("postgresql+psycopg2://", "postgresql://", 1)
+
+    def sqlalchemy_url(self) -> str:
+        from sqlalchemy.engine import URL
+
+        return URL.create(
+            "postgresql+psycopg2",
+            username=self.user,
+            password=self.password or None,
+            host=self.host,
+            port=self.port,
+            database=self.dbname,
+        ).render_as_string(hide_password=False)
+
+
+class Settings(BaseSettings):
+    """Settings shared by every process. Environment variable names are the field names."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    dist_env: Environment = Environment.PRODUCTION
+    # One PostgreSQL database; each service owns a schema in it (orders, inventory, finance,
+    # projections). Unset: the embedded server started by `dist run`.
+    database_url: str | None = None
+    kafka_bootstrap_servers: str | None = None
+    # A prefix for every topic and consumer group, so several platforms (or tests) can share
+    # one broker without seeing each other.
+    kafka_namespace: str = "dist"
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    # Real Kafka refuses session timeouts below group.min.session.timeout.ms (6 s by
+    # default). The embedded broker delays a new group's join by about half of it, so the
+    # embedded run lowers it (INFRA-NOTES).
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=500)
+    # JSON object {"<api key>": {"name": ..., "role": ..., "branch": ...}} or a file of it.
+    api_keys: str | None = None
+    api_keys_file: Path | None = None
+    # The schema of the read models; a rebuild or a second projector can use another one.
+    projections_schema: str = Field(default="projections", pattern=r"^[a-z_][a-z0-9_]*$")
+    data_dir: Path = Path(".data")
+    host: str = "127.0.0.1"
+    query_port: int = DEFAULT_PORTS["query"]
+    orders_port: int = DEFAULT_PORTS["orders"]
+    inventory_port: int = DEFAULT_PORTS["inventory"]
+    finance_port: int = DEFAULT_PORTS["finance"]
+    # Bounded wait of a query given ?min_position= before it answers 503.
+    read_your_writes_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_url(cls, value: str | None) -> str | None:
+        if value:
+            PostgresLocation.from_url(value)
+        return value
+
+    @property
+    def development(self) -> bool:
+        return self.dist_env == Environment.DEVELOPMENT
+
+    def port_of(self, process: str) -> int:
+        return int(getattr(self, f"{process}_port"))
+
+    def postgres(self) -> PostgresLocation:
+        if not self.database_url:
+            raise UnsafeConfiguration("DATABASE_URL is not set (and no embedded server runs)")
+        return PostgresLocation.from_url(self.database_url)
+
+    def bootstrap_servers(self) -> str:
+        if not self.kafka_bootstrap_servers:
+            raise UnsafeConfiguration("KAFKA_BOOTSTRAP_SERVERS is not set")
+        return self.kafka_bootstrap_servers
+
+    def topic(self, service: str) -> str:
+        return f"{self.kafka_namespace}.{service}.events"
+
+    def dead_letter_topic(self, consumer: str) -> str:
+        return f"{self.kafka_namespace}.{consumer}.dlq"
+
+    def consumer_group(self, consumer: str) -> str:
+        return f"{self.kafka_namespace}.{consumer}"
+
+    def api_key_grants(self) -> dict[str, ApiKeyGrant]:
+        """The configured keys; refuses demo keys outside development mode."""
+        raw: dict[str, object] = {}
+        if self.api_keys_file:
+            raw.update(json.loads(self.api_keys_file.read_text()))
+        if self.api_keys:
+            raw.update(json.loads(self.api_keys))
+        grants = {key: ApiKeyGrant.model_validate(grant) for key, grant in raw.items()}
+        if self.development:
+            return {**DEMO_API_KEYS, **grants}
+        demo = sorted(set(grants) & set(DEMO_API_KEYS))
+        if demo:
+            raise UnsafeConfiguration(
+                f"demo API keys {demo} are configured outside development mode"
+            )
+        if not grants:
+            raise UnsafeConfiguration(
+                "no API keys configured: set API_KEYS or API_KEYS_FILE (or DIST_ENV=development)"
+            )
+        return grants

@@ -1,0 +1,1 @@
+"""finance: dealer accounts, invoices, receipts, rebates (port 8103)."""

@@ -1,0 +1,1 @@
+"""inventory: warehouses and stock (port 8102)."""

@@ -1,0 +1,88 @@
+"""The inventory HTTP app (port 8102): warehouses in this first cut."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from runtime.http.app import broker_reachable, create_app, database_reachable, relay_running
+from runtime.http.deps import CurrentPrincipal, Idempotency
+from runtime.http.idempotency import run_command
+from runtime.http.schemas import Code, Name
+from runtime.relay import Relay
+from runtime.settings import Role, Settings
+from services.inventory.application import (
+    InventoryApplication,
+    RegisterWarehouse,
+    warehouse_view,
+)
+from services.inventory.domain import WarehouseKind
+
+
+def _inventory(request: Request) -> InventoryApplication:
+    return request.app.state.inventory
+
+
+InventoryApp = Annotated[InventoryApplication, Depends(_inventory)]
+
+
+class WarehouseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    name: Name
+    kind: WarehouseKind
+    branch: Code | None = None
+    region: Code | None = None
+
+
+class WarehouseRead(BaseModel):
+    warehouse_id: str
+    code: str
+    name: str
+    kind: str
+    branch: str | None
+    region: str | None
+    position: str | None = None
+
+
+warehouses = APIRouter(prefix="/warehouses", tags=["warehouses"])
+
+
+@warehouses.post("", status_code=201, response_model=WarehouseRead)
+def register_warehouse(
+    body: WarehouseCreate, principal: CurrentPrincipal, app: InventoryApp, key: Idempotency
+) -> JSONResponse:
+    principal.require(Role.HQ_ADMIN)
+    cmd = RegisterWarehouse(body.code, body.name, body.kind, body.branch, body.region)
+    return run_command(
+        app,
+        key,
+        lambda k: app.register_warehouse(
+            cmd, by=principal.provenance(causation_id=k.key), idempotency=k
+        ),
+    )
+
+
+@warehouses.get("/{code}", response_model=WarehouseRead)
+def get_warehouse(code: str, principal: CurrentPrincipal, app: InventoryApp) -> dict:
+    return warehouse_view(app.get_warehouse(code))
+
+
+def build_api(settings: Settings, app: InventoryApplication, relay: Relay | None) -> FastAPI:
+    checks = [database_reachable(app), broker_reachable(settings)]
+    if relay is not None:
+        checks.append(relay_running(relay))
+    api = create_app(
+        title="inventory",
+        process="inventory",
+        settings=settings,
+        checks=checks,
+        description="Warehouses and stock.",
+    )
+    api.state.inventory = app
+    api.include_router(warehouses)
+    return api

@@ -1,0 +1,1 @@
+"""The small shared kernel of the services' domains: money and the error vocabulary."""

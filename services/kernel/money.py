@@ -1,0 +1,26 @@
+"""Money is Decimal CNY with two places, rounded half-up, quantised here and nowhere else."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+FEN = Decimal("0.01")
+
+
+class InvalidAmount(ValueError):
+    pass
+
+
+def cny(value: Decimal | int | str) -> Decimal:
+    """Quantise to the fen (0.01 CNY), rounding half up (the Chinese accounting convention)."""
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as error:
+        raise InvalidAmount(f"not an amount: {value!r}") from error
+    if not amount.is_finite():
+        raise InvalidAmount(f"not an amount: {value!r}")
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def line_amount(quantity: int, unit_price: Decimal) -> Decimal:
+    return cny(unit_price * quantity)

@@ -1,0 +1,1 @@
+"""orders: dealer registry, product catalogue, dealer orders (port 8101)."""

@@ -1,0 +1,28 @@
+"""Dependencies of the orders API as named aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from runtime.eventstore import IdempotencyKey
+from runtime.http.auth import Principal
+from runtime.http.deps import CurrentPrincipal, Idempotency
+from services.orders.application import Actor, OrdersApplication
+
+__all__ = ["CurrentPrincipal", "Idempotency", "OrdersApp", "actor_of"]
+
+
+def _orders(request: Request) -> OrdersApplication:
+    return request.app.state.orders
+
+
+OrdersApp = Annotated[OrdersApplication, Depends(_orders)]
+
+
+def actor_of(principal: Principal, key: IdempotencyKey | None = None) -> Actor:
+    return Actor(
+        provenance=principal.provenance(causation_id=key.key if key else None),
+        dealer_code=principal.grant.dealer,
+    )

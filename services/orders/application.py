@@ -1,0 +1,224 @@
+"""The orders application: the command handler of the orders service.
+
+A handler loads what it needs, asks the aggregates, and saves once. The answer the caller
+gets is built here and stored with the events under the caller's Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
+from services.orders.domain import (
+    Dealer,
+    DealerAlreadyRegistered,
+    Order,
+    Product,
+    ProductAlreadyRegistered,
+    RequestedLine,
+    UnknownDealer,
+    UnknownOrder,
+    UnknownProduct,
+    check_may_order_for,
+    price_lines,
+)
+
+
+@dataclass(frozen=True)
+class RegisterDealer:
+    code: str
+    name: str
+    branch: str
+    region: str
+    grade: str
+
+
+@dataclass(frozen=True)
+class RegisterProduct:
+    sku: str
+    name: str
+    category: str
+    unit: str
+    list_price: Decimal
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    dealer_code: str
+    business_date: date
+    lines: list[RequestedLine]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller, as the application needs it: provenance for events, scope for rules."""
+
+    provenance: Provenance
+    dealer_code: str | None = None
+
+    @property
+    def role(self) -> str:
+        return self.provenance.role
+
+    @property
+    def branch(self) -> str | None:
+        return self.provenance.branch
+
+
+def dealer_view(dealer: Dealer) -> dict[str, Any]:
+    return {
+        "dealer_id": str(dealer.id),
+        "code": dealer.code,
+        "name": dealer.name,
+        "branch": dealer.branch,
+        "region": dealer.region,
+        "grade": str(dealer.grade),
+    }
+
+
+def product_view(product: Product) -> dict[str, Any]:
+    return {
+        "product_id": str(product.id),
+        "sku": product.sku,
+        "name": product.name,
+        "category": product.category,
+        "unit": product.unit,
+        "list_price": f"{product.list_price:.2f}",
+    }
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": str(order.id),
+        "dealer_code": order.dealer_code,
+        "branch": order.branch,
+        "region": order.region,
+        "business_date": order.business_date.isoformat(),
+        "status": order.status,
+        "lines": [
+            {
+                "sku": line["sku"],
+                "name": line["name"],
+                "category": line["category"],
+                "quantity": line["quantity"],
+                "unit_price": f"{line['unit_price']:.2f}",
+                "amount": f"{line['amount']:.2f}",
+            }
+            for line in order.lines
+        ],
+        "total": f"{order.total:.2f}",
+    }
+
+
+class OrdersApplication(ServiceApplication):
+    service = "orders"
+    name = "orders"
+
+    # -- dealers ---------------------------------------------------------------------------
+    def register_dealer(
+        self, cmd: RegisterDealer, *, actor: Actor, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        if self._exists(Dealer.create_id(cmd.code)):
+            raise DealerAlreadyRegistered(f"dealer {cmd.code} is already registered")
+        dealer = Dealer(
+            code=cmd.code,
+            name=cmd.name,
+            branch=cmd.branch,
+            region=cmd.region,
+            grade=cmd.grade,
+            by=actor.provenance,
+        )
+        return self._save_new(dealer, dealer_view(dealer), idempotency, DealerAlreadyRegistered)
+
+    def get_dealer(self, code: str) -> Dealer:
+        try:
+            return self.repository.get(Dealer.create_id(code))
+        except AggregateNotFoundError:
+            raise UnknownDealer(f"no dealer with code {code}") from None
+
+    # -- catalogue -------------------------------------------------------------------------
+    def register_product(
+        self, cmd: RegisterProduct, *, actor: Actor, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        if self._exists(Product.create_id(cmd.sku)):
+            raise ProductAlreadyRegistered(f"SKU {cmd.sku} is already in the catalogue")
+        product = Product(
+            sku=cmd.sku,
+            name=cmd.name,
+            category=cmd.category,
+            unit=cmd.unit,
+            list_price=cmd.list_price,
+            by=actor.provenance,
+        )
+        return self._save_new(product, product_view(product), idempotency, ProductAlreadyRegistered)
+
+    def get_product(self, sku: str) -> Product:
+        try:
+            return self.repository.get(Product.create_id(sku))
+        except AggregateNotFoundError:
+            raise UnknownProduct(f"no product with SKU {sku}") from None
+
+    # -- orders ----------------------------------------------------------------------------
+    def place_order(
+        self, cmd: PlaceOrder, *, actor: Actor, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        dealer = self.get_dealer(cmd.dealer_code)
+        check_may_order_for(
+            dealer, role=actor.role, branch=actor.branch, dealer_code=actor.dealer_code
+        )
+        catalogue = self._catalogue({line.sku for line in cmd.lines})
+        priced, total = price_lines(cmd.lines, catalogue)
+        order = Order.place(
+            dealer=dealer,
+            priced=priced,
+            total=total,
+            business_date=cmd.business_date,
+            by=actor.provenance,
+        )
+        return self.save_command(
+            order, status_code=201, body=order_view(order), idempotency=idempotency
+        )
+
+    def get_order(self, order_id: UUID) -> Order:
+        try:
+            order = self.repository.get(order_id)
+        except AggregateNotFoundError:
+            raise UnknownOrder(f"no order {order_id}") from None
+        if not isinstance(order, Order):
+            raise UnknownOrder(f"no order {order_id}")
+        return order
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _catalogue(self, skus: set[str]) -> dict[str, Product]:
+        found = {}
+        for sku in skus:
+            try:
+                found[sku] = self.repository.get(Product.create_id(sku))
+            except AggregateNotFoundError:
+                continue
+        return found
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _save_new(
+        self,
+        aggregate: Dealer | Product,
+        body: dict[str, Any],
+        idempotency: IdempotencyKey | None,
+        duplicate: type[DealerAlreadyRegistered | ProductAlreadyRegistered],
+    ) -> CommandResult:
+        from eventsourcing.persistence import IntegrityError
+
+        try:
+            return self.save_command(aggregate, status_code=201, body=body, idempotency=idempotency)
+        except IntegrityError:
+            # Two registrations of the same code raced: the aggregate id is derived from the
+            # code, so optimistic concurrency lets exactly one of them in.
+            raise duplicate(f"{type(aggregate).__name__.lower()} already registered") from None

@@ -1,0 +1,54 @@
+"""Translation of the orders service's domain events into its published integration events.
+
+Domain events not listed here stay inside the service.
+"""
+
+from __future__ import annotations
+
+from eventsourcing.domain import DomainEventProtocol
+
+from contracts import orders as published
+from contracts.envelope import IntegrationEvent
+from services.orders.domain import Dealer, Order, Product
+
+
+def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
+    if isinstance(event, Dealer.Registered):
+        return published.DealerRegistered(
+            dealer_id=str(event.originator_id),
+            dealer_code=event.code,
+            name=event.name,
+            branch=event.branch,
+            region=event.region,
+            grade=event.grade,
+        )
+    if isinstance(event, Product.Registered):
+        return published.ProductRegistered(
+            product_id=str(event.originator_id),
+            sku=event.sku,
+            name=event.name,
+            category=event.category,
+            unit=event.unit,
+            list_price=event.list_price,
+        )
+    if isinstance(event, Order.Placed):
+        return published.OrderPlaced(
+            order_id=str(event.originator_id),
+            dealer_id=str(event.dealer_id),
+            dealer_code=event.dealer_code,
+            branch=event.branch,
+            region=event.region,
+            business_date=event.business_date,
+            lines=[
+                published.OrderLine(
+                    sku=line["sku"],
+                    category=line["category"],
+                    quantity=line["quantity"],
+                    unit_price=line["unit_price"],
+                    amount=line["amount"],
+                )
+                for line in event.lines
+            ],
+            total=event.total,
+        )
+    return None

@@ -1,0 +1,82 @@
+"""Shared fixtures. Integration tests use real PostgreSQL (the machine's when DATABASE_URL
+is set, else the embedded server) and the real Kafka-protocol broker (KAFKA_BOOTSTRAP_SERVERS
+when set, else embedded Tansu), over the network. Each test gets its own database and its
+own topic namespace, so tests never see each other's data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from runtime.settings import PostgresLocation, Settings
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), fast_unsafe=True).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker | None]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield None
+        return
+    embedded = EmbeddedBroker(tmp_path_factory.mktemp("tansu")).start()
+    try:
+        yield embedded
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers(broker: EmbeddedBroker | None) -> str:
+    return broker.bootstrap_servers if broker else os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A database of its own for one test, dropped afterwards."""
+    server = PostgresLocation.from_url(postgres_server_url)
+    name = f"dist_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(server.dsn())
+    admin.autocommit = True
+    with admin.cursor() as curs:
+        curs.execute(f'CREATE DATABASE "{name}"')
+    url = server.model_copy(update={"dbname": name}).dsn()
+    try:
+        yield url
+    finally:
+        with admin.cursor() as curs:
+            curs.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def settings(database_url: str, bootstrap_servers: str, tmp_path: Path) -> Settings:
+    from runtime.migrate import migrate
+
+    settings = Settings(
+        dist_env="development",
+        database_url=database_url,
+        kafka_bootstrap_servers=bootstrap_servers,
+        kafka_namespace=f"t{uuid.uuid4().hex[:10]}",
+        kafka_session_timeout_ms=1500,
+        data_dir=tmp_path,
+        read_your_writes_timeout_s=10,
+    )
+    migrate(settings)
+    return settings
