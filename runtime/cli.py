@@ -1,0 +1,109 @@
+"""`dist`: the platform's command line.
+
+dist run                 embedded PostgreSQL + broker, every process, demo company (make run)
+dist migrate             create schemas and tables once
+dist serve PROCESS       one process: orders | inventory | finance | query
+dist seed URL...         post the demo company through the HTTP APIs
+dist export-schemas      write the integration events' JSON Schemas under contracts/schemas
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from runtime.settings import DEFAULT_PORTS, Settings
+
+PROCESSES = ("orders", "inventory", "finance", "query")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@click.group()
+def main() -> None:
+    """The event-sourced distribution platform."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create every schema and table (run once, before the processes)."""
+    from runtime.migrate import migrate as run_migrations
+
+    settings = Settings()
+    _configure_logging(settings)
+    run_migrations(settings)
+    click.echo("schemas and tables are in place")
+
+
+def build_process(name: str, settings: Settings):
+    if name == "orders":
+        from services.orders.bootstrap import build
+    elif name == "inventory":
+        from services.inventory.bootstrap import build
+    elif name == "finance":
+        from services.finance.bootstrap import build
+    elif name == "query":
+        from projections.bootstrap import build
+    else:
+        raise click.BadParameter(f"unknown process {name}")
+    return build(settings)
+
+
+@main.command()
+@click.argument("process", type=click.Choice(PROCESSES))
+def serve(process: str) -> None:
+    """Serve one process: its HTTP app and its background workers."""
+    settings = Settings()
+    _configure_logging(settings)
+    build_process(process, settings).serve(
+        host=settings.host, port=settings.port_of(process), log_level=settings.log_level
+    )
+
+
+@main.command()
+@click.option("--orders", "orders_url", default=f"http://127.0.0.1:{DEFAULT_PORTS['orders']}")
+@click.option(
+    "--inventory", "inventory_url", default=f"http://127.0.0.1:{DEFAULT_PORTS['inventory']}"
+)
+@click.option("--api-key", default="demo-hq-admin", show_default=True)
+def seed(orders_url: str, inventory_url: str, api_key: str) -> None:
+    """Post the demo company (regions, branches, dealers, SKUs, warehouses) over HTTP."""
+    from runtime.demo import seed_demo_company
+
+    seed_demo_company(orders_url=orders_url, inventory_url=inventory_url, api_key=api_key)
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--no-seed", is_flag=True, help="start empty")
+def run(data_dir: Path | None, no_seed: bool) -> None:
+    """Start the whole platform on embedded infrastructure (Ctrl-C stops everything)."""
+    from runtime.supervisor import run_platform
+
+    settings = Settings(dist_env="development")
+    if data_dir:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    sys.exit(run_platform(settings, seed=not no_seed))
+
+
+@main.command("export-schemas")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("contracts/schemas"), show_default=True
+)
+def export_schemas(out: Path) -> None:
+    """Write one JSON Schema per integration event and version."""
+    from contracts.export import export
+
+    for path in export(out):
+        click.echo(path)

