@@ -46,7 +46,9 @@ class EventType(BaseModel):
 
 
 class IntegrationEvent(BaseModel):
-    """Base of every event's ``data`` model. Subclasses set ``service``, ``event_name``, ``version``."""
+    """Base of every event's ``data`` model.
+
+    Subclasses set ``service``, ``event_name`` and ``version``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -82,7 +82,7 @@ class ConsumerRuntime:
         topics: list[str],
         consumer_name: str | None = None,
         poll_timeout_ms: int = 100,
-        max_records: int = 500,
+        max_records: int | None = None,
     ) -> None:
         self.settings = settings
         self.handler = handler
@@ -92,7 +92,7 @@ class ConsumerRuntime:
         self.group_id = settings.consumer_group(self.name)
         self.dead_letter_topic = settings.dead_letter_topic(self.name)
         self.poll_timeout_ms = poll_timeout_ms
-        self.max_records = max_records
+        self.max_records = max_records or settings.consumer_max_poll_records
         self.stopping = threading.Event()
         self.running = threading.Event()
         self.last_error: str | None = None

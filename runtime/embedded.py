@@ -111,7 +111,7 @@ class EmbeddedPostgres:
         assert self.run_as is not None
         if not self.run_as.can_reach(self.bin_dir / "postgres"):
             install = self.bin_dir.parent
-            digest = hashlib.sha1(str(install).encode()).hexdigest()[:10]
+            digest = hashlib.sha256(str(install).encode()).hexdigest()[:10]
             copy = Path(tempfile.gettempdir()) / f"dist-embedded-pg-{digest}"
             if not (copy / "bin" / "postgres").exists():
                 shutil.copytree(install, copy, dirs_exist_ok=True)
@@ -120,7 +120,7 @@ class EmbeddedPostgres:
             self.bin_dir = copy / "bin"
         self.folder.mkdir(parents=True, exist_ok=True)
         if not self.run_as.can_reach(self.folder):
-            digest = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
+            digest = hashlib.sha256(str(self.folder).encode()).hexdigest()[:10]
             self.folder = Path(tempfile.gettempdir()) / f"dist-data-{digest}"
 
     @property

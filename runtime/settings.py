@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     # default). The embedded broker delays a new group's join by about half of it, so the
     # embedded run lowers it (INFRA-NOTES).
     kafka_session_timeout_ms: int = Field(default=10_000, ge=500)
+    # Records a consumer applies per database transaction (one poll).
+    consumer_max_poll_records: int = Field(default=500, ge=1, le=10_000)
     # JSON object {"<api key>": {"name": ..., "role": ..., "branch": ...}} or a file of it.
     api_keys: str | None = None
     api_keys_file: Path | None = None

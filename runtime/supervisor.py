@@ -124,7 +124,8 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
     lines += [
         "",
         "Try:",
-        f"  curl -H 'Authorization: Bearer demo-hq-admin' '{query}/hq/sales?by=region&period=month'",
+        "  curl -H 'Authorization: Bearer demo-hq-admin' \\",
+        f"       '{query}/hq/sales?by=region&period=month'",
         "",
         "Ctrl-C stops everything.",
     ]

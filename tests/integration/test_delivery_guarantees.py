@@ -1,0 +1,339 @@
+"""Delivery guarantees between the event stores, the broker and the read models: at least
+once on the wire, exactly once in effect. Real PostgreSQL, the real broker, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import psycopg2
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from contracts import orders as published
+from contracts.envelope import Envelope, event_id
+from projections.bootstrap import PROJECTIONS, projector
+from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
+from runtime import kafka
+from runtime.embedded import EmbeddedBroker, free_port
+from runtime.eventstore import Provenance
+from runtime.relay import Relay
+from services.orders.application import (
+    Actor,
+    OrdersApplication,
+    PlaceOrder,
+    RegisterDealer,
+    RegisterProduct,
+)
+from services.orders.contract import to_integration_event
+from services.orders.domain import RequestedLine
+from tests.platform import wait_until
+
+pytestmark = pytest.mark.integration
+
+HQ_ACTOR = Actor(Provenance(actor="Wang Min", role="hq_admin"))
+SKUS = {"WULIANGYE-52-500ML": "1299.00", "JIANNANCHUN-52-500ML": "458.50"}
+
+
+@pytest.fixture
+def orders_app(settings):
+    app = OrdersApplication(settings)
+    app.register_dealer(
+        RegisterDealer("CD-001", "Jinjiang Wine Trading", "CD", "SOUTHWEST", "tier1_distributor"),
+        actor=HQ_ACTOR,
+        idempotency=None,
+    )
+    for sku, price in SKUS.items():
+        app.register_product(
+            RegisterProduct(sku, sku.title(), "BAIJIU", "bottle", Decimal(price)),
+            actor=HQ_ACTOR,
+            idempotency=None,
+        )
+    yield app
+    app.close()
+
+
+def place_orders(app: OrdersApplication, count: int) -> int:
+    """Place ``count`` orders; return the bottles of WULIANGYE ordered in all."""
+    bottles = 0
+    for number in range(count):
+        quantity = 1 + number % 7
+        bottles += quantity
+        app.place_order(
+            PlaceOrder(
+                dealer_code="CD-001",
+                business_date=date(2026, 11, 1 + number % 28),
+                lines=[
+                    RequestedLine("WULIANGYE-52-500ML", quantity),
+                    RequestedLine("JIANNANCHUN-52-500ML", 2),
+                ],
+            ),
+            actor=HQ_ACTOR,
+            idempotency=None,
+        )
+    return bottles
+
+
+class Worker:
+    """A relay or consumer running in a thread, stopped on exit."""
+
+    def __init__(self, target) -> None:
+        self.target = target
+        self.thread = threading.Thread(target=target.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self.target
+
+    def __exit__(self, *exc) -> None:
+        self.target.stop()
+        self.thread.join(timeout=15)
+
+
+def read_model(settings, schema: str) -> list[tuple]:
+    conn = psycopg2.connect(settings.postgres().dsn())
+    try:
+        with conn.cursor() as curs:
+            curs.execute(
+                f"SELECT day, sku, dealer_code, order_lines, ordered_quantity, ordered_amount "
+                f'FROM "{schema}".sales_daily ORDER BY day, sku, dealer_code'
+            )
+            return curs.fetchall()
+    finally:
+        conn.close()
+
+
+def wuliangye_bottles(settings, schema: str = "projections") -> int:
+    return sum(row[4] for row in read_model(settings, schema) if row[1] == "WULIANGYE-52-500ML")
+
+
+def last_position(app: OrdersApplication) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def topic_positions(settings, bootstrap: str | None = None) -> list[int]:
+    """Every origin position on the orders topic (duplicates included)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap or settings.bootstrap_servers(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1500,
+    )
+    topic = settings.topic("orders")
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    positions = [json.loads(record.value)["position"] for record in consumer]
+    consumer.close()
+    return positions
+
+
+def sales_handler(settings, schema: str = "projections") -> SqlProjectionHandler:
+    [sales] = PROJECTIONS
+    return SqlProjectionHandler(projections_engine(settings, schema), sales)
+
+
+class TestProjectorIsIdempotent:
+    def test_the_same_event_delivered_twice_changes_the_read_model_once(self, settings):
+        handler = sales_handler(settings)
+        envelope = order_placed_envelope(position=1, previous=0, quantity=6)
+        producer = kafka.producer(settings)
+        topic = settings.topic("orders")
+        with Worker(projector(settings, handler)):
+            for _ in range(2):  # a redelivery, or a relay republishing after a restart
+                producer.send(topic, key=b"order-1", value=kafka.encode(envelope)).get(10)
+            follow_up = order_placed_envelope(position=2, previous=1, quantity=1)
+            producer.send(topic, key=b"order-2", value=kafka.encode(follow_up)).get(10)
+            wait_until(lambda: handler.watermark("orders") >= 2, what="both events projected")
+        producer.close()
+        assert wuliangye_bottles(settings) == 7
+
+    def test_poison_messages_go_to_the_dead_letter_topic_and_the_projector_goes_on(self, settings):
+        handler = sales_handler(settings)
+        topic = settings.topic("orders")
+        producer = kafka.producer(settings)
+        bad_data = order_placed_envelope(position=1, previous=0, quantity=6)
+        bad_data["data"]["total"] = "twelve yuan"
+        consumer = projector(settings, handler)
+        with Worker(consumer):
+            producer.send(topic, key=b"x", value=b"{not json at all").get(10)
+            producer.send(topic, key=b"y", value=kafka.encode(bad_data)).get(10)
+            good = order_placed_envelope(position=2, previous=1, quantity=3)
+            producer.send(topic, key=b"z", value=kafka.encode(good)).get(10)
+            wait_until(lambda: handler.watermark("orders") >= 2, what="good event projected")
+        producer.close()
+        assert wuliangye_bottles(settings) == 3
+        reasons = dead_letter_reasons(settings, consumer.dead_letter_topic)
+        assert len(reasons) == 2
+        assert reasons[0].startswith("undecodable")
+        assert "total" in reasons[1]
+
+
+def dead_letter_reasons(settings, topic: str) -> list[str]:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap_servers(),
+        group_id=f"inspect-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+        session_timeout_ms=1500,
+        heartbeat_interval_ms=300,
+    )
+    reasons = [dict(record.headers)["dlq.reason"].decode() for record in consumer]
+    consumer.close()
+    return sorted(reasons, key=lambda r: not r.startswith("undecodable"))
+
+
+def order_placed_envelope(*, position: int, previous: int, quantity: int) -> dict:
+    amount = Decimal("1299.00") * quantity
+    data = published.OrderPlaced(
+        order_id=str(uuid.uuid4()),
+        dealer_id=str(uuid.uuid4()),
+        dealer_code="CD-001",
+        branch="CD",
+        region="SOUTHWEST",
+        business_date=date(2026, 11, 20),
+        lines=[
+            published.OrderLine(
+                sku="WULIANGYE-52-500ML",
+                category="BAIJIU",
+                quantity=quantity,
+                unit_price=Decimal("1299.00"),
+                amount=amount,
+            )
+        ],
+        total=amount,
+    )
+    return Envelope(
+        id=event_id("orders", position),
+        source="orders",
+        type=str(data.event_type()),
+        subject=data.order_id,
+        time="2026-11-20T02:00:00Z",
+        sequence=1,
+        position=position,
+        previousposition=previous,
+        data=data.model_dump(mode="json"),
+    ).model_dump(mode="json")
+
+
+class TestRelay:
+    def test_a_relay_restart_loses_and_duplicates_nothing_downstream(self, settings, orders_app):
+        handler = sales_handler(settings)
+        bottles = place_orders(orders_app, 40)
+        with Worker(projector(settings, handler)):
+            with Worker(Relay(settings, orders_app, to_integration_event, batch_size=7)):
+                wait_until(lambda: handler.watermark("orders") > 10, what="some events")
+            # relay stopped mid-stream; more orders arrive while it is down
+            bottles += place_orders(orders_app, 25)
+            with Worker(Relay(settings, orders_app, to_integration_event, batch_size=7)):
+                wait_until(
+                    lambda: handler.watermark("orders") == last_position(orders_app),
+                    what="read model caught up",
+                )
+        assert wuliangye_bottles(settings) == bottles
+        assert set(topic_positions(settings)) == set(range(1, last_position(orders_app) + 1))
+
+    def test_a_broker_that_lost_its_data_gets_everything_again_from_the_event_store(
+        self, settings, orders_app, tmp_path
+    ):
+        broker = EmbeddedBroker(tmp_path / "lossy-broker").start()
+        try:
+            lossy = settings.model_copy(
+                update={"kafka_bootstrap_servers": broker.bootstrap_servers}
+            )
+            handler = sales_handler(lossy)
+            bottles = place_orders(orders_app, 30)
+            relay = Relay(lossy, orders_app, to_integration_event, topic_check_interval_s=0.2)
+            with Worker(relay), Worker(projector(lossy, handler)):
+                wait_until(
+                    lambda: handler.watermark("orders") == last_position(orders_app),
+                    what="first pass",
+                )
+                broker.restart()  # memory only: topics, offsets and groups are gone
+                bottles += place_orders(orders_app, 10)
+                wait_until(
+                    lambda: handler.watermark("orders") == last_position(orders_app),
+                    timeout=60,
+                    what="read model caught up after the broker restart",
+                )
+                wait_until(
+                    lambda: len(set(topic_positions(lossy))) == last_position(orders_app),
+                    timeout=30,
+                    what="the topic republished",
+                )
+            assert wuliangye_bottles(lossy) == bottles
+        finally:
+            broker.stop()
+
+
+class TestProjectorCrash:
+    def test_a_projector_killed_mid_stream_ends_with_the_read_model_of_an_uninterrupted_run(
+        self, settings, orders_app
+    ):
+        place_orders(orders_app, 400)
+        reference = sales_handler(settings, "projections")
+        crashed_schema = "projections_crashed"
+        [sales] = PROJECTIONS
+        create_tables(projections_engine(settings, crashed_schema), crashed_schema, sales)
+        crashed = sales_handler(settings, crashed_schema)
+        end = last_position(orders_app)
+        with Worker(Relay(settings, orders_app, to_integration_event)):
+            with Worker(projector(settings, reference)):
+                wait_until(
+                    lambda: reference.watermark("orders") == end,
+                    timeout=60,
+                    what="the uninterrupted run",
+                )
+            # small batches, so the kill lands between (and inside) many transactions
+            process = start_query_process(settings, crashed_schema, batch=3)
+            try:
+                wait_until(
+                    lambda: crashed.watermark("orders") > 50,
+                    timeout=60,
+                    what="the doomed projector to make progress",
+                )
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+                assert crashed.watermark("orders") < end, "killed too late to prove anything"
+            finally:
+                process.kill()
+            process = start_query_process(settings, crashed_schema)
+            try:
+                wait_until(
+                    lambda: crashed.watermark("orders") == end,
+                    timeout=60,
+                    what="the restarted projector",
+                )
+            finally:
+                process.terminate()
+                process.wait(timeout=15)
+        assert read_model(settings, crashed_schema) == read_model(settings, "projections")
+
+
+def start_query_process(settings, schema: str, batch: int = 500) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DIST_ENV": "development",
+        "DATABASE_URL": settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers(),
+        "KAFKA_NAMESPACE": settings.kafka_namespace,
+        "KAFKA_SESSION_TIMEOUT_MS": "1500",
+        "PROJECTIONS_SCHEMA": schema,
+        "QUERY_PORT": str(free_port()),
+        "CONSUMER_MAX_POLL_RECORDS": str(batch),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "runtime", "serve", "query"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
