@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from contracts.envelope import IntegrationEvent
 
@@ -19,6 +19,14 @@ Money = Annotated[
     Decimal,
     Field(max_digits=18, decimal_places=2),
     PlainSerializer(lambda value: f"{value:.2f}", return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?\d+\.\d{2}$",
+            "description": "CNY, decimal string with exactly two places",
+        },
+        mode="serialization",
+    ),
 ]
 
 

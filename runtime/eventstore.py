@@ -113,13 +113,19 @@ class ServiceRecorder(PostgresProcessRecorder):
             ).format(self.idempotency_table)
         )
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any):
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         answer: PendingAnswer | None = kwargs.get("answer")
         if answer is not None:
+            # After the events (the table lock is held, the position is known) and inside the
+            # library's error handling: a key committed meanwhile by a concurrent retry raises
+            # a unique violation here, which aborts the whole transaction, events included.
             curs.execute(
                 SQL(
-                    "INSERT INTO {0} (scope, key, fingerprint, status_code, body) "
-                    "VALUES (%s, %s, %s, %s, %s)"
+                    "INSERT INTO {0} (scope, key, fingerprint, status_code, body, position) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING key"
                 ).format(self.idempotency_table),
                 (
                     answer.key.scope,
@@ -127,22 +133,10 @@ class ServiceRecorder(PostgresProcessRecorder):
                     answer.key.fingerprint,
                     answer.status_code,
                     json.dumps(answer.body, default=json_default),
+                    max(ids) if ids else None,
                 ),
             )
-        super()._insert_events(curs, stored_events, **kwargs)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        answer: PendingAnswer | None = kwargs.get("answer")
-        if answer is not None and ids:
-            curs.execute(
-                SQL("UPDATE {0} SET position = %s WHERE scope = %s AND key = %s").format(
-                    self.idempotency_table
-                ),
-                (max(ids), answer.key.scope, answer.key.key),
-            )
+            curs.fetchone()  # in pipeline mode, this is where a violation surfaces
         return ids
 
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:

@@ -5,6 +5,7 @@ it in GET /hq/sales, reading its own write via the command's position."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
@@ -145,6 +146,39 @@ class TestIdempotency:
         assert response.status_code == 409
         assert response.json()["code"] == "idempotency_key_reused"
         assert log_size(settings) == written
+
+    def test_concurrent_retries_with_one_key_place_one_order(self, platform, settings):
+        orders, _ = platform
+        key = str(uuid.uuid4())
+        written = log_size(settings)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: command(orders, "/orders", ORDER, headers=CHENGDU_CLERK, key=key),
+                    range(12),
+                )
+            )
+        assert {a.status_code for a in answers} == {201}
+        assert len({a.json()["order_id"] for a in answers}) == 1
+        assert log_size(settings) == written + 1
+
+    def test_concurrent_registrations_of_one_code_let_exactly_one_in(self, platform):
+        orders, _ = platform
+        dealer = {
+            "code": "CD-050",
+            "name": "Qingyang Banquet Supplies",
+            "branch": "CD",
+            "region": "SOUTHWEST",
+            "grade": "group_buy",
+        }
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(
+                pool.map(lambda _: command(orders, "/dealers", dealer, headers=HQ), range(8))
+            )
+        assert sorted(a.status_code for a in answers) == [201] + [409] * 7
+        assert {a.json()["code"] for a in answers if a.status_code == 409} == {
+            "dealer_already_registered"
+        }
 
     def test_a_command_without_a_key_is_refused(self, platform):
         orders, _ = platform

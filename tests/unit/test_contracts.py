@@ -30,7 +30,9 @@ def test_every_event_type_names_its_service_and_version():
     for type_name, event in EVENT_TYPES.items():
         kind = EventType.parse(type_name)
         assert (kind.service, kind.name, kind.version) == (
-            event.service, event.event_name, event.version,
+            event.service,
+            event.event_name,
+            event.version,
         )
 
 
@@ -42,10 +44,21 @@ def test_foreign_type_strings_are_refused(value):
 
 def test_an_order_placed_fits_its_published_schema():
     event = published.OrderPlaced(
-        order_id="3f1c", dealer_id="9a2b", dealer_code="CD-001", branch="CD",
-        region="SOUTHWEST", business_date=date(2026, 11, 20),
-        lines=[published.OrderLine(sku="WULIANGYE-52-500ML", category="BAIJIU", quantity=12,
-                                   unit_price=Decimal("1299.00"), amount=Decimal("15588.00"))],
+        order_id="3f1c",
+        dealer_id="9a2b",
+        dealer_code="CD-001",
+        branch="CD",
+        region="SOUTHWEST",
+        business_date=date(2026, 11, 20),
+        lines=[
+            published.OrderLine(
+                sku="WULIANGYE-52-500ML",
+                category="BAIJIU",
+                quantity=12,
+                unit_price=Decimal("1299.00"),
+                amount=Decimal("15588.00"),
+            )
+        ],
         total=Decimal("15588.00"),
     )
     schema = json.loads((SCHEMAS / "orders" / "OrderPlaced.v1.json").read_text())

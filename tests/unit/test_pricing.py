@@ -25,7 +25,11 @@ HQ = Provenance(actor="Wang Min", role="hq_admin")
 
 def product(sku: str, price: str) -> Product:
     return Product(
-        sku=sku, name=sku.title(), category="BAIJIU", unit="bottle", list_price=Decimal(price),
+        sku=sku,
+        name=sku.title(),
+        category="BAIJIU",
+        unit="bottle",
+        list_price=Decimal(price),
         by=HQ,
     )
 
@@ -36,8 +40,12 @@ CATALOGUE = {
 }
 
 CHENGDU_DEALER = Dealer(
-    code="CD-001", name="Jinjiang Wine Trading", branch="CD", region="SOUTHWEST",
-    grade="tier1_distributor", by=HQ,
+    code="CD-001",
+    name="Jinjiang Wine Trading",
+    branch="CD",
+    region="SOUTHWEST",
+    grade="tier1_distributor",
+    by=HQ,
 )
 
 

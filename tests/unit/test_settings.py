@@ -43,7 +43,11 @@ class TestDatabaseUrl:
     def test_parses_a_postgres_url(self):
         pg = PostgresLocation.from_url("postgresql://dist:s3cret@db.internal:6432/platform")
         assert (pg.host, pg.port, pg.user, pg.password, pg.dbname) == (
-            "db.internal", 6432, "dist", "s3cret", "platform",
+            "db.internal",
+            6432,
+            "dist",
+            "s3cret",
+            "platform",
         )
 
     def test_refuses_what_is_not_a_postgres_url(self):

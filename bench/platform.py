@@ -1,0 +1,293 @@
+"""The platform under test, started the way `dist run` starts it.
+
+PostgreSQL and the broker are the ones DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS name, else an
+embedded PostgreSQL (durable: fsync on) and an embedded Tansu in a temporary folder. The
+benchmark gets a database and a topic namespace of its own, migrates in-process, runs the
+``orders`` and ``query`` processes as children (``python -m runtime serve ...``) and seeds a
+small Chengdu company through the HTTP API. Everything it started is stopped in ``close``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg2
+from kafka.errors import KafkaError
+
+from bench.workload import CLERK, DEALERS, HQ, PRODUCTS, new_order
+from runtime import kafka
+from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from runtime.settings import PostgresLocation, Settings
+from runtime.supervisor import Child
+
+log = logging.getLogger("bench")
+
+REPO = Path(__file__).resolve().parent.parent
+PROCESSES = ("orders", "query")
+SESSION_TIMEOUT_MS = 1500  # Tansu holds a new group's join for half of it (INFRA-NOTES)
+READY_TIMEOUT_S = 60.0
+PIPELINE_TIMEOUT_S = 30.0
+
+
+class PlatformStartFailed(RuntimeError):
+    """The platform could not be started (the benchmark exits non-zero)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the benchmark talks to the running platform."""
+
+    orders_url: str
+    query_url: str
+    database_dsn: str
+    embedded: bool
+
+
+class Platform:
+    def __init__(self) -> None:
+        self.work_dir = Path(tempfile.mkdtemp(prefix="dist-bench-"))
+        # The embedded server runs as the postgres user when we are root: it must reach in.
+        self.work_dir.chmod(0o755)
+        self.namespace = f"bench{uuid.uuid4().hex[:10]}"
+        self.database = f"dist_bench_{uuid.uuid4().hex[:12]}"
+        self.postgres: EmbeddedPostgres | None = None
+        self.broker: EmbeddedBroker | None = None
+        self.server_dsn: str | None = None  # the server's maintenance database
+        self.database_created = False
+        self.settings: Settings | None = None
+        self.children: dict[str, Child] = {}
+        self.target: Target | None = None
+        self.failed = False
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self) -> Target:
+        try:
+            return self._start()
+        except PlatformStartFailed:
+            self.failed = True
+            raise
+        except Exception as error:
+            self.failed = True
+            raise PlatformStartFailed(f"{type(error).__name__}: {error}") from error
+
+    def _start(self) -> Target:
+        server_url = os.environ.get("DATABASE_URL")
+        if not server_url:
+            log.info("starting embedded PostgreSQL (durable) in %s", self.work_dir)
+            self.postgres = EmbeddedPostgres(self.work_dir / "postgres").start()
+            server_url = self.postgres.url
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            log.info("starting embedded broker (Tansu)")
+            self.broker = EmbeddedBroker(self.work_dir / "broker").start()
+            bootstrap = self.broker.bootstrap_servers
+        database_dsn = self._create_database(server_url)
+        self.settings = Settings(
+            dist_env="development",
+            database_url=database_dsn,
+            kafka_bootstrap_servers=bootstrap,
+            kafka_namespace=self.namespace,
+            kafka_session_timeout_ms=SESSION_TIMEOUT_MS,
+            orders_port=free_port(),
+            query_port=free_port(),
+        )
+        from runtime.migrate import migrate
+
+        log.info("migrating database %s", self.database)
+        migrate(self.settings)
+        self._start_children()
+        self.target = Target(
+            orders_url=f"http://127.0.0.1:{self.settings.orders_port}",
+            query_url=f"http://127.0.0.1:{self.settings.query_port}",
+            database_dsn=database_dsn,
+            embedded=self.postgres is not None,
+        )
+        self._seed()
+        self._check_pipeline()
+        return self.target
+
+    def _create_database(self, server_url: str) -> str:
+        server = PostgresLocation.from_url(server_url)
+        self.server_dsn = server.dsn()
+        conn = psycopg2.connect(self.server_dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as curs:
+                curs.execute(f'CREATE DATABASE "{self.database}"')
+            self.database_created = True
+        finally:
+            conn.close()
+        return server.model_copy(update={"dbname": self.database}).dsn()
+
+    def _start_children(self) -> None:
+        assert self.settings is not None
+        env = {
+            **os.environ,
+            "DIST_ENV": "development",
+            "DATABASE_URL": self.settings.database_url or "",
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.bootstrap_servers(),
+            "KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
+            "KAFKA_NAMESPACE": self.namespace,
+            "HOST": "127.0.0.1",
+        }
+        for process in PROCESSES:
+            env[f"{process.upper()}_PORT"] = str(self.settings.port_of(process))
+        for process in PROCESSES:
+            child = Child(
+                process,
+                [sys.executable, "-m", "runtime", "serve", process],
+                env,
+                self.work_dir / f"{process}.log",
+            )
+            log.info("starting %s on port %d", process, self.settings.port_of(process))
+            child.start()
+            self.children[process] = child
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for process in PROCESSES:
+            self._wait_ready(process, deadline)
+
+    def _wait_ready(self, process: str, deadline: float) -> None:
+        assert self.settings is not None
+        url = f"http://127.0.0.1:{self.settings.port_of(process)}/readyz"
+        last = "no answer"
+        while True:
+            for child in self.children.values():
+                if child.process is not None and child.process.poll() is not None:
+                    raise PlatformStartFailed(
+                        f"{child.name} exited with {child.process.returncode}"
+                    )
+            try:
+                response = httpx.get(url, timeout=2)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as error:
+                last = str(error)
+            if time.monotonic() > deadline:
+                raise PlatformStartFailed(f"{process} not ready in {READY_TIMEOUT_S:.0f}s: {last}")
+            time.sleep(0.2)
+
+    def _seed(self) -> None:
+        assert self.target is not None
+        with httpx.Client(base_url=self.target.orders_url, headers=HQ, timeout=30) as client:
+            for path, body in [
+                *(("/dealers", dealer) for dealer in DEALERS),
+                *(("/products", product) for product in PRODUCTS),
+            ]:
+                response = client.post(
+                    path, json=body, headers={"Idempotency-Key": f"bench-seed-{uuid.uuid4()}"}
+                )
+                if response.status_code != 201:
+                    raise PlatformStartFailed(
+                        f"seeding {path} failed: {response.status_code} {response.text}"
+                    )
+        log.info("seeded %d dealers and %d SKUs", len(DEALERS), len(PRODUCTS))
+
+    def _check_pipeline(self) -> None:
+        """One order all the way to /hq/sales: the consumer group has joined, topics exist."""
+        assert self.target is not None
+        started = time.monotonic()
+        with httpx.Client(timeout=30) as client:
+            placed = client.post(
+                f"{self.target.orders_url}/orders",
+                json=new_order(),
+                headers={**CLERK, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            if placed.status_code != 201:
+                raise PlatformStartFailed(f"first order failed: {placed.status_code} {placed.text}")
+            position = placed.json()["position"]
+            while True:
+                sales = client.get(
+                    f"{self.target.query_url}/hq/sales",
+                    params={"by": "sku", "period": "day", "min_position": position},
+                    headers=HQ,
+                )
+                if sales.status_code == 200:
+                    break
+                if time.monotonic() - started > PIPELINE_TIMEOUT_S:
+                    raise PlatformStartFailed(
+                        f"the first order did not reach /hq/sales in {PIPELINE_TIMEOUT_S:.0f}s: "
+                        f"{sales.status_code} {sales.text}"
+                    )
+        log.info("pipeline checked: %s visible in %.2fs", position, time.monotonic() - started)
+
+    # -- observe -----------------------------------------------------------------------------
+    def components(self) -> dict[str, list[psutil.Process]]:
+        """The OS processes of each part, for CPU accounting (PostgreSQL: every backend)."""
+        found: dict[str, list[psutil.Process]] = {}
+        for name, child in self.children.items():
+            if child.process is not None:
+                found[name] = [psutil.Process(child.process.pid)]
+        if self.postgres is not None and self.postgres.process is not None:
+            postmaster = psutil.Process(self.postgres.process.pid)
+            found["postgres"] = [postmaster, *postmaster.children(recursive=True)]
+        if self.broker is not None and self.broker.process is not None:
+            found["tansu"] = [psutil.Process(self.broker.process.pid)]
+        found["bench"] = [psutil.Process()]
+        return found
+
+    def log_tails(self, lines: int = 30) -> str:
+        parts = []
+        for child in self.children.values():
+            if child.log_file.exists():
+                tail = child.log_file.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {child.log_file} ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    # -- stop --------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop everything this run started; keep the logs if something went wrong."""
+        for child in reversed(list(self.children.values())):
+            try:
+                child.stop()
+            except Exception:  # noqa: BLE001 - keep stopping the rest
+                log.exception("stopping %s failed", child.name)
+        if self.broker is None and self.settings is not None:
+            self._delete_topics()
+        if self.database_created and self.postgres is None:
+            self._drop_database()
+        if self.broker is not None:
+            self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        if self.failed:
+            print(f"logs kept in {self.work_dir}", file=sys.stderr)
+            return
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        if self.postgres is not None and self.work_dir not in self.postgres.folder.parents:
+            shutil.rmtree(self.postgres.folder, ignore_errors=True)
+
+    def _drop_database(self) -> None:
+        assert self.server_dsn is not None
+        try:
+            conn = psycopg2.connect(self.server_dsn)
+            conn.autocommit = True
+            with conn.cursor() as curs:
+                curs.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            conn.close()
+        except psycopg2.Error as error:
+            log.warning("could not drop database %s: %s", self.database, error)
+
+    def _delete_topics(self) -> None:
+        """On a shared broker, remove this run's topics (best effort)."""
+        assert self.settings is not None
+        try:
+            admin = kafka.admin(self.settings)
+            try:
+                mine = [t for t in admin.list_topics() if t.startswith(f"{self.namespace}.")]
+                if mine:
+                    admin.delete_topics(mine)
+            finally:
+                admin.close()
+        except KafkaError as error:
+            log.warning("could not delete topics of %s: %s", self.namespace, error)
