@@ -101,8 +101,10 @@ class CpuMeter:
             cores[name] = round(used / wall, 2) if wall > 0 else 0.0
         machine = psutil.cpu_times()
         idle = (machine.idle - self._machine.idle) + (machine.iowait - self._machine.iowait)
-        busy = sum(machine) - sum(self._machine) - idle
-        cores["machine_busy"] = round(busy / wall, 2) if wall > 0 else 0.0
+        busy = (sum(machine) - sum(self._machine) - idle) / wall if wall > 0 else 0.0
+        # Whatever else ran on the machine meanwhile (a busy neighbour skews every figure).
+        cores["other"] = round(max(0.0, busy - sum(cores.values())), 2)
+        cores["machine_busy"] = round(busy, 2)
         cores["machine_cores"] = psutil.cpu_count() or 0
         self.cores = cores
         return cores

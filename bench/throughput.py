@@ -10,11 +10,12 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import httpx
 
 from bench.measure import CpuMeter, summary_ms, watch
-from bench.workload import CLERK, new_order
+from bench.workload import CLERK, new_order, send
 
 
 @dataclass
@@ -23,6 +24,7 @@ class _Client:
 
     samples: list[tuple[float, float, int]] = field(default_factory=list)
     last_position: str | None = None
+    retries: int = 0
     error: BaseException | None = None
 
 
@@ -34,6 +36,7 @@ class ThroughputResult:
     commands_per_s: float
     latency: dict[str, float | None]
     statuses: dict[str, int]
+    retries: int
     last_position: str | None
     cpu_cores: dict[str, float]
 
@@ -51,11 +54,11 @@ def _post_orders(
             ready.wait(timeout=60)
             while not stop.is_set():
                 body = new_order(rng)
+                key = {"Idempotency-Key": str(uuid.uuid4())}
                 sent = time.perf_counter()
-                response = client.post(
-                    "/orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-                )
+                response, retried = send(partial(client.post, "/orders", json=body, headers=key))
                 done = time.perf_counter()
+                into.retries += retried
                 into.samples.append((done, done - sent, response.status_code))
                 if response.status_code == 201:
                     into.last_position = response.json()["position"]
@@ -112,6 +115,7 @@ def measure_throughput(
         commands_per_s=round(len(ok) / elapsed, 1),
         latency=summary_ms(ok),
         statuses={str(k): v for k, v in sorted(Counter(s for _, s in in_window).items())},
+        retries=sum(c.retries for c in clients),
         last_position=max(positions, key=lambda p: int(p.partition(":")[2]), default=None),
         cpu_cores=cores,
     )

@@ -101,15 +101,21 @@ class ConsumerRuntime:
         self.stopping.set()
 
     def run(self) -> None:
-        """Consume until stopped; broker outages are retried with the group rejoining."""
-        while not self.stopping.is_set():
-            try:
-                self._consume()
-            except (KafkaError, *self.handler.transient_errors) as error:
-                self.last_error = str(error).splitlines()[0]
-                self.running.clear()
-                log.warning("consumer %s: %s; reconnecting", self.handler.name, error)
-                self.stopping.wait(1.0)
+        """Consume until stopped; broker and database outages are retried with the group
+        rejoining. Anything else is a bug: it stops the consumer, and readiness reports it."""
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._consume()
+                except (KafkaError, *self.handler.transient_errors) as error:
+                    self.last_error = str(error).splitlines()[0]
+                    self.running.clear()
+                    log.warning("consumer %s: %s; reconnecting", self.name, error)
+                    self.stopping.wait(1.0)
+        except BaseException as error:
+            self.last_error = f"stopped by {type(error).__name__}: {error}"
+            log.exception("consumer %s stopped", self.name)
+            raise
 
     def _consume(self) -> None:
         admin = kafka.admin(self.settings)

@@ -1,8 +1,11 @@
-"""Create every schema and table once, before any process starts (never raced: concurrent
-CREATE TABLE fails with 'tuple concurrently updated', INFRA-NOTES)."""
+"""Create every schema, table and topic once, before any process starts (never raced:
+concurrent CREATE TABLE fails with 'tuple concurrently updated', INFRA-NOTES). Relays and
+consumers also create a missing topic, with the same settings: the embedded broker forgets
+its topics when it restarts."""
 
 from __future__ import annotations
 
+from runtime import kafka
 from runtime.eventstore import ServiceApplication, create_schema
 from runtime.relay import create_relay_state_table
 from runtime.settings import Settings
@@ -28,6 +31,13 @@ def migrate(settings: Settings) -> None:
         create_schema(settings, service)
         application_class(settings, create_table=True).close()
         create_relay_state_table(settings, service)
+    if settings.kafka_bootstrap_servers:
+        client = kafka.admin(settings)
+        try:
+            for service in service_applications():
+                kafka.ensure_topic(client, settings.topic(service), settings)
+        finally:
+            client.close()
     engine = projections_engine(settings, settings.projections_schema)
     try:
         for projection in PROJECTIONS:

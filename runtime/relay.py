@@ -98,18 +98,26 @@ class Relay:
         self._producer = None
         self._admin = None
         self._last_topic_check = 0.0
+        self.failure: str | None = None  # an unexpected error that stopped the relay
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> None:
-        """Publish until stopped. Broker and database outages are retried, not fatal."""
-        while not self.stopping.is_set():
-            try:
-                self._run_once_connected()
-            except (KafkaError, psycopg2.OperationalError, psycopg2.InterfaceError) as error:
-                log.warning("relay %s: %s; retrying", self.service, error)
-                self._close_clients()
-                self.stopping.wait(1.0)
-        self._close_clients()
+        """Publish until stopped. Broker and database outages are retried, not fatal; anything
+        else is a bug: it stops the relay, and readiness reports it."""
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._run_once_connected()
+                except (KafkaError, psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+                    log.warning("relay %s: %s; retrying", self.service, error)
+                    self._close_clients()
+                    self.stopping.wait(1.0)
+        except BaseException as error:
+            self.failure = f"{type(error).__name__}: {error}"
+            log.exception("relay %s stopped", self.service)
+            raise
+        finally:
+            self._close_clients()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -56,6 +56,8 @@ def database_reachable(app: ServiceApplication) -> Check:
 
 def relay_running(relay: Relay) -> Check:
     def probe() -> tuple[bool, str]:
+        if relay.failure:
+            return False, f"failed: {relay.failure}"
         if relay.stopping.is_set():
             return False, "stopped"
         if relay.active.is_set():

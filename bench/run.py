@@ -1,0 +1,271 @@
+"""`python -m bench`: start the platform, run the phases, print and save the report.
+
+Exit status: 0 when every phase ran (a missed goal is reported, not an error), 2 when the
+platform could not be started, 1 when a phase failed, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform as host
+import signal
+import sys
+import time
+from datetime import datetime
+
+import httpx
+
+from bench.ceiling import CeilingResult, measure_ceiling
+from bench.measure import CpuMeter
+from bench.platform import Platform, PlatformStartFailed, Target
+from bench.report import Row, ms, per_s, render_cpu, render_table, verdict, write_json
+from bench.throughput import ThroughputResult, measure_throughput
+from bench.visibility import VisibilityResult, measure_visibility
+from bench.workload import HQ
+
+log = logging.getLogger("bench")
+
+RATIO_GOAL = 0.25
+VISIBLE_P99_GOAL_MS = 250.0
+CATCH_UP_TIMEOUT_S = 60.0
+NOISY_NEIGHBOUR_CORES = 0.25
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Benchmark order placement and read-your-writes."
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        help="seconds measured in the placement and the command-to-visible phases (10)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="HTTP clients placing orders, and PostgreSQL connections of the ceiling (4)",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="orders/s of the command-to-visible phase (100)"
+    )
+    parser.add_argument(
+        "--ceiling-duration", type=float, default=5.0, help="seconds per ceiling run (5)"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up (2)")
+    parser.add_argument(
+        "--senders",
+        type=int,
+        default=256,
+        help="at most this many sender threads in the command-to-visible phase (256)",
+    )
+    args = parser.parse_args(argv)
+    if min(args.concurrency, args.senders) < 1 or min(args.rate, args.duration) <= 0:
+        parser.error("--concurrency, --senders, --rate and --duration must be positive")
+    return args
+
+
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def catch_up(target: Target, position: str | None) -> float | None:
+    """Seconds until the sales read model holds ``position`` (it may lag after a burst)."""
+    if position is None:
+        return None
+    started = time.perf_counter()
+    with httpx.Client(base_url=target.query_url, headers=HQ, timeout=30) as client:
+        while True:
+            answer = client.get("/hq/sales", params={"min_position": position})
+            if answer.status_code == 200:
+                return round(time.perf_counter() - started, 2)
+            if time.perf_counter() - started > CATCH_UP_TIMEOUT_S:
+                raise RuntimeError(
+                    f"the read model did not reach {position} in {CATCH_UP_TIMEOUT_S:.0f}s"
+                )
+
+
+def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> dict:
+    meter = CpuMeter(platform.components)
+    c = args.concurrency
+    print(f"\n[1/3] ceiling: PostgreSQL commits of one row, {c} and 1 connection(s)")
+    ceiling_c = measure_ceiling(
+        target.database_dsn, connections=c, seconds=args.ceiling_duration, meter=meter
+    )
+    ceiling_1 = (
+        ceiling_c
+        if c == 1
+        else measure_ceiling(
+            target.database_dsn, connections=1, seconds=args.ceiling_duration, meter=meter
+        )
+    )
+    print(f"\n[2/3] order placement through HTTP, {c} clients (closed loop)")
+    placement = measure_throughput(
+        target.orders_url,
+        concurrency=c,
+        warmup=args.warmup,
+        seconds=args.duration,
+        meter=meter,
+    )
+    log.info("waiting for the read model to catch up with %s", placement.last_position)
+    caught_up = catch_up(target, placement.last_position)
+    print(f"\n[3/3] command to visible at {args.rate:g} orders/s (open loop)")
+    visibility = measure_visibility(
+        target.orders_url,
+        target.query_url,
+        rate=args.rate,
+        seconds=args.duration,
+        max_senders=args.senders,
+        meter=meter,
+    )
+    return {
+        "ceiling_1": ceiling_1,
+        "ceiling_c": ceiling_c,
+        "placement": placement,
+        "catch_up_s": caught_up,
+        "visibility": visibility,
+    }
+
+
+def build_report(phases: dict) -> tuple[list[Row], dict]:
+    ceiling_1: CeilingResult = phases["ceiling_1"]
+    ceiling_c: CeilingResult = phases["ceiling_c"]
+    placement: ThroughputResult = phases["placement"]
+    visibility: VisibilityResult = phases["visibility"]
+    c = placement.concurrency
+    ratio = placement.commands_per_s / ceiling_c.rows_per_s if ceiling_c.rows_per_s else 0.0
+    ratio_ok = ratio >= RATIO_GOAL
+    p99 = visibility.visible["p99_ms"]
+    visible_ok = p99 is not None and p99 < VISIBLE_P99_GOAL_MS and visibility.status_503 == 0
+    latency = placement.latency
+    rows = [
+        Row("PG commit ceiling, 1 row/tx, 1 conn", per_s(ceiling_1.rows_per_s, "rows")),
+        Row(f"PG commit ceiling, 1 row/tx, {c} conn", per_s(ceiling_c.rows_per_s, "rows")),
+        Row(
+            f"Order placement via HTTP, {c} clients",
+            per_s(placement.commands_per_s, "cmd"),
+            per_s(ceiling_c.rows_per_s, "rows"),
+            f"{ratio:.2f}",
+            f">= {RATIO_GOAL:.2f}",
+            verdict(ratio_ok),
+        ),
+        Row("  placement latency p50", ms(latency["p50_ms"])),
+        Row("  placement latency p99", ms(latency["p99_ms"])),
+        Row(
+            "  read model caught up after placement",
+            "n/a" if phases["catch_up_s"] is None else f"{phases['catch_up_s']:.2f} s",
+        ),
+        Row(
+            "Command-to-visible, achieved rate",
+            f"{visibility.achieved_rate:,.1f} /s",
+            goal=f"{visibility.target_rate:g} /s",
+        ),
+        Row("  send lateness p99 (open loop)", ms(visibility.send_lateness_p99_ms)),
+        Row("  command-to-visible p50", ms(visibility.visible["p50_ms"])),
+        Row(
+            "  command-to-visible p99",
+            ms(p99),
+            goal=f"< {VISIBLE_P99_GOAL_MS:.0f} ms, no 503",
+            result=verdict(visible_ok),
+        ),
+        Row("  command-to-visible max", ms(visibility.visible["max_ms"])),
+        Row("  503 read_model_behind answers", f"{visibility.status_503}", goal="0"),
+    ]
+    goals = {
+        "placement_ratio": {
+            "measured": round(ratio, 3),
+            "goal": f">= {RATIO_GOAL}",
+            "result": verdict(ratio_ok),
+        },
+        "command_to_visible_p99_ms": {
+            "measured": p99,
+            "status_503": visibility.status_503,
+            "goal": f"< {VISIBLE_P99_GOAL_MS} and no 503",
+            "result": verdict(visible_ok),
+        },
+    }
+    return rows, goals
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    for noisy in ("httpx", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = time.monotonic()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    platform = Platform()
+    try:
+        target = platform.start()
+        start_s = time.monotonic() - started
+        log.info("platform up in %.1fs", start_s)
+        phases = run_phases(args, platform, target)
+        rows, goals = build_report(phases)
+        print("\n" + render_table(rows))
+        noisy: list[str] = []
+        print("\nCPU, cores busy during each phase (2 cores: 2.00 is the machine saturated):")
+        for label, key in (
+            ("ceiling, 1 conn", "ceiling_1"),
+            (f"ceiling, {args.concurrency} conn", "ceiling_c"),
+            ("order placement", "placement"),
+            ("command-to-visible", "visibility"),
+        ):
+            cores = phases[key].cpu_cores
+            print(render_cpu(label, cores))
+            if cores.get("other", 0) > NOISY_NEIGHBOUR_CORES:
+                noisy.append(label)
+        if noisy:
+            print(
+                f"\nWARNING: other processes on this machine were busy during {', '.join(noisy)}:"
+                " those figures are skewed; run again on a quiet machine."
+            )
+        results = {
+            "started_at": stamp,
+            "arguments": vars(args),
+            "infrastructure": {
+                "postgres": "embedded" if target.embedded else "DATABASE_URL",
+                "broker": "embedded Tansu"
+                if platform.broker is not None
+                else "KAFKA_BOOTSTRAP_SERVERS",
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "machine": host.platform(),
+            },
+            "platform_start_s": round(start_s, 2),
+            "ceiling": {
+                "1": phases["ceiling_1"].as_dict(),
+                str(args.concurrency): phases["ceiling_c"].as_dict(),
+            },
+            "placement": phases["placement"].as_dict(),
+            "catch_up_after_placement_s": phases["catch_up_s"],
+            "command_to_visible": phases["visibility"].as_dict(),
+            "goals": goals,
+            "total_s": round(time.monotonic() - started, 1),
+        }
+        path = write_json(results, stamp)
+        print(f"\nresults written to {path.relative_to(path.parents[2])}")
+        return 0
+    except PlatformStartFailed as error:
+        print(f"\nthe platform could not be started: {error}", file=sys.stderr)
+        print(platform.log_tails(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping everything", file=sys.stderr)
+        return 130
+    except Exception:
+        platform.failed = True
+        log.exception("a phase failed")
+        print(platform.log_tails(), file=sys.stderr)
+        return 1
+    finally:
+        # A second Ctrl-C must not leave children behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        platform.close()
+        log.info("everything stopped (%.1fs in all)", time.monotonic() - started)
