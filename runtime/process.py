@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+
+from runtime.eventstore import ServiceApplication
+from runtime.relay import Relay, Translate
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +69,25 @@ class Process:
             uvicorn.Server(config).run()
         finally:
             self.close()
+
+
+def service_process(
+    settings: Settings,
+    *,
+    application_class: type[ServiceApplication],
+    translate: Translate,
+    routers: list[APIRouter],
+    description: str,
+    with_relay: bool = True,
+) -> Process:
+    """A write-side service's process: its application, its relay, its HTTP app."""
+    from runtime.http.app import create_service_app
+
+    app = application_class(settings)
+    relay = Relay(settings, app, translate) if with_relay else None
+    api = create_service_app(
+        settings=settings, app=app, relay=relay, routers=routers, description=description
+    )
+    return Process(
+        name=app.service, api=api, workers=[relay] if relay else [], on_close=[app.close]
+    )

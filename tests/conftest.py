@@ -76,7 +76,7 @@ def settings(database_url: str, bootstrap_servers: str, tmp_path: Path) -> Setti
         kafka_namespace=f"t{uuid.uuid4().hex[:10]}",
         kafka_session_timeout_ms=1500,
         data_dir=tmp_path,
-        read_your_writes_timeout_s=10,
+        read_your_writes_timeout_s=3,
     )
     migrate(settings)
     return settings

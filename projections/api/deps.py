@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from projections.read_your_writes import ReadYourWrites
 from runtime.http.deps import CurrentPrincipal
 
-__all__ = ["Consistency", "CurrentPrincipal", "MinPosition", "ReadModels"]
+__all__ = ["Consistency", "CurrentPrincipal", "ReadModels"]
 
 
 def _engine(request: Request) -> Engine:
@@ -25,12 +25,3 @@ def _ryw(request: Request) -> ReadYourWrites:
 
 
 Consistency = Annotated[ReadYourWrites, Depends(_ryw)]
-
-MinPosition = Annotated[
-    str | None,
-    Query(
-        pattern=r"^[a-z]+:\d+$",
-        description="a command's `position` (e.g. `orders:42`): wait until the read model "
-        "has processed it, else 503",
-    ),
-]

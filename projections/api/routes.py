@@ -6,8 +6,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from projections.api.deps import Consistency, CurrentPrincipal, MinPosition, ReadModels
+from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
 from projections.sales.queries import (
     InvalidCursor,
     Period,
@@ -20,26 +21,55 @@ from runtime.http.problems import Problem
 hq = APIRouter(prefix="/hq", tags=["headquarters"])
 branches = APIRouter(prefix="/branches/{branch_id}", tags=["branches"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
+
+class SalesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: SalesDimension = SalesDimension.SKU
+    period: Period = Period.DAY
+    date_from: date | None = None
+    date_to: date | None = None
+    region: str | None = None
+    branch: str | None = None
+    dealer: str | None = None
+    sku: str | None = None
+    category: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None
+    min_position: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]+:\d+$",
+        description="a command's `position` (e.g. `orders:42`): wait until the read model "
+        "has processed it, else 503",
+    )
+
+    def where(self) -> SalesFilter:
+        return SalesFilter(
+            self.date_from,
+            self.date_to,
+            self.branch,
+            self.region,
+            self.dealer,
+            self.sku,
+            self.category,
+        )
 
 
-def _sales(
-    engine,
-    *,
-    by: SalesDimension,
-    period: Period,
-    where: SalesFilter,
-    limit: int,
-    cursor: str | None,
-) -> dict:
+def _sales(engine, consistency, params: SalesQuery) -> dict:
+    consistency.wait("sales", params.min_position)
     try:
         with engine.connect() as conn:
             rows, next_cursor = sales_summary(
-                conn, by=by, period=period, where=where, limit=limit, cursor=cursor
+                conn,
+                by=params.by,
+                period=params.period,
+                where=params.where(),
+                limit=params.limit,
+                cursor=params.cursor,
             )
     except InvalidCursor as error:
         raise Problem(422, "invalid_cursor", str(error)) from None
-    return {"by": by, "period": period, "items": rows, "next_cursor": next_cursor}
+    return {"by": params.by, "period": params.period, "items": rows, "next_cursor": next_cursor}
 
 
 @hq.get("/sales")
@@ -47,26 +77,13 @@ def national_sales(
     principal: CurrentPrincipal,
     engine: ReadModels,
     consistency: Consistency,
-    by: SalesDimension = SalesDimension.SKU,
-    period: Period = Period.DAY,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    region: str | None = None,
-    branch: str | None = None,
-    dealer: str | None = None,
-    sku: str | None = None,
-    category: str | None = None,
-    limit: Limit = 100,
-    cursor: str | None = None,
-    min_position: MinPosition = None,
+    params: Annotated[SalesQuery, Query()],
 ) -> dict:
-    """Ordered quantities and amounts by product, category, dealer, branch or region, per
-    day, week or month."""
+    """Ordered quantities and amounts by product, category, dealer, branch, region or the
+    nation, per day, week or month."""
     if not principal.is_hq:
         raise Problem(403, "outside_scope", "national figures are for headquarters")
-    consistency.wait("sales", min_position)
-    where = SalesFilter(date_from, date_to, branch, region, dealer, sku, category)
-    return _sales(engine, by=by, period=period, where=where, limit=limit, cursor=cursor)
+    return _sales(engine, consistency, params)
 
 
 @branches.get("/sales")
@@ -75,19 +92,9 @@ def branch_sales(
     principal: CurrentPrincipal,
     engine: ReadModels,
     consistency: Consistency,
-    by: SalesDimension = SalesDimension.SKU,
-    period: Period = Period.DAY,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    dealer: str | None = None,
-    sku: str | None = None,
-    category: str | None = None,
-    limit: Limit = 100,
-    cursor: str | None = None,
-    min_position: MinPosition = None,
+    params: Annotated[SalesQuery, Query()],
 ) -> dict:
     """The same figures, for one branch office."""
     principal.require_branch(branch_id)
-    consistency.wait("sales", min_position)
-    where = SalesFilter(date_from, date_to, branch_id, None, dealer, sku, category)
-    return _sales(engine, by=by, period=period, where=where, limit=limit, cursor=cursor)
+    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    return _sales(engine, consistency, scoped)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from eventsourcing.persistence import PersistenceError
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -107,3 +107,29 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def create_service_app(
+    *,
+    settings: Settings,
+    app: ServiceApplication,
+    relay: Relay | None,
+    routers: list[APIRouter],
+    description: str,
+) -> FastAPI:
+    """The HTTP app of a write-side service: its routers, with the service's application in
+    ``state.application``, and readiness that covers its database, broker and relay."""
+    checks = [database_reachable(app), broker_reachable(settings)]
+    if relay is not None:
+        checks.append(relay_running(relay))
+    api = create_app(
+        title=app.service,
+        process=app.service,
+        settings=settings,
+        checks=checks,
+        description=description,
+    )
+    api.state.application = app
+    for router in routers:
+        api.include_router(router)
+    return api

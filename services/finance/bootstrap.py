@@ -1,21 +1,20 @@
-"""Wires the finance process: application, relay, HTTP app."""
+"""Wires the finance process. Its resources arrive with order to cash; until then it serves
+the operations endpoints and runs its relay."""
 
 from __future__ import annotations
 
-from runtime.process import Process
-from runtime.relay import Relay
+from runtime.process import Process, service_process
 from runtime.settings import Settings
-from services.finance.api.app import build_api
 from services.finance.application import FinanceApplication
 from services.finance.contract import to_integration_event
 
 
 def build(settings: Settings, *, with_relay: bool = True) -> Process:
-    app = FinanceApplication(settings)
-    relay = Relay(settings, app, to_integration_event) if with_relay else None
-    return Process(
-        name="finance",
-        api=build_api(settings, app, relay),
-        workers=[relay] if relay else [],
-        on_close=[app.close],
+    return service_process(
+        settings,
+        application_class=FinanceApplication,
+        translate=to_integration_event,
+        routers=[],
+        description="Dealer accounts, invoices, receipts, credit notes and rebates.",
+        with_relay=with_relay,
     )

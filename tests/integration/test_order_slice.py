@@ -288,3 +288,41 @@ class TestScope:
         bad = orders.post("/orders", json=ORDER, headers={"Authorization": "Bearer nope"})
         assert bad.status_code == 401
         assert bad.json()["code"] == "invalid_api_key"
+
+
+class TestSalesQuery:
+    def test_pages_follow_the_cursor_to_the_end(self, platform):
+        orders, query = platform
+        placed = command(orders, "/orders", ORDER, headers=CHENGDU_CLERK).json()
+        params = {"by": "sku", "limit": 1, "min_position": placed["position"]}
+        first = query.get("/hq/sales", params=params, headers=HQ).json()
+        assert [item["key"] for item in first["items"]] == ["JIANNANCHUN-52-500ML"]
+        second = query.get(
+            "/hq/sales", params={**params, "cursor": first["next_cursor"]}, headers=HQ
+        ).json()
+        assert [item["key"] for item in second["items"]] == ["WULIANGYE-52-500ML"]
+        assert second["next_cursor"] is None
+
+    @pytest.mark.parametrize(
+        ("params", "code"),
+        [
+            ({"cursor": "not-a-cursor"}, "invalid_cursor"),
+            ({"min_position": "42"}, "invalid_request"),
+            ({"by": "planet"}, "invalid_request"),
+            ({"limit": 0}, "invalid_request"),
+            ({"min_position": "finance:1"}, "position_not_tracked"),
+        ],
+        ids=lambda value: str(value),
+    )
+    def test_bad_query_parameters_get_a_clear_error(self, platform, params, code):
+        _, query = platform
+        response = query.get("/hq/sales", params=params, headers=HQ)
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == code
+
+    def test_a_position_not_reached_in_time_is_a_503_with_retry_after(self, platform, settings):
+        _, query = platform
+        response = query.get("/hq/sales", params={"min_position": "orders:999999"}, headers=HQ)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert response.json()["code"] == "read_model_behind"

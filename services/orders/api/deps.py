@@ -15,7 +15,7 @@ __all__ = ["CurrentPrincipal", "Idempotency", "OrdersApp", "actor_of"]
 
 
 def _orders(request: Request) -> OrdersApplication:
-    return request.app.state.orders
+    return request.app.state.application
 
 
 OrdersApp = Annotated[OrdersApplication, Depends(_orders)]

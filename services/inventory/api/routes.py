@@ -1,19 +1,17 @@
-"""The inventory HTTP app (port 8102): warehouses in this first cut."""
+"""Routes of the inventory API: warehouses in this first cut (port 8102)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from runtime.http.app import broker_reachable, create_app, database_reachable, relay_running
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.idempotency import run_command
 from runtime.http.schemas import Code, Name
-from runtime.relay import Relay
-from runtime.settings import Role, Settings
+from runtime.settings import Role
 from services.inventory.application import (
     InventoryApplication,
     RegisterWarehouse,
@@ -23,7 +21,7 @@ from services.inventory.domain import WarehouseKind
 
 
 def _inventory(request: Request) -> InventoryApplication:
-    return request.app.state.inventory
+    return request.app.state.application
 
 
 InventoryApp = Annotated[InventoryApplication, Depends(_inventory)]
@@ -70,19 +68,3 @@ def register_warehouse(
 @warehouses.get("/{code}", response_model=WarehouseRead)
 def get_warehouse(code: str, principal: CurrentPrincipal, app: InventoryApp) -> dict:
     return warehouse_view(app.get_warehouse(code))
-
-
-def build_api(settings: Settings, app: InventoryApplication, relay: Relay | None) -> FastAPI:
-    checks = [database_reachable(app), broker_reachable(settings)]
-    if relay is not None:
-        checks.append(relay_running(relay))
-    api = create_app(
-        title="inventory",
-        process="inventory",
-        settings=settings,
-        checks=checks,
-        description="Warehouses and stock.",
-    )
-    api.state.inventory = app
-    api.include_router(warehouses)
-    return api
