@@ -166,7 +166,6 @@ def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -
         "POSTGRES_SCHEMA": service,
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "20",
-        "POSTGRES_PRE_PING": "y",
         # Consumers arrive out of position order across partitions: track every origin
         # position, not only the highest one.
         "SINGLE_ROW_TRACKING": "n",

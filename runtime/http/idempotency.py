@@ -20,6 +20,7 @@ from runtime.eventstore import (
 )
 from runtime.http.auth import Principal
 from runtime.http.problems import Problem
+from services.kernel.errors import DomainError
 
 MAX_KEY_LENGTH = 200
 
@@ -72,15 +73,15 @@ def run_command(
     key: IdempotencyKey,
     command: Callable[[IdempotencyKey], CommandResult],
 ) -> JSONResponse:
-    """Answer from the stored first answer, or run the command and store its answer with its
-    events. A concurrent retry that loses the race answers from the winner's answer."""
-    stored = app.find_answer(key)
-    if stored is not None:
-        return _replay(app.service, key, stored)
+    """Run the command, storing its answer with its events under the key. A retry either
+    fails to store its answer (the key is taken: a concurrent or later retry) or fails a rule
+    because the first attempt already happened (e.g. "already registered"); either way it
+    answers with the first answer. The common case, a first attempt, costs no extra query."""
     try:
         result = command(key)
-    except IdempotencyKeyConflict:
+    except (IdempotencyKeyConflict, DomainError):
         stored = app.find_answer(key)
-        assert stored is not None
+        if stored is None:
+            raise
         return _replay(app.service, key, stored)
     return _answer(app.service, result.status_code, result.body, result.position, False)

@@ -136,6 +136,20 @@ class TestIdempotency:
         assert retry.headers["Idempotent-Replayed"] == "true"
         assert log_size(settings) == written
 
+    def test_a_retried_registration_returns_its_first_answer(self, platform, settings):
+        orders, _ = platform
+        dealer = {
+            "code": "CQ-001",
+            "name": "Yuzhong Spirits Co.",
+            "branch": "CQ",
+            "region": "SOUTHWEST",
+            "grade": "tier2_distributor",
+        }
+        first = command(orders, "/dealers", dealer, headers=HQ, key="reg-cq-001")
+        retry = command(orders, "/dealers", dealer, headers=HQ, key="reg-cq-001")
+        assert (first.status_code, retry.status_code) == (201, 201)
+        assert retry.json() == first.json()
+
     def test_same_key_with_another_body_is_refused(self, platform, settings):
         orders, _ = platform
         key = str(uuid.uuid4())
