@@ -16,10 +16,17 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg2
-from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
+from eventsourcing.application import Application, project_aggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    JSONTranscoder,
+    OperationalError,
+    StoredEvent,
+    Transcoding,
+)
 from eventsourcing.postgres import PostgresProcessRecorder
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL, Identifier
 
 from runtime.settings import PostgresLocation, Settings
@@ -139,6 +146,26 @@ class ServiceRecorder(PostgresProcessRecorder):
             curs.fetchone()  # in pipeline mode, this is where a violation surfaces
         return ids
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_aggregates_events(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of several aggregates in one round trip, in version order per
+        aggregate (a command that needs a dealer and N products reads them at once)."""
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (list(originator_ids),), prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
@@ -211,6 +238,18 @@ class ServiceApplication(Application[UUID]):
 
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         return self.service_recorder.find_answer(key)
+
+    def get_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """The current state of several aggregates, read in one query; missing ids are
+        simply absent from the answer."""
+        events: dict[UUID, list[Any]] = {}
+        for stored in self.service_recorder.select_aggregates_events(aggregate_ids):
+            domain_event = self.mapper.to_domain_event(stored)
+            events.setdefault(domain_event.originator_id, []).append(domain_event)
+        return {
+            aggregate_id: project_aggregate(None, history)
+            for aggregate_id, history in events.items()
+        }
 
     def save_command(
         self,

@@ -168,11 +168,16 @@ class OrdersApplication(ServiceApplication):
     def place_order(
         self, cmd: PlaceOrder, *, actor: Actor, idempotency: IdempotencyKey | None
     ) -> CommandResult:
-        dealer = self.get_dealer(cmd.dealer_code)
+        skus = sorted({line.sku for line in cmd.lines})
+        dealer_id = Dealer.create_id(cmd.dealer_code)
+        found = self.get_many([dealer_id, *(Product.create_id(sku) for sku in skus)])
+        dealer = found.pop(dealer_id, None)
+        if not isinstance(dealer, Dealer):
+            raise UnknownDealer(f"no dealer with code {cmd.dealer_code}")
         check_may_order_for(
             dealer, role=actor.role, branch=actor.branch, dealer_code=actor.dealer_code
         )
-        catalogue = self._catalogue({line.sku for line in cmd.lines})
+        catalogue = {p.sku: p for p in found.values() if isinstance(p, Product)}
         priced, total = price_lines(cmd.lines, catalogue)
         order = Order.place(
             dealer=dealer,
@@ -195,15 +200,6 @@ class OrdersApplication(ServiceApplication):
         return order
 
     # -- helpers ---------------------------------------------------------------------------
-    def _catalogue(self, skus: set[str]) -> dict[str, Product]:
-        found = {}
-        for sku in skus:
-            try:
-                found[sku] = self.repository.get(Product.create_id(sku))
-            except AggregateNotFoundError:
-                continue
-        return found
-
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
