@@ -22,13 +22,19 @@ def projector(settings: Settings, handler: SqlProjectionHandler) -> ConsumerRunt
 
 
 def build(settings: Settings, *, with_projectors: bool = True) -> Process:
-    engine = projections_engine(settings, settings.projections_schema)
-    handlers = {p.name: SqlProjectionHandler(engine, p) for p in PROJECTIONS}
+    # Projectors and queries use separate pools: queries that wait for a position must never
+    # starve the projector that would advance it.
+    schema = settings.projections_schema
+    engine = projections_engine(settings, schema)
+    projector_engine = projections_engine(settings, schema, pool_size=2 * len(PROJECTIONS))
+    handlers = {p.name: SqlProjectionHandler(projector_engine, p) for p in PROJECTIONS}
     consumers = [projector(settings, h) for h in handlers.values()] if with_projectors else []
-    consistency = ReadYourWrites(handlers, settings.read_your_writes_timeout_s)
+    consistency = ReadYourWrites(
+        handlers, engine=engine, timeout_s=settings.read_your_writes_timeout_s
+    )
     return Process(
         name="query",
         api=build_api(settings, engine, consistency, consumers),
         workers=list(consumers),
-        on_close=[engine.dispose],
+        on_close=[engine.dispose, projector_engine.dispose],
     )

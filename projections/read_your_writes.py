@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import time
+from sqlalchemy import Engine
 
 from projections.tracking import SqlProjectionHandler
 from runtime.http.problems import Problem
 
 
 class ReadYourWrites:
-    def __init__(self, handlers: dict[str, SqlProjectionHandler], timeout_s: float) -> None:
+    def __init__(
+        self, handlers: dict[str, SqlProjectionHandler], *, engine: Engine, timeout_s: float
+    ) -> None:
         self.handlers = handlers
+        self.engine = engine  # the query side's pool, never the projectors'
         self.timeout_s = timeout_s
 
     def wait(self, projection: str, min_position: str | None) -> None:
@@ -24,16 +27,10 @@ class ReadYourWrites:
                 "position_not_tracked",
                 f"the {projection} read model does not follow {origin} positions",
             )
-        target = int(raw)
-        deadline = time.monotonic() + self.timeout_s
-        delay = 0.002
-        while handler.watermark(origin) < target:
-            if time.monotonic() >= deadline:
-                raise Problem(
-                    503,
-                    "read_model_behind",
-                    f"the {projection} read model has not reached {min_position} yet",
-                    headers={"Retry-After": "1"},
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+        if not handler.wait_for(origin, int(raw), timeout=self.timeout_s, engine=self.engine):
+            raise Problem(
+                503,
+                "read_model_behind",
+                f"the {projection} read model has not reached {min_position} yet",
+                headers={"Retry-After": "1"},
+            )

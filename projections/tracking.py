@@ -10,6 +10,8 @@ deliver events of one origin out of position order.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -87,11 +89,11 @@ class Projection:
         return None
 
 
-def projections_engine(settings: Settings, schema: str) -> Engine:
+def projections_engine(settings: Settings, schema: str, *, pool_size: int = 10) -> Engine:
     return create_engine(
         settings.postgres().sqlalchemy_url(),
-        pool_size=10,
-        max_overflow=20,
+        pool_size=pool_size,
+        max_overflow=2 * pool_size,
         pool_pre_ping=True,
         execution_options={"schema_translate_map": {None: schema}},
     )
@@ -118,6 +120,7 @@ class _SqlBatch:
         self.projection = projection
         self.schema = schema
         self.origins: set[str] = set()
+        self.watermarks: dict[str, int] = {}
 
     def apply(self, envelope: Envelope) -> Applied:
         savepoint = self.conn.begin_nested()
@@ -175,7 +178,7 @@ class _SqlBatch:
 
     def advance_watermarks(self) -> None:
         for origin in self.origins:
-            self.conn.execute(
+            position = self.conn.execute(
                 text(
                     f"""
                     INSERT INTO "{self.schema}".tracking_watermark (projection, origin, position)
@@ -189,14 +192,17 @@ class _SqlBatch:
                     )
                     SELECT :p, :o, max(position) FROM chain
                     ON CONFLICT (projection, origin) DO UPDATE SET position = excluded.position
+                    RETURNING position
                     """
                 ),
                 {"p": self.projection.name, "o": origin},
-            )
+            ).scalar_one()
+            self.watermarks[origin] = int(position)
 
 
 class SqlProjectionHandler:
-    """The consumer runtime's handler for a SQL read model."""
+    """The consumer runtime's handler for a SQL read model, and what queries ask to read
+    their own writes: the watermark per origin, with a wake-up after every commit."""
 
     # A database outage is retried by the consumer runtime, not dead-lettered.
     transient_errors = (OperationalError,)
@@ -206,6 +212,8 @@ class SqlProjectionHandler:
         self.projection = projection
         self.name = projection.name
         self.schema = engine.get_execution_options()["schema_translate_map"][None]
+        self._known: dict[str, int] = {}
+        self._advanced = threading.Condition()
 
     @contextmanager
     def open_batch(self) -> Iterator[_SqlBatch]:
@@ -213,13 +221,47 @@ class SqlProjectionHandler:
             batch = _SqlBatch(conn, self.projection, self.schema)
             yield batch
             batch.advance_watermarks()
+        self._publish(batch.watermarks)
 
-    def watermark(self, origin: str) -> int:
-        with self.engine.connect() as conn:
+    def _publish(self, watermarks: dict[str, int]) -> None:
+        if not watermarks:
+            return
+        with self._advanced:
+            for origin, position in watermarks.items():
+                self._known[origin] = max(self._known.get(origin, 0), position)
+            self._advanced.notify_all()
+
+    def watermark(self, origin: str, *, engine: Engine | None = None) -> int:
+        """The watermark as committed in the database (any replica's projector)."""
+        with (engine or self.engine).connect() as conn:
             position = conn.execute(
                 select(watermarks.c.position).where(
                     watermarks.c.projection == self.projection.name,
                     watermarks.c.origin == origin,
                 )
             ).scalar()
+        self._publish({origin: int(position or 0)})
         return int(position or 0)
+
+    def wait_for(
+        self, origin: str, target: int, *, timeout: float, engine: Engine, recheck_s: float = 0.05
+    ) -> bool:
+        """Wait until the read model holds everything of ``origin`` up to ``target``. A
+        projector in this process wakes the waiter when it commits; the database is asked
+        too, at most every ``recheck_s``, for the work of projectors in other replicas."""
+        deadline = time.monotonic() + timeout
+        next_check = 0.0
+        while True:
+            with self._advanced:
+                if self._known.get(origin, 0) >= target:
+                    return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if now >= next_check:
+                if self.watermark(origin, engine=engine) >= target:
+                    return True
+                next_check = now + recheck_s
+            with self._advanced:
+                if self._known.get(origin, 0) < target:
+                    self._advanced.wait(timeout=min(deadline, next_check) - now)
