@@ -11,8 +11,9 @@ import uuid
 from dataclasses import asdict, dataclass
 
 import psycopg2
+import psycopg2.extensions
 
-from bench.measure import CpuMeter, watch
+from bench.measure import ResourceMeter, ResourceUse, watch
 
 PAYLOAD = os.urandom(300)  # about the size of a stored OrderPlaced event
 
@@ -24,7 +25,7 @@ class CeilingResult:
     seconds: float
     rows_per_s: float
     synchronous_commit: str | None
-    cpu_cores: dict[str, float]
+    resources: ResourceUse
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -43,7 +44,7 @@ def _execute(dsn: str, *statements: str) -> str | None:
 
 
 def measure_ceiling(
-    dsn: str, *, connections: int, seconds: float, meter: CpuMeter
+    dsn: str, *, connections: int, seconds: float, meter: ResourceMeter
 ) -> CeilingResult:
     table = f"bench_ceiling_{uuid.uuid4().hex[:8]}"
     synchronous_commit = _execute(
@@ -53,7 +54,7 @@ def measure_ceiling(
         "created_at timestamptz NOT NULL DEFAULT now())",
         "SHOW synchronous_commit",
     )
-    conns = [psycopg2.connect(dsn) for _ in range(connections)]
+    conns: list[psycopg2.extensions.connection] = []
     counts = [0] * connections
     ready = threading.Barrier(connections + 1)
     stop = threading.Event()
@@ -80,22 +81,18 @@ def measure_ceiling(
         threading.Thread(target=insert_rows, args=(i,), daemon=True) for i in range(connections)
     ]
     try:
+        conns += [psycopg2.connect(dsn) for _ in range(connections)]
         for thread in threads:
             thread.start()
         ready.wait(timeout=60)
         meter.start()
         started = time.perf_counter()
-        watch(
-            f"PG ceiling, {connections} conn",
-            seconds,
-            lambda: sum(counts),
-            "rows",
-        )
+        watch(f"PG ceiling, {connections} conn", seconds, lambda: sum(counts), "rows")
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
         elapsed = time.perf_counter() - started
-        cores = meter.stop()
+        resources = meter.stop()
     finally:
         stop.set()
         for conn in conns:
@@ -110,5 +107,5 @@ def measure_ceiling(
         seconds=round(elapsed, 3),
         rows_per_s=round(rows / elapsed, 1),
         synchronous_commit=synchronous_commit,
-        cpu_cores=cores,
+        resources=resources,
     )

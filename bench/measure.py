@@ -1,12 +1,13 @@
-"""Small measuring tools shared by the phases: percentiles, a timed progress bar, and CPU
-accounting per component (which process burnt the two cores during a phase)."""
+"""Small measuring tools shared by the phases: percentiles, a timed progress bar, and resource
+accounting: CPU per component (which process burnt the cores during a phase) and how many
+PostgreSQL sessions were opened meanwhile (connection churn)."""
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import psutil
 from tqdm import tqdm
@@ -36,16 +37,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def watch(
-    desc: str,
-    seconds: float,
-    count: Callable[[], int],
-    unit: str,
-    *,
-    done: threading.Event | None = None,
-) -> None:
-    """Show a bar of elapsed seconds with a running count until ``seconds`` have passed (or
-    ``done`` is set). Runs in the main thread so Ctrl-C lands here."""
+def watch(desc: str, seconds: float, count: Callable[[], int], unit: str) -> None:
+    """Show a bar of elapsed seconds with a running count until ``seconds`` have passed.
+    Runs in the main thread, so Ctrl-C lands here."""
     started = time.monotonic()
     with tqdm(total=round(seconds, 1), desc=desc, unit="s", leave=True) as bar:
         while True:
@@ -53,58 +47,100 @@ def watch(
             bar.n = round(min(elapsed, seconds), 1)
             bar.set_postfix_str(f"{count():,} {unit}", refresh=False)
             bar.refresh()
-            if elapsed >= seconds or (done is not None and done.is_set()):
+            if elapsed >= seconds:
                 return
-            time.sleep(min(0.2, max(0.0, seconds - elapsed)))
+            time.sleep(min(0.2, seconds - elapsed))
 
 
 Components = dict[str, list[psutil.Process]]
 
 
-class CpuMeter:
-    """CPU seconds used by each component between ``start`` and ``stop``, as cores busy."""
+@dataclass(frozen=True)
+class ResourceUse:
+    """Cores busy on average during a phase, per component and in all, and the PostgreSQL
+    sessions opened on the benchmark's database meanwhile."""
 
-    def __init__(self, components: Callable[[], Components]) -> None:
+    cores: dict[str, float]
+    machine_busy: float
+    machine_cores: int
+    busiest_neighbours: list[tuple[str, float]]
+    database_sessions_opened: int | None
+
+
+def _cpu_by_process() -> dict[int, tuple[float, int, str]]:
+    """CPU seconds (user + system), parent pid and name of every process on the machine."""
+    found = {}
+    for process in psutil.process_iter(["ppid", "cpu_times", "name"]):
+        times = process.info["cpu_times"]
+        if times is not None:
+            found[process.pid] = (
+                times.user + times.system,
+                process.info["ppid"],
+                process.info["name"] or "?",
+            )
+    return found
+
+
+class ResourceMeter:
+    """Cores kept busy by each component between ``start`` and ``stop``, and by everything
+    else: ``kernel`` (kernel threads: disk flushes, for one), ``neighbours`` (other programs
+    on this machine, which skew every figure) and ``unattributed`` (interrupts, processes
+    that came and went, such as PostgreSQL backends of short-lived connections)."""
+
+    def __init__(
+        self,
+        components: Callable[[], Components],
+        database_sessions: Callable[[], int | None],
+    ) -> None:
         self.components = components
-        self._before: dict[int, float] = {}
+        self.database_sessions = database_sessions
+        self._before: dict[int, tuple[float, int, str]] = {}
+        self._sessions: int | None = None
         self._machine = psutil.cpu_times()
         self._started = 0.0
-        self.cores: dict[str, float] = {}
-
-    @staticmethod
-    def _cpu(process: psutil.Process) -> float | None:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            return None
-        return times.user + times.system
 
     def start(self) -> None:
-        self._before = {}
-        for processes in self.components().values():
-            for process in processes:
-                used = self._cpu(process)
-                if used is not None:
-                    self._before[process.pid] = used
+        self._sessions = self.database_sessions()
+        self._before = _cpu_by_process()
         self._machine = psutil.cpu_times()
         self._started = time.monotonic()
 
-    def stop(self) -> dict[str, float]:
+    def stop(self) -> ResourceUse:
         wall = time.monotonic() - self._started
-        cores = {}
-        for name, processes in self.components().items():
-            used = 0.0
-            for process in processes:
-                now = self._cpu(process)
-                if now is not None:
-                    used += now - self._before.get(process.pid, 0.0)
-            cores[name] = round(used / wall, 2) if wall > 0 else 0.0
         machine = psutil.cpu_times()
-        idle = (machine.idle - self._machine.idle) + (machine.iowait - self._machine.iowait)
-        busy = (sum(machine) - sum(self._machine) - idle) / wall if wall > 0 else 0.0
-        # Whatever else ran on the machine meanwhile (a busy neighbour skews every figure).
-        cores["other"] = round(max(0.0, busy - sum(cores.values())), 2)
-        cores["machine_busy"] = round(busy, 2)
-        cores["machine_cores"] = psutil.cpu_count() or 0
-        self.cores = cores
-        return cores
+        after = _cpu_by_process()
+        sessions = self.database_sessions()
+        components = self.components()
+        owner = {p.pid: name for name, ps in components.items() for p in ps}
+        used: dict[str, float] = dict.fromkeys(components, 0.0)
+        used.update(kernel=0.0, neighbours=0.0)
+        neighbours: dict[str, float] = {}
+        for pid, (cpu, ppid, name) in after.items():
+            # A process that started meanwhile counts from zero.
+            spent = cpu - self._before.get(pid, (0.0, 0, ""))[0]
+            if pid in owner:
+                used[owner[pid]] += spent
+            elif pid == 2 or ppid == 2:
+                used["kernel"] += spent
+            else:
+                used["neighbours"] += spent
+                neighbours[f"{name}[{pid}]"] = spent
+        busiest = [
+            (name, round(spent / wall, 2))
+            for name, spent in sorted(neighbours.items(), key=lambda item: -item[1])[:3]
+            if spent / wall >= 0.05
+        ]
+        idle = sum(
+            getattr(machine, f) - getattr(self._machine, f) for f in ("idle", "iowait", "steal")
+        )
+        busy = sum(machine[:8]) - sum(self._machine[:8]) - idle  # guest time is in user
+        used["unattributed"] = max(0.0, busy - sum(used.values()))
+        return ResourceUse(
+            cores={name: round(spent / wall, 2) for name, spent in used.items()},
+            machine_busy=round(busy / wall, 2),
+            machine_cores=psutil.cpu_count() or 0,
+            busiest_neighbours=busiest,
+            database_sessions_opened=None
+            if sessions is None or self._sessions is None
+            else sessions - self._sessions,
+        )

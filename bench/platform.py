@@ -50,10 +50,11 @@ class Target:
     orders_url: str
     query_url: str
     database_dsn: str
-    embedded: bool
 
 
 class Platform:
+    """The platform under test: ``close`` stops whatever ``start`` got going."""
+
     def __init__(self) -> None:
         self.work_dir = Path(tempfile.mkdtemp(prefix="dist-bench-"))
         # The embedded server runs as the postgres user when we are root: it must reach in.
@@ -110,7 +111,6 @@ class Platform:
             orders_url=f"http://127.0.0.1:{self.settings.orders_port}",
             query_url=f"http://127.0.0.1:{self.settings.query_port}",
             database_dsn=database_dsn,
-            embedded=self.postgres is not None,
         )
         self._seed()
         self._check_pipeline()
@@ -231,9 +231,58 @@ class Platform:
         if self.postgres is not None and self.postgres.process is not None:
             postmaster = psutil.Process(self.postgres.process.pid)
             found["postgres"] = [postmaster, *postmaster.children(recursive=True)]
+        elif self.target is not None:
+            found["postgres"] = self._backends_of_our_database()
         if self.broker is not None and self.broker.process is not None:
             found["tansu"] = [psutil.Process(self.broker.process.pid)]
         found["bench"] = [psutil.Process()]
+        return found
+
+    def database_sessions(self) -> int | None:
+        """Sessions opened on our database so far (PostgreSQL 14 and later; the statistics
+        lag by up to a second, and this question opens one more)."""
+        if self.target is None:
+            return None
+        try:
+            conn = psycopg2.connect(self.target.database_dsn)
+            try:
+                with conn.cursor() as curs:
+                    curs.execute(
+                        "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+                    )
+                    row = curs.fetchone()
+            finally:
+                conn.close()
+        except psycopg2.Error:
+            return None
+        return None if row is None else int(row[0])
+
+    def _backends_of_our_database(self) -> list[psutil.Process]:
+        """On an external server (if it runs on this machine): the backends serving our
+        database, so their CPU is not mistaken for a neighbour's."""
+        assert self.target is not None
+        host = PostgresLocation.from_url(self.target.database_dsn).host
+        if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
+            return []  # its pids are another machine's
+        try:
+            conn = psycopg2.connect(self.target.database_dsn)
+            try:
+                with conn.cursor() as curs:
+                    curs.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()"
+                    )
+                    pids = [row[0] for row in curs.fetchall()]
+            finally:
+                conn.close()
+        except psycopg2.Error:
+            return []
+        found = []
+        for pid in pids:
+            try:
+                found.append(psutil.Process(pid))
+            except psutil.Error:
+                continue  # another machine's process, or gone
         return found
 
     def log_tails(self, lines: int = 30) -> str:

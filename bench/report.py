@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.measure import ResourceUse
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -54,14 +56,17 @@ def _cells(row: Row) -> list[str]:
     return [row.figure, row.measured, row.ceiling, row.ratio, row.goal, row.result]
 
 
-def render_cpu(label: str, cores: dict[str, float]) -> str:
+def render_resources(label: str, use: ResourceUse) -> str:
     parts = [
         f"{name} {value:.2f}"
-        for name, value in sorted(cores.items(), key=lambda item: -item[1])
-        if not name.startswith("machine_")
+        for name, value in sorted(use.cores.items(), key=lambda item: -item[1])
+        if value >= 0.01
     ]
-    machine = f"machine {cores.get('machine_busy', 0):.2f} of {cores.get('machine_cores', 0)}"
-    return f"  {label:<22} {', '.join(parts)}; {machine}"
+    machine = f"machine {use.machine_busy:.2f} of {use.machine_cores}"
+    line = f"  {label:<20} {', '.join(parts)}; {machine}"
+    if use.database_sessions_opened is not None:
+        line += f"; {use.database_sessions_opened} new PG sessions"
+    return line
 
 
 def write_json(results: dict[str, Any], stamp: str) -> Path:

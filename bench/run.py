@@ -18,9 +18,9 @@ from datetime import datetime
 import httpx
 
 from bench.ceiling import CeilingResult, measure_ceiling
-from bench.measure import CpuMeter
+from bench.measure import ResourceMeter
 from bench.platform import Platform, PlatformStartFailed, Target
-from bench.report import Row, ms, per_s, render_cpu, render_table, verdict, write_json
+from bench.report import Row, ms, per_s, render_resources, render_table, verdict, write_json
 from bench.throughput import ThroughputResult, measure_throughput
 from bench.visibility import VisibilityResult, measure_visibility
 from bench.workload import HQ
@@ -30,7 +30,7 @@ log = logging.getLogger("bench")
 RATIO_GOAL = 0.25
 VISIBLE_P99_GOAL_MS = 250.0
 CATCH_UP_TIMEOUT_S = 60.0
-NOISY_NEIGHBOUR_CORES = 0.25
+NOISY_NEIGHBOUR_CORES = 0.15
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,7 +89,7 @@ def catch_up(target: Target, position: str | None) -> float | None:
 
 
 def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> dict:
-    meter = CpuMeter(platform.components)
+    meter = ResourceMeter(platform.components, platform.database_sessions)
     c = args.concurrency
     print(f"\n[1/3] ceiling: PostgreSQL commits of one row, {c} and 1 connection(s)")
     ceiling_c = measure_ceiling(
@@ -148,7 +148,7 @@ def build_report(phases: dict) -> tuple[list[Row], dict]:
             f"Order placement via HTTP, {c} clients",
             per_s(placement.commands_per_s, "cmd"),
             per_s(ceiling_c.rows_per_s, "rows"),
-            f"{ratio:.2f}",
+            f"{ratio:.3f}",
             f">= {RATIO_GOAL:.2f}",
             verdict(ratio_ok),
         ),
@@ -164,6 +164,7 @@ def build_report(phases: dict) -> tuple[list[Row], dict]:
             goal=f"{visibility.target_rate:g} /s",
         ),
         Row("  send lateness p99 (open loop)", ms(visibility.send_lateness_p99_ms)),
+        Row("  order POST latency p99 (open loop)", ms(visibility.post_latency["p99_ms"])),
         Row("  command-to-visible p50", ms(visibility.visible["p50_ms"])),
         Row(
             "  command-to-visible p99",
@@ -190,6 +191,38 @@ def build_report(phases: dict) -> tuple[list[Row], dict]:
     return rows, goals
 
 
+def print_resources(args: argparse.Namespace, phases: dict) -> None:
+    """Where the cores went in each phase, and a warning if other programs took some."""
+    noisy: list[str] = []
+    print("\nCPU: cores busy on average during each phase; PostgreSQL sessions opened")
+    for label, key in (
+        ("ceiling, 1 conn", "ceiling_1"),
+        (f"ceiling, {args.concurrency} conn", "ceiling_c"),
+        ("order placement", "placement"),
+        ("command-to-visible", "visibility"),
+    ):
+        use = phases[key].resources
+        print(render_resources(label, use))
+        if use.cores.get("neighbours", 0) > NOISY_NEIGHBOUR_CORES:
+            busiest = ", ".join(f"{name} {cores:.2f}" for name, cores in use.busiest_neighbours)
+            noisy.append(f"{label} ({busiest or 'many small processes'})")
+    if noisy:
+        print(
+            "\nWARNING: other programs kept this machine busy during "
+            f"{'; '.join(noisy)}: those figures are skewed, run again on a quiet machine."
+        )
+
+
+def describe_infrastructure(platform: Platform) -> dict:
+    return {
+        "postgres": "embedded (durable)" if platform.postgres is not None else "DATABASE_URL",
+        "broker": "embedded Tansu" if platform.broker is not None else "KAFKA_BOOTSTRAP_SERVERS",
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "machine": host.platform(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -208,35 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         phases = run_phases(args, platform, target)
         rows, goals = build_report(phases)
         print("\n" + render_table(rows))
-        noisy: list[str] = []
-        print("\nCPU, cores busy during each phase (2 cores: 2.00 is the machine saturated):")
-        for label, key in (
-            ("ceiling, 1 conn", "ceiling_1"),
-            (f"ceiling, {args.concurrency} conn", "ceiling_c"),
-            ("order placement", "placement"),
-            ("command-to-visible", "visibility"),
-        ):
-            cores = phases[key].cpu_cores
-            print(render_cpu(label, cores))
-            if cores.get("other", 0) > NOISY_NEIGHBOUR_CORES:
-                noisy.append(label)
-        if noisy:
-            print(
-                f"\nWARNING: other processes on this machine were busy during {', '.join(noisy)}:"
-                " those figures are skewed; run again on a quiet machine."
-            )
+        print_resources(args, phases)
         results = {
             "started_at": stamp,
             "arguments": vars(args),
-            "infrastructure": {
-                "postgres": "embedded" if target.embedded else "DATABASE_URL",
-                "broker": "embedded Tansu"
-                if platform.broker is not None
-                else "KAFKA_BOOTSTRAP_SERVERS",
-                "cpus": os.cpu_count(),
-                "python": sys.version.split()[0],
-                "machine": host.platform(),
-            },
+            "infrastructure": describe_infrastructure(platform),
             "platform_start_s": round(start_s, 2),
             "ceiling": {
                 "1": phases["ceiling_1"].as_dict(),

@@ -14,7 +14,7 @@ from functools import partial
 
 import httpx
 
-from bench.measure import CpuMeter, summary_ms, watch
+from bench.measure import ResourceMeter, ResourceUse, summary_ms, watch
 from bench.workload import CLERK, new_order, send
 
 
@@ -38,7 +38,7 @@ class ThroughputResult:
     statuses: dict[str, int]
     retries: int
     last_position: str | None
-    cpu_cores: dict[str, float]
+    resources: ResourceUse
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -67,7 +67,7 @@ def _post_orders(
 
 
 def measure_throughput(
-    orders_url: str, *, concurrency: int, warmup: float, seconds: float, meter: CpuMeter
+    orders_url: str, *, concurrency: int, warmup: float, seconds: float, meter: ResourceMeter
 ) -> ThroughputResult:
     stop = threading.Event()
     ready = threading.Barrier(concurrency + 1)
@@ -91,7 +91,7 @@ def measure_throughput(
         window_start = time.perf_counter()
         watch(f"orders via HTTP, {concurrency} clients", seconds, answered, "orders")
         window_end = time.perf_counter()
-        cores = meter.stop()
+        resources = meter.stop()
     finally:
         stop.set()
         for thread in threads:
@@ -117,5 +117,5 @@ def measure_throughput(
         statuses={str(k): v for k, v in sorted(Counter(s for _, s in in_window).items())},
         retries=sum(c.retries for c in clients),
         last_position=max(positions, key=lambda p: int(p.partition(":")[2]), default=None),
-        cpu_cores=cores,
+        resources=resources,
     )

@@ -244,11 +244,12 @@ class SqlProjectionHandler:
         return int(position or 0)
 
     def wait_for(
-        self, origin: str, target: int, *, timeout: float, engine: Engine, recheck_s: float = 0.05
+        self, origin: str, target: int, *, timeout: float, engine: Engine, recheck_s: float = 0.25
     ) -> bool:
         """Wait until the read model holds everything of ``origin`` up to ``target``. A
         projector in this process wakes the waiter when it commits; the database is asked
-        too, at most every ``recheck_s``, for the work of projectors in other replicas."""
+        once at first and then every ``recheck_s``, for the work of projectors in other
+        replicas (they share the consumer group, so each sees only some partitions)."""
         deadline = time.monotonic() + timeout
         next_check = 0.0
         while True:
