@@ -123,7 +123,25 @@ class _SqlBatch:
         self.watermarks: dict[str, int] = {}
 
     def apply(self, envelope: Envelope) -> Applied:
-        savepoint = self.conn.begin_nested()
+        # Decide in Python first whether the event is poison, so that a good event costs no
+        # savepoint: appliers may raise Rejected only before they write (an error after a
+        # write is a bug, and rolls the whole batch back for the runtime to retry).
+        try:
+            applier = self.projection.applier_for(envelope)
+            data = EVENT_TYPES[envelope.type].model_validate(envelope.data) if applier else None
+        except (Rejected, ValidationError) as error:
+            if not self._track(envelope, Outcome.DEAD_LETTERED):
+                return Applied(Outcome.DUPLICATE)
+            return Applied(Outcome.DEAD_LETTERED, f"{type(error).__name__}: {error}"[:500])
+        outcome = Outcome.APPLIED if applier else Outcome.IGNORED
+        if not self._track(envelope, outcome):
+            return Applied(Outcome.DUPLICATE)
+        if applier is not None:
+            applier(self.conn, envelope, data)
+        return Applied(outcome)
+
+    def _track(self, envelope: Envelope, outcome: Outcome) -> bool:
+        """Record the event's origin; False if it was processed before."""
         inserted = self.conn.execute(
             insert(processed)
             .values(
@@ -131,50 +149,15 @@ class _SqlBatch:
                 origin=envelope.source,
                 position=envelope.position,
                 previous_position=envelope.previousposition,
-                outcome=Outcome.APPLIED,
+                outcome=outcome,
             )
             .on_conflict_do_nothing()
             .returning(processed.c.position)
         ).first()
         if inserted is None:
-            savepoint.commit()
-            return Applied(Outcome.DUPLICATE)
+            return False
         self.origins.add(envelope.source)
-        try:
-            applier = self.projection.applier_for(envelope)
-            if applier is None:
-                self._set_outcome(envelope, Outcome.IGNORED)
-                savepoint.commit()
-                return Applied(Outcome.IGNORED)
-            data = EVENT_TYPES[envelope.type].model_validate(envelope.data)
-            applier(self.conn, envelope, data)
-        except (Rejected, ValidationError) as error:
-            # Poison: undo its effect but keep it tracked, so the chain stays unbroken and a
-            # redelivery does not dead-letter it twice.
-            savepoint.rollback()
-            self.conn.execute(
-                insert(processed).values(
-                    projection=self.projection.name,
-                    origin=envelope.source,
-                    position=envelope.position,
-                    previous_position=envelope.previousposition,
-                    outcome=Outcome.DEAD_LETTERED,
-                )
-            )
-            return Applied(Outcome.DEAD_LETTERED, f"{type(error).__name__}: {error}"[:500])
-        savepoint.commit()
-        return Applied(Outcome.APPLIED)
-
-    def _set_outcome(self, envelope: Envelope, outcome: Outcome) -> None:
-        self.conn.execute(
-            processed.update()
-            .where(
-                processed.c.projection == self.projection.name,
-                processed.c.origin == envelope.source,
-                processed.c.position == envelope.position,
-            )
-            .values(outcome=outcome)
-        )
+        return True
 
     def advance_watermarks(self) -> None:
         for origin in self.origins:

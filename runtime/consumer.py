@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from kafka import OffsetAndMetadata, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
@@ -83,6 +83,7 @@ class ConsumerRuntime:
         consumer_name: str | None = None,
         poll_timeout_ms: int = 100,
         max_records: int | None = None,
+        topic_check_interval_s: float = 1.0,
     ) -> None:
         self.settings = settings
         self.handler = handler
@@ -93,6 +94,8 @@ class ConsumerRuntime:
         self.dead_letter_topic = settings.dead_letter_topic(self.name)
         self.poll_timeout_ms = poll_timeout_ms
         self.max_records = max_records or settings.consumer_max_poll_records
+        self.topic_check_interval_s = topic_check_interval_s
+        self.replay_from_start = False
         self.stopping = threading.Event()
         self.running = threading.Event()
         self.last_error: str | None = None
@@ -120,21 +123,51 @@ class ConsumerRuntime:
     def _consume(self) -> None:
         admin = kafka.admin(self.settings)
         try:
-            for topic in [*self.topics, self.dead_letter_topic]:
-                kafka.ensure_topic(admin, topic, self.settings)
+            topic_ids = {
+                topic: kafka.ensure_topic(admin, topic, self.settings)
+                for topic in [*self.topics, self.dead_letter_topic]
+            }
+            self._consume_topics(admin, topic_ids)
         finally:
             admin.close()
+
+    def _topics_recreated(self, admin, topic_ids: dict[str, str]) -> bool:
+        """A topic with a new id was lost and created again (a broker that lost its data):
+        the positions this consumer holds point into a log that no longer exists."""
+        for topic in self.topics:
+            if kafka.topic_id(admin, topic) not in (None, topic_ids[topic]):
+                log.warning("consumer %s: %s was recreated; reading it again", self.name, topic)
+                return True
+        return False
+
+    def _consume_topics(self, admin, topic_ids: dict[str, str]) -> None:
         consumer = kafka.group_consumer(
             self.settings,
             group_id=self.group_id,
             topics=self.topics,
             max_poll_records=self.max_records,
+            listener=_SeekToStartWhenReplaying(self),
         )
         dead_letters = kafka.producer(self.settings, client_id=f"{self.handler.name}-dlq")
         self.running.set()
         self.last_error = None
+        next_topic_check = time.monotonic() + self.topic_check_interval_s
         try:
             while not self.stopping.is_set():
+                if time.monotonic() >= next_topic_check:
+                    if self._topics_recreated(admin, topic_ids):
+                        # Positions held or committed since the loss may point into the old
+                        # log: read every assigned partition from the start, now and on every
+                        # later assignment (origin tracking makes the replay harmless). The
+                        # same member stays in the group: leaving and joining again would wait
+                        # for the rebalance timeout on the broker.
+                        self.replay_from_start = True
+                        topic_ids.update(
+                            {t: kafka.topic_id(admin, t) or topic_ids[t] for t in self.topics}
+                        )
+                        if consumer.assignment():
+                            consumer.seek_to_beginning(*consumer.assignment())
+                    next_topic_check = time.monotonic() + self.topic_check_interval_s
                 polled = consumer.poll(timeout_ms=self.poll_timeout_ms)
                 if not polled:
                     continue
@@ -204,6 +237,19 @@ class ConsumerRuntime:
         producer.flush()
         for future in futures:
             future.get(timeout=30)
+
+
+class _SeekToStartWhenReplaying(ConsumerRebalanceListener):
+    def __init__(self, runtime: ConsumerRuntime) -> None:
+        self.runtime = runtime
+        self.consumer: KafkaConsumer | None = None
+
+    def on_partitions_revoked(self, revoked) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned) -> None:
+        if self.runtime.replay_from_start and assigned and self.consumer is not None:
+            self.consumer.seek_to_beginning(*assigned)
 
 
 def _in_order(polled: dict[TopicPartition, list[ConsumerRecord]]) -> Iterator[ConsumerRecord]:

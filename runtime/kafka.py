@@ -1,7 +1,7 @@
 """Kafka clients configured the one way this platform uses them (kafka-python).
 
-Producers: acks=all, idempotent, keyed by aggregate id. Consumers: explicit offset reset and
-manual commits (kafka-python 3 defaults to auto-commit and `latest`; INFRA-NOTES).
+Producers: acks=all, one request in flight, keyed by aggregate id. Consumers: explicit offset
+reset and manual commits (kafka-python 3 defaults to auto-commit and `latest`; INFRA-NOTES).
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers(),
         "acks": "all",
-        "enable_idempotence": True,
+        # Not the idempotent producer: a broker that loses its state (the embedded one on a
+        # restart) forgets producer ids and leaves it in a fatal state. Duplicates from
+        # retries are harmless (consumers de-duplicate by origin); one request in flight
+        # keeps retried batches in order within a partition.
+        "enable_idempotence": False,
+        "max_in_flight_requests_per_connection": 1,
         "linger_ms": 2,
         "retries": 5,
         "client_id": "dist-producer",
@@ -32,7 +37,12 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
 
 
 def group_consumer(
-    settings: Settings, *, group_id: str, topics: list[str], **overrides: Any
+    settings: Settings,
+    *,
+    group_id: str,
+    topics: list[str],
+    listener: Any = None,
+    **overrides: Any,
 ) -> KafkaConsumer:
     session_ms = settings.kafka_session_timeout_ms
     config: dict[str, Any] = {
@@ -46,11 +56,17 @@ def group_consumer(
         # Hand over new records within 50 ms instead of the default 500 (read-your-writes
         # latency); an idle consumer costs a few more fetch requests.
         "fetch_max_wait_ms": 50,
+        # Also the rebalance timeout: how long a join waits for members that went silent
+        # (after a broker restart, one may be a ghost of this very consumer). A batch takes
+        # seconds, far below it.
+        "max_poll_interval_ms": 20_000,
         "client_id": group_id,
     }
     config.update(overrides)
     consumer = KafkaConsumer(**config)
-    consumer.subscribe(topics)
+    consumer.subscribe(topics, listener=listener)
+    if listener is not None:
+        listener.consumer = consumer
     return consumer
 
 
