@@ -269,9 +269,6 @@ class ServiceApplication(Application[UUID]):
         position = max((r.notification.id for r in recordings), default=None)
         return CommandResult(status_code, body, position)
 
-    def close(self) -> None:
-        super().close()
-
 
 def create_schema(settings: Settings, service: str) -> None:
     """Create the service's schema and tables. Run once at start-up, never by racing
