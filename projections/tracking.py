@@ -106,14 +106,6 @@ def create_tables(engine: Engine, schema: str, projection: Projection) -> None:
         projection.metadata.create_all(conn)
 
 
-def drop_tables(engine: Engine, projection: Projection) -> None:
-    """Drop a projection's tables and forget what it processed (for a rebuild)."""
-    with engine.begin() as conn:
-        projection.metadata.drop_all(conn)
-        conn.execute(processed.delete().where(processed.c.projection == projection.name))
-        conn.execute(watermarks.delete().where(watermarks.c.projection == projection.name))
-
-
 class _SqlBatch:
     def __init__(self, conn: Connection, projection: Projection, schema: str) -> None:
         self.conn = conn

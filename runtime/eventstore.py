@@ -30,6 +30,7 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL, Identifier
 
 from runtime.settings import PostgresLocation, Settings
+from services.kernel.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,24 @@ class ServiceApplication(Application[UUID]):
 
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         return self.service_recorder.find_answer(key)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def save_registration(
+        self,
+        aggregate: Any,
+        *,
+        body: dict[str, Any],
+        idempotency: IdempotencyKey | None,
+        duplicate: DomainError,
+    ) -> CommandResult:
+        """Save an aggregate whose id derives from a business code. Two registrations of one
+        code that race: optimistic concurrency lets one in, the other gets ``duplicate``."""
+        try:
+            return self.save_command(aggregate, status_code=201, body=body, idempotency=idempotency)
+        except IntegrityError:
+            raise duplicate from None
 
     def get_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
         """The current state of several aggregates, read in one query; missing ids are

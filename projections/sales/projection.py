@@ -37,7 +37,7 @@ sales_daily = Table(
     Column("region", String, nullable=False, index=True),
     Column("order_lines", Integer, nullable=False),
     Column("ordered_quantity", BigInteger, nullable=False),
-    Column("ordered_amount", Numeric(18, 2), nullable=False),
+    Column("ordered_amount", Numeric(20, 2), nullable=False),
 )
 
 sales = Projection(name="sales", metadata=metadata, origins=("orders",))

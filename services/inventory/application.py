@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
 from services.inventory.domain import UnknownWarehouse, Warehouse, WarehouseAlreadyRegistered
@@ -39,8 +38,9 @@ class InventoryApplication(ServiceApplication):
     def register_warehouse(
         self, cmd: RegisterWarehouse, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
-        if self.recorder.select_events(Warehouse.create_id(cmd.code), limit=1):
-            raise WarehouseAlreadyRegistered(f"warehouse {cmd.code} is already registered")
+        duplicate = WarehouseAlreadyRegistered(f"warehouse {cmd.code} is already registered")
+        if self.exists(Warehouse.create_id(cmd.code)):
+            raise duplicate
         warehouse = Warehouse(
             code=cmd.code,
             name=cmd.name,
@@ -49,14 +49,9 @@ class InventoryApplication(ServiceApplication):
             region=cmd.region,
             by=by,
         )
-        try:
-            return self.save_command(
-                warehouse, status_code=201, body=warehouse_view(warehouse), idempotency=idempotency
-            )
-        except IntegrityError:
-            raise WarehouseAlreadyRegistered(
-                f"warehouse {cmd.code} is already registered"
-            ) from None
+        return self.save_registration(
+            warehouse, body=warehouse_view(warehouse), idempotency=idempotency, duplicate=duplicate
+        )
 
     def get_warehouse(self, code: str) -> Warehouse:
         try:

@@ -27,7 +27,3 @@ class OutsideScope(DomainError):
     """The caller may not act on this dealer, branch or warehouse."""
 
     code = "outside_scope"
-
-
-class AlreadyExists(RuleViolation):
-    code = "already_exists"

@@ -5,6 +5,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
+# The largest amount one order may carry: 10 billion CNY. Published money fields hold 16
+# integer digits and read models sum many orders per row, so bounding it here keeps every
+# downstream representation safe.
+MAX_ORDER_TOTAL = Decimal("10000000000.00")
 
 
 class InvalidAmount(ValueError):

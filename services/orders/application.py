@@ -124,8 +124,9 @@ class OrdersApplication(ServiceApplication):
     def register_dealer(
         self, cmd: RegisterDealer, *, actor: Actor, idempotency: IdempotencyKey | None
     ) -> CommandResult:
-        if self._exists(Dealer.create_id(cmd.code)):
-            raise DealerAlreadyRegistered(f"dealer {cmd.code} is already registered")
+        duplicate = DealerAlreadyRegistered(f"dealer {cmd.code} is already registered")
+        if self.exists(Dealer.create_id(cmd.code)):
+            raise duplicate
         dealer = Dealer(
             code=cmd.code,
             name=cmd.name,
@@ -134,7 +135,9 @@ class OrdersApplication(ServiceApplication):
             grade=cmd.grade,
             by=actor.provenance,
         )
-        return self._save_new(dealer, dealer_view(dealer), idempotency, DealerAlreadyRegistered)
+        return self.save_registration(
+            dealer, body=dealer_view(dealer), idempotency=idempotency, duplicate=duplicate
+        )
 
     def get_dealer(self, code: str) -> Dealer:
         try:
@@ -146,8 +149,9 @@ class OrdersApplication(ServiceApplication):
     def register_product(
         self, cmd: RegisterProduct, *, actor: Actor, idempotency: IdempotencyKey | None
     ) -> CommandResult:
-        if self._exists(Product.create_id(cmd.sku)):
-            raise ProductAlreadyRegistered(f"SKU {cmd.sku} is already in the catalogue")
+        duplicate = ProductAlreadyRegistered(f"SKU {cmd.sku} is already in the catalogue")
+        if self.exists(Product.create_id(cmd.sku)):
+            raise duplicate
         product = Product(
             sku=cmd.sku,
             name=cmd.name,
@@ -156,7 +160,9 @@ class OrdersApplication(ServiceApplication):
             list_price=cmd.list_price,
             by=actor.provenance,
         )
-        return self._save_new(product, product_view(product), idempotency, ProductAlreadyRegistered)
+        return self.save_registration(
+            product, body=product_view(product), idempotency=idempotency, duplicate=duplicate
+        )
 
     def get_product(self, sku: str) -> Product:
         try:
@@ -198,23 +204,3 @@ class OrdersApplication(ServiceApplication):
         if not isinstance(order, Order):
             raise UnknownOrder(f"no order {order_id}")
         return order
-
-    # -- helpers ---------------------------------------------------------------------------
-    def _exists(self, aggregate_id: UUID) -> bool:
-        return bool(self.recorder.select_events(aggregate_id, limit=1))
-
-    def _save_new(
-        self,
-        aggregate: Dealer | Product,
-        body: dict[str, Any],
-        idempotency: IdempotencyKey | None,
-        duplicate: type[DealerAlreadyRegistered | ProductAlreadyRegistered],
-    ) -> CommandResult:
-        from eventsourcing.persistence import IntegrityError
-
-        try:
-            return self.save_command(aggregate, status_code=201, body=body, idempotency=idempotency)
-        except IntegrityError:
-            # Two registrations of the same code raced: the aggregate id is derived from the
-            # code, so optimistic concurrency lets exactly one of them in.
-            raise duplicate(f"{type(aggregate).__name__.lower()} already registered") from None

@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from runtime.eventstore import Provenance
 from services.kernel.errors import NotFound, OutsideScope, RuleViolation
-from services.kernel.money import cny, line_amount
+from services.kernel.money import MAX_ORDER_TOTAL, cny, line_amount
 
 _IDS = uuid5(NAMESPACE_URL, "urn:dist:orders")
 
@@ -56,6 +56,10 @@ class InvalidQuantity(RuleViolation):
 
 class InvalidPrice(RuleViolation):
     code = "invalid_price"
+
+
+class OrderTooLarge(RuleViolation):
+    code = "order_too_large"
 
 
 class Dealer(Aggregate):
@@ -110,7 +114,7 @@ class Product(Aggregate):
         list_price: Decimal,
         by: Provenance,
     ) -> None:
-        if list_price <= 0 or cny(list_price) != list_price:
+        if list_price <= 0 or cny(list_price) != list_price or list_price > MAX_ORDER_TOTAL:
             raise InvalidPrice(f"list price of {sku} must be positive, to the fen")
         self.sku = sku
         self.name = name
@@ -170,7 +174,10 @@ def price_lines(
                 amount=line_amount(line.quantity, product.list_price),
             )
         )
-    return lines, cny(sum((line.amount for line in lines), Decimal("0")))
+    total = cny(sum((line.amount for line in lines), Decimal("0")))
+    if total > MAX_ORDER_TOTAL:
+        raise OrderTooLarge(f"order total {total} exceeds the {MAX_ORDER_TOTAL} CNY ceiling")
+    return lines, total
 
 
 def check_may_order_for(

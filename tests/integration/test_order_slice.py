@@ -263,6 +263,22 @@ class TestBadInput:
         assert response.json()["errors"][0]["path"] == "body.list_price"
         assert log_size(settings) == written
 
+    def test_an_order_too_large_for_the_books_is_a_409(self, platform, settings):
+        orders, _ = platform
+        huge = {
+            "sku": "MOUTAI-1935-CASK",
+            "name": "Moutai 1935 cask",
+            "category": "BAIJIU",
+            "list_price": "9999999999.99",
+        }
+        assert command(orders, "/products", huge, headers=HQ).status_code == 201
+        written = log_size(settings)
+        body = _order(lines=[{"sku": "MOUTAI-1935-CASK", "quantity": 1_000_000}])
+        response = command(orders, "/orders", body, headers=CHENGDU_CLERK)
+        assert response.status_code == 409
+        assert response.json()["code"] == "order_too_large"
+        assert log_size(settings) == written
+
     def test_malformed_json_is_a_422(self, platform):
         orders, _ = platform
         response = orders.post(

@@ -13,6 +13,7 @@ from services.orders.domain import (
     Dealer,
     InvalidPrice,
     InvalidQuantity,
+    OrderTooLarge,
     Product,
     RequestedLine,
     UnknownProduct,
@@ -114,3 +115,14 @@ class TestOrderScope:
     def test_roles_that_do_not_sell_may_not_order(self, role):
         with pytest.raises(OutsideScope):
             check_may_order_for(CHENGDU_DEALER, role=role, branch=None, dealer_code=None)
+
+
+class TestAmountCeiling:
+    def test_an_order_beyond_ten_billion_yuan_is_refused(self):
+        pricey = {"MOUTAI-1935-CASK": product("MOUTAI-1935-CASK", "9999999999.99")}
+        with pytest.raises(OrderTooLarge):
+            price_lines([RequestedLine("MOUTAI-1935-CASK", 2)], pricey)
+
+    def test_a_list_price_beyond_the_ceiling_is_refused(self):
+        with pytest.raises(InvalidPrice):
+            product("MOUTAI-1935-CASK", "10000000000.01")
