@@ -27,12 +27,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     select,
     text,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import TextClause
 
 from contracts import EVENT_TYPES, Envelope, EventType
 from runtime.consumer import Applied, Outcome, Rejected
@@ -60,6 +62,40 @@ watermarks = Table(
 )
 
 EventApplier = Callable[[Connection, Envelope, Any], None]
+
+# Built once: constructing a statement per event costs more than executing it.
+_record_processed = (
+    insert(processed)
+    .values(
+        projection=bindparam("projection"),
+        origin=bindparam("origin"),
+        position=bindparam("position"),
+        previous_position=bindparam("previous_position"),
+        outcome=bindparam("outcome"),
+    )
+    .on_conflict_do_nothing()
+    .returning(processed.c.position)
+)
+
+
+def _advance_watermark(schema: str) -> TextClause:
+    """The end of the unbroken chain of processed positions from the current watermark."""
+    return text(
+        f"""
+        INSERT INTO "{schema}".tracking_watermark (projection, origin, position)
+        WITH RECURSIVE chain(position) AS (
+            SELECT coalesce((SELECT position FROM "{schema}".tracking_watermark
+                             WHERE projection = :p AND origin = :o), 0)
+            UNION ALL
+            SELECT e.position FROM "{schema}".tracking_processed e
+            JOIN chain c ON e.previous_position = c.position
+            WHERE e.projection = :p AND e.origin = :o
+        )
+        SELECT :p, :o, max(position) FROM chain
+        ON CONFLICT (projection, origin) DO UPDATE SET position = excluded.position
+        RETURNING position
+        """
+    )
 
 
 @dataclass
@@ -107,10 +143,10 @@ def create_tables(engine: Engine, schema: str, projection: Projection) -> None:
 
 
 class _SqlBatch:
-    def __init__(self, conn: Connection, projection: Projection, schema: str) -> None:
+    def __init__(self, conn: Connection, projection: Projection, advance: TextClause) -> None:
         self.conn = conn
         self.projection = projection
-        self.schema = schema
+        self.advance = advance
         self.origins: set[str] = set()
         self.watermarks: dict[str, int] = {}
 
@@ -135,16 +171,14 @@ class _SqlBatch:
     def _track(self, envelope: Envelope, outcome: Outcome) -> bool:
         """Record the event's origin; False if it was processed before."""
         inserted = self.conn.execute(
-            insert(processed)
-            .values(
-                projection=self.projection.name,
-                origin=envelope.source,
-                position=envelope.position,
-                previous_position=envelope.previousposition,
-                outcome=outcome,
-            )
-            .on_conflict_do_nothing()
-            .returning(processed.c.position)
+            _record_processed,
+            {
+                "projection": self.projection.name,
+                "origin": envelope.source,
+                "position": envelope.position,
+                "previous_position": envelope.previousposition,
+                "outcome": outcome,
+            },
         ).first()
         if inserted is None:
             return False
@@ -154,23 +188,7 @@ class _SqlBatch:
     def advance_watermarks(self) -> None:
         for origin in self.origins:
             position = self.conn.execute(
-                text(
-                    f"""
-                    INSERT INTO "{self.schema}".tracking_watermark (projection, origin, position)
-                    WITH RECURSIVE chain(position) AS (
-                        SELECT coalesce((SELECT position FROM "{self.schema}".tracking_watermark
-                                         WHERE projection = :p AND origin = :o), 0)
-                        UNION ALL
-                        SELECT e.position FROM "{self.schema}".tracking_processed e
-                        JOIN chain c ON e.previous_position = c.position
-                        WHERE e.projection = :p AND e.origin = :o
-                    )
-                    SELECT :p, :o, max(position) FROM chain
-                    ON CONFLICT (projection, origin) DO UPDATE SET position = excluded.position
-                    RETURNING position
-                    """
-                ),
-                {"p": self.projection.name, "o": origin},
+                self.advance, {"p": self.projection.name, "o": origin}
             ).scalar_one()
             self.watermarks[origin] = int(position)
 
@@ -187,13 +205,14 @@ class SqlProjectionHandler:
         self.projection = projection
         self.name = projection.name
         self.schema = engine.get_execution_options()["schema_translate_map"][None]
+        self._advance = _advance_watermark(self.schema)
         self._known: dict[str, int] = {}
         self._advanced = threading.Condition()
 
     @contextmanager
     def open_batch(self) -> Iterator[_SqlBatch]:
         with self.engine.begin() as conn:
-            batch = _SqlBatch(conn, self.projection, self.schema)
+            batch = _SqlBatch(conn, self.projection, self._advance)
             yield batch
             batch.advance_watermarks()
         self._publish(batch.watermarks)

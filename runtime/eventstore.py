@@ -8,15 +8,17 @@ can never double-count and a stored answer never points at events that were not 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg2
-from eventsourcing.application import Application, project_aggregate
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -29,6 +31,7 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL, Identifier
 
+from runtime.metrics import GROUP_COMMIT_COMMANDS
 from runtime.settings import PostgresLocation, Settings
 from services.kernel.errors import DomainError
 
@@ -125,8 +128,15 @@ class ServiceRecorder(PostgresProcessRecorder):
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        answer: PendingAnswer | None = kwargs.get("answer")
-        if answer is not None:
+        # The answers of the commands whose events these are, each with how many of the
+        # events are its own (a group commit writes many commands in one transaction).
+        answers: Sequence[tuple[PendingAnswer | None, int]] = kwargs.get("answers", ())
+        start = 0
+        for answer, count in answers:
+            own = ids[start : start + count] if ids else []
+            start += count
+            if answer is None:
+                continue
             # After the events (the table lock is held, the position is known) and inside the
             # library's error handling: a key committed meanwhile by a concurrent retry raises
             # a unique violation here, which aborts the whole transaction, events included.
@@ -141,7 +151,7 @@ class ServiceRecorder(PostgresProcessRecorder):
                     answer.key.fingerprint,
                     answer.status_code,
                     json.dumps(answer.body, default=json_default),
-                    max(ids) if ids else None,
+                    max(own) if own else None,
                 ),
             )
             curs.fetchone()  # in pipeline mode, this is where a violation surfaces
@@ -203,6 +213,118 @@ def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -
     }
 
 
+@dataclass
+class _PendingCommand:
+    stored_events: list[StoredEvent]
+    answer: PendingAnswer | None
+    done: threading.Event = field(default_factory=threading.Event)
+    notification_ids: Sequence[int] = ()
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Writes the events of concurrent commands in shared transactions (group commit).
+
+    The recorder locks the events table for every insert (gap-free notification ids), so
+    commands in separate transactions queue behind each other, one commit each. Here one
+    writer thread takes every command that queued up while the previous transaction was
+    committing and writes them together: one lock, one commit, one notification. If that
+    transaction fails on a conflict (optimistic concurrency, a reused idempotency key), each
+    command of the group is written again on its own, so one command's conflict never fails
+    another's.
+    """
+
+    def __init__(self, recorder: ServiceRecorder, service: str, *, max_commands: int = 200) -> None:
+        self.recorder = recorder
+        self.group_sizes = GROUP_COMMIT_COMMANDS.labels(service)
+        self.max_commands = max_commands
+        self._queue: queue.SimpleQueue[_PendingCommand | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def write(
+        self, stored_events: list[StoredEvent], answer: PendingAnswer | None
+    ) -> Sequence[int]:
+        """Write one command's events (and answer); its notification ids, in order."""
+        self._start()
+        pending = _PendingCommand(stored_events, answer)
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.notification_ids
+
+    def close(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=10)
+                self._thread = None
+
+    def _start(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="group-commit", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.max_commands:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after this group
+                    break
+                group.append(more)
+            self.group_sizes.observe(len(group))
+            self._write_group(group)
+
+    def _write_group(self, group: list[_PendingCommand]) -> None:
+        try:
+            if len(group) > 1:
+                try:
+                    self._insert(group)
+                except IntegrityError:
+                    for pending in group:  # isolate the conflicting command(s)
+                        self._write_alone(pending)
+            else:
+                self._write_alone(group[0])
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting command
+            for pending in group:
+                if not pending.done.is_set():
+                    pending.error = error
+        finally:
+            for pending in group:
+                pending.done.set()
+
+    def _write_alone(self, pending: _PendingCommand) -> None:
+        try:
+            self._insert([pending])
+        except Exception as error:  # noqa: BLE001 - handed to the waiting command
+            pending.error = error
+        pending.done.set()
+
+    def _insert(self, group: list[_PendingCommand]) -> None:
+        stored = [event for pending in group for event in pending.stored_events]
+        answers = [(pending.answer, len(pending.stored_events)) for pending in group]
+        ids = list(self.recorder.insert_events(stored, answers=answers) or ())
+        start = 0
+        for pending in group:
+            count = len(pending.stored_events)
+            pending.notification_ids = ids[start : start + count]
+            start += count
+            pending.done.set()
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """What a command answers: the body, and the event-store position of its last event."""
@@ -221,6 +343,11 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, settings: Settings, *, create_table: bool = False) -> None:
         self.settings = settings
         super().__init__(env=eventsourcing_env(settings, self.service, create_table=create_table))
+        self.group_commit = GroupCommit(self.service_recorder, self.service)
+
+    def close(self) -> None:
+        self.group_commit.close()
+        super().close()
 
     def construct_recorder(self) -> ServiceRecorder:
         recorder = self.factory.process_recorder()
@@ -277,16 +404,19 @@ class ServiceApplication(Application[UUID]):
         body: dict[str, Any],
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
-        """Save the command's events and, under the client's key, the answer it gives."""
+        """Save the command's events and, under the client's key, the answer it gives, in
+        the same transaction (shared with concurrent commands: see GroupCommit)."""
         answer = PendingAnswer(idempotency, status_code, body) if idempotency else None
+        processing = ProcessingEvent[UUID]()
+        processing.collect_events(*aggregates)
+        stored = [self.mapper.to_stored_event(event) for event in processing.events]
         try:
-            recordings = self.save(*aggregates, answer=answer)
+            ids = self.group_commit.write(stored, answer)
         except IntegrityError:
             if idempotency is not None and self.find_answer(idempotency) is not None:
                 raise IdempotencyKeyConflict(idempotency.key) from None
             raise
-        position = max((r.notification.id for r in recordings), default=None)
-        return CommandResult(status_code, body, position)
+        return CommandResult(status_code, body, max(ids, default=None))
 
 
 def create_schema(settings: Settings, service: str) -> None:

@@ -30,3 +30,9 @@ CONSUMED = Counter(
 CONSUMER_BATCH_SECONDS = Histogram(
     "dist_consumer_batch_seconds", "Time to apply and commit one batch", ["consumer"]
 )
+GROUP_COMMIT_COMMANDS = Histogram(
+    "dist_group_commit_commands",
+    "Commands written per event-store transaction (group commit)",
+    ["service"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)

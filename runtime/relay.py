@@ -84,6 +84,7 @@ class Relay:
         *,
         batch_size: int = 500,
         topic_check_interval_s: float = 1.0,
+        linger_s: float = 0.005,
     ) -> None:
         self.settings = settings
         self.app = app
@@ -92,12 +93,18 @@ class Relay:
         self.topic = settings.topic(self.service)
         self.batch_size = batch_size
         self.topic_check_interval_s = topic_check_interval_s
+        # After a wake-up, wait this long for more commits, so that under load one batch (one
+        # broker round trip, one state update) carries many events instead of one each.
+        self.linger_s = linger_s
         self.stopping = threading.Event()
         self.active = threading.Event()  # holds the lock and publishes
         self._conn: psycopg2.extensions.connection | None = None
         self._producer = None
         self._admin = None
         self._last_topic_check = 0.0
+        # Read from the database when the relay becomes active, then kept here: holding the
+        # lock, this relay is the only writer of its row.
+        self._state: RelayState | None = None
         self.failure: str | None = None  # an unexpected error that stopped the relay
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -135,8 +142,8 @@ class Relay:
             self._admin = kafka.admin(self.settings)
             while not self.stopping.is_set():
                 self.check_topic()
-                if self.publish_batch() == 0:
-                    self._wait_for_new_events(timeout=0.5)
+                if self.publish_batch() == 0 and self._wait_for_new_events(timeout=0.5):
+                    self.stopping.wait(self.linger_s)
         finally:
             self.active.clear()
 
@@ -150,11 +157,14 @@ class Relay:
             self.stopping.wait(1.0)  # another relay of this service is active: stand by
         return False
 
-    def _wait_for_new_events(self, timeout: float) -> None:
+    def _wait_for_new_events(self, timeout: float) -> bool:
+        """Wait for a commit's notification; False if none came within ``timeout``."""
         assert self._conn is not None
-        if select.select([self._conn], [], [], timeout) != ([], [], []):
-            self._conn.poll()
-            self._conn.notifies.clear()
+        if select.select([self._conn], [], [], timeout) == ([], [], []):
+            return False
+        self._conn.poll()
+        self._conn.notifies.clear()
+        return True
 
     def _close_clients(self) -> None:
         for client in (self._producer, self._admin):
@@ -164,6 +174,8 @@ class Relay:
                 except KafkaError:
                     log.debug("closing kafka client failed", exc_info=True)
         self._producer = self._admin = None
+        self._state = None
+        self._last_topic_check = 0.0
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -182,10 +194,12 @@ class Relay:
                 f'FROM "{self.service}".relay_state WHERE topic = %s',
                 (self.topic,),
             )
-            return RelayState(*curs.fetchone())
+            self._state = RelayState(*curs.fetchone())
+            return self._state
 
     def _save_state(self, state: RelayState, *, republish: bool = False) -> None:
         assert self._conn is not None
+        self._state = state
         with self._conn.cursor() as curs:
             curs.execute(
                 f'UPDATE "{self.service}".relay_state SET topic_id = %s, position = %s, '
@@ -232,7 +246,7 @@ class Relay:
     def publish_batch(self) -> int:
         """Publish the next batch of the notification log; return how many notifications
         were read (0: nothing new)."""
-        state = self.load_state()
+        state = self._state if self._state is not None else self.load_state()
         notifications = self.app.recorder.select_notifications(
             start=state.position + 1, limit=self.batch_size
         )
