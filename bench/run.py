@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--senders",
         type=int,
         default=256,
-        help="at most this many sender threads in the command-to-visible phase (256)",
+        help="at most this many orders in flight in the command-to-visible phase (256)",
     )
     args = parser.parse_args(argv)
     if min(args.concurrency, args.senders) < 1 or min(args.rate, args.duration) <= 0:

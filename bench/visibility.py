@@ -1,29 +1,32 @@
-"""Command to visible, open loop: a scheduler hands each order to a pool of sender threads at
-its scheduled time (a steady rate), and the pool grows while its senders wait, so a slow
-answer does not slow the rate down. Right after an order's POST answer arrives, its sender
+"""Command to visible, open loop: on one event loop, each order is started at its scheduled
+time (a steady rate) as a task of its own, whether or not earlier ones were answered, so a
+slow answer does not slow the rate down. Right after an order's POST answer arrives, its task
 asks HQ's national sales with ``min_position`` = the order's position (the query process
 waits server-side, or answers 503); the time from the POST's answer to that GET's 200 is how
 long the order took to become visible."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Coroutine, Iterable
 from dataclasses import asdict, dataclass
-from functools import partial
+from typing import Any
 
-import httpx
+import aiohttp
 
+from bench.aio import LoopThread, send, session
 from bench.measure import ResourceMeter, ResourceUse, percentile, summary_ms, watch
-from bench.workload import CLERK, HQ, new_order, send
+from bench.workload import CLERK, HQ, new_order
 
-# Below uvicorn's 5 s keep-alive timeout: the client, not the server, drops idle connections.
-KEEPALIVE_S = 2.0
+LEAD_S = 0.2  # the first order is due this long after the phase starts
+# After the last order was started: a GET waits at most the read-your-writes timeout.
+DRAIN_TIMEOUT_S = 35.0
 
 
 @dataclass
@@ -40,6 +43,11 @@ class _Flow:
 
 @dataclass(frozen=True)
 class VisibilityResult:
+    """``max_senders``: at most this many orders in flight at once (from the POST sent to
+    the GET answered); an order due while that many are in flight starts late, which
+    ``send_lateness_p99_ms`` shows. It is also the connection limit towards each of the
+    orders and the query processes. (It used to be the size of a pool of sender threads.)"""
+
     target_rate: float
     achieved_rate: float
     orders: int
@@ -58,39 +66,61 @@ class VisibilityResult:
         return asdict(self)
 
 
-class _Senders:
-    """What every sender thread runs. The two clients are shared: building an httpx.Client
-    per thread costs more CPU than the requests themselves (an SSL context each)."""
-
-    def __init__(self, orders_url: str, query_url: str, connections: int) -> None:
-        limits = httpx.Limits(
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=KEEPALIVE_S,
-        )
-        self.orders = httpx.Client(base_url=orders_url, headers=CLERK, timeout=30, limits=limits)
-        self.query = httpx.Client(base_url=query_url, headers=HQ, timeout=30, limits=limits)
-
-    def run(self, flow: _Flow) -> None:
+async def _run(
+    orders: aiohttp.ClientSession,
+    query: aiohttp.ClientSession,
+    in_flight: asyncio.Semaphore,
+    flow: _Flow,
+) -> None:
+    async with in_flight:
         key = {"Idempotency-Key": str(uuid.uuid4())}
         flow.sent = time.perf_counter()
-        placed, retried = send(partial(self.orders.post, "/orders", json=flow.body, headers=key))
+        status, placed, retried = await send(orders, "POST", "/orders", json=flow.body, headers=key)
         answered = time.perf_counter()
         flow.retries += retried
-        flow.post_status = placed.status_code
+        flow.post_status = status
         flow.post_seconds = answered - flow.sent
-        if placed.status_code != 201:
+        if status != 201:
             return
-        params = {"by": "sku", "period": "day", "min_position": placed.json()["position"]}
-        sales, retried = send(partial(self.query.get, "/hq/sales", params=params))
+        params = {"by": "sku", "period": "day", "min_position": json.loads(placed)["position"]}
+        status, _, retried = await send(query, "GET", "/hq/sales", params=params)
         flow.retries += retried
-        flow.get_status = sales.status_code
-        if sales.status_code == 200:
+        flow.get_status = status
+        if status == 200:
             flow.visible_seconds = time.perf_counter() - answered
 
-    def close(self) -> None:
-        self.orders.close()
-        self.query.close()
+
+async def _drive(
+    orders_url: str,
+    query_url: str,
+    flows: list[_Flow],
+    max_senders: int,
+    stop: threading.Event,
+) -> list[BaseException]:
+    """Start every flow when it is due, then wait for them; the errors of those that failed."""
+    in_flight = asyncio.Semaphore(max_senders)
+    tasks: list[asyncio.Task] = []
+    async with (
+        session(orders_url, CLERK, connections=max_senders) as orders,
+        session(query_url, HQ, connections=max_senders) as query,
+    ):
+        try:
+            for flow in flows:
+                delay = flow.due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if stop.is_set():
+                    break
+                tasks.append(asyncio.create_task(_run(orders, query, in_flight, flow)))
+            if tasks:
+                await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
+        finally:
+            for task in tasks:
+                task.cancel()  # those still running after the drain timeout, or interrupted
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return [
+        error for task in tasks if not task.cancelled() and (error := task.exception()) is not None
+    ]
 
 
 def measure_visibility(
@@ -104,39 +134,27 @@ def measure_visibility(
 ) -> VisibilityResult:
     rng = random.Random(1000)
     total = max(1, round(rate * seconds))
-    start = time.perf_counter() + 0.2
+    start = time.perf_counter() + LEAD_S
     flows = [_Flow(body=new_order(rng), due=start + i / rate) for i in range(total)]
-    senders = _Senders(orders_url, query_url, max_senders)
-    pool = ThreadPoolExecutor(max_workers=max_senders, thread_name_prefix="sender")
     stop = threading.Event()
-    futures = []
 
-    def schedule() -> None:
-        for flow in flows:
-            delay = flow.due - time.perf_counter()
-            if delay > 0 and stop.wait(delay):
-                return
-            futures.append(pool.submit(senders.run, flow))
+    def drive() -> Coroutine[Any, Any, list[BaseException]]:
+        return _drive(orders_url, query_url, flows, max_senders, stop)
 
-    scheduler = threading.Thread(target=schedule, name="scheduler", daemon=True)
-    try:
-        meter.start()
-        scheduler.start()
-        watch(
-            f"command-to-visible at {rate:g}/s",
-            seconds + 0.2,
-            lambda: sum(1 for f in flows if f.get_status),
-            "visible",
-        )
-        resources = meter.stop()
-        scheduler.join()
-        # The last flows finish: a GET waits at most the read-your-writes timeout.
-        wait(list(futures), timeout=35)
-    finally:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        senders.close()
-    failed = [f.exception() for f in futures if f.done() and f.exception() is not None]
+    with LoopThread(drive, "senders") as loop:
+        try:
+            meter.start()
+            watch(
+                f"command-to-visible at {rate:g}/s",
+                seconds + LEAD_S,
+                lambda: sum(1 for f in flows if f.get_status),
+                "visible",
+            )
+            resources = meter.stop()
+            # The last flows finish: a GET waits at most the read-your-writes timeout.
+            failed = loop.result(timeout=DRAIN_TIMEOUT_S + 10)
+        finally:
+            stop.set()
     if failed:
         raise RuntimeError(f"a sender failed: {failed[0]!r}")
     sent = [f for f in flows if f.sent]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-
-import httpx
 
 from runtime.demo import DEALER_NAMES, GRADES
 from runtime.demo import PRODUCTS as DEMO_PRODUCTS
@@ -40,12 +37,3 @@ def new_order(rng: random.Random | None = None) -> dict:
         "dealer_code": rng.choice(DEALERS)["code"],
         "lines": [{"sku": sku, "quantity": rng.randint(1, 120)} for sku in skus],
     }
-
-
-def send(request: Callable[[], httpx.Response]) -> tuple[httpx.Response, bool]:
-    """Send once more if a kept-alive connection was closed under us (the server drops idle
-    ones after 5 s). Safe for commands: the retry carries the same Idempotency-Key."""
-    try:
-        return request(), False
-    except (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError):
-        return request(), True
