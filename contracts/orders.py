@@ -8,26 +8,11 @@ SKU's unit; dates are ISO 8601 business dates.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import Field
 
 from contracts.envelope import IntegrationEvent
-
-Money = Annotated[
-    Decimal,
-    Field(max_digits=18, decimal_places=2),
-    PlainSerializer(lambda value: f"{value:.2f}", return_type=str),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^-?\d+\.\d{2}$",
-            "description": "CNY, decimal string with exactly two places",
-        },
-        mode="serialization",
-    ),
-]
+from contracts.types import Money, OrderLine
 
 
 class DealerRegistered(IntegrationEvent):
@@ -60,16 +45,6 @@ class ProductRegistered(IntegrationEvent):
     list_price: Money
 
 
-class OrderLine(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    sku: str
-    category: str
-    quantity: int = Field(gt=0)
-    unit_price: Money
-    amount: Money
-
-
 class OrderPlaced(IntegrationEvent):
     """A dealer order was placed: priced lines and total, as they stand at placing."""
 
@@ -85,3 +60,43 @@ class OrderPlaced(IntegrationEvent):
     business_date: date
     lines: list[OrderLine] = Field(min_length=1)
     total: Money
+
+
+class OrderApproved(IntegrationEvent):
+    """Credit and stock are reserved (and, above the approval threshold, a branch manager
+    approved): the order may be shipped."""
+
+    service = "orders"
+    event_name = "OrderApproved"
+    version = 1
+
+    order_id: str
+    dealer_code: str
+    branch: str
+    total: Money
+    manager_approval: bool = Field(description="a branch manager's approval was required")
+
+
+class OrderRejected(IntegrationEvent):
+    """The order will not be fulfilled; whatever was reserved for it is to be released."""
+
+    service = "orders"
+    event_name = "OrderRejected"
+    version = 1
+
+    order_id: str
+    dealer_code: str
+    reason: str = Field(description="machine-readable, e.g. insufficient_stock")
+    detail: str
+
+
+class OrderCancelled(IntegrationEvent):
+    """Cancelled before anything shipped; whatever was reserved for it is to be released."""
+
+    service = "orders"
+    event_name = "OrderCancelled"
+    version = 1
+
+    order_id: str
+    dealer_code: str
+    reason: str

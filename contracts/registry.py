@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts import inventory, orders
+from contracts import finance, inventory, orders
 from contracts.envelope import Envelope, IntegrationEvent, UnknownEventType
 
 PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     orders.DealerRegistered,
     orders.ProductRegistered,
     orders.OrderPlaced,
+    orders.OrderApproved,
+    orders.OrderRejected,
+    orders.OrderCancelled,
     inventory.WarehouseRegistered,
+    inventory.GoodsReceived,
+    inventory.StockReserved,
+    inventory.StockShortage,
+    inventory.StockReleased,
+    inventory.ShipmentDispatched,
+    inventory.DeliveryConfirmed,
+    finance.CreditTermsSet,
+    finance.CreditReserved,
+    finance.CreditRefused,
+    finance.CreditReleased,
+    finance.InvoiceIssued,
+    finance.ReceiptRecorded,
+    finance.CreditNoteIssued,
+    finance.RebatePolicyDefined,
+    finance.RebateAccrued,
 )
 
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {str(e.event_type()): e for e in PUBLISHED}

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     OperationalError,
     StoredEvent,
+    Tracking,
     Transcoding,
 )
 from eventsourcing.postgres import PostgresProcessRecorder
@@ -176,6 +177,22 @@ class ServiceRecorder(PostgresProcessRecorder):
                 )
                 for row in curs.fetchall()
             ]
+
+    def is_processed(self, origin: str, position: int) -> bool:
+        """Whether the event at ``origin``:``position`` has a tracking record (exactly that
+        one: a process manager sees one origin's events out of order across partitions)."""
+        statement = SQL(
+            "SELECT 1 FROM {0}.{1} WHERE application_name = %s AND notification_id = %s"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                statement.format(
+                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+                ),
+                (origin, position),
+                prepare=True,
+            )
+            return curs.fetchone() is not None
 
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -366,6 +383,20 @@ class ServiceApplication(Application[UUID]):
 
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         return self.service_recorder.find_answer(key)
+
+    def is_processed(self, origin: str, position: int) -> bool:
+        return self.service_recorder.is_processed(origin, position)
+
+    def record_processing(self, processing: ProcessingEvent[UUID]) -> None:
+        """A process manager's new events and its tracking record, in one transaction."""
+        self._record(processing)
+
+    def record_processed(self, origin: str, position: int) -> None:
+        """A tracking record alone (an event dead-lettered, with nothing to save)."""
+        try:
+            self.record_processing(ProcessingEvent[UUID](tracking=Tracking(origin, position)))
+        except IntegrityError:
+            pass  # recorded already
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

@@ -12,7 +12,9 @@ from typing import Protocol
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from runtime.consumer import ConsumerRuntime
 from runtime.eventstore import ServiceApplication
+from runtime.process_manager import Policy, ProcessManager
 from runtime.relay import Relay, Translate
 from runtime.settings import Settings
 
@@ -78,16 +80,31 @@ def service_process(
     translate: Translate,
     routers: list[APIRouter],
     description: str,
+    policies: dict[str, Policy] | None = None,
+    listens_to: tuple[str, ...] = (),
     with_relay: bool = True,
+    with_process_manager: bool = True,
 ) -> Process:
-    """A write-side service's process: its application, its relay, its HTTP app."""
+    """A write-side service's process: its application, its relay, its process manager
+    (``policies`` for events of the services it ``listens_to``), its HTTP app."""
     from runtime.http.app import create_service_app
 
     app = application_class(settings)
     relay = Relay(settings, app, translate) if with_relay else None
+    saga = None
+    if policies and with_process_manager:
+        saga = ConsumerRuntime(
+            settings,
+            handler=ProcessManager(app, name=f"{app.service}-saga", policies=policies),
+            topics=[settings.topic(service) for service in listens_to],
+        )
     api = create_service_app(
-        settings=settings, app=app, relay=relay, routers=routers, description=description
+        settings=settings,
+        app=app,
+        relay=relay,
+        consumers=[saga] if saga else [],
+        routers=routers,
+        description=description,
     )
-    return Process(
-        name=app.service, api=api, workers=[relay] if relay else [], on_close=[app.close]
-    )
+    workers: list[Worker] = [w for w in (relay, saga) if w is not None]
+    return Process(name=app.service, api=api, workers=workers, on_close=[app.close])

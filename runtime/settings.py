@@ -7,6 +7,7 @@ and passes the object down, so tests build processes with explicit settings.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -160,6 +161,8 @@ class Settings(BaseSettings):
     finance_port: int = DEFAULT_PORTS["finance"]
     # Bounded wait of a query given ?min_position= before it answers 503.
     read_your_writes_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    # Orders above this total (CNY) also need a branch manager's approval.
+    order_approval_threshold: Decimal = Field(default=Decimal("500000.00"), ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

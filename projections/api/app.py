@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from projections.api.routes import branches, hq
 from projections.read_your_writes import ReadYourWrites
 from runtime.consumer import ConsumerRuntime
-from runtime.http.app import Check, broker_reachable, create_app
+from runtime.http.app import Check, broker_reachable, consumer_running, create_app
 from runtime.settings import Settings
 
 
@@ -47,12 +47,3 @@ def read_models_reachable(engine: Engine) -> Check:
             return False, str(error).splitlines()[0]
 
     return Check("read_models", probe)
-
-
-def consumer_running(consumer: ConsumerRuntime) -> Check:
-    def probe() -> tuple[bool, str]:
-        if consumer.running.is_set():
-            return True, f"consuming {', '.join(consumer.topics)}"
-        return False, consumer.last_error or "not running"
-
-    return Check(f"projector:{consumer.handler.name}", probe)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eventsourcing.persistence import PersistenceError
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.consumer import ConsumerRuntime
 from runtime.eventstore import ServiceApplication
 from runtime.http import problems
 from runtime.http.auth import ApiKeys
@@ -99,6 +100,15 @@ def relay_running(relay: Relay) -> Check:
     return Check("relay", probe)
 
 
+def consumer_running(consumer: ConsumerRuntime, kind: str = "projector") -> Check:
+    def probe() -> tuple[bool, str]:
+        if consumer.running.is_set():
+            return True, f"consuming {', '.join(consumer.topics)}"
+        return False, consumer.last_error or "not running"
+
+    return Check(f"{kind}:{consumer.handler.name}", probe)
+
+
 def create_app(
     *, title: str, process: str, settings: Settings, checks: list[Check], description: str = ""
 ) -> FastAPI:
@@ -140,12 +150,14 @@ def create_service_app(
     relay: Relay | None,
     routers: list[APIRouter],
     description: str,
+    consumers: Sequence[ConsumerRuntime] = (),
 ) -> FastAPI:
     """The HTTP app of a write-side service: its routers, with the service's application in
     ``state.application``, and readiness that covers its database, broker and relay."""
     checks = [database_reachable(app), broker_reachable(settings)]
     if relay is not None:
         checks.append(relay_running(relay))
+    checks.extend(consumer_running(consumer, "process_manager") for consumer in consumers)
     api = create_app(
         title=app.service,
         process=app.service,

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
@@ -23,6 +24,7 @@ from runtime.http.problems import Problem
 from services.kernel.errors import DomainError
 
 MAX_KEY_LENGTH = 200
+CONFLICT_ATTEMPTS = 20
 
 
 async def idempotency_key(request: Request, principal: Principal) -> IdempotencyKey:
@@ -77,11 +79,22 @@ def run_command(
     fails to store its answer (the key is taken: a concurrent or later retry) or fails a rule
     because the first attempt already happened (e.g. "already registered"); either way it
     answers with the first answer. The common case, a first attempt, costs no extra query."""
-    try:
-        result = command(key)
-    except (IdempotencyKeyConflict, DomainError):
-        stored = app.find_answer(key)
-        if stored is None:
-            raise
-        return _replay(app.service, key, stored)
-    return _answer(app.service, result.status_code, result.body, result.position, False)
+    for _attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            result = command(key)
+        except IntegrityError:
+            # A concurrent command changed an aggregate this one read (optimistic
+            # concurrency): nothing was written, so decide again on fresh state.
+            continue
+        except (IdempotencyKeyConflict, DomainError):
+            stored = app.find_answer(key)
+            if stored is None:
+                raise
+            return _replay(app.service, key, stored)
+        return _answer(app.service, result.status_code, result.body, result.position, False)
+    raise Problem(
+        409,
+        "concurrent_update",
+        "the records this command changes are being changed by others; try again",
+        headers={"Retry-After": "1"},
+    )

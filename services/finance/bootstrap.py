@@ -1,20 +1,31 @@
-"""Wires the finance process. Its resources arrive with order to cash; until then it serves
-the operations endpoints and runs its relay."""
+"""Wires the finance process: its application, relay, process manager and HTTP app."""
 
 from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
-from services.finance.application import FinanceApplication
+from services.finance.api.routes import (
+    accounts,
+    credit_notes,
+    invoices,
+    rebate_policies,
+    receipts,
+)
+from services.finance.application import POLICIES, FinanceApplication
 from services.finance.contract import to_integration_event
 
 
-def build(settings: Settings, *, with_relay: bool = True) -> Process:
+def build(
+    settings: Settings, *, with_relay: bool = True, with_process_manager: bool = True
+) -> Process:
     return service_process(
         settings,
         application_class=FinanceApplication,
         translate=to_integration_event,
-        routers=[],
-        description="Dealer accounts, invoices, receipts, credit notes and rebates.",
+        routers=[accounts, invoices, receipts, credit_notes, rebate_policies],
+        description="Dealer accounts and credit, invoices, receipts, credit notes, rebates.",
+        policies=POLICIES,
+        listens_to=("orders", "inventory"),
         with_relay=with_relay,
+        with_process_manager=with_process_manager,
     )

@@ -1,11 +1,92 @@
-"""Translation of the finance service's domain events into integration events (none yet)."""
+"""Translation of the finance service's domain events into its integration events."""
 
 from __future__ import annotations
 
 from eventsourcing.domain import DomainEventProtocol
 
+from contracts import finance as published
 from contracts.envelope import IntegrationEvent
+from contracts.types import OrderLine
+from services.finance.domain import CreditNote, DealerAccount, Invoice, RebatePolicyBook, Receipt
 
 
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
+    if isinstance(event, DealerAccount.CreditTermsSet):
+        return published.CreditTermsSet(
+            dealer_code=event.dealer_code,
+            credit_limit=event.credit_limit,
+            payment_terms_days=event.terms_days,
+        )
+    if isinstance(event, DealerAccount.CreditReserved):
+        return published.CreditReserved(
+            order_id=event.order_id,
+            dealer_code=event.dealer_code,
+            amount=event.amount,
+            exposure=event.exposure,
+            credit_limit=event.credit_limit,
+            override=event.override,
+        )
+    if isinstance(event, DealerAccount.CreditRefused):
+        return published.CreditRefused(
+            order_id=event.order_id,
+            dealer_code=event.dealer_code,
+            amount=event.amount,
+            exposure=event.exposure,
+            credit_limit=event.credit_limit,
+            shortfall=event.shortfall,
+        )
+    if isinstance(event, DealerAccount.CreditReleased):
+        return published.CreditReleased(
+            order_id=event.order_id, dealer_code=event.dealer_code, amount=event.amount
+        )
+    if isinstance(event, DealerAccount.RebateAccrued):
+        return published.RebateAccrued(
+            dealer_code=event.dealer_code,
+            policy_code=event.policy_code,
+            document_id=event.document_id,
+            business_date=event.business_date,
+            base=event.base,
+            amount=event.amount,
+        )
+    if isinstance(event, Invoice.Issued):
+        return published.InvoiceIssued(
+            invoice_id=str(event.originator_id),
+            invoice_number=event.number,
+            dealer_code=event.dealer_code,
+            order_id=event.order_id,
+            shipment_id=event.shipment_id,
+            issue_date=event.issue_date,
+            due_date=event.due_date,
+            lines=[OrderLine(**line) for line in event.lines],
+            total=event.total,
+        )
+    if isinstance(event, Receipt.Recorded):
+        return published.ReceiptRecorded(
+            receipt_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            amount=event.amount,
+            received_on=event.received_on,
+            allocations=[
+                published.Allocation(invoice_id=i, amount=a) for i, a in event.allocations.items()
+            ],
+            unapplied=event.unapplied,
+        )
+    if isinstance(event, CreditNote.Issued):
+        return published.CreditNoteIssued(
+            credit_note_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            invoice_id=event.invoice_id,
+            amount=event.amount,
+            issued_on=event.issued_on,
+            reason=event.reason,
+        )
+    if isinstance(event, RebatePolicyBook.PolicyDefined):
+        return published.RebatePolicyDefined(
+            policy_code=event.code,
+            grade=event.grade,
+            dealer_code=event.dealer_code,
+            rate=event.rate,
+            valid_from=event.valid_from,
+            valid_to=event.valid_to,
+        )
     return None

@@ -1,20 +1,25 @@
-"""Wires the inventory process."""
+"""Wires the inventory process: its application, relay, process manager and HTTP app."""
 
 from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
-from services.inventory.api.routes import warehouses
-from services.inventory.application import InventoryApplication
+from services.inventory.api.routes import goods_receipts, shipments, stock, warehouses
+from services.inventory.application import POLICIES, InventoryApplication
 from services.inventory.contract import to_integration_event
 
 
-def build(settings: Settings, *, with_relay: bool = True) -> Process:
+def build(
+    settings: Settings, *, with_relay: bool = True, with_process_manager: bool = True
+) -> Process:
     return service_process(
         settings,
         application_class=InventoryApplication,
         translate=to_integration_event,
-        routers=[warehouses],
-        description="Warehouses and stock.",
+        routers=[warehouses, goods_receipts, stock, shipments],
+        description="Warehouses, stock, reservations per order, shipments and deliveries.",
+        policies=POLICIES,
+        listens_to=("orders",),
         with_relay=with_relay,
+        with_process_manager=with_process_manager,
     )

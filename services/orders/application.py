@@ -1,4 +1,5 @@
-"""The orders application: the command handler of the orders service.
+"""The orders application: the command handlers of the orders service, and the policies of
+its process manager, which move an order along as finance and inventory answer.
 
 A handler loads what it needs, asks the aggregates, and saves once. The answer the caller
 gets is built here and stored with the events under the caller's Idempotency-Key.
@@ -14,7 +15,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from contracts import finance, inventory
+from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
+from runtime.process_manager import Policy, Unit
 from services.orders.domain import (
     Dealer,
     DealerAlreadyRegistered,
@@ -100,7 +104,15 @@ def order_view(order: Order) -> dict[str, Any]:
         "branch": order.branch,
         "region": order.region,
         "business_date": order.business_date.isoformat(),
-        "status": order.status,
+        "status": str(order.status),
+        "credit": order.credit,
+        "credit_override": order.credit_override,
+        "stock": order.stock,
+        "warehouse_code": order.warehouse_code,
+        "manager_approval": order.manager_approval,
+        "reason": order.reason,
+        "detail": order.detail,
+        "shipped": [{"sku": s, "quantity": q} for s, q in sorted(order.shipped.items())],
         "lines": [
             {
                 "sku": line["sku"],
@@ -196,6 +208,32 @@ class OrdersApplication(ServiceApplication):
             order, status_code=201, body=order_view(order), idempotency=idempotency
         )
 
+    def decide(
+        self,
+        order_id: UUID,
+        decision: str,
+        *,
+        actor: Actor,
+        reason: str,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """A person's decision on an order: ``approve`` or ``reject`` (a branch manager of the
+        order's branch), ``cancel`` (its branch, its dealer or HQ)."""
+        order = self.get_order(order_id)
+        dealer = self.get_dealer(order.dealer_code)
+        check_may_order_for(
+            dealer, role=actor.role, branch=actor.branch, dealer_code=actor.dealer_code
+        )
+        if decision == "approve":
+            order.approve(actor.provenance)
+        elif decision == "reject":
+            order.reject(reason, actor.provenance)
+        else:
+            order.cancel(reason, actor.provenance)
+        return self.save_command(
+            order, status_code=200, body=order_view(order), idempotency=idempotency
+        )
+
     def get_order(self, order_id: UUID) -> Order:
         try:
             order = self.repository.get(order_id)
@@ -204,3 +242,78 @@ class OrdersApplication(ServiceApplication):
         if not isinstance(order, Order):
             raise UnknownOrder(f"no order {order_id}")
         return order
+
+
+# -- the process manager's policies ----------------------------------------------------------
+def _order(unit: Unit, order_id: str) -> Order | None:
+    order = unit.find(UUID(order_id))
+    return order if isinstance(order, Order) else None
+
+
+def _threshold(unit: Unit) -> Decimal:
+    return unit.app.settings.order_approval_threshold
+
+
+def on_credit_reserved(unit: Unit, envelope: Envelope, data: finance.CreditReserved) -> None:
+    order = _order(unit, data.order_id)
+    if order is not None:
+        order.credit_reserved(override=data.override, approval_threshold=_threshold(unit))
+        unit.save(order)
+
+
+def on_credit_refused(unit: Unit, envelope: Envelope, data: finance.CreditRefused) -> None:
+    order = _order(unit, data.order_id)
+    if order is not None:
+        order.credit_refused(
+            detail=(
+                f"exposure {data.exposure:.2f} + order {data.amount:.2f} exceeds the credit "
+                f"limit {data.credit_limit:.2f} by {data.shortfall:.2f}"
+            )
+        )
+        unit.save(order)
+
+
+def on_stock_reserved(unit: Unit, envelope: Envelope, data: inventory.StockReserved) -> None:
+    order = _order(unit, data.order_id)
+    if order is not None:
+        order.stock_reserved(
+            warehouse_code=data.warehouse_code, approval_threshold=_threshold(unit)
+        )
+        unit.save(order)
+
+
+def on_stock_shortage(unit: Unit, envelope: Envelope, data: inventory.StockShortage) -> None:
+    order = _order(unit, data.order_id)
+    if order is not None:
+        short = ", ".join(
+            f"{s.sku}: {s.requested} requested, {s.available} available" for s in data.shortages
+        )
+        where = data.warehouse_code or "no warehouse serves the branch"
+        order.stock_short(detail=f"{where}: {short}")
+        unit.save(order)
+
+
+def on_shipment(unit: Unit, envelope: Envelope, data: inventory.ShipmentDispatched) -> None:
+    order = _order(unit, data.order_id)
+    if order is not None:
+        order.record_shipment(
+            data.shipment_id, {line.sku: line.quantity for line in data.lines}, data.order_complete
+        )
+        unit.save(order)
+
+
+def on_delivery(unit: Unit, envelope: Envelope, data: inventory.DeliveryConfirmed) -> None:
+    order = _order(unit, data.order_id)
+    if order is not None:
+        order.record_delivery(data.shipment_id, data.delivered_on)
+        unit.save(order)
+
+
+POLICIES: dict[str, Policy] = {
+    str(finance.CreditReserved.event_type()): on_credit_reserved,
+    str(finance.CreditRefused.event_type()): on_credit_refused,
+    str(inventory.StockReserved.event_type()): on_stock_reserved,
+    str(inventory.StockShortage.event_type()): on_stock_shortage,
+    str(inventory.ShipmentDispatched.event_type()): on_shipment,
+    str(inventory.DeliveryConfirmed.event_type()): on_delivery,
+}

@@ -1,20 +1,25 @@
-"""Wires the orders process. Nothing is built at import time."""
+"""Wires the orders process: its application, relay, process manager and HTTP app."""
 
 from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
 from services.orders.api.routes import dealers, orders, products
-from services.orders.application import OrdersApplication
+from services.orders.application import POLICIES, OrdersApplication
 from services.orders.contract import to_integration_event
 
 
-def build(settings: Settings, *, with_relay: bool = True) -> Process:
+def build(
+    settings: Settings, *, with_relay: bool = True, with_process_manager: bool = True
+) -> Process:
     return service_process(
         settings,
         application_class=OrdersApplication,
         translate=to_integration_event,
         routers=[dealers, products, orders],
-        description="Dealer registry, product catalogue and dealer orders.",
+        description="Dealer registry, product catalogue and dealer orders with their workflow.",
+        policies=POLICIES,
+        listens_to=("finance", "inventory"),
         with_relay=with_relay,
+        with_process_manager=with_process_manager,
     )

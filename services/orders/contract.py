@@ -51,4 +51,25 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             ],
             total=event.total,
         )
+    if isinstance(event, Order.Approved):
+        return published.OrderApproved(
+            order_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            branch=event.branch,
+            total=event.total,
+            manager_approval=event.manager_approval,
+        )
+    if isinstance(event, Order.Rejected):
+        return published.OrderRejected(
+            order_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            reason=event.reason,
+            detail=event.detail,
+        )
+    if isinstance(event, Order.Cancelled):
+        return published.OrderCancelled(
+            order_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            reason=event.reason,
+        )
     return None

@@ -192,8 +192,43 @@ def check_may_order_for(
         raise OutsideScope(f"role {role} may not place orders")
 
 
+class InvalidTransition(RuleViolation):
+    code = "invalid_transition"
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"  # awaiting credit and stock
+    CREDIT_HOLD = "credit_hold"  # credit refused: a credit controller may override
+    AWAITING_APPROVAL = "awaiting_approval"  # above the threshold: a branch manager decides
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    PARTLY_SHIPPED = "partly_shipped"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+
+
+ENDED = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.DELIVERED})
+# Before anything shipped, an order may still be cancelled or rejected.
+UNSHIPPED = frozenset(
+    {
+        OrderStatus.PLACED,
+        OrderStatus.CREDIT_HOLD,
+        OrderStatus.AWAITING_APPROVAL,
+        OrderStatus.APPROVED,
+    }
+)
+
+
 class Order(Aggregate):
-    """订单: a dealer's order, priced at placing."""
+    """订单: a dealer's order, priced at placing, and its way to cash.
+
+    placed -> (credit and stock reserved) -> approved, or awaiting a branch manager's
+    approval above the threshold; credit refused -> credit_hold until a credit controller
+    overrides (or the order is rejected or cancelled); stock short -> rejected. Approved
+    orders ship, in parts (partly_shipped, shipped), and end delivered. Until something
+    ships, an order may be cancelled.
+    """
 
     class Placed(Aggregate.Created):
         dealer_id: UUID
@@ -225,7 +260,16 @@ class Order(Aggregate):
         self.business_date = business_date
         self.lines = lines
         self.total = total
-        self.status = "placed"
+        self.status = OrderStatus.PLACED
+        self.credit: str | None = None  # reserved | refused
+        self.stock: str | None = None  # reserved | short
+        self.warehouse_code: str | None = None
+        self.credit_override = False
+        self.manager_approval = False
+        self.reason: str | None = None  # why it was rejected or cancelled
+        self.detail: str | None = None
+        self.shipped: dict[str, int] = {}
+        self.shipments: dict[str, bool] = {}  # shipment id -> delivered
 
     @classmethod
     def place(
@@ -247,3 +291,145 @@ class Order(Aggregate):
             total=total,
             by=by,
         )
+
+    # -- the saga's answers ------------------------------------------------------------------
+    def credit_reserved(self, *, override: bool, approval_threshold: Decimal) -> None:
+        if self.status in ENDED or self.credit == "reserved":
+            return
+        self._credit_reserved(override=override)
+        self._decide(approval_threshold)
+
+    @event("CreditReserved")
+    def _credit_reserved(self, override: bool) -> None:
+        self.credit = "reserved"
+        self.credit_override = override
+        if self.status == OrderStatus.CREDIT_HOLD:
+            self.status = OrderStatus.PLACED
+
+    def credit_refused(self, *, detail: str) -> None:
+        if self.status != OrderStatus.PLACED or self.credit is not None:
+            return
+        self._credit_refused(detail=detail)
+
+    @event("CreditRefused")
+    def _credit_refused(self, detail: str) -> None:
+        self.credit = "refused"
+        self.status = OrderStatus.CREDIT_HOLD
+        self.detail = detail
+
+    def stock_reserved(self, *, warehouse_code: str, approval_threshold: Decimal) -> None:
+        if self.status in ENDED or self.stock is not None:
+            return
+        self._stock_reserved(warehouse_code=warehouse_code)
+        self._decide(approval_threshold)
+
+    @event("StockReserved")
+    def _stock_reserved(self, warehouse_code: str) -> None:
+        self.stock = "reserved"
+        self.warehouse_code = warehouse_code
+
+    def stock_short(self, *, detail: str) -> None:
+        if self.status not in (OrderStatus.PLACED, OrderStatus.CREDIT_HOLD):
+            return
+        self._rejected(
+            dealer_code=self.dealer_code, reason="insufficient_stock", detail=detail, by=None
+        )
+
+    def _decide(self, approval_threshold: Decimal) -> None:
+        if self.status != OrderStatus.PLACED:
+            return
+        if self.credit == "reserved" and self.stock == "reserved":
+            if self.total > approval_threshold:
+                self._awaiting_approval(threshold=approval_threshold)
+            else:
+                self._approved(
+                    dealer_code=self.dealer_code,
+                    branch=self.branch,
+                    total=self.total,
+                    manager_approval=False,
+                    by=None,
+                )
+
+    @event("AwaitingApproval")
+    def _awaiting_approval(self, threshold: Decimal) -> None:
+        self.status = OrderStatus.AWAITING_APPROVAL
+
+    @event("Approved")
+    def _approved(
+        self,
+        dealer_code: str,
+        branch: str,
+        total: Decimal,
+        manager_approval: bool,
+        by: Provenance | None,
+    ) -> None:
+        self.status = OrderStatus.APPROVED
+        self.manager_approval = manager_approval
+
+    @event("Rejected")
+    def _rejected(self, dealer_code: str, reason: str, detail: str, by: Provenance | None) -> None:
+        self.status = OrderStatus.REJECTED
+        self.reason = reason
+        self.detail = detail
+
+    # -- people's decisions ------------------------------------------------------------------
+    def approve(self, by: Provenance) -> None:
+        """A branch manager approves an order above the threshold."""
+        if self.status != OrderStatus.AWAITING_APPROVAL:
+            raise InvalidTransition(f"order {self.id} is {self.status}, not awaiting approval")
+        self._approved(
+            dealer_code=self.dealer_code,
+            branch=self.branch,
+            total=self.total,
+            manager_approval=True,
+            by=by,
+        )
+
+    def reject(self, reason: str, by: Provenance) -> None:
+        """A branch manager turns down an order awaiting approval or on credit hold."""
+        if self.status not in (OrderStatus.AWAITING_APPROVAL, OrderStatus.CREDIT_HOLD):
+            raise InvalidTransition(
+                f"order {self.id} is {self.status}: only orders awaiting approval or on credit "
+                "hold can be rejected"
+            )
+        self._rejected(
+            dealer_code=self.dealer_code, reason="rejected_by_manager", detail=reason, by=by
+        )
+
+    def cancel(self, reason: str, by: Provenance) -> None:
+        if self.status not in UNSHIPPED:
+            raise InvalidTransition(
+                f"order {self.id} is {self.status}: only an order with nothing shipped can be "
+                "cancelled"
+            )
+        self._cancelled(dealer_code=self.dealer_code, reason=reason, by=by)
+
+    @event("Cancelled")
+    def _cancelled(self, dealer_code: str, reason: str, by: Provenance) -> None:
+        self.status = OrderStatus.CANCELLED
+        self.reason = "cancelled"
+        self.detail = reason
+
+    # -- fulfilment --------------------------------------------------------------------------
+    def record_shipment(self, shipment_id: str, lines: dict[str, int], complete: bool) -> None:
+        if shipment_id in self.shipments:
+            return
+        self._shipment_recorded(shipment_id=shipment_id, lines=lines, complete=complete)
+
+    @event("ShipmentRecorded")
+    def _shipment_recorded(self, shipment_id: str, lines: dict[str, int], complete: bool) -> None:
+        self.shipments[shipment_id] = False
+        for sku, quantity in lines.items():
+            self.shipped[sku] = self.shipped.get(sku, 0) + quantity
+        self.status = OrderStatus.SHIPPED if complete else OrderStatus.PARTLY_SHIPPED
+
+    def record_delivery(self, shipment_id: str, delivered_on: date) -> None:
+        if self.shipments.get(shipment_id) is not False:
+            return
+        self._delivery_recorded(shipment_id=shipment_id, delivered_on=delivered_on)
+
+    @event("DeliveryRecorded")
+    def _delivery_recorded(self, shipment_id: str, delivered_on: date) -> None:
+        self.shipments[shipment_id] = True
+        if self.status == OrderStatus.SHIPPED and all(self.shipments.values()):
+            self.status = OrderStatus.DELIVERED

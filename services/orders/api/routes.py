@@ -3,20 +3,20 @@ live in the application and the aggregates."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from runtime.http.idempotency import run_command
 from runtime.settings import Role
+from services.kernel.dates import business_today
 from services.orders.api.deps import CurrentPrincipal, Idempotency, OrdersApp, actor_of
 from services.orders.api.schemas import (
     DealerCreate,
     DealerRead,
     OrderCreate,
+    OrderDecision,
     OrderRead,
     ProductCreate,
     ProductRead,
@@ -31,7 +31,6 @@ from services.orders.application import (
 )
 from services.orders.domain import RequestedLine, check_may_order_for
 
-BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
 CREATED = {201: {"description": "created"}, 409: {"description": "rule violated"}}
 
 dealers = APIRouter(prefix="/dealers", tags=["dealers"])
@@ -93,7 +92,7 @@ def place_order(
 ) -> JSONResponse:
     cmd = PlaceOrder(
         dealer_code=body.dealer_code,
-        business_date=body.business_date or datetime.now(BUSINESS_TIMEZONE).date(),
+        business_date=body.business_date or business_today(),
         lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
     )
     return run_command(
@@ -112,3 +111,59 @@ def get_order(order_id: UUID, principal: CurrentPrincipal, app: OrdersApp) -> di
             dealer_code=principal.grant.dealer,
         )
     return order_view(order)
+
+
+DECIDED = {200: {"description": "the order as it now stands"}, 409: {"description": "invalid"}}
+
+
+@orders.post("/{order_id}/approval", response_model=OrderRead, responses=DECIDED)
+def approve_order(
+    order_id: UUID, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
+) -> JSONResponse:
+    """A branch manager approves an order above the approval threshold."""
+    principal.require(Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+    return run_command(
+        app,
+        key,
+        lambda k: app.decide(
+            order_id, "approve", actor=actor_of(principal, k), reason="", idempotency=k
+        ),
+    )
+
+
+@orders.post("/{order_id}/rejection", response_model=OrderRead, responses=DECIDED)
+def reject_order(
+    order_id: UUID,
+    body: OrderDecision,
+    principal: CurrentPrincipal,
+    app: OrdersApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """A branch manager turns down an order awaiting approval or on credit hold."""
+    principal.require(Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+    return run_command(
+        app,
+        key,
+        lambda k: app.decide(
+            order_id, "reject", actor=actor_of(principal, k), reason=body.reason, idempotency=k
+        ),
+    )
+
+
+@orders.post("/{order_id}/cancellation", response_model=OrderRead, responses=DECIDED)
+def cancel_order(
+    order_id: UUID,
+    body: OrderDecision,
+    principal: CurrentPrincipal,
+    app: OrdersApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """Cancel before anything shipped: credit and stock held for it are released."""
+    principal.require(Role.BRANCH_CLERK, Role.BRANCH_MANAGER, Role.DEALER, Role.HQ_ADMIN)
+    return run_command(
+        app,
+        key,
+        lambda k: app.decide(
+            order_id, "cancel", actor=actor_of(principal, k), reason=body.reason, idempotency=k
+        ),
+    )

@@ -73,13 +73,37 @@ class OrderLineRead(BaseModel):
     amount: str
 
 
+class ShippedRead(BaseModel):
+    sku: str
+    quantity: int
+
+
+class OrderDecision(BaseModel):
+    """A branch manager's rejection or anyone's cancellation: why, in words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Name
+
+
 class OrderRead(BaseModel):
     order_id: str
     dealer_code: str
     branch: str
     region: str
     business_date: date
-    status: str
+    status: str = Field(
+        description="placed, credit_hold, awaiting_approval, approved, rejected, cancelled, "
+        "partly_shipped, shipped, delivered"
+    )
+    credit: str | None = Field(default=None, description="reserved or refused, once known")
+    credit_override: bool = False
+    stock: str | None = Field(default=None, description="reserved or short, once known")
+    warehouse_code: str | None = None
+    manager_approval: bool = False
+    reason: str | None = Field(default=None, description="why it was rejected or cancelled")
+    detail: str | None = None
+    shipped: list[ShippedRead] = []
     lines: list[OrderLineRead]
     total: str
     position: str | None = Field(

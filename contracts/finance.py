@@ -1,0 +1,153 @@
+"""Integration events published by the finance service on ``<namespace>.finance.events``,
+keyed by the aggregate id (a dealer's account, an invoice, a receipt, a credit note)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.envelope import IntegrationEvent
+from contracts.types import Money, OrderLine
+
+
+class CreditTermsSet(IntegrationEvent):
+    """Headquarters set a dealer's credit limit and payment terms."""
+
+    service = "finance"
+    event_name = "CreditTermsSet"
+    version = 1
+
+    dealer_code: str
+    credit_limit: Money
+    payment_terms_days: int
+
+
+class CreditReserved(IntegrationEvent):
+    """An order's total is reserved against the dealer's credit limit."""
+
+    service = "finance"
+    event_name = "CreditReserved"
+    version = 1
+
+    order_id: str
+    dealer_code: str
+    amount: Money
+    exposure: Money = Field(description="exposure after the reservation")
+    credit_limit: Money
+    override: bool = Field(description="a credit controller's override let it past the limit")
+
+
+class CreditRefused(IntegrationEvent):
+    """The order would take the dealer past its credit limit."""
+
+    service = "finance"
+    event_name = "CreditRefused"
+    version = 1
+
+    order_id: str
+    dealer_code: str
+    amount: Money
+    exposure: Money = Field(description="exposure before the order")
+    credit_limit: Money
+    shortfall: Money = Field(description="exposure + amount - limit")
+
+
+class CreditReleased(IntegrationEvent):
+    """Credit still reserved for an order (rejected or cancelled) is free again."""
+
+    service = "finance"
+    event_name = "CreditReleased"
+    version = 1
+
+    order_id: str
+    dealer_code: str
+    amount: Money
+
+
+class InvoiceIssued(IntegrationEvent):
+    """An invoice for what a shipment dispatched, at the order's prices."""
+
+    service = "finance"
+    event_name = "InvoiceIssued"
+    version = 1
+
+    invoice_id: str
+    invoice_number: str
+    dealer_code: str
+    order_id: str
+    shipment_id: str
+    issue_date: date
+    due_date: date
+    lines: list[OrderLine] = Field(min_length=1)
+    total: Money
+
+
+class Allocation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    invoice_id: str
+    amount: Money
+
+
+class ReceiptRecorded(IntegrationEvent):
+    """回款: cash received from a dealer, allocated to open invoices; the rest on account."""
+
+    service = "finance"
+    event_name = "ReceiptRecorded"
+    version = 1
+
+    receipt_id: str
+    dealer_code: str
+    amount: Money
+    received_on: date
+    allocations: list[Allocation]
+    unapplied: Money
+
+
+class CreditNoteIssued(IntegrationEvent):
+    """A credit note reduces what a dealer owes on an invoice."""
+
+    service = "finance"
+    event_name = "CreditNoteIssued"
+    version = 1
+
+    credit_note_id: str
+    dealer_code: str
+    invoice_id: str
+    amount: Money
+    issued_on: date
+    reason: str
+
+
+class RebatePolicyDefined(IntegrationEvent):
+    """Headquarters defined a rebate policy: a rate on net invoiced sales within a period,
+    for a dealer grade or one dealer."""
+
+    service = "finance"
+    event_name = "RebatePolicyDefined"
+    version = 1
+
+    policy_code: str
+    grade: str | None
+    dealer_code: str | None
+    rate: Decimal = Field(ge=0, le=1, decimal_places=4)
+    valid_from: date
+    valid_to: date
+
+
+class RebateAccrued(IntegrationEvent):
+    """返利: rebate earned on an invoice (positive) or given back by a credit note
+    (negative) under one policy."""
+
+    service = "finance"
+    event_name = "RebateAccrued"
+    version = 1
+
+    dealer_code: str
+    policy_code: str
+    document_id: str = Field(description="the invoice or credit note")
+    business_date: date
+    base: Money = Field(description="net sales this document adds (negative: a credit note)")
+    amount: Money

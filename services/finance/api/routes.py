@@ -1,0 +1,254 @@
+"""Routes of the finance API (port 8103): dealer accounts and credit, invoices, receipts,
+credit notes and rebate policies."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from runtime.http.auth import Principal
+from runtime.http.deps import CurrentPrincipal, Idempotency
+from runtime.http.idempotency import run_command
+from runtime.http.problems import Problem
+from runtime.http.schemas import Code, Money, Name
+from runtime.settings import Role
+from services.finance.application import (
+    FinanceApplication,
+    IssueCreditNote,
+    RecordReceipt,
+    SetCreditTerms,
+    account_view,
+    invoice_view,
+    policy_view,
+)
+from services.finance.domain import RebatePolicy
+from services.kernel.dates import business_today
+
+
+def _finance(request: Request) -> FinanceApplication:
+    return request.app.state.application
+
+
+FinanceApp = Annotated[FinanceApplication, Depends(_finance)]
+
+
+class CreditTermsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credit_limit: Money
+    payment_terms_days: int = Field(ge=0, le=365)
+
+
+class CreditOverrideCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: UUID
+
+
+class AllocationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_id: UUID
+    amount: Money
+
+
+class ReceiptCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dealer_code: Code
+    amount: Money
+    received_on: date | None = Field(default=None, description="default: today (CST)")
+    allocations: list[AllocationCreate] | None = Field(
+        default=None,
+        max_length=500,
+        description="name the invoices to pay; without, the oldest open invoices come first",
+    )
+
+    @model_validator(mode="after")
+    def distinct_invoices(self) -> ReceiptCreate:
+        if self.allocations and len({a.invoice_id for a in self.allocations}) != len(
+            self.allocations
+        ):
+            raise ValueError("an invoice may be named once per receipt")
+        return self
+
+
+class CreditNoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_id: UUID
+    amount: Money
+    reason: Name
+    issued_on: date | None = Field(default=None, description="default: today (CST)")
+
+
+class RebatePolicyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy_code: Code
+    grade: str | None = Field(default=None, description="a dealer grade, or:")
+    dealer_code: Code | None = Field(default=None, description="one dealer")
+    rate: Decimal = Field(gt=0, le=Decimal("0.5"), decimal_places=4, examples=["0.0200"])
+    valid_from: date
+    valid_to: date
+
+
+def _branch_scope(principal: Principal) -> str | None:
+    return None if principal.is_hq else principal.grant.branch
+
+
+def _check_may_see(principal: Principal, account_branch: str | None, dealer_code: str) -> None:
+    if principal.is_hq:
+        return
+    if principal.role == Role.DEALER:
+        if principal.grant.dealer != dealer_code:
+            raise Problem(403, "outside_scope", "a dealer sees only its own account")
+        return
+    if principal.grant.branch is None or principal.grant.branch != account_branch:
+        raise Problem(403, "outside_scope", f"dealer {dealer_code} is outside your branch")
+
+
+accounts = APIRouter(prefix="/accounts", tags=["accounts"])
+invoices = APIRouter(prefix="/invoices", tags=["receivables"])
+receipts = APIRouter(prefix="/receipts", tags=["receivables"])
+credit_notes = APIRouter(prefix="/credit-notes", tags=["receivables"])
+rebate_policies = APIRouter(prefix="/rebate-policies", tags=["rebates"])
+
+
+@accounts.get("/{dealer_code}")
+def get_account(dealer_code: str, principal: CurrentPrincipal, app: FinanceApp) -> dict:
+    """Credit limit, exposure, receivables, open invoices and orders on credit hold."""
+    account = app.get_account(dealer_code)
+    _check_may_see(principal, account.branch, dealer_code)
+    return account_view(account)
+
+
+@accounts.post("/{dealer_code}/credit-terms", status_code=200)
+def set_credit_terms(
+    dealer_code: Code,
+    body: CreditTermsUpdate,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """信用额度: headquarters sets the dealer's credit limit and payment terms."""
+    principal.require(Role.HQ_ADMIN, Role.CREDIT_CONTROLLER)
+    cmd = SetCreditTerms(dealer_code, body.credit_limit, body.payment_terms_days)
+    return run_command(
+        app,
+        key,
+        lambda k: app.set_credit_terms(
+            cmd, by=principal.provenance(causation_id=k.key), idempotency=k
+        ),
+    )
+
+
+@accounts.post("/{dealer_code}/credit-overrides", status_code=201)
+def override_credit(
+    dealer_code: str,
+    body: CreditOverrideCreate,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """A credit controller lets one order on credit hold past the limit."""
+    principal.require(Role.CREDIT_CONTROLLER)
+    return run_command(
+        app,
+        key,
+        lambda k: app.override_credit(
+            dealer_code,
+            str(body.order_id),
+            by=principal.provenance(causation_id=k.key),
+            idempotency=k,
+        ),
+    )
+
+
+@invoices.get("/{invoice_id}")
+def get_invoice(invoice_id: UUID, principal: CurrentPrincipal, app: FinanceApp) -> dict:
+    invoice = app.get_invoice(invoice_id)
+    account = app.find_account(invoice.dealer_code)
+    _check_may_see(principal, account.branch if account else None, invoice.dealer_code)
+    return invoice_view(invoice, account)
+
+
+@receipts.post("", status_code=201)
+def record_receipt(
+    body: ReceiptCreate, principal: CurrentPrincipal, app: FinanceApp, key: Idempotency
+) -> JSONResponse:
+    """回款: cash from a dealer, to the named invoices or the oldest open ones."""
+    principal.require(Role.BRANCH_CLERK, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+    cmd = RecordReceipt(
+        dealer_code=body.dealer_code,
+        amount=body.amount,
+        received_on=body.received_on or business_today(),
+        allocations={str(a.invoice_id): a.amount for a in body.allocations}
+        if body.allocations
+        else None,
+    )
+    return run_command(
+        app,
+        key,
+        lambda k: app.record_receipt(
+            cmd,
+            by=principal.provenance(causation_id=k.key),
+            branch_scope=_branch_scope(principal),
+            idempotency=k,
+        ),
+    )
+
+
+@credit_notes.post("", status_code=201)
+def issue_credit_note(
+    body: CreditNoteCreate, principal: CurrentPrincipal, app: FinanceApp, key: Idempotency
+) -> JSONResponse:
+    principal.require(Role.HQ_ADMIN, Role.CREDIT_CONTROLLER)
+    cmd = IssueCreditNote(
+        invoice_id=body.invoice_id,
+        amount=body.amount,
+        issued_on=body.issued_on or business_today(),
+        reason=body.reason,
+    )
+    return run_command(
+        app,
+        key,
+        lambda k: app.issue_credit_note(
+            cmd, by=principal.provenance(causation_id=k.key), idempotency=k
+        ),
+    )
+
+
+@rebate_policies.post("", status_code=201)
+def define_rebate_policy(
+    body: RebatePolicyCreate, principal: CurrentPrincipal, app: FinanceApp, key: Idempotency
+) -> JSONResponse:
+    """返利政策: a rate on net invoiced sales within a period, for a grade or one dealer."""
+    principal.require(Role.HQ_ADMIN)
+    policy = RebatePolicy(
+        code=body.policy_code,
+        grade=body.grade,
+        dealer_code=body.dealer_code,
+        rate=body.rate,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+    )
+    return run_command(
+        app,
+        key,
+        lambda k: app.define_rebate_policy(
+            policy, by=principal.provenance(causation_id=k.key), idempotency=k
+        ),
+    )
+
+
+@rebate_policies.get("")
+def list_rebate_policies(principal: CurrentPrincipal, app: FinanceApp) -> dict:
+    book = app.find_policy_book()
+    return {"items": [policy_view(p) for p in book.all()] if book else []}
