@@ -362,7 +362,6 @@ def issue_invoice(
     book = app.find_policy_book()
     policies = book.covering(account, issue_date) if book else []
     invoice = Invoice(
-        id=invoice_id,
         number=f"INV-{issue_date:%Y%m%d}-{str(invoice_id)[:8].upper()}",
         dealer_code=shipped.dealer_code,
         order_id=shipped.order_id,

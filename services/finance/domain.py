@@ -75,6 +75,7 @@ class OpenInvoice:
     issue_date: date
     due_date: date
     open: Decimal
+    sequence: int  # the order invoices were posted in
 
 
 class DealerAccount(Aggregate):
@@ -104,6 +105,7 @@ class DealerAccount(Aggregate):
         self.held: dict[str, Decimal] = {}  # order id -> amount refused, awaiting a decision
         self.open_invoices: dict[str, dict] = {}  # invoice id -> issue, due, open
         self.unapplied = ZERO
+        self.invoices_posted = 0
         self.invoiced = ZERO
         self.received = ZERO
         self.credited = ZERO
@@ -131,12 +133,12 @@ class DealerAccount(Aggregate):
         return self.receivables + self.reserved_total
 
     def open_items(self) -> list[OpenInvoice]:
-        """Open invoices, oldest first (by due date, then issue date)."""
+        """Open invoices, oldest first (by due date, then issue date, then as posted)."""
         items = [
-            OpenInvoice(i, v["issue_date"], v["due_date"], v["open"])
+            OpenInvoice(i, v["issue_date"], v["due_date"], v["open"], v["sequence"])
             for i, v in self.open_invoices.items()
         ]
-        return sorted(items, key=lambda o: (o.due_date, o.issue_date, o.invoice_id))
+        return sorted(items, key=lambda o: (o.due_date, o.issue_date, o.sequence))
 
     # -- terms -------------------------------------------------------------------------------
     def set_terms(self, credit_limit: Decimal, terms_days: int, by: Provenance) -> None:
@@ -267,7 +269,9 @@ class DealerAccount(Aggregate):
             "issue_date": issue_date,
             "due_date": due_date,
             "open": amount,
+            "sequence": self.invoices_posted,
         }
+        self.invoices_posted += 1
         self.invoiced += amount
 
     def allocate(self, amount: Decimal, named: dict[str, Decimal] | None) -> dict[str, Decimal]:

@@ -303,6 +303,7 @@ class Shipment(Aggregate):
     def __init__(
         self,
         *,
+        id: UUID,  # noqa: A002 - the library's name for an aggregate's given id
         order_id: str,
         dealer_code: str,
         branch: str,

@@ -421,7 +421,10 @@ class Order(Aggregate):
         self.shipments[shipment_id] = False
         for sku, quantity in lines.items():
             self.shipped[sku] = self.shipped.get(sku, 0) + quantity
-        self.status = OrderStatus.SHIPPED if complete else OrderStatus.PARTLY_SHIPPED
+        if self.status != OrderStatus.CANCELLED:
+            self.status = OrderStatus.SHIPPED if complete else OrderStatus.PARTLY_SHIPPED
+        # else: the warehouse shipped while the cancellation travelled to it. What shipped
+        # is recorded (and invoiced by finance); the rest was released.
 
     def record_delivery(self, shipment_id: str, delivered_on: date) -> None:
         if self.shipments.get(shipment_id) is not False:

@@ -1,0 +1,197 @@
+"""Order to cash through HTTP and Kafka: an order is priced, credit and stock are reserved
+by finance and inventory, orders approves, the warehouse ships in parts, finance invoices
+each shipment at the order's prices, the dealer confirms delivery and pays. Real PostgreSQL,
+the real broker, each service's relay and process manager running."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from tests.integration.saga import (
+    CHENGDU_CLERK,
+    CHENGDU_MANAGER,
+    CREDIT_CONTROLLER,
+    DEALER_CD001,
+    JIANNANCHUN,
+    PRICES,
+    WULIANGYE,
+    ok,
+    running_company,
+)
+from tests.platform import HQ, command, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def company(settings):
+    with running_company(settings) as company:
+        company.receive(WULIANGYE, 100)
+        company.receive(JIANNANCHUN, 40)
+        company.credit_terms("CD-001", "100000.00", days=30)
+        yield company
+
+
+def test_the_happy_path_from_order_to_cash(company):
+    placed = company.place({WULIANGYE: 30, JIANNANCHUN: 10})
+    assert placed["status"] == "placed"
+    total = Decimal(placed["total"])
+    assert total == 30 * PRICES[WULIANGYE] + 10 * PRICES[JIANNANCHUN] == Decimal("43555.00")
+    order_id = placed["order_id"]
+
+    approved = company.wait_status(order_id, "approved")
+    company.wait_shippable(order_id)
+    assert approved["credit"] == "reserved" and approved["stock"] == "reserved"
+    assert approved["warehouse_code"] == "WH-CD"
+    assert company.stock(WULIANGYE) == {
+        "warehouse_code": "WH-CD",
+        "sku": WULIANGYE,
+        "on_hand": 100,
+        "reserved": 30,
+        "available": 70,
+    }
+    account = company.account()
+    assert account["reserved"] == "43555.00" and account["exposure"] == "43555.00"
+
+    # A first, partial shipment: invoiced at the order's prices, due after 30 days.
+    first = ok(company.ship(order_id, {WULIANGYE: 20}))
+    assert first["order_complete"] is False
+    company.wait_status(order_id, "partly_shipped")
+    account = company.wait_account(lambda a: a["invoiced"] == "25980.00", what="first invoice")
+    assert account["receivables"] == "25980.00"
+    assert account["reserved"] == "17575.00"  # what has not shipped yet
+    assert account["exposure"] == "43555.00"  # the receivable took the reservation's place
+    [invoice] = account["open_invoices"]
+    assert invoice["due_date"] == (date(2026, 11, 21) + timedelta(days=30)).isoformat()
+
+    # The rest ships; the order is complete, then delivered.
+    second = ok(company.ship(order_id, {WULIANGYE: 10, JIANNANCHUN: 10}))
+    assert second["order_complete"] is True
+    company.wait_status(order_id, "shipped")
+    for shipment in (first, second):
+        ok(
+            command(
+                company.inventory,
+                f"/shipments/{shipment['shipment_id']}/delivery",
+                {"delivered_on": "2026-11-23"},
+                headers=DEALER_CD001,
+            )
+        )
+    company.wait_status(order_id, "delivered")
+    assert company.stock(WULIANGYE)["on_hand"] == 70
+    assert company.stock(WULIANGYE)["reserved"] == 0
+
+    account = company.wait_account(lambda a: a["invoiced"] == "43555.00", what="both invoices")
+    assert account["reserved"] == "0.00" and len(account["open_invoices"]) == 2
+
+    # Cash to the oldest invoice first; the rest of it stays open.
+    receipt = ok(
+        command(
+            company.finance,
+            "/receipts",
+            {"dealer_code": "CD-001", "amount": "30000.00", "received_on": "2026-12-01"},
+            headers=CHENGDU_CLERK,
+        )
+    )
+    oldest = account["open_invoices"][0]["invoice_id"]
+    assert receipt["allocations"][0] == {"invoice_id": oldest, "amount": "25980.00"}
+    assert receipt["unapplied"] == "0.00"
+    account = company.account()
+    assert account["receivables"] == "13555.00" == account["exposure"]
+    assert [i["open"] for i in account["open_invoices"]] == ["13555.00"]
+
+
+def test_an_order_over_the_credit_limit_waits_for_a_credit_controller(company):
+    company.credit_terms("CD-001", "10000.00")
+    order_id = company.place({WULIANGYE: 10})["order_id"]  # 12990.00
+
+    held = company.wait_status(order_id, "credit_hold")
+    assert "exceeds the credit limit 10000.00 by 2990.00" in held["detail"]
+    assert company.account()["orders_on_credit_hold"] == [
+        {"order_id": order_id, "amount": "12990.00"}
+    ]
+    assert company.stock(WULIANGYE)["reserved"] == 10  # held while credit is decided
+
+    # A branch clerk may not override; a credit controller may, once.
+    path = "/accounts/CD-001/credit-overrides"
+    denied = command(company.finance, path, {"order_id": order_id}, headers=CHENGDU_CLERK)
+    assert denied.status_code == 403
+    ok(command(company.finance, path, {"order_id": order_id}, headers=CREDIT_CONTROLLER))
+    approved = company.wait_status(order_id, "approved")
+    assert approved["credit_override"] is True
+    again = command(company.finance, path, {"order_id": order_id}, headers=CREDIT_CONTROLLER)
+    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+    assert company.account()["exposure"] == "12990.00"
+
+
+def test_a_held_order_rejected_by_its_branch_manager_releases_its_stock(company):
+    company.credit_terms("CD-001", "1000.00")
+    order_id = company.place({WULIANGYE: 10})["order_id"]
+    company.wait_status(order_id, "credit_hold")
+    rejected = ok(
+        command(
+            company.orders,
+            f"/orders/{order_id}/rejection",
+            {"reason": "dealer is behind on payments"},
+            headers=CHENGDU_MANAGER,
+        )
+    )
+    assert rejected["status"] == "rejected" and rejected["reason"] == "rejected_by_manager"
+    company.wait_account(lambda a: a["orders_on_credit_hold"] == [], what="the hold dropped")
+    wait_until(lambda: company.stock(WULIANGYE)["reserved"] == 0, what="stock released")
+
+
+def test_an_order_short_of_stock_is_rejected_and_its_credit_released(company):
+    order_id = company.place({WULIANGYE: 101})["order_id"]
+    rejected = company.wait_status(order_id, "rejected")
+    assert rejected["reason"] == "insufficient_stock"
+    assert "WULIANGYE-52-500ML: 101 requested, 100 available" in rejected["detail"]
+    company.wait_account(lambda a: a["reserved"] == "0.00", what="credit released")
+    assert company.stock(WULIANGYE)["reserved"] == 0
+
+
+def test_cancelling_before_shipment_releases_credit_and_stock(company):
+    order_id = company.place({WULIANGYE: 5})["order_id"]
+    company.wait_status(order_id, "approved")
+    cancelled = ok(
+        command(
+            company.orders,
+            f"/orders/{order_id}/cancellation",
+            {"reason": "dealer changed its mind"},
+            headers=CHENGDU_CLERK,
+        )
+    )
+    assert cancelled["status"] == "cancelled"
+    company.wait_account(lambda a: a["exposure"] == "0.00", what="credit released")
+    wait_until(lambda: company.stock(WULIANGYE)["available"] == 100, what="stock released")
+    # Nothing ships against a cancelled order.
+    refused = company.ship(order_id, {WULIANGYE: 5})
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_transition"
+
+
+def test_shipping_more_than_remains_or_before_approval_changes_nothing(company):
+    company.credit_terms("CD-001", "0.00")
+    held_id = company.place({WULIANGYE: 2})["order_id"]
+    company.wait_status(held_id, "credit_hold")
+    not_approved = company.ship(held_id, {WULIANGYE: 2})
+    assert not_approved.status_code == 409 and not_approved.json()["code"] == "invalid_transition"
+
+    company.credit_terms("CD-001", "100000.00")
+    order_id = company.place({WULIANGYE: 5})["order_id"]
+    company.wait_status(order_id, "approved")
+    company.wait_shippable(order_id)
+    over = company.ship(order_id, {WULIANGYE: 6})
+    assert over.status_code == 409 and over.json()["code"] == "over_shipment"
+    other_sku = company.ship(order_id, {JIANNANCHUN: 1})
+    assert other_sku.status_code == 409 and other_sku.json()["code"] == "over_shipment"
+    assert company.stock(WULIANGYE)["on_hand"] == 100
+    # Once shipped, an order can no longer be cancelled.
+    ok(company.ship(order_id, {WULIANGYE: 5}))
+    company.wait_status(order_id, "shipped")
+    late = command(
+        company.orders, f"/orders/{order_id}/cancellation", {"reason": "too late"}, headers=HQ
+    )
+    assert late.status_code == 409 and late.json()["code"] == "invalid_transition"
