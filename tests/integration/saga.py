@@ -76,10 +76,12 @@ class Company:
     def wait_shippable(self, order_id: str) -> dict:
         """Inventory learns of the approval from the orders topic, a moment after orders."""
         return wait_until(
-            lambda: (r := self.inventory.get(f"/stock/reservations/{order_id}", headers=HQ))
-            .status_code == 200
-            and r.json()["status"] == "approved"
-            and r.json(),
+            lambda: (
+                (r := self.inventory.get(f"/stock/reservations/{order_id}", headers=HQ)).status_code
+                == 200
+                and r.json()["status"] == "approved"
+                and r.json()
+            ),
             what=f"order {order_id} to be shippable",
         )
 
