@@ -30,7 +30,7 @@ PRICES = {WULIANGYE: Decimal("1299.00"), JIANNANCHUN: Decimal("458.50")}
 class Company:
     orders: httpx.Client
     inventory: httpx.Client
-    finance: httpx.Client
+    finance: httpx.Client | None
 
     # -- set-up ------------------------------------------------------------------------------
     def register(self) -> None:
@@ -109,9 +109,12 @@ def ok(response: httpx.Response) -> dict:
 
 
 @contextmanager
-def running_company(settings, *, inventory_members: int = 1, finance_members: int = 1):
+def running_company(
+    settings, *, inventory_members: int = 1, finance_members: int = 1, with_finance: bool = True
+):
     """The three write-side processes; extra members of inventory or finance share their
-    consumer group (so their process managers work on different partitions at once)."""
+    consumer group (so their process managers work on different partitions at once).
+    Without finance, the test runs finance itself (as a process it can kill)."""
     with ExitStack() as stack:
         orders = stack.enter_context(serving(orders_process.build(settings)))
         inventories = [
@@ -120,8 +123,8 @@ def running_company(settings, *, inventory_members: int = 1, finance_members: in
         ]
         finances = [
             stack.enter_context(serving(finance_process.build(settings)))
-            for _ in range(finance_members)
+            for _ in range(finance_members if with_finance else 0)
         ]
-        company = Company(orders, inventories[0], finances[0])
+        company = Company(orders, inventories[0], finances[0] if finances else None)
         company.register()
         yield company
