@@ -22,7 +22,9 @@ from runtime.process_manager import Policy, Unit
 from services.orders.domain import (
     Dealer,
     DealerAlreadyRegistered,
+    DealerGrade,
     Order,
+    PriceList,
     Product,
     ProductAlreadyRegistered,
     RequestedLine,
@@ -94,6 +96,16 @@ def product_view(product: Product) -> dict[str, Any]:
         "category": product.category,
         "unit": product.unit,
         "list_price": f"{product.list_price:.2f}",
+    }
+
+
+def price_list_view(price_list: PriceList) -> dict[str, Any]:
+    return {
+        "grade": str(price_list.grade),
+        "prices": [
+            {"sku": sku, "unit_price": f"{price:.2f}"}
+            for sku, price in sorted(price_list.prices.items())
+        ],
     }
 
 
@@ -188,7 +200,10 @@ class OrdersApplication(ServiceApplication):
     ) -> CommandResult:
         skus = sorted({line.sku for line in cmd.lines})
         dealer_id = Dealer.create_id(cmd.dealer_code)
-        found = self.get_many([dealer_id, *(Product.create_id(sku) for sku in skus)])
+        # One query: the dealer, the SKUs and every grade's price list (the dealer's grade is
+        # only known once it is read).
+        price_lists = [PriceList.create_id(grade) for grade in DealerGrade]
+        found = self.get_many([dealer_id, *(Product.create_id(sku) for sku in skus), *price_lists])
         dealer = found.pop(dealer_id, None)
         if not isinstance(dealer, Dealer):
             raise UnknownDealer(f"no dealer with code {cmd.dealer_code}")
@@ -196,7 +211,8 @@ class OrdersApplication(ServiceApplication):
             dealer, role=actor.role, branch=actor.branch, dealer_code=actor.dealer_code
         )
         catalogue = {p.sku: p for p in found.values() if isinstance(p, Product)}
-        priced, total = price_lines(cmd.lines, catalogue)
+        price_list = found.get(PriceList.create_id(dealer.grade))
+        priced, total = price_lines(cmd.lines, catalogue, price_list)
         order = Order.place(
             dealer=dealer,
             priced=priced,
@@ -208,6 +224,31 @@ class OrdersApplication(ServiceApplication):
             order, status_code=201, body=order_view(order), idempotency=idempotency
         )
 
+    # -- price lists -----------------------------------------------------------------------
+    def set_price(
+        self,
+        grade: str,
+        sku: str,
+        unit_price: Decimal,
+        *,
+        actor: Actor,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """Headquarters sets a SKU's unit price for dealers of one grade."""
+        product = self.get_product(sku)
+        price_list = self.find_price_list(grade) or PriceList(grade=grade)
+        price_list.set_price(product.sku, unit_price, actor.provenance)
+        return self.save_command(
+            price_list, status_code=200, body=price_list_view(price_list), idempotency=idempotency
+        )
+
+    def find_price_list(self, grade: str) -> PriceList | None:
+        try:
+            return self.repository.get(PriceList.create_id(DealerGrade(grade)))
+        except AggregateNotFoundError:
+            return None
+
+    # -- order workflow --------------------------------------------------------------------
     def decide(
         self,
         order_id: UUID,

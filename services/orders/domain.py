@@ -123,6 +123,34 @@ class Product(Aggregate):
         self.list_price = list_price
 
 
+class PriceList(Aggregate):
+    """价格表: a dealer grade's unit prices. A SKU it does not list sells at list price."""
+
+    @staticmethod
+    def create_id(grade: str) -> UUID:
+        return uuid5(_IDS, f"price-list:{grade}")
+
+    class Opened(Aggregate.Created):
+        grade: str
+
+    @event(Opened)
+    def __init__(self, *, grade: str) -> None:
+        self.grade = DealerGrade(grade)
+        self.prices: dict[str, Decimal] = {}
+
+    def set_price(self, sku: str, unit_price: Decimal, by: Provenance) -> None:
+        if unit_price <= 0 or cny(unit_price) != unit_price or unit_price > MAX_ORDER_TOTAL:
+            raise InvalidPrice(f"the price of {sku} must be positive, to the fen")
+        self._price_set(sku=sku, unit_price=unit_price, by=by)
+
+    @event("PriceSet")
+    def _price_set(self, sku: str, unit_price: Decimal, by: Provenance) -> None:
+        self.prices[sku] = unit_price
+
+    def price_of(self, product: Product) -> Decimal:
+        return self.prices.get(product.sku, product.list_price)
+
+
 @dataclass(frozen=True)
 class RequestedLine:
     sku: str
@@ -150,10 +178,13 @@ class PricedLine:
 
 
 def price_lines(
-    requested: list[RequestedLine], catalogue: dict[str, Product]
+    requested: list[RequestedLine],
+    catalogue: dict[str, Product],
+    price_list: PriceList | None = None,
 ) -> tuple[list[PricedLine], Decimal]:
-    """Price each line at the catalogue's list price; the total is the sum of line amounts,
-    each quantised to the fen (so the total always equals what the lines show)."""
+    """Price each line at the dealer grade's price list (else the catalogue's list price);
+    the total is the sum of line amounts, each quantised to the fen (so the total always
+    equals what the lines show)."""
     if not requested:
         raise InvalidQuantity("an order needs at least one line")
     missing = sorted({line.sku for line in requested} - set(catalogue))
@@ -164,14 +195,15 @@ def price_lines(
         if line.quantity <= 0:
             raise InvalidQuantity(f"quantity of {line.sku} must be positive, got {line.quantity}")
         product = catalogue[line.sku]
+        unit_price = price_list.price_of(product) if price_list else product.list_price
         lines.append(
             PricedLine(
                 sku=product.sku,
                 name=product.name,
                 category=product.category,
                 quantity=line.quantity,
-                unit_price=product.list_price,
-                amount=line_amount(line.quantity, product.list_price),
+                unit_price=unit_price,
+                amount=line_amount(line.quantity, unit_price),
             )
         )
     total = cny(sum((line.amount for line in lines), Decimal("0")))

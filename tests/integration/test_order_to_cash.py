@@ -195,3 +195,66 @@ def test_shipping_more_than_remains_or_before_approval_changes_nothing(company):
         company.orders, f"/orders/{order_id}/cancellation", {"reason": "too late"}, headers=HQ
     )
     assert late.status_code == 409 and late.json()["code"] == "invalid_transition"
+
+
+def test_orders_are_priced_from_the_dealer_grades_price_list(company):
+    path = "/price-lists/tier1_distributor/prices"
+    price = {"sku": WULIANGYE, "unit_price": "1199.00"}
+    assert command(company.orders, path, price, headers=CHENGDU_CLERK).status_code == 403
+    unknown = command(company.orders, path, {**price, "sku": "MOUTAI-53-500ML"}, headers=HQ)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_sku"
+    ok(command(company.orders, path, price, headers=HQ))
+
+    tier1 = company.place({WULIANGYE: 10, JIANNANCHUN: 2}, dealer="CD-001")
+    assert [line["unit_price"] for line in tier1["lines"]] == ["1199.00", "458.50"]
+    assert tier1["total"] == "12907.00"
+    tier2 = company.place({WULIANGYE: 10}, dealer="CD-002")  # no tier-2 price: list price
+    assert tier2["lines"][0]["unit_price"] == "1299.00"
+    # A later price change leaves placed orders as they were priced.
+    ok(command(company.orders, path, {**price, "unit_price": "999.00"}, headers=HQ))
+    assert company.order(tier1["order_id"])["total"] == "12907.00"
+
+
+def test_bad_input_to_the_saga_commands_is_refused_and_changes_nothing(company):
+    order_id = company.place({WULIANGYE: 5})["order_id"]
+    company.wait_shippable(order_id)
+    zero = company.ship(order_id, {WULIANGYE: 0})
+    assert zero.status_code == 422
+    unknown = company.ship("00000000-0000-4000-8000-000000000000", {WULIANGYE: 1})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_order"
+    receipt = {"dealer_code": "CD-999", "amount": "10.00"}
+    nobody = command(company.finance, "/receipts", receipt, headers=HQ)
+    assert nobody.status_code == 404 and nobody.json()["code"] == "unknown_account"
+    malformed = command(company.finance, "/receipts", {**receipt, "amount": "1.005"}, headers=HQ)
+    assert malformed.status_code == 422
+    assert company.stock(WULIANGYE)["on_hand"] == 100
+    # The Shanghai clerk may not cancel a Chengdu order.
+    shanghai = {"Authorization": "Bearer demo-shanghai-clerk"}
+    path = f"/orders/{order_id}/cancellation"
+    outside = command(company.orders, path, {"reason": "not mine"}, headers=shanghai)
+    assert outside.status_code == 403
+    assert company.order(order_id)["status"] == "approved"
+
+
+@pytest.fixture
+def strict_company(settings):
+    strict = settings.model_copy(update={"order_approval_threshold": Decimal("20000.00")})
+    with running_company(strict) as company:
+        company.receive(WULIANGYE, 100)
+        company.credit_terms("CD-001", "100000.00")
+        yield company
+
+
+def test_an_order_above_the_threshold_waits_for_its_branch_manager(strict_company):
+    company = strict_company
+    small = company.place({WULIANGYE: 10})["order_id"]  # 12990.00
+    large = company.place({WULIANGYE: 20})["order_id"]  # 25980.00
+    assert company.wait_status(small, "approved")["manager_approval"] is False
+    company.wait_status(large, "awaiting_approval")
+    path = f"/orders/{large}/approval"
+    assert command(company.orders, path, {}, headers=CHENGDU_CLERK).status_code == 403
+    approved = ok(command(company.orders, path, {}, headers=CHENGDU_MANAGER))
+    assert approved["status"] == "approved" and approved["manager_approval"] is True
+    again = command(company.orders, path, {}, headers=CHENGDU_MANAGER)
+    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+    company.wait_shippable(large)

@@ -14,6 +14,7 @@ from services.orders.domain import (
     InvalidPrice,
     InvalidQuantity,
     OrderTooLarge,
+    PriceList,
     Product,
     RequestedLine,
     UnknownProduct,
@@ -126,3 +127,21 @@ class TestAmountCeiling:
     def test_a_list_price_beyond_the_ceiling_is_refused(self):
         with pytest.raises(InvalidPrice):
             product("MOUTAI-1935-CASK", "10000000000.01")
+
+
+def test_a_grade_price_list_prices_the_skus_it_lists_and_leaves_the_rest_at_list_price():
+    tier1 = PriceList(grade="tier1_distributor")
+    tier1.set_price("WULIANGYE-52-500ML", Decimal("1199.00"), HQ)
+    lines, total = price_lines(
+        [RequestedLine("WULIANGYE-52-500ML", 3), RequestedLine("TSINGTAO-1903-330ML", 7)],
+        CATALOGUE,
+        tier1,
+    )
+    assert [line.unit_price for line in lines] == [Decimal("1199.00"), Decimal("8.80")]
+    assert total == Decimal("3658.60")
+
+
+@pytest.mark.parametrize("price", ["0", "-1.00", "12.345"])
+def test_a_price_list_refuses_prices_that_are_not_positive_fen(price):
+    with pytest.raises(InvalidPrice):
+        PriceList(grade="group_buy").set_price("WULIANGYE-52-500ML", Decimal(price), HQ)

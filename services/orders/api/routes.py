@@ -18,6 +18,8 @@ from services.orders.api.schemas import (
     OrderCreate,
     OrderDecision,
     OrderRead,
+    PriceCreate,
+    PriceListRead,
     ProductCreate,
     ProductRead,
 )
@@ -27,15 +29,17 @@ from services.orders.application import (
     RegisterProduct,
     dealer_view,
     order_view,
+    price_list_view,
     product_view,
 )
-from services.orders.domain import RequestedLine, check_may_order_for
+from services.orders.domain import DealerGrade, PriceList, RequestedLine, check_may_order_for
 
 CREATED = {201: {"description": "created"}, 409: {"description": "rule violated"}}
 
 dealers = APIRouter(prefix="/dealers", tags=["dealers"])
 products = APIRouter(prefix="/products", tags=["products"])
 orders = APIRouter(prefix="/orders", tags=["orders"])
+price_lists = APIRouter(prefix="/price-lists", tags=["price lists"])
 
 
 @dealers.post("", status_code=201, response_model=DealerRead, responses=CREATED)
@@ -167,3 +171,27 @@ def cancel_order(
             order_id, "cancel", actor=actor_of(principal, k), reason=body.reason, idempotency=k
         ),
     )
+
+
+@price_lists.post("/{grade}/prices", response_model=PriceListRead)
+def set_price(
+    grade: DealerGrade,
+    body: PriceCreate,
+    principal: CurrentPrincipal,
+    app: OrdersApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """价格表: the unit price of a SKU for dealers of one grade, from the next order on."""
+    principal.require(Role.HQ_ADMIN)
+    return run_command(
+        app,
+        key,
+        lambda k: app.set_price(
+            grade, body.sku, body.unit_price, actor=actor_of(principal, k), idempotency=k
+        ),
+    )
+
+
+@price_lists.get("/{grade}", response_model=PriceListRead)
+def get_price_list(grade: DealerGrade, principal: CurrentPrincipal, app: OrdersApp) -> dict:
+    return price_list_view(app.find_price_list(grade) or PriceList(grade=grade))

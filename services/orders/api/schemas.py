@@ -113,3 +113,19 @@ class OrderRead(BaseModel):
 
 def money_str(value: Decimal) -> str:
     return f"{value:.2f}"
+
+
+class PriceCreate(_Strict):
+    sku: Code = Field(examples=["WULIANGYE-52-500ML"])
+    unit_price: Money
+
+
+class PriceRead(BaseModel):
+    sku: str
+    unit_price: str
+
+
+class PriceListRead(BaseModel):
+    grade: str
+    prices: list[PriceRead]
+    position: str | None = None
