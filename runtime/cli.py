@@ -76,12 +76,18 @@ def serve(process: str) -> None:
 @click.option(
     "--inventory", "inventory_url", default=f"http://127.0.0.1:{DEFAULT_PORTS['inventory']}"
 )
+@click.option("--finance", "finance_url", default=f"http://127.0.0.1:{DEFAULT_PORTS['finance']}")
 @click.option("--api-key", default="demo-hq-admin", show_default=True)
-def seed(orders_url: str, inventory_url: str, api_key: str) -> None:
-    """Post the demo company (regions, branches, dealers, SKUs, warehouses) over HTTP."""
+def seed(orders_url: str, inventory_url: str, finance_url: str, api_key: str) -> None:
+    """Post the demo company over HTTP and drive one order from placing to cash."""
     from runtime.demo import seed_demo_company
 
-    seed_demo_company(orders_url=orders_url, inventory_url=inventory_url, api_key=api_key)
+    seed_demo_company(
+        orders_url=orders_url,
+        inventory_url=inventory_url,
+        finance_url=finance_url,
+        api_key=api_key,
+    )
 
 
 @main.command()

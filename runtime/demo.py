@@ -1,10 +1,16 @@
-"""The demo company: a few regions and branches, dealers of every grade, SKUs, warehouses and
-some orders, posted through the HTTP APIs like any client would (re-running replays)."""
+"""The demo company: a few regions and branches, dealers of every grade with credit, SKUs and
+a tier-1 price list, a rebate policy, warehouses with opening stock, some orders, and one of
+them driven all the way to cash. Posted through the HTTP APIs like any client would
+(re-running replays)."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from tqdm import tqdm
+
+from services.kernel.dates import business_today
 
 REGIONS = {
     "SOUTHWEST": {"CD": "Chengdu", "CQ": "Chongqing"},
@@ -67,16 +73,67 @@ DEMO_ORDERS = [
 ]
 
 
-def _post(client: httpx.Client, path: str, body: dict, key: str, api_key: str) -> None:
-    response = client.post(
-        path, json=body, headers={"Authorization": f"Bearer {api_key}", "Idempotency-Key": key}
+# Opening stock per warehouse (bottles / cases), credit per grade, the tier-1 price list and
+# this year's tier-1 rebate.
+OPENING_STOCK = {
+    "WH-CENTRAL": 2000,
+    "WH-CD": 600,
+    "WH-SH": 400,
+    "WH-BJ": 400,
+}
+CREDIT = {
+    "tier1_distributor": ("2000000.00", 45),
+    "tier2_distributor": ("500000.00", 30),
+    "exclusive_dealer": ("1000000.00", 30),
+    "group_buy": ("100000.00", 15),
+}
+TIER1_PRICES = [("WULIANGYE-52-500ML", "1199.00"), ("LUZHOU-1573-500ML", "1029.00")]
+REBATE_POLICY = {"policy_code": "TIER1-REBATE", "grade": "tier1_distributor", "rate": "0.0200"}
+# The order that goes all the way to cash when the platform starts.
+CYCLE_ORDER = 0
+
+
+class Seeder:
+    """Posts commands like any client; each has a fixed Idempotency-Key, so a second run on
+    the same data answers with the first run's answers and changes nothing."""
+
+    def __init__(self, urls: dict[str, str], api_key: str) -> None:
+        self.urls = urls
+        self.headers = {"Authorization": f"Bearer {api_key}"}
+        self.client = httpx.Client(timeout=30)
+
+    def post(self, service: str, path: str, body: dict, key: str) -> dict:
+        response = self.client.post(
+            self.urls[service] + path, json=body, headers={**self.headers, "Idempotency-Key": key}
+        )
+        # 409 "already registered": the company was seeded by an earlier run with other keys.
+        if response.status_code not in (200, 201, 409):
+            raise RuntimeError(f"seeding {path} failed: {response.status_code} {response.text}")
+        return response.json()
+
+    def get(self, service: str, path: str) -> httpx.Response:
+        return self.client.get(self.urls[service] + path, headers=self.headers)
+
+    def wait_for(self, service: str, path: str, field: str, wanted: set[str], timeout=30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.get(service, path)
+            if response.status_code == 200 and response.json().get(field) in wanted:
+                return response.json()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{path}: {field} did not become {wanted} in {timeout}s")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def seed_demo_company(
+    *, orders_url: str, inventory_url: str, finance_url: str, api_key: str
+) -> dict[str, int]:
+    seeder = Seeder(
+        {"orders": orders_url, "inventory": inventory_url, "finance": finance_url}, api_key
     )
-    # 409 "already registered": the company was seeded by an earlier run with other keys.
-    if response.status_code not in (200, 201, 409):
-        raise RuntimeError(f"seeding {path} failed: {response.status_code} {response.text}")
-
-
-def seed_demo_company(*, orders_url: str, inventory_url: str, api_key: str) -> dict[str, int]:
     steps: list[tuple[str, str, dict, str]] = []
     for region, branches in REGIONS.items():
         for branch in branches:
@@ -90,26 +147,84 @@ def seed_demo_company(*, orders_url: str, inventory_url: str, api_key: str) -> d
                     "grade": grade,
                 }
                 steps.append(("orders", "/dealers", dealer, f"seed-dealer-{code}"))
+                limit, days = CREDIT[grade]
+                terms = {"credit_limit": limit, "payment_terms_days": days}
+                path = f"/accounts/{code}/credit-terms"
+                steps.append(("finance", path, terms, f"seed-credit-{code}"))
     for sku, name, category, price in PRODUCTS:
         product = {"sku": sku, "name": name, "category": category, "list_price": price}
         steps.append(("orders", "/products", product, f"seed-product-{sku}"))
+    for sku, price in TIER1_PRICES:
+        path = "/price-lists/tier1_distributor/prices"
+        steps.append(("orders", path, {"sku": sku, "unit_price": price}, f"seed-price-{sku}"))
+    year = business_today().year
+    policy = {**REBATE_POLICY, "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31"}
+    steps.append(("finance", "/rebate-policies", policy, f"seed-rebate-{year}"))
     for code, name, kind, branch, region in WAREHOUSES:
         warehouse = {"code": code, "name": name, "kind": kind, "branch": branch, "region": region}
         steps.append(("inventory", "/warehouses", warehouse, f"seed-warehouse-{code}"))
-    for number, (dealer, lines) in enumerate(DEMO_ORDERS):
-        order = {
-            "dealer_code": dealer,
-            "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines],
+        receipt = {
+            "warehouse_code": code,
+            "lines": [{"sku": sku, "quantity": OPENING_STOCK[code]} for sku, *_ in PRODUCTS],
         }
-        steps.append(("orders", "/orders", order, f"seed-order-{number}"))
-    urls = {"orders": orders_url, "inventory": inventory_url}
-    with httpx.Client(timeout=30) as orders, httpx.Client(timeout=30) as inventory:
-        clients = {"orders": orders, "inventory": inventory}
+        steps.append(("inventory", "/goods-receipts", receipt, f"seed-receipt-{code}"))
+    try:
         for service, path, body, key in tqdm(steps, desc="seeding demo company", unit="cmd"):
-            _post(clients[service], urls[service] + path, body, key, api_key)
+            seeder.post(service, path, body, key)
+        orders = []
+        for number, (dealer, lines) in enumerate(DEMO_ORDERS):
+            order = {
+                "dealer_code": dealer,
+                "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines],
+            }
+            orders.append(seeder.post("orders", "/orders", order, f"seed-order-{number}"))
+        cycle = order_to_cash(seeder, orders[CYCLE_ORDER])
+    finally:
+        seeder.close()
     return {
         "dealers": sum(len(b) for b in REGIONS.values()) * len(GRADES),
         "products": len(PRODUCTS),
         "warehouses": len(WAREHOUSES),
         "orders": len(DEMO_ORDERS),
+        **cycle,
     }
+
+
+def order_to_cash(seeder: Seeder, order: dict) -> dict[str, int]:
+    """Drive one order through the whole saga: approved by credit and stock, shipped in two
+    parts, invoiced, delivered and partly paid."""
+    order_id = order["order_id"]
+    seeder.wait_for("orders", f"/orders/{order_id}", "status", {"approved", "delivered"})
+    seeder.wait_for(
+        "inventory", f"/stock/reservations/{order_id}", "status", {"approved", "shipped"}
+    )
+    shipments = []
+    for part, lines in enumerate(_halves(order["lines"])):
+        body = {"order_id": order_id, "lines": lines}
+        shipments.append(
+            seeder.post("inventory", "/shipments", body, f"seed-ship-{order_id}-{part}")
+        )
+    for shipment in shipments:
+        path = f"/shipments/{shipment['shipment_id']}/delivery"
+        seeder.post("inventory", path, {}, f"seed-delivery-{shipment['shipment_id']}")
+    seeder.wait_for("orders", f"/orders/{order_id}", "status", {"delivered"})
+    dealer = order["dealer_code"]
+    deadline = time.monotonic() + 30
+    while seeder.get("finance", f"/accounts/{dealer}").json()["invoices_posted"] < len(shipments):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the demo order's invoices did not appear in time")
+        time.sleep(0.1)
+    receipt = {"dealer_code": dealer, "amount": "20000.00"}
+    seeder.post("finance", "/receipts", receipt, f"seed-receipt-{order_id}")
+    return {"shipments": len(shipments), "invoices": len(shipments), "receipts": 1}
+
+
+def _halves(lines: list[dict]) -> list[list[dict]]:
+    """Two shipments: half of every line of more than one unit, then the rest."""
+    first, rest = [], []
+    for line in lines:
+        half = line["quantity"] // 2
+        if half:
+            first.append({"sku": line["sku"], "quantity": half})
+        rest.append({"sku": line["sku"], "quantity": line["quantity"] - half})
+    return [part for part in (first, rest) if part]

@@ -135,6 +135,7 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
 def run_platform(settings: Settings, *, seed: bool = True) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     started = time.monotonic()
     data_dir = settings.data_dir.resolve()
     logs = data_dir / "logs"
@@ -212,6 +213,7 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
             seeded = seed_demo_company(
                 orders_url=f"http://127.0.0.1:{settings.port_of('orders')}",
                 inventory_url=f"http://127.0.0.1:{settings.port_of('inventory')}",
+                finance_url=f"http://127.0.0.1:{settings.port_of('finance')}",
                 api_key="demo-hq-admin",
             )
         _print_banner(settings, data_dir, started, seeded)

@@ -76,6 +76,7 @@ def account_view(account: DealerAccount) -> dict[str, Any]:
         "available_credit": money(account.credit_limit - account.exposure),
         "unapplied_cash": money(account.unapplied),
         "invoiced": money(account.invoiced),
+        "invoices_posted": account.invoices_posted,
         "received": money(account.received),
         "credited": money(account.credited),
         "orders_on_credit_hold": [
