@@ -337,6 +337,7 @@ class Order(Aggregate):
         self.credit_override = override
         if self.status == OrderStatus.CREDIT_HOLD:
             self.status = OrderStatus.PLACED
+            self.reason = self.detail = None
 
     def credit_refused(self, *, detail: str) -> None:
         if self.status != OrderStatus.PLACED or self.credit is not None:
@@ -347,6 +348,7 @@ class Order(Aggregate):
     def _credit_refused(self, detail: str) -> None:
         self.credit = "refused"
         self.status = OrderStatus.CREDIT_HOLD
+        self.reason = "credit_limit_exceeded"
         self.detail = detail
 
     def stock_reserved(self, *, warehouse_code: str, approval_threshold: Decimal) -> None:

@@ -109,6 +109,7 @@ def test_an_order_over_the_credit_limit_waits_for_a_credit_controller(company):
     order_id = company.place({WULIANGYE: 10})["order_id"]  # 12990.00
 
     held = company.wait_status(order_id, "credit_hold")
+    assert held["reason"] == "credit_limit_exceeded"
     assert "exceeds the credit limit 10000.00 by 2990.00" in held["detail"]
     assert company.account()["orders_on_credit_hold"] == [
         {"order_id": order_id, "amount": "12990.00"}
@@ -121,7 +122,7 @@ def test_an_order_over_the_credit_limit_waits_for_a_credit_controller(company):
     assert denied.status_code == 403
     ok(command(company.finance, path, {"order_id": order_id}, headers=CREDIT_CONTROLLER))
     approved = company.wait_status(order_id, "approved")
-    assert approved["credit_override"] is True
+    assert approved["credit_override"] is True and approved["reason"] is None
     again = command(company.finance, path, {"order_id": order_id}, headers=CREDIT_CONTROLLER)
     assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
     assert company.account()["exposure"] == "12990.00"

@@ -101,7 +101,11 @@ class OrderRead(BaseModel):
     stock: str | None = Field(default=None, description="reserved or short, once known")
     warehouse_code: str | None = None
     manager_approval: bool = False
-    reason: str | None = Field(default=None, description="why it was rejected or cancelled")
+    reason: str | None = Field(
+        default=None,
+        description="why it is held, rejected or cancelled: credit_limit_exceeded, "
+        "insufficient_stock, rejected_by_manager, cancelled",
+    )
     detail: str | None = None
     shipped: list[ShippedRead] = []
     lines: list[OrderLineRead]
