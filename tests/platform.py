@@ -56,7 +56,7 @@ def command(
     )
 
 
-def wait_until(condition: Callable[[], Any], *, timeout: float = 15, what: str = "condition"):
+def wait_until(condition: Callable[[], Any], *, timeout: float = 30, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
         result = condition()

@@ -66,7 +66,7 @@ class Company:
     def order(self, order_id: str) -> dict:
         return ok(self.orders.get(f"/orders/{order_id}", headers=HQ))
 
-    def wait_status(self, order_id: str, *statuses: str, timeout: float = 20) -> dict:
+    def wait_status(self, order_id: str, *statuses: str, timeout: float = 45) -> dict:
         return wait_until(
             lambda: (o := self.order(order_id))["status"] in statuses and o,
             timeout=timeout,
@@ -82,6 +82,7 @@ class Company:
                 and r.json()["status"] == "approved"
                 and r.json()
             ),
+            timeout=45,
             what=f"order {order_id} to be shippable",
         )
 
@@ -100,7 +101,9 @@ class Company:
         return ok(self.finance.get(f"/accounts/{dealer}", headers=HQ))
 
     def wait_account(self, condition, dealer: str = "CD-001", what: str = "the account"):
-        return wait_until(lambda: (a := self.account(dealer)) and condition(a) and a, what=what)
+        return wait_until(
+            lambda: (a := self.account(dealer)) and condition(a) and a, timeout=45, what=what
+        )
 
 
 def ok(response: httpx.Response) -> dict:
