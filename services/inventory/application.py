@@ -143,7 +143,7 @@ class InventoryApplication(ServiceApplication):
                 region=cmd.region,
                 by=by,
             )
-            directory = self._directory() or WarehouseDirectory()
+            directory = self.warehouse_directory() or WarehouseDirectory()
             changed = [warehouse]
             if directory.takes(warehouse):
                 directory.record_listing(
@@ -161,7 +161,7 @@ class InventoryApplication(ServiceApplication):
                 continue  # the warehouse raced in (duplicate above), or the directory moved on
         raise duplicate
 
-    def _directory(self) -> WarehouseDirectory | None:
+    def warehouse_directory(self) -> WarehouseDirectory | None:
         try:
             return self.repository.get(WarehouseDirectory.create_id())
         except AggregateNotFoundError:
@@ -312,7 +312,7 @@ def reserve_stock(unit: Unit, envelope: Envelope, placed: orders_events.OrderPla
     if unit.find(reservation_id) is not None:
         return
     app: InventoryApplication = unit.app  # type: ignore[assignment]
-    directory = app._directory()
+    directory = app.warehouse_directory()
     warehouse_code = directory.serving(placed.branch) if directory else None
     lines = merge_lines([(line.sku, line.quantity) for line in placed.lines])
     shortages: list[dict] = []
