@@ -8,6 +8,7 @@ can never double-count and a stored answer never points at events that were not 
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ from psycopg.sql import SQL, Identifier
 from runtime.metrics import GROUP_COMMIT_COMMANDS
 from runtime.settings import PostgresLocation, Settings
 from services.kernel.errors import DomainError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -159,15 +162,34 @@ class ServiceRecorder(PostgresProcessRecorder):
         return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_aggregates_events(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every event of several aggregates in one round trip, in version order per
-        aggregate (a command that needs a dealer and N products reads them at once)."""
-        statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+    def select_aggregates_events(
+        self, after: dict[UUID, int], *, table: str | None = None, latest_only: bool = False
+    ) -> list[StoredEvent]:
+        """The events of several aggregates in one round trip, each after the version given
+        for it, in version order per aggregate (a command that needs a dealer and N products
+        reads them at once). ``table``/``latest_only``: the latest snapshot of each instead."""
+        ids = list(after)
+        columns = "e.originator_id, e.originator_version, e.topic, e.state"
+        if latest_only:
+            statement = SQL(
+                "SELECT DISTINCT ON (e.originator_id) " + columns + " FROM {0}.{1} e "
+                "WHERE e.originator_id = ANY(%s) "
+                "ORDER BY e.originator_id, e.originator_version DESC"
+            )
+            params: tuple = (ids,)
+        else:
+            statement = SQL(
+                "SELECT " + columns + " FROM {0}.{1} e "
+                "JOIN unnest(%s::uuid[], %s::int[]) AS s(id, after) ON e.originator_id = s.id "
+                "WHERE e.originator_version > s.after "
+                "ORDER BY e.originator_id, e.originator_version"
+            )
+            params = (ids, [after[i] for i in ids])
+        statement = statement.format(
+            Identifier(self.datastore.schema), Identifier(table or self.events_table_name)
+        )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (list(originator_ids),), prepare=True)
+            curs.execute(statement, params, prepare=True)
             return [
                 StoredEvent(
                     originator_id=row["originator_id"],
@@ -387,9 +409,21 @@ class ServiceApplication(Application[UUID]):
     def is_processed(self, origin: str, position: int) -> bool:
         return self.service_recorder.is_processed(origin, position)
 
+    def _snapshot(self, processing: ProcessingEvent[UUID]) -> None:
+        """Snapshot aggregates that reached their interval (``snapshotting_intervals``), so
+        that a busy aggregate (a SKU's stock, a dealer's account) is read from its latest
+        snapshot plus a few events. Only a shortcut: the events were committed already, so a
+        failure here is logged, never reported to the command (another writer may even have
+        taken the same snapshot)."""
+        try:
+            self._take_snapshots(processing)
+        except (IntegrityError, OperationalError, InterfaceError):
+            log.warning("%s: snapshot not taken", self.service, exc_info=True)
+
     def record_processing(self, processing: ProcessingEvent[UUID]) -> None:
         """A process manager's new events and its tracking record, in one transaction."""
         self._record(processing)
+        self._snapshot(processing)
 
     def record_processed(self, origin: str, position: int) -> None:
         """A tracking record alone (an event dead-lettered, with nothing to save)."""
@@ -417,15 +451,24 @@ class ServiceApplication(Application[UUID]):
             raise duplicate from None
 
     def get_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
-        """The current state of several aggregates, read in one query; missing ids are
-        simply absent from the answer."""
-        events: dict[UUID, list[Any]] = {}
-        for stored in self.service_recorder.select_aggregates_events(aggregate_ids):
+        """The current state of several aggregates: their latest snapshots in one query,
+        the events after them in another. Missing ids are simply absent from the answer."""
+        histories: dict[UUID, list[Any]] = {}
+        after = dict.fromkeys(aggregate_ids, 0)
+        if self.snapshots is not None:
+            table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+            for stored in self.service_recorder.select_aggregates_events(
+                after, table=table, latest_only=True
+            ):
+                snapshot = self.mapper.to_domain_event(stored)
+                histories[snapshot.originator_id] = [snapshot]
+                after[snapshot.originator_id] = snapshot.originator_version
+        for stored in self.service_recorder.select_aggregates_events(after):
             domain_event = self.mapper.to_domain_event(stored)
-            events.setdefault(domain_event.originator_id, []).append(domain_event)
+            histories.setdefault(domain_event.originator_id, []).append(domain_event)
         return {
             aggregate_id: project_aggregate(None, history)
-            for aggregate_id, history in events.items()
+            for aggregate_id, history in histories.items()
         }
 
     def save_command(
@@ -447,6 +490,7 @@ class ServiceApplication(Application[UUID]):
             if idempotency is not None and self.find_answer(idempotency) is not None:
                 raise IdempotencyKeyConflict(idempotency.key) from None
             raise
+        self._snapshot(processing)
         return CommandResult(status_code, body, max(ids, default=None))
 
 

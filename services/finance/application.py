@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -130,6 +130,8 @@ def policy_view(policy: RebatePolicy) -> dict[str, Any]:
 class FinanceApplication(ServiceApplication):
     service = "finance"
     name = "finance"
+    # A dealer's account changes with every order, invoice, receipt and credit note.
+    snapshotting_intervals: ClassVar[dict[type, int]] = {DealerAccount: 50, RebatePolicyBook: 50}
 
     # -- accounts ----------------------------------------------------------------------------
     def find_account(self, dealer_code: str) -> DealerAccount | None:

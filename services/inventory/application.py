@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -125,6 +125,8 @@ def shipment_view(shipment: Shipment) -> dict[str, Any]:
 class InventoryApplication(ServiceApplication):
     service = "inventory"
     name = "inventory"
+    # A SKU's stock changes with every receipt, reservation and shipment.
+    snapshotting_intervals: ClassVar[dict[type, int]] = {StockItem: 50, WarehouseDirectory: 50}
 
     # -- warehouses --------------------------------------------------------------------------
     def register_warehouse(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -143,6 +143,7 @@ def order_view(order: Order) -> dict[str, Any]:
 class OrdersApplication(ServiceApplication):
     service = "orders"
     name = "orders"
+    snapshotting_intervals: ClassVar[dict[type, int]] = {PriceList: 50}
 
     # -- dealers ---------------------------------------------------------------------------
     def register_dealer(
