@@ -128,6 +128,14 @@ class ServiceRecorder(PostgresProcessRecorder):
             ).format(self.idempotency_table)
         )
 
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        # A process manager's batch: the origins of every event the batch's changes answer.
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking=tracking)
+
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -420,8 +428,12 @@ class ServiceApplication(Application[UUID]):
         except (IntegrityError, OperationalError, InterfaceError):
             log.warning("%s: snapshot not taken", self.service, exc_info=True)
 
-    def record_processing(self, processing: ProcessingEvent[UUID]) -> None:
-        """A process manager's new events and its tracking record, in one transaction."""
+    def record_processing(
+        self, processing: ProcessingEvent[UUID], trackings: Sequence[Tracking] = ()
+    ) -> None:
+        """A process manager's new events and its tracking record(s), in one transaction."""
+        if trackings:
+            processing.saved_kwargs["trackings"] = list(trackings)
         self._record(processing)
         self._snapshot(processing)
 

@@ -34,38 +34,64 @@ from services.kernel.errors import DomainError
 log = logging.getLogger(__name__)
 
 
+_ABSENT = object()
+
+
 @dataclass
 class Unit:
-    """What a policy works with: the service's aggregates, read fresh, and the ones it
-    changed (saved together with the event's tracking record)."""
+    """What policies work with: the service's aggregates, each read once and then kept, so
+    a later policy of the same batch sees what an earlier one changed. Every aggregate read
+    or saved through the unit is saved with the batch (those without new events add
+    nothing)."""
 
     app: ServiceApplication
-    changed: dict[UUID, Any] = field(default_factory=dict)
+    loaded: dict[UUID, Any] = field(default_factory=dict)
 
     def get(self, aggregate_id: UUID) -> Any:
-        """The aggregate as changed so far by this policy, else as stored."""
-        if aggregate_id in self.changed:
-            return self.changed[aggregate_id]
-        return self.app.repository.get(aggregate_id)
+        found = self.find(aggregate_id)
+        if found is None:
+            raise AggregateNotFoundError(aggregate_id)
+        return found
 
     def find(self, aggregate_id: UUID) -> Any | None:
-        try:
-            return self.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        if aggregate_id not in self.loaded:
+            try:
+                self.loaded[aggregate_id] = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                self.loaded[aggregate_id] = _ABSENT
+        found = self.loaded[aggregate_id]
+        return None if found is _ABSENT else found
+
+    def get_many(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
+        """Like the application's get_many (missing ids absent), through the unit."""
+        missing = [i for i in aggregate_ids if i not in self.loaded]
+        if missing:
+            found = self.app.get_many(missing)
+            for aggregate_id in missing:
+                self.loaded[aggregate_id] = found.get(aggregate_id, _ABSENT)
+        return {i: self.loaded[i] for i in aggregate_ids if self.loaded[i] is not _ABSENT}
 
     def save(self, *aggregates: Any) -> None:
+        """Add new aggregates (those read through the unit are saved anyway)."""
         for aggregate in aggregates:
-            self.changed[aggregate.id] = aggregate
+            self.loaded[aggregate.id] = aggregate
+
+    @property
+    def changed(self) -> list[Any]:
+        return [a for a in self.loaded.values() if a is not _ABSENT]
 
 
 Policy = Callable[[Unit, Envelope, Any], None]
 
 
+class RetryBatch(Exception):
+    """The batch must be delivered again (see ``_ProcessBatch.commit``)."""
+
+
 class ProcessManager:
     """The consumer runtime's handler for a service's process manager."""
 
-    transient_errors = (OperationalError, InterfaceError)
+    transient_errors = (OperationalError, InterfaceError, RetryBatch)
 
     def __init__(
         self,
@@ -84,45 +110,110 @@ class ProcessManager:
     def open_batch(self) -> Iterator[_ProcessBatch]:
         batch = _ProcessBatch(self)
         yield batch
+        batch.commit()
         # After the runtime published the batch's poison messages to the dead-letter topic:
         # only now is their processing recorded, so a crash in between re-sends them.
         for envelope in batch.dead_lettered:
             self.app.record_processed(envelope.source, envelope.position)
 
 
+@dataclass
+class _Decided:
+    envelope: Envelope
+    policy: Policy
+    data: Any
+
+
 class _ProcessBatch:
+    """One poll's events. Their policies run against one shared unit of work, whose changes
+    and every event's tracking record are saved in a single transaction at the end (one
+    commit per batch, each aggregate read once). If a policy refuses an event, or the save
+    meets a concurrent writer, the batch falls back to one transaction per event, each
+    deciding on fresh state, so no event's outcome depends on another's failure."""
+
     def __init__(self, manager: ProcessManager) -> None:
         self.manager = manager
         self.app = manager.app
+        self.unit = Unit(self.app)
+        self.decided: list[_Decided] = []  # run against the shared unit, not yet saved
+        self.one_by_one = False
+        self.seen: set[tuple[str, int]] = set()
         self.dead_lettered: list[Envelope] = []
 
     def apply(self, envelope: Envelope) -> Applied:
         policy = self.manager.policies.get(envelope.type)
         if policy is None:
             return Applied(Outcome.IGNORED)  # not this saga's concern: nothing to record
-        if self.app.is_processed(envelope.source, envelope.position):
+        origin = (envelope.source, envelope.position)
+        if origin in self.seen or self.app.is_processed(*origin):
             return Applied(Outcome.DUPLICATE)
+        self.seen.add(origin)
         try:
             data = EVENT_TYPES[envelope.type].model_validate(envelope.data)
         except ValidationError as error:
             return self._reject(envelope, f"ValidationError: {error}")
+        decided = _Decided(envelope, policy, data)
+        if self.one_by_one:
+            return self._apply_alone(decided)
+        try:
+            policy(self.unit, envelope, data)
+        except (Rejected, DomainError):
+            # The shared unit may hold this policy's half-made changes: start again, one by
+            # one, with the events decided so far; this one then decides on fresh state.
+            self._fall_back()
+            return self._apply_alone(decided)
+        self.decided.append(decided)
+        return Applied(Outcome.APPLIED)
+
+    def commit(self) -> None:
+        if not self.decided:
+            return
+        processing = ProcessingEvent[UUID]()
+        processing.collect_events(*self.unit.changed)
+        trackings = [
+            Tracking(application_name=d.envelope.source, notification_id=d.envelope.position)
+            for d in self.decided
+        ]
+        try:
+            self.app.record_processing(processing, trackings)
+        except IntegrityError:
+            # A concurrent writer, or another member processed one of them: one by one.
+            poison_before = len(self.dead_lettered)
+            self._fall_back()
+            if len(self.dead_lettered) > poison_before:
+                # An event that its policy accepted in the batch refuses it alone. The
+                # runtime has already sent this batch's poison to the dead-letter topic, so
+                # have the batch delivered again: that event is then refused up front.
+                del self.dead_lettered[poison_before:]
+                raise RetryBatch(
+                    f"{self.manager.name}: an event's outcome changed on retry"
+                ) from None
+        else:
+            self.decided = []
+
+    def _fall_back(self) -> None:
+        decided, self.decided = self.decided, []
+        self.unit = Unit(self.app)
+        self.one_by_one = True
+        for earlier in decided:
+            self._apply_alone(earlier)
+
+    def _apply_alone(self, decided: _Decided) -> Applied:
+        envelope = decided.envelope
         for _attempt in range(self.manager.max_conflicts):
+            if self.app.is_processed(envelope.source, envelope.position):
+                return Applied(Outcome.DUPLICATE)  # another member processed it meanwhile
             unit = Unit(self.app)
             try:
-                policy(unit, envelope, data)
+                decided.policy(unit, envelope, decided.data)
             except (Rejected, DomainError) as error:
                 return self._reject(envelope, f"{type(error).__name__}: {error}")
-            processing = ProcessingEvent[UUID](
-                tracking=Tracking(
-                    application_name=envelope.source, notification_id=envelope.position
-                )
-            )
-            processing.collect_events(*unit.changed.values())
+            processing = ProcessingEvent[UUID]()
+            processing.collect_events(*unit.changed)
+            tracking = Tracking(application_name=envelope.source, notification_id=envelope.position)
             try:
-                self.app.record_processing(processing)
+                self.app.record_processing(processing, [tracking])
             except IntegrityError:
-                if self.app.is_processed(envelope.source, envelope.position):
-                    return Applied(Outcome.DUPLICATE)  # another member processed it meanwhile
                 continue  # a concurrent command changed an aggregate: decide again
             return Applied(Outcome.APPLIED)
         raise RuntimeError(

@@ -361,8 +361,7 @@ def issue_invoice(
     total = cny(sum((line["amount"] for line in lines), ZERO))
     issue_date = shipped.ship_date
     due_date = issue_date + timedelta(days=account.terms_days)
-    app: FinanceApplication = unit.app  # type: ignore[assignment]
-    book = app.find_policy_book()
+    book = unit.find(RebatePolicyBook.create_id())
     policies = book.covering(account, issue_date) if book else []
     invoice = Invoice(
         number=f"INV-{issue_date:%Y%m%d}-{str(invoice_id)[:8].upper()}",

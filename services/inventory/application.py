@@ -4,6 +4,7 @@ cancelled ones, made shippable by approval)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -207,12 +208,18 @@ class InventoryApplication(ServiceApplication):
         )
 
     def stock_items(
-        self, warehouse_code: str, skus: list[str], *, create: bool
+        self,
+        warehouse_code: str,
+        skus: list[str],
+        *,
+        create: bool,
+        reader: Callable[[list[UUID]], dict[UUID, Any]] | None = None,
     ) -> dict[str, StockItem]:
-        """The stock items of ``skus`` at a warehouse, read in one query (new ones opened
-        when ``create``; else missing SKUs are absent)."""
+        """The stock items of ``skus`` at a warehouse, read at once (new ones opened when
+        ``create``; else missing SKUs are absent), through ``reader`` if given (a process
+        manager's unit of work)."""
         ids = {StockItem.create_id(warehouse_code, sku): sku for sku in skus}
-        found = self.get_many(list(ids))
+        found = (reader or self.get_many)(list(ids))
         items = {ids[i]: item for i, item in found.items()}
         if create:
             for sku in skus:
@@ -314,7 +321,7 @@ def reserve_stock(unit: Unit, envelope: Envelope, placed: orders_events.OrderPla
     if unit.find(reservation_id) is not None:
         return
     app: InventoryApplication = unit.app  # type: ignore[assignment]
-    directory = app.warehouse_directory()
+    directory = unit.find(WarehouseDirectory.create_id())
     warehouse_code = directory.serving(placed.branch) if directory else None
     lines = merge_lines([(line.sku, line.quantity) for line in placed.lines])
     shortages: list[dict] = []
@@ -322,7 +329,7 @@ def reserve_stock(unit: Unit, envelope: Envelope, placed: orders_events.OrderPla
     if warehouse_code is None:
         shortages = [{"sku": s, "requested": q, "available": 0} for s, q in lines.items()]
     else:
-        items = app.stock_items(warehouse_code, list(lines), create=False)
+        items = app.stock_items(warehouse_code, list(lines), create=False, reader=unit.get_many)
         for sku, quantity in lines.items():
             available = items[sku].available if sku in items else 0
             if quantity > available:
@@ -360,7 +367,9 @@ def release_stock(unit: Unit, envelope: Envelope, ended: Any) -> None:
         return
     app: InventoryApplication = unit.app  # type: ignore[assignment]
     assert reservation.warehouse_code is not None
-    items = app.stock_items(reservation.warehouse_code, list(reservation.lines), create=False)
+    items = app.stock_items(
+        reservation.warehouse_code, list(reservation.lines), create=False, reader=unit.get_many
+    )
     released = {}
     for sku, item in items.items():
         quantity = item.release(ended.order_id)

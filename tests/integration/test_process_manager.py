@@ -1,0 +1,145 @@
+"""A process manager's batch: one transaction for the whole poll when all goes well, one per
+event when a policy refuses an event or a concurrent writer gets in first; either way every
+event's effect is saved exactly once with its tracking record. Real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from contracts import orders as published
+from contracts.envelope import Envelope, event_id
+from runtime.consumer import Outcome
+from runtime.eventstore import Provenance
+from runtime.process_manager import ProcessManager, Unit
+from services.inventory.application import InventoryApplication, ReceiveGoods, RegisterWarehouse
+from services.inventory.domain import StockItem
+from services.kernel.errors import RuleViolation
+
+pytestmark = pytest.mark.integration
+
+CLERK = Provenance(actor="Liu Yang", role="warehouse_clerk")
+SKU = "WULIANGYE-52-500ML"
+
+
+class Refused(RuleViolation):
+    code = "refused"
+
+
+def placed(position: int, dealer: str, quantity: int) -> Envelope:
+    data = published.OrderPlaced(
+        order_id=f"00000000-0000-4000-8000-{position:012d}",
+        dealer_id="00000000-0000-4000-8000-000000000000",
+        dealer_code=dealer,
+        branch="CD",
+        region="SOUTHWEST",
+        business_date=date(2026, 11, 20),
+        lines=[
+            published.OrderLine(
+                sku=SKU,
+                category="BAIJIU",
+                quantity=quantity,
+                unit_price=Decimal("1299.00"),
+                amount=Decimal("1299.00") * quantity,
+            )
+        ],
+        total=Decimal("1299.00") * quantity,
+    )
+    return Envelope(
+        id=event_id("orders", position),
+        source="orders",
+        type=str(data.event_type()),
+        subject=data.order_id,
+        time="2026-11-20T02:00:00Z",
+        sequence=1,
+        position=position,
+        previousposition=position - 1,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def reserve_or_refuse(unit: Unit, envelope: Envelope, data: published.OrderPlaced) -> None:
+    """A test policy: reserve the order's quantity on one stock item (through the unit, so
+    the batch's policies see each other), refusing a dealer called BAD half-way through."""
+    [item] = unit.app.stock_items("WH-CD", [SKU], create=False, reader=unit.get_many).values()
+    item.reserve(data.order_id, data.lines[0].quantity)
+    if data.dealer_code == "BAD":
+        raise Refused("this dealer is refused (after a change the batch must not keep)")
+
+
+@pytest.fixture
+def inventory(settings):
+    app = InventoryApplication(settings)
+    app.register_warehouse(
+        RegisterWarehouse("WH-CD", "Chengdu DC", "branch", "CD", "SOUTHWEST"),
+        by=CLERK,
+        idempotency=None,
+    )
+    receive(app, 100)
+    yield app
+    app.close()
+
+
+def receive(app: InventoryApplication, quantity: int) -> None:
+    app.receive_goods(
+        ReceiveGoods("WH-CD", date(2026, 11, 20), {SKU: quantity}),
+        by=CLERK,
+        warehouse_scope=None,
+        idempotency=None,
+    )
+
+
+def manager(app) -> ProcessManager:
+    policies = {str(published.OrderPlaced.event_type()): reserve_or_refuse}
+    return ProcessManager(app, name="inventory-test", policies=policies)
+
+
+def stock(app) -> StockItem:
+    return app.repository.get(StockItem.create_id("WH-CD", SKU))
+
+
+def test_a_batch_is_saved_in_one_transaction_and_redelivery_changes_nothing(inventory):
+    pm = manager(inventory)
+    envelopes = [placed(p, "CD-001", 10) for p in range(1, 6)]
+    version = stock(inventory).version
+    with pm.open_batch() as batch:
+        outcomes = [batch.apply(e).outcome for e in envelopes]
+    assert outcomes == [Outcome.APPLIED] * 5
+    item = stock(inventory)
+    assert item.reserved == 50 and item.version == version + 5
+    with pm.open_batch() as batch:
+        again = [batch.apply(e).outcome for e in envelopes]
+    assert again == [Outcome.DUPLICATE] * 5
+    assert stock(inventory).reserved == 50
+
+
+def test_a_refused_event_is_dead_lettered_alone_and_leaves_no_half_change(inventory):
+    pm = manager(inventory)
+    envelopes = [
+        placed(1, "CD-001", 10),
+        placed(2, "BAD", 7),  # reserves, then refuses: the reservation must not stay
+        placed(3, "CD-001", 20),
+    ]
+    with pm.open_batch() as batch:
+        outcomes = [batch.apply(e).outcome for e in envelopes]
+        # The runtime dead-letters here, before the batch ends.
+        assert not inventory.is_processed("orders", 2)
+    assert outcomes == [Outcome.APPLIED, Outcome.DEAD_LETTERED, Outcome.APPLIED]
+    assert stock(inventory).reservations == {
+        placed(1, "", 1).data["order_id"]: 10,
+        placed(3, "", 1).data["order_id"]: 20,
+    }
+    assert all(inventory.is_processed("orders", p) for p in (1, 2, 3))
+
+
+def test_a_concurrent_writer_makes_the_batch_decide_again_one_by_one(inventory):
+    pm = manager(inventory)
+    with pm.open_batch() as batch:
+        outcomes = [batch.apply(placed(p, "CD-001", 30)).outcome for p in (1, 2, 3)]
+        receive(inventory, 5)  # a goods receipt lands on the same stock item meanwhile
+    assert outcomes == [Outcome.APPLIED] * 3
+    item = stock(inventory)
+    assert item.on_hand == 105 and item.reserved == 90
+    assert all(inventory.is_processed("orders", p) for p in (1, 2, 3))
