@@ -3,8 +3,13 @@
 PostgreSQL and the broker are the ones DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS name, else an
 embedded PostgreSQL (durable: fsync on) and an embedded Tansu in a temporary folder. The
 benchmark gets a database and a topic namespace of its own, migrates in-process, runs the
-``orders`` and ``query`` processes as children (``python -m runtime serve ...``) and seeds a
-small Chengdu company through the HTTP API. Everything it started is stopped in ``close``.
+``orders``, ``inventory``, ``finance`` and ``query`` processes as children (``python -m runtime
+serve ...``) and seeds a small Chengdu company through the HTTP API: dealers and SKUs, and what
+the order saga needs to approve their orders (a branch warehouse serving Chengdu with ample
+opening stock, and generous credit terms for every dealer). Every phase therefore runs with
+the saga's process managers consuming: an order placed in the placement phase is also
+reserved and approved meanwhile, as in production. Everything it started is stopped in
+``close``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -24,7 +30,16 @@ import psutil
 import psycopg2
 from kafka.errors import KafkaError
 
-from bench.workload import CLERK, DEALERS, HQ, PRODUCTS, new_order
+from bench.workload import (
+    CLERK,
+    CREDIT_TERMS,
+    DEALERS,
+    HQ,
+    PRODUCTS,
+    WAREHOUSE,
+    opening_stock,
+    saga_order,
+)
 from runtime import kafka
 from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from runtime.settings import PostgresLocation, Settings
@@ -33,10 +48,22 @@ from runtime.supervisor import Child
 log = logging.getLogger("bench")
 
 REPO = Path(__file__).resolve().parent.parent
-PROCESSES = ("orders", "query")
+PROCESSES = ("orders", "inventory", "finance", "query")
 SESSION_TIMEOUT_MS = 1500  # Tansu holds a new group's join for half of it (INFRA-NOTES)
 READY_TIMEOUT_S = 60.0
 PIPELINE_TIMEOUT_S = 30.0
+
+
+def _free_ports(processes: tuple[str, ...]) -> dict[str, int]:
+    """A free port for each process, all different (a port freed is free to be picked
+    again)."""
+    ports: dict[str, int] = {}
+    for process in processes:
+        port = free_port()
+        while port in ports.values():
+            port = free_port()
+        ports[process] = port
+    return ports
 
 
 class PlatformStartFailed(RuntimeError):
@@ -48,8 +75,12 @@ class Target:
     """Where the benchmark talks to the running platform."""
 
     orders_url: str
+    inventory_url: str
+    finance_url: str
     query_url: str
     database_dsn: str
+    # Orders above this total wait for a branch manager (the saga does not approve them).
+    approval_threshold: Decimal
 
 
 class Platform:
@@ -99,8 +130,7 @@ class Platform:
             kafka_bootstrap_servers=bootstrap,
             kafka_namespace=self.namespace,
             kafka_session_timeout_ms=SESSION_TIMEOUT_MS,
-            orders_port=free_port(),
-            query_port=free_port(),
+            **{f"{process}_port": port for process, port in _free_ports(PROCESSES).items()},
         )
         from runtime.migrate import migrate
 
@@ -108,13 +138,20 @@ class Platform:
         migrate(self.settings)
         self._start_children()
         self.target = Target(
-            orders_url=f"http://127.0.0.1:{self.settings.orders_port}",
-            query_url=f"http://127.0.0.1:{self.settings.query_port}",
+            orders_url=self._url("orders"),
+            inventory_url=self._url("inventory"),
+            finance_url=self._url("finance"),
+            query_url=self._url("query"),
             database_dsn=database_dsn,
+            approval_threshold=self.settings.order_approval_threshold,
         )
         self._seed()
         self._check_pipeline()
         return self.target
+
+    def _url(self, process: str) -> str:
+        assert self.settings is not None
+        return f"http://127.0.0.1:{self.settings.port_of(process)}"
 
     def _create_database(self, server_url: str) -> str:
         server = PostgresLocation.from_url(server_url)
@@ -178,29 +215,48 @@ class Platform:
             time.sleep(0.2)
 
     def _seed(self) -> None:
+        """Dealers and SKUs (orders); a warehouse serving Chengdu and its opening stock
+        (inventory); credit terms for every dealer (finance). Without the last two, the saga
+        would reject every order for want of stock, or hold it for want of credit."""
         assert self.target is not None
-        with httpx.Client(base_url=self.target.orders_url, headers=HQ, timeout=30) as client:
-            for path, body in [
-                *(("/dealers", dealer) for dealer in DEALERS),
-                *(("/products", product) for product in PRODUCTS),
-            ]:
+        t = self.target
+        steps: list[tuple[str, str, dict]] = [
+            *((t.orders_url, "/dealers", dealer) for dealer in DEALERS),
+            *((t.orders_url, "/products", product) for product in PRODUCTS),
+            (t.inventory_url, "/warehouses", WAREHOUSE),
+            (t.inventory_url, "/goods-receipts", opening_stock()),
+            *(
+                (t.finance_url, f"/accounts/{dealer['code']}/credit-terms", CREDIT_TERMS)
+                for dealer in DEALERS
+            ),
+        ]
+        with httpx.Client(headers=HQ, timeout=30) as client:
+            for url, path, body in steps:
                 response = client.post(
-                    path, json=body, headers={"Idempotency-Key": f"bench-seed-{uuid.uuid4()}"}
+                    url + path,
+                    json=body,
+                    headers={"Idempotency-Key": f"bench-seed-{uuid.uuid4()}"},
                 )
-                if response.status_code != 201:
+                if response.status_code not in (200, 201):
                     raise PlatformStartFailed(
                         f"seeding {path} failed: {response.status_code} {response.text}"
                     )
-        log.info("seeded %d dealers and %d SKUs", len(DEALERS), len(PRODUCTS))
+        log.info(
+            "seeded %d dealers with credit, %d SKUs, warehouse %s with opening stock",
+            len(DEALERS),
+            len(PRODUCTS),
+            WAREHOUSE["code"],
+        )
 
     def _check_pipeline(self) -> None:
-        """One order all the way to /hq/sales: the consumer group has joined, topics exist."""
+        """One order all the way to /hq/sales and to approved: the consumer groups (the
+        projector's and the three process managers') have joined, the topics exist."""
         assert self.target is not None
         started = time.monotonic()
         with httpx.Client(timeout=30) as client:
             placed = client.post(
                 f"{self.target.orders_url}/orders",
-                json=new_order(),
+                json=saga_order(self.target.approval_threshold),
                 headers={**CLERK, "Idempotency-Key": str(uuid.uuid4())},
             )
             if placed.status_code != 201:
@@ -219,7 +275,27 @@ class Platform:
                         f"the first order did not reach /hq/sales in {PIPELINE_TIMEOUT_S:.0f}s: "
                         f"{sales.status_code} {sales.text}"
                     )
-        log.info("pipeline checked: %s visible in %.2fs", position, time.monotonic() - started)
+            visible_s = time.monotonic() - started
+            order_id = placed.json()["order_id"]
+            while True:
+                order = client.get(f"{self.target.orders_url}/orders/{order_id}", headers=HQ)
+                status = order.json().get("status") if order.status_code == 200 else None
+                if status == "approved":
+                    break
+                if status not in (None, "placed") or (
+                    time.monotonic() - started > PIPELINE_TIMEOUT_S
+                ):
+                    raise PlatformStartFailed(
+                        f"the first order was not approved in {PIPELINE_TIMEOUT_S:.0f}s: "
+                        f"{order.status_code} {order.text}"
+                    )
+                time.sleep(0.05)
+        log.info(
+            "pipeline checked: %s visible in %.2fs, approved in %.2fs",
+            position,
+            visible_s,
+            time.monotonic() - started,
+        )
 
     # -- observe -----------------------------------------------------------------------------
     def components(self) -> dict[str, list[psutil.Process]]:

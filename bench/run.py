@@ -1,5 +1,11 @@
 """`python -m bench`: start the platform, run the phases, print and save the report.
 
+The phases: (1) the PostgreSQL commit ceiling; (2) order placement through HTTP, closed loop;
+(3) command to visible (placed order -> HQ's sales read model), open loop; (4) the saga
+(placed order -> approved by finance's and inventory's reservations), open loop. The saga's
+process managers run through every phase, as they would in production; only the saga phase
+waits for them.
+
 Exit status: 0 when every phase ran (a missed goal is reported, not an error), 2 when the
 platform could not be started, 1 when a phase failed, 130 when interrupted.
 """
@@ -21,6 +27,7 @@ from bench.ceiling import CeilingResult, measure_ceiling
 from bench.measure import ResourceMeter
 from bench.platform import Platform, PlatformStartFailed, Target
 from bench.report import Row, ms, per_s, render_resources, render_table, verdict, write_json
+from bench.saga import SagaResult, measure_saga
 from bench.throughput import ThroughputResult, measure_throughput
 from bench.visibility import VisibilityResult, measure_visibility
 from bench.workload import HQ
@@ -35,13 +42,14 @@ NOISY_NEIGHBOUR_CORES = 0.15
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Benchmark order placement and read-your-writes."
+        prog="python -m bench",
+        description="Benchmark order placement, read-your-writes and the order saga.",
     )
     parser.add_argument(
         "--duration",
         type=float,
         default=10.0,
-        help="seconds measured in the placement and the command-to-visible phases (10)",
+        help="seconds measured in the placement, command-to-visible and saga phases (10)",
     )
     parser.add_argument(
         "--concurrency",
@@ -53,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rate", type=float, default=100.0, help="orders/s of the command-to-visible phase (100)"
     )
     parser.add_argument(
+        "--saga-rate",
+        type=float,
+        default=50.0,
+        help="orders/s of the saga phase, placed to approved (50)",
+    )
+    parser.add_argument(
         "--ceiling-duration", type=float, default=5.0, help="seconds per ceiling run (5)"
     )
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up (2)")
@@ -60,11 +74,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--senders",
         type=int,
         default=256,
-        help="at most this many orders in flight in the command-to-visible phase (256)",
+        help="at most this many orders in flight in the command-to-visible and saga phases (256)",
     )
     args = parser.parse_args(argv)
-    if min(args.concurrency, args.senders) < 1 or min(args.rate, args.duration) <= 0:
-        parser.error("--concurrency, --senders, --rate and --duration must be positive")
+    if (
+        min(args.concurrency, args.senders) < 1
+        or min(args.rate, args.saga_rate, args.duration) <= 0
+    ):
+        parser.error(
+            "--concurrency, --senders, --rate, --saga-rate and --duration must be positive"
+        )
     return args
 
 
@@ -91,7 +110,7 @@ def catch_up(target: Target, position: str | None) -> float | None:
 def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> dict:
     meter = ResourceMeter(platform.components, platform.database_sessions)
     c = args.concurrency
-    print(f"\n[1/3] ceiling: PostgreSQL commits of one row, {c} and 1 connection(s)")
+    print(f"\n[1/4] ceiling: PostgreSQL commits of one row, {c} and 1 connection(s)")
     ceiling_c = measure_ceiling(
         target.database_dsn, connections=c, seconds=args.ceiling_duration, meter=meter
     )
@@ -102,7 +121,7 @@ def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> 
             target.database_dsn, connections=1, seconds=args.ceiling_duration, meter=meter
         )
     )
-    print(f"\n[2/3] order placement through HTTP, {c} clients (closed loop)")
+    print(f"\n[2/4] order placement through HTTP, {c} clients (closed loop)")
     placement = measure_throughput(
         target.orders_url,
         concurrency=c,
@@ -112,7 +131,7 @@ def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> 
     )
     log.info("waiting for the read model to catch up with %s", placement.last_position)
     caught_up = catch_up(target, placement.last_position)
-    print(f"\n[3/3] command to visible at {args.rate:g} orders/s (open loop)")
+    print(f"\n[3/4] command to visible at {args.rate:g} orders/s (open loop)")
     visibility = measure_visibility(
         target.orders_url,
         target.query_url,
@@ -121,12 +140,24 @@ def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> 
         max_senders=args.senders,
         meter=meter,
     )
+    print(f"\n[4/4] the saga, placed to approved, at {args.saga_rate:g} orders/s (open loop)")
+    assert platform.settings is not None
+    saga = measure_saga(
+        platform.settings,
+        target.orders_url,
+        rate=args.saga_rate,
+        seconds=args.duration,
+        max_senders=args.senders,
+        approval_threshold=target.approval_threshold,
+        meter=meter,
+    )
     return {
         "ceiling_1": ceiling_1,
         "ceiling_c": ceiling_c,
         "placement": placement,
         "catch_up_s": caught_up,
         "visibility": visibility,
+        "saga": saga,
     }
 
 
@@ -135,8 +166,10 @@ def build_report(phases: dict) -> tuple[list[Row], dict]:
     ceiling_c: CeilingResult = phases["ceiling_c"]
     placement: ThroughputResult = phases["placement"]
     visibility: VisibilityResult = phases["visibility"]
+    saga: SagaResult = phases["saga"]
     c = placement.concurrency
     ratio = placement.commands_per_s / ceiling_c.rows_per_s if ceiling_c.rows_per_s else 0.0
+    saga_ratio = saga.approved_per_s / ceiling_c.rows_per_s if ceiling_c.rows_per_s else 0.0
     ratio_ok = ratio >= RATIO_GOAL
     p99 = visibility.visible["p99_ms"]
     visible_ok = p99 is not None and p99 < VISIBLE_P99_GOAL_MS and visibility.status_503 == 0
@@ -174,6 +207,26 @@ def build_report(phases: dict) -> tuple[list[Row], dict]:
         ),
         Row("  command-to-visible max", ms(visibility.visible["max_ms"])),
         Row("  503 read_model_behind answers", f"{visibility.status_503}", goal="0"),
+        Row(
+            "Saga: placed→approved, achieved",
+            f"{saga.approved_per_s:,.1f} orders/s",
+            per_s(ceiling_c.rows_per_s, "rows"),
+            f"{saga_ratio:.3f}",
+            "—",
+        ),
+        Row(
+            "  process managers caught up before it",
+            f"{saga.settle_s:.2f} s"
+            if not any(saga.backlog_at_start.values())
+            else f"not in {saga.settle_s:.0f} s ({sum(saga.backlog_at_start.values())} left)",
+        ),
+        Row("  placed→approved p50", ms(saga.approved_latency["p50_ms"])),
+        Row("  placed→approved p99", ms(saga.approved_latency["p99_ms"])),
+        Row(
+            "  not approved / rejected / on hold",
+            f"{saga.not_approved} / {saga.rejected} / {saga.on_credit_hold}",
+            goal="0 / 0 / 0",
+        ),
     ]
     goals = {
         "placement_ratio": {
@@ -187,8 +240,22 @@ def build_report(phases: dict) -> tuple[list[Row], dict]:
             "goal": f"< {VISIBLE_P99_GOAL_MS} and no 503",
             "result": verdict(visible_ok),
         },
+        "saga_ratio": {"measured": round(saga_ratio, 3), "goal": None, "result": "report"},
     }
     return rows, goals
+
+
+def print_saga_anomalies(saga: SagaResult) -> None:
+    """Every order of the saga phase should be approved: say so when some were not."""
+    failed_posts = saga.orders - saga.placed
+    if saga.not_approved == 0 and failed_posts == 0:
+        return
+    print(
+        f"\nWARNING: of {saga.orders} saga orders, {failed_posts} were not placed "
+        f"(POST answers {saga.post_statuses}) and {saga.not_approved} of those placed were "
+        f"not approved after {saga.catch_up_s:.1f} s more: {saga.rejected} rejected, "
+        f"statuses of the undecided {saga.statuses_not_decided}."
+    )
 
 
 def print_resources(args: argparse.Namespace, phases: dict) -> None:
@@ -200,6 +267,7 @@ def print_resources(args: argparse.Namespace, phases: dict) -> None:
         (f"ceiling, {args.concurrency} conn", "ceiling_c"),
         ("order placement", "placement"),
         ("command-to-visible", "visibility"),
+        ("saga", "saga"),
     ):
         use = phases[key].resources
         print(render_resources(label, use))
@@ -241,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         phases = run_phases(args, platform, target)
         rows, goals = build_report(phases)
         print("\n" + render_table(rows))
+        print(
+            "\nAll four processes run in every phase: the orders placed in phases 2 and 3 also "
+            "go through\nthe saga (finance and inventory reserve, orders approves) while they "
+            "are measured."
+        )
+        print_saga_anomalies(phases["saga"])
         print_resources(args, phases)
         results = {
             "started_at": stamp,
@@ -254,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             "placement": phases["placement"].as_dict(),
             "catch_up_after_placement_s": phases["catch_up_s"],
             "command_to_visible": phases["visibility"].as_dict(),
+            "saga": phases["saga"].as_dict(),
             "goals": goals,
             "total_s": round(time.monotonic() - started, 1),
         }
