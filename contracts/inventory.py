@@ -111,3 +111,15 @@ class DeliveryConfirmed(IntegrationEvent):
     order_id: str
     dealer_code: str
     delivered_on: date
+
+
+class SafetyStockSet(IntegrationEvent):
+    """安全库存: the level below which a SKU is flagged at a warehouse."""
+
+    service = "inventory"
+    event_name = "SafetyStockSet"
+    version = 1
+
+    warehouse_code: str
+    sku: str
+    quantity: int = Field(ge=0)

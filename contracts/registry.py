@@ -21,6 +21,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     inventory.StockReleased,
     inventory.ShipmentDispatched,
     inventory.DeliveryConfirmed,
+    inventory.SafetyStockSet,
     finance.CreditTermsSet,
     finance.CreditReserved,
     finance.CreditRefused,

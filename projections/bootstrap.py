@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.api.app import build_api
+from projections.inventory.projection import inventory
 from projections.read_your_writes import ReadYourWrites
 from projections.sales.projection import sales
 from projections.tracking import Projection, SqlProjectionHandler, projections_engine
@@ -10,7 +11,7 @@ from runtime.consumer import ConsumerRuntime
 from runtime.process import Process
 from runtime.settings import Settings
 
-PROJECTIONS: tuple[Projection, ...] = (sales,)
+PROJECTIONS: tuple[Projection, ...] = (sales, inventory)
 
 
 def projector(settings: Settings, handler: SqlProjectionHandler) -> ConsumerRuntime:

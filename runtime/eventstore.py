@@ -11,7 +11,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -97,6 +97,14 @@ class PendingAnswer:
     key: IdempotencyKey
     status_code: int
     body: dict[str, Any]
+    published: tuple[bool, ...] = ()  # per event of the command: does the relay publish it
+
+
+def answer_position(ids: Sequence[int], published: Sequence[bool]) -> int | None:
+    """The position a command answers with: its last *published* event's. Read models see
+    only published events, so that is the position a query can wait for; a command whose
+    events all stay inside the service answers none."""
+    return max((i for i, shown in zip(ids, published, strict=True) if shown), default=None)
 
 
 class IdempotencyKeyConflict(Exception):
@@ -163,7 +171,7 @@ class ServiceRecorder(PostgresProcessRecorder):
                     answer.key.fingerprint,
                     answer.status_code,
                     json.dumps(answer.body, default=json_default),
-                    max(own) if own else None,
+                    answer_position(own, answer.published) if own else None,
                 ),
             )
             curs.fetchone()  # in pipeline mode, this is where a violation surfaces
@@ -386,6 +394,11 @@ class ServiceApplication(Application[UUID]):
     """Base of the orders, inventory and finance applications."""
 
     service: ClassVar[str]
+    # The service's contract: the integration event a domain event is published as, if any.
+    contract: ClassVar[Callable[[Any], Any]] = staticmethod(lambda event: None)
+
+    def publishes(self, event: Any) -> bool:
+        return self.contract(event) is not None
 
     def __init__(self, settings: Settings, *, create_table: bool = False) -> None:
         self.settings = settings
@@ -492,10 +505,11 @@ class ServiceApplication(Application[UUID]):
     ) -> CommandResult:
         """Save the command's events and, under the client's key, the answer it gives, in
         the same transaction (shared with concurrent commands: see GroupCommit)."""
-        answer = PendingAnswer(idempotency, status_code, body) if idempotency else None
         processing = ProcessingEvent[UUID]()
         processing.collect_events(*aggregates)
         stored = [self.mapper.to_stored_event(event) for event in processing.events]
+        published = tuple(self.publishes(event) for event in processing.events)
+        answer = PendingAnswer(idempotency, status_code, body, published) if idempotency else None
         try:
             ids = self.group_commit.write(stored, answer)
         except IntegrityError:
@@ -503,7 +517,7 @@ class ServiceApplication(Application[UUID]):
                 raise IdempotencyKeyConflict(idempotency.key) from None
             raise
         self._snapshot(processing)
-        return CommandResult(status_code, body, max(ids, default=None))
+        return CommandResult(status_code, body, answer_position(ids, published))
 
 
 def create_schema(settings: Settings, service: str) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
+from projections.inventory.queries import StockFilter, StockLevel, stock_levels
 from projections.sales.queries import (
     InvalidCursor,
     Period,
@@ -98,3 +99,81 @@ def branch_sales(
     principal.require_branch(branch_id)
     scoped = params.model_copy(update={"branch": branch_id, "region": None})
     return _sales(engine, consistency, scoped)
+
+
+class InventoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: StockLevel = StockLevel.WAREHOUSE
+    warehouse: str | None = None
+    sku: str | None = None
+    branch: str | None = None
+    region: str | None = None
+    below_safety: bool = Field(
+        default=False, description="only SKUs whose available stock is below safety stock"
+    )
+    as_of: date | None = Field(
+        default=None,
+        description="stock as it stood at the end of this business date: receipts and "
+        "shipments count from their own dates, reservations from the day they were made",
+    )
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None
+    min_position: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]+:\d+$",
+        description="an inventory command's `position`: wait until the read model has it",
+    )
+
+    def where(self) -> StockFilter:
+        return StockFilter(self.warehouse, self.sku, self.branch, self.region, self.below_safety)
+
+
+def _inventory(engine, consistency, params: InventoryQuery) -> dict:
+    consistency.wait("inventory", params.min_position)
+    try:
+        with engine.connect() as conn:
+            rows, next_cursor = stock_levels(
+                conn,
+                by=params.by,
+                where=params.where(),
+                as_of=params.as_of,
+                limit=params.limit,
+                cursor=params.cursor,
+            )
+    except InvalidCursor as error:
+        raise Problem(422, "invalid_cursor", str(error)) from None
+    return {
+        "by": params.by,
+        "as_of": params.as_of.isoformat() if params.as_of else None,
+        "items": rows,
+        "next_cursor": next_cursor,
+    }
+
+
+@hq.get("/inventory")
+def national_inventory(
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[InventoryQuery, Query()],
+) -> dict:
+    """Stock per warehouse and SKU (on hand, reserved, available, safety stock), or rolled
+    up by branch, region or the nation; `below_safety=true` lists what needs replenishing."""
+    if not principal.is_hq:
+        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    return _inventory(engine, consistency, params)
+
+
+@branches.get("/inventory")
+def branch_inventory(
+    branch_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[InventoryQuery, Query()],
+) -> dict:
+    """The same, for the warehouses of one branch office."""
+    principal.require_branch(branch_id)
+    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    return _inventory(engine, consistency, scoped)

@@ -101,7 +101,9 @@ def sales_summary(
     ):
         if value:
             conditions.append(column == value)
-    query = query.where(*conditions).group_by(bucket, key)
+    # A constant key (the nation) may not stand in GROUP BY or ORDER BY.
+    ordering = [bucket] if by == SalesDimension.NATION else [bucket, key]
+    query = query.where(*conditions).group_by(*ordering)
     if cursor:
         last_period, last_key = decode_cursor(cursor)
         try:
@@ -109,7 +111,7 @@ def sales_summary(
         except (TypeError, ValueError) as error:
             raise InvalidCursor("cursor is not one this API issued") from error
         query = query.having(tuple_(bucket, key) > tuple_(literal(last_period), literal(last_key)))
-    query = query.order_by(bucket, key).limit(limit + 1)
+    query = query.order_by(*ordering).limit(limit + 1)
     rows = conn.execute(query).all()
     page = [
         {

@@ -18,6 +18,7 @@ from contracts import orders as orders_events
 from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
 from runtime.process_manager import Policy, Unit
+from services.finance.contract import to_integration_event
 from services.finance.domain import (
     ZERO,
     CreditNote,
@@ -130,6 +131,7 @@ def policy_view(policy: RebatePolicy) -> dict[str, Any]:
 class FinanceApplication(ServiceApplication):
     service = "finance"
     name = "finance"
+    contract = staticmethod(to_integration_event)
     # A dealer's account changes with every order, invoice, receipt and credit note.
     snapshotting_intervals: ClassVar[dict[type, int]] = {DealerAccount: 50, RebatePolicyBook: 50}
 

@@ -17,6 +17,7 @@ from contracts import orders as orders_events
 from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
 from runtime.process_manager import Policy, Unit
+from services.inventory.contract import to_integration_event
 from services.inventory.domain import (
     GoodsReceipt,
     InvalidQuantity,
@@ -87,6 +88,7 @@ def stock_view(item: StockItem) -> dict[str, Any]:
         "on_hand": item.on_hand,
         "reserved": item.reserved,
         "available": item.available,
+        "safety_stock": item.safety_stock,
     }
 
 
@@ -126,6 +128,7 @@ def shipment_view(shipment: Shipment) -> dict[str, Any]:
 class InventoryApplication(ServiceApplication):
     service = "inventory"
     name = "inventory"
+    contract = staticmethod(to_integration_event)
     # A SKU's stock changes with every receipt, reservation and shipment.
     snapshotting_intervals: ClassVar[dict[type, int]] = {StockItem: 50, WarehouseDirectory: 50}
 
@@ -226,6 +229,22 @@ class InventoryApplication(ServiceApplication):
                 if sku not in items:
                     items[sku] = StockItem(warehouse_code=warehouse_code, sku=sku)
         return items
+
+    def set_safety_stock(
+        self,
+        warehouse_code: str,
+        sku: str,
+        quantity: int,
+        *,
+        by: Provenance,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        self.get_warehouse(warehouse_code)
+        [item] = self.stock_items(warehouse_code, [sku], create=True).values()
+        item.set_safety_stock(quantity, by)
+        return self.save_command(
+            item, status_code=200, body=stock_view(item), idempotency=idempotency
+        )
 
     def get_stock(self, warehouse_code: str, sku: str) -> StockItem:
         self.get_warehouse(warehouse_code)

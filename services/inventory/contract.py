@@ -8,7 +8,13 @@ from eventsourcing.domain import DomainEventProtocol
 from contracts import inventory as published
 from contracts.envelope import IntegrationEvent
 from contracts.types import Line
-from services.inventory.domain import GoodsReceipt, OrderReservation, Shipment, Warehouse
+from services.inventory.domain import (
+    GoodsReceipt,
+    OrderReservation,
+    Shipment,
+    StockItem,
+    Warehouse,
+)
 
 
 def _lines(lines: dict[str, int]) -> list[Line]:
@@ -60,6 +66,10 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             ship_date=event.ship_date,
             lines=_lines(event.lines),
             order_complete=event.order_complete,
+        )
+    if isinstance(event, StockItem.SafetyStockSet):
+        return published.SafetyStockSet(
+            warehouse_code=event.warehouse_code, sku=event.sku, quantity=event.quantity
         )
     if isinstance(event, Shipment.DeliveryConfirmed):
         return published.DeliveryConfirmed(

@@ -147,11 +147,26 @@ class StockItem(Aggregate):
         self.sku = sku
         self.on_hand = 0
         self.reserved = 0
+        self.safety_stock = 0
         self.reservations: dict[str, int] = {}
 
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+    def set_safety_stock(self, quantity: int, by: Provenance) -> None:
+        """安全库存: below this, the SKU shows on headquarters' below-safety list."""
+        if quantity < 0:
+            raise InvalidQuantity(f"safety stock of {self.sku} cannot be negative")
+        self._safety_stock_set(
+            warehouse_code=self.warehouse_code, sku=self.sku, quantity=quantity, by=by
+        )
+
+    @event("SafetyStockSet")
+    def _safety_stock_set(
+        self, warehouse_code: str, sku: str, quantity: int, by: Provenance
+    ) -> None:
+        self.safety_stock = quantity
 
     def receive(self, quantity: int, document_id: str) -> None:
         if quantity <= 0:

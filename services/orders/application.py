@@ -19,6 +19,7 @@ from contracts import finance, inventory
 from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
 from runtime.process_manager import Policy, Unit
+from services.orders.contract import to_integration_event
 from services.orders.domain import (
     Dealer,
     DealerAlreadyRegistered,
@@ -143,6 +144,7 @@ def order_view(order: Order) -> dict[str, Any]:
 class OrdersApplication(ServiceApplication):
     service = "orders"
     name = "orders"
+    contract = staticmethod(to_integration_event)
     snapshotting_intervals: ClassVar[dict[type, int]] = {PriceList: 50}
 
     # -- dealers ---------------------------------------------------------------------------

@@ -43,7 +43,13 @@ class Company:
         for sku, price in PRICES.items():
             body = {"sku": sku, "name": sku.title(), "category": "BAIJIU", "list_price": str(price)}
             ok(command(self.orders, "/products", body, headers=HQ))
-        warehouse = {"code": "WH-CD", "name": "Chengdu DC", "kind": "branch", "branch": "CD"}
+        warehouse = {
+            "code": "WH-CD",
+            "name": "Chengdu DC",
+            "kind": "branch",
+            "branch": "CD",
+            "region": "SOUTHWEST",
+        }
         ok(command(self.inventory, "/warehouses", warehouse, headers=HQ))
 
     def receive(self, sku: str, quantity: int) -> dict:

@@ -106,6 +106,9 @@ class TestPlaceOrder:
         assert items["WULIANGYE-52-500ML"]["amount"] == "12990.00"
         assert items["JIANNANCHUN-52-500ML"]["amount"] == "1375.50"
         assert items["WULIANGYE-52-500ML"]["period_start"] == "2026-11-01"
+        nation = query.get("/hq/sales", params={"by": "nation", "period": "week"}, headers=HQ)
+        assert nation.status_code == 200, nation.text
+        assert [(i["key"], i["amount"]) for i in nation.json()["items"]] == [("CN", "14365.50")]
 
     def test_branch_sees_its_own_branch_only(self, platform):
         orders, query = platform

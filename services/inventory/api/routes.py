@@ -81,6 +81,14 @@ class StockRead(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    safety_stock: int
+    position: str | None = None
+
+
+class SafetyStockUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: int = Field(ge=0, le=1_000_000_000)
 
 
 class GoodsReceiptRead(BaseModel):
@@ -204,6 +212,30 @@ def get_stock(
 ) -> dict:
     """On hand, reserved and available of one SKU at one warehouse, as of now."""
     return stock_view(app.get_stock(warehouse_code, sku))
+
+
+@stock.post("/{warehouse_code}/{sku}/safety-stock", response_model=StockRead)
+def set_safety_stock(
+    warehouse_code: str,
+    sku: Code,
+    body: SafetyStockUpdate,
+    principal: CurrentPrincipal,
+    app: InventoryApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """安全库存: headquarters sets the level below which a SKU is flagged at a warehouse."""
+    principal.require(Role.HQ_ADMIN)
+    return run_command(
+        app,
+        key,
+        lambda k: app.set_safety_stock(
+            warehouse_code,
+            sku,
+            body.quantity,
+            by=principal.provenance(causation_id=k.key),
+            idempotency=k,
+        ),
+    )
 
 
 @shipments.post("", status_code=201, response_model=ShipmentRead)

@@ -1,0 +1,211 @@
+"""The inventory read model: stock per warehouse and SKU (on hand, reserved, safety stock),
+the warehouses' branch and region for roll-ups, and a ledger of every movement by business
+date, from which stock as of any past date is summed.
+
+Every movement is a delta, so events of one stock item may arrive in any order (they come
+from different aggregates, on different partitions) and still add up to the same figures.
+Business dates: a goods receipt's and a shipment's own dates; a reservation or release counts
+from the day (China Standard Time) its event happened.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    Index,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+)
+from sqlalchemy.dialects.postgresql import insert
+
+from contracts import Envelope
+from contracts import inventory as published
+from projections.tracking import Projection
+from services.kernel.dates import BUSINESS_TIMEZONE
+
+metadata = MetaData()
+
+warehouses = Table(
+    "inventory_warehouses",
+    metadata,
+    Column("code", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("branch", String),
+    Column("region", String),
+)
+
+stock = Table(
+    "inventory_stock",
+    metadata,
+    Column("warehouse_code", String, primary_key=True),
+    Column("sku", String, primary_key=True),
+    Column("on_hand", BigInteger, nullable=False, server_default="0"),
+    Column("reserved", BigInteger, nullable=False, server_default="0"),
+    Column("safety_stock", BigInteger, nullable=False, server_default="0"),
+)
+
+# One row per SKU an event moved (an event merges its lines per SKU).
+movements = Table(
+    "inventory_movements",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("sku", String, primary_key=True),
+    Column("warehouse_code", String, nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("on_hand_delta", BigInteger, nullable=False),
+    Column("reserved_delta", BigInteger, nullable=False),
+    Index("inventory_movements_by_date", "warehouse_code", "sku", "business_date"),
+)
+
+inventory = Projection(name="inventory", metadata=metadata, origins=("inventory",))
+
+_move_stock = (
+    insert(stock)
+    .values(
+        warehouse_code=bindparam("warehouse_code"),
+        sku=bindparam("sku"),
+        on_hand=bindparam("on_hand_delta"),
+        reserved=bindparam("reserved_delta"),
+    )
+    .on_conflict_do_update(
+        index_elements=[stock.c.warehouse_code, stock.c.sku],
+        set_={
+            "on_hand": stock.c.on_hand + insert(stock).excluded.on_hand,
+            "reserved": stock.c.reserved + insert(stock).excluded.reserved,
+        },
+    )
+)
+_record_movement = insert(movements).on_conflict_do_nothing()
+
+
+def _move(
+    conn: Connection,
+    envelope: Envelope,
+    *,
+    warehouse_code: str,
+    business_date: date,
+    kind: str,
+    lines: list,
+    on_hand: int,
+    reserved: int,
+) -> None:
+    """Apply ``on_hand`` x quantity and ``reserved`` x quantity for every line."""
+    quantities: dict[str, int] = {}
+    for line in lines:
+        quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
+    rows = [
+        {
+            "position": envelope.position,
+            "sku": sku,
+            "warehouse_code": warehouse_code,
+            "business_date": business_date,
+            "kind": kind,
+            "on_hand_delta": on_hand * quantity,
+            "reserved_delta": reserved * quantity,
+        }
+        for sku, quantity in sorted(quantities.items())
+    ]
+    if rows:
+        conn.execute(_move_stock, rows)
+        conn.execute(_record_movement, rows)
+
+
+def _event_day(envelope: Envelope) -> date:
+    return envelope.time.astimezone(BUSINESS_TIMEZONE).date()
+
+
+@inventory.on(published.WarehouseRegistered)
+def warehouse_registered(
+    conn: Connection, envelope: Envelope, event: published.WarehouseRegistered
+) -> None:
+    conn.execute(
+        insert(warehouses)
+        .values(
+            code=event.code,
+            name=event.name,
+            kind=event.kind,
+            branch=event.branch,
+            region=event.region,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+@inventory.on(published.GoodsReceived)
+def goods_received(conn: Connection, envelope: Envelope, event: published.GoodsReceived) -> None:
+    _move(
+        conn,
+        envelope,
+        warehouse_code=event.warehouse_code,
+        business_date=event.business_date,
+        kind="receipt",
+        lines=event.lines,
+        on_hand=1,
+        reserved=0,
+    )
+
+
+@inventory.on(published.StockReserved)
+def stock_reserved(conn: Connection, envelope: Envelope, event: published.StockReserved) -> None:
+    _move(
+        conn,
+        envelope,
+        warehouse_code=event.warehouse_code,
+        business_date=_event_day(envelope),
+        kind="reservation",
+        lines=event.lines,
+        on_hand=0,
+        reserved=1,
+    )
+
+
+@inventory.on(published.StockReleased)
+def stock_released(conn: Connection, envelope: Envelope, event: published.StockReleased) -> None:
+    _move(
+        conn,
+        envelope,
+        warehouse_code=event.warehouse_code,
+        business_date=_event_day(envelope),
+        kind="release",
+        lines=event.lines,
+        on_hand=0,
+        reserved=-1,
+    )
+
+
+@inventory.on(published.ShipmentDispatched)
+def shipment_dispatched(
+    conn: Connection, envelope: Envelope, event: published.ShipmentDispatched
+) -> None:
+    _move(
+        conn,
+        envelope,
+        warehouse_code=event.warehouse_code,
+        business_date=event.ship_date,
+        kind="shipment",
+        lines=event.lines,
+        on_hand=-1,
+        reserved=-1,
+    )
+
+
+@inventory.on(published.SafetyStockSet)
+def safety_stock_set(conn: Connection, envelope: Envelope, event: published.SafetyStockSet) -> None:
+    # The latest setting wins: a stock item's settings come from one aggregate, in order.
+    conn.execute(
+        insert(stock)
+        .values(warehouse_code=event.warehouse_code, sku=event.sku, safety_stock=event.quantity)
+        .on_conflict_do_update(
+            index_elements=[stock.c.warehouse_code, stock.c.sku],
+            set_={"safety_stock": event.quantity},
+        )
+    )
