@@ -97,13 +97,16 @@ class PendingAnswer:
     key: IdempotencyKey
     status_code: int
     body: dict[str, Any]
-    published: tuple[bool, ...] = ()  # per event of the command: does the relay publish it
+    # Per event of the command: does the relay publish it (None: every event is published).
+    published: tuple[bool, ...] | None = None
 
 
-def answer_position(ids: Sequence[int], published: Sequence[bool]) -> int | None:
+def answer_position(ids: Sequence[int], published: Sequence[bool] | None) -> int | None:
     """The position a command answers with: its last *published* event's. Read models see
     only published events, so that is the position a query can wait for; a command whose
     events all stay inside the service answers none."""
+    if published is None:
+        return max(ids, default=None)
     return max((i for i, shown in zip(ids, published, strict=True) if shown), default=None)
 
 

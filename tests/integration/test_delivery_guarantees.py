@@ -19,7 +19,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from contracts import orders as published
 from contracts.envelope import Envelope, event_id
-from projections.bootstrap import PROJECTIONS, projector
+from projections.bootstrap import projector
+from projections.sales.projection import sales as SALES
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 from runtime import kafka
 from runtime.embedded import EmbeddedBroker, free_port
@@ -136,7 +137,7 @@ def topic_positions(settings, bootstrap: str | None = None) -> list[int]:
 
 
 def sales_handler(settings, schema: str = "projections") -> SqlProjectionHandler:
-    [sales] = PROJECTIONS
+    sales = SALES
     return SqlProjectionHandler(projections_engine(settings, schema), sales)
 
 
@@ -288,7 +289,7 @@ class TestProjectorCrash:
         place_orders(orders_app, 400)
         reference = sales_handler(settings, "projections")
         crashed_schema = "projections_crashed"
-        [sales] = PROJECTIONS
+        sales = SALES
         create_tables(projections_engine(settings, crashed_schema), crashed_schema, sales)
         crashed = sales_handler(settings, crashed_schema)
         end = last_position(orders_app)

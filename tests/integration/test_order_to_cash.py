@@ -52,6 +52,7 @@ def test_the_happy_path_from_order_to_cash(company):
         "on_hand": 100,
         "reserved": 30,
         "available": 70,
+        "safety_stock": 0,
     }
     account = company.account()
     assert account["reserved"] == "43555.00" and account["exposure"] == "43555.00"

@@ -79,6 +79,7 @@ def test_concurrent_orders_for_one_sku_never_reserve_more_than_is_on_hand(settin
             "on_hand": 100,
             "reserved": 98,
             "available": 2,
+            "safety_stock": 0,
         }
 
 

@@ -82,6 +82,9 @@ class StockRead(BaseModel):
     reserved: int
     available: int
     safety_stock: int
+
+
+class StockSet(StockRead):
     position: str | None = None
 
 
@@ -214,7 +217,7 @@ def get_stock(
     return stock_view(app.get_stock(warehouse_code, sku))
 
 
-@stock.post("/{warehouse_code}/{sku}/safety-stock", response_model=StockRead)
+@stock.post("/{warehouse_code}/{sku}/safety-stock", response_model=StockSet)
 def set_safety_stock(
     warehouse_code: str,
     sku: Code,
