@@ -5,13 +5,14 @@ from __future__ import annotations
 from projections.api.app import build_api
 from projections.inventory.projection import inventory
 from projections.read_your_writes import ReadYourWrites
+from projections.receivables.projection import receivables
 from projections.sales.projection import sales
 from projections.tracking import Projection, SqlProjectionHandler, projections_engine
 from runtime.consumer import ConsumerRuntime
 from runtime.process import Process
 from runtime.settings import Settings
 
-PROJECTIONS: tuple[Projection, ...] = (sales, inventory)
+PROJECTIONS: tuple[Projection, ...] = (sales, inventory, receivables)
 
 
 def projector(settings: Settings, handler: SqlProjectionHandler) -> ConsumerRuntime:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
 from projections.inventory.queries import StockFilter, StockLevel, stock_levels
+from projections.receivables.queries import DealerFilter, Level, aging, receivables_summary
 from projections.sales.queries import (
     InvalidCursor,
     Period,
@@ -18,6 +19,7 @@ from projections.sales.queries import (
     sales_summary,
 )
 from runtime.http.problems import Problem
+from services.kernel.dates import business_today
 
 hq = APIRouter(prefix="/hq", tags=["headquarters"])
 branches = APIRouter(prefix="/branches/{branch_id}", tags=["branches"])
@@ -177,3 +179,97 @@ def branch_inventory(
     principal.require_branch(branch_id)
     scoped = params.model_copy(update={"branch": branch_id, "region": None})
     return _inventory(engine, consistency, scoped)
+
+
+class ReceivablesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: Level = Level.DEALER
+    as_of: date | None = Field(
+        default=None,
+        description="default today (CST). Invoices count from their issue date, receipts and "
+        "credit notes from their own business dates, so a document posted late with an "
+        "earlier date restates every as-of date from its date on",
+    )
+    dealer: str | None = None
+    branch: str | None = None
+    region: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None
+    min_position: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]+:\d+$",
+        description="a finance (or orders) command's `position`: wait until it is in",
+    )
+
+
+def _receivables(engine, consistency, params: ReceivablesQuery, query) -> dict:
+    consistency.wait("receivables", params.min_position)
+    as_of = params.as_of or business_today()
+    try:
+        with engine.connect() as conn:
+            rows, next_cursor = query(
+                conn,
+                by=params.by,
+                where=DealerFilter(params.dealer, params.branch, params.region),
+                as_of=as_of,
+                limit=params.limit,
+                cursor=params.cursor,
+            )
+    except InvalidCursor as error:
+        raise Problem(422, "invalid_cursor", str(error)) from None
+    return {"by": params.by, "as_of": as_of.isoformat(), "items": rows, "next_cursor": next_cursor}
+
+
+@hq.get("/receivables")
+def national_receivables(
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ReceivablesQuery, Query()],
+) -> dict:
+    """应收账款: credit limit, invoiced, received, credited, receivables, reserved credit,
+    exposure and utilisation per dealer, or rolled up by branch, region or the nation."""
+    if not principal.is_hq:
+        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    return _receivables(engine, consistency, params, receivables_summary)
+
+
+@hq.get("/receivables/aging")
+def national_aging(
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ReceivablesQuery, Query()],
+) -> dict:
+    """账龄: open invoice amounts as of a date in buckets not yet due, 1-30, 31-60, 61-90 and
+    over 90 days past due (as-of date minus due date), and unapplied cash."""
+    if not principal.is_hq:
+        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    return _receivables(engine, consistency, params, aging)
+
+
+@branches.get("/receivables")
+def branch_receivables(
+    branch_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ReceivablesQuery, Query()],
+) -> dict:
+    principal.require_branch(branch_id)
+    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    return _receivables(engine, consistency, scoped, receivables_summary)
+
+
+@branches.get("/receivables/aging")
+def branch_aging(
+    branch_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ReceivablesQuery, Query()],
+) -> dict:
+    principal.require_branch(branch_id)
+    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    return _receivables(engine, consistency, scoped, aging)

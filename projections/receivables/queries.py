@@ -1,0 +1,251 @@
+"""Queries over the receivables read model: receivables, exposure and utilisation per dealer,
+and AR aging, as of any business date, by dealer, branch, region or the nation.
+
+As-of rule: an invoice counts from its issue date, a receipt and a credit note from their own
+business dates. A document posted late with an earlier business date therefore restates the
+figures as of every date from its business date on: "as of D" answers what is known now about
+D, not what was known on D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, case, func, literal, select
+
+from projections.receivables.projection import (
+    dealers,
+    invoices,
+    receipts,
+    reservations,
+    settlements,
+)
+from projections.sales.queries import InvalidCursor, decode_cursor, encode_cursor
+
+ZERO = Decimal("0.00")
+BUCKETS = ("not_yet_due", "days_1_30", "days_31_60", "days_61_90", "over_90")
+
+
+class Level(StrEnum):
+    DEALER = "dealer"
+    BRANCH = "branch"
+    REGION = "region"
+    NATION = "nation"
+
+
+@dataclass(frozen=True)
+class DealerFilter:
+    dealer: str | None = None
+    branch: str | None = None
+    region: str | None = None
+
+
+def _money(value: Any) -> str:
+    return f"{Decimal(value or 0):.2f}"
+
+
+def _dealer_conditions(where: DealerFilter) -> list:
+    conditions = []
+    for value, column in (
+        (where.dealer, dealers.c.dealer_code),
+        (where.branch, dealers.c.branch),
+        (where.region, dealers.c.region),
+    ):
+        if value:
+            conditions.append(column == value)
+    return conditions
+
+
+def _key(level: Level):
+    return {
+        Level.DEALER: dealers.c.dealer_code,
+        Level.BRANCH: func.coalesce(dealers.c.branch, ""),
+        Level.REGION: func.coalesce(dealers.c.region, ""),
+        Level.NATION: literal("CN"),
+    }[level]
+
+
+def _page(query, key, level: Level, limit: int, cursor: str | None):
+    if cursor:
+        values = decode_cursor(cursor)
+        if values[0] != "k" or not isinstance(values[1], str):
+            raise InvalidCursor("cursor is not one this API issued")
+        query = query.having(key > literal(values[1]))
+    if level != Level.NATION:  # a constant may not stand in GROUP BY / ORDER BY
+        query = query.group_by(key).order_by(key)
+    return query.limit(limit + 1)
+
+
+def _next(rows: list, limit: int) -> str | None:
+    return encode_cursor(["k", rows[limit - 1].key]) if len(rows) > limit else None
+
+
+def receivables_summary(
+    conn: Connection,
+    *,
+    by: Level,
+    where: DealerFilter,
+    as_of: date,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Per ``by``: credit limit, invoiced, received, credited, receivables, credit reserved
+    for unbilled orders (as it stands now), exposure and utilisation."""
+    invoiced = (
+        select(invoices.c.dealer_code, func.sum(invoices.c.total).label("amount"))
+        .where(invoices.c.issue_date <= as_of)
+        .group_by(invoices.c.dealer_code)
+        .subquery()
+    )
+    received = (
+        select(receipts.c.dealer_code, func.sum(receipts.c.amount).label("amount"))
+        .where(receipts.c.received_on <= as_of)
+        .group_by(receipts.c.dealer_code)
+        .subquery()
+    )
+    credited = (
+        select(settlements.c.dealer_code, func.sum(settlements.c.amount).label("amount"))
+        .where(settlements.c.kind == "credit_note", settlements.c.business_date <= as_of)
+        .group_by(settlements.c.dealer_code)
+        .subquery()
+    )
+    remaining = case(
+        (reservations.c.released, literal(ZERO)),
+        else_=func.greatest(reservations.c.reserved - reservations.c.invoiced, 0),
+    )
+    reserved = (
+        select(reservations.c.dealer_code, func.sum(remaining).label("amount"))
+        .group_by(reservations.c.dealer_code)
+        .subquery()
+    )
+    key = _key(by)
+    amount = {
+        name: func.sum(func.coalesce(sub.c.amount, 0))
+        for name, sub in (
+            ("invoiced", invoiced),
+            ("received", received),
+            ("credited", credited),
+            ("reserved", reserved),
+        )
+    }
+    query = (
+        select(
+            key.label("key"),
+            func.sum(dealers.c.credit_limit).label("credit_limit"),
+            *(value.label(name) for name, value in amount.items()),
+        )
+        .select_from(
+            dealers.outerjoin(invoiced, invoiced.c.dealer_code == dealers.c.dealer_code)
+            .outerjoin(received, received.c.dealer_code == dealers.c.dealer_code)
+            .outerjoin(credited, credited.c.dealer_code == dealers.c.dealer_code)
+            .outerjoin(reserved, reserved.c.dealer_code == dealers.c.dealer_code)
+        )
+        .where(*_dealer_conditions(where))
+    )
+    rows = conn.execute(_page(query, key, by, limit, cursor)).all()
+    page = []
+    for row in rows[:limit]:
+        receivable = row.invoiced - row.received - row.credited
+        exposure = receivable + row.reserved
+        limit_ = Decimal(row.credit_limit or 0)
+        page.append(
+            {
+                by.value: row.key or None,
+                "credit_limit": _money(limit_),
+                "invoiced": _money(row.invoiced),
+                "received": _money(row.received),
+                "credited": _money(row.credited),
+                "receivables": _money(receivable),
+                "reserved": _money(row.reserved),
+                "exposure": _money(exposure),
+                "utilisation": f"{exposure / limit_:.4f}" if limit_ > 0 else None,
+            }
+        )
+    return page, _next(rows, limit)
+
+
+def aging(
+    conn: Connection,
+    *,
+    by: Level,
+    where: DealerFilter,
+    as_of: date,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """账龄: what is open on invoices as of ``as_of``, by days past due (as-of date minus due
+    date; due on the as-of date is not yet due), and unapplied cash on account."""
+    settled = (
+        select(settlements.c.invoice_id, func.sum(settlements.c.amount).label("amount"))
+        .where(settlements.c.business_date <= as_of)
+        .group_by(settlements.c.invoice_id)
+        .subquery()
+    )
+    open_items = (
+        select(
+            invoices.c.dealer_code,
+            (invoices.c.total - func.coalesce(settled.c.amount, 0)).label("open"),
+            (literal(as_of) - invoices.c.due_date).label("days_past_due"),
+        )
+        .select_from(invoices.outerjoin(settled, settled.c.invoice_id == invoices.c.invoice_id))
+        .where(invoices.c.issue_date <= as_of)
+        .subquery()
+    )
+    days = open_items.c.days_past_due
+    bucket_of = {
+        "not_yet_due": days <= 0,
+        "days_1_30": days.between(1, 30),
+        "days_31_60": days.between(31, 60),
+        "days_61_90": days.between(61, 90),
+        "over_90": days > 90,
+    }
+    per_dealer = (
+        select(
+            open_items.c.dealer_code,
+            *(
+                func.sum(case((condition, open_items.c.open), else_=0)).label(name)
+                for name, condition in bucket_of.items()
+            ),
+        )
+        .group_by(open_items.c.dealer_code)
+        .subquery()
+    )
+    unapplied = (
+        select(receipts.c.dealer_code, func.sum(receipts.c.unapplied).label("amount"))
+        .where(receipts.c.received_on <= as_of)
+        .group_by(receipts.c.dealer_code)
+        .subquery()
+    )
+    key = _key(by)
+    query = (
+        select(
+            key.label("key"),
+            *(func.sum(func.coalesce(per_dealer.c[name], 0)).label(name) for name in BUCKETS),
+            func.sum(func.coalesce(unapplied.c.amount, 0)).label("unapplied"),
+        )
+        .select_from(
+            dealers.outerjoin(
+                per_dealer, per_dealer.c.dealer_code == dealers.c.dealer_code
+            ).outerjoin(unapplied, unapplied.c.dealer_code == dealers.c.dealer_code)
+        )
+        .where(*_dealer_conditions(where))
+    )
+    rows = conn.execute(_page(query, key, by, limit, cursor)).all()
+    page = []
+    for row in rows[:limit]:
+        buckets = {name: Decimal(getattr(row, name)) for name in BUCKETS}
+        open_total = sum(buckets.values(), ZERO)
+        page.append(
+            {
+                by.value: row.key or None,
+                **{name: _money(value) for name, value in buckets.items()},
+                "open_invoices": _money(open_total),
+                "unapplied_cash": _money(row.unapplied),
+                "receivables": _money(open_total - Decimal(row.unapplied)),
+            }
+        )
+    return page, _next(rows, limit)
