@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
 from projections.inventory.queries import StockFilter, StockLevel, stock_levels
-from projections.receivables.queries import DealerFilter, Level, aging, receivables_summary
+from projections.receivables.queries import (
+    DealerFilter,
+    Level,
+    aging,
+    rebates_accrued,
+    receivables_summary,
+)
 from projections.sales.queries import (
     InvalidCursor,
     Period,
@@ -203,7 +209,11 @@ class ReceivablesQuery(BaseModel):
     )
 
 
-def _receivables(engine, consistency, params: ReceivablesQuery, query) -> dict:
+class RebatesQuery(ReceivablesQuery):
+    policy: str | None = Field(default=None, description="one rebate policy's code")
+
+
+def _receivables(engine, consistency, params: ReceivablesQuery, query, **extra) -> dict:
     consistency.wait("receivables", params.min_position)
     as_of = params.as_of or business_today()
     try:
@@ -215,6 +225,7 @@ def _receivables(engine, consistency, params: ReceivablesQuery, query) -> dict:
                 as_of=as_of,
                 limit=params.limit,
                 cursor=params.cursor,
+                **extra,
             )
     except InvalidCursor as error:
         raise Problem(422, "invalid_cursor", str(error)) from None
@@ -273,3 +284,30 @@ def branch_aging(
     principal.require_branch(branch_id)
     scoped = params.model_copy(update={"branch": branch_id, "region": None})
     return _receivables(engine, consistency, scoped, aging)
+
+
+@hq.get("/rebates")
+def national_rebates(
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[RebatesQuery, Query()],
+) -> dict:
+    """返利: rebate accrued per dealer (or branch, region, nation) and policy, with the net
+    invoiced sales it was accrued on, up to `as_of`."""
+    if not principal.is_hq:
+        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    return _receivables(engine, consistency, params, rebates_accrued, policy=params.policy)
+
+
+@branches.get("/rebates")
+def branch_rebates(
+    branch_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[RebatesQuery, Query()],
+) -> dict:
+    principal.require_branch(branch_id)
+    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    return _receivables(engine, consistency, scoped, rebates_accrued, policy=params.policy)

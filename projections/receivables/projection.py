@@ -92,6 +92,18 @@ receipts = Table(
     Column("unapplied", MONEY, nullable=False),
 )
 
+# 返利: accrued per dealer, policy and business date (credit notes' reversals negative).
+rebates = Table(
+    "receivables_rebates",
+    metadata,
+    Column("document_id", String, primary_key=True),
+    Column("policy_code", String, primary_key=True),
+    Column("dealer_code", String, nullable=False, index=True),
+    Column("business_date", Date, nullable=False),
+    Column("base", MONEY, nullable=False),
+    Column("amount", MONEY, nullable=False),
+)
+
 receivables = Projection(name="receivables", metadata=metadata, origins=("orders", "finance"))
 
 
@@ -224,6 +236,24 @@ def credit_note_issued(
             kind="credit_note",
             dealer_code=event.dealer_code,
             business_date=event.issued_on,
+            amount=event.amount,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+@receivables.on(finance_events.RebateAccrued)
+def rebate_accrued(
+    conn: Connection, envelope: Envelope, event: finance_events.RebateAccrued
+) -> None:
+    conn.execute(
+        insert(rebates)
+        .values(
+            document_id=event.document_id,
+            policy_code=event.policy_code,
+            dealer_code=event.dealer_code,
+            business_date=event.business_date,
+            base=event.base,
             amount=event.amount,
         )
         .on_conflict_do_nothing()

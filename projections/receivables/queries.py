@@ -15,11 +15,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal, select
+from sqlalchemy import Connection, case, func, literal, select, tuple_
 
 from projections.receivables.projection import (
     dealers,
     invoices,
+    rebates,
     receipts,
     reservations,
     settlements,
@@ -249,3 +250,56 @@ def aging(
             }
         )
     return page, _next(rows, limit)
+
+
+def rebates_accrued(
+    conn: Connection,
+    *,
+    by: Level,
+    where: DealerFilter,
+    as_of: date,
+    limit: int,
+    cursor: str | None,
+    policy: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """返利: rebate accrued (net of credit notes' reversals) and the net sales it was accrued
+    on, per ``by`` and policy, up to ``as_of``. Claimed and credited arrive with rebate
+    settlement (a later issue) as further columns of the same rows."""
+    key = _key(by)
+    query = (
+        select(
+            key.label("key"),
+            rebates.c.policy_code,
+            func.sum(rebates.c.base).label("base"),
+            func.sum(rebates.c.amount).label("accrued"),
+        )
+        .select_from(
+            rebates.join(dealers, dealers.c.dealer_code == rebates.c.dealer_code, isouter=True)
+        )
+        .where(rebates.c.business_date <= as_of, *_dealer_conditions(where))
+    )
+    if policy:
+        query = query.where(rebates.c.policy_code == policy)
+    if cursor:
+        values = decode_cursor(cursor)
+        if values[0] is None or not all(isinstance(v, str) for v in values):
+            raise InvalidCursor("cursor is not one this API issued")
+        query = query.having(
+            tuple_(key, rebates.c.policy_code) > tuple_(literal(values[0]), literal(values[1]))
+        )
+    ordering = [rebates.c.policy_code] if by == Level.NATION else [key, rebates.c.policy_code]
+    rows = conn.execute(query.group_by(*ordering).order_by(*ordering).limit(limit + 1)).all()
+    page = [
+        {
+            by.value: row.key or None,
+            "policy_code": row.policy_code,
+            "net_sales": _money(row.base),
+            "accrued": _money(row.accrued),
+        }
+        for row in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.key, last.policy_code])
+    return page, next_cursor

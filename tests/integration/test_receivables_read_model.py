@@ -21,6 +21,14 @@ def test_receivables_and_aging_as_of_any_date(settings):
         company.receive(WULIANGYE, 100)
         company.receive(JIANNANCHUN, 100)
         company.credit_terms("CD-001", "100000.00", days=30)
+        policy = {
+            "policy_code": "TIER1-2026",
+            "grade": "tier1_distributor",
+            "rate": "0.0200",
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-12-31",
+        }
+        ok(command(company.finance, "/rebate-policies", policy, headers=HQ))
 
         def shipped_order(lines: dict[str, int], ship_date: str | None) -> str:
             order_id = company.place(lines)["order_id"]
@@ -93,6 +101,18 @@ def test_receivables_and_aging_as_of_any_date(settings):
         assert summary["utilisation"] == "0.1707"
         in_october = cd001("/hq/receivables", as_of="2026-10-31")
         assert in_october["invoiced"] == "12990.00" and in_october["received"] == "6000.00"
+
+        # Rebate: 2 % of 17575.00 invoiced less the 1000.00 credit note.
+        [rebate] = read("/hq/rebates", dealer="CD-001")
+        assert rebate == {
+            "dealer": "CD-001",
+            "policy_code": "TIER1-2026",
+            "net_sales": "16575.00",
+            "accrued": "331.50",
+        }
+        assert rebate["accrued"] == company.account()["rebate_accrued"]["TIER1-2026"]
+        [before_note] = read("/hq/rebates", by="region", as_of="2026-11-05")
+        assert (before_note["region"], before_note["accrued"]) == ("SOUTHWEST", "351.50")
 
         [cd] = read("/hq/receivables", by="branch")
         assert cd["branch"] == "CD" and cd["receivables"] == "10575.00"
