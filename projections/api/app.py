@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from projections.api.routes import branches, hq
+from projections.api.routes import branches, dealers, hq
 from projections.read_your_writes import ReadYourWrites
 from runtime.consumer import ConsumerRuntime
 from runtime.http.app import Check, broker_reachable, consumer_running, create_app
@@ -34,6 +34,7 @@ def build_api(
     api.state.read_your_writes = consistency
     api.include_router(hq)
     api.include_router(branches)
+    api.include_router(dealers)
     return api
 
 

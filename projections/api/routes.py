@@ -14,6 +14,8 @@ from projections.receivables.queries import (
     DealerFilter,
     Level,
     aging,
+    dealer_branch,
+    open_invoices,
     rebates_accrued,
     receivables_summary,
 )
@@ -25,10 +27,12 @@ from projections.sales.queries import (
     sales_summary,
 )
 from runtime.http.problems import Problem
+from runtime.settings import Role
 from services.kernel.dates import business_today
 
 hq = APIRouter(prefix="/hq", tags=["headquarters"])
 branches = APIRouter(prefix="/branches/{branch_id}", tags=["branches"])
+dealers = APIRouter(prefix="/dealers/{dealer_id}", tags=["dealers"])
 
 
 class SalesQuery(BaseModel):
@@ -311,3 +315,51 @@ def branch_rebates(
     principal.require_branch(branch_id)
     scoped = params.model_copy(update={"branch": branch_id, "region": None})
     return _receivables(engine, consistency, scoped, rebates_accrued, policy=params.policy)
+
+
+class StatementQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = Field(default=None, description="default today (CST)")
+    min_position: str | None = Field(default=None, pattern=r"^[a-z]+:\d+$")
+
+
+@dealers.get("/statement")
+def dealer_statement(
+    dealer_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[StatementQuery, Query()],
+) -> dict:
+    """对账单: a dealer's account as of a date: credit, receivables, exposure, aging, the open
+    invoices, and rebate accrued. A dealer sees its own, a branch its dealers', HQ all."""
+    consistency.wait("receivables", params.min_position)
+    as_of = params.as_of or business_today()
+    where = DealerFilter(dealer=dealer_id)
+    with engine.connect() as conn:
+        branch = dealer_branch(conn, dealer_id)
+        if principal.role == Role.DEALER:
+            if principal.grant.dealer != dealer_id:
+                raise Problem(403, "outside_scope", "a dealer sees only its own statement")
+        elif not principal.is_hq and (branch is None or principal.grant.branch != branch):
+            raise Problem(403, "outside_scope", f"dealer {dealer_id} is outside your branch")
+        if branch is None and not principal.is_hq:
+            raise Problem(404, "unknown_dealer", f"no dealer {dealer_id}")
+        summary, _ = receivables_summary(
+            conn, by=Level.DEALER, where=where, as_of=as_of, limit=1, cursor=None
+        )
+        if not summary:
+            raise Problem(404, "unknown_dealer", f"no dealer {dealer_id}")
+        buckets, _ = aging(conn, by=Level.DEALER, where=where, as_of=as_of, limit=1, cursor=None)
+        rebates, _ = rebates_accrued(
+            conn, by=Level.DEALER, where=where, as_of=as_of, limit=100, cursor=None
+        )
+        invoices = open_invoices(conn, dealer=dealer_id, as_of=as_of)
+    return {
+        "as_of": as_of.isoformat(),
+        **summary[0],
+        "aging": {k: v for k, v in buckets[0].items() if k != "dealer"},
+        "open_invoices": invoices,
+        "rebates": [{k: v for k, v in r.items() if k != "dealer"} for r in rebates],
+    }

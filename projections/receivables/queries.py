@@ -303,3 +303,45 @@ def rebates_accrued(
         last = rows[limit - 1]
         next_cursor = encode_cursor([last.key, last.policy_code])
     return page, next_cursor
+
+
+def open_invoices(conn: Connection, *, dealer: str, as_of: date) -> list[dict[str, Any]]:
+    """A dealer's invoices with something open as of ``as_of``, oldest due first."""
+    settled = (
+        select(settlements.c.invoice_id, func.sum(settlements.c.amount).label("amount"))
+        .where(settlements.c.business_date <= as_of, settlements.c.dealer_code == dealer)
+        .group_by(settlements.c.invoice_id)
+        .subquery()
+    )
+    open_amount = invoices.c.total - func.coalesce(settled.c.amount, 0)
+    rows = conn.execute(
+        select(
+            invoices.c.invoice_id,
+            invoices.c.number,
+            invoices.c.order_id,
+            invoices.c.issue_date,
+            invoices.c.due_date,
+            invoices.c.total,
+            open_amount.label("open"),
+        )
+        .select_from(invoices.outerjoin(settled, settled.c.invoice_id == invoices.c.invoice_id))
+        .where(invoices.c.dealer_code == dealer, invoices.c.issue_date <= as_of, open_amount > 0)
+        .order_by(invoices.c.due_date, invoices.c.issue_date, invoices.c.number)
+    ).all()
+    return [
+        {
+            "invoice_id": row.invoice_id,
+            "number": row.number,
+            "order_id": row.order_id,
+            "issue_date": row.issue_date.isoformat(),
+            "due_date": row.due_date.isoformat(),
+            "days_past_due": max((as_of - row.due_date).days, 0),
+            "total": _money(row.total),
+            "open": _money(row.open),
+        }
+        for row in rows
+    ]
+
+
+def dealer_branch(conn: Connection, dealer: str) -> str | None:
+    return conn.execute(select(dealers.c.branch).where(dealers.c.dealer_code == dealer)).scalar()

@@ -8,7 +8,14 @@ from __future__ import annotations
 import pytest
 
 from projections import bootstrap as query_process
-from tests.integration.saga import CHENGDU_CLERK, JIANNANCHUN, WULIANGYE, ok, running_company
+from tests.integration.saga import (
+    CHENGDU_CLERK,
+    DEALER_CD001,
+    JIANNANCHUN,
+    WULIANGYE,
+    ok,
+    running_company,
+)
 from tests.platform import HQ, command, serving
 
 pytestmark = pytest.mark.integration
@@ -113,6 +120,29 @@ def test_receivables_and_aging_as_of_any_date(settings):
         assert rebate["accrued"] == company.account()["rebate_accrued"]["TIER1-2026"]
         [before_note] = read("/hq/rebates", by="region", as_of="2026-11-05")
         assert (before_note["region"], before_note["accrued"]) == ("SOUTHWEST", "351.50")
+
+        # The dealer's own statement (对账单), as of 20 November.
+        statement = ok(
+            query.get(
+                "/dealers/CD-001/statement", params={"as_of": "2026-11-20"}, headers=DEALER_CD001
+            )
+        )
+        assert statement["receivables"] == "10575.00" and statement["exposure"] == "17070.00"
+        assert statement["aging"]["days_31_60"] == "6990.00"
+        assert [
+            (i["invoice_id"], i["open"], i["days_past_due"]) for i in statement["open_invoices"]
+        ] == [
+            (first, "6990.00", 50),
+            (second, "3585.00", 0),
+        ]
+        assert statement["rebates"] == [
+            {"policy_code": "TIER1-2026", "net_sales": "16575.00", "accrued": "331.50"}
+        ]
+        assert query.get("/dealers/CD-002/statement", headers=DEALER_CD001).status_code == 403
+        assert query.get("/dealers/CD-001/statement", headers=CHENGDU_CLERK).status_code == 200
+        assert query.get("/dealers/CD-001/statement", headers=SHANGHAI_CLERK).status_code == 403
+        unknown = query.get("/dealers/CD-999/statement", headers=HQ)
+        assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_dealer"
 
         [cd] = read("/hq/receivables", by="branch")
         assert cd["branch"] == "CD" and cd["receivables"] == "10575.00"
