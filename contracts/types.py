@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+# The channel's dealer grades, as DealerRegistered publishes them (the orders service's
+# DealerGrade); other services' commands that name a grade accept exactly these.
+DealerGradeName = Literal["tier1_distributor", "tier2_distributor", "exclusive_dealer", "group_buy"]
 
 Money = Annotated[
     Decimal,

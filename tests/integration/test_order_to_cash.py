@@ -230,6 +230,18 @@ def test_bad_input_to_the_saga_commands_is_refused_and_changes_nothing(company):
     malformed = command(company.finance, "/receipts", {**receipt, "amount": "1.005"}, headers=HQ)
     assert malformed.status_code == 422
     assert company.stock(WULIANGYE)["on_hand"] == 100
+    policy = {
+        "policy_code": "PLATINUM-2026",
+        "grade": "platinum",
+        "rate": "0.0100",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+    }
+    no_such_grade = command(company.finance, "/rebate-policies", policy, headers=HQ)
+    assert no_such_grade.status_code == 422
+    both = {**policy, "grade": "group_buy", "dealer_code": "CD-001"}
+    ambiguous = command(company.finance, "/rebate-policies", both, headers=HQ)
+    assert ambiguous.status_code == 409 and ambiguous.json()["code"] == "invalid_rebate_policy"
     # The Shanghai clerk may not cancel a Chengdu order.
     shanghai = {"Authorization": "Bearer demo-shanghai-clerk"}
     path = f"/orders/{order_id}/cancellation"

@@ -65,3 +65,12 @@ def test_an_order_placed_fits_its_published_schema():
     data = event.model_dump(mode="json")
     jsonschema.validate(data, schema)
     assert data["total"] == "15588.00"
+
+
+def test_the_published_grade_vocabulary_is_the_orders_services_dealer_grades():
+    from typing import get_args
+
+    from contracts.types import DealerGradeName
+    from services.orders.domain import DealerGrade
+
+    assert set(get_args(DealerGradeName)) == {grade.value for grade in DealerGrade}

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.types import DealerGradeName
 from runtime.http.auth import Principal
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.idempotency import run_command
@@ -92,7 +93,7 @@ class RebatePolicyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy_code: Code
-    grade: str | None = Field(default=None, description="a dealer grade, or:")
+    grade: DealerGradeName | None = Field(default=None, description="a dealer grade, or:")
     dealer_code: Code | None = Field(default=None, description="one dealer")
     rate: Decimal = Field(gt=0, le=Decimal("0.5"), decimal_places=4, examples=["0.0200"])
     valid_from: date
