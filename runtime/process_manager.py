@@ -1,16 +1,16 @@
 """Process managers (sagas): the consumer runtime's handler that turns other services'
 integration events into this service's commands.
 
-A process manager lives in the service whose commands it issues (DESIGN rule 4): for each
-event it runs a policy that loads and changes this service's aggregates, and saves their new
-events together with a tracking record of the event's origin (its service and position) in
-one transaction of the service's event store (the library's process recorder). A redelivered
-event finds its tracking record and changes nothing; a crash before the commit leaves nothing
-behind, and the event is processed again.
+A process manager lives in the service whose commands it issues (DESIGN rule 4). For each
+event it runs a policy that reads and changes this service's aggregates through a unit of
+work; the changes of a whole poll are saved with every event's tracking record (its origin
+service and position) in one transaction of the service's event store (the library's
+process recorder). A redelivered event finds its tracking record and changes nothing; a crash
+before the commit leaves nothing behind, and the poll is processed again.
 
-Policies are plain functions ``policy(unit, envelope, data)``: they read aggregates through
-``unit`` and hand it the ones they changed. A conflict with a concurrent writer (optimistic
-concurrency) runs the policy again on fresh state.
+Policies are plain functions ``policy(unit, envelope, data)``. If one refuses its event, or
+the save meets a concurrent writer (optimistic concurrency), the poll is decided again one
+event per transaction, on fresh state (see ``_ProcessBatch``).
 """
 
 from __future__ import annotations
