@@ -35,6 +35,12 @@ branches = APIRouter(prefix="/branches/{branch_id}", tags=["branches"])
 dealers = APIRouter(prefix="/dealers/{dealer_id}", tags=["dealers"])
 
 
+def _branch_scoped(principal, params: BaseModel, branch_id: str):
+    """A branch's query: only the caller's own branch (HQ any), filtered to it."""
+    principal.require_branch(branch_id)
+    return params.model_copy(update={"branch": branch_id, "region": None})
+
+
 class SalesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,8 +100,7 @@ def national_sales(
 ) -> dict:
     """Ordered quantities and amounts by product, category, dealer, branch, region or the
     nation, per day, week or month."""
-    if not principal.is_hq:
-        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    principal.require_hq()
     return _sales(engine, consistency, params)
 
 
@@ -108,8 +113,7 @@ def branch_sales(
     params: Annotated[SalesQuery, Query()],
 ) -> dict:
     """The same figures, for one branch office."""
-    principal.require_branch(branch_id)
-    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    scoped = _branch_scoped(principal, params, branch_id)
     return _sales(engine, consistency, scoped)
 
 
@@ -172,8 +176,7 @@ def national_inventory(
 ) -> dict:
     """Stock per warehouse and SKU (on hand, reserved, available, safety stock), or rolled
     up by branch, region or the nation; `below_safety=true` lists what needs replenishing."""
-    if not principal.is_hq:
-        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    principal.require_hq()
     return _inventory(engine, consistency, params)
 
 
@@ -186,8 +189,7 @@ def branch_inventory(
     params: Annotated[InventoryQuery, Query()],
 ) -> dict:
     """The same, for the warehouses of one branch office."""
-    principal.require_branch(branch_id)
-    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    scoped = _branch_scoped(principal, params, branch_id)
     return _inventory(engine, consistency, scoped)
 
 
@@ -245,8 +247,7 @@ def national_receivables(
 ) -> dict:
     """应收账款: credit limit, invoiced, received, credited, receivables, reserved credit,
     exposure and utilisation per dealer, or rolled up by branch, region or the nation."""
-    if not principal.is_hq:
-        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    principal.require_hq()
     return _receivables(engine, consistency, params, receivables_summary)
 
 
@@ -259,8 +260,7 @@ def national_aging(
 ) -> dict:
     """账龄: open invoice amounts as of a date in buckets not yet due, 1-30, 31-60, 61-90 and
     over 90 days past due (as-of date minus due date), and unapplied cash."""
-    if not principal.is_hq:
-        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    principal.require_hq()
     return _receivables(engine, consistency, params, aging)
 
 
@@ -272,8 +272,7 @@ def branch_receivables(
     consistency: Consistency,
     params: Annotated[ReceivablesQuery, Query()],
 ) -> dict:
-    principal.require_branch(branch_id)
-    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    scoped = _branch_scoped(principal, params, branch_id)
     return _receivables(engine, consistency, scoped, receivables_summary)
 
 
@@ -285,8 +284,7 @@ def branch_aging(
     consistency: Consistency,
     params: Annotated[ReceivablesQuery, Query()],
 ) -> dict:
-    principal.require_branch(branch_id)
-    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    scoped = _branch_scoped(principal, params, branch_id)
     return _receivables(engine, consistency, scoped, aging)
 
 
@@ -299,8 +297,7 @@ def national_rebates(
 ) -> dict:
     """返利: rebate accrued per dealer (or branch, region, nation) and policy, with the net
     invoiced sales it was accrued on, up to `as_of`."""
-    if not principal.is_hq:
-        raise Problem(403, "outside_scope", "national figures are for headquarters")
+    principal.require_hq()
     return _receivables(engine, consistency, params, rebates_accrued, policy=params.policy)
 
 
@@ -312,8 +309,7 @@ def branch_rebates(
     consistency: Consistency,
     params: Annotated[RebatesQuery, Query()],
 ) -> dict:
-    principal.require_branch(branch_id)
-    scoped = params.model_copy(update={"branch": branch_id, "region": None})
+    scoped = _branch_scoped(principal, params, branch_id)
     return _receivables(engine, consistency, scoped, rebates_accrued, policy=params.policy)
 
 

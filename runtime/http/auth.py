@@ -43,6 +43,10 @@ class Principal:
         if self.grant.role not in roles:
             raise Problem(403, "forbidden_role", f"role {self.grant.role} may not do this")
 
+    def require_hq(self) -> None:
+        if not self.is_hq:
+            raise Problem(403, "outside_scope", "national figures are for headquarters")
+
     def require_branch(self, branch_id: str) -> None:
         if self.is_hq:
             return
