@@ -98,8 +98,9 @@ def national_sales(
     consistency: Consistency,
     params: Annotated[SalesQuery, Query()],
 ) -> dict:
-    """Ordered quantities and amounts by product, category, dealer, branch, region or the
-    nation, per day, week or month."""
+    """Sales by product, category, dealer, branch, region or the nation, per day, week or
+    month: ordered (as placed), invoiced (on the invoice's date), credited (credit notes, on
+    their own date) and net sales = invoiced - credited."""
     principal.require_hq()
     return _sales(engine, consistency, params)
 

@@ -1,14 +1,28 @@
-"""The sales read model: quantities and amounts per business day x SKU x dealer, with the
-dealer's branch and region and the SKU's category, so every roll-up is one GROUP BY.
+"""The sales read model: per business day x SKU x dealer what was ordered and what was
+invoiced, less credit notes (net sales), with the dealer's branch and region and the SKU's
+category, so every roll-up is one GROUP BY over one table.
 
-This first cut counts orders as placed (``ordered_*``); invoiced net sales join it when
-invoices exist (order-to-cash), as further measures of the same rows.
+- **ordered** measures count orders as placed (OrderPlaced carries the dealer's branch).
+- **invoiced** measures count invoice lines on the invoice's issue date.
+- **credited** is what credit notes gave back, on the credit note's own date, spread over the
+  invoice's SKUs in proportion to their amounts (the last fen to the largest line), so that
+  net sales by SKU add up to net sales by dealer, to the fen.
+
+Events of one dealer come from several aggregates on different partitions and topics, so the
+tables are built to be order-free: an invoice whose dealer was not seen yet is counted with an
+empty branch and region, filled in when the dealer's registration arrives; a credit note that
+arrives before its invoice waits in ``sales_pending_credits`` until the invoice does.
+Targets (floor / target / stretch per branch and month) join these rows by branch and month.
 """
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Date,
@@ -18,14 +32,27 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 
 from contracts import Envelope
-from contracts import orders as published
+from contracts import finance as finance_events
+from contracts import orders as orders_events
 from projections.tracking import Projection
 
 metadata = MetaData()
+MONEY = Numeric(20, 2)
+FEN = Decimal("0.01")
+MEASURES = (
+    "order_lines",
+    "ordered_quantity",
+    "ordered_amount",
+    "invoiced_quantity",
+    "invoiced_amount",
+    "credited_amount",
+)
 
 sales_daily = Table(
     "sales_daily",
@@ -34,51 +61,214 @@ sales_daily = Table(
     Column("sku", String, primary_key=True),
     Column("dealer_code", String, primary_key=True),
     Column("category", String, nullable=False),
+    # Empty until the dealer's registration is seen (see the module docstring).
     Column("branch", String, nullable=False, index=True),
     Column("region", String, nullable=False, index=True),
-    Column("order_lines", Integer, nullable=False),
-    Column("ordered_quantity", BigInteger, nullable=False),
-    Column("ordered_amount", Numeric(20, 2), nullable=False),
+    Column("order_lines", Integer, nullable=False, server_default="0"),
+    Column("ordered_quantity", BigInteger, nullable=False, server_default="0"),
+    Column("ordered_amount", MONEY, nullable=False, server_default="0"),
+    Column("invoiced_quantity", BigInteger, nullable=False, server_default="0"),
+    Column("invoiced_amount", MONEY, nullable=False, server_default="0"),
+    Column("credited_amount", MONEY, nullable=False, server_default="0"),
 )
 
-sales = Projection(name="sales", metadata=metadata, origins=("orders",))
+sales_dealers = Table(
+    "sales_dealers",
+    metadata,
+    Column("dealer_code", String, primary_key=True),
+    Column("branch", String, nullable=False),
+    Column("region", String, nullable=False),
+)
+
+# An invoice's amount per SKU: what a credit note against it is spread over.
+invoice_lines = Table(
+    "sales_invoice_lines",
+    metadata,
+    Column("invoice_id", String, primary_key=True),
+    Column("sku", String, primary_key=True),
+    Column("category", String, nullable=False),
+    Column("dealer_code", String, nullable=False),
+    Column("amount", MONEY, nullable=False),
+)
+
+credit_notes = Table(
+    "sales_credit_notes",
+    metadata,
+    Column("credit_note_id", String, primary_key=True),
+    Column("invoice_id", String, nullable=False, index=True),
+    Column("dealer_code", String, nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("applied", Boolean, nullable=False),  # false: waiting for its invoice
+)
+
+sales = Projection(name="sales", metadata=metadata, origins=("orders", "finance"))
 
 
 # Built once (a statement per line costs more to construct than to execute); the increments
-# come from the proposed row, so one statement serves every line.
-_add_ordered = (
+# come from the proposed row, so one statement serves every measure.
+_add = (
     insert(sales_daily)
     .values({column.name: bindparam(column.name) for column in sales_daily.columns})
     .on_conflict_do_update(
         index_elements=[sales_daily.c.day, sales_daily.c.sku, sales_daily.c.dealer_code],
-        set_={
-            name: sales_daily.c[name] + insert(sales_daily).excluded[name]
-            for name in ("order_lines", "ordered_quantity", "ordered_amount")
-        },
+        set_={name: sales_daily.c[name] + insert(sales_daily).excluded[name] for name in MEASURES},
     )
 )
 
 
-@sales.on(published.OrderPlaced)
-def order_placed(conn: Connection, envelope: Envelope, event: published.OrderPlaced) -> None:
+def _add_rows(conn: Connection, day: date, dealer: str, branch: str, region: str, rows: dict):
+    """Add measures per SKU (one row per SKU: a multi-row upsert may not touch a row twice)."""
+    conn.execute(
+        _add,
+        [
+            {
+                **{name: 0 for name in MEASURES},
+                **measures,
+                "day": day,
+                "sku": sku,
+                "dealer_code": dealer,
+                "branch": branch,
+                "region": region,
+            }
+            for sku, measures in rows.items()
+        ],
+    )
+
+
+def _dealer_dimensions(conn: Connection, dealer_code: str) -> tuple[str, str]:
+    row = conn.execute(
+        select(sales_dealers.c.branch, sales_dealers.c.region).where(
+            sales_dealers.c.dealer_code == dealer_code
+        )
+    ).first()
+    return (row.branch, row.region) if row else ("", "")
+
+
+@sales.on(orders_events.DealerRegistered)
+def dealer_registered(
+    conn: Connection, envelope: Envelope, event: orders_events.DealerRegistered
+) -> None:
+    conn.execute(
+        insert(sales_dealers)
+        .values(dealer_code=event.dealer_code, branch=event.branch, region=event.region)
+        .on_conflict_do_nothing()
+    )
+    # Rows counted before the registration arrived (an invoice on another partition).
+    conn.execute(
+        update(sales_daily)
+        .where(sales_daily.c.dealer_code == event.dealer_code, sales_daily.c.branch == "")
+        .values(branch=event.branch, region=event.region)
+    )
+
+
+@sales.on(orders_events.OrderPlaced)
+def order_placed(conn: Connection, envelope: Envelope, event: orders_events.OrderPlaced) -> None:
     rows: dict[str, dict] = {}
     for line in event.lines:
-        # One row per SKU: a multi-row upsert may not touch the same row twice.
-        row = rows.get(line.sku)
-        if row is None:
-            rows[line.sku] = {
-                "day": event.business_date,
-                "sku": line.sku,
-                "dealer_code": event.dealer_code,
+        row = rows.setdefault(
+            line.sku,
+            {
                 "category": line.category,
-                "branch": event.branch,
-                "region": event.region,
-                "order_lines": 1,
-                "ordered_quantity": line.quantity,
-                "ordered_amount": line.amount,
+                "order_lines": 0,
+                "ordered_quantity": 0,
+                "ordered_amount": Decimal(0),
+            },
+        )
+        row["order_lines"] += 1
+        row["ordered_quantity"] += line.quantity
+        row["ordered_amount"] += line.amount
+    _add_rows(conn, event.business_date, event.dealer_code, event.branch, event.region, rows)
+
+
+@sales.on(finance_events.InvoiceIssued)
+def invoice_issued(
+    conn: Connection, envelope: Envelope, event: finance_events.InvoiceIssued
+) -> None:
+    rows: dict[str, dict] = {}
+    for line in event.lines:
+        row = rows.setdefault(
+            line.sku,
+            {"category": line.category, "invoiced_quantity": 0, "invoiced_amount": Decimal(0)},
+        )
+        row["invoiced_quantity"] += line.quantity
+        row["invoiced_amount"] += line.amount
+    branch, region = _dealer_dimensions(conn, event.dealer_code)
+    _add_rows(conn, event.issue_date, event.dealer_code, branch, region, rows)
+    conn.execute(
+        insert(invoice_lines).on_conflict_do_nothing(),
+        [
+            {
+                "invoice_id": event.invoice_id,
+                "sku": sku,
+                "category": row["category"],
+                "dealer_code": event.dealer_code,
+                "amount": row["invoiced_amount"],
             }
-        else:
-            row["order_lines"] += 1
-            row["ordered_quantity"] += line.quantity
-            row["ordered_amount"] += line.amount
-    conn.execute(_add_ordered, list(rows.values()))
+            for sku, row in rows.items()
+        ],
+    )
+    waiting = conn.execute(
+        select(credit_notes).where(
+            credit_notes.c.invoice_id == event.invoice_id, credit_notes.c.applied.is_(False)
+        )
+    ).all()
+    for credit in waiting:
+        _credit(conn, credit.credit_note_id, credit.invoice_id, credit.issued_on, credit.amount)
+
+
+@sales.on(finance_events.CreditNoteIssued)
+def credit_note_issued(
+    conn: Connection, envelope: Envelope, event: finance_events.CreditNoteIssued
+) -> None:
+    conn.execute(
+        insert(credit_notes)
+        .values(
+            credit_note_id=event.credit_note_id,
+            invoice_id=event.invoice_id,
+            dealer_code=event.dealer_code,
+            issued_on=event.issued_on,
+            amount=event.amount,
+            applied=False,
+        )
+        .on_conflict_do_nothing()
+    )
+    _credit(conn, event.credit_note_id, event.invoice_id, event.issued_on, event.amount)
+
+
+def _credit(conn: Connection, credit_note_id: str, invoice_id: str, day: date, amount) -> None:
+    """Spread a credit note over its invoice's SKUs, if the invoice has been seen."""
+    lines = conn.execute(
+        select(invoice_lines).where(invoice_lines.c.invoice_id == invoice_id)
+    ).all()
+    if not lines:
+        return  # applied when the invoice arrives
+    shares = spread(Decimal(amount), {line.sku: Decimal(line.amount) for line in lines})
+    category = {line.sku: line.category for line in lines}
+    dealer = lines[0].dealer_code
+    branch, region = _dealer_dimensions(conn, dealer)
+    rows = {
+        sku: {"category": category[sku], "credited_amount": share} for sku, share in shares.items()
+    }
+    _add_rows(conn, day, dealer, branch, region, rows)
+    conn.execute(
+        update(credit_notes)
+        .where(credit_notes.c.credit_note_id == credit_note_id)
+        .values(applied=True)
+    )
+
+
+def spread(amount: Decimal, weights: dict[str, Decimal]) -> dict[str, Decimal]:
+    """``amount`` split over ``weights`` in proportion, to the fen, adding up exactly: each
+    share is rounded half up and what rounding left over goes to the largest weight."""
+    total = sum(weights.values())
+    if total == 0:
+        largest = max(weights, key=lambda key: (weights[key], key))
+        return {key: (amount if key == largest else Decimal("0.00")) for key in weights}
+    shares = {
+        key: (amount * weight / total).quantize(FEN, rounding=ROUND_HALF_UP)
+        for key, weight in weights.items()
+    }
+    largest = max(weights, key=lambda key: (weights[key], key))
+    shares[largest] += amount - sum(shares.values())
+    return shares

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, literal, select, tuple_
 
-from projections.sales.projection import sales_daily
+from projections.sales.projection import MEASURES, sales_daily
 
 
 class SalesDimension(StrEnum):
@@ -68,6 +68,10 @@ def decode_cursor(cursor: str) -> list[Any]:
     return values
 
 
+def _money(value) -> str:
+    return f"{Decimal(value):.2f}"
+
+
 def sales_summary(
     conn: Connection,
     *,
@@ -77,15 +81,14 @@ def sales_summary(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Ordered quantity and amount per period and dimension value, keyset-paginated."""
+    """Per period and dimension value: ordered, invoiced, credited and net sales (invoiced
+    less credit notes), keyset-paginated."""
     bucket = func.date_trunc(period.value, sales_daily.c.day).cast(sales_daily.c.day.type)
     key = _DIMENSION_COLUMN.get(by, literal("CN"))
     query = select(
         bucket.label("period_start"),
         key.label("key"),
-        func.sum(sales_daily.c.ordered_quantity).label("quantity"),
-        func.sum(sales_daily.c.ordered_amount).label("amount"),
-        func.sum(sales_daily.c.order_lines).label("order_lines"),
+        *(func.sum(sales_daily.c[name]).label(name) for name in MEASURES),
     )
     conditions = []
     if where.date_from:
@@ -117,9 +120,13 @@ def sales_summary(
         {
             "period_start": row.period_start.isoformat(),
             "key": row.key,
-            "quantity": int(row.quantity),
-            "amount": f"{Decimal(row.amount):.2f}",
             "order_lines": int(row.order_lines),
+            "ordered_quantity": int(row.ordered_quantity),
+            "ordered_amount": _money(row.ordered_amount),
+            "invoiced_quantity": int(row.invoiced_quantity),
+            "invoiced_amount": _money(row.invoiced_amount),
+            "credited_amount": _money(row.credited_amount),
+            "net_sales": _money(row.invoiced_amount - row.credited_amount),
         }
         for row in rows[:limit]
     ]

@@ -102,13 +102,15 @@ class TestPlaceOrder:
         )
         assert sales.status_code == 200, sales.text
         items = {item["key"]: item for item in sales.json()["items"]}
-        assert items["WULIANGYE-52-500ML"]["quantity"] == 10
-        assert items["WULIANGYE-52-500ML"]["amount"] == "12990.00"
-        assert items["JIANNANCHUN-52-500ML"]["amount"] == "1375.50"
+        assert items["WULIANGYE-52-500ML"]["ordered_quantity"] == 10
+        assert items["WULIANGYE-52-500ML"]["ordered_amount"] == "12990.00"
+        assert items["JIANNANCHUN-52-500ML"]["ordered_amount"] == "1375.50"
         assert items["WULIANGYE-52-500ML"]["period_start"] == "2026-11-01"
         nation = query.get("/hq/sales", params={"by": "nation", "period": "week"}, headers=HQ)
         assert nation.status_code == 200, nation.text
-        assert [(i["key"], i["amount"]) for i in nation.json()["items"]] == [("CN", "14365.50")]
+        assert [(i["key"], i["ordered_amount"]) for i in nation.json()["items"]] == [
+            ("CN", "14365.50")
+        ]
 
     def test_branch_sees_its_own_branch_only(self, platform):
         orders, query = platform
@@ -343,7 +345,7 @@ class TestSalesQuery:
             ({"min_position": "42"}, "invalid_request"),
             ({"by": "planet"}, "invalid_request"),
             ({"limit": 0}, "invalid_request"),
-            ({"min_position": "finance:1"}, "position_not_tracked"),
+            ({"min_position": "inventory:1"}, "position_not_tracked"),
         ],
         ids=lambda value: str(value),
     )

@@ -118,6 +118,28 @@ def test_receivables_and_aging_as_of_any_date(settings):
             "accrued": "331.50",
         }
         assert rebate["accrued"] == company.account()["rebate_accrued"]["TIER1-2026"]
+
+        # Sales: invoiced on the invoices' dates, credited on the credit note's; net sales
+        # are the rebate's base.
+        monthly = {
+            (row["period_start"], row["key"]): row
+            for row in read("/hq/sales", by="sku", period="month", date_to="2026-11-15")
+        }
+        september = monthly[("2026-09-01", WULIANGYE)]
+        assert (september["invoiced_quantity"], september["net_sales"]) == (10, "12990.00")
+        november = monthly[("2026-11-01", JIANNANCHUN)]
+        assert (november["invoiced_amount"], november["credited_amount"]) == ("4585.00", "1000.00")
+        assert november["net_sales"] == "3585.00"
+        [nation] = read("/hq/sales", by="nation", period="month", date_from="2026-11-01")
+        [branch] = read(
+            "/branches/CD/sales",
+            by="branch",
+            period="month",
+            date_from="2026-11-01",
+            headers=CHENGDU_CLERK,
+        )
+        assert nation["net_sales"] == branch["net_sales"] == "3585.00"
+        assert nation["ordered_amount"] == "24070.00"  # the three orders, placed on 20 November
         [before_note] = read("/hq/rebates", by="region", as_of="2026-11-05")
         assert (before_note["region"], before_note["accrued"]) == ("SOUTHWEST", "351.50")
 
