@@ -151,3 +151,30 @@ class RebateAccrued(IntegrationEvent):
     business_date: date
     base: Money = Field(description="net sales this document adds (negative: a credit note)")
     amount: Money
+
+
+class ChannelHealthRulesSet(IntegrationEvent):
+    """Headquarters set the channel-health rules (渠道健康): each rule turns a dealer yellow or
+    red when its figure reaches the threshold; the dealer's colour is the worst of them. The
+    latest event is in force (one aggregate, so one partition, in order)."""
+
+    service = "finance"
+    event_name = "ChannelHealthRulesSet"
+    version = 1
+
+    # The defaults are the rules in force until headquarters sets any.
+    utilisation_yellow: Decimal = Field(
+        default=Decimal("0.80"), gt=0, decimal_places=4, description="exposure / credit limit"
+    )
+    utilisation_red: Decimal = Field(default=Decimal("1.00"), gt=0, decimal_places=4)
+    over_90_yellow: Money = Field(
+        default=Decimal("0.01"), description="receivables more than 90 days past due"
+    )
+    over_90_red: Money = Decimal("50000.00")
+    undelivered_after_days: int = Field(
+        default=14, ge=1, description="a shipment not confirmed delivered this long counts"
+    )
+    undelivered_yellow: int = Field(
+        default=1, ge=1, description="this many such shipments turn a dealer yellow"
+    )
+    undelivered_red: int = Field(default=3, ge=1)

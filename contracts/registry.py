@@ -31,6 +31,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.CreditNoteIssued,
     finance.RebatePolicyDefined,
     finance.RebateAccrued,
+    finance.ChannelHealthRulesSet,
 )
 
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {str(e.event_type()): e for e in PUBLISHED}

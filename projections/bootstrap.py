@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.api.app import build_api
+from projections.channel_health.projection import channel_health
 from projections.inventory.projection import inventory
 from projections.read_your_writes import ReadYourWrites
 from projections.receivables.projection import receivables
@@ -12,7 +13,7 @@ from runtime.consumer import ConsumerRuntime
 from runtime.process import Process
 from runtime.settings import Settings
 
-PROJECTIONS: tuple[Projection, ...] = (sales, inventory, receivables)
+PROJECTIONS: tuple[Projection, ...] = (sales, inventory, receivables, channel_health)
 
 
 def projector(settings: Settings, handler: SqlProjectionHandler) -> ConsumerRuntime:

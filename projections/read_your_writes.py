@@ -16,21 +16,26 @@ class ReadYourWrites:
         self.engine = engine  # the query side's pool, never the projectors'
         self.timeout_s = timeout_s
 
-    def wait(self, projection: str, min_position: str | None) -> None:
+    def wait(self, projection: str | tuple[str, ...], min_position: str | None) -> None:
+        """Wait until every named read model that follows the position's service holds it
+        (a query over several read models names them all)."""
         if not min_position:
             return
         origin, _, raw = min_position.partition(":")
-        handler = self.handlers[projection]
-        if origin not in handler.projection.origins:
+        names = (projection,) if isinstance(projection, str) else projection
+        following = [n for n in names if origin in self.handlers[n].projection.origins]
+        if not following:
             raise Problem(
                 422,
                 "position_not_tracked",
-                f"the {projection} read model does not follow {origin} positions",
+                f"the {' and '.join(names)} read model does not follow {origin} positions",
             )
-        if not handler.wait_for(origin, int(raw), timeout=self.timeout_s, engine=self.engine):
-            raise Problem(
-                503,
-                "read_model_behind",
-                f"the {projection} read model has not reached {min_position} yet",
-                headers={"Retry-After": "1"},
-            )
+        for name in following:
+            handler = self.handlers[name]
+            if not handler.wait_for(origin, int(raw), timeout=self.timeout_s, engine=self.engine):
+                raise Problem(
+                    503,
+                    "read_model_behind",
+                    f"the {name} read model has not reached {min_position} yet",
+                    headers={"Retry-After": "1"},
+                )

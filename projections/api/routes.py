@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
+from projections.channel_health.queries import (
+    COLOURS,
+    HealthFilter,
+    colour_counts,
+    dealer_health,
+    rules_view,
+)
 from projections.inventory.queries import StockFilter, StockLevel, stock_levels
 from projections.receivables.queries import (
     DealerFilter,
@@ -360,3 +367,104 @@ def dealer_statement(
         "open_invoices": invoices,
         "rebates": [{k: v for k, v in r.items() if k != "dealer"} for r in rebates],
     }
+
+
+class HealthQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = Field(default=None, description="default today (CST)")
+    colour: Literal[COLOURS] | None = None  # type: ignore[valid-type]
+    dealer: str | None = None
+    branch: str | None = None
+    region: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None
+    min_position: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]+:\d+$",
+        description="a command's `position` (finance, orders or inventory): wait until it is in",
+    )
+
+    def where(self) -> HealthFilter:
+        return HealthFilter(self.dealer, self.branch, self.region, self.colour)
+
+
+class HealthCountsQuery(HealthQuery):
+    by: Literal[Level.BRANCH, Level.REGION, Level.NATION] = Level.BRANCH
+
+
+_HEALTH_READ_MODELS = ("channel_health", "receivables")
+
+
+def _health(engine, consistency, params: HealthQuery) -> dict:
+    consistency.wait(_HEALTH_READ_MODELS, params.min_position)
+    as_of = params.as_of or business_today()
+    try:
+        with engine.connect() as conn:
+            rows, next_cursor, rules = dealer_health(
+                conn, where=params.where(), as_of=as_of, limit=params.limit, cursor=params.cursor
+            )
+    except InvalidCursor as error:
+        raise Problem(422, "invalid_cursor", str(error)) from None
+    return {
+        "as_of": as_of.isoformat(),
+        "rules": rules_view(rules),
+        "items": rows,
+        "next_cursor": next_cursor,
+    }
+
+
+def _health_counts(engine, consistency, params: HealthCountsQuery) -> dict:
+    consistency.wait(_HEALTH_READ_MODELS, params.min_position)
+    as_of = params.as_of or business_today()
+    with engine.connect() as conn:
+        rows = colour_counts(conn, by=Level(params.by), where=params.where(), as_of=as_of)
+    return {"by": params.by, "as_of": as_of.isoformat(), "items": rows}
+
+
+@hq.get("/channel-health")
+def national_channel_health(
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[HealthQuery, Query()],
+) -> dict:
+    """渠道健康: per dealer a colour (green, yellow, red) and the reasons, from the rules
+    headquarters set (finance `POST /accounts/health-rules`): credit utilisation,
+    receivables over 90 days past due, shipments not confirmed delivered after N days."""
+    principal.require_hq()
+    return _health(engine, consistency, params)
+
+
+@hq.get("/channel-health/counts")
+def national_channel_health_counts(
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[HealthCountsQuery, Query()],
+) -> dict:
+    """How many dealers are green, yellow and red per branch, region or the nation."""
+    principal.require_hq()
+    return _health_counts(engine, consistency, params)
+
+
+@branches.get("/channel-health")
+def branch_channel_health(
+    branch_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[HealthQuery, Query()],
+) -> dict:
+    return _health(engine, consistency, _branch_scoped(principal, params, branch_id))
+
+
+@branches.get("/channel-health/counts")
+def branch_channel_health_counts(
+    branch_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[HealthCountsQuery, Query()],
+) -> dict:
+    return _health_counts(engine, consistency, _branch_scoped(principal, params, branch_id))

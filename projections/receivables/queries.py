@@ -49,12 +49,13 @@ def _money(value: Any) -> str:
     return f"{Decimal(value or 0):.2f}"
 
 
-def _dealer_conditions(where: DealerFilter) -> list:
+def dealer_conditions(where: DealerFilter, columns=dealers.c) -> list:
+    """The filter on ``columns`` (``dealer_code``, ``branch`` and ``region``)."""
     conditions = []
     for value, column in (
-        (where.dealer, dealers.c.dealer_code),
-        (where.branch, dealers.c.branch),
-        (where.region, dealers.c.region),
+        (where.dealer, columns.dealer_code),
+        (where.branch, columns.branch),
+        (where.region, columns.region),
     ):
         if value:
             conditions.append(column == value)
@@ -85,17 +86,9 @@ def _next(rows: list, limit: int) -> str | None:
     return encode_cursor(["k", rows[limit - 1].key]) if len(rows) > limit else None
 
 
-def receivables_summary(
-    conn: Connection,
-    *,
-    by: Level,
-    where: DealerFilter,
-    as_of: date,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Per ``by``: credit limit, invoiced, received, credited, receivables, credit reserved
-    for unbilled orders (as it stands now), exposure and utilisation."""
+def dealer_balances(as_of: date) -> dict[str, Any]:
+    """Per dealer, one subquery each (``dealer_code``, ``amount``): invoiced, received and
+    credited up to ``as_of``, and credit reserved for unbilled orders as it stands now."""
     invoiced = (
         select(invoices.c.dealer_code, func.sum(invoices.c.total).label("amount"))
         .where(invoices.c.issue_date <= as_of)
@@ -123,29 +116,43 @@ def receivables_summary(
         .group_by(reservations.c.dealer_code)
         .subquery()
     )
-    key = _key(by)
-    amount = {
-        name: func.sum(func.coalesce(sub.c.amount, 0))
-        for name, sub in (
-            ("invoiced", invoiced),
-            ("received", received),
-            ("credited", credited),
-            ("reserved", reserved),
-        )
+    return {
+        "invoiced": invoiced,
+        "received": received,
+        "credited": credited,
+        "reserved": reserved,
     }
+
+
+def with_balances(base, dealer_code, subqueries: dict[str, Any]):
+    """``base`` outer-joined on its ``dealer_code`` column to each per-dealer subquery."""
+    for sub in subqueries.values():
+        base = base.outerjoin(sub, sub.c.dealer_code == dealer_code)
+    return base
+
+
+def receivables_summary(
+    conn: Connection,
+    *,
+    by: Level,
+    where: DealerFilter,
+    as_of: date,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Per ``by``: credit limit, invoiced, received, credited, receivables, credit reserved
+    for unbilled orders (as it stands now), exposure and utilisation."""
+    balances = dealer_balances(as_of)
+    key = _key(by)
+    amount = {name: func.sum(func.coalesce(sub.c.amount, 0)) for name, sub in balances.items()}
     query = (
         select(
             key.label("key"),
             func.sum(dealers.c.credit_limit).label("credit_limit"),
             *(value.label(name) for name, value in amount.items()),
         )
-        .select_from(
-            dealers.outerjoin(invoiced, invoiced.c.dealer_code == dealers.c.dealer_code)
-            .outerjoin(received, received.c.dealer_code == dealers.c.dealer_code)
-            .outerjoin(credited, credited.c.dealer_code == dealers.c.dealer_code)
-            .outerjoin(reserved, reserved.c.dealer_code == dealers.c.dealer_code)
-        )
-        .where(*_dealer_conditions(where))
+        .select_from(with_balances(dealers, dealers.c.dealer_code, balances))
+        .where(*dealer_conditions(where))
     )
     rows = conn.execute(_page(query, key, by, limit, cursor)).all()
     page = []
@@ -169,17 +176,9 @@ def receivables_summary(
     return page, _next(rows, limit)
 
 
-def aging(
-    conn: Connection,
-    *,
-    by: Level,
-    where: DealerFilter,
-    as_of: date,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """账龄: what is open on invoices as of ``as_of``, by days past due (as-of date minus due
-    date; due on the as-of date is not yet due), and unapplied cash on account."""
+def aging_per_dealer(as_of: date):
+    """Per dealer (``dealer_code``): what is open on its invoices as of ``as_of`` in each
+    bucket of :data:`BUCKETS`."""
     settled = (
         select(settlements.c.invoice_id, func.sum(settlements.c.amount).label("amount"))
         .where(settlements.c.business_date <= as_of)
@@ -204,7 +203,7 @@ def aging(
         "days_61_90": days.between(61, 90),
         "over_90": days > 90,
     }
-    per_dealer = (
+    return (
         select(
             open_items.c.dealer_code,
             *(
@@ -215,6 +214,20 @@ def aging(
         .group_by(open_items.c.dealer_code)
         .subquery()
     )
+
+
+def aging(
+    conn: Connection,
+    *,
+    by: Level,
+    where: DealerFilter,
+    as_of: date,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """账龄: what is open on invoices as of ``as_of``, by days past due (as-of date minus due
+    date; due on the as-of date is not yet due), and unapplied cash on account."""
+    per_dealer = aging_per_dealer(as_of)
     unapplied = (
         select(receipts.c.dealer_code, func.sum(receipts.c.unapplied).label("amount"))
         .where(receipts.c.received_on <= as_of)
@@ -233,7 +246,7 @@ def aging(
                 per_dealer, per_dealer.c.dealer_code == dealers.c.dealer_code
             ).outerjoin(unapplied, unapplied.c.dealer_code == dealers.c.dealer_code)
         )
-        .where(*_dealer_conditions(where))
+        .where(*dealer_conditions(where))
     )
     rows = conn.execute(_page(query, key, by, limit, cursor)).all()
     page = []
@@ -276,7 +289,7 @@ def rebates_accrued(
         .select_from(
             rebates.join(dealers, dealers.c.dealer_code == rebates.c.dealer_code, isouter=True)
         )
-        .where(rebates.c.business_date <= as_of, *_dealer_conditions(where))
+        .where(rebates.c.business_date <= as_of, *dealer_conditions(where))
     )
     if policy:
         query = query.where(rebates.c.policy_code == policy)

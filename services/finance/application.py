@@ -5,7 +5,7 @@ issued for shipments, with their rebate)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -21,8 +21,10 @@ from runtime.process_manager import Policy, Unit
 from services.finance.contract import to_integration_event
 from services.finance.domain import (
     ZERO,
+    ChannelHealthRules,
     CreditNote,
     DealerAccount,
+    HealthRules,
     Invoice,
     OrderBilling,
     RebatePolicy,
@@ -281,6 +283,35 @@ class FinanceApplication(ServiceApplication):
         return self.save_command(
             book, status_code=201, body=policy_view(policy), idempotency=idempotency
         )
+
+    # -- channel health rules ----------------------------------------------------------------
+    def health_rules(self) -> HealthRules:
+        try:
+            return self.repository.get(ChannelHealthRules.create_id()).rules
+        except AggregateNotFoundError:
+            return HealthRules()
+
+    def set_health_rules(
+        self, rules: HealthRules, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        try:
+            book = self.repository.get(ChannelHealthRules.create_id())
+        except AggregateNotFoundError:
+            book = ChannelHealthRules()
+        book.set(rules, by)
+        return self.save_command(
+            book, status_code=200, body=health_rules_view(book.rules), idempotency=idempotency
+        )
+
+
+def health_rules_view(rules: HealthRules) -> dict:
+    """Ratios to four places, money to the fen (as the query API shows them)."""
+    return {
+        name: (f"{value:.2f}" if name.startswith("over_90") else f"{value:.4f}")
+        if isinstance(value, Decimal)
+        else value
+        for name, value in asdict(rules).items()
+    }
 
 
 # -- the process manager's policies ----------------------------------------------------------

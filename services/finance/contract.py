@@ -7,7 +7,14 @@ from eventsourcing.domain import DomainEventProtocol
 from contracts import finance as published
 from contracts.envelope import IntegrationEvent
 from contracts.types import OrderLine
-from services.finance.domain import CreditNote, DealerAccount, Invoice, RebatePolicyBook, Receipt
+from services.finance.domain import (
+    ChannelHealthRules,
+    CreditNote,
+    DealerAccount,
+    Invoice,
+    RebatePolicyBook,
+    Receipt,
+)
 
 
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
@@ -79,6 +86,16 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             amount=event.amount,
             issued_on=event.issued_on,
             reason=event.reason,
+        )
+    if isinstance(event, ChannelHealthRules.RulesSet):
+        return published.ChannelHealthRulesSet(
+            utilisation_yellow=event.utilisation_yellow,
+            utilisation_red=event.utilisation_red,
+            over_90_yellow=event.over_90_yellow,
+            over_90_red=event.over_90_red,
+            undelivered_after_days=event.undelivered_after_days,
+            undelivered_yellow=event.undelivered_yellow,
+            undelivered_red=event.undelivered_red,
         )
     if isinstance(event, RebatePolicyBook.PolicyDefined):
         return published.RebatePolicyDefined(

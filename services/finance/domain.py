@@ -11,13 +11,14 @@ meet on the account's version and none of them can slip past the limit unseen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from contracts.finance import ChannelHealthRulesSet
 from runtime.eventstore import Provenance
 from services.kernel.errors import NotFound, RuleViolation
 from services.kernel.money import MAX_ORDER_TOTAL, cny
@@ -57,6 +58,10 @@ class CreditNoteTooLarge(RuleViolation):
 
 class InvalidPolicy(RuleViolation):
     code = "invalid_rebate_policy"
+
+
+class InvalidHealthRules(RuleViolation):
+    code = "invalid_health_rules"
 
 
 class PolicyAlreadyDefined(RuleViolation):
@@ -589,3 +594,80 @@ class RebatePolicyBook(Aggregate):
 
     def covering(self, account: DealerAccount, on: date) -> list[RebatePolicy]:
         return [policy for policy in self.all() if policy.covers(account, on)]
+
+
+# The published contract holds the defaults, so the read side colours dealers the same way
+# before headquarters has set any rules.
+DEFAULT_HEALTH_RULES = ChannelHealthRulesSet()
+
+
+@dataclass(frozen=True)
+class HealthRules:
+    """渠道健康 rules: when a dealer turns yellow or red. Each rule has a yellow and a red
+    threshold (reaching it counts); the dealer's colour is the worst of its rules."""
+
+    utilisation_yellow: Decimal = DEFAULT_HEALTH_RULES.utilisation_yellow
+    utilisation_red: Decimal = DEFAULT_HEALTH_RULES.utilisation_red
+    over_90_yellow: Decimal = DEFAULT_HEALTH_RULES.over_90_yellow
+    over_90_red: Decimal = DEFAULT_HEALTH_RULES.over_90_red
+    undelivered_after_days: int = DEFAULT_HEALTH_RULES.undelivered_after_days
+    undelivered_yellow: int = DEFAULT_HEALTH_RULES.undelivered_yellow
+    undelivered_red: int = DEFAULT_HEALTH_RULES.undelivered_red
+
+    def check(self) -> None:
+        pairs = (
+            ("utilisation", self.utilisation_yellow, self.utilisation_red),
+            ("over_90", self.over_90_yellow, self.over_90_red),
+            ("undelivered", self.undelivered_yellow, self.undelivered_red),
+        )
+        for name, yellow, red in pairs:
+            if not 0 < yellow <= red:
+                raise InvalidHealthRules(
+                    f"{name}: the yellow threshold must be above 0 and at most the red one"
+                )
+        if self.undelivered_after_days < 1:
+            raise InvalidHealthRules("undelivered_after_days must be at least 1")
+
+
+class ChannelHealthRules(Aggregate):
+    """The rules headquarters set for channel health. One for the service; every change is
+    an event, so the rules in force on any day can be told."""
+
+    ID = uuid5(_IDS, "channel-health-rules")
+
+    @staticmethod
+    def create_id() -> UUID:
+        return ChannelHealthRules.ID
+
+    class Opened(Aggregate.Created):
+        pass
+
+    @event(Opened)
+    def __init__(self) -> None:
+        self.rules = HealthRules()
+
+    def set(self, rules: HealthRules, by: Provenance) -> None:
+        rules.check()
+        self._set(**asdict(rules), by=by)
+
+    @event("RulesSet")
+    def _set(
+        self,
+        utilisation_yellow: Decimal,
+        utilisation_red: Decimal,
+        over_90_yellow: Decimal,
+        over_90_red: Decimal,
+        undelivered_after_days: int,
+        undelivered_yellow: int,
+        undelivered_red: int,
+        by: Provenance,
+    ) -> None:
+        self.rules = HealthRules(
+            utilisation_yellow=utilisation_yellow,
+            utilisation_red=utilisation_red,
+            over_90_yellow=over_90_yellow,
+            over_90_red=over_90_red,
+            undelivered_after_days=undelivered_after_days,
+            undelivered_yellow=undelivered_yellow,
+            undelivered_red=undelivered_red,
+        )

@@ -3,6 +3,7 @@ credit notes and rebate policies."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -25,6 +26,7 @@ from services.finance.application import (
     RecordReceipt,
     SetCreditTerms,
     account_view,
+    health_rules_view,
     invoice_view,
     policy_view,
 )
@@ -100,6 +102,22 @@ class RebatePolicyCreate(BaseModel):
     valid_to: date
 
 
+class HealthRulesUpdate(BaseModel):
+    """Fields left out keep their current value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    utilisation_yellow: Decimal | None = Field(
+        default=None, gt=0, le=10, decimal_places=4, examples=["0.80"]
+    )
+    utilisation_red: Decimal | None = Field(default=None, gt=0, le=10, decimal_places=4)
+    over_90_yellow: Money | None = None
+    over_90_red: Money | None = None
+    undelivered_after_days: int | None = Field(default=None, ge=1, le=365)
+    undelivered_yellow: int | None = Field(default=None, ge=1, le=10_000)
+    undelivered_red: int | None = Field(default=None, ge=1, le=10_000)
+
+
 def _branch_scope(principal: Principal) -> str | None:
     return None if principal.is_hq else principal.grant.branch
 
@@ -120,6 +138,32 @@ invoices = APIRouter(prefix="/invoices", tags=["receivables"])
 receipts = APIRouter(prefix="/receipts", tags=["receivables"])
 credit_notes = APIRouter(prefix="/credit-notes", tags=["receivables"])
 rebate_policies = APIRouter(prefix="/rebate-policies", tags=["rebates"])
+
+
+# Before /{dealer_code}: a literal segment, not a dealer.
+@accounts.get("/health-rules")
+def get_health_rules(principal: CurrentPrincipal, app: FinanceApp) -> dict:
+    """渠道健康 rules in force: thresholds that turn a dealer yellow or red."""
+    principal.require_hq()
+    return health_rules_view(app.health_rules())
+
+
+@accounts.post("/health-rules", status_code=200)
+def set_health_rules(
+    body: HealthRulesUpdate, principal: CurrentPrincipal, app: FinanceApp, key: Idempotency
+) -> JSONResponse:
+    """Set the channel-health rules (HQ). The query API colours dealers by the latest."""
+    principal.require(Role.HQ_ADMIN)
+
+    def command(k):
+        changes = {name: getattr(body, name) for name in body.model_fields_set}
+        changes = {name: value for name, value in changes.items() if value is not None}
+        rules = replace(app.health_rules(), **changes)
+        return app.set_health_rules(
+            rules, by=principal.provenance(causation_id=k.key), idempotency=k
+        )
+
+    return run_command(app, key, command)
 
 
 @accounts.get("/{dealer_code}")

@@ -1,0 +1,211 @@
+"""Channel health as of a date: per dealer a colour and its reasons, and counts by colour
+per branch, region or the nation.
+
+Each rule gives a level (0 green, 1 yellow, 2 red) from one figure: credit utilisation
+(exposure / credit limit, exposure as of now for reserved credit), receivables more than 90
+days past due, and shipments not confirmed delivered within N days of shipping. A dealer's
+colour is its worst level. Dealers without a credit limit have no utilisation rule.
+The levels are computed in SQL once, and both the dealer list and the counts use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, case, func, literal, or_, select
+
+from contracts.finance import ChannelHealthRulesSet
+from projections.channel_health.projection import health_rules, shipments
+from projections.receivables.projection import dealers
+from projections.receivables.queries import (
+    DealerFilter,
+    Level,
+    aging_per_dealer,
+    dealer_balances,
+    dealer_conditions,
+    with_balances,
+)
+from projections.sales.queries import InvalidCursor, decode_cursor, encode_cursor
+
+COLOURS = ("green", "yellow", "red")
+RULES = ("credit_utilisation", "over_90_days", "undelivered_shipments")
+
+
+@dataclass(frozen=True)
+class HealthFilter(DealerFilter):
+    colour: str | None = None
+
+
+def rules_in_force(conn: Connection) -> ChannelHealthRulesSet:
+    row = conn.execute(select(health_rules).where(health_rules.c.id == 1)).first()
+    if row is None:
+        return ChannelHealthRulesSet()
+    fields = row._asdict()
+    return ChannelHealthRulesSet(
+        **{name: fields[name] for name in ChannelHealthRulesSet.model_fields}
+    )
+
+
+def rules_view(rules: ChannelHealthRulesSet) -> dict[str, Any]:
+    """Ratios to four places, money to the fen, counts and days as integers."""
+    view: dict[str, Any] = rules.model_dump(mode="json")
+    view["utilisation_yellow"] = f"{rules.utilisation_yellow:.4f}"
+    view["utilisation_red"] = f"{rules.utilisation_red:.4f}"
+    return view
+
+
+def _level(figure, yellow, red):
+    return case((figure >= red, 2), (figure >= yellow, 1), else_=0)
+
+
+def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date):
+    """Per dealer: its figures and each rule's level, and the colour (worst level)."""
+    balances = dealer_balances(as_of)
+    aged = aging_per_dealer(as_of)
+    late = as_of - timedelta(days=rules.undelivered_after_days)
+    undelivered = (
+        select(shipments.c.dealer_code, func.count().label("count"))
+        .where(
+            shipments.c.ship_date <= late,
+            or_(shipments.c.delivered_on.is_(None), shipments.c.delivered_on > as_of),
+        )
+        .group_by(shipments.c.dealer_code)
+        .subquery()
+    )
+
+    def amount(name: str):
+        return func.coalesce(balances[name].c.amount, 0)
+
+    exposure = amount("invoiced") - amount("received") - amount("credited") + amount("reserved")
+    utilisation = case(
+        (dealers.c.credit_limit > 0, exposure / dealers.c.credit_limit), else_=literal(None)
+    )
+    over_90 = func.coalesce(aged.c.over_90, 0)
+    late_count = func.coalesce(undelivered.c.count, 0)
+    levels = {
+        "credit_utilisation": func.coalesce(
+            _level(utilisation, rules.utilisation_yellow, rules.utilisation_red), 0
+        ),
+        "over_90_days": _level(over_90, rules.over_90_yellow, rules.over_90_red),
+        "undelivered_shipments": _level(
+            late_count, rules.undelivered_yellow, rules.undelivered_red
+        ),
+    }
+    joined = with_balances(
+        dealers, dealers.c.dealer_code, {**balances, "aged": aged, "undelivered": undelivered}
+    )
+    return (
+        select(
+            dealers.c.dealer_code,
+            dealers.c.branch,
+            dealers.c.region,
+            dealers.c.credit_limit,
+            exposure.label("exposure"),
+            utilisation.label("utilisation"),
+            over_90.label("over_90"),
+            late_count.label("undelivered"),
+            *(level.label(rule) for rule, level in levels.items()),
+            func.greatest(*levels.values()).label("level"),
+        )
+        .select_from(joined)
+        .subquery()
+    )
+
+
+def _conditions(levels, where: DealerFilter) -> list:
+    conditions = dealer_conditions(where, levels.c)
+    colour = getattr(where, "colour", None)
+    if colour:
+        conditions.append(levels.c.level == COLOURS.index(colour))
+    return conditions
+
+
+def _reasons(row, rules: ChannelHealthRulesSet) -> list[dict[str, Any]]:
+    details = {
+        "credit_utilisation": lambda: (
+            f"exposure {row.exposure:.2f} is {row.utilisation:.1%} of the credit limit "
+            f"{row.credit_limit:.2f} (yellow from {rules.utilisation_yellow:.0%}, "
+            f"red from {rules.utilisation_red:.0%})"
+        ),
+        "over_90_days": lambda: (
+            f"{row.over_90:.2f} receivable more than 90 days past due "
+            f"(yellow from {rules.over_90_yellow:.2f}, red from {rules.over_90_red:.2f})"
+        ),
+        "undelivered_shipments": lambda: (
+            f"{row.undelivered} shipment(s) not confirmed delivered "
+            f"{rules.undelivered_after_days} days after shipping "
+            f"(yellow from {rules.undelivered_yellow}, red from {rules.undelivered_red})"
+        ),
+    }
+    return [
+        {"rule": rule, "colour": COLOURS[getattr(row, rule)], "detail": details[rule]()}
+        for rule in RULES
+        if getattr(row, rule) > 0
+    ]
+
+
+def dealer_health(
+    conn: Connection, *, where: HealthFilter, as_of: date, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None, ChannelHealthRulesSet]:
+    """Per dealer, in dealer-code order: colour, reasons and the figures behind them."""
+    rules = rules_in_force(conn)
+    levels = _dealer_levels(rules, as_of)
+    query = select(levels).where(*_conditions(levels, where))
+    if cursor:
+        values = decode_cursor(cursor)
+        if values[0] != "d" or not isinstance(values[1], str):
+            raise InvalidCursor("cursor is not one this API issued")
+        query = query.where(levels.c.dealer_code > values[1])
+    rows = conn.execute(query.order_by(levels.c.dealer_code).limit(limit + 1)).all()
+    page = [
+        {
+            "dealer": row.dealer_code,
+            "branch": row.branch,
+            "region": row.region,
+            "colour": COLOURS[row.level],
+            "reasons": _reasons(row, rules),
+            "credit_limit": f"{Decimal(row.credit_limit):.2f}",
+            "exposure": f"{Decimal(row.exposure):.2f}",
+            "utilisation": None if row.utilisation is None else f"{row.utilisation:.4f}",
+            "over_90": f"{Decimal(row.over_90):.2f}",
+            "undelivered_shipments": int(row.undelivered),
+        }
+        for row in rows[:limit]
+    ]
+    next_cursor = encode_cursor(["d", rows[limit - 1].dealer_code]) if len(rows) > limit else None
+    return page, next_cursor, rules
+
+
+def colour_counts(
+    conn: Connection, *, by: Level, where: DealerFilter, as_of: date
+) -> list[dict[str, Any]]:
+    """How many dealers are green, yellow and red, per branch, region or the nation."""
+    rules = rules_in_force(conn)
+    levels = _dealer_levels(rules, as_of)
+    key = {
+        Level.DEALER: levels.c.dealer_code,
+        Level.BRANCH: func.coalesce(levels.c.branch, ""),
+        Level.REGION: func.coalesce(levels.c.region, ""),
+        Level.NATION: literal("CN"),
+    }[by]
+    counts = [
+        func.count().filter(levels.c.level == index).label(colour)
+        for index, colour in enumerate(COLOURS)
+    ]
+    query = select(key.label("key"), *counts).where(*_conditions(levels, where))
+    if by != Level.NATION:
+        query = query.group_by(key).order_by(key)
+    return [
+        {
+            by.value: row.key or None,
+            **{colour: int(getattr(row, colour)) for colour in COLOURS},
+            "dealers": sum(int(getattr(row, colour)) for colour in COLOURS),
+        }
+        for row in conn.execute(query).all()
+    ]
+
+
+__all__ = ["HealthFilter", "colour_counts", "dealer_health", "rules_in_force"]
