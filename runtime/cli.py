@@ -5,6 +5,7 @@ dist migrate             create schemas and tables once
 dist serve PROCESS       one process: orders | inventory | finance | query
 dist seed URL...         post the demo company through the HTTP APIs
 dist export-schemas      write the integration events' JSON Schemas under contracts/schemas
+dist rebuild NAME|all    drop a read model and rebuild it from the topics
 """
 
 from __future__ import annotations
@@ -113,3 +114,29 @@ def export_schemas(out: Path) -> None:
 
     for path in export(out):
         click.echo(path)
+
+
+@main.command()
+@click.argument("projection")
+@click.option("--schema", default=None, help="rebuild into this schema (default: the live one)")
+@click.option("--batch-size", default=2000, show_default=True, help="events per transaction")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def rebuild(projection: str, schema: str | None, batch_size: int, no_progress: bool) -> None:
+    """Drop a read model (sales, inventory, receivables, channel_health, or all) and rebuild
+    it from the topics, with a progress bar and a summary."""
+    from projections.bootstrap import PROJECTIONS
+    from projections.rebuild import UnknownProjection
+    from projections.rebuild import rebuild as run_rebuild
+
+    settings = Settings()
+    _configure_logging(settings)
+    names = [p.name for p in PROJECTIONS] if projection == "all" else [projection]
+    for name in names:
+        try:
+            summary = run_rebuild(
+                settings, name, schema=schema, batch_size=batch_size, progress=not no_progress
+            )
+        except UnknownProjection as error:
+            raise click.BadParameter(str(error), param_hint="PROJECTION") from None
+        for line in summary.lines():
+            click.echo(line)
