@@ -165,7 +165,11 @@ def _replay(
                 now = time.monotonic()
                 quiet_since = quiet_since or now
                 if now - quiet_since >= idle_s:
-                    break
+                    # Asked again: the first answer may have lagged the log.
+                    ends = consumer.end_offsets(partitions)
+                    if all(consumer.position(p) >= ends[p] for p in partitions):
+                        break
+                    quiet_since = None
     finally:
         consumer.close()
 

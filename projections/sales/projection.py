@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    delete,
     select,
     update,
 )
@@ -71,6 +72,25 @@ sales_daily = Table(
     Column("invoiced_amount", MONEY, nullable=False, server_default="0"),
     Column("credited_amount", MONEY, nullable=False, server_default="0"),
 )
+
+
+# Roll-ups of the same measures without SKU and dealer, so national figures by branch, region
+# or category read thousands of rows, not a year of day x SKU x dealer.
+def _rollup_table(name: str, period: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column(period, Date, primary_key=True),
+        Column("branch", String, primary_key=True),
+        Column("category", String, primary_key=True),
+        Column("region", String, nullable=False),
+        *(Column(m, c.type, nullable=False, server_default="0") for m, c in _MEASURE_COLUMNS),
+    )
+
+
+_MEASURE_COLUMNS = [(name, sales_daily.c[name]) for name in MEASURES]
+sales_branch_daily = _rollup_table("sales_branch_daily", "day")
+sales_branch_monthly = _rollup_table("sales_branch_monthly", "month")
 
 sales_dealers = Table(
     "sales_dealers",
@@ -117,8 +137,45 @@ _add = (
 )
 
 
+def _upsert(table: Table, keys: tuple[str, ...]):
+    return (
+        insert(table)
+        .values({column.name: bindparam(column.name) for column in table.columns})
+        .on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={name: table.c[name] + insert(table).excluded[name] for name in MEASURES},
+        )
+    )
+
+
+_add_daily = _upsert(sales_branch_daily, ("day", "branch", "category"))
+_add_monthly = _upsert(sales_branch_monthly, ("month", "branch", "category"))
+
+
+def _add_rollups(conn: Connection, day: date, branch: str, region: str, rows, sign: int = 1):
+    """Add (or with ``sign`` -1 take away) per-SKU measures in the branch roll-ups."""
+    per_category: dict[str, dict] = {}
+    for measures in rows:
+        total = per_category.setdefault(measures["category"], {name: 0 for name in MEASURES})
+        for name in MEASURES:
+            total[name] += sign * measures.get(name, 0)
+    keys = {"branch": branch, "region": region}
+    conn.execute(
+        _add_daily,
+        [{**m, **keys, "day": day, "category": c} for c, m in per_category.items()],
+    )
+    conn.execute(
+        _add_monthly,
+        [
+            {**m, **keys, "month": day.replace(day=1), "category": c}
+            for c, m in per_category.items()
+        ],
+    )
+
+
 def _add_rows(conn: Connection, day: date, dealer: str, branch: str, region: str, rows: dict):
     """Add measures per SKU (one row per SKU: a multi-row upsert may not touch a row twice)."""
+    _add_rollups(conn, day, branch, region, rows.values())
     conn.execute(
         _add,
         [
@@ -154,7 +211,22 @@ def dealer_registered(
         .values(dealer_code=event.dealer_code, branch=event.branch, region=event.region)
         .on_conflict_do_nothing()
     )
-    # Rows counted before the registration arrived (an invoice on another partition).
+    # Rows counted before the registration arrived (an invoice on another partition): move
+    # them from the unknown branch to the dealer's in the roll-ups.
+    early = conn.execute(
+        select(sales_daily).where(
+            sales_daily.c.dealer_code == event.dealer_code, sales_daily.c.branch == ""
+        )
+    ).all()
+    for row in early:
+        measures = [row._asdict()]
+        _add_rollups(conn, row.day, "", "", measures, sign=-1)
+        _add_rollups(conn, row.day, event.branch, event.region, measures)
+    if early:
+        for table in (sales_branch_daily, sales_branch_monthly):
+            conn.execute(
+                delete(table).where(table.c.branch == "", *(table.c[m] == 0 for m in MEASURES))
+            )
     conn.execute(
         update(sales_daily)
         .where(sales_daily.c.dealer_code == event.dealer_code, sales_daily.c.branch == "")

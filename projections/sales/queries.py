@@ -5,14 +5,19 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, func, literal, select, tuple_
 
-from projections.sales.projection import MEASURES, sales_daily
+from projections.sales.projection import (
+    MEASURES,
+    sales_branch_daily,
+    sales_branch_monthly,
+    sales_daily,
+)
 
 
 class SalesDimension(StrEnum):
@@ -46,12 +51,26 @@ class SalesFilter:
 
 
 _DIMENSION_COLUMN = {
-    SalesDimension.SKU: sales_daily.c.sku,
-    SalesDimension.CATEGORY: sales_daily.c.category,
-    SalesDimension.DEALER: sales_daily.c.dealer_code,
-    SalesDimension.BRANCH: sales_daily.c.branch,
-    SalesDimension.REGION: sales_daily.c.region,
+    SalesDimension.SKU: "sku",
+    SalesDimension.CATEGORY: "category",
+    SalesDimension.DEALER: "dealer_code",
+    SalesDimension.BRANCH: "branch",
+    SalesDimension.REGION: "region",
 }
+_ROLLED_UP = {SalesDimension.CATEGORY, SalesDimension.BRANCH, SalesDimension.REGION}
+
+
+def _source(by: SalesDimension, period: Period, where: SalesFilter):
+    """The smallest table that answers: the branch roll-ups when neither SKU nor dealer is
+    asked for, by month when the dates cover whole months; else day x SKU x dealer."""
+    if by not in _ROLLED_UP | {SalesDimension.NATION} or where.dealer or where.sku:
+        return sales_daily, sales_daily.c.day
+    whole_months = (where.date_from is None or where.date_from.day == 1) and (
+        where.date_to is None or (where.date_to + timedelta(days=1)).day == 1
+    )
+    if period == Period.MONTH and whole_months:
+        return sales_branch_monthly, sales_branch_monthly.c.month
+    return sales_branch_daily, sales_branch_daily.c.day
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -83,27 +102,28 @@ def sales_summary(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Per period and dimension value: ordered, invoiced, credited and net sales (invoiced
     less credit notes), keyset-paginated."""
-    bucket = func.date_trunc(period.value, sales_daily.c.day).cast(sales_daily.c.day.type)
-    key = _DIMENSION_COLUMN.get(by, literal("CN"))
+    table, day = _source(by, period, where)
+    bucket = func.date_trunc(period.value, day).cast(day.type)
+    key = table.c[_DIMENSION_COLUMN[by]] if by in _DIMENSION_COLUMN else literal("CN")
     query = select(
         bucket.label("period_start"),
         key.label("key"),
-        *(func.sum(sales_daily.c[name]).label(name) for name in MEASURES),
+        *(func.sum(table.c[name]).label(name) for name in MEASURES),
     )
     conditions = []
     if where.date_from:
-        conditions.append(sales_daily.c.day >= where.date_from)
+        conditions.append(day >= where.date_from)
     if where.date_to:
-        conditions.append(sales_daily.c.day <= where.date_to)
+        conditions.append(day <= where.date_to)
     for value, column in (
-        (where.branch, sales_daily.c.branch),
-        (where.region, sales_daily.c.region),
-        (where.dealer, sales_daily.c.dealer_code),
-        (where.sku, sales_daily.c.sku),
-        (where.category, sales_daily.c.category),
+        (where.branch, "branch"),
+        (where.region, "region"),
+        (where.dealer, "dealer_code"),
+        (where.sku, "sku"),
+        (where.category, "category"),
     ):
         if value:
-            conditions.append(column == value)
+            conditions.append(table.c[column] == value)
     # A constant key (the nation) may not stand in GROUP BY or ORDER BY.
     ordering = [bucket] if by == SalesDimension.NATION else [bucket, key]
     query = query.where(*conditions).group_by(*ordering)

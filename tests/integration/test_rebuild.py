@@ -104,14 +104,34 @@ def test_a_rebuilt_read_model_equals_the_incremental_one(settings, monkeypatch):
         assert bad.exit_code == 2 and "no read model named 'stock'" in bad.output
 
 
-def wait_until_idle(settings, schema: str, quiet_s: float = 1.5, timeout: float = 30) -> None:
-    """Until no read model's watermark has moved for ``quiet_s``: nothing is in flight."""
+def wait_until_idle(settings, schema: str, timeout: float = 45) -> None:
+    """Until every read model holds everything each service's relay has published, and the
+    relays have nothing more to publish (twice in a row, half a second apart)."""
+    engine = projections_engine(settings, schema, pool_size=1)
     deadline = time.monotonic() + timeout
-    previous = snapshot(settings, schema)["tracking_watermark"]
-    while time.monotonic() < deadline:
-        time.sleep(quiet_s)
-        current = snapshot(settings, schema)["tracking_watermark"]
-        if current == previous:
-            return
-        previous = current
-    raise AssertionError("the read models kept moving")
+    settled_once = False
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                published = {
+                    service: conn.exec_driver_sql(
+                        f'SELECT coalesce(max(last_published), 0) FROM "{service}".relay_state'
+                    ).scalar_one()
+                    for service in ("orders", "inventory", "finance")
+                }
+                marks = {
+                    (row.projection, row.origin): row.position
+                    for row in conn.execute(select(watermarks))
+                }
+            caught_up = all(
+                marks.get((p.name, origin), 0) == published[origin]
+                for p in PROJECTIONS
+                for origin in p.origins
+            )
+            if caught_up and settled_once:
+                return
+            settled_once = caught_up
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"the read models did not catch up: {marks} vs {published}")

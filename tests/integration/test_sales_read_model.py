@@ -8,14 +8,21 @@ import itertools
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Date, func, select, text
 
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import orders as orders_events
 from contracts.envelope import event_id
 from contracts.types import OrderLine
-from projections.sales.projection import sales, sales_daily, spread
+from projections.sales.projection import (
+    MEASURES,
+    sales,
+    sales_branch_daily,
+    sales_branch_monthly,
+    sales_daily,
+    spread,
+)
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 
 pytestmark = pytest.mark.integration
@@ -111,12 +118,31 @@ def rows_after(settings, schema: str, envelopes: list[Envelope]) -> list[tuple]:
             with handler.open_batch() as batch:
                 batch.apply(envelope)
         with engine.connect() as conn:
-            return [
+            rows = [
                 tuple(row)
                 for row in conn.execute(
                     select(sales_daily).order_by(sales_daily.c.day, sales_daily.c.sku)
                 )
             ]
+            # The branch roll-ups hold exactly the sums of the detailed rows.
+            for table, period in ((sales_branch_daily, "day"), (sales_branch_monthly, "month")):
+                bucket = func.date_trunc(period, sales_daily.c.day).cast(Date).label(period)
+                keys = (bucket, sales_daily.c.branch, sales_daily.c.category)
+                expected = conn.execute(
+                    select(*keys, *(func.sum(sales_daily.c[m]) for m in MEASURES))
+                    .group_by(*keys)
+                    .order_by(*keys)
+                ).all()
+                rolled = conn.execute(
+                    select(
+                        table.c[period],
+                        table.c.branch,
+                        table.c.category,
+                        *(table.c[m] for m in MEASURES),
+                    ).order_by(table.c[period], table.c.branch, table.c.category)
+                ).all()
+                assert [tuple(r) for r in rolled] == [tuple(r) for r in expected], table.name
+            return rows
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
