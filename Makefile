@@ -25,8 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## make bench: the write side and saga (bench), then the read side on a national dataset
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.readmodels $(READMODELS_ARGS)
 
 ## Re-export the JSON Schemas of the integration events under contracts/schemas
 schemas: $(STAMP)
