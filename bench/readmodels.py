@@ -70,6 +70,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--end-date", type=date.fromisoformat, default=date(2026, 11, 20))
     parser.add_argument("--queries", type=int, default=100, help="timed runs per query (100)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database (its URL is printed)"
+    )
+    parser.add_argument(
+        "--queries-only",
+        metavar="DATABASE_URL",
+        help="only time the queries, against the read models of a kept database",
+    )
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -113,9 +121,11 @@ class Infrastructure:
         finally:
             conn.close()
 
-    def close(self) -> None:
+    def close(self, *, keep: bool = False) -> None:
         try:
-            if self.server_dsn:
+            if keep:
+                print(f"kept database {self.database} on {self.server_dsn}")
+            elif self.server_dsn:
                 self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         finally:
             if self.broker:
@@ -339,6 +349,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return run_child(args.child)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.queries_only:
+        kept = Settings(dist_env="development", database_url=args.queries_only)
+        server, url = serve_query(kept)
+        try:
+            for query in time_queries(url, args.queries):
+                print(f"{query['query']:<60} p50 {query['p50_ms']} ms, p99 {query['p99_ms']} ms")
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        return 0
     from bench.dataset import publish_dataset
     from projections.bootstrap import PROJECTIONS
     from runtime.migrate import migrate
@@ -387,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             server.terminate()
             server.wait(timeout=10)
     finally:
-        infrastructure.close()
+        infrastructure.close(keep=args.keep)
 
     rows = [
         Row(

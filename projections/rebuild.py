@@ -175,17 +175,18 @@ def _replay(
 
 
 def _apply(handler: SqlProjectionHandler, polled: dict, summary: RebuildSummary) -> int:
+    envelopes = []
     count = 0
+    for records in polled.values():
+        for record in records:
+            count += 1
+            try:
+                envelopes.append(decode(record))
+            except (ValueError, ValidationError):
+                summary.outcomes[Outcome.DEAD_LETTERED.value] += 1  # as the first time
     with handler.open_batch() as batch:
-        for records in polled.values():
-            for record in records:
-                count += 1
-                try:
-                    envelope = decode(record)
-                except (ValueError, ValidationError):
-                    summary.outcomes[Outcome.DEAD_LETTERED.value] += 1  # as the first time
-                    continue
-                summary.outcomes[batch.apply(envelope).outcome.value] += 1
+        for result in batch.apply_all(envelopes):
+            summary.outcomes[result.outcome.value] += 1
     summary.events += count
     return count
 

@@ -74,7 +74,7 @@ _record_processed = (
         outcome=bindparam("outcome"),
     )
     .on_conflict_do_nothing()
-    .returning(processed.c.position)
+    .returning(processed.c.origin, processed.c.position)
 )
 
 
@@ -113,21 +113,27 @@ class Projection:
     metadata: MetaData
     origins: tuple[str, ...]  # the services whose topics it consumes
     appliers: dict[str, EventApplier] = field(default_factory=dict)
+    _handled_names: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def on(self, event_class: type) -> Callable[[EventApplier], EventApplier]:
         def register(applier: EventApplier) -> EventApplier:
             self.appliers[str(event_class.event_type())] = applier
+            self._handled_names = None
             return applier
 
         return register
+
+    def handled_names(self) -> frozenset[str]:
+        if self._handled_names is None:
+            self._handled_names = frozenset(EventType.parse(t).name for t in self.appliers)
+        return self._handled_names
 
     def applier_for(self, envelope: Envelope) -> EventApplier | None:
         applier = self.appliers.get(envelope.type)
         if applier is not None:
             return applier
         kind = envelope.event_type
-        handled = {EventType.parse(t).name for t in self.appliers}
-        if kind.name in handled:
+        if kind.name in self.handled_names():
             raise Rejected(f"unsupported version of {kind.name}: {envelope.type}")
         return None
 
@@ -158,39 +164,56 @@ class _SqlBatch:
         self.watermarks: dict[str, int] = {}
 
     def apply(self, envelope: Envelope) -> Applied:
-        # Decide in Python first whether the event is poison, so that a good event costs no
-        # savepoint: appliers may raise Rejected only before they write (an error after a
-        # write is a bug, and rolls the whole batch back for the runtime to retry).
-        try:
-            applier = self.projection.applier_for(envelope)
-            data = EVENT_TYPES[envelope.type].model_validate(envelope.data) if applier else None
-        except (Rejected, ValidationError) as error:
-            if not self._track(envelope, Outcome.DEAD_LETTERED):
-                return Applied(Outcome.DUPLICATE)
-            return Applied(Outcome.DEAD_LETTERED, f"{type(error).__name__}: {error}"[:500])
-        outcome = Outcome.APPLIED if applier else Outcome.IGNORED
-        if not self._track(envelope, outcome):
-            return Applied(Outcome.DUPLICATE)
-        if applier is not None:
-            applier(self.conn, envelope, data)
-        return Applied(outcome)
+        return self.apply_all([envelope])[0]
 
-    def _track(self, envelope: Envelope, outcome: Outcome) -> bool:
-        """Record the event's origin; False if it was processed before."""
-        inserted = self.conn.execute(
-            _record_processed,
+    def apply_all(self, envelopes: list[Envelope]) -> list[Applied]:
+        """Track every event of the poll in one statement, then apply the new ones in order.
+
+        Whether an event is poison is decided in Python first, so that a good event costs no
+        savepoint: appliers may raise Rejected only before they write (an error after a write
+        is a bug, and rolls the whole batch back for the runtime to retry)."""
+        prepared: list[tuple[Envelope, EventApplier | None, Any, Applied]] = []
+        for envelope in envelopes:
+            try:
+                applier = self.projection.applier_for(envelope)
+                data = EVENT_TYPES[envelope.type].model_validate(envelope.data) if applier else None
+                verdict = Applied(Outcome.APPLIED if applier else Outcome.IGNORED)
+            except (Rejected, ValidationError) as error:
+                applier, data = None, None
+                reason = f"{type(error).__name__}: {error}"[:500]
+                verdict = Applied(Outcome.DEAD_LETTERED, reason)
+            prepared.append((envelope, applier, data, verdict))
+        new = self._track_all([(envelope, verdict) for envelope, _, _, verdict in prepared])
+        results = []
+        for index, (envelope, applier, data, verdict) in enumerate(prepared):
+            if index not in new:
+                results.append(Applied(Outcome.DUPLICATE))
+                continue
+            if applier is not None:
+                applier(self.conn, envelope, data)
+            results.append(verdict)
+        return results
+
+    def _track_all(self, events: list[tuple[Envelope, Applied]]) -> set[int]:
+        """Record each event's origin; the indexes of those not processed before."""
+        first: dict[tuple[str, int], int] = {}
+        for index, (envelope, _) in enumerate(events):
+            first.setdefault((envelope.source, envelope.position), index)
+        if not first:
+            return set()
+        rows = [
             {
                 "projection": self.projection.name,
                 "origin": envelope.source,
                 "position": envelope.position,
                 "previous_position": envelope.previousposition,
-                "outcome": outcome,
-            },
-        ).first()
-        if inserted is None:
-            return False
-        self.origins.add(envelope.source)
-        return True
+                "outcome": verdict.outcome.value,
+            }
+            for envelope, verdict in (events[index] for index in first.values())
+        ]
+        inserted = self.conn.execute(_record_processed, rows).all()
+        self.origins.update(origin for origin, _ in first)
+        return {first[(row.origin, row.position)] for row in inserted}
 
     def advance_watermarks(self) -> None:
         for origin in self.origins:

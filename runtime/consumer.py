@@ -55,7 +55,9 @@ class Applied:
 
 
 class Batch(Protocol):
-    def apply(self, envelope: Envelope) -> Applied: ...
+    def apply_all(self, envelopes: list[Envelope]) -> list[Applied]:
+        """Apply a poll's events in order: one outcome per event."""
+        ...
 
 
 class Handler(Protocol):
@@ -193,15 +195,16 @@ class ConsumerRuntime:
 
     def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]], dead_letters) -> None:
         poison: list[tuple[ConsumerRecord, str]] = []
+        decoded: list[tuple[ConsumerRecord, Envelope]] = []
+        for record in _in_order(polled):
+            try:
+                decoded.append((record, decode(record)))
+            except (ValueError, ValidationError) as error:
+                poison.append((record, f"undecodable: {_short(error)}"))
+                CONSUMED.labels(self.handler.name, Outcome.DEAD_LETTERED).inc()
         with self.handler.open_batch() as batch:
-            for record in _in_order(polled):
-                try:
-                    envelope = decode(record)
-                except (ValueError, ValidationError) as error:
-                    poison.append((record, f"undecodable: {_short(error)}"))
-                    CONSUMED.labels(self.handler.name, Outcome.DEAD_LETTERED).inc()
-                    continue
-                result = batch.apply(envelope)
+            results = batch.apply_all([envelope for _, envelope in decoded])
+            for (record, _), result in zip(decoded, results, strict=True):
                 CONSUMED.labels(self.handler.name, result.outcome).inc()
                 if result.outcome == Outcome.DEAD_LETTERED:
                     poison.append((record, result.reason or "rejected"))

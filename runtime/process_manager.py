@@ -140,6 +140,9 @@ class _ProcessBatch:
         self.seen: set[tuple[str, int]] = set()
         self.dead_lettered: list[Envelope] = []
 
+    def apply_all(self, envelopes: list[Envelope]) -> list[Applied]:
+        return [self.apply(envelope) for envelope in envelopes]
+
     def apply(self, envelope: Envelope) -> Applied:
         policy = self.manager.policies.get(envelope.type)
         if policy is None:
