@@ -26,6 +26,7 @@ from projections.receivables.queries import (
     aging_per_dealer,
     dealer_balances,
     dealer_conditions,
+    is_current,
     with_balances,
 )
 from projections.sales.queries import InvalidCursor, decode_cursor, encode_cursor
@@ -61,10 +62,10 @@ def _level(figure, yellow, red):
     return case((figure >= red, 2), (figure >= yellow, 1), else_=0)
 
 
-def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date):
+def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
     """Per dealer: its figures and each rule's level, and the colour (worst level)."""
-    balances = dealer_balances(as_of)
-    aged = aging_per_dealer(as_of)
+    balances = dealer_balances(as_of, current=current)
+    aged = aging_per_dealer(as_of, current=current)
     late = as_of - timedelta(days=rules.undelivered_after_days)
     undelivered = (
         select(shipments.c.dealer_code, func.count().label("count"))
@@ -152,7 +153,7 @@ def dealer_health(
 ) -> tuple[list[dict[str, Any]], str | None, ChannelHealthRulesSet]:
     """Per dealer, in dealer-code order: colour, reasons and the figures behind them."""
     rules = rules_in_force(conn)
-    levels = _dealer_levels(rules, as_of)
+    levels = _dealer_levels(rules, as_of, is_current(conn, as_of))
     query = select(levels).where(*_conditions(levels, where))
     if cursor:
         values = decode_cursor(cursor)
@@ -184,7 +185,7 @@ def colour_counts(
 ) -> list[dict[str, Any]]:
     """How many dealers are green, yellow and red, per branch, region or the nation."""
     rules = rules_in_force(conn)
-    levels = _dealer_levels(rules, as_of)
+    levels = _dealer_levels(rules, as_of, is_current(conn, as_of))
     key = {
         Level.DEALER: levels.c.dealer_code,
         Level.BRANCH: func.coalesce(levels.c.branch, ""),

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert
 
@@ -104,7 +105,75 @@ rebates = Table(
     Column("amount", MONEY, nullable=False),
 )
 
+# What stands now, kept by increments, so that figures as of today (or any date on or after
+# the latest document's) read a row per dealer and the open invoices, not every document:
+dealer_totals = Table(
+    "receivables_dealer_totals",
+    metadata,
+    Column("dealer_code", String, primary_key=True),
+    Column("invoiced", MONEY, nullable=False, server_default="0"),
+    Column("received", MONEY, nullable=False, server_default="0"),
+    Column("credited", MONEY, nullable=False, server_default="0"),
+    Column("unapplied", MONEY, nullable=False, server_default="0"),
+)
+
+# Per invoice, what settled it so far (a settlement may arrive before its invoice: then the
+# due date and total are filled in when the invoice does).
+invoice_balances = Table(
+    "receivables_invoice_balances",
+    metadata,
+    Column("invoice_id", String, primary_key=True),
+    Column("dealer_code", String, nullable=False),
+    Column("due_date", Date),
+    Column("total", MONEY),
+    Column("settled", MONEY, nullable=False, server_default="0"),
+    Index(
+        "receivables_invoice_balances_open",
+        "dealer_code",
+        postgresql_where=text("total IS NULL OR total <> settled"),
+    ),
+)
+
+# The latest business date of any document: "as of" a date on or after it is "now".
+Index("receivables_invoices_by_issue_date", invoices.c.issue_date)
+Index("receivables_receipts_by_date", receipts.c.received_on)
+Index("receivables_settlements_by_date", settlements.c.business_date)
+# Credit still reserved: the few orders neither fully invoiced nor released.
+Index(
+    "receivables_reservations_open",
+    reservations.c.dealer_code,
+    postgresql_where=text("NOT released AND reserved > invoiced"),
+)
+
 receivables = Projection(name="receivables", metadata=metadata, origins=("orders", "finance"))
+
+
+def _increment(table: Table, key: str, **values):
+    statement = insert(table).values(**values)
+    increments = {
+        name: table.c[name] + statement.excluded[name]
+        for name in values
+        if name in ("invoiced", "received", "credited", "unapplied", "settled")
+    }
+    others = {name: statement.excluded[name] for name in values if name not in increments}
+    others.pop(key, None)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[key]], set_={**increments, **others}
+    )
+
+
+def _settle(conn: Connection, dealer_code: str, amounts: dict[str, object]) -> None:
+    """Add what settled each invoice (one row per invoice)."""
+    for invoice_id, amount in amounts.items():
+        conn.execute(
+            _increment(
+                invoice_balances,
+                "invoice_id",
+                invoice_id=invoice_id,
+                dealer_code=dealer_code,
+                settled=amount,
+            )
+        )
 
 
 def _upsert_dealer(conn: Connection, dealer_code: str, **values) -> None:
@@ -192,6 +261,21 @@ def invoice_issued(
         .on_conflict_do_nothing()
     )
     _reservation(conn, event.order_id, event.dealer_code, invoiced=event.total)
+    conn.execute(
+        _increment(
+            dealer_totals, "dealer_code", dealer_code=event.dealer_code, invoiced=event.total
+        )
+    )
+    conn.execute(
+        _increment(
+            invoice_balances,
+            "invoice_id",
+            invoice_id=event.invoice_id,
+            dealer_code=event.dealer_code,
+            due_date=event.due_date,
+            total=event.total,
+        )
+    )
 
 
 @receivables.on(finance_events.ReceiptRecorded)
@@ -222,6 +306,19 @@ def receipt_recorded(
     ]
     if rows:
         conn.execute(insert(settlements).on_conflict_do_nothing(), rows)
+    conn.execute(
+        _increment(
+            dealer_totals,
+            "dealer_code",
+            dealer_code=event.dealer_code,
+            received=event.amount,
+            unapplied=event.unapplied,
+        )
+    )
+    settled: dict[str, object] = {}
+    for allocation in event.allocations:
+        settled[allocation.invoice_id] = settled.get(allocation.invoice_id, 0) + allocation.amount
+    _settle(conn, event.dealer_code, settled)
 
 
 @receivables.on(finance_events.CreditNoteIssued)
@@ -240,6 +337,12 @@ def credit_note_issued(
         )
         .on_conflict_do_nothing()
     )
+    conn.execute(
+        _increment(
+            dealer_totals, "dealer_code", dealer_code=event.dealer_code, credited=event.amount
+        )
+    )
+    _settle(conn, event.dealer_code, {event.invoice_id: event.amount})
 
 
 @receivables.on(finance_events.RebateAccrued)

@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, case, func, literal, select, tuple_
 
 from projections.receivables.projection import (
+    dealer_totals,
     dealers,
+    invoice_balances,
     invoices,
     rebates,
     receipts,
@@ -86,9 +88,45 @@ def _next(rows: list, limit: int) -> str | None:
     return encode_cursor(["k", rows[limit - 1].key]) if len(rows) > limit else None
 
 
-def dealer_balances(as_of: date) -> dict[str, Any]:
+def is_current(conn: Connection, as_of: date) -> bool:
+    """Whether ``as_of`` is on or after every document's business date: then the figures
+    as they stand now are the figures as of that date."""
+    latest = conn.execute(
+        select(
+            func.greatest(
+                select(func.max(invoices.c.issue_date)).scalar_subquery(),
+                select(func.max(receipts.c.received_on)).scalar_subquery(),
+                select(func.max(settlements.c.business_date)).scalar_subquery(),
+            )
+        )
+    ).scalar()
+    return latest is None or as_of >= latest
+
+
+def _open_reservations():
+    return (
+        select(
+            reservations.c.dealer_code,
+            func.sum(reservations.c.reserved - reservations.c.invoiced).label("amount"),
+        )
+        .where(~reservations.c.released, reservations.c.reserved > reservations.c.invoiced)
+        .group_by(reservations.c.dealer_code)
+        .subquery()
+    )
+
+
+def dealer_balances(as_of: date, *, current: bool = False) -> dict[str, Any]:
     """Per dealer, one subquery each (``dealer_code``, ``amount``): invoiced, received and
-    credited up to ``as_of``, and credit reserved for unbilled orders as it stands now."""
+    credited up to ``as_of``, and credit reserved for unbilled orders as it stands now.
+    ``current`` (see :func:`is_current`) reads the running totals instead of every document."""
+    if current:
+        totals = {
+            name: select(
+                dealer_totals.c.dealer_code, dealer_totals.c[name].label("amount")
+            ).subquery()
+            for name in ("invoiced", "received", "credited")
+        }
+        return {**totals, "reserved": _open_reservations()}
     invoiced = (
         select(invoices.c.dealer_code, func.sum(invoices.c.total).label("amount"))
         .where(invoices.c.issue_date <= as_of)
@@ -107,20 +145,11 @@ def dealer_balances(as_of: date) -> dict[str, Any]:
         .group_by(settlements.c.dealer_code)
         .subquery()
     )
-    remaining = case(
-        (reservations.c.released, literal(ZERO)),
-        else_=func.greatest(reservations.c.reserved - reservations.c.invoiced, 0),
-    )
-    reserved = (
-        select(reservations.c.dealer_code, func.sum(remaining).label("amount"))
-        .group_by(reservations.c.dealer_code)
-        .subquery()
-    )
     return {
         "invoiced": invoiced,
         "received": received,
         "credited": credited,
-        "reserved": reserved,
+        "reserved": _open_reservations(),
     }
 
 
@@ -139,10 +168,13 @@ def receivables_summary(
     as_of: date,
     limit: int,
     cursor: str | None,
+    current: bool | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Per ``by``: credit limit, invoiced, received, credited, receivables, credit reserved
     for unbilled orders (as it stands now), exposure and utilisation."""
-    balances = dealer_balances(as_of)
+    if current is None:
+        current = is_current(conn, as_of)
+    balances = dealer_balances(as_of, current=current)
     key = _key(by)
     amount = {name: func.sum(func.coalesce(sub.c.amount, 0)) for name, sub in balances.items()}
     query = (
@@ -176,9 +208,23 @@ def receivables_summary(
     return page, _next(rows, limit)
 
 
-def aging_per_dealer(as_of: date):
+def aging_per_dealer(as_of: date, *, current: bool = False):
     """Per dealer (``dealer_code``): what is open on its invoices as of ``as_of`` in each
-    bucket of :data:`BUCKETS`."""
+    bucket of :data:`BUCKETS`. ``current``: from the open invoices' running balances."""
+    if current:
+        open_items = (
+            select(
+                invoice_balances.c.dealer_code,
+                (invoice_balances.c.total - invoice_balances.c.settled).label("open"),
+                (literal(as_of) - invoice_balances.c.due_date).label("days_past_due"),
+            )
+            .where(
+                invoice_balances.c.total.is_not(None),
+                invoice_balances.c.total != invoice_balances.c.settled,
+            )
+            .subquery()
+        )
+        return _buckets(open_items)
     settled = (
         select(settlements.c.invoice_id, func.sum(settlements.c.amount).label("amount"))
         .where(settlements.c.business_date <= as_of)
@@ -195,6 +241,10 @@ def aging_per_dealer(as_of: date):
         .where(invoices.c.issue_date <= as_of)
         .subquery()
     )
+    return _buckets(open_items)
+
+
+def _buckets(open_items):
     days = open_items.c.days_past_due
     bucket_of = {
         "not_yet_due": days <= 0,
@@ -224,16 +274,24 @@ def aging(
     as_of: date,
     limit: int,
     cursor: str | None,
+    current: bool | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """账龄: what is open on invoices as of ``as_of``, by days past due (as-of date minus due
     date; due on the as-of date is not yet due), and unapplied cash on account."""
-    per_dealer = aging_per_dealer(as_of)
-    unapplied = (
-        select(receipts.c.dealer_code, func.sum(receipts.c.unapplied).label("amount"))
-        .where(receipts.c.received_on <= as_of)
-        .group_by(receipts.c.dealer_code)
-        .subquery()
-    )
+    if current is None:
+        current = is_current(conn, as_of)
+    per_dealer = aging_per_dealer(as_of, current=current)
+    if current:
+        unapplied = select(
+            dealer_totals.c.dealer_code, dealer_totals.c.unapplied.label("amount")
+        ).subquery()
+    else:
+        unapplied = (
+            select(receipts.c.dealer_code, func.sum(receipts.c.unapplied).label("amount"))
+            .where(receipts.c.received_on <= as_of)
+            .group_by(receipts.c.dealer_code)
+            .subquery()
+        )
     key = _key(by)
     query = (
         select(

@@ -5,9 +5,19 @@ broker, the saga running."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from projections import bootstrap as query_process
+from projections.receivables.queries import (
+    DealerFilter,
+    Level,
+    aging,
+    is_current,
+    receivables_summary,
+)
+from projections.tracking import projections_engine
 from tests.integration.saga import (
     CHENGDU_CLERK,
     DEALER_CD001,
@@ -118,6 +128,30 @@ def test_receivables_and_aging_as_of_any_date(settings):
             "accrued": "331.50",
         }
         assert rebate["accrued"] == company.account()["rebate_accrued"]["TIER1-2026"]
+
+        # As of a date on or after every document's, the figures come from running totals:
+        # they equal the figures summed from every document.
+        engine = projections_engine(settings, settings.projections_schema, pool_size=1)
+        with engine.connect() as conn:
+            for as_of in (date(2026, 11, 20), date(2027, 1, 5)):
+                assert is_current(conn, as_of)
+                for figures in (receivables_summary, aging):
+                    answers = [
+                        figures(
+                            conn,
+                            by=by,
+                            where=DealerFilter(),
+                            as_of=as_of,
+                            limit=100,
+                            cursor=None,
+                            current=current,
+                        )
+                        for by in (Level.DEALER, Level.NATION)
+                        for current in (True, False)
+                    ]
+                    assert answers[0] == answers[1] and answers[2] == answers[3], figures
+            assert not is_current(conn, date(2026, 11, 5))
+        engine.dispose()
 
         # Sales: invoiced on the invoices' dates, credited on the credit note's; net sales
         # are the rebate's base.
