@@ -22,6 +22,9 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
+    select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 
@@ -50,6 +53,14 @@ stock = Table(
     Column("on_hand", BigInteger, nullable=False, server_default="0"),
     Column("reserved", BigInteger, nullable=False, server_default="0"),
     Column("safety_stock", BigInteger, nullable=False, server_default="0"),
+    # The warehouse's, copied so that national roll-ups stream in (region, SKU) order from an
+    # index and stop at a page; empty until the warehouse's registration is seen (and for
+    # the central warehouse, which has neither).
+    Column("branch", String, nullable=False, server_default=""),
+    Column("region", String, nullable=False, server_default=""),
+    Index("inventory_stock_by_sku", "sku"),
+    Index("inventory_stock_by_region", "region", "sku"),
+    Index("inventory_stock_by_branch", "branch", "sku"),
 )
 
 # One row per SKU an event moved (an event merges its lines per SKU).
@@ -68,6 +79,12 @@ movements = Table(
 
 inventory = Projection(name="inventory", metadata=metadata, origins=("inventory",))
 
+
+def _of_warehouse(column, code=None):
+    code = bindparam("warehouse_code") if code is None else code
+    return func.coalesce(select(column).where(warehouses.c.code == code).scalar_subquery(), "")
+
+
 _move_stock = (
     insert(stock)
     .values(
@@ -75,6 +92,8 @@ _move_stock = (
         sku=bindparam("sku"),
         on_hand=bindparam("on_hand_delta"),
         reserved=bindparam("reserved_delta"),
+        branch=_of_warehouse(warehouses.c.branch),
+        region=_of_warehouse(warehouses.c.region),
     )
     .on_conflict_do_update(
         index_elements=[stock.c.warehouse_code, stock.c.sku],
@@ -137,6 +156,12 @@ def warehouse_registered(
             region=event.region,
         )
         .on_conflict_do_nothing()
+    )
+    # Stock counted before the registration arrived (another aggregate, another partition).
+    conn.execute(
+        update(stock)
+        .where(stock.c.warehouse_code == event.code, stock.c.branch == "", stock.c.region == "")
+        .values(branch=event.branch or "", region=event.region or "")
     )
 
 
@@ -203,7 +228,13 @@ def safety_stock_set(conn: Connection, envelope: Envelope, event: published.Safe
     # The latest setting wins: a stock item's settings come from one aggregate, in order.
     conn.execute(
         insert(stock)
-        .values(warehouse_code=event.warehouse_code, sku=event.sku, safety_stock=event.quantity)
+        .values(
+            warehouse_code=event.warehouse_code,
+            sku=event.sku,
+            safety_stock=event.quantity,
+            branch=_of_warehouse(warehouses.c.branch, event.warehouse_code),
+            region=_of_warehouse(warehouses.c.region, event.warehouse_code),
+        )
         .on_conflict_do_update(
             index_elements=[stock.c.warehouse_code, stock.c.sku],
             set_={"safety_stock": event.quantity},
