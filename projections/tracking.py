@@ -62,6 +62,14 @@ watermarks = Table(
 )
 
 EventApplier = Callable[[Connection, Envelope, Any], None]
+# Where appliers may gather writes that commute (increments) for the whole batch, for their
+# projection's flushers to write in one statement per table before the batch commits.
+BATCH_BUFFER = "projection_batch_buffer"
+
+
+def batch_buffer(conn: Connection) -> dict[str, Any]:
+    return conn.info[BATCH_BUFFER]
+
 
 # Built once: constructing a statement per event costs more than executing it.
 _record_processed = (
@@ -113,6 +121,7 @@ class Projection:
     metadata: MetaData
     origins: tuple[str, ...]  # the services whose topics it consumes
     appliers: dict[str, EventApplier] = field(default_factory=dict)
+    flushers: list[Callable[[Connection], None]] = field(default_factory=list)
     _handled_names: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def on(self, event_class: type) -> Callable[[EventApplier], EventApplier]:
@@ -122,6 +131,11 @@ class Projection:
             return applier
 
         return register
+
+    def flusher(self, flush: Callable[[Connection], None]) -> Callable[[Connection], None]:
+        """Register what writes the batch's gathered writes before it commits."""
+        self.flushers.append(flush)
+        return flush
 
     def handled_names(self) -> frozenset[str]:
         if self._handled_names is None:
@@ -242,9 +256,15 @@ class SqlProjectionHandler:
     @contextmanager
     def open_batch(self) -> Iterator[_SqlBatch]:
         with self.engine.begin() as conn:
-            batch = _SqlBatch(conn, self.projection, self._advance)
-            yield batch
-            batch.advance_watermarks()
+            conn.info[BATCH_BUFFER] = {}
+            try:
+                batch = _SqlBatch(conn, self.projection, self._advance)
+                yield batch
+                for flush in self.projection.flushers:
+                    flush(conn)
+                batch.advance_watermarks()
+            finally:
+                conn.info.pop(BATCH_BUFFER, None)
         self._publish(batch.watermarks)
 
     def _publish(self, watermarks: dict[str, int]) -> None:

@@ -41,7 +41,7 @@ from sqlalchemy.dialects.postgresql import insert
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import orders as orders_events
-from projections.tracking import Projection
+from projections.tracking import Projection, batch_buffer
 
 metadata = MetaData()
 MONEY = Numeric(20, 2)
@@ -137,69 +137,83 @@ _add = (
 )
 
 
-def _upsert(table: Table, keys: tuple[str, ...]):
-    return (
-        insert(table)
-        .values({column.name: bindparam(column.name) for column in table.columns})
-        .on_conflict_do_update(
-            index_elements=[table.c[k] for k in keys],
-            set_={name: table.c[name] + insert(table).excluded[name] for name in MEASURES},
-        )
-    )
+_KEYS = {
+    "sales_daily": ("day", "sku", "dealer_code"),
+    "sales_branch_daily": ("day", "branch", "category"),
+    "sales_branch_monthly": ("month", "branch", "category"),
+}
+_TABLES = {table.name: table for table in (sales_daily, sales_branch_daily, sales_branch_monthly)}
 
 
-_add_daily = _upsert(sales_branch_daily, ("day", "branch", "category"))
-_add_monthly = _upsert(sales_branch_monthly, ("month", "branch", "category"))
+def _gather(conn: Connection, table: str, row: dict, measures: dict, sign: int = 1) -> None:
+    """Add measures to a row of ``table`` in the batch's buffer (written by ``flush``)."""
+    rows = batch_buffer(conn).setdefault(table, {})
+    key = tuple(row[k] for k in _KEYS[table])
+    gathered = rows.get(key)
+    if gathered is None:
+        gathered = rows[key] = {**row, **{name: 0 for name in MEASURES}}
+    for name, value in measures.items():
+        if name in gathered and name in MEASURES:
+            gathered[name] += sign * value
+
+
+@sales.flusher
+def flush(conn: Connection) -> None:
+    """Write the batch's gathered increments: one multi-row upsert per table and chunk."""
+    buffer = batch_buffer(conn)
+    for name, rows in buffer.items():
+        if name not in _TABLES or not rows:
+            continue
+        table = _TABLES[name]
+        values = list(rows.values())
+        for start in range(0, len(values), 500):
+            statement = insert(table).values(values[start : start + 500])
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.c[k] for k in _KEYS[name]],
+                    set_={m: table.c[m] + statement.excluded[m] for m in MEASURES},
+                )
+            )
+        rows.clear()
 
 
 def _add_rollups(conn: Connection, day: date, branch: str, region: str, rows, sign: int = 1):
     """Add (or with ``sign`` -1 take away) per-SKU measures in the branch roll-ups."""
-    per_category: dict[str, dict] = {}
     for measures in rows:
-        total = per_category.setdefault(measures["category"], {name: 0 for name in MEASURES})
-        for name in MEASURES:
-            total[name] += sign * measures.get(name, 0)
-    keys = {"branch": branch, "region": region}
-    conn.execute(
-        _add_daily,
-        [{**m, **keys, "day": day, "category": c} for c, m in per_category.items()],
-    )
-    conn.execute(
-        _add_monthly,
-        [
-            {**m, **keys, "month": day.replace(day=1), "category": c}
-            for c, m in per_category.items()
-        ],
-    )
+        keys = {"branch": branch, "region": region, "category": measures["category"]}
+        _gather(conn, "sales_branch_daily", {**keys, "day": day}, measures, sign)
+        _gather(conn, "sales_branch_monthly", {**keys, "month": day.replace(day=1)}, measures, sign)
 
 
 def _add_rows(conn: Connection, day: date, dealer: str, branch: str, region: str, rows: dict):
-    """Add measures per SKU (one row per SKU: a multi-row upsert may not touch a row twice)."""
+    """Add measures per SKU."""
     _add_rollups(conn, day, branch, region, rows.values())
-    conn.execute(
-        _add,
-        [
-            {
-                **{name: 0 for name in MEASURES},
-                **measures,
-                "day": day,
-                "sku": sku,
-                "dealer_code": dealer,
-                "branch": branch,
-                "region": region,
-            }
-            for sku, measures in rows.items()
-        ],
-    )
+    for sku, measures in rows.items():
+        row = {
+            "day": day,
+            "sku": sku,
+            "dealer_code": dealer,
+            "category": measures["category"],
+            "branch": branch,
+            "region": region,
+        }
+        _gather(conn, "sales_daily", row, measures)
 
 
 def _dealer_dimensions(conn: Connection, dealer_code: str) -> tuple[str, str]:
+    # A dealer's branch never changes once registered: known ones are kept per connection.
+    known = conn.info.setdefault("sales_dealer_dimensions", {})
+    if dealer_code in known:
+        return known[dealer_code]
     row = conn.execute(
         select(sales_dealers.c.branch, sales_dealers.c.region).where(
             sales_dealers.c.dealer_code == dealer_code
         )
     ).first()
-    return (row.branch, row.region) if row else ("", "")
+    if row is None:
+        return ("", "")
+    known[dealer_code] = (row.branch, row.region)
+    return known[dealer_code]
 
 
 @sales.on(orders_events.DealerRegistered)
@@ -213,6 +227,7 @@ def dealer_registered(
     )
     # Rows counted before the registration arrived (an invoice on another partition): move
     # them from the unknown branch to the dealer's in the roll-ups.
+    flush(conn)
     early = conn.execute(
         select(sales_daily).where(
             sales_daily.c.dealer_code == event.dealer_code, sales_daily.c.branch == ""
@@ -223,6 +238,7 @@ def dealer_registered(
         _add_rollups(conn, row.day, "", "", measures, sign=-1)
         _add_rollups(conn, row.day, event.branch, event.region, measures)
     if early:
+        flush(conn)
         for table in (sales_branch_daily, sales_branch_monthly):
             conn.execute(
                 delete(table).where(table.c.branch == "", *(table.c[m] == 0 for m in MEASURES))
