@@ -20,12 +20,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from psycopg2.extras import execute_values
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Connection,
     Date,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -34,6 +36,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -120,6 +123,7 @@ credit_notes = Table(
     Column("issued_on", Date, nullable=False),
     Column("amount", MONEY, nullable=False),
     Column("applied", Boolean, nullable=False),  # false: waiting for its invoice
+    Index("sales_credit_notes_waiting", "invoice_id", postgresql_where=text("NOT applied")),
 )
 
 sales = Projection(name="sales", metadata=metadata, origins=("orders", "finance"))
@@ -157,24 +161,64 @@ def _gather(conn: Connection, table: str, row: dict, measures: dict, sign: int =
             gathered[name] += sign * value
 
 
+def _upsert_sql(schema: str, table: Table) -> str:
+    columns = [column.name for column in table.columns]
+    increments = ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in MEASURES)
+    return (
+        f'INSERT INTO "{schema}".{table.name} AS {table.name} ({", ".join(columns)}) '
+        f"VALUES %s ON CONFLICT ({', '.join(_KEYS[table.name])}) DO UPDATE SET {increments}"
+    )
+
+
+def _write_invoice_lines(conn: Connection) -> None:
+    gathered = batch_buffer(conn).get("sales_invoice_lines")
+    if not gathered:
+        return
+    schema = conn.get_execution_options()["schema_translate_map"][None]
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        execute_values(
+            cursor,
+            f'INSERT INTO "{schema}".sales_invoice_lines '
+            "(invoice_id, sku, category, dealer_code, amount) VALUES %s ON CONFLICT DO NOTHING",
+            list(gathered.values()),
+            page_size=1000,
+        )
+    gathered.clear()
+
+
 @sales.flusher
 def flush(conn: Connection) -> None:
-    """Write the batch's gathered increments: one multi-row upsert per table and chunk."""
+    """Write the batch's gathered rows: invoice lines, then credit notes that were waiting
+    for those invoices, then the increments, one multi-row upsert per table and page (by
+    psycopg2's execute_values: building the statement in SQLAlchemy cost more than running
+    it)."""
+    _write_invoice_lines(conn)
+    waiting = conn.execute(
+        select(credit_notes).where(
+            ~credit_notes.c.applied,
+            select(invoice_lines.c.invoice_id)
+            .where(invoice_lines.c.invoice_id == credit_notes.c.invoice_id)
+            .exists(),
+        )
+    ).all()
+    for credit in waiting:
+        _credit(conn, credit.credit_note_id, credit.invoice_id, credit.issued_on, credit.amount)
     buffer = batch_buffer(conn)
-    for name, rows in buffer.items():
-        if name not in _TABLES or not rows:
-            continue
-        table = _TABLES[name]
-        values = list(rows.values())
-        for start in range(0, len(values), 500):
-            statement = insert(table).values(values[start : start + 500])
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[table.c[k] for k in _KEYS[name]],
-                    set_={m: table.c[m] + statement.excluded[m] for m in MEASURES},
-                )
-            )
-        rows.clear()
+    schema = conn.get_execution_options()["schema_translate_map"][None]
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        for name, rows in buffer.items():
+            if name not in _TABLES or not rows:
+                continue
+            table = _TABLES[name]
+            columns = [column.name for column in table.columns]
+            values = [tuple(row[c] for c in columns) for row in rows.values()]
+            execute_values(cursor, _upsert_sql(schema, table), values, page_size=1000)
+            rows.clear()
+
+
+def _gathered_early(conn: Connection, dealer_code: str) -> bool:
+    rows = batch_buffer(conn).get("sales_daily", {})
+    return any(r["dealer_code"] == dealer_code and r["branch"] == "" for r in rows.values())
 
 
 def _add_rollups(conn: Connection, day: date, branch: str, region: str, rows, sign: int = 1):
@@ -227,7 +271,8 @@ def dealer_registered(
     )
     # Rows counted before the registration arrived (an invoice on another partition): move
     # them from the unknown branch to the dealer's in the roll-ups.
-    flush(conn)
+    if _gathered_early(conn, event.dealer_code):
+        flush(conn)
     early = conn.execute(
         select(sales_daily).where(
             sales_daily.c.dealer_code == event.dealer_code, sales_daily.c.branch == ""
@@ -283,26 +328,17 @@ def invoice_issued(
         row["invoiced_amount"] += line.amount
     branch, region = _dealer_dimensions(conn, event.dealer_code)
     _add_rows(conn, event.issue_date, event.dealer_code, branch, region, rows)
-    conn.execute(
-        insert(invoice_lines).on_conflict_do_nothing(),
-        [
-            {
-                "invoice_id": event.invoice_id,
-                "sku": sku,
-                "category": row["category"],
-                "dealer_code": event.dealer_code,
-                "amount": row["invoiced_amount"],
-            }
-            for sku, row in rows.items()
-        ],
-    )
-    waiting = conn.execute(
-        select(credit_notes).where(
-            credit_notes.c.invoice_id == event.invoice_id, credit_notes.c.applied.is_(False)
+    # Gathered: written with the batch. Credit notes that came before this invoice are
+    # spread when the batch is written (see ``flush``).
+    lines = batch_buffer(conn).setdefault("sales_invoice_lines", {})
+    for sku, row in rows.items():
+        lines[(event.invoice_id, sku)] = (
+            event.invoice_id,
+            sku,
+            row["category"],
+            event.dealer_code,
+            row["invoiced_amount"],
         )
-    ).all()
-    for credit in waiting:
-        _credit(conn, credit.credit_note_id, credit.invoice_id, credit.issued_on, credit.amount)
 
 
 @sales.on(finance_events.CreditNoteIssued)
@@ -326,6 +362,9 @@ def credit_note_issued(
 
 def _credit(conn: Connection, credit_note_id: str, invoice_id: str, day: date, amount) -> None:
     """Spread a credit note over its invoice's SKUs, if the invoice has been seen."""
+    gathered = batch_buffer(conn).get("sales_invoice_lines", {})
+    if any(key[0] == invoice_id for key in gathered):
+        _write_invoice_lines(conn)
     lines = conn.execute(
         select(invoice_lines).where(invoice_lines.c.invoice_id == invoice_id)
     ).all()
