@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from runtime.settings import DEFAULT_PORTS, Settings
+from runtime.settings import DEFAULT_PORTS, Settings, UnsafeConfiguration
 
 PROCESSES = ("orders", "inventory", "finance", "query")
 
@@ -138,5 +138,10 @@ def rebuild(projection: str, schema: str | None, batch_size: int, no_progress: b
             )
         except UnknownProjection as error:
             raise click.BadParameter(str(error), param_hint="PROJECTION") from None
+        except UnsafeConfiguration as error:
+            raise click.ClickException(
+                f"{error}: set DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and KAFKA_NAMESPACE "
+                "(`make run` prints them)"
+            ) from None
         for line in summary.lines():
             click.echo(line)

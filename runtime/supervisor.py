@@ -127,6 +127,11 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
         "  curl -H 'Authorization: Bearer demo-hq-admin' \\",
         f"       '{query}/hq/sales?by=region&period=month'",
         "",
+        "Command-line tools (e.g. `.venv/bin/dist rebuild sales`) reach this platform with:",
+        f"  export DATABASE_URL='{settings.database_url}' \\",
+        f"         KAFKA_BOOTSTRAP_SERVERS='{settings.kafka_bootstrap_servers}' \\",
+        f"         KAFKA_NAMESPACE='{settings.kafka_namespace}' DIST_ENV=development",
+        "",
         "Ctrl-C stops everything.",
     ]
     print("\n".join(lines), flush=True)
