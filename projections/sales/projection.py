@@ -33,7 +33,6 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
-    bindparam,
     delete,
     select,
     text,
@@ -129,18 +128,7 @@ credit_notes = Table(
 sales = Projection(name="sales", metadata=metadata, origins=("orders", "finance"))
 
 
-# Built once (a statement per line costs more to construct than to execute); the increments
-# come from the proposed row, so one statement serves every measure.
-_add = (
-    insert(sales_daily)
-    .values({column.name: bindparam(column.name) for column in sales_daily.columns})
-    .on_conflict_do_update(
-        index_elements=[sales_daily.c.day, sales_daily.c.sku, sales_daily.c.dealer_code],
-        set_={name: sales_daily.c[name] + insert(sales_daily).excluded[name] for name in MEASURES},
-    )
-)
-
-
+# The primary key of each table whose increments a batch gathers.
 _KEYS = {
     "sales_daily": ("day", "sku", "dealer_code"),
     "sales_branch_daily": ("day", "branch", "category"),
