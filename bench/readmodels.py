@@ -2,7 +2,9 @@
 
 1. Publish the generated dataset (bench/dataset.py: dealers, SKUs, warehouses, a year of
    business, ``--events`` integration events) to the topics, as the relays would.
-2. Ceiling: raw kafka-python consume of the same topics (no decoding), same run.
+2. Ceiling: raw kafka-python consume of the same topics (no decoding), same run; and the
+   same with every event decoded and validated (no database), what one consumer reaches
+   at best.
 3. Rebuild every read model from the topics, each in its own process (``dist rebuild``'s
    code path), sampling that process's memory: events/s as a ratio of the ceiling (goal
    0.5) and peak RSS.
@@ -146,9 +148,14 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 
 # -- phases -----------------------------------------------------------------------------------
-def raw_consume(settings: Settings) -> dict[str, Any]:
-    """The ceiling: kafka-python reading every record of the three topics, no decoding."""
+def raw_consume(settings: Settings, *, decode: bool = False) -> dict[str, Any]:
+    """The ceiling: kafka-python reading every record of the three topics, no decoding.
+    ``decode``: and each decoded and validated as a projector must before it writes (the
+    envelope, then the event's own model): what a single consumer can reach at best."""
     from kafka import KafkaConsumer, TopicPartition
+
+    from contracts import EVENT_TYPES
+    from runtime.consumer import decode as decode_record
 
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers(),
@@ -178,6 +185,10 @@ def raw_consume(settings: Settings) -> dict[str, Any]:
                 for records in polled.values():
                     count += len(records)
                     size += sum(len(r.value) for r in records)
+                    if decode:
+                        for record in records:
+                            envelope = decode_record(record)
+                            EVENT_TYPES[envelope.type].model_validate(envelope.data)
                 last = time.perf_counter()
                 continue
             if all(consumer.position(p) >= ends[p] for p in partitions):
@@ -386,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         print("[2/5] ceiling: raw kafka-python consume of the three topics")
         ceiling = raw_consume(settings)
         print(f"  {ceiling['events']:,} events in {ceiling['seconds']} s")
+        decoded = raw_consume(settings, decode=True)
+        print(f"  consumed, decoded and validated: {decoded['rate']:,.0f} events/s")
         print("[3/5] rebuilding every read model from the topics, one process each")
         rebuilds = []
         for projection in PROJECTIONS:
@@ -418,13 +431,20 @@ def main(argv: list[str] | None = None) -> int:
             result=f"{truth.publish.events_per_s:,.0f}/s",
         ),
         Row("raw kafka-python consume (ceiling)", f"{ceiling['rate']:,.0f} events/s"),
+        Row(
+            "consume + decode + validate, no database",
+            f"{decoded['rate']:,.0f} events/s",
+            f"{ceiling['rate']:,.0f}/s",
+            f"{decoded['rate'] / ceiling['rate']:.2f}",
+        ),
     ]
     for summary in rebuilds:
         ratio = summary["rate"] / ceiling["rate"]
         rows.append(
             Row(
                 f"rebuild {summary['projection']} ({summary['events']:,} events)",
-                f"{summary['rate']:,.0f} events/s",
+                f"{summary['rate']:,.0f} events/s "
+                f"({summary['rate'] / decoded['rate']:.2f} of decoding alone)",
                 f"{ceiling['rate']:,.0f}/s",
                 f"{ratio:.2f}",
                 f">= {REBUILD_RATIO_GOAL}",
@@ -459,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             "args": {k: str(v) for k, v in vars(args).items() if k != "child"},
             "truth": truth.as_dict(),
             "ceiling": ceiling,
+            "decoded": decoded,
             "rebuilds": rebuilds,
             "queries": queries,
             "problems": problems,

@@ -1,6 +1,6 @@
 """Rebuild a read model from the topics: drop its tables and tracking, then read every
 event of the services it follows from the start of their topics and apply it, in batches,
-through the same handler the live projector uses.
+through the same handler the live projector uses; then VACUUM (ANALYZE) its tables.
 
 The projector of a running query process may go on meanwhile: both record every event's
 origin in the same tracking table, so whichever applies an event first wins and the other
@@ -104,6 +104,7 @@ def rebuild(
         handler = SqlProjectionHandler(engine, projection)
         started = time.perf_counter()
         _replay(settings, handler, summary, progress, batch_size, idle_s)
+        _vacuum(engine, schema, projection)
         summary.seconds = time.perf_counter() - started
         with engine.connect() as conn:
             for table in projection.metadata.sorted_tables:
@@ -114,6 +115,15 @@ def rebuild(
     finally:
         engine.dispose()
     return summary
+
+
+def _vacuum(engine: Engine, schema: str, projection: Projection) -> None:
+    """Statistics and visibility maps for tables that were just filled: without them the
+    planner guesses (scans where a partial index would do) and index-only scans read the
+    heap, until autovacuum comes round."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in projection.metadata.sorted_tables:
+            conn.exec_driver_sql(f'VACUUM (ANALYZE) "{schema}".{table.name}')
 
 
 def _replay(

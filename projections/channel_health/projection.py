@@ -8,12 +8,24 @@ different partitions); each fills in its own columns of the shipment's row.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, Date, Integer, MetaData, Numeric, String, Table
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert
 
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import inventory as inventory_events
+from projections.gathered import gathered
 from projections.tracking import Projection
 
 metadata = MetaData()
@@ -40,6 +52,13 @@ shipments = Table(
     Column("order_id", String, nullable=False),
     Column("ship_date", Date),  # null until the dispatch is seen
     Column("delivered_on", Date),  # null until delivery is confirmed
+    # The few shipments not confirmed yet, by ship date; and confirmations by date.
+    Index(
+        "health_shipments_unconfirmed",
+        "ship_date",
+        postgresql_where=text("delivered_on IS NULL"),
+    ),
+    Index("health_shipments_by_delivery", "delivered_on"),
 )
 
 channel_health = Projection(
@@ -62,20 +81,20 @@ def rules_set(
     )
 
 
+# Written once per batch (projections/gathered.py): each event fills in its own columns.
+_shipments = gathered(channel_health, shipments)
+
+
 @channel_health.on(inventory_events.ShipmentDispatched)
 def shipment_dispatched(
     conn: Connection, envelope: Envelope, event: inventory_events.ShipmentDispatched
 ) -> None:
-    statement = insert(shipments).values(
+    _shipments.gather(
+        conn,
         shipment_id=event.shipment_id,
         dealer_code=event.dealer_code,
         order_id=event.order_id,
         ship_date=event.ship_date,
-    )
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[shipments.c.shipment_id], set_={"ship_date": event.ship_date}
-        )
     )
 
 
@@ -83,14 +102,10 @@ def shipment_dispatched(
 def delivery_confirmed(
     conn: Connection, envelope: Envelope, event: inventory_events.DeliveryConfirmed
 ) -> None:
-    statement = insert(shipments).values(
+    _shipments.gather(
+        conn,
         shipment_id=event.shipment_id,
         dealer_code=event.dealer_code,
         order_id=event.order_id,
         delivered_on=event.delivered_on,
-    )
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[shipments.c.shipment_id], set_={"delivered_on": event.delivered_on}
-        )
     )

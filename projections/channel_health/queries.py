@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal, or_, select
+from sqlalchemy import Connection, case, func, literal, select, union_all
 
 from contracts.finance import ChannelHealthRulesSet
 from projections.channel_health.projection import health_rules, shipments
@@ -23,11 +23,10 @@ from projections.receivables.projection import dealers
 from projections.receivables.queries import (
     DealerFilter,
     Level,
-    aging_per_dealer,
     dealer_balances,
     dealer_conditions,
     is_current,
-    with_balances,
+    over_90_per_dealer,
 )
 from projections.sales.queries import InvalidCursor, decode_cursor, encode_cursor
 
@@ -65,20 +64,25 @@ def _level(figure, yellow, red):
 def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
     """Per dealer: its figures and each rule's level, and the colour (worst level)."""
     balances = dealer_balances(as_of, current=current)
-    aged = aging_per_dealer(as_of, current=current)
+    aged = over_90_per_dealer(as_of, current=current)
     late = as_of - timedelta(days=rules.undelivered_after_days)
+    # Shipped by ``late`` and not delivered by ``as_of``: never confirmed, or confirmed
+    # after it; two selects, each read from its own index.
+    never = select(shipments.c.dealer_code).where(
+        shipments.c.delivered_on.is_(None), shipments.c.ship_date <= late
+    )
+    after = select(shipments.c.dealer_code).where(
+        shipments.c.delivered_on > as_of, shipments.c.ship_date <= late
+    )
+    pending = union_all(never, after).subquery()
     undelivered = (
-        select(shipments.c.dealer_code, func.count().label("count"))
-        .where(
-            shipments.c.ship_date <= late,
-            or_(shipments.c.delivered_on.is_(None), shipments.c.delivered_on > as_of),
-        )
-        .group_by(shipments.c.dealer_code)
+        select(pending.c.dealer_code, func.count().label("count"))
+        .group_by(pending.c.dealer_code)
         .subquery()
     )
 
     def amount(name: str):
-        return func.coalesce(balances[name].c.amount, 0)
+        return func.coalesce(balances.amounts[name], 0)
 
     exposure = amount("invoiced") - amount("received") - amount("credited") + amount("reserved")
     utilisation = case(
@@ -86,19 +90,25 @@ def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
     )
     over_90 = func.coalesce(aged.c.over_90, 0)
     late_count = func.coalesce(undelivered.c.count, 0)
+    limit = dealers.c.credit_limit
     levels = {
-        "credit_utilisation": func.coalesce(
-            _level(utilisation, rules.utilisation_yellow, rules.utilisation_red), 0
+        # exposure >= limit x threshold: the same test as utilisation >= threshold without a
+        # division per dealer and rule (numeric division is the costliest step here).
+        "credit_utilisation": case(
+            (limit <= 0, 0),
+            (exposure >= limit * rules.utilisation_red, 2),
+            (exposure >= limit * rules.utilisation_yellow, 1),
+            else_=0,
         ),
         "over_90_days": _level(over_90, rules.over_90_yellow, rules.over_90_red),
         "undelivered_shipments": _level(
             late_count, rules.undelivered_yellow, rules.undelivered_red
         ),
     }
-    joined = with_balances(
-        dealers, dealers.c.dealer_code, {**balances, "aged": aged, "undelivered": undelivered}
-    )
-    return (
+    joined = balances.joined_to(dealers, dealers.c.dealer_code)
+    for source in (aged, undelivered):
+        joined = joined.outerjoin(source, source.c.dealer_code == dealers.c.dealer_code)
+    figures = (
         select(
             dealers.c.dealer_code,
             dealers.c.branch,
@@ -109,11 +119,16 @@ def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
             over_90.label("over_90"),
             late_count.label("undelivered"),
             *(level.label(rule) for rule, level in levels.items()),
-            func.greatest(*levels.values()).label("level"),
         )
         .select_from(joined)
-        .subquery()
+        # Computed once per dealer: inlined, the levels would be worked out again for every
+        # count and filter that reads the colour.
+        .cte("dealer_figures")
+        .prefix_with("MATERIALIZED")
     )
+    return select(
+        figures, func.greatest(*(figures.c[rule] for rule in RULES)).label("level")
+    ).subquery()
 
 
 def _conditions(levels, where: DealerFilter) -> list:

@@ -21,8 +21,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    bindparam,
-    func,
     select,
     update,
 )
@@ -30,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from contracts import Envelope
 from contracts import inventory as published
+from projections.gathered import gathered
 from projections.tracking import Projection
 from services.kernel.dates import BUSINESS_TIMEZONE
 
@@ -80,30 +79,25 @@ movements = Table(
 inventory = Projection(name="inventory", metadata=metadata, origins=("inventory",))
 
 
-def _of_warehouse(column, code=None):
-    code = bindparam("warehouse_code") if code is None else code
-    return func.coalesce(select(column).where(warehouses.c.code == code).scalar_subquery(), "")
+# Written once per batch (projections/gathered.py): stock by adding deltas (safety stock: the
+# latest setting wins; branch and region as first seen); movements inserted once.
+_stock = gathered(inventory, stock, add={"on_hand", "reserved"}, first={"branch", "region"})
+_movements = gathered(inventory, movements, first={c.name for c in movements.columns})
 
 
-_move_stock = (
-    insert(stock)
-    .values(
-        warehouse_code=bindparam("warehouse_code"),
-        sku=bindparam("sku"),
-        on_hand=bindparam("on_hand_delta"),
-        reserved=bindparam("reserved_delta"),
-        branch=_of_warehouse(warehouses.c.branch),
-        region=_of_warehouse(warehouses.c.region),
-    )
-    .on_conflict_do_update(
-        index_elements=[stock.c.warehouse_code, stock.c.sku],
-        set_={
-            "on_hand": stock.c.on_hand + insert(stock).excluded.on_hand,
-            "reserved": stock.c.reserved + insert(stock).excluded.reserved,
-        },
-    )
-)
-_record_movement = insert(movements).on_conflict_do_nothing()
+def _warehouse_dimensions(conn: Connection, code: str) -> tuple[str, str]:
+    """A warehouse's (branch, region), empty until its registration is seen (and for the
+    central warehouse). Registered ones are kept per connection: they never change."""
+    known = conn.info.setdefault("inventory_warehouse_dimensions", {})
+    if code in known:
+        return known[code]
+    row = conn.execute(
+        select(warehouses.c.branch, warehouses.c.region).where(warehouses.c.code == code)
+    ).first()
+    if row is None:
+        return ("", "")
+    known[code] = (row.branch or "", row.region or "")
+    return known[code]
 
 
 def _move(
@@ -121,21 +115,27 @@ def _move(
     quantities: dict[str, int] = {}
     for line in lines:
         quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
-    rows = [
-        {
-            "position": envelope.position,
-            "sku": sku,
-            "warehouse_code": warehouse_code,
-            "business_date": business_date,
-            "kind": kind,
-            "on_hand_delta": on_hand * quantity,
-            "reserved_delta": reserved * quantity,
-        }
-        for sku, quantity in sorted(quantities.items())
-    ]
-    if rows:
-        conn.execute(_move_stock, rows)
-        conn.execute(_record_movement, rows)
+    branch, region = _warehouse_dimensions(conn, warehouse_code)
+    for sku, quantity in quantities.items():
+        _stock.gather(
+            conn,
+            warehouse_code=warehouse_code,
+            sku=sku,
+            on_hand=on_hand * quantity,
+            reserved=reserved * quantity,
+            branch=branch,
+            region=region,
+        )
+        _movements.gather(
+            conn,
+            position=envelope.position,
+            sku=sku,
+            warehouse_code=warehouse_code,
+            business_date=business_date,
+            kind=kind,
+            on_hand_delta=on_hand * quantity,
+            reserved_delta=reserved * quantity,
+        )
 
 
 def _event_day(envelope: Envelope) -> date:
@@ -157,12 +157,18 @@ def warehouse_registered(
         )
         .on_conflict_do_nothing()
     )
-    # Stock counted before the registration arrived (another aggregate, another partition).
+    # Stock counted before the registration arrived (another aggregate, another partition):
+    # in the table, and gathered in this batch.
+    branch, region = event.branch or "", event.region or ""
     conn.execute(
         update(stock)
         .where(stock.c.warehouse_code == event.code, stock.c.branch == "", stock.c.region == "")
-        .values(branch=event.branch or "", region=event.region or "")
+        .values(branch=branch, region=region)
     )
+    for row in _stock.pending(conn):
+        if row["warehouse_code"] == event.code:
+            row.update(branch=branch, region=region)
+    conn.info.setdefault("inventory_warehouse_dimensions", {})[event.code] = (branch, region)
 
 
 @inventory.on(published.GoodsReceived)
@@ -226,17 +232,12 @@ def shipment_dispatched(
 @inventory.on(published.SafetyStockSet)
 def safety_stock_set(conn: Connection, envelope: Envelope, event: published.SafetyStockSet) -> None:
     # The latest setting wins: a stock item's settings come from one aggregate, in order.
-    conn.execute(
-        insert(stock)
-        .values(
-            warehouse_code=event.warehouse_code,
-            sku=event.sku,
-            safety_stock=event.quantity,
-            branch=_of_warehouse(warehouses.c.branch, event.warehouse_code),
-            region=_of_warehouse(warehouses.c.region, event.warehouse_code),
-        )
-        .on_conflict_do_update(
-            index_elements=[stock.c.warehouse_code, stock.c.sku],
-            set_={"safety_stock": event.quantity},
-        )
+    branch, region = _warehouse_dimensions(conn, event.warehouse_code)
+    _stock.gather(
+        conn,
+        warehouse_code=event.warehouse_code,
+        sku=event.sku,
+        safety_stock=event.quantity,
+        branch=branch,
+        region=region,
     )

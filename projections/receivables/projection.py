@@ -11,6 +11,8 @@ reservation: reserved minus invoiced, nothing once released) is computed when qu
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -24,11 +26,11 @@ from sqlalchemy import (
     Table,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert
 
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import orders as orders_events
+from projections.gathered import gathered
 from projections.tracking import Projection
 
 metadata = MetaData()
@@ -79,7 +81,16 @@ settlements = Table(
     Column("dealer_code", String, nullable=False),
     Column("business_date", Date, nullable=False),
     Column("amount", MONEY, nullable=False),
+    # The invoice's, copied when the invoice is seen (it may come later), so that aging as
+    # of a past date sums invoices and settlements without joining them.
+    Column("invoice_issue_date", Date),
+    Column("invoice_due_date", Date),
     Index("receivables_settlements_by_invoice", "invoice_id", "business_date"),
+    Index(
+        "receivables_settlements_undated",
+        "invoice_id",
+        postgresql_where=text("invoice_due_date IS NULL"),
+    ),
 )
 
 # Cash received, whether or not it was allocated (the unapplied part stays on account).
@@ -127,17 +138,30 @@ invoice_balances = Table(
     Column("due_date", Date),
     Column("total", MONEY),
     Column("settled", MONEY, nullable=False, server_default="0"),
+    # Aging as of now reads the open ones from this index alone.
     Index(
         "receivables_invoice_balances_open",
         "dealer_code",
+        postgresql_include=["due_date", "total", "settled"],
         postgresql_where=text("total IS NULL OR total <> settled"),
     ),
+)
+
+# Rebate accrued per dealer and policy so far: what figures as of now read.
+rebate_totals = Table(
+    "receivables_rebate_totals",
+    metadata,
+    Column("dealer_code", String, primary_key=True),
+    Column("policy_code", String, primary_key=True),
+    Column("base", MONEY, nullable=False, server_default="0"),
+    Column("amount", MONEY, nullable=False, server_default="0"),
 )
 
 # The latest business date of any document: "as of" a date on or after it is "now".
 Index("receivables_invoices_by_issue_date", invoices.c.issue_date)
 Index("receivables_receipts_by_date", receipts.c.received_on)
 Index("receivables_settlements_by_date", settlements.c.business_date)
+Index("receivables_rebates_by_date", rebates.c.business_date)
 # Credit still reserved: the few orders neither fully invoiced nor released.
 Index(
     "receivables_reservations_open",
@@ -145,42 +169,42 @@ Index(
     postgresql_where=text("NOT released AND reserved > invoiced"),
 )
 
+
+def _columns(table: Table) -> set[str]:
+    return {column.name for column in table.columns}
+
+
 receivables = Projection(name="receivables", metadata=metadata, origins=("orders", "finance"))
 
-
-def _increment(table: Table, key: str, **values):
-    statement = insert(table).values(**values)
-    increments = {
-        name: table.c[name] + statement.excluded[name]
-        for name in values
-        if name in ("invoiced", "received", "credited", "unapplied", "settled")
-    }
-    others = {name: statement.excluded[name] for name in values if name not in increments}
-    others.pop(key, None)
-    return statement.on_conflict_do_update(
-        index_elements=[table.c[key]], set_={**increments, **others}
-    )
-
-
-def _settle(conn: Connection, dealer_code: str, amounts: dict[str, object]) -> None:
-    """Add what settled each invoice (one row per invoice)."""
-    for invoice_id, amount in amounts.items():
-        conn.execute(
-            _increment(
-                invoice_balances,
-                "invoice_id",
-                invoice_id=invoice_id,
-                dealer_code=dealer_code,
-                settled=amount,
-            )
-        )
+# Written once per batch (projections/gathered.py). Documents are facts, inserted once; terms
+# come in order from the dealer's account (the latest wins); totals and what settled an
+# invoice add up; a reservation's amount is set by CreditReserved and its invoiced part adds.
+_dealers = gathered(receivables, dealers)
+_reservations = gathered(receivables, reservations, add={"invoiced"})
+_invoices = gathered(receivables, invoices, first=_columns(invoices))
+_settlements = gathered(receivables, settlements, first=_columns(settlements))
+_receipts = gathered(receivables, receipts, first=_columns(receipts))
+_rebates = gathered(receivables, rebates, first=_columns(rebates))
+_dealer_totals = gathered(
+    receivables, dealer_totals, add={"invoiced", "received", "credited", "unapplied"}
+)
+_invoice_balances = gathered(receivables, invoice_balances, add={"settled"})
+_rebate_totals = gathered(receivables, rebate_totals, add={"base", "amount"})
 
 
-def _upsert_dealer(conn: Connection, dealer_code: str, **values) -> None:
+@receivables.flusher
+def date_settlements(conn: Connection) -> None:
+    """Give settlements written so far their invoice's dates, once the invoice is seen."""
+    schema = conn.get_execution_options()["schema_translate_map"][None]
     conn.execute(
-        insert(dealers)
-        .values(dealer_code=dealer_code, **values)
-        .on_conflict_do_update(index_elements=[dealers.c.dealer_code], set_=values)
+        text(
+            f"""
+            UPDATE "{schema}".receivables_settlements AS s
+            SET invoice_issue_date = i.issue_date, invoice_due_date = i.due_date
+            FROM "{schema}".receivables_invoices AS i
+            WHERE s.invoice_due_date IS NULL AND i.invoice_id = s.invoice_id
+            """
+        )
     )
 
 
@@ -188,9 +212,9 @@ def _upsert_dealer(conn: Connection, dealer_code: str, **values) -> None:
 def dealer_registered(
     conn: Connection, envelope: Envelope, event: orders_events.DealerRegistered
 ) -> None:
-    _upsert_dealer(
+    _dealers.gather(
         conn,
-        event.dealer_code,
+        dealer_code=event.dealer_code,
         name=event.name,
         branch=event.branch,
         region=event.region,
@@ -203,29 +227,11 @@ def credit_terms_set(
     conn: Connection, envelope: Envelope, event: finance_events.CreditTermsSet
 ) -> None:
     # Terms come from the dealer's account, one aggregate, in order: the latest wins.
-    _upsert_dealer(
+    _dealers.gather(
         conn,
-        event.dealer_code,
+        dealer_code=event.dealer_code,
         credit_limit=event.credit_limit,
         payment_terms_days=event.payment_terms_days,
-    )
-
-
-def _reservation(conn: Connection, order_id: str, dealer_code: str, **values) -> None:
-    conn.execute(
-        insert(reservations)
-        .values(order_id=order_id, dealer_code=dealer_code, **values)
-        .on_conflict_do_update(
-            index_elements=[reservations.c.order_id],
-            set_={
-                name: (
-                    reservations.c[name] + insert(reservations).excluded[name]
-                    if name == "invoiced"
-                    else insert(reservations).excluded[name]
-                )
-                for name in values
-            },
-        )
     )
 
 
@@ -233,48 +239,44 @@ def _reservation(conn: Connection, order_id: str, dealer_code: str, **values) ->
 def credit_reserved(
     conn: Connection, envelope: Envelope, event: finance_events.CreditReserved
 ) -> None:
-    _reservation(conn, event.order_id, event.dealer_code, reserved=event.amount)
+    _reservations.gather(
+        conn, order_id=event.order_id, dealer_code=event.dealer_code, reserved=event.amount
+    )
 
 
 @receivables.on(finance_events.CreditReleased)
 def credit_released(
     conn: Connection, envelope: Envelope, event: finance_events.CreditReleased
 ) -> None:
-    _reservation(conn, event.order_id, event.dealer_code, released=True)
+    _reservations.gather(
+        conn, order_id=event.order_id, dealer_code=event.dealer_code, released=True
+    )
 
 
 @receivables.on(finance_events.InvoiceIssued)
 def invoice_issued(
     conn: Connection, envelope: Envelope, event: finance_events.InvoiceIssued
 ) -> None:
-    conn.execute(
-        insert(invoices)
-        .values(
-            invoice_id=event.invoice_id,
-            number=event.invoice_number,
-            dealer_code=event.dealer_code,
-            order_id=event.order_id,
-            issue_date=event.issue_date,
-            due_date=event.due_date,
-            total=event.total,
-        )
-        .on_conflict_do_nothing()
+    _invoices.gather(
+        conn,
+        invoice_id=event.invoice_id,
+        number=event.invoice_number,
+        dealer_code=event.dealer_code,
+        order_id=event.order_id,
+        issue_date=event.issue_date,
+        due_date=event.due_date,
+        total=event.total,
     )
-    _reservation(conn, event.order_id, event.dealer_code, invoiced=event.total)
-    conn.execute(
-        _increment(
-            dealer_totals, "dealer_code", dealer_code=event.dealer_code, invoiced=event.total
-        )
+    _reservations.gather(
+        conn, order_id=event.order_id, dealer_code=event.dealer_code, invoiced=event.total
     )
-    conn.execute(
-        _increment(
-            invoice_balances,
-            "invoice_id",
-            invoice_id=event.invoice_id,
-            dealer_code=event.dealer_code,
-            due_date=event.due_date,
-            total=event.total,
-        )
+    _dealer_totals.gather(conn, dealer_code=event.dealer_code, invoiced=event.total)
+    _invoice_balances.gather(
+        conn,
+        invoice_id=event.invoice_id,
+        dealer_code=event.dealer_code,
+        due_date=event.due_date,
+        total=event.total,
     )
 
 
@@ -282,82 +284,72 @@ def invoice_issued(
 def receipt_recorded(
     conn: Connection, envelope: Envelope, event: finance_events.ReceiptRecorded
 ) -> None:
-    conn.execute(
-        insert(receipts)
-        .values(
-            receipt_id=event.receipt_id,
-            dealer_code=event.dealer_code,
-            received_on=event.received_on,
-            amount=event.amount,
-            unapplied=event.unapplied,
-        )
-        .on_conflict_do_nothing()
+    _receipts.gather(
+        conn,
+        receipt_id=event.receipt_id,
+        dealer_code=event.dealer_code,
+        received_on=event.received_on,
+        amount=event.amount,
+        unapplied=event.unapplied,
     )
-    rows = [
-        {
-            "document_id": event.receipt_id,
-            "invoice_id": allocation.invoice_id,
-            "kind": "receipt",
-            "dealer_code": event.dealer_code,
-            "business_date": event.received_on,
-            "amount": allocation.amount,
-        }
-        for allocation in event.allocations
-    ]
-    if rows:
-        conn.execute(insert(settlements).on_conflict_do_nothing(), rows)
-    conn.execute(
-        _increment(
-            dealer_totals,
-            "dealer_code",
+    for allocation in event.allocations:
+        _settlements.gather(
+            conn,
+            document_id=event.receipt_id,
+            invoice_id=allocation.invoice_id,
+            kind="receipt",
             dealer_code=event.dealer_code,
-            received=event.amount,
-            unapplied=event.unapplied,
+            business_date=event.received_on,
+            amount=allocation.amount,
         )
+    _dealer_totals.gather(
+        conn, dealer_code=event.dealer_code, received=event.amount, unapplied=event.unapplied
     )
-    settled: dict[str, object] = {}
+    settled: dict[str, Decimal] = {}
     for allocation in event.allocations:
         settled[allocation.invoice_id] = settled.get(allocation.invoice_id, 0) + allocation.amount
-    _settle(conn, event.dealer_code, settled)
+    for invoice_id, amount in settled.items():
+        _invoice_balances.gather(
+            conn, invoice_id=invoice_id, dealer_code=event.dealer_code, settled=amount
+        )
 
 
 @receivables.on(finance_events.CreditNoteIssued)
 def credit_note_issued(
     conn: Connection, envelope: Envelope, event: finance_events.CreditNoteIssued
 ) -> None:
-    conn.execute(
-        insert(settlements)
-        .values(
-            document_id=event.credit_note_id,
-            invoice_id=event.invoice_id,
-            kind="credit_note",
-            dealer_code=event.dealer_code,
-            business_date=event.issued_on,
-            amount=event.amount,
-        )
-        .on_conflict_do_nothing()
+    _settlements.gather(
+        conn,
+        document_id=event.credit_note_id,
+        invoice_id=event.invoice_id,
+        kind="credit_note",
+        dealer_code=event.dealer_code,
+        business_date=event.issued_on,
+        amount=event.amount,
     )
-    conn.execute(
-        _increment(
-            dealer_totals, "dealer_code", dealer_code=event.dealer_code, credited=event.amount
-        )
+    _dealer_totals.gather(conn, dealer_code=event.dealer_code, credited=event.amount)
+    _invoice_balances.gather(
+        conn, invoice_id=event.invoice_id, dealer_code=event.dealer_code, settled=event.amount
     )
-    _settle(conn, event.dealer_code, {event.invoice_id: event.amount})
 
 
 @receivables.on(finance_events.RebateAccrued)
 def rebate_accrued(
     conn: Connection, envelope: Envelope, event: finance_events.RebateAccrued
 ) -> None:
-    conn.execute(
-        insert(rebates)
-        .values(
-            document_id=event.document_id,
-            policy_code=event.policy_code,
-            dealer_code=event.dealer_code,
-            business_date=event.business_date,
-            base=event.base,
-            amount=event.amount,
-        )
-        .on_conflict_do_nothing()
+    _rebates.gather(
+        conn,
+        document_id=event.document_id,
+        policy_code=event.policy_code,
+        dealer_code=event.dealer_code,
+        business_date=event.business_date,
+        base=event.base,
+        amount=event.amount,
+    )
+    _rebate_totals.gather(
+        conn,
+        dealer_code=event.dealer_code,
+        policy_code=event.policy_code,
+        base=event.base,
+        amount=event.amount,
     )

@@ -17,7 +17,7 @@ Targets (floor / target / stretch per branch and month) join these rows by branc
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from psycopg2.extras import execute_values
@@ -92,7 +92,9 @@ def _rollup_table(name: str, period: str) -> Table:
 
 _MEASURE_COLUMNS = [(name, sales_daily.c[name]) for name in MEASURES]
 sales_branch_daily = _rollup_table("sales_branch_daily", "day")
+sales_branch_weekly = _rollup_table("sales_branch_weekly", "week")  # weeks start on Monday
 sales_branch_monthly = _rollup_table("sales_branch_monthly", "month")
+ROLLUPS = (sales_branch_daily, sales_branch_weekly, sales_branch_monthly)
 
 sales_dealers = Table(
     "sales_dealers",
@@ -132,9 +134,10 @@ sales = Projection(name="sales", metadata=metadata, origins=("orders", "finance"
 _KEYS = {
     "sales_daily": ("day", "sku", "dealer_code"),
     "sales_branch_daily": ("day", "branch", "category"),
+    "sales_branch_weekly": ("week", "branch", "category"),
     "sales_branch_monthly": ("month", "branch", "category"),
 }
-_TABLES = {table.name: table for table in (sales_daily, sales_branch_daily, sales_branch_monthly)}
+_TABLES = {table.name: table for table in (sales_daily, *ROLLUPS)}
 
 
 def _gather(conn: Connection, table: str, row: dict, measures: dict, sign: int = 1) -> None:
@@ -214,6 +217,8 @@ def _add_rollups(conn: Connection, day: date, branch: str, region: str, rows, si
     for measures in rows:
         keys = {"branch": branch, "region": region, "category": measures["category"]}
         _gather(conn, "sales_branch_daily", {**keys, "day": day}, measures, sign)
+        week = day - timedelta(days=day.weekday())
+        _gather(conn, "sales_branch_weekly", {**keys, "week": week}, measures, sign)
         _gather(conn, "sales_branch_monthly", {**keys, "month": day.replace(day=1)}, measures, sign)
 
 
@@ -272,7 +277,7 @@ def dealer_registered(
         _add_rollups(conn, row.day, event.branch, event.region, measures)
     if early:
         flush(conn)
-        for table in (sales_branch_daily, sales_branch_monthly):
+        for table in ROLLUPS:
             conn.execute(
                 delete(table).where(table.c.branch == "", *(table.c[m] == 0 for m in MEASURES))
             )

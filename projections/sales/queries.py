@@ -10,12 +10,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, tuple_
+from sqlalchemy import Connection, Date, func, literal, select, tuple_, union_all
 
 from projections.sales.projection import (
     MEASURES,
     sales_branch_daily,
     sales_branch_monthly,
+    sales_branch_weekly,
     sales_daily,
 )
 
@@ -60,17 +61,43 @@ _DIMENSION_COLUMN = {
 _ROLLED_UP = {SalesDimension.CATEGORY, SalesDimension.BRANCH, SalesDimension.REGION}
 
 
-def _source(by: SalesDimension, period: Period, where: SalesFilter):
-    """The smallest table that answers: the branch roll-ups when neither SKU nor dealer is
-    asked for, by month when the dates cover whole months; else day x SKU x dealer."""
+def _period_start(period: Period, day: date) -> date:
+    if period == Period.WEEK:
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _next_period(period: Period, start: date) -> date:
+    if period == Period.WEEK:
+        return start + timedelta(days=7)
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+def _sources(by: SalesDimension, period: Period, where: SalesFilter) -> list[tuple]:
+    """The smallest tables that answer, each with the dates it covers: (table, its date
+    column, first, last) with ``None`` for open ends. Without SKU or dealer, the branch
+    roll-ups: whole weeks or months from the weekly or monthly roll-up and the partial ones
+    at either end of the range from the daily one; else day x SKU x dealer."""
     if by not in _ROLLED_UP | {SalesDimension.NATION} or where.dealer or where.sku:
-        return sales_daily, sales_daily.c.day
-    whole_months = (where.date_from is None or where.date_from.day == 1) and (
-        where.date_to is None or (where.date_to + timedelta(days=1)).day == 1
-    )
-    if period == Period.MONTH and whole_months:
-        return sales_branch_monthly, sales_branch_monthly.c.month
-    return sales_branch_daily, sales_branch_daily.c.day
+        return [(sales_daily, sales_daily.c.day, where.date_from, where.date_to)]
+    daily = sales_branch_daily, sales_branch_daily.c.day
+    if period == Period.DAY:
+        return [(*daily, where.date_from, where.date_to)]
+    whole = sales_branch_weekly if period == Period.WEEK else sales_branch_monthly
+    lo, hi = where.date_from, where.date_to
+    first = lo if lo is None or _period_start(period, lo) == lo else _next_period(period, lo)
+    end = None  # the first day after the whole periods
+    if hi is not None:
+        after = hi + timedelta(days=1)
+        end = after if _period_start(period, after) == after else _period_start(period, hi)
+    if first is not None and end is not None and first >= end:
+        return [(*daily, lo, hi)]
+    sources = [(whole, whole.c[period.value], first, end - timedelta(days=1) if end else None)]
+    if lo is not None and first != lo:
+        sources.append((*daily, lo, first - timedelta(days=1)))
+    if hi is not None and end is not None and end <= hi:
+        sources.append((*daily, end, hi))
+    return sources
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -102,31 +129,40 @@ def sales_summary(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Per period and dimension value: ordered, invoiced, credited and net sales (invoiced
     less credit notes), keyset-paginated."""
-    table, day = _source(by, period, where)
-    bucket = func.date_trunc(period.value, day).cast(day.type)
-    key = table.c[_DIMENSION_COLUMN[by]] if by in _DIMENSION_COLUMN else literal("CN")
+    parts = []
+    for table, day, first, last in _sources(by, period, where):
+        key = table.c[_DIMENSION_COLUMN[by]] if by in _DIMENSION_COLUMN else literal("CN")
+        conditions = []
+        if first:
+            conditions.append(day >= first)
+        if last:
+            conditions.append(day <= last)
+        for value, column in (
+            (where.branch, "branch"),
+            (where.region, "region"),
+            (where.dealer, "dealer_code"),
+            (where.sku, "sku"),
+            (where.category, "category"),
+        ):
+            if value:
+                conditions.append(table.c[column] == value)
+        bucket = day if day.name == period.value else func.date_trunc(period.value, day)
+        parts.append(
+            select(
+                bucket.cast(Date).label("period_start"),
+                key.label("key"),
+                *(table.c[name].label(name) for name in MEASURES),
+            ).where(*conditions)
+        )
+    rows_in = parts[0].subquery() if len(parts) == 1 else union_all(*parts).subquery()
+    bucket, key = rows_in.c.period_start, rows_in.c.key
     query = select(
         bucket.label("period_start"),
         key.label("key"),
-        *(func.sum(table.c[name]).label(name) for name in MEASURES),
+        *(func.sum(rows_in.c[name]).label(name) for name in MEASURES),
     )
-    conditions = []
-    if where.date_from:
-        conditions.append(day >= where.date_from)
-    if where.date_to:
-        conditions.append(day <= where.date_to)
-    for value, column in (
-        (where.branch, "branch"),
-        (where.region, "region"),
-        (where.dealer, "dealer_code"),
-        (where.sku, "sku"),
-        (where.category, "category"),
-    ):
-        if value:
-            conditions.append(table.c[column] == value)
-    # A constant key (the nation) may not stand in GROUP BY or ORDER BY.
-    ordering = [bucket] if by == SalesDimension.NATION else [bucket, key]
-    query = query.where(*conditions).group_by(*ordering)
+    ordering = [bucket, key]  # the nation's constant key is a column of the subquery here
+    query = query.group_by(*ordering)
     if cursor:
         last_period, last_key = decode_cursor(cursor)
         try:

@@ -5,6 +5,7 @@ because events of one dealer travel on different partitions and topics."""
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -20,9 +21,11 @@ from projections.sales.projection import (
     sales,
     sales_branch_daily,
     sales_branch_monthly,
+    sales_branch_weekly,
     sales_daily,
     spread,
 )
+from projections.sales.queries import Period, SalesDimension, SalesFilter, sales_summary
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 
 pytestmark = pytest.mark.integration
@@ -125,7 +128,11 @@ def rows_after(settings, schema: str, envelopes: list[Envelope]) -> list[tuple]:
                 )
             ]
             # The branch roll-ups hold exactly the sums of the detailed rows.
-            for table, period in ((sales_branch_daily, "day"), (sales_branch_monthly, "month")):
+            for table, period in (
+                (sales_branch_daily, "day"),
+                (sales_branch_weekly, "week"),
+                (sales_branch_monthly, "month"),
+            ):
                 bucket = func.date_trunc(period, sales_daily.c.day).cast(Date).label(period)
                 keys = (bucket, sales_daily.c.branch, sales_daily.c.category)
                 expected = conn.execute(
@@ -142,11 +149,44 @@ def rows_after(settings, schema: str, envelopes: list[Envelope]) -> list[tuple]:
                     ).order_by(table.c[period], table.c.branch, table.c.category)
                 ).all()
                 assert [tuple(r) for r in rolled] == [tuple(r) for r in expected], table.name
+            assert_periods_match_the_detail(conn)
             return rows
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+def assert_periods_match_the_detail(conn) -> None:
+    """Weeks and months over any range (whole periods from the roll-ups, the partial ones at
+    either end from the daily roll-up) give what summing the detailed rows gives."""
+    ranges = [
+        (date(2026, 11, 3), date(2026, 11, 12)),  # Tuesday to the next Thursday
+        (None, date(2026, 11, 4)),
+        (date(2026, 11, 1), None),
+        (date(2026, 11, 4), date(2026, 11, 5)),  # inside one week
+        (None, None),
+    ]
+    for period in (Period.WEEK, Period.MONTH):
+        for lo, hi in ranges:
+            got, _ = sales_summary(
+                conn,
+                by=SalesDimension.NATION,
+                period=period,
+                where=SalesFilter(date_from=lo, date_to=hi),
+                limit=100,
+                cursor=None,
+            )
+            bucket = func.date_trunc(period.value, sales_daily.c.day).cast(Date)
+            expected = conn.execute(
+                select(bucket, func.sum(sales_daily.c.invoiced_amount))
+                .where(sales_daily.c.day >= (lo or date.min), sales_daily.c.day <= (hi or date.max))
+                .group_by(bucket)
+                .order_by(bucket)
+            ).all()
+            assert [(r["period_start"], r["invoiced_amount"]) for r in got] == [
+                (start.isoformat(), f"{amount:.2f}") for start, amount in expected
+            ], (period, lo, hi)
 
 
 def test_invoiced_net_sales_are_the_same_in_any_arrival_order(settings):
