@@ -356,8 +356,9 @@ class TestSalesQuery:
         assert response.json()["code"] == code
 
     def test_a_position_not_reached_in_time_is_a_503_with_retry_after(self, platform, settings):
-        _, query = platform
-        response = query.get("/hq/sales", params={"min_position": "orders:999999"}, headers=HQ)
+        impatient = settings.model_copy(update={"read_your_writes_timeout_s": 0.5})
+        with serving(query_process.build(impatient)) as query:
+            response = query.get("/hq/sales", params={"min_position": "orders:999999"}, headers=HQ)
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
         assert response.json()["code"] == "read_model_behind"
