@@ -641,6 +641,7 @@ class Dataset:
         self.truth: Truth | None = None
         self._out: list[tuple[str, Envelope]] = []
         self._positions = dict.fromkeys(SERVICES, 0)
+        self._sequences: dict[str, int] = {}  # per subject: events published so far
         self._now = datetime(2000, 1, 1, tzinfo=UTC)
         self._step = timedelta(milliseconds=150)
         self._day_end = self._now
@@ -672,8 +673,14 @@ class Dataset:
         self._positions[service] = position
         at = self._now if self._now < self._day_end else self._day_end
         self._now += self._step
+        sequence = self._sequences[subject] = self._sequences.get(subject, 0) + 1
         envelope = build_envelope(
-            service, position, previous, _DomainEvent(subject, version, at, by), data
+            service,
+            position,
+            previous,
+            _DomainEvent(subject, version, at, by),
+            data,
+            sequence=sequence,
         )
         self.ledger.record(envelope, data)
         self._out.append((service, envelope))

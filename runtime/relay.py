@@ -3,8 +3,13 @@ kept in the service's own schema and publishes integration events to the service
 keyed by aggregate id. At least once: the position moves only after the broker acknowledged.
 
 Only one relay of a service is active at a time (a PostgreSQL advisory lock), so the log is
-published in order. If the broker lost the topic (the embedded broker keeps nothing across a
-restart) the topic's id changes; the relay notices and republishes from the event store.
+published in order. Each envelope's ``sequence`` numbers the events published for its subject
+(aggregate) 1, 2, 3, ...: internal events stay in the service, so the aggregate's own version
+would leave holes, and a consumer could not tell a hole from a lost event. The relay keeps
+each subject's last number beside its position, in the same transaction.
+
+If the broker lost the topic (the embedded broker keeps nothing across a restart) the
+topic's id changes; the relay notices and republishes from the event store.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import psycopg2
 import psycopg2.extensions
 from eventsourcing.domain import DomainEventProtocol
 from kafka.errors import KafkaError
+from psycopg2.extras import execute_values
 
 from contracts.envelope import Envelope, IntegrationEvent, event_id
 from runtime import kafka
@@ -41,6 +47,12 @@ CREATE TABLE IF NOT EXISTS "{schema}".relay_state (
     published_count bigint NOT NULL DEFAULT 0,
     republished_count int NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS "{schema}".relay_subjects (
+    topic text NOT NULL,
+    subject text NOT NULL,
+    sequence bigint NOT NULL,
+    PRIMARY KEY (topic, subject)
 )
 """
 
@@ -54,7 +66,13 @@ class RelayState:
 
 
 def build_envelope(
-    service: str, position: int, previous: int, event: DomainEventProtocol, data: IntegrationEvent
+    service: str,
+    position: int,
+    previous: int,
+    event: DomainEventProtocol,
+    data: IntegrationEvent,
+    *,
+    sequence: int,
 ) -> Envelope:
     by = getattr(event, "by", None)
     return Envelope(
@@ -63,7 +81,7 @@ def build_envelope(
         type=str(data.event_type()),
         subject=str(event.originator_id),
         time=event.timestamp.astimezone(UTC),
-        sequence=event.originator_version,
+        sequence=sequence,
         position=position,
         previousposition=previous,
         correlationid=getattr(by, "correlation_id", None),
@@ -197,10 +215,42 @@ class Relay:
             self._state = RelayState(*curs.fetchone())
             return self._state
 
-    def _save_state(self, state: RelayState, *, republish: bool = False) -> None:
+    def _subject_sequences(self, subjects: set[str]) -> dict[str, int]:
+        """The last sequence published for each of ``subjects`` (absent: none yet)."""
+        assert self._conn is not None
+        with self._conn.cursor() as curs:
+            curs.execute(
+                f'SELECT subject, sequence FROM "{self.service}".relay_subjects '
+                "WHERE topic = %s AND subject = ANY(%s)",
+                (self.topic, list(subjects)),
+            )
+            return dict(curs.fetchall())
+
+    def _save_state(
+        self,
+        state: RelayState,
+        *,
+        republish: bool = False,
+        sequences: dict[str, int] | None = None,
+    ) -> None:
+        """Save the position and the subjects' sequences in one transaction (a republish
+        starts every subject again from 1)."""
         assert self._conn is not None
         self._state = state
         with self._conn.cursor() as curs:
+            curs.execute("BEGIN")
+            if republish:
+                curs.execute(
+                    f'DELETE FROM "{self.service}".relay_subjects WHERE topic = %s', (self.topic,)
+                )
+            if sequences:
+                execute_values(
+                    curs,
+                    f'INSERT INTO "{self.service}".relay_subjects (topic, subject, sequence) '
+                    "VALUES %s ON CONFLICT (topic, subject) "
+                    "DO UPDATE SET sequence = excluded.sequence",
+                    [(self.topic, subject, n) for subject, n in sorted(sequences.items())],
+                )
             curs.execute(
                 f'UPDATE "{self.service}".relay_state SET topic_id = %s, position = %s, '
                 "last_published = %s, published_count = %s, updated_at = now(), "
@@ -214,6 +264,7 @@ class Relay:
                     self.topic,
                 ),
             )
+            curs.execute("COMMIT")
 
     # -- the work --------------------------------------------------------------------------
     def check_topic(self, *, force: bool = False) -> None:
@@ -253,14 +304,21 @@ class Relay:
         if not notifications:
             RELAY_LAG.labels(self.service).set(0)
             return 0
-        futures = []
-        previous = state.last_published
+        outgoing = []
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
             data = self.translate(domain_event)
-            if data is None:
-                continue  # an internal event: it stays in the service
-            envelope = build_envelope(self.service, notification.id, previous, domain_event, data)
+            if data is not None:  # else an internal event: it stays in the service
+                outgoing.append((notification.id, domain_event, data))
+        sequences = self._subject_sequences({str(e.originator_id) for _, e, _ in outgoing})
+        futures = []
+        previous = state.last_published
+        for position, domain_event, data in outgoing:
+            subject = str(domain_event.originator_id)
+            sequences[subject] = sequence = sequences.get(subject, 0) + 1
+            envelope = build_envelope(
+                self.service, position, previous, domain_event, data, sequence=sequence
+            )
             futures.append(
                 self._producer.send(
                     self.topic,
@@ -268,14 +326,14 @@ class Relay:
                     value=kafka.encode(envelope.model_dump(mode="json")),
                 )
             )
-            previous = notification.id
+            previous = position
         self._producer.flush()
         for future in futures:
             future.get(timeout=30)  # raises the KafkaError of a send that failed
         state.position = notifications[-1].id
         state.last_published = previous
         state.published_count += len(futures)
-        self._save_state(state)
+        self._save_state(state, sequences=sequences)
         RELAY_PUBLISHED.labels(self.service).inc(len(futures))
         return len(notifications)
 
