@@ -9,16 +9,20 @@ shipped in parts, invoiced at the order's prices, delivered, paid on time, late 
 credit notes, rebates, cancellations, credit holds, stock shortages).
 
 The streams are generated, deterministically from the seed, by a small simulation that keeps
-the same books the services keep (stock per warehouse and SKU, each dealer's credit exposure
-and open invoices, each policy's rebate) and builds every event with its contract class and
-every envelope with the relay's own ``build_envelope``: ids, subjects (aggregate ids),
-sequences (aggregate versions), invoice numbers and due dates look like the services'.
-Each origin's positions run 1..N, each envelope naming the previous one.
+the same books the services keep (stock per warehouse and SKU with its value at cost, each
+dealer's credit exposure and open invoices, each policy's rebate) and builds every event with
+its contract class and every envelope with the relay's own ``build_envelope``: ids, subjects
+(aggregate ids), sequences (numbering each subject's events 1, 2, 3, ...), invoice numbers
+and due dates look like the services'. Each origin's positions run 1..N, each envelope
+naming the previous one. Goods come in at each SKU's unit cost (a little different from one
+receipt to the next) and ship at the warehouse's moving weighted average cost, as
+``StockItem`` values them.
 
 While it generates, a ``Ledger`` that reads nothing but the published events computes the
 ``Truth`` a benchmark compares the read models against, to the fen, and checks the books'
-invariants (stock never negative, invoices match their shipments at the order's prices,
-allocations within open balances, unbroken position chains).
+invariants (stock never negative, receipts valued at quantity x unit cost, shipments at the
+moving average cost, invoices match their shipments at the order's prices, allocations
+within open balances, unbroken position chains).
 
 Publish into a fresh namespace: positions start at 1 and the read models de-duplicate by
 origin position, so a second dataset in the same topics would be skipped as duplicates.
@@ -55,7 +59,7 @@ from runtime.relay import build_envelope
 from services.finance.domain import DealerAccount, Invoice, RebatePolicyBook
 from services.inventory.domain import OrderReservation, StockItem, Warehouse
 from services.kernel.dates import BUSINESS_TIMEZONE
-from services.kernel.money import cny
+from services.kernel.money import cny, line_amount
 from services.orders.domain import Dealer, Product
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -288,6 +292,9 @@ class Truth:
     credit_notes: int
     stock_on_hand: int  # national, in bottles
     stock_reserved: int
+    stock_value: Decimal  # national, at cost: received value - shipped cost
+    stock_received_value: Decimal  # GoodsReceived values
+    stock_shipped_cost: Decimal  # ShipmentDispatched costs (cost of goods shipped)
     ordered_amount: Decimal  # OrderPlaced totals
     invoiced: Decimal
     received: Decimal  # cash, allocated or not
@@ -328,7 +335,7 @@ class Ledger:
         self.by_type: Counter[str] = Counter()
         self.by_origin: Counter[str] = Counter()
         self.last_position: dict[str, int] = {}
-        self.stock: dict[tuple[str, str], list[int]] = {}  # on hand, reserved
+        self.stock: dict[tuple[str, str], list] = {}  # on hand, reserved, value at cost
         self.order_prices: dict[str, dict[str, Decimal]] = {}
         # shipment -> order, lines, whether it completed the order
         self.uninvoiced: dict[str, tuple[str, dict[str, int], bool]] = {}
@@ -360,7 +367,7 @@ class Ledger:
 
     def _move(self, warehouse: str, lines: list[Line], on_hand: int, reserved: int) -> None:
         for line in lines:
-            item = self.stock.setdefault((warehouse, line.sku), [0, 0])
+            item = self.stock.setdefault((warehouse, line.sku), [0, 0, ZERO])
             item[0] += on_hand * line.quantity
             item[1] += reserved * line.quantity
             if item[0] < 0 or item[1] < 0 or item[1] > item[0]:
@@ -376,7 +383,21 @@ class Ledger:
         self.money["ordered"] += e.total
 
     def _GoodsReceived(self, e: inv.GoodsReceived) -> None:  # noqa: N802
-        self._move(e.warehouse_code, e.lines, 1, 0)
+        stock, warehouse = self.stock, e.warehouse_code
+        total = ZERO
+        for line in e.lines:
+            value = line.value
+            if line.unit_cost is None or value != line_amount(line.quantity, line.unit_cost):
+                self._fail(f"receipt {e.receipt_id}: {line.sku} is not quantity x unit cost")
+            item = stock.get((warehouse, line.sku))
+            if item is None:
+                item = stock[(warehouse, line.sku)] = [0, 0, ZERO]
+            item[0] += line.quantity
+            item[2] += value
+            total += value
+        if e.value != total:
+            self._fail(f"receipt {e.receipt_id}: lines do not add up to its value")
+        self.money["stock_received"] += total
 
     def _StockReserved(self, e: inv.StockReserved) -> None:  # noqa: N802
         self._move(e.warehouse_code, e.lines, 0, 1)
@@ -385,7 +406,27 @@ class Ledger:
         self._move(e.warehouse_code, e.lines, 0, -1)
 
     def _ShipmentDispatched(self, e: inv.ShipmentDispatched) -> None:  # noqa: N802
-        self._move(e.warehouse_code, e.lines, -1, -1)
+        stock, warehouse = self.stock, e.warehouse_code
+        total = ZERO
+        for line in e.lines:
+            quantity = line.quantity
+            item = stock.get((warehouse, line.sku))
+            if item is None:
+                item = stock[(warehouse, line.sku)] = [0, 0, ZERO]
+            on_hand, value = item[0], item[2]
+            # The moving weighted average cost (StockItem.cost_of).
+            cost = value if quantity >= on_hand else cny(value * quantity / on_hand)
+            if line.cost != cost:
+                self._fail(f"shipment {e.shipment_id}: {line.sku} is not at the average cost")
+            item[0] = on_hand - quantity
+            item[1] -= quantity
+            item[2] = value - cost
+            if item[0] < 0 or item[1] < 0 or item[1] > item[0] or item[2] < 0:
+                self._fail(f"stock of {line.sku} at {warehouse} went to {item}")
+            total += cost
+        if e.cost != total:
+            self._fail(f"shipment {e.shipment_id}: lines do not add up to its cost")
+        self.money["stock_shipped"] += total
         lines = {line.sku: line.quantity for line in e.lines}
         self.uninvoiced[e.shipment_id] = (e.order_id, lines, e.order_complete)
         self.undelivered.add(e.shipment_id)
@@ -473,6 +514,9 @@ class Ledger:
         open_invoices = sum(aging.values(), ZERO)
         if open_invoices != m["invoiced"] - m["allocated"] - m["credited"]:
             self._fail("open invoices do not add up")
+        stock_value = sum((item[2] for item in self.stock.values()), ZERO)
+        if stock_value != m["stock_received"] - m["stock_shipped"]:
+            self._fail("stock at cost does not add up")
         counts = self.by_type
         return Truth(
             seed=spec.seed,
@@ -497,6 +541,9 @@ class Ledger:
             credit_notes=counts["CreditNoteIssued"],
             stock_on_hand=sum(item[0] for item in self.stock.values()),
             stock_reserved=sum(item[1] for item in self.stock.values()),
+            stock_value=stock_value,
+            stock_received_value=m["stock_received"] + ZERO,
+            stock_shipped_cost=m["stock_shipped"] + ZERO,
             ordered_amount=m["ordered"] + ZERO,
             invoiced=m["invoiced"] + ZERO,
             received=m["received"] + ZERO,
@@ -521,11 +568,10 @@ class Ledger:
 class _DomainEvent:
     """What ``build_envelope`` reads of a stored domain event (it takes ``str`` of the id)."""
 
-    __slots__ = ("by", "originator_id", "originator_version", "timestamp")
+    __slots__ = ("by", "originator_id", "timestamp")
 
-    def __init__(self, originator_id: str, version: int, at: datetime, by: Provenance | None):
+    def __init__(self, originator_id: str, at: datetime, by: Provenance | None):
         self.originator_id = originator_id
-        self.originator_version = version
         self.timestamp = at
         self.by = by
 
@@ -552,7 +598,6 @@ class _Dealer:
     limit: Decimal
     dealer_id: str
     account_id: str
-    account_version: int = 0
     receivables: Decimal = ZERO  # invoiced - received - credited
     reserved: dict[str, Decimal] = field(default_factory=dict)  # order id -> reserved credit
     reserved_total: Decimal = ZERO
@@ -570,6 +615,7 @@ class _Product:
     category: str
     list_price: Decimal
     prices: dict[str, Decimal]  # per grade
+    unit_cost: Decimal  # what a bottle usually costs at goods receipt
 
 
 @dataclass(eq=False)
@@ -580,12 +626,9 @@ class _Order:
     warehouse: str
     lines: list[OrderLine]
     total: Decimal
-    version: int = 1
-    reservation_version: int = 0
     credit: str = ""  # reserved | refused
     stock: str = ""  # reserved | short | released
     remaining: dict[str, int] = field(default_factory=dict)
-    reserved_lines: list[Line] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -624,6 +667,8 @@ _COST = {
     "join": 2.0,
 }
 _MORNING = frozenset({"join", "decide", "hold", "cancel"})
+# A receipt's unit cost is the SKU's own, give or take up to 3 % (the purchase price moves).
+_COST_DRIFT = tuple(Decimal(n) / 1000 for n in range(970, 1031))
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET = (4 << 76) | (0x8000 << 48)
 
@@ -637,6 +682,8 @@ class Dataset:
         self.spec = spec
         self.topic_of = topic_of or (lambda service: f"dist.{service}.events")
         self.rng = random.Random(spec.seed)
+        # Unit costs draw from their own generator: the business stays what ``rng`` makes it.
+        self._cost_rng = random.Random(f"unit costs {spec.seed}")
         self.ledger = Ledger(spec.end_date)
         self.truth: Truth | None = None
         self._out: list[tuple[str, Envelope]] = []
@@ -664,7 +711,6 @@ class Dataset:
         self,
         service: str,
         subject: str,
-        version: int,
         data: IntegrationEvent,
         by: Provenance | None = None,
     ) -> None:
@@ -678,7 +724,7 @@ class Dataset:
             service,
             position,
             previous,
-            _DomainEvent(subject, version, at, by),
+            _DomainEvent(subject, at, by),
             data,
             sequence=sequence,
         )
@@ -740,7 +786,7 @@ class Dataset:
         self._build_policies()
 
     def _build_products(self) -> None:
-        rng = self.rng
+        rng, cost_rng = self.rng, self._cost_rng
         volume_weights = [v[2] for v in VOLUMES]
         self.products: list[_Product] = []
         for index in range(self.spec.skus):
@@ -760,6 +806,8 @@ class Dataset:
                     category=category,
                     list_price=list_price,
                     prices=prices,
+                    # 60-65 % of the list price, to the fen.
+                    unit_cost=cny(list_price * cost_rng.randint(600, 650) / 1000),
                 )
             )
         # Popularity: a long tail over the shuffled catalogue, most popular first.
@@ -859,7 +907,7 @@ class Dataset:
     def _run(self) -> Iterator[None]:
         spec = self.spec
         self._build_company()
-        self.stock: dict[tuple[str, str], list[int]] = {}  # on hand, reserved, version
+        self.stock: dict[tuple[str, str], list] = {}  # on hand, reserved, value at cost
         self._season = [
             self._season_of(spec.start_date + timedelta(days=i)) for i in range(spec.days)
         ]
@@ -897,7 +945,7 @@ class Dataset:
                 unit="bottle",
                 list_price=product.list_price,
             )
-            self._emit("orders", product_id, 1, data, self._by(self.hq))
+            self._emit("orders", product_id, data, self._by(self.hq))
         yield
         for code, name, kind, branch, region in self.warehouses:
             warehouse_id = str(Warehouse.create_id(code))
@@ -909,12 +957,12 @@ class Dataset:
                 branch=branch,
                 region=region,
             )
-            self._emit("inventory", warehouse_id, 1, data, self._by(self.hq))
+            self._emit("inventory", warehouse_id, data, self._by(self.hq))
         yield
         for dealer in initial:
             self._register(dealer)
             yield
-        for version, policy in enumerate(self.policies, start=2):
+        for policy in self.policies:
             data = fin.RebatePolicyDefined(
                 policy_code=policy.code,
                 grade=policy.grade,
@@ -923,7 +971,7 @@ class Dataset:
                 valid_from=policy.valid_from,
                 valid_to=policy.valid_to,
             )
-            self._emit("finance", str(RebatePolicyBook.ID), version, data, self._by(self.hq))
+            self._emit("finance", str(RebatePolicyBook.ID), data, self._by(self.hq))
         yield
         # Opening stock: the central warehouse holds the catalogue's head, branches the top.
         for code, _, kind, _, _ in self.warehouses:
@@ -963,12 +1011,11 @@ class Dataset:
             region=dealer.branch.region,
             grade=dealer.grade,
         )
-        self._emit("orders", dealer_id, 1, data, self._by(self.hq))
-        dealer.account_version = 2  # opened from the registration, then the terms
+        self._emit("orders", dealer_id, data, self._by(self.hq))
         terms = fin.CreditTermsSet(
             dealer_code=dealer.code, credit_limit=dealer.limit, payment_terms_days=dealer.terms
         )
-        self._emit("finance", dealer.account_id, 2, terms, self._by(self.controller))
+        self._emit("finance", dealer.account_id, terms, self._by(self.controller))
 
     # -- a business day ----------------------------------------------------------------------
     def _schedule(self, day_index: int, action: tuple) -> None:
@@ -1125,26 +1172,23 @@ class Dataset:
             lines=lines,
             total=total,
         )
-        self._emit("orders", order_id, 1, data, self._by(placer))
+        self._emit("orders", order_id, data, self._by(placer))
+        # The orders process manager hears finance first, then inventory.
         self._reserve_credit(order)
         shortages = self._reserve_stock(order)
-        # The orders process manager hears finance first, then inventory.
-        order.version += 1
         if shortages:
             detail = f"{order.warehouse}: " + ", ".join(
                 f"{s.sku}: {s.requested} requested, {s.available} available" for s in shortages
             )
-            order.version += 1
             rejected = ords.OrderRejected(
                 order_id=order.order_id,
                 dealer_code=dealer.code,
                 reason="insufficient_stock",
                 detail=detail,
             )
-            self._emit("orders", order.order_id, order.version, rejected)
+            self._emit("orders", order.order_id, rejected)
             self._release_credit(order)
             return
-        order.version += 1
         if order.credit == "reserved":
             self._decide(order, day_index)
         else:
@@ -1153,7 +1197,6 @@ class Dataset:
     def _reserve_credit(self, order: _Order) -> None:
         dealer = order.dealer
         exposure = dealer.receivables + dealer.reserved_total
-        dealer.account_version += 1
         if exposure + order.total <= dealer.limit:
             data = fin.CreditReserved(
                 order_id=order.order_id,
@@ -1166,7 +1209,7 @@ class Dataset:
             dealer.reserved[order.order_id] = order.total
             dealer.reserved_total += order.total
             order.credit = "reserved"
-            self._emit("finance", dealer.account_id, dealer.account_version, data)
+            self._emit("finance", dealer.account_id, data)
         else:
             data = fin.CreditRefused(
                 order_id=order.order_id,
@@ -1178,7 +1221,7 @@ class Dataset:
             )
             dealer.held[order.order_id] = order.total
             order.credit = "refused"
-            self._emit("finance", dealer.account_id, dealer.account_version, data)
+            self._emit("finance", dealer.account_id, data)
 
     def _reserve_stock(self, order: _Order) -> list[inv.Shortage]:
         """Every line at the warehouse serving the dealer's branch, or nothing."""
@@ -1189,38 +1232,32 @@ class Dataset:
             available = item[0] - item[1] if item else 0
             if quantity > available:
                 shortages.append(inv.Shortage(sku=sku, requested=quantity, available=available))
-        order.reservation_version = 1
         reservation_id = order.reservation_id
         if shortages:
             order.stock = "short"
             data = inv.StockShortage(
                 order_id=order.order_id, warehouse_code=warehouse, shortages=shortages
             )
-            self._emit("inventory", reservation_id, 1, data)
+            self._emit("inventory", reservation_id, data)
             return shortages
         for sku, quantity in order.remaining.items():
-            item = self.stock[(warehouse, sku)]
-            item[1] += quantity
-            item[2] += 1
+            self.stock[(warehouse, sku)][1] += quantity
         order.stock = "reserved"
-        order.reserved_lines = _lines(order.remaining)
         data = inv.StockReserved(
-            order_id=order.order_id, warehouse_code=warehouse, lines=order.reserved_lines
+            order_id=order.order_id, warehouse_code=warehouse, lines=_lines(order.remaining)
         )
-        self._emit("inventory", reservation_id, 1, data)
+        self._emit("inventory", reservation_id, data)
         return []
 
     def _decide(self, order: _Order, day_index: int) -> None:
         """Credit and stock reserved: approved, or above the threshold a manager decides."""
         if order.total > self.spec.approval_threshold:
-            order.version += 1  # AwaitingApproval
             self._schedule(day_index + self.rng.choice((0, 1, 1, 2)), ("decide", order))
         else:
             self._approve(order, day_index, None)
 
     def _approve(self, order: _Order, day_index: int, manager: Provenance | None) -> None:
         rng = self.rng
-        order.version += 1
         data = ords.OrderApproved(
             order_id=order.order_id,
             dealer_code=order.dealer.code,
@@ -1228,8 +1265,7 @@ class Dataset:
             total=order.total,
             manager_approval=manager is not None,
         )
-        self._emit("orders", order.order_id, order.version, data, manager)
-        order.reservation_version += 1  # inventory: the reservation may ship
+        self._emit("orders", order.order_id, data, manager)
         if rng.random() < 0.008:
             self._schedule(day_index + rng.randint(0, 1), ("cancel", order))
             return
@@ -1256,7 +1292,6 @@ class Dataset:
             dealer = order.dealer
             amount = dealer.held.pop(order.order_id)
             exposure = dealer.receivables + dealer.reserved_total
-            dealer.account_version += 1
             dealer.reserved[order.order_id] = amount
             dealer.reserved_total += amount
             order.credit = "reserved"
@@ -1269,8 +1304,7 @@ class Dataset:
                 override=True,
             )
             controller = self._by(self.controller)
-            self._emit("finance", dealer.account_id, dealer.account_version, data, controller)
-            order.version += 1  # the orders process manager hears it
+            self._emit("finance", dealer.account_id, data, controller)
             self._decide(order, day_index)
         elif draw < 0.9:
             manager = self._by(self.staff[order.dealer.branch.code]["manager"])
@@ -1284,7 +1318,6 @@ class Dataset:
     def _end(self, order: _Order, reason: str, detail: str, by: Provenance) -> None:
         """Rejected (``reason``) or, without one, cancelled (``detail`` the clerk's reason);
         inventory releases the stock, finance the credit (or drops the hold)."""
-        order.version += 1
         if reason:
             data: IntegrationEvent = ords.OrderRejected(
                 order_id=order.order_id, dealer_code=order.dealer.code, reason=reason, detail=detail
@@ -1293,23 +1326,20 @@ class Dataset:
             data = ords.OrderCancelled(
                 order_id=order.order_id, dealer_code=order.dealer.code, reason=detail
             )
-        self._emit("orders", order.order_id, order.version, data, by)
+        self._emit("orders", order.order_id, data, by)
         if order.stock == "reserved":
             released = {}
             for sku, quantity in order.remaining.items():
-                item = self.stock[(order.warehouse, sku)]
-                item[1] -= quantity
-                item[2] += 1
+                self.stock[(order.warehouse, sku)][1] -= quantity
                 released[sku] = quantity
             order.stock = "released"
-            order.reservation_version += 1
             data = inv.StockReleased(
                 order_id=order.order_id,
                 warehouse_code=order.warehouse,
                 lines=_lines(released),
                 reason=reason or detail,
             )
-            self._emit("inventory", order.reservation_id, order.reservation_version, data)
+            self._emit("inventory", order.reservation_id, data)
         self._release_credit(order)
 
     def _release_credit(self, order: _Order) -> None:
@@ -1317,13 +1347,12 @@ class Dataset:
         if order.order_id in dealer.reserved:
             amount = dealer.reserved.pop(order.order_id)
             dealer.reserved_total -= amount
-            dealer.account_version += 1
             data = fin.CreditReleased(
                 order_id=order.order_id, dealer_code=dealer.code, amount=amount
             )
-            self._emit("finance", dealer.account_id, dealer.account_version, data)
-        elif dealer.held.pop(order.order_id, None) is not None:
-            dealer.account_version += 1  # HoldDropped: stays inside finance
+            self._emit("finance", dealer.account_id, data)
+        else:
+            dealer.held.pop(order.order_id, None)  # HoldDropped: stays inside finance
 
     # -- stock -------------------------------------------------------------------------------
     def _replenish(self, day: date, planned: list[tuple[_Dealer, dict[str, int]]]) -> None:
@@ -1346,32 +1375,39 @@ class Dataset:
                 self._receive(warehouse, day, lines, self.warehouse_clerk[warehouse])
 
     def _receive(self, warehouse: str, day: date, lines: dict[str, int], clerk) -> None:
+        """入库 at cost: each line at its SKU's unit cost, a little off from one receipt to
+        the next (a drawing of its own, so the business stays what the seed makes it)."""
+        stock, catalogue, drift = self.stock, self.catalogue, self._cost_rng.choice
         items = sorted(lines.items())
         for start in range(0, len(items), 60):
-            chunk = dict(items[start : start + 60])
-            for sku, quantity in chunk.items():
-                item = self.stock.get((warehouse, sku))
+            received = []
+            total = ZERO
+            for sku, quantity in items[start : start + 60]:
+                unit_cost = cny(catalogue[sku].unit_cost * drift(_COST_DRIFT))
+                value = line_amount(quantity, unit_cost)
+                item = stock.get((warehouse, sku))
                 if item is None:
-                    item = self.stock[(warehouse, sku)] = [0, 0, 1]  # opened
+                    item = stock[(warehouse, sku)] = [0, 0, ZERO]  # opened
                 item[0] += quantity
-                item[2] += 1
+                item[2] += value
+                total += value
+                received.append(
+                    inv.ReceivedLine(sku=sku, quantity=quantity, unit_cost=unit_cost, value=value)
+                )
             receipt_id = self._uuid()
             data = inv.GoodsReceived(
                 receipt_id=receipt_id,
                 warehouse_code=warehouse,
                 business_date=day,
-                lines=_lines(chunk),
+                lines=received,
+                value=total,
             )
-            self._emit("inventory", receipt_id, 1, data, self._by(clerk))
+            self._emit("inventory", receipt_id, data, self._by(clerk))
 
     def _safety(self, warehouse: str, sku: str, quantity: int) -> None:
-        item = self.stock.get((warehouse, sku))
-        if item is None:
-            item = self.stock[(warehouse, sku)] = [0, 0, 1]
-        item[2] += 1
         data = inv.SafetyStockSet(warehouse_code=warehouse, sku=sku, quantity=quantity)
         subject = str(StockItem.create_id(warehouse, sku))
-        self._emit("inventory", subject, item[2], data, self._by(self.hq))
+        self._emit("inventory", subject, data, self._by(self.hq))
 
     def _on_safety(self, day_index: int, day: date, warehouse: str, sku: str, qty: int) -> None:
         self._safety(warehouse, sku, qty)
@@ -1385,15 +1421,24 @@ class Dataset:
         whole = part is None and order.remaining == {
             line.sku: line.quantity for line in order.lines
         }
-        lines = dict(order.remaining) if part is None else part
-        lines = {sku: q for sku, q in lines.items() if q > 0}
-        for sku, quantity in lines.items():
-            item = self.stock[(order.warehouse, sku)]
-            item[0] -= quantity
+        stock, warehouse, remaining = self.stock, order.warehouse, order.remaining
+        lines = remaining if part is None else part  # sorted below, before it changes
+        shipped = []
+        total = ZERO
+        for sku, quantity in sorted(lines.items()):
+            if quantity <= 0:
+                continue
+            item = stock[(warehouse, sku)]
+            on_hand, value = item[0], item[2]
+            # At the moving weighted average cost (StockItem.cost_of); the last ones out
+            # take what value is left.
+            cost = value if quantity >= on_hand else cny(value * quantity / on_hand)
+            item[0] = on_hand - quantity
             item[1] -= quantity
-            item[2] += 1
-            order.remaining[sku] -= quantity
-        order.reservation_version += 1  # the reservation records the shipment
+            item[2] = value - cost
+            remaining[sku] -= quantity
+            total += cost
+            shipped.append(inv.ShippedLine(sku=sku, quantity=quantity, cost=cost))
         shipment = self._uuid()
         staff = self.staff[order.dealer.branch.code]
         clerk = self.warehouse_clerk[order.warehouse]
@@ -1403,10 +1448,11 @@ class Dataset:
             dealer_code=order.dealer.code,
             warehouse_code=order.warehouse,
             ship_date=day,
-            lines=order.reserved_lines if whole else _lines(lines),
-            order_complete=not any(order.remaining.values()),
+            lines=shipped,
+            cost=total,
+            order_complete=not any(remaining.values()),
         )
-        self._emit("inventory", shipment, 1, data, self._by(clerk))
+        self._emit("inventory", shipment, data, self._by(clerk))
         invoice = self._invoice(order, shipment, data.lines, day, whole)
         # The dealer confirms delivery within days; a few never do.
         if rng.random() < 0.97:
@@ -1422,7 +1468,12 @@ class Dataset:
             self._schedule(day_index + rng.randint(2, 45), ("credit_note", invoice))
 
     def _invoice(
-        self, order: _Order, shipment_id: str, shipped: list[Line], day: date, whole: bool
+        self,
+        order: _Order,
+        shipment_id: str,
+        shipped: list[inv.ShippedLine],
+        day: date,
+        whole: bool,
     ) -> _Invoice:
         """Finance invoices what shipped at the order's prices, due after the dealer's terms;
         the receivable replaces that much reserved credit; rebate accrues."""
@@ -1457,7 +1508,7 @@ class Dataset:
             lines=lines,
             total=total,
         )
-        self._emit("finance", invoice_id, 1, data)
+        self._emit("finance", invoice_id, data)
         policies = self._policies_of(dealer, day)
         invoice = _Invoice(
             invoice_id=invoice_id,
@@ -1471,7 +1522,6 @@ class Dataset:
             policies=policies,
         )
         # The account: the receivable replaces that much reserved credit.
-        dealer.account_version += 1
         reserved = dealer.reserved.get(order.order_id)
         if reserved is not None:
             used = min(reserved, total)
@@ -1509,7 +1559,6 @@ class Dataset:
         amount = cny(covered * rate) - dealer.rebate_accrued.get(code, ZERO)
         dealer.rebate_base[code] = covered
         dealer.rebate_accrued[code] = dealer.rebate_accrued.get(code, ZERO) + amount
-        dealer.account_version += 1
         data = fin.RebateAccrued(
             dealer_code=dealer.code,
             policy_code=code,
@@ -1518,7 +1567,7 @@ class Dataset:
             base=base,
             amount=amount,
         )
-        self._emit("finance", dealer.account_id, dealer.account_version, data)
+        self._emit("finance", dealer.account_id, data)
 
     def _on_deliver(
         self, day_index: int, day: date, order_id: str, dealer_code: str, shipment: str, by
@@ -1526,7 +1575,7 @@ class Dataset:
         data = inv.DeliveryConfirmed(
             shipment_id=shipment, order_id=order_id, dealer_code=dealer_code, delivered_on=day
         )
-        self._emit("inventory", shipment, 2, data, self._by(by))
+        self._emit("inventory", shipment, data, self._by(by))
 
     def _plan_payments(self, invoice: _Invoice, issued: int) -> None:
         """When the dealer will pay (回款), by its habits: prompt payers before the due date,
@@ -1592,8 +1641,7 @@ class Dataset:
             allocations=[fin.Allocation(invoice_id=i, amount=a) for i, a in allocations.items()],
             unapplied=unapplied,
         )
-        self._emit("finance", receipt, 1, data, self._by(staff["clerk"]))
-        dealer.account_version += 1
+        self._emit("finance", receipt, data, self._by(staff["clerk"]))
         for invoice_id, part in allocations.items():
             self._reduce(dealer, invoice_id, part)
         dealer.receivables -= amount
@@ -1626,8 +1674,7 @@ class Dataset:
             issued_on=day,
             reason=reason,
         )
-        self._emit("finance", note, 1, data, self._by(self.controller))
-        dealer.account_version += 1  # CreditNoteApplied
+        self._emit("finance", note, data, self._by(self.controller))
         self._reduce(dealer, invoice.invoice_id, amount)
         dealer.receivables -= amount
         # The credit note gives back its share of what the invoice accrued.

@@ -154,7 +154,7 @@ def raw_consume(settings: Settings, *, decode: bool = False) -> dict[str, Any]:
     envelope, then the event's own model): what a single consumer can reach at best."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from contracts import EVENT_TYPES
+    from contracts import decode_data
     from runtime.consumer import decode as decode_record
 
     consumer = KafkaConsumer(
@@ -188,7 +188,7 @@ def raw_consume(settings: Settings, *, decode: bool = False) -> dict[str, Any]:
                     if decode:
                         for record in records:
                             envelope = decode_record(record)
-                            EVENT_TYPES[envelope.type].model_validate(envelope.data)
+                            decode_data(envelope)
                 last = time.perf_counter()
                 continue
             if all(consumer.position(p) >= ends[p] for p in partitions):

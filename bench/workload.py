@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from runtime.demo import DEALER_NAMES, GRADES
+from runtime.demo import DEALER_NAMES, GRADES, UNIT_COSTS
 from runtime.demo import PRODUCTS as DEMO_PRODUCTS
 
 HQ = {"Authorization": "Bearer demo-hq-admin"}
@@ -47,7 +47,10 @@ _LIST_PRICES = {p["sku"]: Decimal(p["list_price"]) for p in PRODUCTS}
 def opening_stock() -> dict:
     return {
         "warehouse_code": WAREHOUSE["code"],
-        "lines": [{"sku": p["sku"], "quantity": OPENING_STOCK} for p in PRODUCTS],
+        "lines": [
+            {"sku": p["sku"], "quantity": OPENING_STOCK, "unit_cost": UNIT_COSTS[p["sku"]]}
+            for p in PRODUCTS
+        ],
     }
 
 

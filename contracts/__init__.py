@@ -6,7 +6,7 @@ service translates them into these in its ``contract.py``.
 """
 
 from contracts.envelope import Envelope, EventType, IntegrationEvent, UnknownEventType
-from contracts.registry import EVENT_TYPES, decode_data, event_type_of
+from contracts.registry import EVENT_TYPES, decode_data, event_type_of, handler_for
 
 __all__ = [
     "EVENT_TYPES",
@@ -16,4 +16,5 @@ __all__ = [
     "UnknownEventType",
     "decode_data",
     "event_type_of",
+    "handler_for",
 ]

@@ -60,6 +60,11 @@ class IntegrationEvent(BaseModel):
     def event_type(cls) -> EventType:
         return EventType(service=cls.service, name=cls.event_name, version=cls.version)
 
+    def upcast(self) -> IntegrationEvent:
+        """The same event in the next version: superseded versions say how (the registry
+        chains them up to the current one); the current version has no next."""
+        raise NotImplementedError(f"{self.event_type()} is the current version")
+
 
 def event_id(source: str, position: int) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{source}#{position}"))
@@ -74,7 +79,11 @@ class Envelope(BaseModel):
     type: str = Field(description="dist.<service>.<EventName>.v<version>")
     subject: str = Field(description="the aggregate id; also the Kafka key")
     time: datetime = Field(description="when the domain event happened, UTC")
-    sequence: int = Field(ge=1, description="the aggregate's version: per-aggregate order")
+    sequence: int = Field(
+        ge=1,
+        description="the n-th event published for this subject (1, 2, 3, ...): per-aggregate "
+        "order, and a gap means a missing event",
+    )
     position: int = Field(ge=1, description="the event's position in its service's log")
     previousposition: int = Field(
         ge=0, description="position of the previous event this service published (0: none)"

@@ -1,11 +1,18 @@
-"""Every integration event type the platform publishes, by its ``type`` string."""
+"""Every integration event type the platform publishes, and every older version it can still
+read, by its ``type`` string.
+
+``PUBLISHED`` are the versions producers emit now. ``SUPERSEDED`` are older versions that may
+still sit on a topic or in a consumer's store; each knows how to become its next version
+(``upcast``), so a consumer decodes any readable version into the current one.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TypeVar
 
 from contracts import finance, inventory, orders
-from contracts.envelope import Envelope, IntegrationEvent, UnknownEventType
+from contracts.envelope import Envelope, EventType, IntegrationEvent, UnknownEventType
 
 PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     orders.DealerRegistered,
@@ -34,7 +41,33 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.ChannelHealthRulesSet,
 )
 
-EVENT_TYPES: dict[str, type[IntegrationEvent]] = {str(e.event_type()): e for e in PUBLISHED}
+SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
+    inventory.GoodsReceivedV1,
+    inventory.ShipmentDispatchedV1,
+)
+
+READABLE = PUBLISHED + SUPERSEDED
+T = TypeVar("T")
+
+EVENT_TYPES: dict[str, type[IntegrationEvent]] = {str(e.event_type()): e for e in READABLE}
+_CURRENT: dict[tuple[str, str], type[IntegrationEvent]] = {
+    (e.service, e.event_name): e for e in PUBLISHED
+}
+
+
+def handler_for(type_name: str, handlers: Mapping[str, T]) -> T | None:
+    """Of ``handlers`` (keyed by current ``type`` strings), the one for any readable version
+    of the event ``type_name`` names; None when the event is not handled. A version of a
+    handled event that this code cannot read (newer than the current one), or a type that is
+    not this platform's, raises UnknownEventType: ignoring it would lose the event."""
+    kind = EventType.parse(type_name)
+    current = _CURRENT.get((kind.service, kind.name))
+    handler = handlers.get(str(current.event_type())) if current is not None else None
+    if handler is None:
+        return None
+    if type_name not in EVENT_TYPES:
+        raise UnknownEventType(f"{type_name}: this code reads {kind.name} up to v{current.version}")
+    return handler
 
 
 def event_type_of(envelope: Envelope) -> type[IntegrationEvent]:
@@ -44,6 +77,11 @@ def event_type_of(envelope: Envelope) -> type[IntegrationEvent]:
         raise UnknownEventType(f"unknown event type {envelope.type!r}") from None
 
 
-def decode_data(envelope: Envelope) -> Any:
-    """Validate the envelope's data against its contract (raises pydantic.ValidationError)."""
-    return event_type_of(envelope).model_validate(envelope.data)
+def decode_data(envelope: Envelope) -> IntegrationEvent:
+    """Validate the envelope's data against the contract of its version, then upcast it to
+    the current version (raises pydantic.ValidationError, or UnknownEventType)."""
+    event = event_type_of(envelope).model_validate(envelope.data)
+    current = _CURRENT[(event.service, event.event_name)]
+    while type(event) is not current:
+        event = event.upcast()
+    return event

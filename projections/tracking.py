@@ -35,7 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import TextClause
 
-from contracts import EVENT_TYPES, Envelope, EventType
+from contracts import Envelope, IntegrationEvent, UnknownEventType, decode_data, handler_for
+from contracts.registry import PUBLISHED
 from runtime.consumer import Applied, Outcome, Rejected
 from runtime.settings import Settings
 
@@ -121,12 +122,15 @@ class Projection:
     origins: tuple[str, ...]  # the services whose topics it consumes
     appliers: dict[str, EventApplier] = field(default_factory=dict)
     flushers: list[Callable[[Connection], None]] = field(default_factory=list)
-    _handled_names: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
-    def on(self, event_class: type) -> Callable[[EventApplier], EventApplier]:
+    def on(self, event_class: type[IntegrationEvent]) -> Callable[[EventApplier], EventApplier]:
+        """Register the applier of an event (its current version: older versions are
+        upcast to it before they are applied)."""
+        if event_class not in PUBLISHED:
+            raise ValueError(f"{event_class.__name__} is not a current version")
+
         def register(applier: EventApplier) -> EventApplier:
             self.appliers[str(event_class.event_type())] = applier
-            self._handled_names = None
             return applier
 
         return register
@@ -136,19 +140,11 @@ class Projection:
         self.flushers.append(flush)
         return flush
 
-    def handled_names(self) -> frozenset[str]:
-        if self._handled_names is None:
-            self._handled_names = frozenset(EventType.parse(t).name for t in self.appliers)
-        return self._handled_names
-
     def applier_for(self, envelope: Envelope) -> EventApplier | None:
-        applier = self.appliers.get(envelope.type)
-        if applier is not None:
-            return applier
-        kind = envelope.event_type
-        if kind.name in self.handled_names():
-            raise Rejected(f"unsupported version of {kind.name}: {envelope.type}")
-        return None
+        try:
+            return handler_for(envelope.type, self.appliers)
+        except UnknownEventType as error:
+            raise Rejected(str(error)) from None
 
 
 def projections_engine(settings: Settings, schema: str, *, pool_size: int = 10) -> Engine:
@@ -192,7 +188,7 @@ class _SqlBatch:
         for envelope in envelopes:
             try:
                 applier = self.projection.applier_for(envelope)
-                data = EVENT_TYPES[envelope.type].model_validate(envelope.data) if applier else None
+                data = decode_data(envelope) if applier else None
                 verdict = Applied(Outcome.APPLIED if applier else Outcome.IGNORED)
             except (Rejected, ValidationError) as error:
                 applier, data = None, None

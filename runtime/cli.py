@@ -109,10 +109,15 @@ def run(data_dir: Path | None, no_seed: bool) -> None:
     "--out", type=click.Path(path_type=Path), default=Path("contracts/schemas"), show_default=True
 )
 def export_schemas(out: Path) -> None:
-    """Write one JSON Schema per integration event and version."""
-    from contracts.export import export
+    """Write one JSON Schema per integration event and version (a published version only
+    when its documentation changed: any other change needs a new version)."""
+    from contracts.export import IncompatibleChange, export
 
-    for path in export(out):
+    try:
+        written = export(out)
+    except IncompatibleChange as error:
+        raise click.ClickException(str(error)) from None
+    for path in written:
         click.echo(path)
 
 

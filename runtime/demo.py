@@ -59,6 +59,16 @@ PRODUCTS = [
     ("GREATWALL-CAB-750ML", "Great Wall Cabernet 750ml", "WINE", "168.00"),
     ("TSINGTAO-1903-330ML", "Tsingtao 1903 330ml", "BEER", "8.80"),
 ]
+# What a bottle costs the brand's channel at goods receipt (CNY per unit, at cost).
+UNIT_COSTS = {
+    "WULIANGYE-52-500ML": "865.00",
+    "WULIANGYE-52-1L": "1650.00",
+    "JIANNANCHUN-52-500ML": "296.40",
+    "LUZHOU-1573-500ML": "712.00",
+    "YANGHE-M6-500ML": "401.50",
+    "GREATWALL-CAB-750ML": "92.00",
+    "TSINGTAO-1903-330ML": "4.35",
+}
 WAREHOUSES = [
     ("WH-CENTRAL", "Yibin Central Warehouse", "central", None, None),
     ("WH-CD", "Chengdu Branch Warehouse", "branch", "CD", "SOUTHWEST"),
@@ -165,7 +175,10 @@ def seed_demo_company(
         steps.append(("inventory", "/warehouses", warehouse, f"seed-warehouse-{code}"))
         receipt = {
             "warehouse_code": code,
-            "lines": [{"sku": sku, "quantity": OPENING_STOCK[code]} for sku, *_ in PRODUCTS],
+            "lines": [
+                {"sku": sku, "quantity": OPENING_STOCK[code], "unit_cost": UNIT_COSTS[sku]}
+                for sku, *_ in PRODUCTS
+            ],
         }
         steps.append(("inventory", "/goods-receipts", receipt, f"seed-receipt-{code}"))
     try:

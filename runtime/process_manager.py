@@ -26,7 +26,7 @@ from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from pydantic import ValidationError
 
-from contracts import EVENT_TYPES, Envelope
+from contracts import Envelope, UnknownEventType, decode_data, handler_for
 from runtime.consumer import Applied, Outcome, Rejected
 from runtime.eventstore import ServiceApplication
 from services.kernel.errors import DomainError
@@ -144,15 +144,21 @@ class _ProcessBatch:
         return [self.apply(envelope) for envelope in envelopes]
 
     def apply(self, envelope: Envelope) -> Applied:
-        policy = self.manager.policies.get(envelope.type)
-        if policy is None:
+        unreadable: UnknownEventType | None = None
+        try:
+            policy = handler_for(envelope.type, self.manager.policies)
+        except UnknownEventType as error:
+            policy, unreadable = None, error
+        if policy is None and unreadable is None:
             return Applied(Outcome.IGNORED)  # not this saga's concern: nothing to record
         origin = (envelope.source, envelope.position)
         if origin in self.seen or self.app.is_processed(*origin):
             return Applied(Outcome.DUPLICATE)
         self.seen.add(origin)
+        if policy is None:
+            return self._reject(envelope, f"UnknownEventType: {unreadable}")
         try:
-            data = EVENT_TYPES[envelope.type].model_validate(envelope.data)
+            data = decode_data(envelope)  # any readable version, upcast to the current one
         except ValidationError as error:
             return self._reject(envelope, f"ValidationError: {error}")
         decided = _Decided(envelope, policy, data)

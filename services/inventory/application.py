@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
@@ -21,6 +22,7 @@ from services.inventory.contract import to_integration_event
 from services.inventory.domain import (
     GoodsReceipt,
     InvalidQuantity,
+    InvalidUnitCost,
     OrderReservation,
     ReservationStatus,
     Shipment,
@@ -49,6 +51,7 @@ class ReceiveGoods:
     warehouse_code: str
     business_date: date
     lines: dict[str, int]
+    unit_costs: dict[str, Decimal]  # per SKU of ``lines``: CNY per unit
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def stock_view(item: StockItem) -> dict[str, Any]:
         "reserved": item.reserved,
         "available": item.available,
         "safety_stock": item.safety_stock,
+        "value": f"{item.value:.2f}",
     }
 
 
@@ -111,6 +115,10 @@ def reservation_view(reservation: OrderReservation) -> dict[str, Any]:
     }
 
 
+def _money(amount: Decimal | None) -> str | None:
+    return None if amount is None else f"{amount:.2f}"
+
+
 def shipment_view(shipment: Shipment) -> dict[str, Any]:
     return {
         "shipment_id": str(shipment.id),
@@ -119,7 +127,10 @@ def shipment_view(shipment: Shipment) -> dict[str, Any]:
         "branch": shipment.branch,
         "warehouse_code": shipment.warehouse_code,
         "ship_date": shipment.ship_date.isoformat(),
-        "lines": [{"sku": s, "quantity": q} for s, q in sorted(shipment.lines.items())],
+        "lines": [
+            {"sku": s, "quantity": q, "cost": _money(shipment.costs.get(s))}
+            for s, q in sorted(shipment.lines.items())
+        ],
         "order_complete": shipment.order_complete,
         "delivered_on": shipment.delivered_on.isoformat() if shipment.delivered_on else None,
     }
@@ -191,15 +202,18 @@ class InventoryApplication(ServiceApplication):
         self.get_warehouse(cmd.warehouse_code)
         if warehouse_scope is not None and cmd.warehouse_code != warehouse_scope:
             raise OutsideScope(f"warehouse {cmd.warehouse_code} is not yours ({warehouse_scope})")
+        if set(cmd.unit_costs) != set(cmd.lines):
+            raise InvalidUnitCost("every line of a goods receipt needs its unit cost")
         receipt = GoodsReceipt(
             warehouse_code=cmd.warehouse_code,
             business_date=cmd.business_date,
             lines=cmd.lines,
+            unit_costs=cmd.unit_costs,
             by=by,
         )
         items = self.stock_items(cmd.warehouse_code, list(cmd.lines), create=True)
         for sku, quantity in cmd.lines.items():
-            items[sku].receive(quantity, document_id=str(receipt.id))
+            items[sku].receive(quantity, document_id=str(receipt.id), unit_cost=cmd.unit_costs[sku])
         body = {
             "receipt_id": str(receipt.id),
             "warehouse_code": cmd.warehouse_code,
@@ -280,8 +294,10 @@ class InventoryApplication(ServiceApplication):
         assert reservation.warehouse_code is not None
         shipment_id = uuid4()
         items = self.stock_items(reservation.warehouse_code, list(cmd.lines), create=False)
-        for sku, quantity in cmd.lines.items():
-            items[sku].ship(cmd.order_id, str(shipment_id), quantity)
+        costs = {
+            sku: items[sku].ship(cmd.order_id, str(shipment_id), quantity)
+            for sku, quantity in cmd.lines.items()
+        }
         reservation.record_shipment(shipment_id=str(shipment_id), lines=cmd.lines)
         shipment = Shipment(
             id=shipment_id,
@@ -291,6 +307,7 @@ class InventoryApplication(ServiceApplication):
             warehouse_code=reservation.warehouse_code,
             ship_date=cmd.ship_date,
             lines=cmd.lines,
+            costs=costs,
             order_complete=reservation.status == ReservationStatus.SHIPPED,
             by=by,
         )

@@ -9,6 +9,7 @@ meet on that aggregate's version (optimistic concurrency), so one of them decide
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -16,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from runtime.eventstore import Provenance
 from services.kernel.errors import NotFound, RuleViolation
+from services.kernel.money import MAX_ORDER_TOTAL, cny, line_amount
 
 _IDS = uuid5(NAMESPACE_URL, "urn:dist:inventory")
 
@@ -87,6 +89,10 @@ class InvalidQuantity(RuleViolation):
     code = "invalid_quantity"
 
 
+class InvalidUnitCost(RuleViolation):
+    code = "invalid_unit_cost"
+
+
 class OverShipment(RuleViolation):
     code = "over_shipment"
 
@@ -131,7 +137,18 @@ class WarehouseDirectory(Aggregate):
 
 
 class StockItem(Aggregate):
-    """Stock of one SKU at one warehouse: on hand, reserved per order, available."""
+    """Stock of one SKU at one warehouse: on hand, reserved per order, available, and what
+    it is worth at cost (moving weighted average, 移动加权平均: a receipt adds its cost, a
+    shipment takes the average cost of what it takes, to the fen; the last unit out takes
+    what value is left, so nothing lingers)."""
+
+    # v2 values the stock: a snapshot taken before (v1) had no value; stock received then
+    # was never costed and counts at zero.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict) -> None:
+        state["value"] = Decimal("0.00")
 
     @staticmethod
     def create_id(warehouse_code: str, sku: str) -> UUID:
@@ -149,6 +166,7 @@ class StockItem(Aggregate):
         self.reserved = 0
         self.safety_stock = 0
         self.reservations: dict[str, int] = {}
+        self.value = Decimal("0.00")  # CNY at cost of what is on hand
 
     @property
     def available(self) -> int:
@@ -168,14 +186,39 @@ class StockItem(Aggregate):
     ) -> None:
         self.safety_stock = quantity
 
-    def receive(self, quantity: int, document_id: str) -> None:
+    def cost_of(self, quantity: int) -> Decimal:
+        """What ``quantity`` of what is on hand is worth at the moving average cost."""
+        if quantity >= self.on_hand:
+            return self.value
+        return cny(self.value * quantity / self.on_hand)
+
+    def receive(self, quantity: int, document_id: str, unit_cost: Decimal) -> None:
         if quantity <= 0:
             raise InvalidQuantity(f"received quantity of {self.sku} must be positive")
-        self._received(quantity=quantity, document_id=document_id)
+        if unit_cost < 0 or unit_cost != cny(unit_cost) or unit_cost * quantity > MAX_ORDER_TOTAL:
+            raise InvalidUnitCost(
+                f"the unit cost of {self.sku} must be to the fen, not negative, and the line "
+                f"at most {MAX_ORDER_TOTAL}"
+            )
+        self._received(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
 
-    @event("Received")
-    def _received(self, quantity: int, document_id: str) -> None:
+    class Received(Aggregate.Event):
+        quantity: int
+        document_id: str
+        unit_cost: Decimal | None
+
+        # v2 carries the unit cost; a receipt recorded before (v1) was not costed.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["unit_cost"] = None
+
+    @event(Received)
+    def _received(self, quantity: int, document_id: str, unit_cost: Decimal | None) -> None:
         self.on_hand += quantity
+        if unit_cost is not None:
+            self.value += line_amount(quantity, unit_cost)
 
     def reserve(self, order_id: str, quantity: int) -> None:
         if quantity > self.available:
@@ -201,13 +244,33 @@ class StockItem(Aggregate):
         self.reservations.pop(order_id, None)
         self.reserved -= quantity
 
-    def ship(self, order_id: str, shipment_id: str, quantity: int) -> None:
+    def ship(self, order_id: str, shipment_id: str, quantity: int) -> Decimal:
+        """Take ``quantity`` out for an order; return its cost."""
         if quantity > self.reservations.get(order_id, 0):
             raise OverShipment(f"{self.sku}: {quantity} exceeds what is reserved for the order")
-        self._shipped(order_id=order_id, shipment_id=shipment_id, quantity=quantity)
+        cost = self.cost_of(quantity)
+        self._shipped(order_id=order_id, shipment_id=shipment_id, quantity=quantity, cost=cost)
+        return cost
 
-    @event("Shipped")
-    def _shipped(self, order_id: str, shipment_id: str, quantity: int) -> None:
+    class Shipped(Aggregate.Event):
+        order_id: str
+        shipment_id: str
+        quantity: int
+        cost: Decimal | None
+
+        # v2 carries the cost of the goods shipped; replaying a shipment recorded before
+        # (v1) works it out again from the stock as it then stood.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["cost"] = None
+
+    @event(Shipped)
+    def _shipped(
+        self, order_id: str, shipment_id: str, quantity: int, cost: Decimal | None
+    ) -> None:
+        self.value -= self.cost_of(quantity) if cost is None else cost
         left = self.reservations[order_id] - quantity
         if left:
             self.reservations[order_id] = left
@@ -311,8 +374,16 @@ class Shipment(Aggregate):
         warehouse_code: str
         ship_date: date
         lines: dict[str, int]
+        costs: dict[str, Decimal]  # per SKU: cost of the goods shipped
         order_complete: bool
         by: Provenance
+
+        # v2 carries the costs; a shipment dispatched before (v1) was not costed.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["costs"] = {}
 
     @event(Dispatched)
     def __init__(
@@ -325,6 +396,7 @@ class Shipment(Aggregate):
         warehouse_code: str,
         ship_date: date,
         lines: dict[str, int],
+        costs: dict[str, Decimal],
         order_complete: bool,
         by: Provenance,
     ) -> None:
@@ -334,6 +406,7 @@ class Shipment(Aggregate):
         self.warehouse_code = warehouse_code
         self.ship_date = ship_date
         self.lines = lines
+        self.costs = costs
         self.order_complete = order_complete
         self.delivered_on: date | None = None
 
@@ -360,12 +433,27 @@ class GoodsReceipt(Aggregate):
         warehouse_code: str
         business_date: date
         lines: dict[str, int]
+        unit_costs: dict[str, Decimal]  # per SKU: CNY per unit
         by: Provenance
+
+        # v2 carries the unit costs; a receipt recorded before (v1) was not costed.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["unit_costs"] = {}
 
     @event(Recorded)
     def __init__(
-        self, *, warehouse_code: str, business_date: date, lines: dict[str, int], by: Provenance
+        self,
+        *,
+        warehouse_code: str,
+        business_date: date,
+        lines: dict[str, int],
+        unit_costs: dict[str, Decimal],
+        by: Provenance,
     ) -> None:
         self.warehouse_code = warehouse_code
         self.business_date = business_date
         self.lines = lines
+        self.unit_costs = unit_costs

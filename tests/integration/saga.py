@@ -52,8 +52,9 @@ class Company:
         }
         ok(command(self.inventory, "/warehouses", warehouse, headers=HQ))
 
-    def receive(self, sku: str, quantity: int) -> dict:
-        body = {"warehouse_code": "WH-CD", "lines": [{"sku": sku, "quantity": quantity}]}
+    def receive(self, sku: str, quantity: int, unit_cost: str = "812.00") -> dict:
+        line = {"sku": sku, "quantity": quantity, "unit_cost": unit_cost}
+        body = {"warehouse_code": "WH-CD", "lines": [line]}
         return ok(command(self.inventory, "/goods-receipts", body, headers=CHENGDU_WAREHOUSE))
 
     def credit_terms(self, dealer: str, limit: str, days: int = 30) -> dict:

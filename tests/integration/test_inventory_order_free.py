@@ -1,7 +1,10 @@
 """Stock counted before its warehouse's registration arrives (another aggregate, another
-partition) is rolled up under the warehouse's branch and region once it does."""
+partition) is rolled up under the warehouse's branch and region once it does; stock moved by
+events of an older version (stored before stock was valued) counts the same."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -9,10 +12,10 @@ from sqlalchemy import text
 from contracts import Envelope
 from contracts import inventory as inventory_events
 from contracts.envelope import event_id
-from contracts.types import Line
 from projections.inventory.projection import inventory
 from projections.inventory.queries import StockFilter, StockLevel, stock_levels
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
+from runtime.consumer import Outcome
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +39,12 @@ def test_stock_received_before_its_warehouse_is_registered(settings):
         receipt_id="gr-1",
         warehouse_code="WH-CD",
         business_date="2026-11-02",
-        lines=[Line(sku="WULIANGYE-52-500ML", quantity=120)],
+        lines=[
+            inventory_events.ReceivedLine(
+                sku="WULIANGYE-52-500ML", quantity=120, unit_cost="865.00", value="103800.00"
+            )
+        ],
+        value="103800.00",
     )
     registered = inventory_events.WarehouseRegistered(
         warehouse_id="wh-cd",
@@ -73,4 +81,34 @@ def test_stock_received_before_its_warehouse_is_registered(settings):
     finally:
         with engine.begin() as conn:
             conn.execute(text('DROP SCHEMA "inventory_late" CASCADE'))
+        engine.dispose()
+
+
+def test_movements_published_before_stock_was_valued_still_count(settings):
+    """Envelopes as inventory published them in v1 (tests/fixtures): upcast, then applied."""
+    fixture = Path(__file__).parents[1] / "fixtures" / "inventory-events-v1.jsonl"
+    stored = [Envelope.model_validate_json(line) for line in fixture.read_text().splitlines()]
+    engine = projections_engine(settings, "inventory_v1", pool_size=1)
+    try:
+        create_tables(engine, "inventory_v1", inventory)
+        handler = SqlProjectionHandler(engine, inventory)
+        with handler.open_batch() as batch:
+            outcomes = [result.outcome for result in batch.apply_all(stored)]
+        assert outcomes == [Outcome.APPLIED, Outcome.APPLIED]
+        with engine.connect() as conn:
+            rows, _ = stock_levels(
+                conn,
+                by=StockLevel.WAREHOUSE,
+                where=StockFilter(),
+                as_of=None,
+                limit=10,
+                cursor=None,
+            )
+        assert {r["sku"]: r["on_hand"] for r in rows} == {
+            "JIANNANCHUN-52-500ML": 60,
+            "WULIANGYE-52-500ML": 120 - 12,
+        }
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text('DROP SCHEMA "inventory_v1" CASCADE'))
         engine.dispose()

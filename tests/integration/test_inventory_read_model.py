@@ -20,7 +20,7 @@ def receive(company, warehouse: str, sku: str, quantity: int, day: str) -> dict:
     body = {
         "warehouse_code": warehouse,
         "business_date": day,
-        "lines": [{"sku": sku, "quantity": quantity}],
+        "lines": [{"sku": sku, "quantity": quantity, "unit_cost": "865.00"}],
     }
     return ok(command(company.inventory, "/goods-receipts", body, headers=HQ))
 

@@ -84,7 +84,7 @@ def inventory(settings):
 
 def receive(app: InventoryApplication, quantity: int) -> None:
     app.receive_goods(
-        ReceiveGoods("WH-CD", date(2026, 11, 20), {SKU: quantity}),
+        ReceiveGoods("WH-CD", date(2026, 11, 20), {SKU: quantity}, {SKU: Decimal("865.00")}),
         by=CLERK,
         warehouse_scope=None,
         idempotency=None,

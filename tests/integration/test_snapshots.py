@@ -4,6 +4,7 @@ plus the events after it, and read the same as from their whole history. Real Po
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import psycopg2
 import pytest
@@ -27,7 +28,12 @@ def test_a_busy_stock_item_is_read_from_its_snapshot_and_reads_the_same(settings
         )
         for day in range(1, 121):
             app.receive_goods(
-                ReceiveGoods("WH-CD", date(2026, 11, 1), {"WULIANGYE-52-500ML": day}),
+                ReceiveGoods(
+                    "WH-CD",
+                    date(2026, 11, 1),
+                    {"WULIANGYE-52-500ML": day},
+                    {"WULIANGYE-52-500ML": Decimal("865.00")},
+                ),
                 by=CLERK,
                 warehouse_scope=None,
                 idempotency=None,

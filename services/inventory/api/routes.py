@@ -4,17 +4,18 @@ for each order, shipments and their delivery."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.http.auth import Principal
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.idempotency import run_command
-from runtime.http.schemas import Code, Name
+from runtime.http.schemas import Code, Money, Name
 from runtime.settings import Role
 from services.inventory.application import (
     DispatchShipment,
@@ -67,12 +68,24 @@ class WarehouseRead(BaseModel):
     position: str | None = None
 
 
+class ReceiptLine(StockLine):
+    unit_cost: Money = Field(description="CNY per unit, at cost (what the goods came in at)")
+
+
 class GoodsReceiptCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     warehouse_code: Code
     business_date: date | None = Field(default=None, description="default: today (CST)")
-    lines: list[StockLine] = Field(min_length=1, max_length=500)
+    lines: list[ReceiptLine] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def one_cost_per_sku(self) -> GoodsReceiptCreate:
+        costs: dict[str, Decimal] = {}
+        for line in self.lines:
+            if costs.setdefault(line.sku, line.unit_cost) != line.unit_cost:
+                raise ValueError(f"{line.sku} is received at two unit costs: one line each")
+        return self
 
 
 class StockRead(BaseModel):
@@ -82,6 +95,7 @@ class StockRead(BaseModel):
     reserved: int
     available: int
     safety_stock: int
+    value: str = Field(description="CNY at cost (moving weighted average) of what is on hand")
 
 
 class StockSet(StockRead):
@@ -113,6 +127,7 @@ class ShipmentCreate(BaseModel):
 class ShipmentLine(BaseModel):
     sku: str
     quantity: int
+    cost: str | None = Field(description="cost of the goods shipped, CNY at moving average")
 
 
 class ShipmentRead(BaseModel):
@@ -184,12 +199,14 @@ def get_warehouse(code: str, principal: CurrentPrincipal, app: InventoryApp) -> 
 def receive_goods(
     body: GoodsReceiptCreate, principal: CurrentPrincipal, app: InventoryApp, key: Idempotency
 ) -> JSONResponse:
-    """入库: goods arrive at a warehouse; on hand rises by each line."""
+    """入库: goods arrive at a warehouse at their unit cost; on hand rises by each line, and
+    the stock's value by its cost."""
     principal.require(Role.WAREHOUSE_CLERK, Role.HQ_ADMIN)
     cmd = ReceiveGoods(
         warehouse_code=body.warehouse_code,
         business_date=body.business_date or business_today(),
         lines=merge_lines([(line.sku, line.quantity) for line in body.lines]),
+        unit_costs={line.sku: line.unit_cost for line in body.lines},
     )
     return run_command(
         app,
