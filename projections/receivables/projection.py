@@ -145,6 +145,14 @@ invoice_balances = Table(
         postgresql_include=["due_date", "total", "settled"],
         postgresql_where=text("total IS NULL OR total <> settled"),
     ),
+    # What is open past a due date (over 90 days, for channel health) by a range scan of
+    # this one: 4k of 112k invoices at 1M events, where the index above reads all 26k open.
+    Index(
+        "receivables_invoice_balances_open_by_due",
+        "due_date",
+        postgresql_include=["dealer_code", "total", "settled"],
+        postgresql_where=text("total <> settled"),
+    ),
 )
 
 # Rebate accrued per dealer and policy so far: what figures as of now read.
