@@ -127,6 +127,11 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
         "  curl -H 'Authorization: Bearer demo-hq-admin' \\",
         f"       '{query}/hq/sales?by=region&period=month'",
         "",
+        "The reference ERP consumer runs beside it (log: erp.log); ask it, with the",
+        "variables below set:",
+        "  .venv/bin/python -m erp trial-balance",
+        f"  .venv/bin/python -m erp receivables --compare {query}",
+        "",
         "Command-line tools (e.g. `.venv/bin/dist rebuild sales`) reach this platform with:",
         f"  export DATABASE_URL='{settings.database_url}' \\",
         f"         KAFKA_BOOTSTRAP_SERVERS='{settings.kafka_bootstrap_servers}' \\",
@@ -211,6 +216,16 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
             _wait_ready(
                 f"http://127.0.0.1:{settings.port_of(child.name)}/readyz", deadline, children
             )
+        # The reference ERP consumer (erp/): downstream of the platform, it reads the
+        # finance and inventory topics and posts its own ledger.
+        erp = Child(
+            "erp",
+            [sys.executable, "-m", "erp", "run"],
+            {**env, "KAFKA_NAMESPACE": settings.kafka_namespace},
+            logs / "erp.log",
+        )
+        erp.start()
+        children.append(erp)
         seeded = None
         if seed:
             from runtime.demo import seed_demo_company

@@ -205,3 +205,11 @@ class TestStoredOldEvents:
         with pytest.raises(UnknownEventType, match="reads ShipmentDispatched up to v2"):
             handler_for("dist.inventory.ShipmentDispatched.v3", handlers)
         assert handler_for("dist.inventory.GoodsReceived.v3", handlers) is None
+
+
+def test_the_erp_handbook_names_every_published_event_and_its_current_version():
+    handbook = (Path(__file__).parents[2] / "contracts" / "README.md").read_text()
+    for event in PUBLISHED:
+        assert event.event_name in handbook, event.event_name
+    for event in SUPERSEDED:
+        assert f"`{event.event_name}` v{event.version}" in handbook, event

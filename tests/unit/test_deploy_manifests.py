@@ -448,6 +448,16 @@ def test_compose_app_services_have_the_needed_env(name: str) -> None:
 
 
 @needs_yaml
+def test_compose_runs_the_reference_erp_consumer_from_the_same_image() -> None:
+    services = compose()["services"]
+    erp = services["erp"]
+    assert erp["command"] == ["python", "-m", "erp", "run"]
+    assert erp["image"] == services["orders"]["image"]
+    env = compose_env(erp)
+    assert {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_NAMESPACE"} <= env.keys()
+
+
+@needs_yaml
 def test_compose_migrate_is_a_one_shot_after_postgres_and_kafka() -> None:
     migrate = compose()["services"]["migrate"]
     assert migrate["command"] == ["dist", "migrate"]

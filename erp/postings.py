@@ -1,0 +1,195 @@
+"""From a published event to a journal entry: the ERP's posting rules, pure functions.
+
+Money arrives as decimal strings to the fen and stays ``Decimal``. Every entry balances
+(debits = credits) or is refused before anything is written. Events that move no money
+(orders, reservations, credit decisions, deliveries) post nothing. Stock that moves without
+a value (events published before the platform valued stock, v1) is kept as a quantity-only
+stock movement and counted in the report of unvalued movements, never guessed at.
+
+The chart of accounts follows the Chinese enterprise accounting standards' numbering;
+revenue reductions (credit notes, rebates) post to sub-accounts of revenue, as variable
+consideration reduces revenue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from erp.schemas import event_name
+
+ZERO = Decimal("0.00")
+
+# code: (name, kind). Kinds: asset, liability, revenue, expense.
+ACCOUNTS: dict[str, tuple[str, str]] = {
+    "1002": ("Bank deposits 银行存款", "asset"),
+    "1122": ("Accounts receivable 应收账款", "asset"),
+    "1405": ("Inventory at cost 库存商品", "asset"),
+    "2202.01": ("Goods received, not invoiced 应付账款-暂估", "liability"),
+    "2203": ("Advances from customers 预收账款", "liability"),
+    "2241.01": ("Rebates payable 其他应付款-返利", "liability"),
+    "6001": ("Sales revenue 主营业务收入", "revenue"),
+    "6001.02": ("Sales allowances (credit notes) 主营业务收入-销售折让", "revenue"),
+    "6001.03": ("Sales rebates 主营业务收入-返利", "revenue"),
+    "6401": ("Cost of goods sold 主营业务成本", "expense"),
+}
+RECEIVABLE, ADVANCES = "1122", "2203"
+
+
+class Unpostable(ValueError):
+    """An event whose figures do not add up (it is reported, not posted)."""
+
+
+@dataclass(frozen=True)
+class Line:
+    account: str
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    dealer_code: str | None = None
+    warehouse_code: str | None = None
+    sku: str | None = None
+    quantity: int | None = None
+
+
+@dataclass(frozen=True)
+class StockMovement:
+    warehouse_code: str
+    sku: str
+    quantity: int  # + in, - out
+    value: Decimal | None  # at cost, signed as the quantity; None: not valued (v1 events)
+
+
+@dataclass
+class Entry:
+    """What one event posts: journal lines (balanced) and stock movements."""
+
+    business_date: date | None
+    memo: str
+    lines: list[Line] = field(default_factory=list)
+    movements: list[StockMovement] = field(default_factory=list)
+
+    def debit(self, account: str, amount: Decimal, **where: Any) -> None:
+        self._add(account, amount, True, where)
+
+    def credit(self, account: str, amount: Decimal, **where: Any) -> None:
+        self._add(account, amount, False, where)
+
+    def _add(self, account: str, amount: Decimal, debit: bool, where: dict[str, Any]) -> None:
+        if amount == 0:
+            return  # a gift line at zero price, a rebate of nothing
+        if amount < 0:  # a negative debit is a credit (a rebate given back)
+            amount, debit = -amount, not debit
+        side = {"debit": amount} if debit else {"credit": amount}
+        self.lines.append(Line(account, **side, **where))
+
+    def check_balanced(self) -> None:
+        debits = sum((line.debit for line in self.lines), ZERO)
+        credits = sum((line.credit for line in self.lines), ZERO)
+        if debits != credits:
+            raise Unpostable(f"{self.memo}: debits {debits} != credits {credits}")
+
+
+def money(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def post(envelope: dict[str, Any]) -> Entry | None:
+    """The entry an event posts, or None when it moves no money and no stock."""
+    service, name, _version = event_name(envelope["type"])  # the rules read every version
+    rule = _RULES.get((service, name))
+    if rule is None:
+        return None
+    entry = rule(envelope["data"])
+    entry.check_balanced()
+    return entry
+
+
+def _invoice_issued(data: dict) -> Entry:
+    """Dr receivable (the dealer) / Cr revenue per line (its SKU)."""
+    total = Decimal(data["total"])
+    lines = [(line["sku"], line["quantity"], Decimal(line["amount"])) for line in data["lines"]]
+    if sum((amount for *_, amount in lines), ZERO) != total:
+        raise Unpostable(f"invoice {data['invoice_number']}: lines do not add up to its total")
+    entry = Entry(date.fromisoformat(data["issue_date"]), f"invoice {data['invoice_number']}")
+    entry.debit(RECEIVABLE, total, dealer_code=data["dealer_code"])
+    for sku, quantity, amount in lines:
+        entry.credit("6001", amount, dealer_code=data["dealer_code"], sku=sku, quantity=quantity)
+    return entry
+
+
+def _receipt_recorded(data: dict) -> Entry:
+    """Dr bank / Cr receivable for what settled invoices, Cr advances for the rest."""
+    amount, unapplied = Decimal(data["amount"]), Decimal(data["unapplied"])
+    allocated = sum((Decimal(a["amount"]) for a in data["allocations"]), ZERO)
+    if allocated + unapplied != amount:
+        raise Unpostable(f"receipt {data['receipt_id']}: allocations + unapplied != amount")
+    dealer = data["dealer_code"]
+    entry = Entry(date.fromisoformat(data["received_on"]), f"receipt from {dealer}")
+    entry.debit("1002", amount, dealer_code=dealer)
+    entry.credit(RECEIVABLE, allocated, dealer_code=dealer)
+    entry.credit(ADVANCES, unapplied, dealer_code=dealer)
+    return entry
+
+
+def _credit_note_issued(data: dict) -> Entry:
+    """Dr sales allowances / Cr receivable."""
+    amount, dealer = Decimal(data["amount"]), data["dealer_code"]
+    entry = Entry(date.fromisoformat(data["issued_on"]), f"credit note: {data['reason']}")
+    entry.debit("6001.02", amount, dealer_code=dealer)
+    entry.credit(RECEIVABLE, amount, dealer_code=dealer)
+    return entry
+
+
+def _rebate_accrued(data: dict) -> Entry:
+    """Dr sales rebates / Cr rebates payable (reversed when a credit note gives it back)."""
+    amount, dealer = Decimal(data["amount"]), data["dealer_code"]
+    entry = Entry(
+        date.fromisoformat(data["business_date"]),
+        f"rebate {data['policy_code']} on {data['document_id']}",
+    )
+    entry.debit("6001.03", amount, dealer_code=dealer)
+    entry.credit("2241.01", amount, dealer_code=dealer)
+    return entry
+
+
+def _goods_received(data: dict) -> Entry:
+    """Dr inventory / Cr goods received not invoiced, at each line's value (v2)."""
+    warehouse = data["warehouse_code"]
+    entry = Entry(date.fromisoformat(data["business_date"]), f"goods receipt at {warehouse}")
+    for line in data["lines"]:
+        value = money(line.get("value"))  # v1 lines carry no value
+        entry.movements.append(StockMovement(warehouse, line["sku"], line["quantity"], value))
+        if value is not None:
+            where = {"warehouse_code": warehouse, "sku": line["sku"]}
+            entry.debit("1405", value, **where, quantity=line["quantity"])
+            entry.credit("2202.01", value, **where)
+    return entry
+
+
+def _shipment_dispatched(data: dict) -> Entry:
+    """Dr cost of goods sold / Cr inventory, at each line's cost (v2)."""
+    warehouse = data["warehouse_code"]
+    entry = Entry(
+        date.fromisoformat(data["ship_date"]), f"shipment to {data['dealer_code']} from {warehouse}"
+    )
+    for line in data["lines"]:
+        cost = money(line.get("cost"))  # v1 lines carry no cost
+        out = None if cost is None else -cost
+        entry.movements.append(StockMovement(warehouse, line["sku"], -line["quantity"], out))
+        if cost is not None:
+            where = {"warehouse_code": warehouse, "sku": line["sku"]}
+            entry.debit("6401", cost, dealer_code=data["dealer_code"], sku=line["sku"])
+            entry.credit("1405", cost, **where, quantity=-line["quantity"])
+    return entry
+
+
+_RULES = {
+    ("finance", "InvoiceIssued"): _invoice_issued,
+    ("finance", "ReceiptRecorded"): _receipt_recorded,
+    ("finance", "CreditNoteIssued"): _credit_note_issued,
+    ("finance", "RebateAccrued"): _rebate_accrued,
+    ("inventory", "GoodsReceived"): _goods_received,
+    ("inventory", "ShipmentDispatched"): _shipment_dispatched,
+}
