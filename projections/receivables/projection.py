@@ -68,7 +68,10 @@ invoices = Table(
     Column("issue_date", Date, nullable=False),
     Column("due_date", Date, nullable=False),
     Column("total", MONEY, nullable=False),
+    # Counted in receivables_aging_monthly (once its dealer's branch is known).
+    Column("rolled_up", Boolean, nullable=False, server_default="false"),
     Index("receivables_invoices_by_dealer", "dealer_code", "issue_date"),
+    Index("receivables_invoices_to_roll_up", "dealer_code", postgresql_where=text("NOT rolled_up")),
 )
 
 # What reduced an invoice, on which business date: receipt allocations and credit notes.
@@ -85,7 +88,16 @@ settlements = Table(
     # of a past date sums invoices and settlements without joining them.
     Column("invoice_issue_date", Date),
     Column("invoice_due_date", Date),
+    # From when it counts against the invoice: its own date, or the invoice's if later.
+    Column("effective_date", Date),
+    Column("rolled_up", Boolean, nullable=False, server_default="false"),
     Index("receivables_settlements_by_invoice", "invoice_id", "business_date"),
+    Index("receivables_settlements_by_effective_date", "effective_date"),
+    Index(
+        "receivables_settlements_to_roll_up",
+        "dealer_code",
+        postgresql_where=text("NOT rolled_up AND effective_date IS NOT NULL"),
+    ),
     Index(
         "receivables_settlements_undated",
         "invoice_id",
@@ -165,9 +177,32 @@ rebate_totals = Table(
     Column("amount", MONEY, nullable=False, server_default="0"),
 )
 
+# What invoices and settlements add to what is open, per branch, due date and the month they
+# count from (settlements: negative). Aging as of a past date by branch, region or nation
+# sums the months before the as-of date's month here and reads only that month's documents:
+# a third of the rows at 1M events. Documents of a dealer not registered yet wait (their
+# ``rolled_up`` is false) and are read from the documents until it is.
+aging_monthly = Table(
+    "receivables_aging_monthly",
+    metadata,
+    Column("branch", String, primary_key=True),
+    Column("due_date", Date, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("region", String, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Index("receivables_aging_monthly_by_month", "month"),
+)
+
 # The latest business date of any document: "as of" a date on or after it is "now".
 Index("receivables_invoices_by_issue_date", invoices.c.issue_date)
 Index("receivables_receipts_by_date", receipts.c.received_on)
+# Cash left on account, as of a date: the few receipts that were not all allocated.
+Index(
+    "receivables_receipts_unapplied",
+    receipts.c.received_on,
+    postgresql_include=["dealer_code", "unapplied"],
+    postgresql_where=text("unapplied <> 0"),
+)
 Index("receivables_settlements_by_date", settlements.c.business_date)
 Index("receivables_rebates_by_date", rebates.c.business_date)
 # Credit still reserved: the few orders neither fully invoiced nor released.
@@ -208,9 +243,46 @@ def date_settlements(conn: Connection) -> None:
         text(
             f"""
             UPDATE "{schema}".receivables_settlements AS s
-            SET invoice_issue_date = i.issue_date, invoice_due_date = i.due_date
+            SET invoice_issue_date = i.issue_date, invoice_due_date = i.due_date,
+                effective_date = greatest(s.business_date, i.issue_date)
             FROM "{schema}".receivables_invoices AS i
             WHERE s.invoice_due_date IS NULL AND i.invoice_id = s.invoice_id
+            """
+        )
+    )
+
+
+@receivables.flusher
+def roll_up_aging(conn: Connection) -> None:
+    """Count the documents whose dealer's branch and (settlements) invoice are known, and
+    not counted yet, in receivables_aging_monthly; in key order, as replicas lock rows."""
+    schema = conn.get_execution_options()["schema_translate_map"][None]
+    conn.execute(
+        text(
+            f"""
+            WITH invoiced AS (
+                UPDATE "{schema}".receivables_invoices AS i SET rolled_up = true
+                FROM "{schema}".receivables_dealers AS d
+                WHERE NOT i.rolled_up AND d.dealer_code = i.dealer_code
+                  AND d.branch IS NOT NULL
+                RETURNING d.branch, d.region, i.due_date,
+                          date_trunc('month', i.issue_date)::date AS month, i.total AS amount
+            ), settled AS (
+                UPDATE "{schema}".receivables_settlements AS s SET rolled_up = true
+                FROM "{schema}".receivables_dealers AS d
+                WHERE NOT s.rolled_up AND s.effective_date IS NOT NULL
+                  AND d.dealer_code = s.dealer_code AND d.branch IS NOT NULL
+                RETURNING d.branch, d.region, s.invoice_due_date AS due_date,
+                          date_trunc('month', s.effective_date)::date AS month,
+                          -s.amount AS amount
+            )
+            INSERT INTO "{schema}".receivables_aging_monthly AS m
+                (branch, due_date, month, region, amount)
+            SELECT branch, due_date, month, min(region), sum(amount)
+            FROM (SELECT * FROM invoiced UNION ALL SELECT * FROM settled) AS counted
+            GROUP BY branch, due_date, month
+            ORDER BY branch, due_date, month
+            ON CONFLICT (branch, due_date, month) DO UPDATE SET amount = m.amount + excluded.amount
             """
         )
     )

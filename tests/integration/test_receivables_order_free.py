@@ -1,0 +1,187 @@
+"""Aging as of a past date from the monthly roll-up (receivables_aging_monthly) equals aging
+summed from the documents, whatever order the documents arrive in: a receipt before the
+invoice it settles, invoices before their dealer's registration, a late receipt dated into
+an earlier month."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from contracts import Envelope
+from contracts import finance as finance_events
+from contracts import orders as orders_events
+from contracts.envelope import event_id
+from contracts.types import OrderLine
+from projections.receivables.projection import receivables
+from projections.receivables.queries import DealerFilter, Level, aging
+from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
+
+pytestmark = pytest.mark.integration
+
+WULIANGYE = "WULIANGYE-52-500ML"
+
+
+def invoice(number: int, dealer: str, issued: str, due: str, bottles: int):
+    amount = Decimal("1299.00") * bottles
+    return finance_events.InvoiceIssued(
+        invoice_id=f"inv-{number}",
+        invoice_number=f"INV-2026-{number:06d}",
+        dealer_code=dealer,
+        order_id=f"order-{number}",
+        shipment_id=f"shipment-{number}",
+        issue_date=issued,
+        due_date=due,
+        lines=[
+            OrderLine(
+                sku=WULIANGYE,
+                category="BAIJIU",
+                quantity=bottles,
+                unit_price="1299.00",
+                amount=amount,
+            )
+        ],
+        total=amount,
+    )
+
+
+def business() -> list:
+    return [
+        orders_events.DealerRegistered(
+            dealer_id="d-cd-001",
+            dealer_code="CD-001",
+            name="Jinjiang Wine Trading",
+            branch="CD",
+            region="SOUTHWEST",
+            grade="tier1_distributor",
+        ),
+        orders_events.DealerRegistered(
+            dealer_id="d-sh-001",
+            dealer_code="SH-001",
+            name="Pudong Liquor Co.",
+            branch="SH",
+            region="EAST",
+            grade="exclusive_dealer",
+        ),
+        invoice(1, "CD-001", "2026-05-20", "2026-06-19", 10),  # 12,990.00
+        invoice(2, "CD-001", "2026-06-03", "2026-07-03", 4),  # 5,196.00
+        invoice(3, "SH-001", "2026-04-28", "2026-05-28", 2),  # 2,598.00
+        finance_events.ReceiptRecorded(
+            receipt_id="rc-1",
+            dealer_code="CD-001",
+            amount="6000.00",
+            received_on="2026-06-10",
+            allocations=[finance_events.Allocation(invoice_id="inv-1", amount="6000.00")],
+            unapplied="0.00",
+        ),
+        # Posted late, dated back into May: it counts from 25 May.
+        finance_events.ReceiptRecorded(
+            receipt_id="rc-2",
+            dealer_code="SH-001",
+            amount="598.00",
+            received_on="2026-05-25",
+            allocations=[finance_events.Allocation(invoice_id="inv-3", amount="598.00")],
+            unapplied="0.00",
+        ),
+        # Dated before the invoice it settles (in May): it counts from the invoice's date.
+        finance_events.CreditNoteIssued(
+            credit_note_id="cn-1",
+            dealer_code="CD-001",
+            invoice_id="inv-2",
+            amount="196.00",
+            issued_on="2026-05-30",
+            reason="breakage",
+        ),
+        # The account's terms may arrive before the dealer's registration (another topic).
+        finance_events.CreditTermsSet(
+            dealer_code="CD-001", credit_limit="100000.00", payment_terms_days=30
+        ),
+    ]
+
+
+def envelopes(events: list) -> list[Envelope]:
+    positions = {"orders": 0, "finance": 0}
+    out = []
+    for event in events:
+        origin = event.service
+        previous = positions[origin]
+        positions[origin] = previous + 1
+        out.append(
+            Envelope(
+                id=event_id(origin, previous + 1),
+                source=origin,
+                type=str(event.event_type()),
+                subject=f"{origin}-{previous + 1}",
+                time="2026-07-01T02:00:00Z",
+                sequence=1,
+                position=previous + 1,
+                previousposition=previous,
+                data=event.model_dump(mode="json"),
+            )
+        )
+    return out
+
+
+AS_OF = [
+    date(2026, d[0], d[1]) for d in ((4, 30), (5, 24), (5, 31), (6, 1), (6, 9), (6, 30), (7, 20))
+]
+
+
+def agings(conn, *, roll_up: bool) -> list:
+    return [
+        aging(
+            conn,
+            by=by,
+            where=where,
+            as_of=as_of,
+            limit=100,
+            cursor=None,
+            current=False,
+            roll_up=roll_up,
+        )[0]
+        for as_of in AS_OF
+        for by, where in (
+            (Level.NATION, DealerFilter()),
+            (Level.REGION, DealerFilter()),
+            (Level.BRANCH, DealerFilter(region="SOUTHWEST")),
+        )
+    ]
+
+
+ORDERS = [
+    list(range(9)),  # registrations first, documents in order
+    [8, 5, 6, 7, 2, 3, 4, 0, 1],  # terms and settlements first, registrations last
+    [2, 7, 8, 0, 5, 3, 1, 6, 4],
+]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["in order", "settlements first", "shuffled"])
+def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings, order):
+    schema = "receivables_order_free"
+    engine = projections_engine(settings, schema, pool_size=1)
+    stored = envelopes(business())
+    try:
+        create_tables(engine, schema, receivables)
+        handler = SqlProjectionHandler(engine, receivables)
+        for index in order:  # one poll each; the two agree at every step
+            with handler.open_batch() as batch:
+                batch.apply(stored[index])
+            with engine.connect() as conn:
+                assert agings(conn, roll_up=True) == agings(conn, roll_up=False), index
+        with engine.connect() as conn:
+            from_documents = agings(conn, roll_up=False)
+            assert agings(conn, roll_up=True) == from_documents
+            rolled = conn.execute(
+                text(f'SELECT count(*) FROM "{schema}".receivables_aging_monthly')
+            ).scalar()
+        assert rolled > 0
+        # As of 31 May: CD-001 owes 12,990.00, due 19 June; SH-001 2,000.00, 3 days late.
+        may = from_documents[AS_OF.index(date(2026, 5, 31)) * 3]
+        assert may[0]["not_yet_due"] == "12990.00" and may[0]["days_1_30"] == "2000.00"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
