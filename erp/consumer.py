@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg2
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
@@ -98,14 +99,17 @@ def run(
     stop: threading.Event,
     on_batch: Callable[[Tally], None] | None = None,
 ) -> Tally:
-    """Consume in the ERP's group until ``stop`` is set; broker outages are retried."""
+    """Consume in the ERP's group until ``stop`` is set. Broker and database outages are
+    retried: the batch in hand was not committed, so it is delivered again."""
     tally = Tally()
     while not stop.is_set():
         try:
             _consume(settings, ledger, published, stop, tally, on_batch)
-        except KafkaError as error:
-            log.warning("erp: %s; reconnecting", error)
+        except (KafkaError, psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+            log.warning("erp: %s; reconnecting", str(error).splitlines()[0])
             stop.wait(1.0)
+            if isinstance(error, psycopg2.Error):
+                ledger.reconnect()
     return tally
 
 

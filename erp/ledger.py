@@ -100,6 +100,17 @@ class Ledger:
     def close(self) -> None:
         self.conn.close()
 
+    def reconnect(self) -> None:
+        """A new connection after the database went away (the old one is broken)."""
+        try:
+            self.conn.close()
+        except psycopg2.Error:
+            pass  # already gone
+        try:
+            self.conn = psycopg2.connect(self.dsn)
+        except psycopg2.OperationalError as error:
+            log.warning("erp: database still unreachable: %s", str(error).splitlines()[0])
+
     def migrate(self) -> None:
         with self.conn, self.conn.cursor() as curs:
             curs.execute(DDL.format(s=self.schema))

@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import (
     Boolean,
     Column,
+    Computed,
     Connection,
     Date,
     Index,
@@ -155,12 +156,16 @@ invoice_balances = Table(
     Column("due_date", Date),
     Column("total", MONEY),
     Column("settled", MONEY, nullable=False, server_default="0"),
+    # Open: seen and not settled in full. A column of its own, so that the planner knows
+    # how few are (from its statistics: it cannot estimate total <> settled, guesses 65 %
+    # of the rows, and then scans the table instead of the indexes below).
+    Column("open", Boolean, Computed("total <> settled", persisted=True)),
     # Aging as of now reads the open ones from this index alone.
     Index(
         "receivables_invoice_balances_open",
         "dealer_code",
         postgresql_include=["due_date", "total", "settled"],
-        postgresql_where=text("total IS NULL OR total <> settled"),
+        postgresql_where=text("open"),
     ),
     # What is open past a due date (over 90 days, for channel health) by a range scan of
     # this one: 4k of 112k invoices at 1M events, where the index above reads all 26k open.
@@ -168,7 +173,7 @@ invoice_balances = Table(
         "receivables_invoice_balances_open_by_due",
         "due_date",
         postgresql_include=["dealer_code", "total", "settled"],
-        postgresql_where=text("total <> settled"),
+        postgresql_where=text("open"),
     ),
 )
 

@@ -230,8 +230,7 @@ def open_items(as_of: date, *, current: bool = False, due_before: date | None = 
             (invoice_balances.c.total - invoice_balances.c.settled).label("open"),
             invoice_balances.c.due_date,
         ).where(
-            invoice_balances.c.total.is_not(None),
-            invoice_balances.c.total != invoice_balances.c.settled,
+            invoice_balances.c.open,
         )
         if due_before:
             query = query.where(invoice_balances.c.due_date < due_before)
