@@ -85,7 +85,12 @@ def ledger_state(ledger: Ledger) -> tuple:
 @pytest.fixture
 def demo_company(settings):
     """The demo company of `make run` on the four processes, plus a credit note and cash
-    that arrives before anything is owed (it stays on account)."""
+    that arrives before anything is owed (it stays on account).
+
+    Eight consumer groups share this one Python process (and its GIL) here: a heartbeat
+    held up past the tests' 1.5 s session timeout would evict a member, and a rejoin on
+    the embedded broker can stall. The groups get the production default instead."""
+    settings = settings.model_copy(update={"kafka_session_timeout_ms": 10_000})
     with (
         serving(orders_process.build(settings)) as orders,
         serving(inventory_process.build(settings)) as inventory,
@@ -112,6 +117,26 @@ def demo_company(settings):
 def caught_up(settings, erp: ErpRunning) -> None:
     published = sum(len(topic_records(settings, s)) for s in ("finance", "inventory"))
     wait_until(lambda: erp.received() == published, timeout=60, what="the ERP to catch up")
+
+
+def assert_every_event_fits_its_exported_schema(settings) -> None:
+    """What a consumer written only against contracts/schemas sees (erp.schemas imports
+    none of the producer's classes)."""
+    published = Published.load()
+    types = set()
+    for source in ("orders", "inventory", "finance"):
+        for record in topic_records(settings, source):
+            envelope = published.validate(json.loads(record.value))
+            types.add(envelope["type"])
+    assert {
+        "dist.orders.OrderPlaced.v1",
+        "dist.inventory.GoodsReceived.v2",
+        "dist.inventory.ShipmentDispatched.v2",
+        "dist.finance.InvoiceIssued.v1",
+        "dist.finance.ReceiptRecorded.v1",
+        "dist.finance.CreditNoteIssued.v1",
+        "dist.finance.RebateAccrued.v1",
+    } <= types
 
 
 def test_the_ledger_balances_and_agrees_with_the_platform_to_the_fen(settings, demo_company):
@@ -151,26 +176,7 @@ def test_the_ledger_balances_and_agrees_with_the_platform_to_the_fen(settings, d
     assert set(summary["received"]) == {"posted", "nothing_to_post"}
     assert summary["unreadable"] == 0 and summary["unvalued_movements"] == 0
     assert erp.ledger.gaps() == []
-
-
-def test_every_event_the_demo_company_publishes_fits_its_exported_schema(settings, demo_company):
-    """What a consumer written only against contracts/schemas sees (erp.schemas imports
-    none of the producer's classes)."""
-    published = Published.load()
-    types = set()
-    for source in ("orders", "inventory", "finance"):
-        for record in topic_records(settings, source):
-            envelope = published.validate(json.loads(record.value))
-            types.add(envelope["type"])
-    assert {
-        "dist.orders.OrderPlaced.v1",
-        "dist.inventory.GoodsReceived.v2",
-        "dist.inventory.ShipmentDispatched.v2",
-        "dist.finance.InvoiceIssued.v1",
-        "dist.finance.ReceiptRecorded.v1",
-        "dist.finance.CreditNoteIssued.v1",
-        "dist.finance.RebateAccrued.v1",
-    } <= types
+    assert_every_event_fits_its_exported_schema(settings)
 
 
 def test_redelivery_and_replay_post_nothing_twice_and_poison_is_kept_aside(settings, demo_company):
