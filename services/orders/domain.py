@@ -455,10 +455,21 @@ class Order(Aggregate):
         self.shipments[shipment_id] = False
         for sku, quantity in lines.items():
             self.shipped[sku] = self.shipped.get(sku, 0) + quantity
+        # Shipped in full when what was recorded covers every line, not when a shipment says
+        # it completed the order: shipments travel on different partitions, and the one that
+        # completed it may be heard before an earlier partial one.
         if self.status != OrderStatus.CANCELLED:
-            self.status = OrderStatus.SHIPPED if complete else OrderStatus.PARTLY_SHIPPED
+            self.status = (
+                OrderStatus.SHIPPED if self._fully_shipped() else OrderStatus.PARTLY_SHIPPED
+            )
         # else: the warehouse shipped while the cancellation travelled to it. What shipped
         # is recorded (and invoiced by finance); the rest was released.
+
+    def _fully_shipped(self) -> bool:
+        ordered: dict[str, int] = {}
+        for line in self.lines:
+            ordered[line["sku"]] = ordered.get(line["sku"], 0) + line["quantity"]
+        return all(self.shipped.get(sku, 0) >= quantity for sku, quantity in ordered.items())
 
     def record_delivery(self, shipment_id: str, delivered_on: date) -> None:
         if self.shipments.get(shipment_id) is not False:

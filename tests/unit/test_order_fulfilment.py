@@ -1,0 +1,80 @@
+"""An order's fulfilment as the orders process manager hears it: shipments and deliveries of
+one order travel on different partitions (each shipment is its own subject), so they may be
+heard in any order across shipments."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from runtime.eventstore import Provenance
+from services.orders.domain import Dealer, Order, OrderStatus, PricedLine
+
+HQ = Provenance(actor="Wang Min", role="hq_admin")
+WULIANGYE = "WULIANGYE-52-500ML"
+
+
+def approved_order() -> Order:
+    dealer = Dealer(
+        code="CD-001",
+        name="Jinjiang Wine Trading",
+        branch="CD",
+        region="SOUTHWEST",
+        grade="tier1_distributor",
+        by=HQ,
+    )
+    line = PricedLine(
+        sku=WULIANGYE,
+        name="Wuliangye 52% 500ml",
+        category="BAIJIU",
+        quantity=12,
+        unit_price=Decimal("1199.00"),
+        amount=Decimal("14388.00"),
+    )
+    order = Order.place(
+        dealer=dealer,
+        priced=[line],
+        total=Decimal("14388.00"),
+        business_date=date(2026, 11, 20),
+        by=HQ,
+    )
+    threshold = Decimal("500000.00")
+    order.credit_reserved(override=False, approval_threshold=threshold)
+    order.stock_reserved(warehouse_code="WH-CD", approval_threshold=threshold)
+    assert order.status == OrderStatus.APPROVED
+    return order
+
+
+# Two shipments (6 + 6): the second completes the order; each is then confirmed delivered.
+# A shipment's own dispatch always comes before its delivery (one subject, one partition).
+STEPS = {
+    "first shipped": lambda o: o.record_shipment("sh-1", {WULIANGYE: 6}, False),
+    "second shipped": lambda o: o.record_shipment("sh-2", {WULIANGYE: 6}, True),
+    "first delivered": lambda o: o.record_delivery("sh-1", date(2026, 11, 23)),
+    "second delivered": lambda o: o.record_delivery("sh-2", date(2026, 11, 24)),
+}
+ORDERS = [
+    steps
+    for steps in itertools.permutations(STEPS)
+    if steps.index("first shipped") < steps.index("first delivered")
+    and steps.index("second shipped") < steps.index("second delivered")
+]
+
+
+@pytest.mark.parametrize("steps", ORDERS, ids=lambda steps: ", ".join(steps))
+def test_an_order_is_delivered_whatever_order_its_shipments_are_heard_in(steps):
+    order = approved_order()
+    for step in steps:
+        STEPS[step](order)
+    assert order.status == OrderStatus.DELIVERED
+    assert order.shipped == {WULIANGYE: 12}
+
+
+def test_the_completing_shipment_heard_first_leaves_the_order_shipped():
+    order = approved_order()
+    order.record_shipment("sh-2", {WULIANGYE: 6}, True)
+    order.record_shipment("sh-1", {WULIANGYE: 6}, False)  # dispatched earlier, heard later
+    assert order.status == OrderStatus.SHIPPED
