@@ -85,12 +85,7 @@ def ledger_state(ledger: Ledger) -> tuple:
 @pytest.fixture
 def demo_company(settings):
     """The demo company of `make run` on the four processes, plus a credit note and cash
-    that arrives before anything is owed (it stays on account).
-
-    Eight consumer groups share this one Python process (and its GIL) here: a heartbeat
-    held up past the tests' 1.5 s session timeout would evict a member, and a rejoin on
-    the embedded broker can stall. The groups get the production default instead."""
-    settings = settings.model_copy(update={"kafka_session_timeout_ms": 10_000})
+    that arrives before anything is owed (it stays on account)."""
     with (
         serving(orders_process.build(settings)) as orders,
         serving(inventory_process.build(settings)) as inventory,
