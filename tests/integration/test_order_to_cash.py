@@ -179,6 +179,13 @@ def test_shipping_more_than_remains_or_before_approval_changes_nothing(company):
     company.credit_terms("CD-001", "0.00")
     held_id = company.place({WULIANGYE: 2})["order_id"]
     company.wait_status(held_id, "credit_hold")
+    # Finance answered; inventory may not have heard of the order yet (another consumer).
+    wait_until(
+        lambda: (
+            company.inventory.get(f"/stock/reservations/{held_id}", headers=HQ).status_code == 200
+        ),
+        what="inventory's reservation",
+    )
     not_approved = company.ship(held_id, {WULIANGYE: 2})
     assert not_approved.status_code == 409 and not_approved.json()["code"] == "invalid_transition"
 
