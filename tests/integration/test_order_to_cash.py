@@ -116,7 +116,8 @@ def test_an_order_over_the_credit_limit_waits_for_a_credit_controller(company):
     assert company.account()["orders_on_credit_hold"] == [
         {"order_id": order_id, "amount": "12990.00"}
     ]
-    assert company.stock(WULIANGYE)["reserved"] == 10  # held while credit is decided
+    # Held while credit is decided (inventory hears the order on its own consumer).
+    wait_until(lambda: company.stock(WULIANGYE)["reserved"] == 10, what="the stock held")
 
     # A branch clerk may not override; a credit controller may, once.
     path = "/accounts/CD-001/credit-overrides"
