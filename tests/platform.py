@@ -65,3 +65,31 @@ def wait_until(condition: Callable[[], Any], *, timeout: float = 30, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def envelopes_of(events: list, *, time: str = "2026-11-20T02:00:00Z") -> list:
+    """Integration events as their services would publish them: positions 1, 2, 3, ... per
+    origin, each naming the previous one (for read-model tests that apply them directly)."""
+    from contracts import Envelope
+    from contracts.envelope import event_id
+
+    positions: dict[str, int] = {}
+    out = []
+    for event in events:
+        origin = event.service
+        previous = positions.get(origin, 0)
+        positions[origin] = previous + 1
+        out.append(
+            Envelope(
+                id=event_id(origin, previous + 1),
+                source=origin,
+                type=str(event.event_type()),
+                subject=f"{origin}-{previous + 1}",
+                time=time,
+                sequence=1,
+                position=previous + 1,
+                previousposition=previous,
+                data=event.model_dump(mode="json"),
+            )
+        )
+    return out

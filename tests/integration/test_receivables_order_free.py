@@ -11,14 +11,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import orders as orders_events
-from contracts.envelope import event_id
 from contracts.types import OrderLine
 from projections.receivables.projection import receivables
 from projections.receivables.queries import DealerFilter, Level, aging
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
+from tests.platform import envelopes_of  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -102,29 +101,6 @@ def business() -> list:
     ]
 
 
-def envelopes(events: list) -> list[Envelope]:
-    positions = {"orders": 0, "finance": 0}
-    out = []
-    for event in events:
-        origin = event.service
-        previous = positions[origin]
-        positions[origin] = previous + 1
-        out.append(
-            Envelope(
-                id=event_id(origin, previous + 1),
-                source=origin,
-                type=str(event.event_type()),
-                subject=f"{origin}-{previous + 1}",
-                time="2026-07-01T02:00:00Z",
-                sequence=1,
-                position=previous + 1,
-                previousposition=previous,
-                data=event.model_dump(mode="json"),
-            )
-        )
-    return out
-
-
 AS_OF = [
     date(2026, d[0], d[1]) for d in ((4, 30), (5, 24), (5, 31), (6, 1), (6, 9), (6, 30), (7, 20))
 ]
@@ -162,7 +138,7 @@ ORDERS = [
 def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings, order):
     schema = "receivables_order_free"
     engine = projections_engine(settings, schema, pool_size=1)
-    stored = envelopes(business())
+    stored = envelopes_of(business(), time="2026-07-01T02:00:00Z")
     try:
         create_tables(engine, schema, receivables)
         handler = SqlProjectionHandler(engine, receivables)

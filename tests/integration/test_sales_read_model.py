@@ -14,7 +14,6 @@ from sqlalchemy import Date, func, select, text
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import orders as orders_events
-from contracts.envelope import event_id
 from contracts.types import OrderLine
 from projections.sales.projection import (
     MEASURES,
@@ -27,6 +26,7 @@ from projections.sales.projection import (
 )
 from projections.sales.queries import Period, SalesDimension, SalesFilter, sales_summary
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
+from tests.platform import envelopes_of  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -90,26 +90,7 @@ def events() -> list[Envelope]:
             reason="rounding",
         ),
     ]
-    envelopes = []
-    positions = {"orders": 0, "finance": 0}
-    for event in data:
-        origin = event.service
-        previous = positions[origin]
-        positions[origin] = previous + 1
-        envelopes.append(
-            Envelope(
-                id=event_id(origin, previous + 1),
-                source=origin,
-                type=str(event.event_type()),
-                subject=f"{origin}-{previous + 1}",
-                time="2026-11-20T02:00:00Z",
-                sequence=1,
-                position=previous + 1,
-                previousposition=previous,
-                data=event.model_dump(mode="json"),
-            )
-        )
-    return envelopes
+    return envelopes_of(data)
 
 
 def rows_after(settings, schema: str, envelopes: list[Envelope]) -> list[tuple]:
