@@ -17,7 +17,7 @@ from contracts.types import OrderLine
 from projections.receivables.projection import receivables
 from projections.receivables.queries import DealerFilter, Level, aging
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
-from tests.platform import envelopes_of  # noqa: E402
+from tests.platform import envelopes_of
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from projections.sales.projection import (
 )
 from projections.sales.queries import Period, SalesDimension, SalesFilter, sales_summary
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
-from tests.platform import envelopes_of  # noqa: E402
+from tests.platform import envelopes_of
 
 pytestmark = pytest.mark.integration
 
