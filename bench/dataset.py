@@ -624,7 +624,7 @@ class _Order:
     reservation_id: str
     dealer: _Dealer
     warehouse: str
-    lines: list[OrderLine]
+    lines: list[ords.PlacedLine]
     total: Decimal
     credit: str = ""  # reserved | refused
     stock: str = ""  # reserved | short | released
@@ -1139,12 +1139,8 @@ class Dataset:
             product = catalogue[sku]
             price = product.prices[dealer.grade]
             lines.append(
-                OrderLine(
-                    sku=sku,
-                    category=product.category,
-                    quantity=quantity,
-                    unit_price=price,
-                    amount=cny(price * quantity),
+                ords.PlacedLine.at(
+                    sku=sku, category=product.category, quantity=quantity, unit_price=price
                 )
             )
         total = cny(sum((line.amount for line in lines), ZERO))

@@ -8,8 +8,9 @@ SKU's unit; dates are ISO 8601 business dates.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import IntegrationEvent
 from contracts.types import Money, OrderLine
@@ -45,8 +46,64 @@ class ProductRegistered(IntegrationEvent):
     list_price: Money
 
 
+class PlacedLine(BaseModel):
+    """A line of a placed order: ``unit_price`` is what the dealer pays per unit after any
+    promotion, ``list_unit_price`` the grade's price before it and ``discount`` what the
+    promotion took off the line. A gift line (买赠) pays nothing and ships like any line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    category: str
+    quantity: int = Field(gt=0)
+    unit_price: Money
+    amount: Money = Field(description="quantity x unit_price, to the fen")
+    list_unit_price: Money = Field(description="the dealer grade's price in effect that day")
+    discount: Money = Field(description="quantity x list_unit_price - amount")
+    promotion_code: str | None = Field(description="the promotion that priced the line, if any")
+    gift: bool = Field(description="a free gift line at zero price")
+
+    @classmethod
+    def at(cls, *, sku: str, category: str, quantity: int, unit_price: Decimal) -> PlacedLine:
+        """A line at the grade's price, without promotion."""
+        amount = (unit_price * quantity).quantize(Decimal("0.01"))
+        return cls(
+            sku=sku,
+            category=category,
+            quantity=quantity,
+            unit_price=unit_price,
+            amount=amount,
+            list_unit_price=unit_price,
+            discount=Decimal("0.00"),
+            promotion_code=None,
+            gift=False,
+        )
+
+
 class OrderPlaced(IntegrationEvent):
-    """A dealer order was placed: priced lines and total, as they stand at placing."""
+    """A dealer order was placed: priced lines and total, as they stand at placing. A later
+    price or promotion change never reprices it.
+
+    v2 (superseding v1) shows how each line was priced: the grade price in effect on the
+    business date, the promotion that applied and its discount, and gift lines."""
+
+    service = "orders"
+    event_name = "OrderPlaced"
+    version = 2
+
+    order_id: str
+    dealer_id: str
+    dealer_code: str
+    branch: str
+    region: str
+    business_date: date
+    lines: list[PlacedLine] = Field(min_length=1)
+    total: Money
+
+
+class OrderPlacedV1(IntegrationEvent):
+    """A dealer order was placed, as published before promotions (no discounts, no gifts).
+    Superseded by v2."""
 
     service = "orders"
     event_name = "OrderPlaced"
@@ -60,6 +117,22 @@ class OrderPlaced(IntegrationEvent):
     business_date: date
     lines: list[OrderLine] = Field(min_length=1)
     total: Money
+
+    def upcast(self) -> OrderPlaced:
+        """v2 with every line at its grade price, no promotion, no gift."""
+        return OrderPlaced(
+            **self.model_dump(exclude={"lines"}),
+            lines=[
+                PlacedLine(
+                    **line.model_dump(),
+                    list_unit_price=line.unit_price,
+                    discount=Decimal("0.00"),
+                    promotion_code=None,
+                    gift=False,
+                )
+                for line in self.lines
+            ],
+        )
 
 
 class OrderApproved(IntegrationEvent):

@@ -42,6 +42,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
 )
 
 SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
+    orders.OrderPlacedV1,
     inventory.GoodsReceivedV1,
     inventory.ShipmentDispatchedV1,
 )

@@ -353,6 +353,7 @@ def reserve_credit(unit: Unit, envelope: Envelope, placed: orders_events.OrderPl
                 "category": line.category,
                 "quantity": line.quantity,
                 "unit_price": line.unit_price,
+                "gift": line.gift,
             }
             for line in placed.lines
         ],
@@ -379,18 +380,17 @@ def issue_invoice(
         return  # invoiced already: a shipment is invoiced exactly once
     billing = unit.get(OrderBilling.create_id(shipped.order_id))
     account = unit.get(DealerAccount.create_id(shipped.dealer_code))
-    lines = []
-    for shipped_line in shipped.lines:
-        priced = billing.price_of(shipped_line.sku)
-        lines.append(
-            {
-                "sku": shipped_line.sku,
-                "category": priced["category"],
-                "quantity": shipped_line.quantity,
-                "unit_price": priced["unit_price"],
-                "amount": cny(priced["unit_price"] * shipped_line.quantity),
-            }
-        )
+    filled = billing.invoice_lines({line.sku: line.quantity for line in shipped.lines})
+    lines = [
+        {
+            "sku": line["sku"],
+            "category": line["category"],
+            "quantity": quantity,
+            "unit_price": line["unit_price"],  # as placed: after promotion, zero for a gift
+            "amount": cny(line["unit_price"] * quantity),
+        }
+        for _index, line, quantity in filled
+    ]
     total = cny(sum((line["amount"] for line in lines), ZERO))
     issue_date = shipped.ship_date
     due_date = issue_date + timedelta(days=account.terms_days)
@@ -416,7 +416,11 @@ def issue_invoice(
     )
     for policy in policies:
         account.accrue_rebate(policy, str(invoice_id), issue_date, total)
-    billing.record_invoice(shipment_id=shipped.shipment_id, invoice_id=str(invoice_id))
+    billing.record_invoice(
+        shipment_id=shipped.shipment_id,
+        invoice_id=str(invoice_id),
+        lines={str(index): quantity for index, _line, quantity in filled},
+    )
     unit.save(invoice, account, billing)
 
 

@@ -270,12 +270,13 @@ class DealerAccount(Aggregate):
                 self.reserved[order_id] = left
             else:
                 del self.reserved[order_id]
-        self.open_invoices[invoice_id] = {
-            "issue_date": issue_date,
-            "due_date": due_date,
-            "open": amount,
-            "sequence": self.invoices_posted,
-        }
+        if amount > 0:  # an invoice of gifts alone owes nothing
+            self.open_invoices[invoice_id] = {
+                "issue_date": issue_date,
+                "due_date": due_date,
+                "open": amount,
+                "sequence": self.invoices_posted,
+            }
         self.invoices_posted += 1
         self.invoiced += amount
 
@@ -398,15 +399,45 @@ class OrderBilling(Aggregate):
         self.total = total
         self.invoiced_shipments: list[str] = []
 
-    def price_of(self, sku: str) -> dict:
-        for line in self.lines:
-            if line["sku"] == sku:
-                return line
-        raise InvalidTransition(f"order {self.order_id} has no line for {sku}")
+        self.invoiced: dict[int, int] = {}  # line index -> quantity invoiced
 
-    @event("ShipmentInvoiced")
-    def record_invoice(self, shipment_id: str, invoice_id: str) -> None:
+    def invoice_lines(self, shipped: dict[str, int]) -> list[tuple[int, dict, int]]:
+        """Which of the order's lines a shipment's quantities fill: (line index, line,
+        quantity), in the order's line order. A SKU on several lines (a paid line and a promotion's gift of the same
+        SKU) fills them in the order's line order, so paid units invoice before gifts and a
+        fully shipped order invoices exactly its total."""
+        filled: list[tuple[int, dict, int]] = []
+        for sku, quantity in shipped.items():
+            indexes = [i for i, line in enumerate(self.lines) if line["sku"] == sku]
+            if not indexes:
+                raise InvalidTransition(f"order {self.order_id} has no line for {sku}")
+            left = quantity
+            for position, index in enumerate(indexes):
+                room = self.lines[index]["quantity"] - self.invoiced.get(index, 0)
+                last = position == len(indexes) - 1
+                part = left if last else min(left, max(room, 0))
+                if part > 0:
+                    filled.append((index, self.lines[index], part))
+                    left -= part
+        return sorted(filled, key=lambda f: f[0])  # as the order lists them
+
+    class ShipmentInvoiced(Aggregate.Event):
+        shipment_id: str
+        invoice_id: str
+        lines: dict[str, int]  # line index -> quantity invoiced
+
+        # v2 names the order lines the invoice filled; before gift lines, a SKU had one line.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["lines"] = {}
+
+    @event(ShipmentInvoiced)
+    def record_invoice(self, shipment_id: str, invoice_id: str, lines: dict[str, int]) -> None:
         self.invoiced_shipments.append(shipment_id)
+        for index, quantity in lines.items():
+            self.invoiced[int(index)] = self.invoiced.get(int(index), 0) + quantity
 
 
 class Invoice(Aggregate):

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from contracts import finance, inventory
 from contracts.envelope import Envelope
@@ -21,6 +22,7 @@ from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, Servic
 from runtime.process_manager import Policy, Unit
 from services.orders.contract import to_integration_event
 from services.orders.domain import (
+    ALWAYS,
     Dealer,
     DealerAlreadyRegistered,
     DealerGrade,
@@ -34,6 +36,13 @@ from services.orders.domain import (
     UnknownProduct,
     check_may_order_for,
     price_lines,
+)
+from services.orders.promotions import (
+    CategoryTree,
+    Promotion,
+    PromotionBook,
+    PromotionKind,
+    UnknownCategory,
 )
 
 
@@ -100,13 +109,70 @@ def product_view(product: Product) -> dict[str, Any]:
     }
 
 
-def price_list_view(price_list: PriceList) -> dict[str, Any]:
+def price_list_view(price_list: PriceList, on: date) -> dict[str, Any]:
+    """The prices in effect on ``on`` and those scheduled after it."""
     return {
         "grade": str(price_list.grade),
+        "on": on.isoformat(),
         "prices": [
-            {"sku": sku, "unit_price": f"{price:.2f}"}
-            for sku, price in sorted(price_list.prices.items())
+            {
+                "sku": sku,
+                "unit_price": f"{price:.2f}",
+                "effective_from": None if start == ALWAYS else start.isoformat(),
+            }
+            for sku, (price, start) in price_list.prices_on(on).items()
         ],
+        "scheduled": [
+            {"sku": sku, "unit_price": f"{price:.2f}", "effective_from": start.isoformat()}
+            for sku, start, price in price_list.scheduled_after(on)
+        ],
+    }
+
+
+def promotion_view(promotion: Promotion) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "code": promotion.code,
+        "name": promotion.name,
+        "kind": str(promotion.kind),
+        "valid_from": promotion.valid_from.isoformat(),
+        "valid_to": promotion.valid_to.isoformat(),
+        "grades": list(promotion.grades),
+        "ended_on": promotion.ended_on.isoformat() if promotion.ended_on else None,
+    }
+    if promotion.kind == PromotionKind.BUY_GET:
+        view.update(
+            buy_sku=promotion.buy_sku,
+            buy_quantity=promotion.buy_quantity,
+            gift_sku=promotion.gift_sku,
+            gift_quantity=promotion.gift_quantity,
+        )
+    else:
+        view.update(category=promotion.category, discount_rate=str(promotion.discount_rate))
+    return view
+
+
+def category_view(tree: CategoryTree, code: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "name": tree.categories[code]["name"],
+        "parent": tree.categories[code]["parent"],
+        "path": [*reversed(tree.ancestors(code)), code],
+    }
+
+
+def line_view(line: dict) -> dict[str, Any]:
+    """An order line; lines placed before promotions carry no discount or gift fields."""
+    return {
+        "sku": line["sku"],
+        "name": line["name"],
+        "category": line["category"],
+        "quantity": line["quantity"],
+        "unit_price": f"{line['unit_price']:.2f}",
+        "amount": f"{line['amount']:.2f}",
+        "list_unit_price": f"{line.get('list_unit_price', line['unit_price']):.2f}",
+        "discount": f"{line.get('discount', 0):.2f}",
+        "promotion": line.get("promotion"),
+        "gift": line.get("gift", False),
     }
 
 
@@ -126,17 +192,9 @@ def order_view(order: Order) -> dict[str, Any]:
         "reason": order.reason,
         "detail": order.detail,
         "shipped": [{"sku": s, "quantity": q} for s, q in sorted(order.shipped.items())],
-        "lines": [
-            {
-                "sku": line["sku"],
-                "name": line["name"],
-                "category": line["category"],
-                "quantity": line["quantity"],
-                "unit_price": f"{line['unit_price']:.2f}",
-                "amount": f"{line['amount']:.2f}",
-            }
-            for line in order.lines
-        ],
+        "lines": [line_view(line) for line in order.lines],
+        "promotions": sorted({line["promotion"] for line in order.lines if line.get("promotion")}),
+        "discount": f"{sum((line.get('discount', 0) for line in order.lines), Decimal(0)):.2f}",
         "total": f"{order.total:.2f}",
     }
 
@@ -187,9 +245,22 @@ class OrdersApplication(ServiceApplication):
             list_price=cmd.list_price,
             by=actor.provenance,
         )
-        return self.save_registration(
-            product, body=product_view(product), idempotency=idempotency, duplicate=duplicate
-        )
+        tree = self.category_tree()
+        if tree.knows(cmd.category):
+            return self.save_registration(
+                product, body=product_view(product), idempotency=idempotency, duplicate=duplicate
+            )
+        # A category first seen on a product joins the tree as a root, so promotions can
+        # name it; headquarters may place it under a parent later.
+        tree.place(cmd.category, cmd.category, None, actor.provenance)
+        try:
+            return self.save_command(
+                product, tree, status_code=201, body=product_view(product), idempotency=idempotency
+            )
+        except IntegrityError:
+            if self.exists(product.id):
+                raise duplicate from None
+            raise  # the tree changed meanwhile: the caller decides again
 
     def get_product(self, sku: str) -> Product:
         try:
@@ -205,8 +276,17 @@ class OrdersApplication(ServiceApplication):
         dealer_id = Dealer.create_id(cmd.dealer_code)
         # One query: the dealer, the SKUs and every grade's price list (the dealer's grade is
         # only known once it is read).
+        # The promotions and categories come in the same query.
         price_lists = [PriceList.create_id(grade) for grade in DealerGrade]
-        found = self.get_many([dealer_id, *(Product.create_id(sku) for sku in skus), *price_lists])
+        found = self.get_many(
+            [
+                dealer_id,
+                *(Product.create_id(sku) for sku in skus),
+                *price_lists,
+                PromotionBook.create_id(),
+                CategoryTree.create_id(),
+            ]
+        )
         dealer = found.pop(dealer_id, None)
         if not isinstance(dealer, Dealer):
             raise UnknownDealer(f"no dealer with code {cmd.dealer_code}")
@@ -214,8 +294,20 @@ class OrdersApplication(ServiceApplication):
             dealer, role=actor.role, branch=actor.branch, dealer_code=actor.dealer_code
         )
         catalogue = {p.sku: p for p in found.values() if isinstance(p, Product)}
+        book = found.get(PromotionBook.create_id())
+        promotions = book.in_force(dealer.grade, cmd.business_date) if book else []
+        gifts = {p.gift_sku for p in promotions if p.gift_sku and p.gift_sku not in catalogue}
+        for gift_sku in sorted(gifts):
+            catalogue[gift_sku] = self.get_product(gift_sku)
         price_list = found.get(PriceList.create_id(dealer.grade))
-        priced, total = price_lines(cmd.lines, catalogue, price_list)
+        priced, total = price_lines(
+            cmd.lines,
+            catalogue,
+            price_list,
+            on=cmd.business_date,
+            promotions=promotions,
+            categories=found.get(CategoryTree.create_id()),
+        )
         order = Order.place(
             dealer=dealer,
             priced=priced,
@@ -234,15 +326,90 @@ class OrdersApplication(ServiceApplication):
         sku: str,
         unit_price: Decimal,
         *,
+        effective_from: date | None,
+        today: date,
         actor: Actor,
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
-        """Headquarters sets a SKU's unit price for dealers of one grade."""
+        """Headquarters sets a SKU's unit price for dealers of one grade, in effect from
+        ``effective_from`` (default today) for orders of that business date on."""
         product = self.get_product(sku)
         price_list = self.find_price_list(grade) or PriceList(grade=grade)
-        price_list.set_price(product.sku, unit_price, actor.provenance)
+        start = effective_from or today
+        price_list.set_price(
+            product.sku, unit_price, effective_from=start, today=today, by=actor.provenance
+        )
         return self.save_command(
-            price_list, status_code=200, body=price_list_view(price_list), idempotency=idempotency
+            price_list,
+            status_code=200,
+            body=price_list_view(price_list, start),
+            idempotency=idempotency,
+        )
+
+    # -- categories and promotions ---------------------------------------------------------
+    def category_tree(self) -> CategoryTree:
+        try:
+            return self.repository.get(CategoryTree.create_id())
+        except AggregateNotFoundError:
+            return CategoryTree()
+
+    def place_category(
+        self,
+        code: str,
+        name: str,
+        parent: str | None,
+        *,
+        actor: Actor,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """Add a category of the catalogue, or move it under another parent."""
+        tree = self.category_tree()
+        tree.place(code, name, parent, actor.provenance)
+        return self.save_command(
+            tree, status_code=200, body=category_view(tree, code), idempotency=idempotency
+        )
+
+    def promotion_book(self) -> PromotionBook:
+        try:
+            return self.repository.get(PromotionBook.create_id())
+        except AggregateNotFoundError:
+            return PromotionBook()
+
+    def define_promotion(
+        self,
+        promotion: Promotion,
+        *,
+        today: date,
+        actor: Actor,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        for sku in (promotion.buy_sku, promotion.gift_sku):
+            if sku is not None:
+                self.get_product(sku)
+        if promotion.category is not None and not self.category_tree().knows(promotion.category):
+            raise UnknownCategory(f"no category {promotion.category}", category=promotion.category)
+        book = self.promotion_book()
+        book.define(promotion, today=today, by=actor.provenance)
+        return self.save_command(
+            book,
+            status_code=201,
+            body=promotion_view(book.get(promotion.code)),
+            idempotency=idempotency,
+        )
+
+    def end_promotion(
+        self,
+        code: str,
+        on: date,
+        *,
+        today: date,
+        actor: Actor,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        book = self.promotion_book()
+        book.end(code, on, today=today, by=actor.provenance)
+        return self.save_command(
+            book, status_code=200, body=promotion_view(book.get(code)), idempotency=idempotency
         )
 
     def find_price_list(self, grade: str) -> PriceList | None:

@@ -5,6 +5,8 @@ Domain events not listed here stay inside the service.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from eventsourcing.domain import DomainEventProtocol
 
 from contracts import orders as published
@@ -40,12 +42,17 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             region=event.region,
             business_date=event.business_date,
             lines=[
-                published.OrderLine(
+                published.PlacedLine(
                     sku=line["sku"],
                     category=line["category"],
                     quantity=line["quantity"],
                     unit_price=line["unit_price"],
                     amount=line["amount"],
+                    # Orders placed before promotions carry neither.
+                    list_unit_price=line.get("list_unit_price", line["unit_price"]),
+                    discount=line.get("discount", Decimal("0.00")),
+                    promotion_code=line.get("promotion"),
+                    gift=line.get("gift", False),
                 )
                 for line in event.lines
             ],

@@ -6,6 +6,7 @@ methods that raise named errors; nothing here does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from runtime.eventstore import Provenance
 from services.kernel.errors import NotFound, OutsideScope, RuleViolation
 from services.kernel.money import MAX_ORDER_TOTAL, cny, line_amount
+from services.orders.promotions import CategoryTree, Promotion, PromotionKind
 
 _IDS = uuid5(NAMESPACE_URL, "urn:dist:orders")
 
@@ -123,8 +125,28 @@ class Product(Aggregate):
         self.list_price = list_price
 
 
+class PriceBackdated(RuleViolation):
+    code = "price_backdated"
+
+
+ALWAYS = date.min  # a price set before prices had effective dates applies from the start
+
+
 class PriceList(Aggregate):
-    """价格表: a dealer grade's unit prices. A SKU it does not list sells at list price."""
+    """价格表: a dealer grade's unit prices, each in effect from a date until the SKU's next
+    price takes over. A SKU it does not list sells at list price.
+
+    A price takes effect today or later, never earlier: the price in effect on a day that
+    has begun is history (orders of that day, entered late over a flaky link, get it too)."""
+
+    # v2 keeps each SKU's prices by the date they take effect; v1 kept one price per SKU.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict) -> None:
+        state["schedule"] = {
+            sku: {ALWAYS.isoformat(): price} for sku, price in state.pop("prices").items()
+        }
 
     @staticmethod
     def create_id(grade: str) -> UUID:
@@ -136,19 +158,67 @@ class PriceList(Aggregate):
     @event(Opened)
     def __init__(self, *, grade: str) -> None:
         self.grade = DealerGrade(grade)
-        self.prices: dict[str, Decimal] = {}
+        self.schedule: dict[str, dict[str, Decimal]] = {}  # sku -> effective from -> price
 
-    def set_price(self, sku: str, unit_price: Decimal, by: Provenance) -> None:
+    def set_price(
+        self, sku: str, unit_price: Decimal, *, effective_from: date, today: date, by: Provenance
+    ) -> None:
         if unit_price <= 0 or cny(unit_price) != unit_price or unit_price > MAX_ORDER_TOTAL:
             raise InvalidPrice(f"the price of {sku} must be positive, to the fen")
-        self._price_set(sku=sku, unit_price=unit_price, by=by)
+        if effective_from < today:
+            raise PriceBackdated(
+                f"a price takes effect today ({today}) or later, not on {effective_from}: "
+                "orders already placed keep the price they were placed at"
+            )
+        if self.schedule.get(sku, {}).get(effective_from.isoformat()) == unit_price:
+            return
+        self._price_set(sku=sku, unit_price=unit_price, effective_from=effective_from, by=by)
 
-    @event("PriceSet")
-    def _price_set(self, sku: str, unit_price: Decimal, by: Provenance) -> None:
-        self.prices[sku] = unit_price
+    class PriceSet(Aggregate.Event):
+        sku: str
+        unit_price: Decimal
+        effective_from: date | None
+        by: Provenance
 
-    def price_of(self, product: Product) -> Decimal:
-        return self.prices.get(product.sku, product.list_price)
+        # v2 names the day the price takes effect; a v1 price applied from the start.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["effective_from"] = None
+
+    @event(PriceSet)
+    def _price_set(
+        self, sku: str, unit_price: Decimal, effective_from: date | None, by: Provenance
+    ) -> None:
+        start = (effective_from or ALWAYS).isoformat()
+        self.schedule.setdefault(sku, {})[start] = unit_price
+
+    def price_on(self, sku: str, on: date) -> tuple[Decimal, date] | None:
+        """The SKU's price in effect on ``on`` and the day it took effect, if any."""
+        day = on.isoformat()
+        started = [start for start in self.schedule.get(sku, {}) if start <= day]
+        if not started:
+            return None
+        start = max(started)
+        return self.schedule[sku][start], date.fromisoformat(start)
+
+    def price_of(self, product: Product, on: date) -> Decimal:
+        found = self.price_on(product.sku, on)
+        return found[0] if found else product.list_price
+
+    def prices_on(self, on: date) -> dict[str, tuple[Decimal, date]]:
+        return {sku: found for sku in sorted(self.schedule) if (found := self.price_on(sku, on))}
+
+    def scheduled_after(self, on: date) -> list[tuple[str, date, Decimal]]:
+        """Prices that take effect after ``on``: (sku, effective from, price)."""
+        day = on.isoformat()
+        return sorted(
+            (sku, date.fromisoformat(start), price)
+            for sku, prices in self.schedule.items()
+            for start, price in prices.items()
+            if start > day
+        )
 
 
 @dataclass(frozen=True)
@@ -159,12 +229,20 @@ class RequestedLine:
 
 @dataclass(frozen=True)
 class PricedLine:
+    """A line as the order keeps it: ``unit_price`` is what the dealer pays per unit, after
+    any promotion; ``list_unit_price`` is the grade's price before it, and ``discount`` what
+    the promotion took off the line. A gift line pays nothing."""
+
     sku: str
     name: str
     category: str
     quantity: int
     unit_price: Decimal
     amount: Decimal
+    list_unit_price: Decimal
+    discount: Decimal = Decimal("0.00")
+    promotion: str | None = None
+    gift: bool = False
 
     def as_event_data(self) -> dict[str, object]:
         return {
@@ -174,6 +252,10 @@ class PricedLine:
             "quantity": self.quantity,
             "unit_price": self.unit_price,
             "amount": self.amount,
+            "list_unit_price": self.list_unit_price,
+            "discount": self.discount,
+            "promotion": self.promotion,
+            "gift": self.gift,
         }
 
 
@@ -181,29 +263,80 @@ def price_lines(
     requested: list[RequestedLine],
     catalogue: dict[str, Product],
     price_list: PriceList | None = None,
+    *,
+    on: date,
+    promotions: Sequence[Promotion] = (),
+    categories: CategoryTree | None = None,
 ) -> tuple[list[PricedLine], Decimal]:
-    """Price each line at the dealer grade's price list (else the catalogue's list price);
-    the total is the sum of line amounts, each quantised to the fen (so the total always
-    equals what the lines show)."""
+    """Price each line at the dealer grade's price list in effect on ``on`` (else the
+    catalogue's list price), take off the best category discount in force, and add the gift
+    lines of buy-N-get-M promotions. The total is the sum of line amounts, each quantised to
+    the fen (so the total always equals what the lines show). A discounted unit price is
+    rounded to the fen first, so any part of a line invoices at exactly that price."""
     if not requested:
         raise InvalidQuantity("an order needs at least one line")
     missing = sorted({line.sku for line in requested} - set(catalogue))
     if missing:
         raise UnknownProduct(f"unknown SKU(s): {', '.join(missing)}", skus=missing)
+
+    def within(category: str, ancestor: str | None) -> bool:
+        if ancestor is None:
+            return False
+        return categories.within(category, ancestor) if categories else category == ancestor
+
+    def grade_price(product: Product) -> Decimal:
+        return price_list.price_of(product, on) if price_list else product.list_price
+
+    discounts = [p for p in promotions if p.kind == PromotionKind.CATEGORY_DISCOUNT]
     lines = []
     for line in requested:
         if line.quantity <= 0:
             raise InvalidQuantity(f"quantity of {line.sku} must be positive, got {line.quantity}")
         product = catalogue[line.sku]
-        unit_price = price_list.price_of(product) if price_list else product.list_price
+        gross = grade_price(product)
+        offers = [p for p in discounts if within(product.category, p.category)]
+        best = max(offers, key=lambda p: (p.discount_rate, p.code), default=None)
+        net = cny(gross * (1 - best.discount_rate)) if best else gross
+        amount = line_amount(line.quantity, net)
         lines.append(
             PricedLine(
                 sku=product.sku,
                 name=product.name,
                 category=product.category,
                 quantity=line.quantity,
-                unit_price=unit_price,
-                amount=line_amount(line.quantity, unit_price),
+                unit_price=net,
+                amount=amount,
+                list_unit_price=gross,
+                discount=line_amount(line.quantity, gross) - amount,
+                promotion=best.code if best else None,
+            )
+        )
+    paid: dict[str, int] = {}
+    for line in requested:
+        paid[line.sku] = paid.get(line.sku, 0) + line.quantity
+    for promotion in promotions:
+        if promotion.kind != PromotionKind.BUY_GET:
+            continue
+        sets = paid.get(promotion.buy_sku, 0) // promotion.buy_quantity
+        if not sets:
+            continue
+        gift = catalogue.get(promotion.gift_sku)
+        if gift is None:
+            raise UnknownProduct(f"the gift of {promotion.code}, {promotion.gift_sku}, is unknown")
+        quantity = sets * promotion.gift_quantity
+        gross = grade_price(gift)
+        lines.append(
+            PricedLine(
+                sku=gift.sku,
+                name=gift.name,
+                category=gift.category,
+                quantity=quantity,
+                unit_price=Decimal("0.00"),
+                amount=Decimal("0.00"),
+                list_unit_price=gross,
+                discount=line_amount(quantity, gross),
+                promotion=promotion.code,
+                gift=True,
             )
         )
     total = cny(sum((line.amount for line in lines), Decimal("0")))

@@ -53,6 +53,7 @@ class Company:
         ok(command(self.inventory, "/warehouses", warehouse, headers=HQ))
 
     def receive(self, sku: str, quantity: int, unit_cost: str = "812.00") -> dict:
+        """Goods into the Chengdu DC."""
         line = {"sku": sku, "quantity": quantity, "unit_cost": unit_cost}
         body = {"warehouse_code": "WH-CD", "lines": [line]}
         return ok(command(self.inventory, "/goods-receipts", body, headers=CHENGDU_WAREHOUSE))
@@ -62,10 +63,12 @@ class Company:
         return ok(command(self.finance, f"/accounts/{dealer}/credit-terms", body, headers=HQ))
 
     # -- the flow ----------------------------------------------------------------------------
-    def place(self, lines: dict[str, int], dealer: str = "CD-001") -> dict:
+    def place(
+        self, lines: dict[str, int], dealer: str = "CD-001", business_date: str = "2026-11-20"
+    ) -> dict:
         body = {
             "dealer_code": dealer,
-            "business_date": "2026-11-20",
+            "business_date": business_date,
             "lines": [{"sku": s, "quantity": q} for s, q in lines.items()],
         }
         return ok(command(self.orders, "/orders", body, headers=CHENGDU_CLERK))

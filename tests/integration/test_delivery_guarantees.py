@@ -243,12 +243,11 @@ def order_placed_envelope(*, position: int, previous: int, quantity: int) -> dic
         region="SOUTHWEST",
         business_date=date(2026, 11, 20),
         lines=[
-            published.OrderLine(
+            published.PlacedLine.at(
                 sku="WULIANGYE-52-500ML",
                 category="BAIJIU",
                 quantity=quantity,
                 unit_price=Decimal("1299.00"),
-                amount=amount,
             )
         ],
         total=amount,

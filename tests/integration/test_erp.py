@@ -124,7 +124,7 @@ def assert_every_event_fits_its_exported_schema(settings) -> None:
             envelope = published.validate(json.loads(record.value))
             types.add(envelope["type"])
     assert {
-        "dist.orders.OrderPlaced.v1",
+        "dist.orders.OrderPlaced.v2",
         "dist.inventory.GoodsReceived.v2",
         "dist.inventory.ShipmentDispatched.v2",
         "dist.finance.InvoiceIssued.v1",

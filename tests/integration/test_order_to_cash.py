@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.kernel.dates import business_today
 from tests.integration.saga import (
     CHENGDU_CLERK,
     CHENGDU_MANAGER,
@@ -216,10 +217,13 @@ def test_orders_are_priced_from_the_dealer_grades_price_list(company):
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_sku"
     ok(command(company.orders, path, price, headers=HQ))
 
-    tier1 = company.place({WULIANGYE: 10, JIANNANCHUN: 2}, dealer="CD-001")
+    # The price takes effect today: orders of today's business date get it.
+    today = business_today().isoformat()
+    tier1 = company.place({WULIANGYE: 10, JIANNANCHUN: 2}, dealer="CD-001", business_date=today)
     assert [line["unit_price"] for line in tier1["lines"]] == ["1199.00", "458.50"]
     assert tier1["total"] == "12907.00"
-    tier2 = company.place({WULIANGYE: 10}, dealer="CD-002")  # no tier-2 price: list price
+    # no tier-2 price: list price
+    tier2 = company.place({WULIANGYE: 10}, dealer="CD-002", business_date=today)
     assert tier2["lines"][0]["unit_price"] == "1299.00"
     # A later price change leaves placed orders as they were priced.
     ok(command(company.orders, path, {**price, "unit_price": "999.00"}, headers=HQ))

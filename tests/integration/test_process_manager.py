@@ -37,12 +37,11 @@ def placed(position: int, dealer: str, quantity: int) -> Envelope:
         region="SOUTHWEST",
         business_date=date(2026, 11, 20),
         lines=[
-            published.OrderLine(
+            published.PlacedLine.at(
                 sku=SKU,
                 category="BAIJIU",
                 quantity=quantity,
                 unit_price=Decimal("1299.00"),
-                amount=Decimal("1299.00") * quantity,
             )
         ],
         total=Decimal("1299.00") * quantity,

@@ -55,7 +55,7 @@ def test_foreign_type_strings_are_refused(value):
 
 
 def test_an_order_placed_fits_its_published_schema():
-    event = published.OrderPlaced(
+    event = published.OrderPlacedV1(
         order_id="3f1c",
         dealer_id="9a2b",
         dealer_code="CD-001",

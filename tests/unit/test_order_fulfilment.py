@@ -33,6 +33,7 @@ def approved_order() -> Order:
         quantity=12,
         unit_price=Decimal("1199.00"),
         amount=Decimal("14388.00"),
+        list_unit_price=Decimal("1199.00"),
     )
     order = Order.place(
         dealer=dealer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -23,6 +24,11 @@ from services.orders.domain import (
 )
 
 HQ = Provenance(actor="Wang Min", role="hq_admin")
+DAY = date(2026, 12, 1)
+
+
+def priced(requested, catalogue, price_list=None, **promotions):
+    return price_lines(requested, catalogue, price_list, on=DAY, **promotions)
 
 
 def product(sku: str, price: str) -> Product:
@@ -65,7 +71,7 @@ class TestMoney:
 
 class TestPriceLines:
     def test_line_amount_is_quantity_times_list_price(self):
-        lines, total = price_lines(
+        lines, total = priced(
             [RequestedLine("WULIANGYE-52-500ML", 12), RequestedLine("TSINGTAO-1903-330ML", 480)],
             CATALOGUE,
         )
@@ -74,22 +80,22 @@ class TestPriceLines:
 
     def test_the_total_is_the_sum_of_what_the_lines_show(self):
         odd = {"JIANNANCHUN-52-500ML": product("JIANNANCHUN-52-500ML", "458.50")}
-        lines, total = price_lines([RequestedLine("JIANNANCHUN-52-500ML", 3)], odd)
+        lines, total = priced([RequestedLine("JIANNANCHUN-52-500ML", 3)], odd)
         assert total == sum(line.amount for line in lines) == Decimal("1375.50")
 
     def test_unknown_skus_are_named(self):
         with pytest.raises(UnknownProduct) as error:
-            price_lines([RequestedLine("MAOTAI-FAKE-1L", 1)], CATALOGUE)
+            priced([RequestedLine("MAOTAI-FAKE-1L", 1)], CATALOGUE)
         assert error.value.extra["skus"] == ["MAOTAI-FAKE-1L"]
 
     @pytest.mark.parametrize("quantity", [0, -3])
     def test_quantities_must_be_positive(self, quantity):
         with pytest.raises(InvalidQuantity):
-            price_lines([RequestedLine("WULIANGYE-52-500ML", quantity)], CATALOGUE)
+            priced([RequestedLine("WULIANGYE-52-500ML", quantity)], CATALOGUE)
 
     def test_an_order_needs_a_line(self):
         with pytest.raises(InvalidQuantity):
-            price_lines([], CATALOGUE)
+            priced([], CATALOGUE)
 
 
 class TestProduct:
@@ -122,7 +128,7 @@ class TestAmountCeiling:
     def test_an_order_beyond_ten_billion_yuan_is_refused(self):
         pricey = {"MOUTAI-1935-CASK": product("MOUTAI-1935-CASK", "9999999999.99")}
         with pytest.raises(OrderTooLarge):
-            price_lines([RequestedLine("MOUTAI-1935-CASK", 2)], pricey)
+            priced([RequestedLine("MOUTAI-1935-CASK", 2)], pricey)
 
     def test_a_list_price_beyond_the_ceiling_is_refused(self):
         with pytest.raises(InvalidPrice):
@@ -131,8 +137,8 @@ class TestAmountCeiling:
 
 def test_a_grade_price_list_prices_the_skus_it_lists_and_leaves_the_rest_at_list_price():
     tier1 = PriceList(grade="tier1_distributor")
-    tier1.set_price("WULIANGYE-52-500ML", Decimal("1199.00"), HQ)
-    lines, total = price_lines(
+    tier1.set_price("WULIANGYE-52-500ML", Decimal("1199.00"), effective_from=DAY, today=DAY, by=HQ)
+    lines, total = priced(
         [RequestedLine("WULIANGYE-52-500ML", 3), RequestedLine("TSINGTAO-1903-330ML", 7)],
         CATALOGUE,
         tier1,
@@ -144,4 +150,6 @@ def test_a_grade_price_list_prices_the_skus_it_lists_and_leaves_the_rest_at_list
 @pytest.mark.parametrize("price", ["0", "-1.00", "12.345"])
 def test_a_price_list_refuses_prices_that_are_not_positive_fen(price):
     with pytest.raises(InvalidPrice):
-        PriceList(grade="group_buy").set_price("WULIANGYE-52-500ML", Decimal(price), HQ)
+        PriceList(grade="group_buy").set_price(
+            "WULIANGYE-52-500ML", Decimal(price), effective_from=DAY, today=DAY, by=HQ
+        )

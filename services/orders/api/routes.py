@@ -3,9 +3,10 @@ live in the application and the aggregates."""
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from runtime.http.idempotency import run_command
@@ -13,6 +14,8 @@ from runtime.settings import Role
 from services.kernel.dates import business_today
 from services.orders.api.deps import CurrentPrincipal, Idempotency, OrdersApp, actor_of
 from services.orders.api.schemas import (
+    CategoryCreate,
+    CategoryRead,
     DealerCreate,
     DealerRead,
     OrderCreate,
@@ -22,17 +25,24 @@ from services.orders.api.schemas import (
     PriceListRead,
     ProductCreate,
     ProductRead,
+    PromotionCreate,
+    PromotionEnd,
+    PromotionList,
+    PromotionRead,
 )
 from services.orders.application import (
     PlaceOrder,
     RegisterDealer,
     RegisterProduct,
+    category_view,
     dealer_view,
     order_view,
     price_list_view,
     product_view,
+    promotion_view,
 )
 from services.orders.domain import DealerGrade, PriceList, RequestedLine, check_may_order_for
+from services.orders.promotions import Promotion, PromotionKind
 
 CREATED = {201: {"description": "created"}, 409: {"description": "rule violated"}}
 
@@ -40,6 +50,7 @@ dealers = APIRouter(prefix="/dealers", tags=["dealers"])
 products = APIRouter(prefix="/products", tags=["products"])
 orders = APIRouter(prefix="/orders", tags=["orders"])
 price_lists = APIRouter(prefix="/price-lists", tags=["price lists"])
+promotions = APIRouter(prefix="/promotions", tags=["promotions"])
 
 
 @dealers.post("", status_code=201, response_model=DealerRead, responses=CREATED)
@@ -83,6 +94,28 @@ def register_product(
     return run_command(
         app, key, lambda k: app.register_product(cmd, actor=actor_of(principal, k), idempotency=k)
     )
+
+
+@products.post("/categories", response_model=CategoryRead, responses=CREATED)
+def place_category(
+    body: CategoryCreate, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
+) -> JSONResponse:
+    """品类: add a category, or move one under another parent. A product's category joins
+    the tree as a root the first time a product names it."""
+    principal.require(Role.HQ_ADMIN)
+    return run_command(
+        app,
+        key,
+        lambda k: app.place_category(
+            body.code, body.name, body.parent, actor=actor_of(principal, k), idempotency=k
+        ),
+    )
+
+
+@products.get("/categories", response_model=list[CategoryRead])
+def list_categories(principal: CurrentPrincipal, app: OrdersApp) -> list[dict]:
+    tree = app.category_tree()
+    return [category_view(tree, code) for code in sorted(tree.categories)]
 
 
 @products.get("/{sku}", response_model=ProductRead)
@@ -181,17 +214,86 @@ def set_price(
     app: OrdersApp,
     key: Idempotency,
 ) -> JSONResponse:
-    """价格表: the unit price of a SKU for dealers of one grade, from the next order on."""
+    """价格表: the unit price of a SKU for dealers of one grade, for orders from its
+    effective date on. Orders placed before keep the price they were placed at."""
     principal.require(Role.HQ_ADMIN)
     return run_command(
         app,
         key,
         lambda k: app.set_price(
-            grade, body.sku, body.unit_price, actor=actor_of(principal, k), idempotency=k
+            grade,
+            body.sku,
+            body.unit_price,
+            effective_from=body.effective_from,
+            today=business_today(),
+            actor=actor_of(principal, k),
+            idempotency=k,
         ),
     )
 
 
 @price_lists.get("/{grade}", response_model=PriceListRead)
-def get_price_list(grade: DealerGrade, principal: CurrentPrincipal, app: OrdersApp) -> dict:
-    return price_list_view(app.find_price_list(grade) or PriceList(grade=grade))
+def get_price_list(
+    grade: DealerGrade,
+    principal: CurrentPrincipal,
+    app: OrdersApp,
+    on: date | None = Query(default=None, description="default: today"),
+) -> dict:
+    """The grade's prices in effect on a day, and those scheduled after it."""
+    return price_list_view(
+        app.find_price_list(grade) or PriceList(grade=grade), on or business_today()
+    )
+
+
+@promotions.post("", status_code=201, response_model=PromotionRead, responses=CREATED)
+def define_promotion(
+    body: PromotionCreate, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
+) -> JSONResponse:
+    """促销: a promotion applied automatically to orders placed within its period."""
+    principal.require(Role.HQ_ADMIN)
+    fields = body.model_dump()
+    fields["grades"] = tuple(str(grade) for grade in body.grades)
+    fields["kind"] = PromotionKind(body.kind)
+    promotion = Promotion(**fields)
+    return run_command(
+        app,
+        key,
+        lambda k: app.define_promotion(
+            promotion, today=business_today(), actor=actor_of(principal, k), idempotency=k
+        ),
+    )
+
+
+@promotions.get("", response_model=PromotionList)
+def list_promotions(
+    principal: CurrentPrincipal,
+    app: OrdersApp,
+    on: date | None = Query(default=None, description="only those in force that day"),
+    grade: DealerGrade | None = Query(default=None, description="only those for this grade"),
+) -> dict:
+    found = app.promotion_book().all()
+    if on is not None:
+        found = [p for p in found if any(p.applies(g, on) for g in DealerGrade)]
+    if grade is not None:
+        found = [p for p in found if not p.grades or grade in p.grades]
+    return {"promotions": [promotion_view(p) for p in found]}
+
+
+@promotions.get("/{code}", response_model=PromotionRead)
+def get_promotion(code: str, principal: CurrentPrincipal, app: OrdersApp) -> dict:
+    return promotion_view(app.promotion_book().get(code))
+
+
+@promotions.post("/{code}/end", response_model=PromotionRead, responses=DECIDED)
+def end_promotion(
+    code: str, body: PromotionEnd, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
+) -> JSONResponse:
+    """End a promotion early: orders from ``on`` no longer get it; earlier ones keep it."""
+    principal.require(Role.HQ_ADMIN)
+    return run_command(
+        app,
+        key,
+        lambda k: app.end_promotion(
+            code, body.on, today=business_today(), actor=actor_of(principal, k), idempotency=k
+        ),
+    )

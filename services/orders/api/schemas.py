@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,8 +70,12 @@ class OrderLineRead(BaseModel):
     name: str
     category: str
     quantity: int
-    unit_price: str
+    unit_price: str = Field(description="what the dealer pays per unit, after any promotion")
     amount: str
+    list_unit_price: str = Field(description="the grade's price in effect on the business date")
+    discount: str = Field(description="what the promotion took off the line")
+    promotion: str | None = None
+    gift: bool = Field(default=False, description="a free gift line (买赠) at zero price")
 
 
 class ShippedRead(BaseModel):
@@ -109,6 +114,8 @@ class OrderRead(BaseModel):
     detail: str | None = None
     shipped: list[ShippedRead] = []
     lines: list[OrderLineRead]
+    promotions: list[str] = Field(default=[], description="the promotions applied at placing")
+    discount: str = Field(default="0.00", description="the lines' discounts")
     total: str
     position: str | None = Field(
         default=None, description="pass as ?min_position= to a query to read your own write"
@@ -122,14 +129,94 @@ def money_str(value: Decimal) -> str:
 class PriceCreate(_Strict):
     sku: Code = Field(examples=["WULIANGYE-52-500ML"])
     unit_price: Money
+    effective_from: date | None = Field(
+        default=None,
+        description="the first business date orders get this price: today (Asia/Shanghai, "
+        "the default) or later",
+    )
 
 
 class PriceRead(BaseModel):
     sku: str
     unit_price: str
+    effective_from: date | None = Field(description="null: in effect from the start")
 
 
 class PriceListRead(BaseModel):
     grade: str
+    on: date = Field(description="the day the prices are in effect")
     prices: list[PriceRead]
+    scheduled: list[PriceRead] = Field(description="prices that take effect after that day")
     position: str | None = None
+
+
+class CategoryCreate(_Strict):
+    code: Code = Field(examples=["BAIJIU-NONGXIANG"])
+    name: Name = Field(examples=["Strong-aroma baijiu"])
+    parent: Code | None = Field(default=None, examples=["BAIJIU"])
+
+
+class CategoryRead(BaseModel):
+    code: str
+    name: str
+    parent: str | None
+    path: list[str] = Field(description="from the root down to the category")
+    position: str | None = None
+
+
+class _PromotionCreate(_Strict):
+    code: Code = Field(examples=["CNY-2027-WLY"])
+    name: Name = Field(examples=["Spring Festival: buy 10 get 1"])
+    valid_from: date = Field(description="today or later")
+    valid_to: date
+    grades: list[DealerGrade] = Field(
+        default=[], max_length=4, description="the dealer grades it is for; empty: every grade"
+    )
+
+
+class BuyGetCreate(_PromotionCreate):
+    """买赠: for every buy_quantity paid units of buy_sku, gift_quantity of gift_sku free."""
+
+    kind: Literal["buy_get"]
+    buy_sku: Code
+    buy_quantity: int = Field(ge=1, le=100_000, strict=True)
+    gift_sku: Code
+    gift_quantity: int = Field(ge=1, le=100_000, strict=True)
+
+
+class CategoryDiscountCreate(_PromotionCreate):
+    """A rate off every SKU of a category and its sub-categories."""
+
+    kind: Literal["category_discount"]
+    category: Code
+    discount_rate: Decimal = Field(
+        gt=0, le=Decimal("0.9"), decimal_places=4, examples=["0.05"], description="0.05 = 5 %"
+    )
+
+
+PromotionCreate = Annotated[BuyGetCreate | CategoryDiscountCreate, Field(discriminator="kind")]
+
+
+class PromotionEnd(_Strict):
+    on: date = Field(description="the first business date it no longer applies (today or later)")
+
+
+class PromotionRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    valid_from: date
+    valid_to: date
+    grades: list[str]
+    ended_on: date | None
+    buy_sku: str | None = None
+    buy_quantity: int | None = None
+    gift_sku: str | None = None
+    gift_quantity: int | None = None
+    category: str | None = None
+    discount_rate: str | None = None
+    position: str | None = None
+
+
+class PromotionList(BaseModel):
+    promotions: list[PromotionRead]
