@@ -1,11 +1,13 @@
-"""The demo company: a few regions and branches, dealers of every grade with credit, SKUs and
-a tier-1 price list, a rebate policy, warehouses with opening stock, some orders, and one of
+"""The demo company: a few regions and branches, dealers of every grade with credit, a
+category tree, SKUs, a tier-1 price list with next month's price, this season's promotions,
+a rebate policy, warehouses with opening stock, some orders, and one of
 them driven all the way to cash. Posted through the HTTP APIs like any client would
 (re-running replays)."""
 
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 
 import httpx
 from tqdm import tqdm
@@ -50,12 +52,20 @@ DEALER_NAMES = {
         "Fengtai Corporate Supply",
     ],
 }
+# The category tree (品类), parents first: a promotion on a category reaches its children.
+CATEGORIES = [
+    ("BAIJIU", "Baijiu", None),
+    ("BAIJIU-NONGXIANG", "Strong-aroma baijiu", "BAIJIU"),
+    ("BAIJIU-MIANROU", "Soft baijiu", "BAIJIU"),
+    ("WINE", "Wine", None),
+    ("BEER", "Beer", None),
+]
 PRODUCTS = [
-    ("WULIANGYE-52-500ML", "Wuliangye 52% 500ml", "BAIJIU", "1299.00"),
-    ("WULIANGYE-52-1L", "Wuliangye 52% 1L", "BAIJIU", "2499.00"),
-    ("JIANNANCHUN-52-500ML", "Jiannanchun 52% 500ml", "BAIJIU", "458.50"),
-    ("LUZHOU-1573-500ML", "Guojiao 1573 52% 500ml", "BAIJIU", "1099.00"),
-    ("YANGHE-M6-500ML", "Yanghe Dream Blue M6 52% 500ml", "BAIJIU", "629.00"),
+    ("WULIANGYE-52-500ML", "Wuliangye 52% 500ml", "BAIJIU-NONGXIANG", "1299.00"),
+    ("WULIANGYE-52-1L", "Wuliangye 52% 1L", "BAIJIU-NONGXIANG", "2499.00"),
+    ("JIANNANCHUN-52-500ML", "Jiannanchun 52% 500ml", "BAIJIU-NONGXIANG", "458.50"),
+    ("LUZHOU-1573-500ML", "Guojiao 1573 52% 500ml", "BAIJIU-NONGXIANG", "1099.00"),
+    ("YANGHE-M6-500ML", "Yanghe Dream Blue M6 52% 500ml", "BAIJIU-MIANROU", "629.00"),
     ("GREATWALL-CAB-750ML", "Great Wall Cabernet 750ml", "WINE", "168.00"),
     ("TSINGTAO-1903-330ML", "Tsingtao 1903 330ml", "BEER", "8.80"),
 ]
@@ -98,6 +108,28 @@ CREDIT = {
     "group_buy": ("100000.00", 15),
 }
 TIER1_PRICES = [("WULIANGYE-52-500ML", "1199.00"), ("LUZHOU-1573-500ML", "1029.00")]
+# From the first of next month, tier-1 Wuliangye goes up (placed orders keep their price).
+TIER1_NEXT_MONTH = [("WULIANGYE-52-500ML", "1249.00")]
+# Promotions in force for 60 days from the day the demo is seeded.
+PROMOTIONS = [
+    {
+        "kind": "buy_get",
+        "code": "SPRING-WLY-10-1",
+        "name": "Spring Festival: buy 10 Wuliangye 500ml, get 1 free",
+        "grades": ["tier1_distributor"],
+        "buy_sku": "WULIANGYE-52-500ML",
+        "buy_quantity": 10,
+        "gift_sku": "WULIANGYE-52-500ML",
+        "gift_quantity": 1,
+    },
+    {
+        "kind": "category_discount",
+        "code": "NONGXIANG-3PCT",
+        "name": "3 % off strong-aroma baijiu",
+        "category": "BAIJIU-NONGXIANG",
+        "discount_rate": "0.03",
+    },
+]
 REBATE_POLICY = {"policy_code": "TIER1-REBATE", "grade": "tier1_distributor", "rate": "0.0200"}
 # The order that goes all the way to cash when the platform starts.
 CYCLE_ORDER = 0
@@ -161,12 +193,16 @@ def seed_demo_company(
                 terms = {"credit_limit": limit, "payment_terms_days": days}
                 path = f"/accounts/{code}/credit-terms"
                 steps.append(("finance", path, terms, f"seed-credit-{code}"))
+    for code, name, parent in CATEGORIES:
+        category = {"code": code, "name": name, "parent": parent}
+        steps.append(("orders", "/products/categories", category, f"seed-category-{code}"))
     for sku, name, category, price in PRODUCTS:
         product = {"sku": sku, "name": name, "category": category, "list_price": price}
         steps.append(("orders", "/products", product, f"seed-product-{sku}"))
     for sku, price in TIER1_PRICES:
         path = "/price-lists/tier1_distributor/prices"
         steps.append(("orders", path, {"sku": sku, "unit_price": price}, f"seed-price-{sku}"))
+    steps.extend(commercial_terms(business_today()))
     year = business_today().year
     policy = {**REBATE_POLICY, "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31"}
     steps.append(("finance", "/rebate-policies", policy, f"seed-rebate-{year}"))
@@ -203,6 +239,24 @@ def seed_demo_company(
     }
 
 
+def commercial_terms(today: date) -> list[tuple[str, str, dict, str]]:
+    """Next month's tier-1 price and this season's promotions."""
+    steps = []
+    first_of_next_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    for sku, price in TIER1_NEXT_MONTH:
+        path = "/price-lists/tier1_distributor/prices"
+        body = {"sku": sku, "unit_price": price, "effective_from": first_of_next_month.isoformat()}
+        steps.append(("orders", path, body, f"seed-price-{sku}-{first_of_next_month}"))
+    for promotion in PROMOTIONS:
+        body = {
+            **promotion,
+            "valid_from": today.isoformat(),
+            "valid_to": (today + timedelta(days=60)).isoformat(),
+        }
+        steps.append(("orders", "/promotions", body, f"seed-promotion-{promotion['code']}"))
+    return steps
+
+
 def order_to_cash(seeder: Seeder, order: dict) -> dict[str, int]:
     """Drive one order through the whole saga: approved by credit and stock, shipped in two
     parts, invoiced, delivered and partly paid."""
@@ -233,11 +287,15 @@ def order_to_cash(seeder: Seeder, order: dict) -> dict[str, int]:
 
 
 def _halves(lines: list[dict]) -> list[list[dict]]:
-    """Two shipments: half of every line of more than one unit, then the rest."""
-    first, rest = [], []
+    """Two shipments: half of every SKU of more than one unit (gifts included), then the
+    rest."""
+    ordered: dict[str, int] = {}
     for line in lines:
-        half = line["quantity"] // 2
+        ordered[line["sku"]] = ordered.get(line["sku"], 0) + line["quantity"]
+    first, rest = [], []
+    for sku, quantity in ordered.items():
+        half = quantity // 2
         if half:
-            first.append({"sku": line["sku"], "quantity": half})
-        rest.append({"sku": line["sku"], "quantity": line["quantity"] - half})
+            first.append({"sku": sku, "quantity": half})
+        rest.append({"sku": sku, "quantity": quantity - half})
     return [part for part in (first, rest) if part]

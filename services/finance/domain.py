@@ -403,9 +403,9 @@ class OrderBilling(Aggregate):
 
     def invoice_lines(self, shipped: dict[str, int]) -> list[tuple[int, dict, int]]:
         """Which of the order's lines a shipment's quantities fill: (line index, line,
-        quantity), in the order's line order. A SKU on several lines (a paid line and a promotion's gift of the same
-        SKU) fills them in the order's line order, so paid units invoice before gifts and a
-        fully shipped order invoices exactly its total."""
+        quantity), in the order's line order. A SKU on several lines (a paid line and a
+        promotion's gift of the same SKU) fills them in that order, so paid units invoice
+        before gifts and a fully shipped order invoices exactly its total."""
         filled: list[tuple[int, dict, int]] = []
         for sku, quantity in shipped.items():
             indexes = [i for i, line in enumerate(self.lines) if line["sku"] == sku]
