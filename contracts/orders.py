@@ -13,7 +13,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import IntegrationEvent
-from contracts.types import Money, OrderLine
+from contracts.types import Line, Money, OrderLine
 
 
 class DealerRegistered(IntegrationEvent):
@@ -172,4 +172,23 @@ class OrderCancelled(IntegrationEvent):
 
     order_id: str
     dealer_code: str
+    reason: str
+
+
+class ReturnApproved(IntegrationEvent):
+    """退货: a branch manager (or HQ) approved a dealer's return of goods shipped on an order.
+    The warehouse is to receive them; finance credits what it receives at the order's
+    prices."""
+
+    service = "orders"
+    event_name = "ReturnApproved"
+    version = 1
+
+    return_id: str
+    order_id: str
+    dealer_code: str
+    branch: str
+    warehouse_code: str = Field(description="where the goods come back: the order's warehouse")
+    business_date: date = Field(description="the day the dealer asked")
+    lines: list[Line] = Field(min_length=1)
     reason: str

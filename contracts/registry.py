@@ -21,6 +21,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     orders.OrderApproved,
     orders.OrderRejected,
     orders.OrderCancelled,
+    orders.ReturnApproved,
     inventory.WarehouseRegistered,
     inventory.GoodsReceived,
     inventory.StockReserved,

@@ -20,6 +20,7 @@ from contracts import finance, inventory
 from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
 from runtime.process_manager import Policy, Unit
+from services.kernel.errors import OutsideScope
 from services.orders.contract import to_integration_event
 from services.orders.domain import (
     ALWAYS,
@@ -44,6 +45,7 @@ from services.orders.promotions import (
     PromotionKind,
     UnknownCategory,
 )
+from services.orders.returns import DealerReturn, ReturnExceedsShipped, UnknownReturn
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,14 @@ class PlaceOrder:
     dealer_code: str
     business_date: date
     lines: list[RequestedLine]
+
+
+@dataclass(frozen=True)
+class RequestReturn:
+    order_id: UUID
+    business_date: date
+    lines: dict[str, int]
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -196,6 +206,30 @@ def order_view(order: Order) -> dict[str, Any]:
         "promotions": sorted({line["promotion"] for line in order.lines if line.get("promotion")}),
         "discount": f"{sum((line.get('discount', 0) for line in order.lines), Decimal(0)):.2f}",
         "total": f"{order.total:.2f}",
+    }
+
+
+def return_view(dealer_return: DealerReturn) -> dict[str, Any]:
+    return {
+        "return_id": str(dealer_return.id),
+        "order_id": dealer_return.order_id,
+        "dealer_code": dealer_return.dealer_code,
+        "branch": dealer_return.branch,
+        "warehouse_code": dealer_return.warehouse_code,
+        "business_date": dealer_return.business_date.isoformat(),
+        "status": str(dealer_return.status),
+        "reason": dealer_return.reason,
+        "decision": dealer_return.decision,
+        "lines": [{"sku": s, "quantity": q} for s, q in sorted(dealer_return.lines.items())],
+        "received_on": (
+            dealer_return.received_on.isoformat() if dealer_return.received_on else None
+        ),
+        "received": [
+            {"sku": sku, "good": r["good"], "damaged": r["damaged"]}
+            for sku, r in sorted(dealer_return.received.items())
+        ],
+        "credit_note_id": dealer_return.credit_note_id,
+        "credited": f"{dealer_return.credited:.2f}" if dealer_return.credited is not None else None,
     }
 
 
@@ -417,6 +451,79 @@ class OrdersApplication(ServiceApplication):
             return self.repository.get(PriceList.create_id(DealerGrade(grade)))
         except AggregateNotFoundError:
             return None
+
+    # -- returns (退货) ---------------------------------------------------------------------
+    def request_return(
+        self, cmd: RequestReturn, *, actor: Actor, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """A dealer (or its branch) asks to return goods shipped on an order."""
+        order = self.get_order(cmd.order_id)
+        dealer = self.get_dealer(order.dealer_code)
+        check_may_order_for(
+            dealer, role=actor.role, branch=actor.branch, dealer_code=actor.dealer_code
+        )
+        if order.warehouse_code is None or not order.shipped:
+            raise ReturnExceedsShipped(f"nothing has shipped on order {order.id} yet")
+        dealer_return = DealerReturn(
+            order_id=str(order.id),
+            dealer_code=order.dealer_code,
+            branch=order.branch,
+            region=order.region,
+            warehouse_code=order.warehouse_code,
+            business_date=cmd.business_date,
+            lines=cmd.lines,
+            reason=cmd.reason,
+            by=actor.provenance,
+        )
+        order.take_back(str(dealer_return.id), cmd.lines)
+        return self.save_command(
+            dealer_return,
+            order,
+            status_code=201,
+            body=return_view(dealer_return),
+            idempotency=idempotency,
+        )
+
+    def decide_return(
+        self,
+        return_id: UUID,
+        decision: str,
+        *,
+        reason: str,
+        actor: Actor,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """A branch manager of the order's branch (or HQ) approves or rejects a return."""
+        dealer_return = self.get_return(return_id)
+        if actor.role == "branch_manager" and actor.branch != dealer_return.branch:
+            raise OutsideScope(f"return {return_id} belongs to branch {dealer_return.branch}")
+        if decision == "approve":
+            dealer_return.approve(actor.provenance)
+            return self.save_command(
+                dealer_return,
+                status_code=200,
+                body=return_view(dealer_return),
+                idempotency=idempotency,
+            )
+        dealer_return.reject(reason, actor.provenance)
+        order = self.get_order(UUID(dealer_return.order_id))
+        order.settle_return(str(dealer_return.id), {})
+        return self.save_command(
+            dealer_return,
+            order,
+            status_code=200,
+            body=return_view(dealer_return),
+            idempotency=idempotency,
+        )
+
+    def get_return(self, return_id: UUID) -> DealerReturn:
+        try:
+            found = self.repository.get(return_id)
+        except AggregateNotFoundError:
+            found = None
+        if not isinstance(found, DealerReturn):
+            raise UnknownReturn(f"no return {return_id}")
+        return found
 
     # -- order workflow --------------------------------------------------------------------
     def decide(

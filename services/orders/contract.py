@@ -12,6 +12,7 @@ from eventsourcing.domain import DomainEventProtocol
 from contracts import orders as published
 from contracts.envelope import IntegrationEvent
 from services.orders.domain import Dealer, Order, Product
+from services.orders.returns import DealerReturn
 
 
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
@@ -77,6 +78,17 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
         return published.OrderCancelled(
             order_id=str(event.originator_id),
             dealer_code=event.dealer_code,
+            reason=event.reason,
+        )
+    if isinstance(event, DealerReturn.Approved):
+        return published.ReturnApproved(
+            return_id=str(event.originator_id),
+            order_id=event.order_id,
+            dealer_code=event.dealer_code,
+            branch=event.branch,
+            warehouse_code=event.warehouse_code,
+            business_date=event.business_date,
+            lines=[published.Line(sku=s, quantity=q) for s, q in sorted(event.lines.items())],
             reason=event.reason,
         )
     return None

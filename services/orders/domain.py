@@ -19,6 +19,7 @@ from runtime.eventstore import Provenance
 from services.kernel.errors import NotFound, OutsideScope, RuleViolation
 from services.kernel.money import MAX_ORDER_TOTAL, cny, line_amount
 from services.orders.promotions import CategoryTree, Promotion, PromotionKind
+from services.orders.returns import ReturnExceedsShipped
 
 _IDS = uuid5(NAMESPACE_URL, "urn:dist:orders")
 
@@ -435,6 +436,7 @@ class Order(Aggregate):
         self.detail: str | None = None
         self.shipped: dict[str, int] = {}
         self.shipments: dict[str, bool] = {}  # shipment id -> delivered
+        self.returns: dict[str, dict[str, int]] = {}  # return id -> quantities it takes back
 
     @classmethod
     def place(
@@ -603,6 +605,39 @@ class Order(Aggregate):
         for line in self.lines:
             ordered[line["sku"]] = ordered.get(line["sku"], 0) + line["quantity"]
         return all(self.shipped.get(sku, 0) >= quantity for sku, quantity in ordered.items())
+
+    # -- returns (退货) ------------------------------------------------------------------------
+    def returnable(self, sku: str) -> int:
+        """Shipped on this order and not taken back by another return (not rejected)."""
+        taken = sum(lines.get(sku, 0) for lines in self.returns.values())
+        return self.shipped.get(sku, 0) - taken
+
+    def take_back(self, return_id: str, lines: dict[str, int]) -> None:
+        for sku, quantity in sorted(lines.items()):
+            if quantity > self.returnable(sku):
+                raise ReturnExceedsShipped(
+                    f"{sku}: returning {quantity}, but {self.returnable(sku)} shipped on order "
+                    f"{self.id} can still be returned",
+                    sku=sku,
+                )
+        self._taken_back(return_id=return_id, lines=lines)
+
+    @event("ReturnRequested")
+    def _taken_back(self, return_id: str, lines: dict[str, int]) -> None:
+        self.returns[return_id] = dict(lines)
+
+    def settle_return(self, return_id: str, lines: dict[str, int]) -> None:
+        """The return was rejected (nothing) or received (what actually came back): the
+        rest may be returned again."""
+        if return_id in self.returns and self.returns[return_id] != lines:
+            self._return_settled(return_id=return_id, lines=lines)
+
+    @event("ReturnSettled")
+    def _return_settled(self, return_id: str, lines: dict[str, int]) -> None:
+        if any(lines.values()):
+            self.returns[return_id] = {sku: q for sku, q in lines.items() if q}
+        else:
+            del self.returns[return_id]
 
     def record_delivery(self, shipment_id: str, delivered_on: date) -> None:
         if self.shipments.get(shipment_id) is not False:

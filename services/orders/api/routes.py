@@ -12,7 +12,13 @@ from fastapi.responses import JSONResponse
 from runtime.http.idempotency import run_command
 from runtime.settings import Role
 from services.kernel.dates import business_today
-from services.orders.api.deps import CurrentPrincipal, Idempotency, OrdersApp, actor_of
+from services.orders.api.deps import (
+    CurrentPrincipal,
+    Idempotency,
+    OrdersApp,
+    actor_of,
+    check_sees_dealer,
+)
 from services.orders.api.schemas import (
     CategoryCreate,
     CategoryRead,
@@ -140,13 +146,7 @@ def place_order(
 @orders.get("/{order_id}", response_model=OrderRead)
 def get_order(order_id: UUID, principal: CurrentPrincipal, app: OrdersApp) -> dict:
     order = app.get_order(order_id)
-    if not principal.is_hq:
-        check_may_order_for(
-            app.get_dealer(order.dealer_code),
-            role=principal.role,
-            branch=principal.grant.branch,
-            dealer_code=principal.grant.dealer,
-        )
+    check_sees_dealer(principal, app, order.dealer_code)
     return order_view(order)
 
 
