@@ -10,6 +10,7 @@ from eventsourcing.domain import DomainEventProtocol
 from contracts import orders as published
 from contracts.envelope import IntegrationEvent
 from services.orders.domain import Dealer, Order, Product
+from services.orders.planning_contract import to_integration_event as planning_event
 
 
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
@@ -72,4 +73,5 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             dealer_code=event.dealer_code,
             reason=event.reason,
         )
-    return None
+    # Demand plans, sales targets, salespeople: translated by their own module.
+    return planning_event(event)
