@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from runtime.eventstore import Provenance
 from services.kernel.errors import OutsideScope
+from services.orders.contract import to_integration_event
 from services.orders.domain import Dealer, InvalidTransition, UnknownProduct
 from services.orders.planning import (
     AllocationExceedsTarget,
@@ -243,3 +247,40 @@ class TestDealerCoverage:
         coverage.assign(zhang(), date(2026, 11, 1), MANAGER)
         coverage.assign(zhang(), date(2026, 11, 1), MANAGER)
         assert len(coverage.collect_events()) == 2  # opened, assigned once
+
+
+class TestPublishedEvents:
+    def test_every_planning_event_is_published_fitting_its_schema(self):
+        plan = submitted()
+        plan.revise({WULIANGYE: 100}, CLERK)
+        plan.return_for_revision("more JIANNANCHUN", MANAGER)
+        plan.revise({WULIANGYE: 100, JIANNANCHUN: 50}, CLERK)
+        plan.approve(None, MANAGER)
+        targets = november()
+        targets.allocate_branch("CD", levels("500000.00", "600000.00", "700000.00"), HQ)
+        targets.allocate_salesperson(zhang(), levels("1.00", "2.00", "3.00"), MANAGER)
+        coverage = DealerCoverage(dealer_code="CD-001", branch="CD")
+        coverage.assign(zhang(), date(2026, 11, 1), MANAGER)
+        events = [*plan.collect_events(), *targets.collect_events()]
+        events += [*zhang().collect_events(), *coverage.collect_events()]
+        schemas = Path(__file__).parents[2] / "contracts" / "schemas" / "orders"
+        names = []
+        for domain_event in events:
+            published = to_integration_event(domain_event)
+            if published is None:
+                continue  # MonthTargets.Opened, DealerCoverage.Opened stay inside
+            schema = json.loads((schemas / f"{published.event_name}.v1.json").read_text())
+            jsonschema.validate(published.model_dump(mode="json"), schema)
+            names.append(published.event_name)
+        assert names == [
+            "DemandPlanSubmitted",
+            "DemandPlanSubmitted",
+            "DemandPlanReturned",
+            "DemandPlanSubmitted",
+            "DemandPlanApproved",
+            "NationalTargetSet",
+            "BranchTargetSet",
+            "SalespersonTargetSet",
+            "SalespersonRegistered",
+            "DealerAssigned",
+        ]
