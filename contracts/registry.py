@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from contracts import finance, inventory, orders
+from contracts import finance, inventory, orders, planning
 from contracts.envelope import Envelope, EventType, IntegrationEvent, UnknownEventType
 
 PUBLISHED: tuple[type[IntegrationEvent], ...] = (
@@ -22,6 +22,14 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     orders.OrderRejected,
     orders.OrderCancelled,
     orders.ReturnApproved,
+    planning.DemandPlanSubmitted,
+    planning.DemandPlanApproved,
+    planning.DemandPlanReturned,
+    planning.SalespersonRegistered,
+    planning.DealerAssigned,
+    planning.NationalTargetSet,
+    planning.BranchTargetSet,
+    planning.SalespersonTargetSet,
     inventory.WarehouseRegistered,
     inventory.GoodsReceived,
     inventory.StockReserved,

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from projections.api.app import build_api
 from projections.channel_health.projection import channel_health
+from projections.demand_plans.projection import demand
 from projections.inventory.projection import inventory
 from projections.read_your_writes import ReadYourWrites
 from projections.receivables.projection import receivables
 from projections.sales.projection import sales
+from projections.targets.projection import targets
 from projections.tracking import Projection, SqlProjectionHandler, projections_engine
 from runtime.consumer import ConsumerRuntime
 from runtime.process import Process
 from runtime.settings import Settings
 
-PROJECTIONS: tuple[Projection, ...] = (sales, inventory, receivables, channel_health)
+PROJECTIONS: tuple[Projection, ...] = (
+    sales,
+    inventory,
+    receivables,
+    channel_health,
+    demand,
+    targets,
+)
 
 
 def projector(settings: Settings, handler: SqlProjectionHandler) -> ConsumerRuntime:

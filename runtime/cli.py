@@ -127,8 +127,8 @@ def export_schemas(out: Path) -> None:
 @click.option("--batch-size", default=2000, show_default=True, help="events per transaction")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def rebuild(projection: str, schema: str | None, batch_size: int, no_progress: bool) -> None:
-    """Drop a read model (sales, inventory, receivables, channel_health, or all) and rebuild
-    it from the topics, with a progress bar and a summary."""
+    """Drop a read model (sales, inventory, receivables, channel_health, demand_plans, targets,
+    or all) and rebuild it from the topics, with a progress bar and a summary."""
     from projections.bootstrap import PROJECTIONS
     from projections.rebuild import UnknownProjection
     from projections.rebuild import rebuild as run_rebuild

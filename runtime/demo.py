@@ -228,6 +228,7 @@ def seed_demo_company(
             }
             orders.append(seeder.post("orders", "/orders", order, f"seed-order-{number}"))
         cycle = order_to_cash(seeder, orders[CYCLE_ORDER])
+        planned = seed_planning(seeder, business_today().strftime("%Y-%m"))
     finally:
         seeder.close()
     return {
@@ -236,6 +237,7 @@ def seed_demo_company(
         "warehouses": len(WAREHOUSES),
         "orders": len(DEMO_ORDERS),
         **cycle,
+        **planned,
     }
 
 
@@ -299,3 +301,62 @@ def _halves(lines: list[dict]) -> list[list[dict]]:
             first.append({"sku": sku, "quantity": half})
         rest.append({"sku": sku, "quantity": quantity - half})
     return [part for part in (first, rest) if part]
+
+
+# Planning of the demo month (要货计划, 销售目标): dealers' plans, salespeople and their
+# dealers, the national target decomposed to branches and salespeople (CNY, net invoiced).
+DEMAND_PLANS = [
+    ("CD-001", [("WULIANGYE-52-500ML", 60), ("JIANNANCHUN-52-500ML", 120)], True),
+    ("CD-002", [("WULIANGYE-52-1L", 12)], True),
+    ("SH-001", [("LUZHOU-1573-500ML", 48), ("GREATWALL-CAB-750ML", 200)], False),
+]
+SALESPEOPLE = [
+    ("SP-CD-01", "Zhang Wei", "CD", ["CD-001", "CD-003"]),
+    ("SP-CD-02", "Liu Fang", "CD", ["CD-002", "CD-004"]),
+    ("SP-SH-01", "Zhou Min", "SH", ["SH-001", "SH-002"]),
+]
+NATIONAL_TARGET = ("300000.00", "400000.00", "500000.00")
+BRANCH_TARGETS = {
+    "CD": ("40000.00", "50000.00", "80000.00"),
+    "SH": ("60000.00", "80000.00", "100000.00"),
+}
+SALESPERSON_TARGETS = {
+    "SP-CD-01": ("30000.00", "40000.00", "60000.00"),
+    "SP-CD-02": ("10000.00", "10000.00", "20000.00"),
+    "SP-SH-01": ("40000.00", "50000.00", "60000.00"),
+}
+
+
+def seed_planning(seeder: Seeder, month: str) -> dict[str, int]:
+    """Demand plans of the month (Chengdu's approved, Shanghai's awaiting review), the
+    salesperson registry and who covers which dealer from the 1st, and the month's national
+    target decomposed to two branches and their salespeople."""
+
+    def levels(values: tuple[str, str, str]) -> dict[str, str]:
+        return dict(zip(("floor", "target", "stretch"), values, strict=True))
+
+    for dealer, lines, approve in DEMAND_PLANS:
+        plan = {
+            "dealer_code": dealer,
+            "month": month,
+            "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines],
+        }
+        seeder.post("orders", "/demand-plans", plan, f"seed-plan-{dealer}-{month}")
+        if approve:
+            path = f"/demand-plans/{dealer}/{month}/approval"
+            seeder.post("orders", path, {}, f"seed-plan-approval-{dealer}-{month}")
+    for code, name, branch, dealers in SALESPEOPLE:
+        body = {"code": code, "name": name, "branch": branch}
+        seeder.post("orders", "/targets/salespeople", body, f"seed-salesperson-{code}")
+        for dealer in dealers:
+            assignment = {"salesperson_code": code, "effective_from": f"{month}-01"}
+            path = f"/dealers/{dealer}/salesperson"
+            seeder.post("orders", path, assignment, f"seed-assign-{dealer}-{month}")
+    seeder.post("orders", f"/targets/{month}", levels(NATIONAL_TARGET), f"seed-target-{month}")
+    for branch, values in BRANCH_TARGETS.items():
+        path = f"/targets/{month}/branches/{branch}"
+        seeder.post("orders", path, levels(values), f"seed-target-{month}-{branch}")
+    for code, values in SALESPERSON_TARGETS.items():
+        path = f"/targets/{month}/salespeople/{code}"
+        seeder.post("orders", path, levels(values), f"seed-target-{month}-{code}")
+    return {"demand_plans": len(DEMAND_PLANS), "salespeople": len(SALESPEOPLE)}

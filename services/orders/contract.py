@@ -13,6 +13,7 @@ from contracts import orders as published
 from contracts.envelope import IntegrationEvent
 from services.orders.domain import Dealer, Order, Product
 from services.orders.returns import DealerReturn
+from services.orders.planning_contract import to_integration_event as planning_event
 
 
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
@@ -91,4 +92,5 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             lines=[published.Line(sku=s, quantity=q) for s, q in sorted(event.lines.items())],
             reason=event.reason,
         )
-    return None
+    # Demand plans, sales targets, salespeople: translated by their own module.
+    return planning_event(event)

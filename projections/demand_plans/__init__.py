@@ -1,0 +1,1 @@
+"""Demand plans (要货计划) against what dealers actually ordered, per month."""

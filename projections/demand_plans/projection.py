@@ -1,0 +1,171 @@
+"""The demand-plan read model: per dealer, month and SKU what the dealer planned (approved,
+or submitted and awaiting review) and what it actually ordered.
+
+- **planned**: the latest revision of each plan, with its status. An approved plan counts as
+  planned; a submitted one awaiting review is shown apart (``pending``); a returned one counts
+  as neither until it is resubmitted.
+- **actually ordered**: the quantities on orders placed in the month (by the order's business
+  date), every line including gift lines, less orders rejected or cancelled (the whole order:
+  nothing of it ships). Orders still on credit hold or awaiting approval count: they are the
+  dealer's demand until turned down.
+
+Order-free: every plan event carries the whole plan, and only a later event of the plan
+(higher ``sequence``) replaces what is held; an order's rejection or cancellation is kept by
+order id whether or not its OrderPlaced was seen, and the query leaves voided orders out.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, delete
+from sqlalchemy.dialects.postgresql import insert
+
+from contracts import Envelope
+from contracts import orders as orders_events
+from contracts import planning as planning_events
+from projections.tracking import Projection
+
+metadata = MetaData()
+
+demand_plans = Table(
+    "demand_plans",
+    metadata,
+    Column("dealer_code", String, primary_key=True),
+    Column("month", String, primary_key=True),
+    Column("branch", String, nullable=False, index=True),
+    Column("region", String, nullable=False),
+    Column("status", String, nullable=False),  # submitted | returned | approved
+    Column("revision", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),  # of the plan's latest event applied
+)
+
+demand_plan_lines = Table(
+    "demand_plan_lines",
+    metadata,
+    Column("dealer_code", String, primary_key=True),
+    Column("month", String, primary_key=True),
+    Column("sku", String, primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+)
+
+demand_order_lines = Table(
+    "demand_order_lines",
+    metadata,
+    Column("order_id", String, primary_key=True),
+    Column("sku", String, primary_key=True),
+    Column("dealer_code", String, nullable=False),
+    Column("branch", String, nullable=False),
+    Column("region", String, nullable=False),
+    Column("month", String, nullable=False, index=True),
+    Column("quantity", BigInteger, nullable=False),
+)
+
+demand_voided_orders = Table(
+    "demand_voided_orders",
+    metadata,
+    Column("order_id", String, primary_key=True),
+    Column("reason", String, nullable=False),
+)
+
+demand = Projection(name="demand_plans", metadata=metadata, origins=("orders",))
+
+
+def _plan(conn: Connection, envelope: Envelope, event, status: str, lines) -> None:
+    """Hold the plan as this event states it, unless a later event of it was applied."""
+    # A returned plan's event names no region: the one held stays.
+    region = getattr(event, "region", "")
+    statement = insert(demand_plans).values(
+        dealer_code=event.dealer_code,
+        month=event.month,
+        branch=event.branch,
+        region=region,
+        status=status,
+        revision=event.revision,
+        sequence=envelope.sequence,
+    )
+    updates = {name: statement.excluded[name] for name in ("status", "revision", "sequence")}
+    if region:
+        updates["region"] = statement.excluded.region
+    applied = conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["dealer_code", "month"],
+            set_=updates,
+            where=demand_plans.c.sequence < statement.excluded.sequence,
+        ).returning(demand_plans.c.dealer_code)
+    ).first()
+    if applied is None or lines is None:
+        return
+    key = (demand_plan_lines.c.dealer_code == event.dealer_code) & (
+        demand_plan_lines.c.month == event.month
+    )
+    conn.execute(delete(demand_plan_lines).where(key))
+    conn.execute(
+        insert(demand_plan_lines),
+        [
+            {
+                "dealer_code": event.dealer_code,
+                "month": event.month,
+                "sku": line.sku,
+                "quantity": line.quantity,
+            }
+            for line in lines
+        ],
+    )
+
+
+@demand.on(planning_events.DemandPlanSubmitted)
+def plan_submitted(conn: Connection, envelope: Envelope, event) -> None:
+    _plan(conn, envelope, event, "submitted", event.lines)
+
+
+@demand.on(planning_events.DemandPlanApproved)
+def plan_approved(conn: Connection, envelope: Envelope, event) -> None:
+    _plan(conn, envelope, event, "approved", event.lines)
+
+
+@demand.on(planning_events.DemandPlanReturned)
+def plan_returned(conn: Connection, envelope: Envelope, event) -> None:
+    _plan(conn, envelope, event, "returned", None)
+
+
+@demand.on(orders_events.OrderPlaced)
+def order_placed(conn: Connection, envelope: Envelope, event: orders_events.OrderPlaced) -> None:
+    quantities: dict[str, int] = {}
+    for line in event.lines:
+        quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
+    month = event.business_date.strftime("%Y-%m")
+    conn.execute(
+        insert(demand_order_lines)
+        .values(
+            [
+                {
+                    "order_id": event.order_id,
+                    "sku": sku,
+                    "dealer_code": event.dealer_code,
+                    "branch": event.branch,
+                    "region": event.region,
+                    "month": month,
+                    "quantity": quantity,
+                }
+                for sku, quantity in sorted(quantities.items())
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _voided(conn: Connection, order_id: str, reason: str) -> None:
+    conn.execute(
+        insert(demand_voided_orders)
+        .values(order_id=order_id, reason=reason)
+        .on_conflict_do_nothing()
+    )
+
+
+@demand.on(orders_events.OrderRejected)
+def order_rejected(conn: Connection, envelope: Envelope, event) -> None:
+    _voided(conn, event.order_id, "rejected")
+
+
+@demand.on(orders_events.OrderCancelled)
+def order_cancelled(conn: Connection, envelope: Envelope, event) -> None:
+    _voided(conn, event.order_id, "cancelled")
