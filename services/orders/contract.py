@@ -12,8 +12,8 @@ from eventsourcing.domain import DomainEventProtocol
 from contracts import orders as published
 from contracts.envelope import IntegrationEvent
 from services.orders.domain import Dealer, Order, Product
-from services.orders.returns import DealerReturn
 from services.orders.planning_contract import to_integration_event as planning_event
+from services.orders.returns import DealerReturn
 
 
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
