@@ -29,6 +29,12 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     inventory.ShipmentDispatched,
     inventory.DeliveryConfirmed,
     inventory.SafetyStockSet,
+    inventory.TransferDispatched,
+    inventory.TransferReceived,
+    inventory.StocktakePosted,
+    inventory.StockDamaged,
+    inventory.DamagedStockWrittenOff,
+    inventory.ConsignmentSellThroughReported,
     finance.CreditTermsSet,
     finance.CreditReserved,
     finance.CreditRefused,
@@ -44,6 +50,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
 SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
     inventory.GoodsReceivedV1,
     inventory.ShipmentDispatchedV1,
+    inventory.WarehouseRegisteredV1,
 )
 
 READABLE = PUBLISHED + SUPERSEDED
