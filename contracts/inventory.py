@@ -12,7 +12,28 @@ from contracts.types import Line, Money
 
 
 class WarehouseRegistered(IntegrationEvent):
-    """A warehouse was opened: central, a branch's, or a dealer's consignment store."""
+    """A warehouse was opened: central, a branch's, or a dealer's consignment store.
+
+    v2 (superseding v1) names the dealer whose location a consignment warehouse is."""
+
+    service = "inventory"
+    event_name = "WarehouseRegistered"
+    version = 2
+
+    warehouse_id: str
+    code: str
+    name: str
+    kind: str = Field(description="central, branch or consignment")
+    branch: str | None
+    region: str | None
+    dealer_code: str | None = Field(
+        default=None, description="a consignment warehouse's dealer (寄售); null otherwise"
+    )
+
+
+class WarehouseRegisteredV1(IntegrationEvent):
+    """A warehouse was opened, as published before consignment warehouses named their
+    dealer. Superseded by v2."""
 
     service = "inventory"
     event_name = "WarehouseRegistered"
@@ -24,6 +45,10 @@ class WarehouseRegistered(IntegrationEvent):
     kind: str
     branch: str | None
     region: str | None
+
+    def upcast(self) -> WarehouseRegistered:
+        """v2 with no dealer."""
+        return WarehouseRegistered(**self.model_dump(), dealer_code=None)
 
 
 class ReceivedLine(BaseModel):
@@ -214,3 +239,157 @@ class SafetyStockSet(IntegrationEvent):
     warehouse_code: str
     sku: str
     quantity: int = Field(ge=0)
+
+
+class ValuedLine(BaseModel):
+    """A SKU that moved, at its cost (moving weighted average at the warehouse it left)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    quantity: int = Field(gt=0, description="in the SKU's unit")
+    cost: Money = Field(description="CNY at cost, to the fen (half up)")
+
+
+class TransferDispatched(IntegrationEvent):
+    """调拨 dispatched: stock left ``from_warehouse`` at its cost and is in transit to
+    ``to_warehouse`` (on hand falls at the source; in transit rises at the destination)."""
+
+    service = "inventory"
+    event_name = "TransferDispatched"
+    version = 1
+
+    transfer_id: str
+    from_warehouse: str
+    to_warehouse: str
+    ship_date: date
+    lines: list[ValuedLine] = Field(min_length=1)
+    cost: Money = Field(description="the lines' costs: the value now in transit")
+
+
+class ArrivedLine(BaseModel):
+    """What arrived of one line of a transfer, and what it is worth."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    dispatched: int = Field(gt=0)
+    received: int = Field(ge=0, description="arrived in good condition: on hand, available")
+    damaged: int = Field(ge=0, description="arrived damaged (残损): on hand, never available")
+    cost: Money = Field(description="what the dispatched units left the source at")
+    value: Money = Field(
+        description="what arrived (received + damaged) is worth: the cost when all arrived, "
+        "that share of it when fewer did, plus the line's unit cost per unit over"
+    )
+    difference: Money = Field(
+        description="value - cost: negative a transit loss, positive a transit gain"
+    )
+    reason: str | None = Field(
+        description="short_shipped, lost_in_transit, damaged_in_transit or over_shipped; "
+        "null when everything arrived in good condition"
+    )
+    note: str | None
+
+
+class TransferReceived(IntegrationEvent):
+    """调拨 received, once: what was in transit arrived at ``to_warehouse`` (in transit falls
+    by what was dispatched; on hand rises by what arrived, damaged units also as damaged),
+    each discrepancy with its reason, and the value of any difference."""
+
+    service = "inventory"
+    event_name = "TransferReceived"
+    version = 1
+
+    transfer_id: str
+    from_warehouse: str
+    to_warehouse: str
+    received_on: date
+    lines: list[ArrivedLine] = Field(min_length=1)
+    cost: Money = Field(description="what was in transit")
+    value: Money = Field(description="what arrived is worth")
+    difference: Money = Field(description="value - cost (transit loss when negative)")
+
+
+class CountedLine(BaseModel):
+    """One SKU of a posted stocktake: the book frozen at opening, the count, the variance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    book: int = Field(ge=0, description="on hand when the count sheet was opened")
+    counted: int = Field(ge=0)
+    variance: int = Field(description="counted - book; posted against the stock on hand")
+    value: Money = Field(
+        description="the variance's change in value at moving average cost (a loss negative)"
+    )
+    reason: str | None = Field(
+        description="count_error, unrecorded_receipt, unrecorded_issue, theft_or_loss, "
+        "breakage or other; null when there is no variance"
+    )
+
+
+class StocktakePosted(IntegrationEvent):
+    """盘点 posted: every SKU of the count sheet with its variance and reason; on hand moves
+    by each variance, the stock's value by its value."""
+
+    service = "inventory"
+    event_name = "StocktakePosted"
+    version = 1
+
+    stocktake_id: str
+    warehouse_code: str
+    count_date: date
+    posted_on: date
+    lines: list[CountedLine] = Field(min_length=1)
+    value: Money = Field(description="the variances' values: net gain (+) or loss (-)")
+
+
+class StockDamaged(IntegrationEvent):
+    """残损: stock found damaged; still on hand and valued, no longer available."""
+
+    service = "inventory"
+    event_name = "StockDamaged"
+    version = 1
+
+    warehouse_code: str
+    sku: str
+    quantity: int = Field(gt=0)
+    document_id: str
+    reason: str
+    business_date: date
+
+
+class DamagedStockWrittenOff(IntegrationEvent):
+    """残损 written off: damaged stock leaves the books (on hand and damaged fall) at its
+    moving average cost."""
+
+    service = "inventory"
+    event_name = "DamagedStockWrittenOff"
+    version = 1
+
+    warehouse_code: str
+    sku: str
+    quantity: int = Field(gt=0)
+    cost: Money
+    document_id: str
+    reason: str
+    business_date: date
+
+
+class ConsignmentSellThroughReported(IntegrationEvent):
+    """寄售: a dealer sold consignment stock it held for the brand in a period. The stock
+    left the dealer's consignment warehouse at cost; the sale is the dealer's to be invoiced
+    (quantities per SKU, the dealer, and the period)."""
+
+    service = "inventory"
+    event_name = "ConsignmentSellThroughReported"
+    version = 1
+
+    report_id: str
+    warehouse_code: str
+    dealer_code: str
+    branch: str | None
+    period_from: date
+    period_to: date
+    lines: list[ValuedLine] = Field(min_length=1)
+    cost: Money = Field(description="cost of the goods sold, at moving average")

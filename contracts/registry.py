@@ -38,6 +38,12 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     inventory.ShipmentDispatched,
     inventory.DeliveryConfirmed,
     inventory.SafetyStockSet,
+    inventory.TransferDispatched,
+    inventory.TransferReceived,
+    inventory.StocktakePosted,
+    inventory.StockDamaged,
+    inventory.DamagedStockWrittenOff,
+    inventory.ConsignmentSellThroughReported,
     finance.CreditTermsSet,
     finance.CreditReserved,
     finance.CreditRefused,
@@ -54,6 +60,7 @@ SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
     orders.OrderPlacedV1,
     inventory.GoodsReceivedV1,
     inventory.ShipmentDispatchedV1,
+    inventory.WarehouseRegisteredV1,
 )
 
 READABLE = PUBLISHED + SUPERSEDED

@@ -27,6 +27,8 @@ ACCOUNTS: dict[str, tuple[str, str]] = {
     "1002": ("Bank deposits 银行存款", "asset"),
     "1122": ("Accounts receivable 应收账款", "asset"),
     "1405": ("Inventory at cost 库存商品", "asset"),
+    "1405.01": ("Inventory in transit between warehouses 库存商品-在途", "asset"),
+    "1901": ("Stock gains and losses pending 待处理财产损溢", "asset"),
     "2202.01": ("Goods received, not invoiced 应付账款-暂估", "liability"),
     "2203": ("Advances from customers 预收账款", "liability"),
     "2241.01": ("Rebates payable 其他应付款-返利", "liability"),
@@ -185,6 +187,72 @@ def _shipment_dispatched(data: dict) -> Entry:
     return entry
 
 
+def _transfer_dispatched(data: dict) -> Entry:
+    """Dr inventory in transit (the destination) / Cr inventory (the source), at cost."""
+    source, destination = data["from_warehouse"], data["to_warehouse"]
+    entry = Entry(date.fromisoformat(data["ship_date"]), f"transfer {source} -> {destination}")
+    for line in data["lines"]:
+        cost, sku = Decimal(line["cost"]), line["sku"]
+        entry.movements.append(StockMovement(source, sku, -line["quantity"], -cost))
+        entry.debit("1405.01", cost, warehouse_code=destination, sku=sku)
+        entry.credit("1405", cost, warehouse_code=source, sku=sku, quantity=-line["quantity"])
+    return entry
+
+
+def _transfer_received(data: dict) -> Entry:
+    """Dr inventory (the destination) at what arrived / Cr inventory in transit at what
+    left; a transit loss Dr (a gain Cr) stock gains and losses."""
+    destination = data["to_warehouse"]
+    entry = Entry(date.fromisoformat(data["received_on"]), f"transfer received at {destination}")
+    for line in data["lines"]:
+        sku, value, cost = line["sku"], Decimal(line["value"]), Decimal(line["cost"])
+        arrived = line["received"] + line["damaged"]
+        where = {"warehouse_code": destination, "sku": sku}
+        if arrived:
+            entry.movements.append(StockMovement(destination, sku, arrived, value))
+        entry.debit("1405", value, **where, quantity=arrived)
+        entry.credit("1405.01", cost, **where)
+        entry.debit("1901", cost - value, **where)  # a loss; negative (a gain) credits
+    return entry
+
+
+def _stocktake_posted(data: dict) -> Entry:
+    """A count gain Dr inventory / Cr stock gains and losses; a loss the other way."""
+    warehouse = data["warehouse_code"]
+    entry = Entry(date.fromisoformat(data["posted_on"]), f"stocktake at {warehouse}")
+    for line in data["lines"]:
+        if not line["variance"]:
+            continue
+        value, where = Decimal(line["value"]), {"warehouse_code": warehouse, "sku": line["sku"]}
+        entry.movements.append(StockMovement(warehouse, line["sku"], line["variance"], value))
+        entry.debit("1405", value, **where, quantity=line["variance"])
+        entry.credit("1901", value, **where)
+    return entry
+
+
+def _damaged_written_off(data: dict) -> Entry:
+    """Dr stock gains and losses / Cr inventory, at cost."""
+    warehouse, sku, cost = data["warehouse_code"], data["sku"], Decimal(data["cost"])
+    entry = Entry(date.fromisoformat(data["business_date"]), f"write-off: {data['reason']}")
+    entry.movements.append(StockMovement(warehouse, sku, -data["quantity"], -cost))
+    entry.debit("1901", cost, warehouse_code=warehouse, sku=sku)
+    entry.credit("1405", cost, warehouse_code=warehouse, sku=sku, quantity=-data["quantity"])
+    return entry
+
+
+def _consignment_sold(data: dict) -> Entry:
+    """Dr cost of goods sold / Cr inventory (the dealer's consignment warehouse), at cost.
+    The revenue is posted when finance invoices the sale."""
+    warehouse, dealer = data["warehouse_code"], data["dealer_code"]
+    entry = Entry(date.fromisoformat(data["period_to"]), f"consignment sold by {dealer}")
+    for line in data["lines"]:
+        cost, sku = Decimal(line["cost"]), line["sku"]
+        entry.movements.append(StockMovement(warehouse, sku, -line["quantity"], -cost))
+        entry.debit("6401", cost, dealer_code=dealer, sku=sku)
+        entry.credit("1405", cost, warehouse_code=warehouse, sku=sku, quantity=-line["quantity"])
+    return entry
+
+
 _RULES = {
     ("finance", "InvoiceIssued"): _invoice_issued,
     ("finance", "ReceiptRecorded"): _receipt_recorded,
@@ -192,4 +260,9 @@ _RULES = {
     ("finance", "RebateAccrued"): _rebate_accrued,
     ("inventory", "GoodsReceived"): _goods_received,
     ("inventory", "ShipmentDispatched"): _shipment_dispatched,
+    ("inventory", "TransferDispatched"): _transfer_dispatched,
+    ("inventory", "TransferReceived"): _transfer_received,
+    ("inventory", "StocktakePosted"): _stocktake_posted,
+    ("inventory", "DamagedStockWrittenOff"): _damaged_written_off,
+    ("inventory", "ConsignmentSellThroughReported"): _consignment_sold,
 }

@@ -1,8 +1,10 @@
 """The demo company: a few regions and branches, dealers of every grade with credit, a
 category tree, SKUs, a tier-1 price list with next month's price, this season's promotions,
-a rebate policy, warehouses with opening stock, some orders, and one of
-them driven all the way to cash. Posted through the HTTP APIs like any client would
-(re-running replays)."""
+a rebate policy, warehouses with opening stock, some orders, and one of them driven all the
+way to cash; then stock moved without an order: a transfer that arrives short and damaged,
+consignment stock at a dealer with its sell-through, a stocktake with a variance and damaged
+stock written off; and the month's demand plans and sales targets. Posted through the HTTP
+APIs like any client would (re-running replays)."""
 
 from __future__ import annotations
 
@@ -228,6 +230,7 @@ def seed_demo_company(
             }
             orders.append(seeder.post("orders", "/orders", order, f"seed-order-{number}"))
         cycle = order_to_cash(seeder, orders[CYCLE_ORDER])
+        cycle.update(stock_without_orders(seeder))
         planned = seed_planning(seeder, business_today().strftime("%Y-%m"))
     finally:
         seeder.close()
@@ -286,6 +289,98 @@ def order_to_cash(seeder: Seeder, order: dict) -> dict[str, int]:
     receipt = {"dealer_code": dealer, "amount": "20000.00"}
     seeder.post("finance", "/receipts", receipt, f"seed-receipt-{order_id}")
     return {"shipments": len(shipments), "invoices": len(shipments), "receipts": 1}
+
+
+# 寄售: Jinjiang Wine Trading (CD-001) holds consignment stock at its own store.
+CONSIGNMENT_WAREHOUSE = {
+    "code": "WH-CSG-CD-001",
+    "name": "Jinjiang Wine Trading consignment store",
+    "kind": "consignment",
+    "branch": "CD",
+    "region": "SOUTHWEST",
+    "dealer_code": "CD-001",
+}
+
+
+def stock_without_orders(seeder: Seeder) -> dict[str, int]:
+    """调拨, 寄售, 盘点 and 残损: central replenishes Chengdu (two bottles arrive broken, one
+    never arrives: a transit loss), Chengdu stocks CD-001's consignment store and CD-001
+    reports what it sold this month, Shanghai counts its wine (three bottles fewer than the
+    book), and Beijing writes off damaged Yanghe."""
+    today = business_today()
+    inventory = "inventory"
+    seeder.post(inventory, "/warehouses", CONSIGNMENT_WAREHOUSE, "seed-warehouse-WH-CSG-CD-001")
+    replenish = {
+        "from_warehouse": "WH-CENTRAL",
+        "to_warehouse": "WH-CD",
+        "lines": [{"sku": "WULIANGYE-52-500ML", "quantity": 48}],
+        "note": "monthly replenishment",
+    }
+    sent = seeder.post(inventory, "/transfers", replenish, "seed-transfer-central-cd")
+    arrival = {
+        "lines": [
+            {
+                "sku": "WULIANGYE-52-500ML",
+                "received": 45,
+                "damaged": 2,
+                "reason": "damaged_in_transit",
+                "note": "two bottles broken in the case, one missing",
+            }
+        ]
+    }
+    path = f"/transfers/{sent['transfer_id']}/receipt"
+    seeder.post(inventory, path, arrival, "seed-transfer-central-cd-receipt")
+
+    consign = {
+        "from_warehouse": "WH-CD",
+        "to_warehouse": CONSIGNMENT_WAREHOUSE["code"],
+        "lines": [
+            {"sku": "WULIANGYE-52-500ML", "quantity": 24},
+            {"sku": "JIANNANCHUN-52-500ML", "quantity": 36},
+        ],
+    }
+    sent = seeder.post(inventory, "/transfers", consign, "seed-transfer-cd-consignment")
+    arrival = {
+        "lines": [
+            {"sku": "WULIANGYE-52-500ML", "received": 24},
+            {"sku": "JIANNANCHUN-52-500ML", "received": 36},
+        ]
+    }
+    path = f"/transfers/{sent['transfer_id']}/receipt"
+    seeder.post(inventory, path, arrival, "seed-transfer-cd-consignment-receipt")
+    sold = {
+        "period_from": today.replace(day=1).isoformat(),
+        "period_to": today.isoformat(),
+        "lines": [
+            {"sku": "WULIANGYE-52-500ML", "quantity": 10},
+            {"sku": "JIANNANCHUN-52-500ML", "quantity": 12},
+        ],
+    }
+    path = f"/warehouses/{CONSIGNMENT_WAREHOUSE['code']}/sell-through"
+    seeder.post(inventory, path, sold, f"seed-sell-through-{today:%Y-%m}")
+
+    sheet = {"warehouse_code": "WH-SH", "skus": ["GREATWALL-CAB-750ML", "TSINGTAO-1903-330ML"]}
+    sheet = seeder.post(inventory, "/stocktakes", sheet, "seed-stocktake-sh")
+    book = {line["sku"]: line["book"] for line in sheet["lines"]}
+    counts = {
+        "lines": [
+            {
+                "sku": "GREATWALL-CAB-750ML",
+                "counted": book["GREATWALL-CAB-750ML"] - 3,
+                "reason": "breakage",
+            },
+            {"sku": "TSINGTAO-1903-330ML", "counted": book["TSINGTAO-1903-330ML"]},
+        ]
+    }
+    path = f"/stocktakes/{sheet['stocktake_id']}"
+    seeder.post(inventory, f"{path}/counts", counts, "seed-stocktake-sh-counts")
+    seeder.post(inventory, f"{path}/posting", {}, "seed-stocktake-sh-posting")
+
+    damaged = {"quantity": 5, "reason": "cartons crushed by a forklift"}
+    path = "/stock/WH-BJ/YANGHE-M6-500ML"
+    seeder.post(inventory, f"{path}/damage", damaged, "seed-damage-bj-yanghe")
+    seeder.post(inventory, f"{path}/write-off", damaged, "seed-write-off-bj-yanghe")
+    return {"transfers": 2, "sell_through_reports": 1, "stocktakes": 1, "write_offs": 1}
 
 
 def _halves(lines: list[dict]) -> list[list[dict]]:

@@ -16,7 +16,13 @@ from projections.channel_health.queries import (
     dealer_health,
     rules_view,
 )
-from projections.inventory.queries import StockFilter, StockLevel, stock_levels
+from projections.inventory.queries import (
+    ConsignmentFilter,
+    StockFilter,
+    StockLevel,
+    consignment_stock,
+    stock_levels,
+)
 from projections.receivables.queries import (
     DealerFilter,
     Level,
@@ -175,6 +181,94 @@ def _inventory(engine, consistency, params: InventoryQuery) -> dict:
     }
 
 
+class ConsignmentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dealer: str | None = None
+    branch: str | None = None
+    region: str | None = None
+    warehouse: str | None = None
+    sku: str | None = None
+    period_from: date | None = Field(
+        default=None, description="sell-through of periods ending on or after this date"
+    )
+    period_to: date | None = Field(
+        default=None, description="sell-through of periods starting on or before this date"
+    )
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None
+    min_position: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]+:\d+$",
+        description="an inventory command's `position`: wait until the read model has it",
+    )
+
+
+def _consignment(engine, consistency, params: ConsignmentQuery) -> dict:
+    consistency.wait("inventory", params.min_position)
+    where = ConsignmentFilter(
+        params.dealer,
+        params.branch,
+        params.region,
+        params.warehouse,
+        params.sku,
+        params.period_from,
+        params.period_to,
+    )
+    try:
+        with engine.connect() as conn:
+            rows, next_cursor = consignment_stock(
+                conn, where=where, limit=params.limit, cursor=params.cursor
+            )
+    except InvalidCursor as error:
+        raise Problem(422, "invalid_cursor", str(error)) from None
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+@hq.get("/inventory/consignment")
+def national_consignment(
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ConsignmentQuery, Query()],
+) -> dict:
+    """寄售: stock held at dealers' consignment warehouses per warehouse and SKU (on hand,
+    damaged, in transit to the dealer) and the dealer's reported sell-through per period."""
+    principal.require_hq()
+    return _consignment(engine, consistency, params)
+
+
+@branches.get("/inventory/consignment")
+def branch_consignment(
+    branch_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ConsignmentQuery, Query()],
+) -> dict:
+    """The same, at the consignment warehouses of one branch office's dealers."""
+    scoped = _branch_scoped(principal, params, branch_id)
+    return _consignment(engine, consistency, scoped)
+
+
+@dealers.get("/consignment")
+def dealer_consignment(
+    dealer_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ConsignmentQuery, Query()],
+) -> dict:
+    """The consignment stock a dealer holds for the brand, and its sell-through. A dealer
+    sees its own, a branch its dealers', HQ all."""
+    if principal.role == Role.DEALER and principal.grant.dealer != dealer_id:
+        raise Problem(403, "outside_scope", "a dealer sees only its own consignment stock")
+    update: dict = {"dealer": dealer_id}
+    if principal.role != Role.DEALER and not principal.is_hq:
+        update.update(branch=principal.grant.branch, region=None)
+    return _consignment(engine, consistency, params.model_copy(update=update))
+
+
 @hq.get("/inventory")
 def national_inventory(
     principal: CurrentPrincipal,
@@ -182,8 +276,9 @@ def national_inventory(
     consistency: Consistency,
     params: Annotated[InventoryQuery, Query()],
 ) -> dict:
-    """Stock per warehouse and SKU (on hand, reserved, available, safety stock), or rolled
-    up by branch, region or the nation; `below_safety=true` lists what needs replenishing."""
+    """Stock per warehouse and SKU (on hand, reserved, damaged, available = on hand -
+    reserved - damaged, in transit to it, safety stock), or rolled up by branch, region or
+    the nation; `below_safety=true` lists what needs replenishing."""
     principal.require_hq()
     return _inventory(engine, consistency, params)
 

@@ -1,11 +1,14 @@
-"""The inventory read model: stock per warehouse and SKU (on hand, reserved, safety stock),
-the warehouses' branch and region for roll-ups, and a ledger of every movement by business
-date, from which stock as of any past date is summed.
+"""The inventory read model: stock per warehouse and SKU (on hand, reserved, damaged, in
+transit to it, safety stock), the warehouses' branch, region and (consignment) dealer for
+roll-ups, a ledger of every movement by business date, from which stock as of any past date
+is summed, and dealers' reported sell-through of consignment stock per period.
 
 Every movement is a delta, so events of one stock item may arrive in any order (they come
 from different aggregates, on different partitions) and still add up to the same figures.
-Business dates: a goods receipt's and a shipment's own dates; a reservation or release counts
-from the day (China Standard Time) its event happened.
+Business dates: a goods receipt's, a shipment's, a transfer's (dispatched: its ship date;
+received: its receipt date), a stocktake's posting, a damage or write-off document's own
+dates; a reservation or release counts from the day (China Standard Time) its event
+happened; a sell-through from the last day of its period.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import (
     Date,
     Index,
     MetaData,
+    Numeric,
     String,
     Table,
     select,
@@ -42,9 +46,10 @@ warehouses = Table(
     Column("kind", String, nullable=False),
     Column("branch", String),
     Column("region", String),
+    Column("dealer_code", String),  # a consignment warehouse's dealer
 )
 
-_QUANTITIES = ["on_hand", "reserved", "safety_stock"]
+_QUANTITIES = ["on_hand", "reserved", "damaged", "in_transit", "safety_stock"]
 stock = Table(
     "inventory_stock",
     metadata,
@@ -52,6 +57,8 @@ stock = Table(
     Column("sku", String, primary_key=True),
     Column("on_hand", BigInteger, nullable=False, server_default="0"),
     Column("reserved", BigInteger, nullable=False, server_default="0"),
+    Column("damaged", BigInteger, nullable=False, server_default="0"),  # of on hand
+    Column("in_transit", BigInteger, nullable=False, server_default="0"),  # to this warehouse
     Column("safety_stock", BigInteger, nullable=False, server_default="0"),
     # The warehouse's, copied so that national roll-ups stream in (region, SKU) order from an
     # index and stop at a page; empty until the warehouse's registration is seen (and for
@@ -70,18 +77,37 @@ stock = Table(
     ),
 )
 
-# One row per SKU an event moved (an event merges its lines per SKU).
+# One row per warehouse and SKU an event moved (an event merges its lines per SKU; a
+# transfer moves two warehouses).
 movements = Table(
     "inventory_movements",
     metadata,
     Column("position", BigInteger, primary_key=True),
+    Column("warehouse_code", String, primary_key=True),
     Column("sku", String, primary_key=True),
-    Column("warehouse_code", String, nullable=False),
     Column("business_date", Date, nullable=False),
     Column("kind", String, nullable=False),
     Column("on_hand_delta", BigInteger, nullable=False),
     Column("reserved_delta", BigInteger, nullable=False),
+    Column("damaged_delta", BigInteger, nullable=False, server_default="0"),
+    Column("in_transit_delta", BigInteger, nullable=False, server_default="0"),
     Index("inventory_movements_by_date", "warehouse_code", "sku", "business_date"),
+)
+
+# 寄售: what a dealer reported sold of its consignment stock, per report and SKU.
+sell_through = Table(
+    "inventory_sell_through",
+    metadata,
+    Column("report_id", String, primary_key=True),
+    Column("sku", String, primary_key=True),
+    Column("warehouse_code", String, nullable=False),
+    Column("dealer_code", String, nullable=False),
+    Column("branch", String, nullable=False, server_default=""),
+    Column("period_from", Date, nullable=False),
+    Column("period_to", Date, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("cost", Numeric(18, 2), nullable=False),
+    Index("inventory_sell_through_by_warehouse", "warehouse_code", "sku", "period_to"),
 )
 
 inventory = Projection(name="inventory", metadata=metadata, origins=("inventory",))
@@ -89,8 +115,14 @@ inventory = Projection(name="inventory", metadata=metadata, origins=("inventory"
 
 # Written once per batch (projections/gathered.py): stock by adding deltas (safety stock: the
 # latest setting wins; branch and region as first seen); movements inserted once.
-_stock = gathered(inventory, stock, add={"on_hand", "reserved"}, first={"branch", "region"})
+_stock = gathered(
+    inventory,
+    stock,
+    add={"on_hand", "reserved", "damaged", "in_transit"},
+    first={"branch", "region"},
+)
 _movements = gathered(inventory, movements, first={c.name for c in movements.columns})
+_sell_through = gathered(inventory, sell_through, first={c.name for c in sell_through.columns})
 
 
 def _warehouse_dimensions(conn: Connection, code: str) -> tuple[str, str]:
@@ -123,27 +155,57 @@ def _move(
     quantities: dict[str, int] = {}
     for line in lines:
         quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
-    branch, region = _warehouse_dimensions(conn, warehouse_code)
     for sku, quantity in quantities.items():
-        _stock.gather(
+        _delta(
             conn,
+            envelope,
             warehouse_code=warehouse_code,
             sku=sku,
-            on_hand=on_hand * quantity,
-            reserved=reserved * quantity,
-            branch=branch,
-            region=region,
-        )
-        _movements.gather(
-            conn,
-            position=envelope.position,
-            sku=sku,
-            warehouse_code=warehouse_code,
             business_date=business_date,
             kind=kind,
-            on_hand_delta=on_hand * quantity,
-            reserved_delta=reserved * quantity,
+            on_hand=on_hand * quantity,
+            reserved=reserved * quantity,
         )
+
+
+def _delta(
+    conn: Connection,
+    envelope: Envelope,
+    *,
+    warehouse_code: str,
+    sku: str,
+    business_date: date,
+    kind: str,
+    on_hand: int = 0,
+    reserved: int = 0,
+    damaged: int = 0,
+    in_transit: int = 0,
+) -> None:
+    """One event's change to one SKU at one warehouse (once per event, warehouse and SKU)."""
+    branch, region = _warehouse_dimensions(conn, warehouse_code)
+    _stock.gather(
+        conn,
+        warehouse_code=warehouse_code,
+        sku=sku,
+        on_hand=on_hand,
+        reserved=reserved,
+        damaged=damaged,
+        in_transit=in_transit,
+        branch=branch,
+        region=region,
+    )
+    _movements.gather(
+        conn,
+        position=envelope.position,
+        sku=sku,
+        warehouse_code=warehouse_code,
+        business_date=business_date,
+        kind=kind,
+        on_hand_delta=on_hand,
+        reserved_delta=reserved,
+        damaged_delta=damaged,
+        in_transit_delta=in_transit,
+    )
 
 
 def _event_day(envelope: Envelope) -> date:
@@ -162,6 +224,7 @@ def warehouse_registered(
             kind=event.kind,
             branch=event.branch,
             region=event.region,
+            dealer_code=event.dealer_code,
         )
         .on_conflict_do_nothing()
     )
@@ -249,3 +312,111 @@ def safety_stock_set(conn: Connection, envelope: Envelope, event: published.Safe
         branch=branch,
         region=region,
     )
+
+
+@inventory.on(published.TransferDispatched)
+def transfer_dispatched(
+    conn: Connection, envelope: Envelope, event: published.TransferDispatched
+) -> None:
+    """Out of the source's on hand, in transit to the destination."""
+    for line in event.lines:
+        common = {"sku": line.sku, "business_date": event.ship_date, "kind": "transfer_out"}
+        _delta(
+            conn, envelope, warehouse_code=event.from_warehouse, on_hand=-line.quantity, **common
+        )
+        _delta(
+            conn, envelope, warehouse_code=event.to_warehouse, in_transit=line.quantity, **common
+        )
+
+
+@inventory.on(published.TransferReceived)
+def transfer_received(
+    conn: Connection, envelope: Envelope, event: published.TransferReceived
+) -> None:
+    """No longer in transit; what arrived is on hand, damaged units also as damaged."""
+    for line in event.lines:
+        _delta(
+            conn,
+            envelope,
+            warehouse_code=event.to_warehouse,
+            sku=line.sku,
+            business_date=event.received_on,
+            kind="transfer_in",
+            on_hand=line.received + line.damaged,
+            damaged=line.damaged,
+            in_transit=-line.dispatched,
+        )
+
+
+@inventory.on(published.StocktakePosted)
+def stocktake_posted(
+    conn: Connection, envelope: Envelope, event: published.StocktakePosted
+) -> None:
+    for line in event.lines:
+        if line.variance:
+            _delta(
+                conn,
+                envelope,
+                warehouse_code=event.warehouse_code,
+                sku=line.sku,
+                business_date=event.posted_on,
+                kind="stocktake",
+                on_hand=line.variance,
+            )
+
+
+@inventory.on(published.StockDamaged)
+def stock_damaged(conn: Connection, envelope: Envelope, event: published.StockDamaged) -> None:
+    _delta(
+        conn,
+        envelope,
+        warehouse_code=event.warehouse_code,
+        sku=event.sku,
+        business_date=event.business_date,
+        kind="damaged",
+        damaged=event.quantity,
+    )
+
+
+@inventory.on(published.DamagedStockWrittenOff)
+def damaged_written_off(
+    conn: Connection, envelope: Envelope, event: published.DamagedStockWrittenOff
+) -> None:
+    _delta(
+        conn,
+        envelope,
+        warehouse_code=event.warehouse_code,
+        sku=event.sku,
+        business_date=event.business_date,
+        kind="write_off",
+        on_hand=-event.quantity,
+        damaged=-event.quantity,
+    )
+
+
+@inventory.on(published.ConsignmentSellThroughReported)
+def sell_through_reported(
+    conn: Connection, envelope: Envelope, event: published.ConsignmentSellThroughReported
+) -> None:
+    for line in event.lines:
+        _delta(
+            conn,
+            envelope,
+            warehouse_code=event.warehouse_code,
+            sku=line.sku,
+            business_date=event.period_to,
+            kind="sell_through",
+            on_hand=-line.quantity,
+        )
+        _sell_through.gather(
+            conn,
+            report_id=event.report_id,
+            sku=line.sku,
+            warehouse_code=event.warehouse_code,
+            dealer_code=event.dealer_code,
+            branch=event.branch or "",
+            period_from=event.period_from,
+            period_to=event.period_to,
+            quantity=line.quantity,
+            cost=line.cost,
+        )

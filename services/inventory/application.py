@@ -21,18 +21,27 @@ from runtime.process_manager import Policy, Unit
 from services.inventory.contract import to_integration_event
 from services.inventory.domain import (
     GoodsReceipt,
+    InsufficientStock,
     InvalidQuantity,
     InvalidUnitCost,
+    NotConsignment,
     OrderReservation,
     ReservationStatus,
+    SellThroughAlreadyReported,
+    SellThroughReport,
     Shipment,
     StockItem,
+    Stocktake,
+    Transfer,
     UnknownReservation,
     UnknownShipment,
+    UnknownStocktake,
+    UnknownTransfer,
     UnknownWarehouse,
     Warehouse,
     WarehouseAlreadyRegistered,
     WarehouseDirectory,
+    WarehouseKind,
 )
 from services.kernel.errors import OutsideScope
 
@@ -44,6 +53,85 @@ class RegisterWarehouse:
     kind: str
     branch: str | None
     region: str | None
+    dealer_code: str | None = None  # a consignment warehouse's dealer
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose warehouses a caller acts on: a warehouse clerk's own warehouse, a branch's
+    warehouses, a dealer's own consignment warehouse; all of them None for headquarters."""
+
+    warehouse: str | None = None
+    branch: str | None = None
+    dealer: str | None = None
+
+    def check(self, warehouse: Warehouse) -> None:
+        if self.warehouse is not None and warehouse.code != self.warehouse:
+            raise OutsideScope(f"warehouse {warehouse.code} is not yours ({self.warehouse})")
+        if self.branch is not None and warehouse.branch != self.branch:
+            raise OutsideScope(f"warehouse {warehouse.code} is not of branch {self.branch}")
+        if self.dealer is not None and warehouse.dealer_code != self.dealer:
+            raise OutsideScope(f"warehouse {warehouse.code} is not dealer {self.dealer}'s")
+
+
+HEADQUARTERS = Scope()
+
+
+@dataclass(frozen=True)
+class DispatchTransfer:
+    from_warehouse: str
+    to_warehouse: str
+    ship_date: date
+    lines: dict[str, int]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What arrived of one line of a transfer."""
+
+    received: int  # in good condition
+    damaged: int = 0  # arrived damaged: into damaged stock
+    reason: str | None = None  # required when received + damaged differs, or damaged > 0
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ReceiveTransfer:
+    received_on: date
+    lines: dict[str, Arrival]
+
+
+@dataclass(frozen=True)
+class StockDocument:
+    """Damaged stock found, or damaged stock written off: one SKU at one warehouse."""
+
+    warehouse_code: str
+    sku: str
+    quantity: int
+    reason: str
+    business_date: date
+
+
+@dataclass(frozen=True)
+class OpenStocktake:
+    warehouse_code: str
+    count_date: date
+    skus: list[str]
+
+
+@dataclass(frozen=True)
+class RecordCounts:
+    counts: dict[str, int]
+    reasons: dict[str, str]  # per SKU whose count differs from the book
+
+
+@dataclass(frozen=True)
+class ReportSellThrough:
+    warehouse_code: str
+    period_from: date
+    period_to: date
+    lines: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -81,6 +169,7 @@ def warehouse_view(warehouse: Warehouse) -> dict[str, Any]:
         "kind": str(warehouse.kind),
         "branch": warehouse.branch,
         "region": warehouse.region,
+        "dealer_code": warehouse.dealer_code,
     }
 
 
@@ -91,8 +180,81 @@ def stock_view(item: StockItem) -> dict[str, Any]:
         "on_hand": item.on_hand,
         "reserved": item.reserved,
         "available": item.available,
+        "damaged": item.damaged,
         "safety_stock": item.safety_stock,
+        "below_safety": item.available < item.safety_stock,
         "value": f"{item.value:.2f}",
+        "in_transit": item.in_transit,
+        "in_transit_value": f"{item.in_transit_value:.2f}",
+    }
+
+
+def transfer_view(transfer: Transfer) -> dict[str, Any]:
+    arrivals = {a["sku"]: a for a in transfer.arrivals}
+    lines = []
+    for sku, quantity in sorted(transfer.lines.items()):
+        line: dict[str, Any] = {
+            "sku": sku,
+            "dispatched": quantity,
+            "cost": _money(transfer.costs[sku]),
+        }
+        arrival = arrivals.get(sku)
+        line.update(
+            received=arrival["received"] if arrival else None,
+            damaged=arrival["damaged"] if arrival else None,
+            value=_money(arrival["value"]) if arrival else None,
+            difference=_money(arrival["difference"]) if arrival else None,
+            reason=arrival["reason"] if arrival else None,
+            note=arrival["note"] if arrival else None,
+        )
+        lines.append(line)
+    return {
+        "transfer_id": str(transfer.id),
+        "from_warehouse": transfer.from_warehouse,
+        "to_warehouse": transfer.to_warehouse,
+        "status": str(transfer.status),
+        "ship_date": transfer.ship_date.isoformat(),
+        "received_on": transfer.received_on.isoformat() if transfer.received_on else None,
+        "note": transfer.note,
+        "cost": _money(sum(transfer.costs.values(), Decimal("0.00"))),
+        "lines": lines,
+    }
+
+
+def stocktake_view(stocktake: Stocktake) -> dict[str, Any]:
+    posted = {v["sku"]: v for v in stocktake.variances}
+    return {
+        "stocktake_id": str(stocktake.id),
+        "warehouse_code": stocktake.warehouse_code,
+        "count_date": stocktake.count_date.isoformat(),
+        "status": str(stocktake.status),
+        "posted_on": stocktake.posted_on.isoformat() if stocktake.posted_on else None,
+        "lines": [
+            {
+                "sku": sku,
+                "book": book,
+                "counted": stocktake.counted.get(sku),
+                "variance": stocktake.variance(sku) if sku in stocktake.counted else None,
+                "reason": stocktake.reasons.get(sku),
+                "value": _money(posted[sku]["value"]) if sku in posted else None,
+            }
+            for sku, book in sorted(stocktake.book.items())
+        ],
+    }
+
+
+def sell_through_view(report: SellThroughReport) -> dict[str, Any]:
+    return {
+        "report_id": str(report.id),
+        "warehouse_code": report.warehouse_code,
+        "dealer_code": report.dealer_code,
+        "period_from": report.period_from.isoformat(),
+        "period_to": report.period_to.isoformat(),
+        "lines": [
+            {"sku": sku, "quantity": quantity, "cost": _money(report.costs[sku])}
+            for sku, quantity in sorted(report.lines.items())
+        ],
+        "cost": _money(sum(report.costs.values(), Decimal("0.00"))),
     }
 
 
@@ -159,6 +321,7 @@ class InventoryApplication(ServiceApplication):
                 branch=cmd.branch,
                 region=cmd.region,
                 by=by,
+                dealer_code=cmd.dealer_code,
             )
             directory = self.warehouse_directory() or WarehouseDirectory()
             changed = [warehouse]
@@ -266,6 +429,286 @@ class InventoryApplication(ServiceApplication):
             return self.repository.get(StockItem.create_id(warehouse_code, sku))
         except AggregateNotFoundError:
             return StockItem(warehouse_code=warehouse_code, sku=sku)  # nothing received yet
+
+    # -- 调拨: transfers -----------------------------------------------------------------------
+    def dispatch_transfer(
+        self,
+        cmd: DispatchTransfer,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """Stock leaves the source at its moving average cost and is in transit to the
+        destination. Never more than is available at the source: a reservation for an order
+        racing this dispatch meets it on the stock item's version, and one decides again."""
+        source = self.get_warehouse(cmd.from_warehouse)
+        destination = self.get_warehouse(cmd.to_warehouse)
+        scope.check(source)
+        Transfer.check_route(source, destination)
+        skus = list(cmd.lines)
+        outgoing = self.stock_items(source.code, skus, create=False)
+        incoming = self.stock_items(destination.code, skus, create=True)
+        transfer_id = uuid4()
+        costs = {}
+        for sku, quantity in cmd.lines.items():
+            if sku not in outgoing:
+                raise InsufficientStock(
+                    f"{sku} at {source.code}: {quantity} requested, 0 available",
+                    sku=sku,
+                    available=0,
+                )
+            costs[sku] = outgoing[sku].transfer_out(str(transfer_id), quantity)
+            incoming[sku].expect_transfer(
+                transfer_id=str(transfer_id), quantity=quantity, cost=costs[sku]
+            )
+        transfer = Transfer(
+            id=transfer_id,
+            from_warehouse=source.code,
+            to_warehouse=destination.code,
+            ship_date=cmd.ship_date,
+            lines=cmd.lines,
+            costs=costs,
+            note=cmd.note,
+            by=by,
+        )
+        return self.save_command(
+            transfer,
+            *outgoing.values(),
+            *incoming.values(),
+            status_code=201,
+            body=transfer_view(transfer),
+            idempotency=idempotency,
+        )
+
+    def get_transfer(self, transfer_id: UUID) -> Transfer:
+        try:
+            transfer = self.repository.get(transfer_id)
+        except AggregateNotFoundError:
+            transfer = None
+        if not isinstance(transfer, Transfer):
+            raise UnknownTransfer(f"no transfer {transfer_id}")
+        return transfer
+
+    def receive_transfer(
+        self,
+        transfer_id: UUID,
+        cmd: ReceiveTransfer,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """The destination receives a transfer, once: good units into stock, damaged ones
+        into damaged stock, each difference with its reason and its value (a loss or a
+        gain) on the transfer."""
+        transfer = self.get_transfer(transfer_id)
+        scope.check(self.get_warehouse(transfer.to_warehouse))
+        arrivals = transfer.arrivals_of(
+            {s: (a.received, a.damaged, a.reason, a.note) for s, a in cmd.lines.items()}
+        )
+        transfer.receive(cmd.received_on, arrivals, by)
+        items = self.stock_items(transfer.to_warehouse, list(transfer.lines), create=True)
+        for arrival in arrivals:
+            items[arrival["sku"]].receive_transfer(
+                transfer_id=str(transfer.id),
+                dispatched=arrival["dispatched"],
+                cost=arrival["cost"],
+                good=arrival["received"],
+                damaged=arrival["damaged"],
+                value=arrival["value"],
+            )
+        return self.save_command(
+            transfer,
+            *items.values(),
+            status_code=200,
+            body=transfer_view(transfer),
+            idempotency=idempotency,
+        )
+
+    # -- 残损: damaged stock ------------------------------------------------------------------
+    def mark_damaged(
+        self,
+        cmd: StockDocument,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        scope.check(self.get_warehouse(cmd.warehouse_code))
+        item = self.get_stock(cmd.warehouse_code, cmd.sku)
+        document_id = str(uuid4())
+        item.mark_damaged(
+            cmd.quantity,
+            document_id=document_id,
+            reason=cmd.reason,
+            business_date=cmd.business_date,
+            by=by,
+        )
+        body = {"document_id": document_id, **stock_view(item)}
+        return self.save_command(item, status_code=200, body=body, idempotency=idempotency)
+
+    def write_off_damaged(
+        self,
+        cmd: StockDocument,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        scope.check(self.get_warehouse(cmd.warehouse_code))
+        item = self.get_stock(cmd.warehouse_code, cmd.sku)
+        document_id = str(uuid4())
+        cost = item.write_off_damaged(
+            cmd.quantity,
+            document_id=document_id,
+            reason=cmd.reason,
+            business_date=cmd.business_date,
+            by=by,
+        )
+        body = {"document_id": document_id, "cost": f"{cost:.2f}", **stock_view(item)}
+        return self.save_command(item, status_code=200, body=body, idempotency=idempotency)
+
+    # -- 盘点: stocktakes ----------------------------------------------------------------------
+    def open_stocktake(
+        self,
+        cmd: OpenStocktake,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """A count sheet for the SKUs named, each with its book quantity and value now."""
+        scope.check(self.get_warehouse(cmd.warehouse_code))
+        if not cmd.skus:
+            raise InvalidQuantity("a count sheet names at least one SKU")
+        items = self.stock_items(cmd.warehouse_code, cmd.skus, create=False)
+        stocktake = Stocktake(
+            warehouse_code=cmd.warehouse_code,
+            count_date=cmd.count_date,
+            book={sku: items[sku].on_hand if sku in items else 0 for sku in cmd.skus},
+            book_values={
+                sku: items[sku].value if sku in items else Decimal("0.00") for sku in cmd.skus
+            },
+            by=by,
+        )
+        return self.save_command(
+            stocktake, status_code=201, body=stocktake_view(stocktake), idempotency=idempotency
+        )
+
+    def get_stocktake(self, stocktake_id: UUID) -> Stocktake:
+        try:
+            stocktake = self.repository.get(stocktake_id)
+        except AggregateNotFoundError:
+            stocktake = None
+        if not isinstance(stocktake, Stocktake):
+            raise UnknownStocktake(f"no stocktake {stocktake_id}")
+        return stocktake
+
+    def record_counts(
+        self,
+        stocktake_id: UUID,
+        cmd: RecordCounts,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        stocktake = self.get_stocktake(stocktake_id)
+        scope.check(self.get_warehouse(stocktake.warehouse_code))
+        stocktake.record_counts(cmd.counts, cmd.reasons, by)
+        return self.save_command(
+            stocktake, status_code=200, body=stocktake_view(stocktake), idempotency=idempotency
+        )
+
+    def post_stocktake(
+        self,
+        stocktake_id: UUID,
+        posted_on: date,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """Post every variance, or none: each SKU counted, each variance with its reason,
+        and no SKU left with less than its orders hold."""
+        stocktake = self.get_stocktake(stocktake_id)
+        scope.check(self.get_warehouse(stocktake.warehouse_code))
+        stocktake.check_postable()
+        varied = [sku for sku in sorted(stocktake.book) if stocktake.variance(sku)]
+        items = self.stock_items(stocktake.warehouse_code, varied, create=True)
+        values = {
+            sku: items[sku].adjust_to_count(
+                str(stocktake.id),
+                stocktake.variance(sku),
+                fallback_unit_cost=stocktake.book_unit_cost(sku),
+                reason=stocktake.reasons[sku],
+            )
+            for sku in varied
+        }
+        stocktake.post(posted_on, values, by)
+        return self.save_command(
+            stocktake,
+            *items.values(),
+            status_code=200,
+            body=stocktake_view(stocktake),
+            idempotency=idempotency,
+        )
+
+    # -- 寄售: consignment ---------------------------------------------------------------------
+    def report_sell_through(
+        self,
+        cmd: ReportSellThrough,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """The dealer (or its branch) reports what it sold of the consignment stock it holds
+        in a period: it leaves at cost, never more than is there; one report a period."""
+        warehouse = self.get_warehouse(cmd.warehouse_code)
+        scope.check(warehouse)
+        if warehouse.kind != WarehouseKind.CONSIGNMENT or warehouse.dealer_code is None:
+            raise NotConsignment(f"{warehouse.code} is not a dealer's consignment warehouse")
+        report_id = SellThroughReport.create_id(warehouse.code, cmd.period_from, cmd.period_to)
+        already = SellThroughAlreadyReported(
+            f"sell-through of {warehouse.code} for {cmd.period_from} to {cmd.period_to} "
+            "was reported already"
+        )
+        if self.exists(report_id):
+            raise already
+        items = self.stock_items(warehouse.code, list(cmd.lines), create=False)
+        costs = {}
+        for sku, quantity in cmd.lines.items():
+            if sku not in items:
+                raise InsufficientStock(
+                    f"{sku} at {warehouse.code}: {quantity} reported sold, 0 held",
+                    sku=sku,
+                    available=0,
+                )
+            costs[sku] = items[sku].sell_through(str(report_id), quantity)
+        report = SellThroughReport(
+            warehouse_code=warehouse.code,
+            dealer_code=warehouse.dealer_code,
+            branch=warehouse.branch,
+            period_from=cmd.period_from,
+            period_to=cmd.period_to,
+            lines=cmd.lines,
+            costs=costs,
+            by=by,
+        )
+        try:
+            return self.save_command(
+                report,
+                *items.values(),
+                status_code=201,
+                body=sell_through_view(report),
+                idempotency=idempotency,
+            )
+        except IntegrityError:
+            if self.exists(report_id):
+                raise already from None
+            raise
 
     # -- orders ------------------------------------------------------------------------------
     def get_reservation(self, order_id: str) -> OrderReservation:

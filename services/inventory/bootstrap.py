@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
-from services.inventory.api.routes import goods_receipts, shipments, stock, warehouses
+from services.inventory.api.routes import (
+    goods_receipts,
+    shipments,
+    stock,
+    stocktakes,
+    transfers,
+    warehouses,
+)
 from services.inventory.application import POLICIES, InventoryApplication
 from services.inventory.contract import to_integration_event
 
@@ -16,8 +23,9 @@ def build(
         settings,
         application_class=InventoryApplication,
         translate=to_integration_event,
-        routers=[warehouses, goods_receipts, stock, shipments],
-        description="Warehouses, stock, reservations per order, shipments and deliveries.",
+        routers=[warehouses, goods_receipts, stock, shipments, transfers, stocktakes],
+        description="Warehouses, stock, reservations per order, shipments and deliveries, "
+        "transfers, stocktakes, damaged stock and consignment sell-through.",
         policies=POLICIES,
         listens_to=("orders",),
         with_relay=with_relay,

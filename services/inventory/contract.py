@@ -14,8 +14,11 @@ from contracts.types import Line
 from services.inventory.domain import (
     GoodsReceipt,
     OrderReservation,
+    SellThroughReport,
     Shipment,
     StockItem,
+    Stocktake,
+    Transfer,
     Warehouse,
 )
 from services.kernel.money import line_amount
@@ -27,6 +30,13 @@ def _lines(lines: dict[str, int]) -> list[Line]:
 
 def _value(quantity: int, unit_cost: Decimal | None) -> Decimal | None:
     return None if unit_cost is None else line_amount(quantity, unit_cost)
+
+
+def _valued(lines: dict[str, int], costs: dict[str, Decimal]) -> list[published.ValuedLine]:
+    return [
+        published.ValuedLine(sku=sku, quantity=quantity, cost=costs[sku])
+        for sku, quantity in sorted(lines.items())
+    ]
 
 
 def _total(amounts: Iterable[Decimal | None]) -> Decimal | None:
@@ -44,6 +54,68 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             kind=event.kind,
             branch=event.branch,
             region=event.region,
+            dealer_code=event.dealer_code,
+        )
+    if isinstance(event, Transfer.Dispatched):
+        return published.TransferDispatched(
+            transfer_id=str(event.originator_id),
+            from_warehouse=event.from_warehouse,
+            to_warehouse=event.to_warehouse,
+            ship_date=event.ship_date,
+            lines=_valued(event.lines, event.costs),
+            cost=sum(event.costs.values(), Decimal("0.00")),
+        )
+    if isinstance(event, Transfer.Received):
+        arrived = [published.ArrivedLine(**a) for a in event.arrivals]
+        return published.TransferReceived(
+            transfer_id=str(event.originator_id),
+            from_warehouse=event.from_warehouse,
+            to_warehouse=event.to_warehouse,
+            received_on=event.received_on,
+            lines=arrived,
+            cost=sum((a.cost for a in arrived), Decimal("0.00")),
+            value=sum((a.value for a in arrived), Decimal("0.00")),
+            difference=sum((a.difference for a in arrived), Decimal("0.00")),
+        )
+    if isinstance(event, Stocktake.Posted):
+        counted = [published.CountedLine(**v) for v in event.variances]
+        return published.StocktakePosted(
+            stocktake_id=str(event.originator_id),
+            warehouse_code=event.warehouse_code,
+            count_date=event.count_date,
+            posted_on=event.posted_on,
+            lines=counted,
+            value=sum((c.value for c in counted), Decimal("0.00")),
+        )
+    if isinstance(event, StockItem.MarkedDamaged):
+        return published.StockDamaged(
+            warehouse_code=event.warehouse_code,
+            sku=event.sku,
+            quantity=event.quantity,
+            document_id=event.document_id,
+            reason=event.reason,
+            business_date=event.business_date,
+        )
+    if isinstance(event, StockItem.WrittenOff):
+        return published.DamagedStockWrittenOff(
+            warehouse_code=event.warehouse_code,
+            sku=event.sku,
+            quantity=event.quantity,
+            cost=event.cost,
+            document_id=event.document_id,
+            reason=event.reason,
+            business_date=event.business_date,
+        )
+    if isinstance(event, SellThroughReport.Reported):
+        return published.ConsignmentSellThroughReported(
+            report_id=str(event.originator_id),
+            warehouse_code=event.warehouse_code,
+            dealer_code=event.dealer_code,
+            branch=event.branch,
+            period_from=event.period_from,
+            period_to=event.period_to,
+            lines=_valued(event.lines, event.costs),
+            cost=sum(event.costs.values(), Decimal("0.00")),
         )
     if isinstance(event, GoodsReceipt.Recorded):
         received = [

@@ -1,5 +1,6 @@
 """The inventory service's aggregates: warehouses, stock per warehouse and SKU, what is
-reserved for each order, shipments and goods receipts.
+reserved for each order, shipments and goods receipts, transfers between warehouses,
+stocktakes, and dealers' sell-through of consignment stock.
 
 No stock is ever reserved beyond what is on hand: a ``StockItem`` refuses a reservation
 larger than its available quantity, and concurrent reservations of one SKU at one warehouse
@@ -40,6 +41,10 @@ class MissingBranch(RuleViolation):
     code = "branch_required"
 
 
+class MissingDealer(RuleViolation):
+    code = "dealer_required"
+
+
 class Warehouse(Aggregate):
     @staticmethod
     def create_id(code: str) -> UUID:
@@ -52,6 +57,14 @@ class Warehouse(Aggregate):
         branch: str | None
         region: str | None
         by: Provenance
+        dealer_code: str | None  # a consignment warehouse's dealer (寄售: its location)
+
+        # v2 names a consignment warehouse's dealer; one registered before (v1) had none.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["dealer_code"] = None
 
     @event(Registered)
     def __init__(
@@ -63,14 +76,21 @@ class Warehouse(Aggregate):
         branch: str | None,
         region: str | None,
         by: Provenance,
+        dealer_code: str | None = None,
     ) -> None:
         if kind != WarehouseKind.CENTRAL and not branch:
             raise MissingBranch(f"a {kind} warehouse belongs to a branch")
+        if (kind == WarehouseKind.CONSIGNMENT) != bool(dealer_code):
+            raise MissingDealer(
+                "a consignment warehouse is one dealer's location: name its dealer "
+                "(and only a consignment warehouse has one)"
+            )
         self.code = code
         self.name = name
         self.kind = WarehouseKind(kind)
         self.branch = branch
         self.region = region
+        self.dealer_code = dealer_code
 
 
 class UnknownReservation(NotFound):
@@ -99,6 +119,21 @@ class OverShipment(RuleViolation):
 
 class InvalidTransition(RuleViolation):
     code = "invalid_transition"
+
+
+class InsufficientDamagedStock(RuleViolation):
+    code = "insufficient_damaged_stock"
+
+
+class StockStillReserved(RuleViolation):
+    """Stock would fall below what is reserved for orders (release or ship them first)."""
+
+    code = "stock_reserved"
+
+
+class StockCondition(StrEnum):
+    GOOD = "good"
+    DAMAGED = "damaged"  # 残损: on hand, never available for orders
 
 
 class WarehouseDirectory(Aggregate):
@@ -137,18 +172,28 @@ class WarehouseDirectory(Aggregate):
 
 
 class StockItem(Aggregate):
-    """Stock of one SKU at one warehouse: on hand, reserved per order, available, and what
-    it is worth at cost (moving weighted average, 移动加权平均: a receipt adds its cost, a
-    shipment takes the average cost of what it takes, to the fen; the last unit out takes
-    what value is left, so nothing lingers)."""
+    """Stock of one SKU at one warehouse: on hand, reserved per order, damaged, available,
+    in transit to it, and what it is worth at cost (moving weighted average, 移动加权平均: a
+    receipt adds its cost, a shipment takes the average cost of what it takes, to the fen;
+    the last unit out takes what value is left, so nothing lingers).
+
+    Damaged stock (残损) is on hand and valued like the rest, but never available: available =
+    on hand - reserved - damaged. In transit (在途) is what transfers dispatched to this
+    warehouse and it has not yet received, with the value that travels with it."""
 
     # v2 values the stock: a snapshot taken before (v1) had no value; stock received then
-    # was never costed and counts at zero.
-    class_version = 2
+    # was never costed and counts at zero. v3 adds damaged and in-transit stock.
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict) -> None:
         state["value"] = Decimal("0.00")
+
+    @staticmethod
+    def upcast_v2_v3(state: dict) -> None:
+        state["damaged"] = 0
+        state["in_transit"] = 0
+        state["in_transit_value"] = Decimal("0.00")
 
     @staticmethod
     def create_id(warehouse_code: str, sku: str) -> UUID:
@@ -167,10 +212,24 @@ class StockItem(Aggregate):
         self.safety_stock = 0
         self.reservations: dict[str, int] = {}
         self.value = Decimal("0.00")  # CNY at cost of what is on hand
+        self.damaged = 0  # of on hand
+        self.in_transit = 0  # dispatched to this warehouse by transfers, not yet received
+        self.in_transit_value = Decimal("0.00")
 
     @property
     def available(self) -> int:
-        return self.on_hand - self.reserved
+        return self.on_hand - self.reserved - self.damaged
+
+    def check_available(self, quantity: int) -> None:
+        if quantity <= 0:
+            raise InvalidQuantity(f"quantity of {self.sku} must be positive, got {quantity}")
+        if quantity > self.available:
+            raise InsufficientStock(
+                f"{self.sku} at {self.warehouse_code}: {quantity} requested, "
+                f"{self.available} available",
+                sku=self.sku,
+                available=self.available,
+            )
 
     def set_safety_stock(self, quantity: int, by: Provenance) -> None:
         """安全库存: below this, the SKU shows on headquarters' below-safety list."""
@@ -192,7 +251,16 @@ class StockItem(Aggregate):
             return self.value
         return cny(self.value * quantity / self.on_hand)
 
-    def receive(self, quantity: int, document_id: str, unit_cost: Decimal) -> None:
+    def receive(
+        self,
+        quantity: int,
+        document_id: str,
+        unit_cost: Decimal,
+        condition: StockCondition = StockCondition.GOOD,
+    ) -> None:
+        """Goods in at ``unit_cost``: on hand and value rise. ``condition="damaged"`` takes
+        them straight into damaged stock (on hand and valued, never available), e.g. a
+        dealer's return that came back broken."""
         if quantity <= 0:
             raise InvalidQuantity(f"received quantity of {self.sku} must be positive")
         if unit_cost < 0 or unit_cost != cny(unit_cost) or unit_cost * quantity > MAX_ORDER_TOTAL:
@@ -200,7 +268,172 @@ class StockItem(Aggregate):
                 f"the unit cost of {self.sku} must be to the fen, not negative, and the line "
                 f"at most {MAX_ORDER_TOTAL}"
             )
-        self._received(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
+        if StockCondition(condition) == StockCondition.DAMAGED:
+            self._received_damaged(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
+        else:
+            self._received(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
+
+    @event("ReceivedDamaged")
+    def _received_damaged(self, quantity: int, document_id: str, unit_cost: Decimal) -> None:
+        self.on_hand += quantity
+        self.damaged += quantity
+        self.value += line_amount(quantity, unit_cost)
+
+    # -- 残损: damaged stock ------------------------------------------------------------------
+    def mark_damaged(
+        self, quantity: int, *, document_id: str, reason: str, business_date: date, by: Provenance
+    ) -> None:
+        """Good stock found damaged: it stays on hand (and valued) but is no longer
+        available. Only available stock can be marked (not what orders hold)."""
+        self.check_available(quantity)
+        self._marked_damaged(
+            warehouse_code=self.warehouse_code,
+            sku=self.sku,
+            quantity=quantity,
+            document_id=document_id,
+            reason=reason,
+            business_date=business_date,
+            by=by,
+        )
+
+    @event("MarkedDamaged")
+    def _marked_damaged(
+        self,
+        warehouse_code: str,
+        sku: str,
+        quantity: int,
+        document_id: str,
+        reason: str,
+        business_date: date,
+        by: Provenance,
+    ) -> None:
+        self.damaged += quantity
+
+    def write_off_damaged(
+        self, quantity: int, *, document_id: str, reason: str, business_date: date, by: Provenance
+    ) -> Decimal:
+        """Damaged stock leaves the books at its moving average cost; return that cost."""
+        if quantity <= 0:
+            raise InvalidQuantity(f"quantity of {self.sku} must be positive, got {quantity}")
+        if quantity > self.damaged:
+            raise InsufficientDamagedStock(
+                f"{self.sku} at {self.warehouse_code}: writing off {quantity}, "
+                f"{self.damaged} damaged"
+            )
+        cost = self.cost_of(quantity)
+        self._written_off(
+            warehouse_code=self.warehouse_code,
+            sku=self.sku,
+            quantity=quantity,
+            cost=cost,
+            document_id=document_id,
+            reason=reason,
+            business_date=business_date,
+            by=by,
+        )
+        return cost
+
+    @event("WrittenOff")
+    def _written_off(
+        self,
+        warehouse_code: str,
+        sku: str,
+        quantity: int,
+        cost: Decimal,
+        document_id: str,
+        reason: str,
+        business_date: date,
+        by: Provenance,
+    ) -> None:
+        self.on_hand -= quantity
+        self.damaged -= quantity
+        self.value -= cost
+
+    # -- 调拨: transfers -----------------------------------------------------------------------
+    def transfer_out(self, transfer_id: str, quantity: int) -> Decimal:
+        """Available stock leaves for another warehouse at its moving average cost (the
+        value travels with it); return that cost."""
+        self.check_available(quantity)
+        cost = self.cost_of(quantity)
+        self._transferred_out(transfer_id=transfer_id, quantity=quantity, cost=cost)
+        return cost
+
+    @event("TransferredOut")
+    def _transferred_out(self, transfer_id: str, quantity: int, cost: Decimal) -> None:
+        self.on_hand -= quantity
+        self.value -= cost
+
+    @event("TransferIncoming")
+    def expect_transfer(self, transfer_id: str, quantity: int, cost: Decimal) -> None:
+        self.in_transit += quantity
+        self.in_transit_value += cost
+
+    @event("TransferReceived")
+    def receive_transfer(
+        self,
+        transfer_id: str,
+        dispatched: int,
+        cost: Decimal,
+        good: int,
+        damaged: int,
+        value: Decimal,
+    ) -> None:
+        """What arrived of ``dispatched`` units that left at ``cost``: ``good`` and
+        ``damaged`` units, worth ``value`` (the transfer works out any loss or gain)."""
+        self.in_transit -= dispatched
+        self.in_transit_value -= cost
+        self.on_hand += good + damaged
+        self.damaged += damaged
+        self.value += value
+
+    # -- 盘点: stocktakes ----------------------------------------------------------------------
+    def adjust_to_count(
+        self, stocktake_id: str, variance: int, *, fallback_unit_cost: Decimal, reason: str
+    ) -> Decimal:
+        """Post a stocktake's variance (counted - book): a loss leaves at the moving average
+        cost, a gain comes in at it (or at ``fallback_unit_cost``, the average when the count
+        sheet was opened, when nothing is on hand now). Stock never falls below what orders
+        hold, nor below what is damaged. Return the change in value."""
+        after = self.on_hand + variance
+        if after - self.damaged < self.reserved:
+            raise StockStillReserved(
+                f"{self.sku} at {self.warehouse_code}: posting {variance:+d} leaves {after} on "
+                f"hand, {self.damaged} damaged, but {self.reserved} are reserved for orders; "
+                "release or ship them first",
+                sku=self.sku,
+                reserved=self.reserved,
+            )
+        if variance < 0:
+            change = -self.cost_of(-variance)
+        elif self.on_hand > 0:
+            change = cny(self.value * variance / self.on_hand)
+        else:
+            change = line_amount(variance, fallback_unit_cost)
+        self._count_adjusted(
+            stocktake_id=stocktake_id, variance=variance, value_change=change, reason=reason
+        )
+        return change
+
+    @event("CountAdjusted")
+    def _count_adjusted(
+        self, stocktake_id: str, variance: int, value_change: Decimal, reason: str
+    ) -> None:
+        self.on_hand += variance
+        self.value += value_change
+
+    # -- 寄售: consignment ---------------------------------------------------------------------
+    def sell_through(self, report_id: str, quantity: int) -> Decimal:
+        """A dealer sold ``quantity`` of the consignment stock it holds: it leaves at its
+        moving average cost; return that cost."""
+        self.check_available(quantity)
+        cost = self.cost_of(quantity)
+        self._sold_through(report_id=report_id, quantity=quantity, cost=cost)
+        return cost
+
+    @event("SoldThrough")
+    def _sold_through(self, report_id: str, quantity: int, cost: Decimal) -> None:
+        self.on_hand -= quantity
+        self.value -= cost
 
     class Received(Aggregate.Event):
         quantity: int
@@ -221,7 +454,7 @@ class StockItem(Aggregate):
             self.value += line_amount(quantity, unit_cost)
 
     def reserve(self, order_id: str, quantity: int) -> None:
-        if quantity > self.available:
+        if quantity > self.available:  # damaged stock is never reserved
             raise InsufficientStock(
                 f"{self.sku} at {self.warehouse_code}: {quantity} requested, "
                 f"{self.available} available"
@@ -424,6 +657,373 @@ class Shipment(Aggregate):
         self, order_id: str, dealer_code: str, delivered_on: date, by: Provenance
     ) -> None:
         self.delivered_on = delivered_on
+
+
+class UnknownTransfer(NotFound):
+    code = "unknown_transfer"
+
+
+class InvalidTransferRoute(RuleViolation):
+    code = "invalid_transfer_route"
+
+
+class NotOnTransfer(RuleViolation):
+    code = "not_on_transfer"
+
+
+class DiscrepancyReasonRequired(RuleViolation):
+    code = "discrepancy_reason_required"
+
+
+class DiscrepancyReasonMismatch(RuleViolation):
+    code = "discrepancy_reason_mismatch"
+
+
+class DiscrepancyReason(StrEnum):
+    """Why what arrived differs from what was dispatched."""
+
+    SHORT_SHIPPED = "short_shipped"  # the source sent fewer than it booked
+    LOST_IN_TRANSIT = "lost_in_transit"
+    DAMAGED_IN_TRANSIT = "damaged_in_transit"  # arrived, but broken: into damaged stock
+    OVER_SHIPPED = "over_shipped"  # the source sent more than it booked
+
+
+class TransferStatus(StrEnum):
+    IN_TRANSIT = "in_transit"
+    RECEIVED = "received"
+
+
+def arrival_value(dispatched: int, cost: Decimal, arrived: int) -> Decimal:
+    """What ``arrived`` units of a transfer line (``dispatched`` units that left at ``cost``)
+    are worth: the line's cost when all arrived, that share of it when fewer did (the rest is
+    a transit loss), and the line's unit cost for each unit over (a transit gain)."""
+    if arrived == dispatched:
+        return cost
+    if arrived < dispatched:
+        return cny(cost * arrived / dispatched)
+    return cost + cny(cost * (arrived - dispatched) / dispatched)
+
+
+class Transfer(Aggregate):
+    """调拨: stock moved from one warehouse to another with an in-transit leg. Dispatched, it
+    has left the source at its moving average cost and is in transit to the destination,
+    value and all; received once, with any difference per line recorded with its reason. A
+    shortfall's value is a transit loss, an overage's a transit gain (both published), so
+    no value is ever lost or created unseen."""
+
+    class Dispatched(Aggregate.Created):
+        from_warehouse: str
+        to_warehouse: str
+        ship_date: date
+        lines: dict[str, int]
+        costs: dict[str, Decimal]
+        note: str | None
+        by: Provenance
+
+    @event(Dispatched)
+    def __init__(
+        self,
+        *,
+        id: UUID,  # noqa: A002 - the library's name for an aggregate's given id
+        from_warehouse: str,
+        to_warehouse: str,
+        ship_date: date,
+        lines: dict[str, int],
+        costs: dict[str, Decimal],
+        note: str | None,
+        by: Provenance,
+    ) -> None:
+        self.from_warehouse = from_warehouse
+        self.to_warehouse = to_warehouse
+        self.ship_date = ship_date
+        self.lines = lines
+        self.costs = costs
+        self.note = note
+        self.status = TransferStatus.IN_TRANSIT
+        self.received_on: date | None = None
+        self.arrivals: list[dict] = []
+
+    @staticmethod
+    def check_route(source: Warehouse, destination: Warehouse) -> None:
+        if source.code == destination.code:
+            raise InvalidTransferRoute("a transfer goes from one warehouse to another")
+        if WarehouseKind.CONSIGNMENT in (source.kind, destination.kind) and (
+            source.kind == destination.kind
+        ):
+            raise InvalidTransferRoute(
+                "consignment stock moves between a dealer's location and a central or branch "
+                "warehouse, not from one dealer to another"
+            )
+
+    def arrivals_of(
+        self, received: dict[str, tuple[int, int, str | None, str | None]]
+    ) -> list[dict]:
+        """Per line of the transfer: what arrived (good, damaged), its value, the difference
+        in value from what left, and the discrepancy's reason. ``received``: per SKU (good,
+        damaged, reason, note); a SKU of the transfer not named arrived not at all."""
+        if self.status != TransferStatus.IN_TRANSIT:
+            raise InvalidTransition(f"transfer {self.id} was received already")
+        unknown = sorted(set(received) - set(self.lines))
+        if unknown:
+            raise NotOnTransfer(f"not on transfer {self.id}: {', '.join(unknown)}", skus=unknown)
+        arrivals = []
+        for sku, dispatched in sorted(self.lines.items()):
+            good, damaged, reason, note = received.get(sku, (0, 0, None, None))
+            if good < 0 or damaged < 0:
+                raise InvalidQuantity(f"quantities of {sku} cannot be negative")
+            arrived = good + damaged
+            discrepant = arrived != dispatched or damaged > 0
+            if discrepant and not reason:
+                raise DiscrepancyReasonRequired(
+                    f"{sku}: {dispatched} dispatched, {good} received and {damaged} damaged: "
+                    "say why (reason)",
+                    sku=sku,
+                )
+            if discrepant and (arrived > dispatched) != (reason == DiscrepancyReason.OVER_SHIPPED):
+                raise DiscrepancyReasonMismatch(
+                    f"{sku}: {arrived} of {dispatched} arrived, which is not {reason}", sku=sku
+                )
+            value = arrival_value(dispatched, self.costs[sku], arrived)
+            arrivals.append(
+                {
+                    "sku": sku,
+                    "dispatched": dispatched,
+                    "received": good,
+                    "damaged": damaged,
+                    "cost": self.costs[sku],
+                    "value": value,
+                    "difference": value - self.costs[sku],
+                    "reason": str(reason) if discrepant else None,
+                    "note": note if discrepant else None,
+                }
+            )
+        return arrivals
+
+    def receive(self, received_on: date, arrivals: list[dict], by: Provenance) -> None:
+        if received_on < self.ship_date:
+            raise InvalidTransition("a transfer cannot arrive before it was dispatched")
+        self._received(
+            from_warehouse=self.from_warehouse,
+            to_warehouse=self.to_warehouse,
+            received_on=received_on,
+            arrivals=arrivals,
+            by=by,
+        )
+
+    @event("Received")
+    def _received(
+        self,
+        from_warehouse: str,
+        to_warehouse: str,
+        received_on: date,
+        arrivals: list[dict],
+        by: Provenance,
+    ) -> None:
+        self.status = TransferStatus.RECEIVED
+        self.received_on = received_on
+        self.arrivals = arrivals
+
+
+class UnknownStocktake(NotFound):
+    code = "unknown_stocktake"
+
+
+class NotOnCountSheet(RuleViolation):
+    code = "not_on_count_sheet"
+
+
+class CountIncomplete(RuleViolation):
+    code = "count_incomplete"
+
+
+class VarianceReasonRequired(RuleViolation):
+    code = "variance_reason_required"
+
+
+class VarianceReason(StrEnum):
+    """Why the count differs from the book."""
+
+    COUNT_ERROR = "count_error"  # an earlier count or posting was wrong
+    UNRECORDED_RECEIPT = "unrecorded_receipt"
+    UNRECORDED_ISSUE = "unrecorded_issue"
+    THEFT_OR_LOSS = "theft_or_loss"
+    BREAKAGE = "breakage"  # broken beyond keeping: gone
+    OTHER = "other"
+
+
+class StocktakeStatus(StrEnum):
+    OPEN = "open"
+    POSTED = "posted"
+
+
+class Stocktake(Aggregate):
+    """盘点: a count sheet for a warehouse. Opening freezes the book quantity (and value) of
+    each SKU on the sheet; counts come in, in one or several submissions (a later count of a
+    SKU replaces the earlier one); posting, once, posts each variance (counted - book at
+    opening) with its reason against the stock as it stands then. Movements between opening
+    and posting (receipts, shipments) are their own documents and stay: the count is of the
+    stock as at opening, so a variance is what the movements did not explain."""
+
+    class Opened(Aggregate.Created):
+        warehouse_code: str
+        count_date: date
+        book: dict[str, int]
+        book_values: dict[str, Decimal]
+        by: Provenance
+
+    @event(Opened)
+    def __init__(
+        self,
+        *,
+        warehouse_code: str,
+        count_date: date,
+        book: dict[str, int],
+        book_values: dict[str, Decimal],
+        by: Provenance,
+    ) -> None:
+        self.warehouse_code = warehouse_code
+        self.count_date = count_date
+        self.book = book
+        self.book_values = book_values
+        self.counted: dict[str, int] = {}
+        self.reasons: dict[str, str] = {}
+        self.status = StocktakeStatus.OPEN
+        self.posted_on: date | None = None
+        self.variances: list[dict] = []
+
+    def check_open(self) -> None:
+        if self.status != StocktakeStatus.OPEN:
+            raise InvalidTransition(f"stocktake {self.id} was posted already")
+
+    def record_counts(
+        self, counts: dict[str, int], reasons: dict[str, str], by: Provenance
+    ) -> None:
+        self.check_open()
+        unknown = sorted(set(counts) - set(self.book))
+        if unknown:
+            raise NotOnCountSheet(
+                f"not on the count sheet of {self.id}: {', '.join(unknown)}", skus=unknown
+            )
+        if any(q < 0 for q in counts.values()):
+            raise InvalidQuantity("a counted quantity cannot be negative")
+        self._counted(counts=counts, reasons=reasons, by=by)
+
+    @event("Counted")
+    def _counted(self, counts: dict[str, int], reasons: dict[str, str], by: Provenance) -> None:
+        self.counted.update(counts)
+        for sku in counts:
+            if sku in reasons:
+                self.reasons[sku] = reasons[sku]
+            else:
+                self.reasons.pop(sku, None)
+
+    def variance(self, sku: str) -> int:
+        return self.counted[sku] - self.book[sku]
+
+    def check_postable(self) -> None:
+        self.check_open()
+        uncounted = sorted(set(self.book) - set(self.counted))
+        if uncounted:
+            raise CountIncomplete(f"not counted yet: {', '.join(uncounted)}", skus=uncounted)
+        unexplained = sorted(s for s in self.book if self.variance(s) and s not in self.reasons)
+        if unexplained:
+            raise VarianceReasonRequired(
+                f"a variance needs its reason: {', '.join(unexplained)}", skus=unexplained
+            )
+
+    def book_unit_cost(self, sku: str) -> Decimal:
+        """The average cost per unit when the sheet was opened (zero with nothing then)."""
+        return cny(self.book_values[sku] / self.book[sku]) if self.book[sku] else Decimal("0.00")
+
+    def post(self, posted_on: date, values: dict[str, Decimal], by: Provenance) -> None:
+        """Record the posting: ``values`` is each variance's change in value."""
+        if posted_on < self.count_date:
+            raise InvalidTransition("a stocktake cannot be posted before its count date")
+        variances = [
+            {
+                "sku": sku,
+                "book": self.book[sku],
+                "counted": self.counted[sku],
+                "variance": self.variance(sku),
+                "value": values.get(sku, Decimal("0.00")),
+                "reason": self.reasons.get(sku) if self.variance(sku) else None,
+            }
+            for sku in sorted(self.book)
+        ]
+        self._posted(
+            warehouse_code=self.warehouse_code,
+            count_date=self.count_date,
+            posted_on=posted_on,
+            variances=variances,
+            by=by,
+        )
+
+    @event("Posted")
+    def _posted(
+        self,
+        warehouse_code: str,
+        count_date: date,
+        posted_on: date,
+        variances: list[dict],
+        by: Provenance,
+    ) -> None:
+        self.status = StocktakeStatus.POSTED
+        self.posted_on = posted_on
+        self.variances = variances
+
+
+class NotConsignment(RuleViolation):
+    code = "not_a_consignment_warehouse"
+
+
+class SellThroughAlreadyReported(RuleViolation):
+    code = "sell_through_already_reported"
+
+
+class InvalidPeriod(RuleViolation):
+    code = "invalid_period"
+
+
+class SellThroughReport(Aggregate):
+    """寄售: what a dealer sold in a period of the consignment stock it holds for the brand.
+    One report per consignment warehouse and period."""
+
+    @staticmethod
+    def create_id(warehouse_code: str, period_from: date, period_to: date) -> UUID:
+        return uuid5(_IDS, f"sell-through:{warehouse_code}:{period_from}:{period_to}")
+
+    class Reported(Aggregate.Created):
+        warehouse_code: str
+        dealer_code: str
+        branch: str | None
+        period_from: date
+        period_to: date
+        lines: dict[str, int]
+        costs: dict[str, Decimal]
+        by: Provenance
+
+    @event(Reported)
+    def __init__(
+        self,
+        *,
+        warehouse_code: str,
+        dealer_code: str,
+        branch: str | None,
+        period_from: date,
+        period_to: date,
+        lines: dict[str, int],
+        costs: dict[str, Decimal],
+        by: Provenance,
+    ) -> None:
+        if period_to < period_from:
+            raise InvalidPeriod("a period ends on or after it starts")
+        self.warehouse_code = warehouse_code
+        self.dealer_code = dealer_code
+        self.branch = branch
+        self.period_from = period_from
+        self.period_to = period_to
+        self.lines = lines
+        self.costs = costs
 
 
 class GoodsReceipt(Aggregate):

@@ -112,3 +112,126 @@ def test_movements_published_before_stock_was_valued_still_count(settings):
         with engine.begin() as conn:
             conn.execute(text('DROP SCHEMA "inventory_v1" CASCADE'))
         engine.dispose()
+
+
+def test_transfers_stocktakes_damage_and_sell_through_add_up_in_any_order(settings):
+    """The same events in the order they happened and reversed (another partition, another
+    topic) give the same stock, in transit, damaged and consignment figures."""
+    from projections.inventory.queries import ConsignmentFilter, consignment_stock
+    from tests.platform import envelopes_of
+
+    sku = "WULIANGYE-52-500ML"
+    line = {"sku": sku, "quantity": 24, "cost": "20760.00"}
+    events = [
+        inventory_events.WarehouseRegistered(
+            warehouse_id="wh-csg",
+            code="WH-CSG-CD-001",
+            name="Jinjiang consignment store",
+            kind="consignment",
+            branch="CD",
+            region="SOUTHWEST",
+            dealer_code="CD-001",
+        ),
+        inventory_events.TransferDispatched(
+            transfer_id="tr-1",
+            from_warehouse="WH-CD",
+            to_warehouse="WH-CSG-CD-001",
+            ship_date="2026-11-10",
+            lines=[line],
+            cost="20760.00",
+        ),
+        inventory_events.TransferReceived(
+            transfer_id="tr-1",
+            from_warehouse="WH-CD",
+            to_warehouse="WH-CSG-CD-001",
+            received_on="2026-11-11",
+            lines=[
+                inventory_events.ArrivedLine(
+                    sku=sku,
+                    dispatched=24,
+                    received=22,
+                    damaged=1,
+                    cost="20760.00",
+                    value="19895.00",
+                    difference="-865.00",
+                    reason="damaged_in_transit",
+                    note=None,
+                )
+            ],
+            cost="20760.00",
+            value="19895.00",
+            difference="-865.00",
+        ),
+        inventory_events.ConsignmentSellThroughReported(
+            report_id="st-1",
+            warehouse_code="WH-CSG-CD-001",
+            dealer_code="CD-001",
+            branch="CD",
+            period_from="2026-11-01",
+            period_to="2026-11-15",
+            lines=[{"sku": sku, "quantity": 10, "cost": "8650.00"}],
+            cost="8650.00",
+        ),
+        inventory_events.StocktakePosted(
+            stocktake_id="sk-1",
+            warehouse_code="WH-CD",
+            count_date="2026-11-20",
+            posted_on="2026-11-21",
+            lines=[
+                inventory_events.CountedLine(
+                    sku=sku, book=76, counted=75, variance=-1, value="-865.00", reason="breakage"
+                )
+            ],
+            value="-865.00",
+        ),
+        inventory_events.StockDamaged(
+            warehouse_code="WH-CD",
+            sku=sku,
+            quantity=3,
+            document_id="dm-1",
+            reason="labels torn",
+            business_date="2026-11-22",
+        ),
+        inventory_events.DamagedStockWrittenOff(
+            warehouse_code="WH-CD",
+            sku=sku,
+            quantity=2,
+            cost="1730.00",
+            document_id="wo-1",
+            reason="labels torn",
+            business_date="2026-11-23",
+        ),
+    ]
+    envelopes = envelopes_of(events)
+    results = []
+    for number, order in enumerate((envelopes, list(reversed(envelopes)))):
+        schema = f"inventory_moves_{number}"
+        engine = projections_engine(settings, schema, pool_size=1)
+        try:
+            create_tables(engine, schema, inventory)
+            handler = SqlProjectionHandler(engine, inventory)
+            for envelope in order:  # one batch each: nothing gathered across them
+                with handler.open_batch() as batch:
+                    batch.apply(envelope)
+            with engine.connect() as conn:
+                rows, _ = stock_levels(
+                    conn,
+                    by=StockLevel.WAREHOUSE,
+                    where=StockFilter(),
+                    as_of=None,
+                    limit=10,
+                    cursor=None,
+                )
+                consigned, _ = consignment_stock(
+                    conn, where=ConsignmentFilter(), limit=10, cursor=None
+                )
+            results.append((rows, consigned))
+        finally:
+            with engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
+    assert results[0] == results[1]
+    rows, consigned = results[0]
+    figures = {r["warehouse"]: (r["on_hand"], r["damaged"], r["in_transit"]) for r in rows}
+    assert figures == {"WH-CD": (-24 - 1 - 2, 1, 0), "WH-CSG-CD-001": (13, 1, 0)}
+    assert [(c["dealer"], c["on_hand"], c["sold"]) for c in consigned] == [("CD-001", 13, 10)]

@@ -215,3 +215,136 @@ def test_the_reference_consumer_imports_nothing_of_the_platform():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def accounts(entry) -> list[tuple]:
+    return [(line.account, line.debit, line.credit, line.warehouse_code) for line in entry.lines]
+
+
+class TestStockMovedWithoutAnOrder:
+    def test_a_transfer_moves_inventory_into_transit_and_a_shortfall_is_a_transit_loss(self):
+        line = {"sku": "WULIANGYE-52-500ML", "quantity": 30, "cost": "25950.00"}
+        out = post(
+            envelope(
+                "dist.inventory.TransferDispatched.v1",
+                {
+                    "transfer_id": "t-1",
+                    "from_warehouse": "WH-CENTRAL",
+                    "to_warehouse": "WH-CD-01",
+                    "ship_date": "2026-11-20",
+                    "lines": [line],
+                    "cost": "25950.00",
+                },
+            )
+        )
+        assert accounts(out) == [
+            ("1405.01", D("25950.00"), D("0.00"), "WH-CD-01"),
+            ("1405", D("0.00"), D("25950.00"), "WH-CENTRAL"),
+        ]
+        arrived = {
+            "sku": "WULIANGYE-52-500ML",
+            "dispatched": 30,
+            "received": 27,
+            "damaged": 2,
+            "cost": "25950.00",
+            "value": "25085.00",
+            "difference": "-865.00",
+            "reason": "damaged_in_transit",
+            "note": None,
+        }
+        received = post(
+            envelope(
+                "dist.inventory.TransferReceived.v1",
+                {
+                    "transfer_id": "t-1",
+                    "from_warehouse": "WH-CENTRAL",
+                    "to_warehouse": "WH-CD-01",
+                    "received_on": "2026-11-22",
+                    "lines": [arrived],
+                    "cost": "25950.00",
+                    "value": "25085.00",
+                    "difference": "-865.00",
+                },
+            )
+        )
+        assert accounts(received) == [
+            ("1405", D("25085.00"), D("0.00"), "WH-CD-01"),
+            ("1405.01", D("0.00"), D("25950.00"), "WH-CD-01"),
+            ("1901", D("865.00"), D("0.00"), "WH-CD-01"),
+        ]
+        [movement] = received.movements
+        assert (movement.quantity, movement.value) == (29, D("25085.00"))
+
+    def test_a_stocktake_posts_gains_and_losses_and_skips_lines_without_variance(self):
+        def counted(sku, variance, value):
+            return {
+                "sku": sku,
+                "book": 100,
+                "counted": 100 + variance,
+                "variance": variance,
+                "value": value,
+                "reason": "theft_or_loss" if variance else None,
+            }
+
+        entry = post(
+            envelope(
+                "dist.inventory.StocktakePosted.v1",
+                {
+                    "stocktake_id": "st-1",
+                    "warehouse_code": "WH-CD-01",
+                    "count_date": "2026-11-25",
+                    "posted_on": "2026-11-26",
+                    "lines": [
+                        counted("WULIANGYE-52-500ML", -3, "-2595.00"),
+                        counted("JIANNANCHUN-52-500ML", 1, "296.40"),
+                        counted("TSINGTAO-1903-330ML", 0, "0.00"),
+                    ],
+                    "value": "-2298.60",
+                },
+            )
+        )
+        assert accounts(entry) == [
+            ("1405", D("0.00"), D("2595.00"), "WH-CD-01"),
+            ("1901", D("2595.00"), D("0.00"), "WH-CD-01"),
+            ("1405", D("296.40"), D("0.00"), "WH-CD-01"),
+            ("1901", D("0.00"), D("296.40"), "WH-CD-01"),
+        ]
+
+    def test_a_write_off_and_a_consignment_sale_take_inventory_at_cost(self):
+        written_off = post(
+            envelope(
+                "dist.inventory.DamagedStockWrittenOff.v1",
+                {
+                    "warehouse_code": "WH-CD-01",
+                    "sku": "WULIANGYE-52-500ML",
+                    "quantity": 4,
+                    "cost": "3460.00",
+                    "document_id": "wo-1",
+                    "reason": "labels torn in a leak",
+                    "business_date": "2026-11-21",
+                },
+            )
+        )
+        assert accounts(written_off) == [
+            ("1901", D("3460.00"), D("0.00"), "WH-CD-01"),
+            ("1405", D("0.00"), D("3460.00"), "WH-CD-01"),
+        ]
+        sold = post(
+            envelope(
+                "dist.inventory.ConsignmentSellThroughReported.v1",
+                {
+                    "report_id": "r-1",
+                    "warehouse_code": "WH-CSG-CD-001",
+                    "dealer_code": "CD-001",
+                    "branch": "CD",
+                    "period_from": "2026-11-01",
+                    "period_to": "2026-11-30",
+                    "lines": [{"sku": "WULIANGYE-52-500ML", "quantity": 10, "cost": "8650.00"}],
+                    "cost": "8650.00",
+                },
+            )
+        )
+        assert accounts(sold) == [
+            ("6401", D("8650.00"), D("0.00"), None),
+            ("1405", D("0.00"), D("8650.00"), "WH-CSG-CD-001"),
+        ]
