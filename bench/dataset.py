@@ -1476,7 +1476,10 @@ class Dataset:
         dealer = order.dealer
         invoice_id = str(Invoice.create_id(shipment_id))
         if whole:  # the whole order at once: its own lines, in the shipment's (SKU) order
-            lines = sorted(order.lines, key=lambda line: line.sku)
+            lines = [
+                OrderLine(**line.model_dump(include=set(OrderLine.model_fields)))
+                for line in sorted(order.lines, key=lambda line: line.sku)
+            ]
         else:
             prices = {line.sku: line for line in order.lines}
             lines = []

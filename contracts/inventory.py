@@ -393,3 +393,32 @@ class ConsignmentSellThroughReported(IntegrationEvent):
     period_to: date
     lines: list[ValuedLine] = Field(min_length=1)
     cost: Money = Field(description="cost of the goods sold, at moving average")
+
+
+class ReturnedLine(BaseModel):
+    """A SKU of a dealer's return as it arrived, at what it cost when it shipped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    good: int = Field(ge=0, description="back to available stock")
+    damaged: int = Field(ge=0, description="to damaged stock (on hand, never available)")
+    unit_cost: Money = Field(description="CNY per unit, its cost when it shipped on the order")
+    value: Money = Field(description="(good + damaged) x unit cost, to the fen (half up)")
+
+
+class ReturnReceived(IntegrationEvent):
+    """退货入库: the warehouse received a dealer's approved return, each SKU good or damaged.
+    Finance credits what arrived at the order's prices; what never arrived is not on it."""
+
+    service = "inventory"
+    event_name = "ReturnReceived"
+    version = 1
+
+    return_id: str
+    order_id: str
+    dealer_code: str
+    warehouse_code: str
+    received_on: date
+    lines: list[ReturnedLine] = Field(min_length=1)
+    value: Money = Field(description="the lines' values")

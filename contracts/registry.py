@@ -44,6 +44,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     inventory.StockDamaged,
     inventory.DamagedStockWrittenOff,
     inventory.ConsignmentSellThroughReported,
+    inventory.ReturnReceived,
     finance.CreditTermsSet,
     finance.CreditReserved,
     finance.CreditRefused,

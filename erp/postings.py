@@ -253,6 +253,21 @@ def _consignment_sold(data: dict) -> Entry:
     return entry
 
 
+def _return_received(data: dict) -> Entry:
+    """Dr inventory / Cr cost of goods sold: goods a dealer returned are stock again, at what
+    they cost when they shipped (good or damaged alike; a write-off posts the loss later).
+    The revenue side is finance's credit note."""
+    warehouse, dealer = data["warehouse_code"], data["dealer_code"]
+    entry = Entry(date.fromisoformat(data["received_on"]), f"return from {dealer} into {warehouse}")
+    for line in data["lines"]:
+        value, sku = Decimal(line["value"]), line["sku"]
+        quantity = line["good"] + line["damaged"]
+        entry.movements.append(StockMovement(warehouse, sku, quantity, value))
+        entry.debit("1405", value, warehouse_code=warehouse, sku=sku, quantity=quantity)
+        entry.credit("6401", value, dealer_code=dealer, sku=sku)
+    return entry
+
+
 _RULES = {
     ("finance", "InvoiceIssued"): _invoice_issued,
     ("finance", "ReceiptRecorded"): _receipt_recorded,
@@ -265,4 +280,5 @@ _RULES = {
     ("inventory", "StocktakePosted"): _stocktake_posted,
     ("inventory", "DamagedStockWrittenOff"): _damaged_written_off,
     ("inventory", "ConsignmentSellThroughReported"): _consignment_sold,
+    ("inventory", "ReturnReceived"): _return_received,
 }

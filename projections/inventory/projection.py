@@ -420,3 +420,19 @@ def sell_through_reported(
             quantity=line.quantity,
             cost=line.cost,
         )
+
+
+@inventory.on(published.ReturnReceived)
+def return_received(conn: Connection, envelope: Envelope, event: published.ReturnReceived) -> None:
+    """退货入库: what came back is on hand again; the damaged part is not available."""
+    for line in event.lines:
+        _delta(
+            conn,
+            envelope,
+            warehouse_code=event.warehouse_code,
+            sku=line.sku,
+            business_date=event.received_on,
+            kind="return",
+            on_hand=line.good + line.damaged,
+            damaged=line.damaged,
+        )

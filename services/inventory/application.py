@@ -4,7 +4,7 @@ cancelled ones, made shippable by approval)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -30,6 +30,7 @@ from services.inventory.domain import (
     SellThroughAlreadyReported,
     SellThroughReport,
     Shipment,
+    StockCondition,
     StockItem,
     Stocktake,
     Transfer,
@@ -43,7 +44,11 @@ from services.inventory.domain import (
     WarehouseDirectory,
     WarehouseKind,
 )
+from services.inventory.returns import ReturnReceipt, UnknownReturn
 from services.kernel.errors import OutsideScope
+from services.kernel.money import cny, line_amount
+
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,13 @@ class ReportSellThrough:
     period_from: date
     period_to: date
     lines: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ReceiveReturn:
+    return_id: str
+    received_on: date
+    counted: dict[str, tuple[int, int]]  # per SKU: (good, damaged)
 
 
 @dataclass(frozen=True)
@@ -274,6 +286,29 @@ def reservation_view(reservation: OrderReservation) -> dict[str, Any]:
             for sku, quantity in sorted(reservation.lines.items())
         ],
         "shortages": reservation.shortages,
+    }
+
+
+def return_receipt_view(receipt: ReturnReceipt) -> dict[str, Any]:
+    return {
+        "return_id": receipt.return_id,
+        "order_id": receipt.order_id,
+        "dealer_code": receipt.dealer_code,
+        "warehouse_code": receipt.warehouse_code,
+        "status": str(receipt.status),
+        "expected": [{"sku": s, "quantity": q} for s, q in sorted(receipt.lines.items())],
+        "received_on": receipt.received_on.isoformat() if receipt.received_on else None,
+        "received": [
+            {
+                "sku": sku,
+                "good": line["good"],
+                "damaged": line["damaged"],
+                "unit_cost": f"{line['unit_cost']:.2f}",
+                "value": f"{line['value']:.2f}",
+            }
+            for sku, line in sorted(receipt.received.items())
+        ],
+        "value": f"{receipt.value:.2f}",
     }
 
 
@@ -711,6 +746,73 @@ class InventoryApplication(ServiceApplication):
             raise
 
     # -- orders ------------------------------------------------------------------------------
+    # -- returns (退货入库) -------------------------------------------------------------------
+    def get_return_receipt(self, return_id: str) -> ReturnReceipt:
+        try:
+            return self.repository.get(ReturnReceipt.create_id(return_id))
+        except AggregateNotFoundError:
+            raise UnknownReturn(
+                f"no approved return {return_id} here (yet: approval travels from orders)"
+            ) from None
+
+    def receive_return(
+        self,
+        cmd: ReceiveReturn,
+        *,
+        by: Provenance,
+        scope: Scope,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """Count a dealer's approved return in: good units back to available stock, damaged
+        ones to damaged stock, both at what they cost when they shipped on the order."""
+        receipt = self.get_return_receipt(cmd.return_id)
+        scope.check(self.get_warehouse(receipt.warehouse_code))
+        receipt.check_receivable(cmd.counted)
+        arrived = {sku: gd for sku, gd in cmd.counted.items() if sum(gd)}
+        unit_costs = self.shipped_unit_costs(receipt.order_id, receipt.warehouse_code, arrived)
+        items = self.stock_items(receipt.warehouse_code, list(arrived), create=True)
+        document_id = f"return:{receipt.return_id}"
+        received = {}
+        for sku, (good, damaged) in sorted(arrived.items()):
+            unit_cost = unit_costs[sku]
+            if good:
+                items[sku].receive(good, document_id, unit_cost)
+            if damaged:
+                items[sku].receive(damaged, document_id, unit_cost, StockCondition.DAMAGED)
+            received[sku] = {
+                "good": good,
+                "damaged": damaged,
+                "unit_cost": unit_cost,
+                "value": line_amount(good + damaged, unit_cost),
+            }
+        receipt.receive(cmd.received_on, received, by)
+        return self.save_command(
+            receipt,
+            *items.values(),
+            status_code=201,
+            body=return_receipt_view(receipt),
+            idempotency=idempotency,
+        )
+
+    def shipped_unit_costs(
+        self, order_id: str, warehouse_code: str, skus: Iterable[str]
+    ) -> dict[str, Decimal]:
+        """What a unit of each SKU cost when it shipped on the order (its shipments' costs
+        over their quantities, to the fen); for a shipment dispatched before stock was
+        valued, the warehouse's moving average now."""
+        reservation = self.get_reservation(order_id)
+        shipments = self.get_many([UUID(i) for i in reservation.shipment_ids])
+        costs: dict[str, Decimal] = {}
+        for sku in skus:
+            quantity = sum(s.lines.get(sku, 0) for s in shipments.values() if sku in s.costs)
+            if quantity:
+                cost = sum((s.costs[sku] for s in shipments.values() if sku in s.costs), ZERO)
+                costs[sku] = cny(cost / quantity)
+            else:
+                item = self.stock_items(warehouse_code, [sku], create=True)[sku]
+                costs[sku] = cny(item.value / item.on_hand) if item.on_hand else ZERO
+        return costs
+
     def get_reservation(self, order_id: str) -> OrderReservation:
         try:
             return self.repository.get(OrderReservation.create_id(order_id))
@@ -860,7 +962,24 @@ def release_stock(unit: Unit, envelope: Envelope, ended: Any) -> None:
     unit.save(reservation)
 
 
+def expect_return(unit: Unit, envelope: Envelope, approved: orders_events.ReturnApproved) -> None:
+    """Orders approved a dealer's return: expect it at the order's warehouse."""
+    receipt_id = ReturnReceipt.create_id(approved.return_id)
+    if unit.find(receipt_id) is None:
+        unit.save(
+            ReturnReceipt(
+                return_id=approved.return_id,
+                order_id=approved.order_id,
+                dealer_code=approved.dealer_code,
+                branch=approved.branch,
+                warehouse_code=approved.warehouse_code,
+                lines={line.sku: line.quantity for line in approved.lines},
+            )
+        )
+
+
 POLICIES: dict[str, Policy] = {
+    str(orders_events.ReturnApproved.event_type()): expect_return,
     str(orders_events.OrderPlaced.event_type()): reserve_stock,
     str(orders_events.OrderApproved.event_type()): make_shippable,
     str(orders_events.OrderRejected.event_type()): release_stock,

@@ -21,6 +21,7 @@ from services.inventory.domain import (
     Transfer,
     Warehouse,
 )
+from services.inventory.returns import ReturnReceipt
 from services.kernel.money import line_amount
 
 
@@ -178,5 +179,18 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             order_id=event.order_id,
             dealer_code=event.dealer_code,
             delivered_on=event.delivered_on,
+        )
+    if isinstance(event, ReturnReceipt.Received):
+        returned = [
+            published.ReturnedLine(sku=sku, **line) for sku, line in sorted(event.received.items())
+        ]
+        return published.ReturnReceived(
+            return_id=event.return_id,
+            order_id=event.order_id,
+            dealer_code=event.dealer_code,
+            warehouse_code=event.warehouse_code,
+            received_on=event.received_on,
+            lines=returned,
+            value=sum((line.value for line in returned), Decimal("0.00")),
         )
     return None

@@ -554,6 +554,7 @@ class OrderReservation(Aggregate):
         self.lines = lines
         self.shortages = shortages
         self.shipped: dict[str, int] = {}
+        self.shipment_ids: list[str] = []
         self.status = ReservationStatus.SHORT if shortages else ReservationStatus.RESERVED
 
     def remaining(self, sku: str) -> int:
@@ -591,6 +592,7 @@ class OrderReservation(Aggregate):
 
     @event("Shipped")
     def record_shipment(self, shipment_id: str, lines: dict[str, int]) -> None:
+        self.shipment_ids.append(shipment_id)
         for sku, quantity in lines.items():
             self.shipped[sku] = self.shipped.get(sku, 0) + quantity
         if all(self.remaining(sku) == 0 for sku in self.lines):

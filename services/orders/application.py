@@ -627,7 +627,22 @@ def on_delivery(unit: Unit, envelope: Envelope, data: inventory.DeliveryConfirme
         unit.save(order)
 
 
+def on_return_received(unit: Unit, envelope: Envelope, data: inventory.ReturnReceived) -> None:
+    """The warehouse counted a return in: what came back is what the return takes back."""
+    dealer_return = unit.find(UUID(data.return_id))
+    order = _order(unit, data.order_id)
+    if not isinstance(dealer_return, DealerReturn) or order is None:
+        return
+    dealer_return.record_receipt(
+        {line.sku: {"good": line.good, "damaged": line.damaged} for line in data.lines},
+        data.received_on,
+    )
+    order.settle_return(data.return_id, {line.sku: line.good + line.damaged for line in data.lines})
+    unit.save(dealer_return, order)
+
+
 POLICIES: dict[str, Policy] = {
+    str(inventory.ReturnReceived.event_type()): on_return_received,
     str(finance.CreditReserved.event_type()): on_credit_reserved,
     str(finance.CreditRefused.event_type()): on_credit_refused,
     str(inventory.StockReserved.event_type()): on_stock_reserved,

@@ -26,6 +26,7 @@ from services.inventory.application import (
     InventoryApplication,
     OpenStocktake,
     ReceiveGoods,
+    ReceiveReturn,
     ReceiveTransfer,
     RecordCounts,
     RegisterWarehouse,
@@ -34,6 +35,7 @@ from services.inventory.application import (
     StockDocument,
     merge_lines,
     reservation_view,
+    return_receipt_view,
     shipment_view,
     stock_view,
     stocktake_view,
@@ -423,6 +425,83 @@ def receive_goods(
             idempotency=k,
         ),
     )
+
+
+class ReturnedLineCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Code
+    good: int = Field(ge=0, le=1_000_000, strict=True, description="back to available stock")
+    damaged: int = Field(ge=0, le=1_000_000, strict=True, description="to damaged stock")
+
+
+class ReturnReceiptCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    received_on: date | None = Field(default=None, description="default today (CST)")
+    lines: list[ReturnedLineCreate] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def distinct_skus(self) -> ReturnReceiptCreate:
+        if len({line.sku for line in self.lines}) != len(self.lines):
+            raise ValueError("each SKU once: add up its quantities")
+        return self
+
+
+class ReturnedLineRead(BaseModel):
+    sku: str
+    good: int
+    damaged: int
+    unit_cost: str = Field(description="what a unit cost when it shipped on the order")
+    value: str
+
+
+class ReturnReceiptRead(BaseModel):
+    return_id: str
+    order_id: str
+    dealer_code: str
+    warehouse_code: str
+    status: str = Field(description="expected or received")
+    expected: list[StockLine]
+    received_on: date | None
+    received: list[ReturnedLineRead]
+    value: str
+    position: str | None = None
+
+
+@goods_receipts.post("/returns/{return_id}", status_code=201, response_model=ReturnReceiptRead)
+def receive_return(
+    return_id: UUID,
+    body: ReturnReceiptCreate,
+    principal: CurrentPrincipal,
+    app: InventoryApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """退货入库: count a dealer's approved return in, per SKU good or damaged; finance then
+    credits what arrived at the order's prices. A SKU of the return left out did not arrive."""
+    principal.require(Role.WAREHOUSE_CLERK, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+    cmd = ReceiveReturn(
+        return_id=str(return_id),
+        received_on=body.received_on or business_today(),
+        counted={line.sku: (line.good, line.damaged) for line in body.lines},
+    )
+    return run_command(
+        app,
+        key,
+        lambda k: app.receive_return(
+            cmd,
+            by=principal.provenance(causation_id=k.key),
+            scope=_scope(principal),
+            idempotency=k,
+        ),
+    )
+
+
+@goods_receipts.get("/returns/{return_id}", response_model=ReturnReceiptRead)
+def get_return_receipt(return_id: UUID, principal: CurrentPrincipal, app: InventoryApp) -> dict:
+    receipt = app.get_return_receipt(str(return_id))
+    _scope(principal).check(app.get_warehouse(receipt.warehouse_code))
+    return return_receipt_view(receipt)
 
 
 @stock.get("/reservations/{order_id}", response_model=ReservationRead)
