@@ -9,6 +9,13 @@ from decimal import Decimal
 import pytest
 
 from runtime.eventstore import Provenance
+from services.inventory.returns import (
+    NothingReceived,
+    NotOnReturn,
+    ReturnAlreadyReceived,
+    ReturnOverReceipt,
+    ReturnReceipt,
+)
 from services.orders.returns import (
     DealerReturn,
     InvalidReturnTransition,
@@ -93,3 +100,38 @@ def test_a_return_ends_credited_whichever_report_comes_first(credit_first):
     assert dealer_return.status == ReturnStatus.CREDITED
     assert dealer_return.received == {WULIANGYE: {"good": 1, "damaged": 1}}
     assert dealer_return.credited == Decimal("2398.00")
+
+
+class TestReceivingAReturn:
+    """Inventory's side: what may be counted in against an approved return."""
+
+    def expected(self):
+        return ReturnReceipt(
+            return_id="r-1",
+            order_id="o-1",
+            dealer_code="CD-001",
+            branch="CD",
+            warehouse_code="WH-CD",
+            lines={WULIANGYE: 6, "JIANNANCHUN-52-500ML": 2},
+        )
+
+    def test_good_and_damaged_together_are_at_most_what_was_approved(self):
+        receipt = self.expected()
+        receipt.check_receivable({WULIANGYE: (4, 2)})  # a SKU left out did not arrive
+        with pytest.raises(ReturnOverReceipt):
+            receipt.check_receivable({WULIANGYE: (5, 2)})
+
+    def test_a_sku_not_on_the_return_or_nothing_at_all_is_refused(self):
+        receipt = self.expected()
+        with pytest.raises(NotOnReturn):
+            receipt.check_receivable({"LUZHOU-1573-500ML": (1, 0)})
+        with pytest.raises(NothingReceived):
+            receipt.check_receivable({WULIANGYE: (0, 0)})
+
+    def test_a_return_is_received_once(self):
+        receipt = self.expected()
+        line = {"good": 1, "damaged": 0, "unit_cost": Decimal("812.00"), "value": Decimal("812.00")}
+        receipt.receive(date(2026, 12, 3), {WULIANGYE: line}, CLERK)
+        assert receipt.value == Decimal("812.00")
+        with pytest.raises(ReturnAlreadyReceived):
+            receipt.check_receivable({WULIANGYE: (1, 0)})
