@@ -39,11 +39,16 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.RebatePolicyDefined,
     finance.RebateAccrued,
     finance.ChannelHealthRulesSet,
+    finance.RebateSettled,
+    finance.RebateClaimFiled,
+    finance.RebateClaimRejected,
+    finance.RebateCredited,
 )
 
 SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
     inventory.GoodsReceivedV1,
     inventory.ShipmentDispatchedV1,
+    finance.RebatePolicyDefinedV1,
 )
 
 READABLE = PUBLISHED + SUPERSEDED
