@@ -503,6 +503,7 @@ class FinanceApplication(ServiceApplication):
         (RebateCredited), to its open invoices oldest first, the rest on account."""
         claim = self._claim_in_scope(claim_id, branch_scope)
         claim.check_decidable(by)
+        claim.check_decision_date(credited_on)
         account = self.get_account(claim.dealer_code)
         allocations = account.credit_rebate(str(claim.id), credited_on)
         claim.credit(credited_on=credited_on, allocations=allocations, by=by)
@@ -528,6 +529,7 @@ class FinanceApplication(ServiceApplication):
         """A manager turns the claim down: its amount is back in the pool."""
         claim = self._claim_in_scope(claim_id, branch_scope)
         claim.check_decidable(by)
+        claim.check_decision_date(rejected_on)
         account = self.get_account(claim.dealer_code)
         account.release_rebate_claim(str(claim.id))
         claim.reject(rejected_on=rejected_on, reason=reason, by=by)

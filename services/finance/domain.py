@@ -100,6 +100,10 @@ class SelfApproval(RuleViolation):
     code = "rebate_claim_self_approval"
 
 
+class InvalidBusinessDate(RuleViolation):
+    code = "invalid_business_date"
+
+
 class ReturnExceedsInvoiced(RuleViolation):
     code = "returned_quantity_exceeds_invoiced"
 
@@ -939,6 +943,12 @@ class RebateClaim(Aggregate):
             raise InvalidTransition(f"rebate claim {self.id} is {self.status} already")
         if by.actor == self.filed_by:
             raise SelfApproval("a claim is decided by someone other than who filed it")
+
+    def check_decision_date(self, on: date) -> None:
+        if on < self.filed_on:
+            raise InvalidBusinessDate(
+                f"rebate claim {self.id} was filed on {self.filed_on}; it is decided on or after"
+            )
 
     def credit(self, credited_on: date, allocations: dict[str, Decimal], by: Provenance) -> None:
         self._credited(
