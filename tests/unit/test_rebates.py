@@ -391,3 +391,28 @@ class TestClaims:
         claim = file(acct, "60.00")
         with pytest.raises(SelfApproval):
             claim.check_decidable(CLERK)
+
+
+class TestSnapshots:
+    def test_an_account_snapshot_taken_before_the_pool_existed_is_upcast(self):
+        from dataclasses import replace
+
+        from eventsourcing.domain import Snapshot
+
+        acct = account()
+        accrue(acct, invoice(acct, [(WULIANGYE, 12, "1199.00")], H1[0]), unit_policy())
+        snapshot = Snapshot.take(acct)
+        state = dict(snapshot.state)
+        assert state.pop("class_version") == 2
+        for name in (
+            "rebate_units",
+            "rebate_settled",
+            "rebate_claims",
+            "rebate_credited",
+            "rebate_unapplied",
+        ):
+            del state[name]  # what a v1 snapshot held
+        restored = replace(snapshot, state=state).mutate(None)
+        assert restored.rebate_accrued == {"WLY-BOTTLE-H1": D("60.00")}
+        assert restored.rebate_units == {} and restored.rebate_available == D("0.00")
+        assert restored.receivables == acct.receivables
