@@ -30,6 +30,7 @@ from projections.receivables.projection import receivables
 from projections.receivables.queries import (
     DealerFilter,
     Level,
+    aging,
     rebate_pools,
     receivables_summary,
 )
@@ -37,8 +38,18 @@ from projections.tracking import SqlProjectionHandler, create_tables, projection
 from runtime.consumer import Outcome
 from runtime.eventstore import Provenance
 from runtime.process_manager import ProcessManager
-from services.finance.application import POLICIES, FinanceApplication, SettleRebatePolicy
-from services.finance.domain import DealerAccount, NothingToSettle, RebatePolicy
+from services.finance.application import (
+    POLICIES,
+    FileRebateClaim,
+    FinanceApplication,
+    SettleRebatePolicy,
+)
+from services.finance.domain import (
+    ClaimExceedsPool,
+    DealerAccount,
+    NothingToSettle,
+    RebatePolicy,
+)
 from services.kernel.dates import business_today
 from tests.integration.saga import (
     CHENGDU_CLERK,
@@ -387,7 +398,9 @@ def finance(settings):
     app.close()
 
 
-def test_two_settlements_racing_never_pay_the_same_accrual_twice(finance):
+def invoiced_november(finance: FinanceApplication) -> None:
+    """CD-001 under a 3 % growth policy above 20,000.00; 24 bottles invoiced on 21 November
+    (31,176.00): 335.28 accrued."""
     finance.define_rebate_policy(
         RebatePolicy(
             code="CD-NOV-GROWTH",
@@ -408,27 +421,39 @@ def test_two_settlements_racing_never_pay_the_same_accrual_twice(finance):
     account = finance.get_account("CD-001")
     assert account.rebate_accrued == {"CD-NOV-GROWTH": D("335.28")}  # 3 % of 11,176.00
 
-    # Both read the account at the same version before either writes.
-    both_read = threading.Barrier(2, timeout=10)
-    read = finance.get_many
 
-    def read_in_step(ids):
-        found = read(ids)
+def in_step(finance: FinanceApplication, name: str):
+    """Make two concurrent commands both read through ``finance.<name>`` before either
+    writes; answers a function that puts the original back."""
+    both_read = threading.Barrier(2, timeout=10)
+    original = getattr(finance, name)
+
+    def read_in_step(*args, **kwargs):
+        found = original(*args, **kwargs)
         both_read.wait()
         return found
 
-    finance.get_many = read_in_step
-    settle = SettleRebatePolicy("CD-NOV-GROWTH", date(2026, 12, 1))
+    setattr(finance, name, read_in_step)
+    return lambda: setattr(finance, name, original)
 
+
+def race(command) -> list:
     def attempt(_):
         try:
-            return finance.settle_rebate_policy(settle, by=HQ_ADMIN, idempotency=None)
+            return command()
         except IntegrityError as conflict:
             return conflict
 
     with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(attempt, range(2)))
-    finance.get_many = read
+        return list(pool.map(attempt, range(2)))
+
+
+def test_two_settlements_racing_never_pay_the_same_accrual_twice(finance):
+    invoiced_november(finance)
+    settle = SettleRebatePolicy("CD-NOV-GROWTH", date(2026, 12, 1))
+    restore = in_step(finance, "get_many")  # both read the account at the same version
+    outcomes = race(lambda: finance.settle_rebate_policy(settle, by=HQ_ADMIN, idempotency=None))
+    restore()
     assert sorted(type(o).__name__ for o in outcomes) == ["CommandResult", "IntegrityError"]
     [won] = [o for o in outcomes if not isinstance(o, IntegrityError)]
     assert won.body["total"] == "335.28"
@@ -438,6 +463,24 @@ def test_two_settlements_racing_never_pay_the_same_accrual_twice(finance):
     history = finance.repository.event_store.get(DealerAccount.create_id("CD-001"))
     assert sum(isinstance(e, DealerAccount.RebateSettled) for e in history) == 1
     assert finance.get_account("CD-001").rebate_settled == {"CD-NOV-GROWTH": D("335.28")}
+
+
+def test_two_claims_racing_never_overdraw_the_pool(finance):
+    invoiced_november(finance)
+    settle = SettleRebatePolicy("CD-NOV-GROWTH", date(2026, 12, 1))
+    finance.settle_rebate_policy(settle, by=HQ_ADMIN, idempotency=None)
+    clerk = Provenance(actor="Chen Jing (Chengdu clerk)", role="branch_clerk", branch="CD")
+    claim = FileRebateClaim("CD-001", D("200.00"), "Chen Jing", date(2026, 12, 2))
+    restore = in_step(finance, "get_account")
+    outcomes = race(
+        lambda: finance.file_rebate_claim(claim, by=clerk, branch_scope="CD", idempotency=None)
+    )
+    restore()
+    assert sorted(type(o).__name__ for o in outcomes) == ["CommandResult", "IntegrityError"]
+    with pytest.raises(ClaimExceedsPool):  # decided again: 135.28 is left
+        finance.file_rebate_claim(claim, by=clerk, branch_scope="CD", idempotency=None)
+    account = finance.get_account("CD-001")
+    assert account.rebate_claimed == D("200.00") and account.rebate_available == D("135.28")
 
 
 # -- the read model, order-free -------------------------------------------------------------
@@ -549,6 +592,37 @@ def test_the_rebate_pool_read_model_is_order_free(settings, seed):
                 batch.apply(stored[index])
         with engine.connect() as conn:
             got = figures(conn)
+            # Aging with the rebate credited: from the monthly roll-up, from the documents,
+            # and (as of a date after every document) from the running balances, alike.
+            for as_of in AS_OF:
+                for by in (Level.DEALER, Level.BRANCH, Level.NATION):
+                    paths = [
+                        aging(
+                            conn,
+                            by=by,
+                            where=DealerFilter(),
+                            as_of=as_of,
+                            limit=10,
+                            cursor=None,
+                            current=current,
+                            roll_up=roll_up,
+                        )[0]
+                        for current, roll_up in ((False, True), (False, False))
+                    ]
+                    assert paths[0] == paths[1], (as_of, by)
+            now = [
+                aging(
+                    conn,
+                    by=Level.DEALER,
+                    where=DealerFilter(),
+                    as_of=date(2026, 12, 5),
+                    limit=10,
+                    cursor=None,
+                    current=current,
+                )[0]
+                for current in (True, False)
+            ]
+            assert now[0] == now[1] and now[0][0]["open_invoices"] == "12960.00"
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
