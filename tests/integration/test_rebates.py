@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -42,6 +43,7 @@ from services.finance.application import (
     POLICIES,
     FileRebateClaim,
     FinanceApplication,
+    IssueCreditNote,
     SettleRebatePolicy,
 )
 from services.finance.domain import (
@@ -481,6 +483,55 @@ def test_two_claims_racing_never_overdraw_the_pool(finance):
         finance.file_rebate_claim(claim, by=clerk, branch_scope="CD", idempotency=None)
     account = finance.get_account("CD-001")
     assert account.rebate_claimed == D("200.00") and account.rebate_available == D("135.28")
+
+
+def test_gift_lines_earn_no_per_unit_rebate_and_a_return_gives_back_paid_units(finance):
+    """An order with a free gift line (a promotion: zero price), invoiced by finance's
+    process manager, then a return credit note naming the returned units."""
+    finance.define_rebate_policy(
+        RebatePolicy(
+            code="CD-NOV-BOTTLE",
+            grade=None,
+            dealer_code="CD-001",
+            rate=D("0"),
+            valid_from=date(2026, 11, 1),
+            valid_to=date(2026, 11, 30),
+            unit_amounts={WULIANGYE: D("5.00"), JIANNANCHUN: D("2.00")},
+        ),
+        by=HQ_ADMIN,
+        idempotency=None,
+    )
+    registered, placed, shipped = november_business()
+    gift = OrderLine(sku=JIANNANCHUN, category="BAIJIU", quantity=6, unit_price="0.00", amount="0")
+    placed = placed.model_copy(update={"lines": [*placed.lines, gift]})
+    shipped = shipped.model_copy(
+        update={
+            "lines": [
+                *shipped.lines,
+                inventory_events.ShippedLine(sku=JIANNANCHUN, quantity=6, cost="1778.40"),
+            ]
+        }
+    )
+    pm = ProcessManager(finance, name="finance-test", policies=POLICIES)
+    with pm.open_batch() as batch:
+        for envelope in envelopes_of([registered, placed, shipped]):
+            assert batch.apply(envelope).outcome == Outcome.APPLIED
+    account = finance.get_account("CD-001")
+    assert account.rebate_accrued == {"CD-NOV-BOTTLE": D("120.00")}  # 24 x 5.00; gifts: 0
+    [invoice] = account.open_items()
+    note = IssueCreditNote(
+        invoice_id=UUID(invoice.invoice_id),
+        amount=D("2598.00"),
+        issued_on=date(2026, 11, 28),
+        reason="2 bottles and 6 gifts returned",
+        returned={WULIANGYE: 2, JIANNANCHUN: 6},
+    )
+    answer = finance.issue_credit_note(note, by=HQ_ADMIN, idempotency=None)
+    assert answer.body["returned"] == [
+        {"sku": JIANNANCHUN, "quantity": 6},
+        {"sku": WULIANGYE, "quantity": 2},
+    ]
+    assert finance.get_account("CD-001").rebate_accrued == {"CD-NOV-BOTTLE": D("110.00")}
 
 
 # -- the read model, order-free -------------------------------------------------------------
