@@ -233,7 +233,12 @@ class FinanceApplication(ServiceApplication):
     name = "finance"
     contract = staticmethod(to_integration_event)
     # A dealer's account changes with every order, invoice, receipt and credit note.
-    snapshotting_intervals: ClassVar[dict[type, int]] = {DealerAccount: 50, RebatePolicyBook: 50}
+    # A rebate enrolment gains an event per dealer that accrues under its policy.
+    snapshotting_intervals: ClassVar[dict[type, int]] = {
+        DealerAccount: 50,
+        RebatePolicyBook: 50,
+        RebateEnrolment: 50,
+    }
 
     # -- accounts ----------------------------------------------------------------------------
     def find_account(self, dealer_code: str) -> DealerAccount | None:
