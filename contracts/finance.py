@@ -121,9 +121,42 @@ class CreditNoteIssued(IntegrationEvent):
     reason: str
 
 
+class UnitRebate(BaseModel):
+    """A per-unit rebate: so much per paid unit of a SKU invoiced."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    amount: Money = Field(description="CNY per unit invoiced at a price (gift lines earn none)")
+
+
 class RebatePolicyDefined(IntegrationEvent):
-    """Headquarters defined a rebate policy: a rate on net invoiced sales within a period,
-    for a dealer grade or one dealer."""
+    """Headquarters defined a rebate policy for a dealer grade or one dealer, over a period
+    (by the documents' business dates): a rate on the period's net invoiced sales above a
+    threshold, and/or an amount per paid unit of given SKUs. What a dealer earns under it is
+    rate x max(0, net sales - threshold) + sum(amount x net paid units), to the fen.
+
+    v2 (superseding v1) adds the threshold and the per-unit amounts."""
+
+    service = "finance"
+    event_name = "RebatePolicyDefined"
+    version = 2
+
+    policy_code: str
+    grade: str | None
+    dealer_code: str | None
+    rate: Decimal = Field(ge=0, le=1, decimal_places=4)
+    threshold: Money = Field(
+        default=Decimal("0.00"), description="net sales in the period the rate does not apply to"
+    )
+    unit_rebates: list[UnitRebate] = Field(default_factory=list)
+    valid_from: date
+    valid_to: date
+
+
+class RebatePolicyDefinedV1(IntegrationEvent):
+    """A rebate policy as published before thresholds and per-unit amounts: a rate on all net
+    invoiced sales within a period. Superseded by v2."""
 
     service = "finance"
     event_name = "RebatePolicyDefined"
@@ -135,6 +168,19 @@ class RebatePolicyDefined(IntegrationEvent):
     rate: Decimal = Field(ge=0, le=1, decimal_places=4)
     valid_from: date
     valid_to: date
+
+    def upcast(self) -> RebatePolicyDefined:
+        """v2 with no threshold and no per-unit amounts (what v1 meant)."""
+        return RebatePolicyDefined(
+            policy_code=self.policy_code,
+            grade=self.grade,
+            dealer_code=self.dealer_code,
+            rate=self.rate,
+            threshold=Decimal("0.00"),
+            unit_rebates=[],
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+        )
 
 
 class RebateAccrued(IntegrationEvent):
@@ -151,6 +197,73 @@ class RebateAccrued(IntegrationEvent):
     business_date: date
     base: Money = Field(description="net sales this document adds (negative: a credit note)")
     amount: Money
+
+
+class RebateSettled(IntegrationEvent):
+    """At period end headquarters settled a dealer's rebate under one policy: ``amount`` =
+    what the policy accrued for the period so far - what earlier settlements of it settled
+    (negative: a claw-back, after credit notes took sales back). The settled amount is what
+    the dealer's rebate pool may be claimed from."""
+
+    service = "finance"
+    event_name = "RebateSettled"
+    version = 1
+
+    settlement_id: str
+    dealer_code: str
+    policy_code: str
+    period_from: date
+    period_to: date
+    settled_on: date = Field(description="the business date of the settlement")
+    accrued: Money = Field(description="accrued under the policy when settled")
+    previously_settled: Money
+    amount: Money = Field(description="accrued - previously settled; negative: a claw-back")
+
+
+class RebateClaimFiled(IntegrationEvent):
+    """A salesperson filed a claim against a dealer's settled, unclaimed rebate (its pool)."""
+
+    service = "finance"
+    event_name = "RebateClaimFiled"
+    version = 1
+
+    claim_id: str
+    dealer_code: str
+    amount: Money
+    salesperson: str
+    filed_on: date
+    note: str | None = None
+
+
+class RebateClaimRejected(IntegrationEvent):
+    """A manager turned a rebate claim down: its amount is back in the dealer's pool."""
+
+    service = "finance"
+    event_name = "RebateClaimRejected"
+    version = 1
+
+    claim_id: str
+    dealer_code: str
+    amount: Money
+    rejected_on: date
+    reason: str
+
+
+class RebateCredited(IntegrationEvent):
+    """A manager approved a rebate claim and the rebate is credited against the dealer's
+    receivables (a credit note): allocated to the open invoices oldest first, the rest held
+    on account as unapplied credit. Counts from ``credited_on``."""
+
+    service = "finance"
+    event_name = "RebateCredited"
+    version = 1
+
+    claim_id: str
+    dealer_code: str
+    amount: Money
+    credited_on: date
+    allocations: list[Allocation]
+    unapplied: Money = Field(description="credit held on account, not applied to an invoice")
 
 
 class ChannelHealthRulesSet(IntegrationEvent):

@@ -55,6 +55,10 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.RebatePolicyDefined,
     finance.RebateAccrued,
     finance.ChannelHealthRulesSet,
+    finance.RebateSettled,
+    finance.RebateClaimFiled,
+    finance.RebateClaimRejected,
+    finance.RebateCredited,
 )
 
 SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
@@ -62,6 +66,7 @@ SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
     inventory.GoodsReceivedV1,
     inventory.ShipmentDispatchedV1,
     inventory.WarehouseRegisteredV1,
+    finance.RebatePolicyDefinedV1,
 )
 
 READABLE = PUBLISHED + SUPERSEDED

@@ -156,6 +156,22 @@ def _rebate_accrued(data: dict) -> Entry:
     return entry
 
 
+def _rebate_credited(data: dict) -> Entry:
+    """Dr rebates payable / Cr receivable for what settled invoices, Cr advances for the
+    rest held on account (as unapplied cash is). Settlements post nothing: the liability
+    was recognised as the rebate accrued."""
+    amount, unapplied = Decimal(data["amount"]), Decimal(data["unapplied"])
+    allocated = sum((Decimal(a["amount"]) for a in data["allocations"]), ZERO)
+    if allocated + unapplied != amount:
+        raise Unpostable(f"rebate claim {data['claim_id']}: allocations + unapplied != amount")
+    dealer = data["dealer_code"]
+    entry = Entry(date.fromisoformat(data["credited_on"]), f"rebate credited to {dealer}")
+    entry.debit("2241.01", amount, dealer_code=dealer)
+    entry.credit(RECEIVABLE, allocated, dealer_code=dealer)
+    entry.credit(ADVANCES, unapplied, dealer_code=dealer)
+    return entry
+
+
 def _goods_received(data: dict) -> Entry:
     """Dr inventory / Cr goods received not invoiced, at each line's value (v2)."""
     warehouse = data["warehouse_code"]
@@ -273,6 +289,7 @@ _RULES = {
     ("finance", "ReceiptRecorded"): _receipt_recorded,
     ("finance", "CreditNoteIssued"): _credit_note_issued,
     ("finance", "RebateAccrued"): _rebate_accrued,
+    ("finance", "RebateCredited"): _rebate_credited,
     ("inventory", "GoodsReceived"): _goods_received,
     ("inventory", "ShipmentDispatched"): _shipment_dispatched,
     ("inventory", "TransferDispatched"): _transfer_dispatched,

@@ -3,17 +3,20 @@ category tree, SKUs, a tier-1 price list with next month's price, this season's 
 a rebate policy, warehouses with opening stock, some orders, and one of them driven all the
 way to cash; then stock moved without an order: a transfer that arrives short and damaged,
 consignment stock at a dealer with its sell-through, a stocktake with a variance and damaged
-stock written off; and the month's demand plans and sales targets. Posted through the HTTP
-APIs like any client would (re-running replays)."""
+stock written off; last month's rebates for CD-001 driven from policy to credit; and the
+month's demand plans and sales targets. Posted through the HTTP APIs like any client would
+(re-running replays)."""
 
 from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from decimal import Decimal
 
 import httpx
 from tqdm import tqdm
 
+from services.finance.domain import Invoice
 from services.kernel.dates import business_today
 
 REGIONS = {
@@ -146,9 +149,12 @@ class Seeder:
         self.headers = {"Authorization": f"Bearer {api_key}"}
         self.client = httpx.Client(timeout=30)
 
-    def post(self, service: str, path: str, body: dict, key: str) -> dict:
+    def post(
+        self, service: str, path: str, body: dict, key: str, *, api_key: str | None = None
+    ) -> dict:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else self.headers
         response = self.client.post(
-            self.urls[service] + path, json=body, headers={**self.headers, "Idempotency-Key": key}
+            self.urls[service] + path, json=body, headers={**headers, "Idempotency-Key": key}
         )
         # 409 "already registered": the company was seeded by an earlier run with other keys.
         if response.status_code not in (200, 201, 409):
@@ -231,6 +237,7 @@ def seed_demo_company(
             orders.append(seeder.post("orders", "/orders", order, f"seed-order-{number}"))
         cycle = order_to_cash(seeder, orders[CYCLE_ORDER])
         cycle.update(stock_without_orders(seeder))
+        cycle.update(rebates_cycle(seeder))
         planned = seed_planning(seeder, business_today().strftime("%Y-%m"))
     finally:
         seeder.close()
@@ -381,6 +388,90 @@ def stock_without_orders(seeder: Seeder) -> dict[str, int]:
     seeder.post(inventory, f"{path}/damage", damaged, "seed-damage-bj-yanghe")
     seeder.post(inventory, f"{path}/write-off", damaged, "seed-write-off-bj-yanghe")
     return {"transfers": 2, "sell_through_reports": 1, "stocktakes": 1, "write_offs": 1}
+
+
+# Last month's rebates for CD-001 (a tier-1 distributor in Chengdu): 3 % above 20,000.00 of
+# net sales, and 5.00 a bottle of Wuliangye 500ml; a claim by the Chengdu clerk (the
+# salesperson), approved by the Chengdu manager (demo keys: development mode only).
+REBATE_DEALER = "CD-001"
+REBATE_ORDER = [("WULIANGYE-52-500ML", 30)]
+SALESPERSON_KEY, MANAGER_KEY = "demo-chengdu-clerk", "demo-chengdu-manager"
+
+
+def rebates_cycle(seeder: Seeder) -> dict[str, int]:
+    """Define a threshold policy and a per-unit policy over last month, invoice an order
+    shipped in it, settle both policies (the month is over), file a claim for what was
+    settled and approve it: credited against CD-001's receivables."""
+    this_month = business_today().replace(day=1)
+    end = this_month - timedelta(days=1)
+    start = end.replace(day=1)
+    month = f"{start:%Y-%m}"
+    period = {"valid_from": start.isoformat(), "valid_to": end.isoformat()}
+    growth = {
+        "policy_code": f"CD001-GROWTH-{month}",
+        "dealer_code": REBATE_DEALER,
+        "rate": "0.0300",
+        "threshold": "20000.00",
+        **period,
+    }
+    per_bottle = {
+        "policy_code": f"WLY-BOTTLE-{month}",
+        "grade": "tier1_distributor",
+        "unit_rebates": [{"sku": "WULIANGYE-52-500ML", "amount": "5.00"}],
+        **period,
+    }
+    for policy in (growth, per_bottle):
+        seeder.post("finance", "/rebate-policies", policy, f"seed-rebate-{policy['policy_code']}")
+    shipped_on = start + timedelta(days=min(14, (end - start).days))
+    order = seeder.post(
+        "orders",
+        "/orders",
+        {
+            "dealer_code": REBATE_DEALER,
+            "business_date": shipped_on.isoformat(),
+            "lines": [{"sku": sku, "quantity": qty} for sku, qty in REBATE_ORDER],
+        },
+        f"seed-rebate-order-{month}",
+    )
+    order_id = order["order_id"]
+    seeder.wait_for("orders", f"/orders/{order_id}", "status", {"approved", "shipped", "delivered"})
+    seeder.wait_for(
+        "inventory", f"/stock/reservations/{order_id}", "status", {"approved", "shipped"}
+    )
+    lines = [{"sku": sku, "quantity": qty} for sku, qty in REBATE_ORDER]
+    shipment = seeder.post(
+        "inventory",
+        "/shipments",
+        {"order_id": order_id, "ship_date": shipped_on.isoformat(), "lines": lines},
+        f"seed-rebate-ship-{order_id}",
+    )
+    invoice_id = Invoice.create_id(shipment["shipment_id"])
+    seeder.wait_for("finance", f"/invoices/{invoice_id}", "issue_date", {shipped_on.isoformat()})
+    # A re-run replays each settlement's first answer (same key, same body).
+    settled = Decimal("0.00")
+    for policy in (growth, per_bottle):
+        code = policy["policy_code"]
+        answer = seeder.post(
+            "finance", f"/rebate-policies/{code}/settlements", {}, f"seed-rebate-settle-{code}"
+        )
+        settled += Decimal(answer.get("total", "0.00"))
+    if settled <= 0:
+        return {"rebate_policies": 2, "rebate_claims": 0}
+    claim = seeder.post(
+        "finance",
+        "/rebate-claims",
+        {"dealer_code": REBATE_DEALER, "amount": f"{settled:.2f}", "note": f"rebates {month}"},
+        f"seed-rebate-claim-{month}",
+        api_key=SALESPERSON_KEY,
+    )
+    seeder.post(
+        "finance",
+        f"/rebate-claims/{claim['claim_id']}/approval",
+        {},
+        f"seed-rebate-approval-{claim['claim_id']}",
+        api_key=MANAGER_KEY,
+    )
+    return {"rebate_policies": 2, "rebate_claims": 1}
 
 
 def _halves(lines: list[dict]) -> list[list[dict]]:

@@ -29,6 +29,7 @@ from projections.receivables.queries import (
     aging,
     dealer_branch,
     open_invoices,
+    rebate_pools,
     rebates_accrued,
     receivables_summary,
 )
@@ -398,10 +399,24 @@ def national_rebates(
     consistency: Consistency,
     params: Annotated[RebatesQuery, Query()],
 ) -> dict:
-    """返利: rebate accrued per dealer (or branch, region, nation) and policy, with the net
-    invoiced sales it was accrued on, up to `as_of`."""
+    """返利: rebate accrued and settled per dealer (or branch, region, nation) and policy,
+    with the net invoiced sales it was accrued on, up to `as_of`."""
     principal.require_hq()
     return _receivables(engine, consistency, params, rebates_accrued, policy=params.policy)
+
+
+@hq.get("/rebates/pools")
+def national_rebate_pools(
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ReceivablesQuery, Query()],
+) -> dict:
+    """返利池: per dealer (or branch, region, nation) as of a date: rebate accrued, settled
+    at period ends, claimed (awaiting a decision), credited against receivables, and
+    available to claim (settled - claimed - credited)."""
+    principal.require_hq()
+    return _receivables(engine, consistency, params, rebate_pools)
 
 
 @branches.get("/rebates")
@@ -414,6 +429,18 @@ def branch_rebates(
 ) -> dict:
     scoped = _branch_scoped(principal, params, branch_id)
     return _receivables(engine, consistency, scoped, rebates_accrued, policy=params.policy)
+
+
+@branches.get("/rebates/pools")
+def branch_rebate_pools(
+    branch_id: str,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ReceivablesQuery, Query()],
+) -> dict:
+    scoped = _branch_scoped(principal, params, branch_id)
+    return _receivables(engine, consistency, scoped, rebate_pools)
 
 
 class StatementQuery(BaseModel):
@@ -432,7 +459,8 @@ def dealer_statement(
     params: Annotated[StatementQuery, Query()],
 ) -> dict:
     """对账单: a dealer's account as of a date: credit, receivables, exposure, aging, the open
-    invoices, and rebate accrued. A dealer sees its own, a branch its dealers', HQ all."""
+    invoices, rebate accrued and settled per policy, and the rebate pool. A dealer sees its
+    own, a branch its dealers', HQ all."""
     consistency.wait("receivables", params.min_position)
     as_of = params.as_of or business_today()
     where = DealerFilter(dealer=dealer_id)
@@ -454,13 +482,22 @@ def dealer_statement(
         rebates, _ = rebates_accrued(
             conn, by=Level.DEALER, where=where, as_of=as_of, limit=100, cursor=None
         )
+        pools, _ = rebate_pools(
+            conn, by=Level.DEALER, where=where, as_of=as_of, limit=1, cursor=None
+        )
         invoices = open_invoices(conn, dealer=dealer_id, as_of=as_of)
+    pool = (
+        {k: v for k, v in pools[0].items() if k != "dealer"}
+        if pools
+        else {name: "0.00" for name in ("accrued", "settled", "claimed", "credited", "available")}
+    )
     return {
         "as_of": as_of.isoformat(),
         **summary[0],
         "aging": {k: v for k, v in buckets[0].items() if k != "dealer"},
         "open_invoices": invoices,
         "rebates": [{k: v for k, v in r.items() if k != "dealer"} for r in rebates],
+        "rebate_pool": pool,
     }
 
 

@@ -84,7 +84,13 @@ def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
     def amount(name: str):
         return func.coalesce(balances.amounts[name], 0)
 
-    exposure = amount("invoiced") - amount("received") - amount("credited") + amount("reserved")
+    exposure = (
+        amount("invoiced")
+        - amount("received")
+        - amount("credited")
+        - amount("rebate_credited")
+        + amount("reserved")
+    )
     utilisation = case(
         (dealers.c.credit_limit > 0, exposure / dealers.c.credit_limit), else_=literal(None)
     )

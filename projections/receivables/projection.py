@@ -1,7 +1,8 @@
 """The receivables read model (应收账款): per dealer its credit terms, invoices, and what
-settled them (receipt allocations, credit notes) by business date, credit still reserved for
-unbilled orders, and unapplied cash, so that receivables, exposure, utilisation and AR aging
-can be summed as of any date.
+settled them (receipt allocations, credit notes, rebates credited) by business date, credit
+still reserved for unbilled orders, and unapplied cash (and rebate credit), so that
+receivables, exposure, utilisation and AR aging can be summed as of any date; and the
+rebate pool (返利池): accrued, settled, claimed and credited.
 
 Events of one dealer come from several aggregates (its account, each invoice, receipt and
 credit note) on different partitions, so every table here is built to be order-free: facts
@@ -81,7 +82,7 @@ settlements = Table(
     metadata,
     Column("document_id", String, primary_key=True),
     Column("invoice_id", String, primary_key=True),
-    Column("kind", String, nullable=False),  # receipt | credit_note
+    Column("kind", String, nullable=False),  # receipt | credit_note | rebate
     Column("dealer_code", String, nullable=False),
     Column("business_date", Date, nullable=False),
     Column("amount", MONEY, nullable=False),
@@ -132,6 +133,34 @@ rebates = Table(
     Column("business_date", Date, nullable=False),
     Column("base", MONEY, nullable=False),
     Column("amount", MONEY, nullable=False),
+)
+
+# Period-end settlements of rebate policies, per dealer (claw-backs negative).
+rebate_settlements = Table(
+    "receivables_rebate_settlements",
+    metadata,
+    Column("settlement_id", String, primary_key=True),
+    Column("dealer_code", String, nullable=False, index=True),
+    Column("policy_code", String, nullable=False),
+    Column("settled_on", Date, nullable=False),
+    Column("amount", MONEY, nullable=False),
+)
+
+# Rebate claims: each event of a claim writes only its own columns (filed, rejected,
+# credited), so they may arrive in any order; whether a claim is pending as of a date is
+# decided when queried.
+rebate_claims = Table(
+    "receivables_rebate_claims",
+    metadata,
+    Column("claim_id", String, primary_key=True),
+    Column("dealer_code", String, nullable=False, index=True),
+    Column("amount", MONEY),
+    Column("salesperson", String),
+    Column("filed_on", Date),
+    Column("rejected_on", Date),
+    Column("credited_on", Date),
+    Column("credited", MONEY),
+    Column("unapplied", MONEY),  # of the credit, what no invoice took (on account)
 )
 
 # What stands now, kept by increments, so that figures as of today (or any date on or after
@@ -248,6 +277,8 @@ _dealer_totals = gathered(
 )
 _invoice_balances = gathered(receivables, invoice_balances, add={"settled"})
 _rebate_totals = gathered(receivables, rebate_totals, add={"base", "amount"})
+_rebate_settlements = gathered(receivables, rebate_settlements, first=_columns(rebate_settlements))
+_rebate_claims = gathered(receivables, rebate_claims)
 
 
 @receivables.flusher
@@ -448,3 +479,73 @@ def rebate_accrued(
         base=event.base,
         amount=event.amount,
     )
+
+
+@receivables.on(finance_events.RebateSettled)
+def rebate_settled(
+    conn: Connection, envelope: Envelope, event: finance_events.RebateSettled
+) -> None:
+    _rebate_settlements.gather(
+        conn,
+        settlement_id=event.settlement_id,
+        dealer_code=event.dealer_code,
+        policy_code=event.policy_code,
+        settled_on=event.settled_on,
+        amount=event.amount,
+    )
+
+
+@receivables.on(finance_events.RebateClaimFiled)
+def rebate_claim_filed(
+    conn: Connection, envelope: Envelope, event: finance_events.RebateClaimFiled
+) -> None:
+    _rebate_claims.gather(
+        conn,
+        claim_id=event.claim_id,
+        dealer_code=event.dealer_code,
+        amount=event.amount,
+        salesperson=event.salesperson,
+        filed_on=event.filed_on,
+    )
+
+
+@receivables.on(finance_events.RebateClaimRejected)
+def rebate_claim_rejected(
+    conn: Connection, envelope: Envelope, event: finance_events.RebateClaimRejected
+) -> None:
+    _rebate_claims.gather(
+        conn, claim_id=event.claim_id, dealer_code=event.dealer_code, rejected_on=event.rejected_on
+    )
+
+
+@receivables.on(finance_events.RebateCredited)
+def rebate_credited(
+    conn: Connection, envelope: Envelope, event: finance_events.RebateCredited
+) -> None:
+    """A rebate credited against receivables settles invoices like a credit note (from its
+    own business date), and what no invoice took stays on account like unapplied cash."""
+    _rebate_claims.gather(
+        conn,
+        claim_id=event.claim_id,
+        dealer_code=event.dealer_code,
+        credited_on=event.credited_on,
+        credited=event.amount,
+        unapplied=event.unapplied,
+    )
+    settled: dict[str, Decimal] = {}
+    for allocation in event.allocations:
+        _settlements.gather(
+            conn,
+            document_id=event.claim_id,
+            invoice_id=allocation.invoice_id,
+            kind="rebate",
+            dealer_code=event.dealer_code,
+            business_date=event.credited_on,
+            amount=allocation.amount,
+        )
+        settled[allocation.invoice_id] = settled.get(allocation.invoice_id, 0) + allocation.amount
+    for invoice_id, amount in settled.items():
+        _invoice_balances.gather(
+            conn, invoice_id=invoice_id, dealer_code=event.dealer_code, settled=amount
+        )
+    _dealer_totals.gather(conn, dealer_code=event.dealer_code, unapplied=event.unapplied)

@@ -1,10 +1,10 @@
 """Queries over the receivables read model: receivables, exposure and utilisation per dealer,
 and AR aging, as of any business date, by dealer, branch, region or the nation.
 
-As-of rule: an invoice counts from its issue date, a receipt and a credit note from their own
-business dates. A document posted late with an earlier business date therefore restates the
-figures as of every date from its business date on: "as of D" answers what is known now about
-D, not what was known on D.
+As-of rule: an invoice counts from its issue date, a receipt, a credit note and a rebate
+credited from their own business dates. A document posted late with an earlier business
+date therefore restates the figures as of every date from its business date on: "as of D"
+answers what is known now about D, not what was known on D.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from projections.receivables.projection import (
     dealers,
     invoice_balances,
     invoices,
+    rebate_claims,
+    rebate_settlements,
     rebate_totals,
     rebates,
     receipts,
@@ -99,6 +101,7 @@ def is_current(conn: Connection, as_of: date) -> bool:
                 select(func.max(invoices.c.issue_date)).scalar_subquery(),
                 select(func.max(receipts.c.received_on)).scalar_subquery(),
                 select(func.max(settlements.c.business_date)).scalar_subquery(),
+                select(func.max(rebate_claims.c.credited_on)).scalar_subquery(),
             )
         )
     ).scalar()
@@ -117,9 +120,20 @@ def _open_reservations():
     )
 
 
+def _rebates_credited(as_of: date | None):
+    """Per dealer, rebate credited against receivables (up to ``as_of``, if given). From the
+    claims, which are few: no running total is needed."""
+    query = select(
+        rebate_claims.c.dealer_code, func.sum(rebate_claims.c.credited).label("amount")
+    ).where(rebate_claims.c.credited_on.is_not(None))
+    if as_of is not None:
+        query = query.where(rebate_claims.c.credited_on <= as_of)
+    return query.group_by(rebate_claims.c.dealer_code).subquery()
+
+
 @dataclass(frozen=True)
 class Balances:
-    """Per dealer: ``amounts`` (invoiced, received, credited, reserved: columns of
+    """Per dealer: ``amounts`` (invoiced, received, credited, rebate_credited, reserved: columns of
     ``sources``, NULL for a dealer with none), and the subqueries (each with a
     ``dealer_code``) to outer-join them from."""
 
@@ -137,6 +151,7 @@ def dealer_balances(as_of: date, *, current: bool = False) -> Balances:
     orders as it stands now. ``current`` (see :func:`is_current`) reads the running totals,
     one row per dealer, instead of every document."""
     reserved = _open_reservations()
+    rebated = _rebates_credited(None if current else as_of)
     if current:
         totals = select(
             dealer_totals.c.dealer_code,
@@ -145,7 +160,10 @@ def dealer_balances(as_of: date, *, current: bool = False) -> Balances:
             dealer_totals.c.credited,
         ).subquery()
         amounts = {name: totals.c[name] for name in ("invoiced", "received", "credited")}
-        return Balances({**amounts, "reserved": reserved.c.amount}, (totals, reserved))
+        return Balances(
+            {**amounts, "rebate_credited": rebated.c.amount, "reserved": reserved.c.amount},
+            (totals, rebated, reserved),
+        )
     invoiced = (
         select(invoices.c.dealer_code, func.sum(invoices.c.total).label("amount"))
         .where(invoices.c.issue_date <= as_of)
@@ -164,8 +182,8 @@ def dealer_balances(as_of: date, *, current: bool = False) -> Balances:
         .group_by(settlements.c.dealer_code)
         .subquery()
     )
-    sources = (invoiced, received, credited, reserved)
-    names = ("invoiced", "received", "credited", "reserved")
+    sources = (invoiced, received, credited, rebated, reserved)
+    names = ("invoiced", "received", "credited", "rebate_credited", "reserved")
     return Balances(
         {name: source.c.amount for name, source in zip(names, sources, strict=True)}, sources
     )
@@ -200,7 +218,7 @@ def receivables_summary(
     rows = conn.execute(_page(query, key, by, limit, cursor)).all()
     page = []
     for row in rows[:limit]:
-        receivable = row.invoiced - row.received - row.credited
+        receivable = row.invoiced - row.received - row.credited - row.rebate_credited
         exposure = receivable + row.reserved
         limit_ = Decimal(row.credit_limit or 0)
         page.append(
@@ -210,6 +228,7 @@ def receivables_summary(
                 "invoiced": _money(row.invoiced),
                 "received": _money(row.received),
                 "credited": _money(row.credited),
+                "rebate_credited": _money(row.rebate_credited),
                 "receivables": _money(receivable),
                 "reserved": _money(row.reserved),
                 "exposure": _money(exposure),
@@ -318,10 +337,18 @@ def aging(
             dealer_totals.c.dealer_code, dealer_totals.c.unapplied.label("amount")
         ).subquery()
     else:
+        # Cash and rebate credit on account, each from its own business date.
+        on_account = union_all(
+            select(receipts.c.dealer_code, receipts.c.unapplied.label("amount")).where(
+                receipts.c.unapplied != 0, receipts.c.received_on <= as_of
+            ),
+            select(rebate_claims.c.dealer_code, rebate_claims.c.unapplied.label("amount")).where(
+                rebate_claims.c.unapplied != 0, rebate_claims.c.credited_on <= as_of
+            ),
+        ).subquery()
         unapplied = (
-            select(receipts.c.dealer_code, func.sum(receipts.c.unapplied).label("amount"))
-            .where(receipts.c.unapplied != 0, receipts.c.received_on <= as_of)
-            .group_by(receipts.c.dealer_code)
+            select(on_account.c.dealer_code, func.sum(on_account.c.amount).label("amount"))
+            .group_by(on_account.c.dealer_code)
             .subquery()
         )
     key = _key(by)
@@ -413,37 +440,55 @@ def rebates_accrued(
     cursor: str | None,
     policy: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """返利: rebate accrued (net of credit notes' reversals) and the net sales it was accrued
-    on, per ``by`` and policy, up to ``as_of`` (from the running totals per dealer and policy
-    when ``as_of`` is on or after the latest accrual). Claimed and credited arrive with rebate
-    settlement (a later issue) as further columns of the same rows."""
+    """返利: per ``by`` and policy, the net sales rebate was accrued on, the rebate accrued
+    (net of credit notes' reversals) and settled at period ends (claw-backs negative), up to
+    ``as_of`` (accruals from the running totals per dealer and policy when ``as_of`` is on or
+    after the latest accrual). Claims and credits are per dealer, not per policy: see
+    :func:`rebate_pools`."""
     latest = conn.execute(select(func.max(rebates.c.business_date))).scalar()
     source = rebate_totals if latest is None or as_of >= latest else rebates
+    accrued = select(
+        source.c.dealer_code,
+        source.c.policy_code,
+        source.c.base,
+        source.c.amount.label("accrued"),
+        literal(0).label("settled"),
+    )
+    if source is rebates:
+        accrued = accrued.where(rebates.c.business_date <= as_of)
+    settled = select(
+        rebate_settlements.c.dealer_code,
+        rebate_settlements.c.policy_code,
+        literal(0).label("base"),
+        literal(0).label("accrued"),
+        rebate_settlements.c.amount.label("settled"),
+    ).where(rebate_settlements.c.settled_on <= as_of)
+    if policy:
+        accrued = accrued.where(source.c.policy_code == policy)
+        settled = settled.where(rebate_settlements.c.policy_code == policy)
+    parts = union_all(accrued, settled).subquery()
     key = _key(by)
     query = (
         select(
             key.label("key"),
-            source.c.policy_code.label("policy_code"),
-            func.sum(source.c.base).label("base"),
-            func.sum(source.c.amount).label("accrued"),
+            parts.c.policy_code.label("policy_code"),
+            func.sum(parts.c.base).label("base"),
+            func.sum(parts.c.accrued).label("accrued"),
+            func.sum(parts.c.settled).label("settled"),
         )
         .select_from(
-            source.join(dealers, dealers.c.dealer_code == source.c.dealer_code, isouter=True)
+            parts.join(dealers, dealers.c.dealer_code == parts.c.dealer_code, isouter=True)
         )
         .where(*dealer_conditions(where))
     )
-    if source is rebates:
-        query = query.where(rebates.c.business_date <= as_of)
-    if policy:
-        query = query.where(source.c.policy_code == policy)
     if cursor:
         values = decode_cursor(cursor)
         if values[0] is None or not all(isinstance(v, str) for v in values):
             raise InvalidCursor("cursor is not one this API issued")
         query = query.having(
-            tuple_(key, source.c.policy_code) > tuple_(literal(values[0]), literal(values[1]))
+            tuple_(key, parts.c.policy_code) > tuple_(literal(values[0]), literal(values[1]))
         )
-    ordering = [source.c.policy_code] if by == Level.NATION else [key, source.c.policy_code]
+    ordering = [parts.c.policy_code] if by == Level.NATION else [key, parts.c.policy_code]
     rows = conn.execute(query.group_by(*ordering).order_by(*ordering).limit(limit + 1)).all()
     page = [
         {
@@ -451,6 +496,7 @@ def rebates_accrued(
             "policy_code": row.policy_code,
             "net_sales": _money(row.base),
             "accrued": _money(row.accrued),
+            "settled": _money(row.settled),
         }
         for row in rows[:limit]
     ]
@@ -459,6 +505,75 @@ def rebates_accrued(
         last = rows[limit - 1]
         next_cursor = encode_cursor([last.key, last.policy_code])
     return page, next_cursor
+
+
+POOL_FIGURES = ("accrued", "settled", "claimed", "credited")
+
+
+def rebate_pools(
+    conn: Connection,
+    *,
+    by: Level,
+    where: DealerFilter,
+    as_of: date,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """返利池 per ``by`` as of a date: rebate accrued (all policies, by the documents' dates),
+    settled (by settlement date), claimed (filed by then, neither rejected nor credited by
+    then), credited against receivables (by the credit's date), and available to claim =
+    settled - claimed - credited (negative after a claw-back that took back more than was
+    left). Dealers with no rebate at all have no row."""
+    c = rebate_claims.c
+    pending = (
+        (c.filed_on <= as_of)
+        & (c.rejected_on.is_(None) | (c.rejected_on > as_of))
+        & (c.credited_on.is_(None) | (c.credited_on > as_of))
+    )
+    zero = literal(0)
+
+    def part(dealer_code, **amounts):
+        return select(
+            dealer_code.label("dealer_code"),
+            *(amounts.get(name, zero).label(name) for name in POOL_FIGURES),
+        )
+
+    latest = conn.execute(select(func.max(rebates.c.business_date))).scalar()
+    if latest is None or as_of >= latest:  # as it stands: the running totals
+        accrued = part(rebate_totals.c.dealer_code, accrued=rebate_totals.c.amount)
+    else:
+        accrued = part(rebates.c.dealer_code, accrued=rebates.c.amount).where(
+            rebates.c.business_date <= as_of
+        )
+    parts = union_all(
+        accrued,
+        part(rebate_settlements.c.dealer_code, settled=rebate_settlements.c.amount).where(
+            rebate_settlements.c.settled_on <= as_of
+        ),
+        part(c.dealer_code, claimed=c.amount).where(pending, c.amount.is_not(None)),
+        part(c.dealer_code, credited=c.credited).where(c.credited_on <= as_of),
+    ).subquery()
+    key = _key(by)
+    query = (
+        select(key.label("key"), *(func.sum(parts.c[n]).label(n) for n in POOL_FIGURES))
+        .select_from(
+            parts.join(dealers, dealers.c.dealer_code == parts.c.dealer_code, isouter=True)
+        )
+        .where(*dealer_conditions(where))
+    )
+    rows = conn.execute(_page(query, key, by, limit, cursor)).all()
+    page = []
+    for row in rows[:limit]:
+        figures = {name: Decimal(getattr(row, name) or 0) for name in POOL_FIGURES}
+        available = figures["settled"] - figures["claimed"] - figures["credited"]
+        page.append(
+            {
+                by.value: row.key or None,
+                **{name: _money(value) for name, value in figures.items()},
+                "available": _money(available),
+            }
+        )
+    return page, _next(rows, limit)
 
 
 def open_invoices(conn: Connection, *, dealer: str, as_of: date) -> list[dict[str, Any]]:

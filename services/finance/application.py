@@ -1,7 +1,8 @@
 """The finance application: command handlers (credit terms, overrides, receipts, credit
-notes, rebate policies) and the policies of its process manager (accounts opened for new
-dealers, credit reserved or refused for placed orders and released for ended ones, invoices
-issued for shipments, with their rebate)."""
+notes, rebate policies, their settlement, rebate claims and their approval) and the policies
+of its process manager (accounts opened for new dealers, credit reserved or refused for
+placed orders and released for ended ones, invoices issued for shipments, with their
+rebate)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -26,12 +27,17 @@ from services.finance.domain import (
     DealerAccount,
     HealthRules,
     Invoice,
+    NothingToSettle,
     OrderBilling,
+    RebateClaim,
+    RebateEnrolment,
     RebatePolicy,
     RebatePolicyBook,
     Receipt,
     UnknownAccount,
+    UnknownClaim,
     UnknownInvoice,
+    UnknownPolicy,
     check_amount,
 )
 from services.kernel.errors import OutsideScope
@@ -59,6 +65,25 @@ class IssueCreditNote:
     amount: Decimal
     issued_on: date
     reason: str
+    # Goods taken back, units per SKU (a return); None for a price correction. Paid units
+    # among them give back their per-unit rebate (see Invoice.record_return).
+    returned: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class SettleRebatePolicy:
+    policy_code: str
+    settled_on: date
+    dealer_code: str | None = None  # None: every dealer that accrued under the policy
+
+
+@dataclass(frozen=True)
+class FileRebateClaim:
+    dealer_code: str
+    amount: Decimal
+    salesperson: str
+    filed_on: date
+    note: str | None = None
 
 
 def money(value: Decimal) -> str:
@@ -96,6 +121,44 @@ def account_view(account: DealerAccount) -> dict[str, Any]:
             for item in account.open_items()
         ],
         "rebate_accrued": {code: money(v) for code, v in sorted(account.rebate_accrued.items())},
+        "rebate_pool": rebate_pool_view(account),
+    }
+
+
+def rebate_pool_view(account: DealerAccount) -> dict[str, Any]:
+    """返利池: accrued (all policies, net of credit notes), settled at period ends, claimed
+    (filed, awaiting a decision), credited against receivables, and available to claim."""
+    return {
+        "accrued": money(sum(account.rebate_accrued.values(), ZERO)),
+        "settled": money(account.rebate_settled_total),
+        "claimed": money(account.rebate_claimed),
+        "credited": money(account.rebate_credited),
+        "available": money(account.rebate_available),
+        "settled_by_policy": {code: money(v) for code, v in sorted(account.rebate_settled.items())},
+        "pending_claims": [
+            {"claim_id": claim_id, "amount": money(amount)}
+            for claim_id, amount in sorted(account.rebate_claims.items())
+        ],
+    }
+
+
+def claim_view(claim: RebateClaim) -> dict[str, Any]:
+    return {
+        "claim_id": str(claim.id),
+        "dealer_code": claim.dealer_code,
+        "branch": claim.branch,
+        "amount": money(claim.amount),
+        "salesperson": claim.salesperson,
+        "filed_on": claim.filed_on.isoformat(),
+        "note": claim.note,
+        "status": claim.status,
+        "decided_on": claim.decided_on.isoformat() if claim.decided_on else None,
+        "decided_by": claim.decided_by,
+        "reason": claim.reason,
+        "allocations": [
+            {"invoice_id": i, "amount": money(a)} for i, a in claim.allocations.items()
+        ],
+        "unapplied": money(claim.unapplied),
     }
 
 
@@ -124,10 +187,45 @@ def policy_view(policy: RebatePolicy) -> dict[str, Any]:
         "policy_code": policy.code,
         "grade": policy.grade,
         "dealer_code": policy.dealer_code,
-        "rate": str(policy.rate),
+        "rate": f"{policy.rate:.4f}",
+        "threshold": money(policy.threshold),
+        "unit_rebates": [
+            {"sku": sku, "amount": money(amount)}
+            for sku, amount in sorted(policy.unit_amounts.items())
+        ],
         "valid_from": policy.valid_from.isoformat(),
         "valid_to": policy.valid_to.isoformat(),
     }
+
+
+def credit_invoice(
+    account: DealerAccount,
+    invoice: Invoice,
+    book: RebatePolicyBook | None,
+    *,
+    credit_note_id: str,
+    amount: Decimal,
+    issued_on: date,
+    returned: dict[str, int] | None,
+) -> None:
+    """What a credit note does to the account and the invoice it credits (for a command or
+    a process manager's policy alike): the invoice's open amount falls, and every policy the
+    invoice accrued under gives back its share: the credited amount off the net sales it
+    covers and, for goods returned, the paid units off its per-unit counts."""
+    account.check_credit_note(str(invoice.id), amount)
+    paid_back = invoice.record_return(credit_note_id, returned) if returned else {}
+    account.apply_credit_note(
+        credit_note_id=credit_note_id,
+        invoice_id=str(invoice.id),
+        amount=amount,
+        issued_on=issued_on,
+    )
+    invoice.credit(credit_note_id=credit_note_id, amount=amount)
+    if book is not None:
+        units = {sku: -quantity for sku, quantity in paid_back.items() if quantity}
+        for policy in book.all():
+            if policy.code in invoice.rebate_policies:
+                account.accrue_rebate(policy, credit_note_id, issued_on, -amount, units)
 
 
 class FinanceApplication(ServiceApplication):
@@ -135,7 +233,12 @@ class FinanceApplication(ServiceApplication):
     name = "finance"
     contract = staticmethod(to_integration_event)
     # A dealer's account changes with every order, invoice, receipt and credit note.
-    snapshotting_intervals: ClassVar[dict[type, int]] = {DealerAccount: 50, RebatePolicyBook: 50}
+    # A rebate enrolment gains an event per dealer that accrues under its policy.
+    snapshotting_intervals: ClassVar[dict[type, int]] = {
+        DealerAccount: 50,
+        RebatePolicyBook: 50,
+        RebateEnrolment: 50,
+    }
 
     # -- accounts ----------------------------------------------------------------------------
     def find_account(self, dealer_code: str) -> DealerAccount | None:
@@ -233,7 +336,6 @@ class FinanceApplication(ServiceApplication):
     ) -> CommandResult:
         invoice = self.get_invoice(cmd.invoice_id)
         account = self.get_account(invoice.dealer_code)
-        account.check_credit_note(str(invoice.id), cmd.amount)
         note = CreditNote(
             dealer_code=invoice.dealer_code,
             invoice_id=str(invoice.id),
@@ -242,19 +344,15 @@ class FinanceApplication(ServiceApplication):
             reason=cmd.reason,
             by=by,
         )
-        account.apply_credit_note(
+        credit_invoice(
+            account,
+            invoice,
+            self.find_policy_book(),
             credit_note_id=str(note.id),
-            invoice_id=str(invoice.id),
             amount=cmd.amount,
             issued_on=cmd.issued_on,
+            returned=cmd.returned,
         )
-        invoice.credit(credit_note_id=str(note.id), amount=cmd.amount)
-        book = self.find_policy_book()
-        if book is not None:
-            # The credit note gives back its share of what the invoice accrued.
-            for policy in book.all():
-                if policy.code in invoice.rebate_policies:
-                    account.accrue_rebate(policy, str(note.id), cmd.issued_on, -cmd.amount)
         body = {
             "credit_note_id": str(note.id),
             "invoice_id": str(invoice.id),
@@ -262,6 +360,9 @@ class FinanceApplication(ServiceApplication):
             "amount": money(cmd.amount),
             "issued_on": cmd.issued_on.isoformat(),
             "reason": cmd.reason,
+            "returned": [
+                {"sku": k, "quantity": q} for k, q in sorted((cmd.returned or {}).items())
+            ],
             "receivables": money(account.receivables),
         }
         return self.save_command(
@@ -282,6 +383,164 @@ class FinanceApplication(ServiceApplication):
         book.define(policy, by)
         return self.save_command(
             book, status_code=201, body=policy_view(policy), idempotency=idempotency
+        )
+
+    def get_policy(self, policy_code: str) -> RebatePolicy:
+        book = self.find_policy_book()
+        if book is None:
+            raise UnknownPolicy(f"no rebate policy {policy_code}")
+        return book.get(policy_code)
+
+    def settle_rebate_policy(
+        self, cmd: SettleRebatePolicy, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """At period end: for each dealer (one, or every dealer that accrued under the
+        policy) settle what the policy accrued less what earlier settlements settled. The
+        accounts are saved together (optimistic concurrency on each): a settlement racing
+        this one either loses and decides again on fresh state, or finds nothing to settle."""
+        policy = self.get_policy(cmd.policy_code)
+        policy.check_ended(cmd.settled_on)
+        if cmd.dealer_code is not None:
+            dealers = [cmd.dealer_code]
+            self.get_account(cmd.dealer_code)  # unknown dealer: 404
+        else:
+            try:
+                enrolment = self.repository.get(RebateEnrolment.create_id(policy.code))
+                dealers = list(enrolment.dealers)
+            except AggregateNotFoundError:
+                dealers = []
+        accounts = self.get_many([DealerAccount.create_id(code) for code in dealers])
+        settled: list[tuple[DealerAccount, dict[str, Any]]] = []
+        for account in sorted(accounts.values(), key=lambda a: a.dealer_code):
+            previously = account.rebate_settled.get(policy.code, ZERO)
+            settlement_id = str(uuid4())
+            try:
+                amount = account.settle_rebate(policy, settlement_id, cmd.settled_on, by)
+            except NothingToSettle:
+                if cmd.dealer_code is not None:
+                    raise
+                continue
+            settled.append(
+                (
+                    account,
+                    {
+                        "settlement_id": settlement_id,
+                        "dealer_code": account.dealer_code,
+                        "accrued": money(account.rebate_accrued.get(policy.code, ZERO)),
+                        "previously_settled": money(previously),
+                        "amount": money(amount),
+                        "available": money(account.rebate_available),
+                    },
+                )
+            )
+        if not settled:
+            raise NothingToSettle(
+                f"no dealer has anything accrued under {policy.code} that is not settled yet"
+            )
+        body = {
+            "policy_code": policy.code,
+            "period_from": policy.valid_from.isoformat(),
+            "period_to": policy.valid_to.isoformat(),
+            "settled_on": cmd.settled_on.isoformat(),
+            "settlements": [row for _, row in settled],
+            "total": money(sum((Decimal(row["amount"]) for _, row in settled), ZERO)),
+        }
+        return self.save_command(
+            *(account for account, _ in settled),
+            status_code=201,
+            body=body,
+            idempotency=idempotency,
+        )
+
+    # -- rebate claims -----------------------------------------------------------------------
+    def get_claim(self, claim_id: UUID) -> RebateClaim:
+        try:
+            claim = self.repository.get(claim_id)
+        except AggregateNotFoundError:
+            claim = None
+        if not isinstance(claim, RebateClaim):
+            raise UnknownClaim(f"no rebate claim {claim_id}")
+        return claim
+
+    def file_rebate_claim(
+        self,
+        cmd: FileRebateClaim,
+        *,
+        by: Provenance,
+        branch_scope: str | None,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """A salesperson claims (part of) a dealer's settled, unclaimed rebate."""
+        account = self.get_account(cmd.dealer_code)
+        if branch_scope is not None and account.branch != branch_scope:
+            raise OutsideScope(f"dealer {cmd.dealer_code} belongs to branch {account.branch}")
+        claim = RebateClaim(
+            dealer_code=cmd.dealer_code,
+            branch=account.branch,
+            amount=cmd.amount,
+            salesperson=cmd.salesperson,
+            filed_on=cmd.filed_on,
+            note=cmd.note,
+            by=by,
+        )
+        account.reserve_rebate_claim(str(claim.id), cmd.amount)
+        body = {**claim_view(claim), "rebate_pool": rebate_pool_view(account)}
+        return self.save_command(
+            claim, account, status_code=201, body=body, idempotency=idempotency
+        )
+
+    def _claim_in_scope(self, claim_id: UUID, branch_scope: str | None) -> RebateClaim:
+        claim = self.get_claim(claim_id)
+        if branch_scope is not None and claim.branch != branch_scope:
+            raise OutsideScope(f"rebate claim {claim_id} is for branch {claim.branch}")
+        return claim
+
+    def approve_rebate_claim(
+        self,
+        claim_id: UUID,
+        credited_on: date,
+        *,
+        by: Provenance,
+        branch_scope: str | None,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """A manager approves: the claim is credited against the dealer's receivables
+        (RebateCredited), to its open invoices oldest first, the rest on account."""
+        claim = self._claim_in_scope(claim_id, branch_scope)
+        claim.check_decidable(by)
+        claim.check_decision_date(credited_on)
+        account = self.get_account(claim.dealer_code)
+        allocations = account.credit_rebate(str(claim.id), credited_on)
+        claim.credit(credited_on=credited_on, allocations=allocations, by=by)
+        body = {
+            **claim_view(claim),
+            "receivables": money(account.receivables),
+            "rebate_pool": rebate_pool_view(account),
+        }
+        return self.save_command(
+            claim, account, status_code=200, body=body, idempotency=idempotency
+        )
+
+    def reject_rebate_claim(
+        self,
+        claim_id: UUID,
+        rejected_on: date,
+        reason: str,
+        *,
+        by: Provenance,
+        branch_scope: str | None,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """A manager turns the claim down: its amount is back in the pool."""
+        claim = self._claim_in_scope(claim_id, branch_scope)
+        claim.check_decidable(by)
+        claim.check_decision_date(rejected_on)
+        account = self.get_account(claim.dealer_code)
+        account.release_rebate_claim(str(claim.id))
+        claim.reject(rejected_on=rejected_on, reason=reason, by=by)
+        body = {**claim_view(claim), "rebate_pool": rebate_pool_view(account)}
+        return self.save_command(
+            claim, account, status_code=200, body=body, idempotency=idempotency
         )
 
     # -- channel health rules ----------------------------------------------------------------
@@ -414,14 +673,22 @@ def issue_invoice(
         issue_date=issue_date,
         due_date=due_date,
     )
+    paid_units = invoice.paid_units()
+    enrolments = []
     for policy in policies:
-        account.accrue_rebate(policy, str(invoice_id), issue_date, total)
+        if policy.code not in account.rebate_base:  # its first accrual under the policy
+            enrolment = unit.find(RebateEnrolment.create_id(policy.code)) or RebateEnrolment(
+                policy_code=policy.code
+            )
+            enrolment.enrol(account.dealer_code)
+            enrolments.append(enrolment)
+        account.accrue_rebate(policy, str(invoice_id), issue_date, total, paid_units)
     billing.record_invoice(
         shipment_id=shipped.shipment_id,
         invoice_id=str(invoice_id),
         lines={str(index): quantity for index, _line, quantity in filled},
     )
-    unit.save(invoice, account, billing)
+    unit.save(invoice, account, billing, *enrolments)
 
 
 POLICIES: dict[str, Policy] = {

@@ -8,6 +8,7 @@ from services.finance.api.routes import (
     accounts,
     credit_notes,
     invoices,
+    rebate_claims,
     rebate_policies,
     receipts,
 )
@@ -22,8 +23,9 @@ def build(
         settings,
         application_class=FinanceApplication,
         translate=to_integration_event,
-        routers=[accounts, invoices, receipts, credit_notes, rebate_policies],
-        description="Dealer accounts and credit, invoices, receipts, credit notes, rebates.",
+        routers=[accounts, invoices, receipts, credit_notes, rebate_policies, rebate_claims],
+        description="Dealer accounts and credit, invoices, receipts, credit notes, rebates "
+        "(policies, settlement, claims).",
         policies=POLICIES,
         listens_to=("orders", "inventory"),
         with_relay=with_relay,

@@ -12,6 +12,7 @@ from services.finance.domain import (
     CreditNote,
     DealerAccount,
     Invoice,
+    RebateClaim,
     RebatePolicyBook,
     Receipt,
 )
@@ -103,7 +104,52 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             grade=event.grade,
             dealer_code=event.dealer_code,
             rate=event.rate,
+            threshold=event.threshold,
+            unit_rebates=[
+                published.UnitRebate(sku=sku, amount=amount)
+                for sku, amount in sorted((event.unit_amounts or {}).items())
+            ],
             valid_from=event.valid_from,
             valid_to=event.valid_to,
+        )
+    if isinstance(event, DealerAccount.RebateSettled):
+        return published.RebateSettled(
+            settlement_id=event.settlement_id,
+            dealer_code=event.dealer_code,
+            policy_code=event.policy_code,
+            period_from=event.period_from,
+            period_to=event.period_to,
+            settled_on=event.settled_on,
+            accrued=event.accrued,
+            previously_settled=event.previously_settled,
+            amount=event.amount,
+        )
+    if isinstance(event, RebateClaim.Filed):
+        return published.RebateClaimFiled(
+            claim_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            amount=event.amount,
+            salesperson=event.salesperson,
+            filed_on=event.filed_on,
+            note=event.note,
+        )
+    if isinstance(event, RebateClaim.Credited):
+        return published.RebateCredited(
+            claim_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            amount=event.amount,
+            credited_on=event.credited_on,
+            allocations=[
+                published.Allocation(invoice_id=i, amount=a) for i, a in event.allocations.items()
+            ],
+            unapplied=event.unapplied,
+        )
+    if isinstance(event, RebateClaim.Rejected):
+        return published.RebateClaimRejected(
+            claim_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            amount=event.amount,
+            rejected_on=event.rejected_on,
+            reason=event.reason,
         )
     return None

@@ -1,18 +1,26 @@
 """The finance service's aggregates: dealer accounts (credit limit, terms, exposure,
-receivables, rebate accruals), invoices, receipts, credit notes and rebate policies.
+receivables, the rebate pool), invoices, receipts, credit notes, rebate policies and claims.
 
 A dealer's account is the consistency boundary of its credit: every reservation, invoice,
 receipt and credit note of one dealer changes its account, so concurrent orders of one dealer
 meet on the account's version and none of them can slip past the limit unseen.
 
     exposure    = receivables + credit reserved for approved-but-unbilled orders
-    receivables = invoices - receipts - credit notes (unapplied cash lowers it)
+    receivables = invoices - receipts - credit notes - rebates credited
+                  (unapplied cash and unapplied rebate credit lower it)
+
+The account is also the boundary of the dealer's rebate pool (返利池): accrued per policy,
+settled at period end, claimed, credited. Settling, claiming and crediting all change the
+account, so two settlements (or two claims) racing meet on its version and only one of them
+can pay what was accrued.
+
+    available to claim = settled - claimed (pending) - credited
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import date
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -68,6 +76,38 @@ class PolicyAlreadyDefined(RuleViolation):
     code = "rebate_policy_already_defined"
 
 
+class UnknownPolicy(NotFound):
+    code = "unknown_rebate_policy"
+
+
+class UnknownClaim(NotFound):
+    code = "unknown_rebate_claim"
+
+
+class PeriodNotEnded(RuleViolation):
+    code = "rebate_period_not_ended"
+
+
+class NothingToSettle(RuleViolation):
+    code = "nothing_to_settle"
+
+
+class ClaimExceedsPool(RuleViolation):
+    code = "rebate_claim_exceeds_pool"
+
+
+class SelfApproval(RuleViolation):
+    code = "rebate_claim_self_approval"
+
+
+class InvalidBusinessDate(RuleViolation):
+    code = "invalid_business_date"
+
+
+class ReturnExceedsInvoiced(RuleViolation):
+    code = "returned_quantity_exceeds_invoiced"
+
+
 def check_amount(amount: Decimal, what: str) -> Decimal:
     if amount <= 0 or cny(amount) != amount or amount > MAX_ORDER_TOTAL:
         raise InvalidAmount(f"{what} must be positive, to the fen, at most {MAX_ORDER_TOTAL}")
@@ -84,7 +124,19 @@ class OpenInvoice:
 
 
 class DealerAccount(Aggregate):
-    """信用额度 and 应收账款 of one dealer."""
+    """信用额度, 应收账款 and 返利池 of one dealer."""
+
+    # v2 keeps the rebate pool (per-unit counts, settlements, claims, credits): a snapshot
+    # taken before (v1) had none of them, as nothing had been settled or claimed then.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict) -> None:
+        state["rebate_units"] = {}
+        state["rebate_settled"] = {}
+        state["rebate_claims"] = {}
+        state["rebate_credited"] = ZERO
+        state["rebate_unapplied"] = ZERO
 
     @staticmethod
     def create_id(dealer_code: str) -> UUID:
@@ -117,6 +169,13 @@ class DealerAccount(Aggregate):
         # Rebate per policy: net sales it covers so far, and what it accrued on them.
         self.rebate_base: dict[str, Decimal] = {}
         self.rebate_accrued: dict[str, Decimal] = {}
+        # Per policy with per-unit amounts: net paid units per SKU it covers so far.
+        self.rebate_units: dict[str, dict[str, int]] = {}
+        # Per policy: what its settlements settled so far (the sum, claw-backs negative).
+        self.rebate_settled: dict[str, Decimal] = {}
+        self.rebate_claims: dict[str, Decimal] = {}  # claim id -> amount, filed and pending
+        self.rebate_credited = ZERO
+        self.rebate_unapplied = ZERO  # of rebate credited, what no invoice took (on account)
 
     @event("Described")
     def describe(self, grade: str, branch: str, region: str) -> None:
@@ -127,7 +186,7 @@ class DealerAccount(Aggregate):
     # -- figures -----------------------------------------------------------------------------
     @property
     def receivables(self) -> Decimal:
-        return self.invoiced - self.received - self.credited
+        return self.invoiced - self.received - self.credited - self.rebate_credited
 
     @property
     def reserved_total(self) -> Decimal:
@@ -344,13 +403,23 @@ class DealerAccount(Aggregate):
 
     # -- rebates -----------------------------------------------------------------------------
     def accrue_rebate(
-        self, policy: RebatePolicy, document_id: str, business_date: date, base: Decimal
+        self,
+        policy: RebatePolicy,
+        document_id: str,
+        business_date: date,
+        base: Decimal,
+        units: dict[str, int] | None = None,
     ) -> None:
-        """Accrue (or, for a negative base, reverse) rebate so that what the policy accrued
-        always equals its rate x the net sales it covers, rounded to the fen: each document
-        accrues the difference, so roundings never add up."""
+        """Accrue (or, for a negative base or units, reverse) rebate so that what the policy
+        accrued always equals what it pays on the net sales and paid units it covers
+        (``policy.earned``), rounded to the fen: each document accrues the difference, so
+        roundings never add up and crossing the threshold (either way) is exact."""
+        counted = {sku: q for sku, q in (units or {}).items() if q and sku in policy.unit_amounts}
         covered = self.rebate_base.get(policy.code, ZERO) + base
-        target = cny(covered * policy.rate)
+        covered_units = dict(self.rebate_units.get(policy.code, {}))
+        for sku, quantity in counted.items():
+            covered_units[sku] = covered_units.get(sku, 0) + quantity
+        target = policy.earned(covered, covered_units)
         amount = target - self.rebate_accrued.get(policy.code, ZERO)
         self._rebate_accrued(
             dealer_code=self.dealer_code,
@@ -360,6 +429,7 @@ class DealerAccount(Aggregate):
             base=base,
             rate=policy.rate,
             amount=amount,
+            units=counted,
         )
 
     @event("RebateAccrued")
@@ -372,9 +442,117 @@ class DealerAccount(Aggregate):
         base: Decimal,
         rate: Decimal,
         amount: Decimal,
+        units: dict[str, int] | None = None,  # recorded since per-unit rebates (None before)
     ) -> None:
         self.rebate_base[policy_code] = self.rebate_base.get(policy_code, ZERO) + base
         self.rebate_accrued[policy_code] = self.rebate_accrued.get(policy_code, ZERO) + amount
+        if units:
+            counts = self.rebate_units.setdefault(policy_code, {})
+            for sku, quantity in units.items():
+                counts[sku] = counts.get(sku, 0) + quantity
+
+    @property
+    def rebate_settled_total(self) -> Decimal:
+        return sum(self.rebate_settled.values(), ZERO)
+
+    @property
+    def rebate_claimed(self) -> Decimal:
+        return sum(self.rebate_claims.values(), ZERO)
+
+    @property
+    def rebate_available(self) -> Decimal:
+        """Settled and neither claimed nor credited. Negative after a claw-back that took
+        back more than was left: the dealer owes that much of the pool, and the next
+        settlements make it up before anything can be claimed."""
+        return self.rebate_settled_total - self.rebate_claimed - self.rebate_credited
+
+    def settle_rebate(
+        self, policy: RebatePolicy, settlement_id: str, settled_on: date, by: Provenance
+    ) -> Decimal:
+        """Fix what is payable under ``policy`` for its period: what it accrued for this
+        dealer less what earlier settlements of it settled. Nothing new: NothingToSettle
+        (so a second settlement can never pay the same accrual again)."""
+        policy.check_ended(settled_on)
+        accrued = self.rebate_accrued.get(policy.code, ZERO)
+        previously = self.rebate_settled.get(policy.code, ZERO)
+        amount = accrued - previously
+        if amount == 0:
+            raise NothingToSettle(
+                f"{self.dealer_code}: everything accrued under {policy.code} ({accrued}) is "
+                "settled already"
+            )
+        self._rebate_settled(
+            dealer_code=self.dealer_code,
+            policy_code=policy.code,
+            settlement_id=settlement_id,
+            period_from=policy.valid_from,
+            period_to=policy.valid_to,
+            settled_on=settled_on,
+            accrued=accrued,
+            previously_settled=previously,
+            amount=amount,
+            by=by,
+        )
+        return amount
+
+    @event("RebateSettled")
+    def _rebate_settled(
+        self,
+        dealer_code: str,
+        policy_code: str,
+        settlement_id: str,
+        period_from: date,
+        period_to: date,
+        settled_on: date,
+        accrued: Decimal,
+        previously_settled: Decimal,
+        amount: Decimal,
+        by: Provenance,
+    ) -> None:
+        self.rebate_settled[policy_code] = previously_settled + amount
+
+    def reserve_rebate_claim(self, claim_id: str, amount: Decimal) -> None:
+        """A claim takes its amount out of what is available to claim."""
+        check_amount(amount, "a rebate claim")
+        available = self.rebate_available
+        if amount > available:
+            raise ClaimExceedsPool(
+                f"{self.dealer_code} has {max(available, ZERO)} settled and unclaimed; a claim "
+                f"of {amount} exceeds it",
+                available=f"{available:.2f}",
+            )
+        self._rebate_claim_reserved(claim_id=claim_id, amount=amount)
+
+    @event("RebateClaimReserved")
+    def _rebate_claim_reserved(self, claim_id: str, amount: Decimal) -> None:
+        self.rebate_claims[claim_id] = amount
+
+    @event("RebateClaimReleased")
+    def release_rebate_claim(self, claim_id: str) -> None:
+        """A rejected claim's amount is back in the pool."""
+        del self.rebate_claims[claim_id]
+
+    def credit_rebate(self, claim_id: str, credited_on: date) -> dict[str, Decimal]:
+        """An approved claim is credited against receivables like a credit note: to the open
+        invoices oldest first; the rest stays on account as unapplied credit."""
+        amount = self.rebate_claims[claim_id]
+        allocations = self.allocate(amount, None)
+        self._rebate_credit_applied(
+            claim_id=claim_id, amount=amount, credited_on=credited_on, allocations=allocations
+        )
+        return allocations
+
+    @event("RebateCreditApplied")
+    def _rebate_credit_applied(
+        self, claim_id: str, amount: Decimal, credited_on: date, allocations: dict[str, Decimal]
+    ) -> None:
+        for invoice_id, part in allocations.items():
+            self._reduce(invoice_id, part)
+        rest = amount - sum(allocations.values(), ZERO)
+        self.unapplied += rest
+        self.rebate_unapplied += rest
+        self.rebate_credited += amount
+        del self.rebate_claims[claim_id]
 
 
 class OrderBilling(Aggregate):
@@ -482,10 +660,52 @@ class Invoice(Aggregate):
         self.total = total
         self.rebate_policies = rebate_policies
         self.credited = ZERO
+        self.returned: dict[str, int] = {}  # per SKU, units credit notes took back
+        self.paid_returned: dict[str, int] = {}  # of them, units invoiced at a price
 
     @event("Credited")
     def credit(self, credit_note_id: str, amount: Decimal) -> None:
         self.credited += amount
+
+    def paid_units(self) -> dict[str, int]:
+        """Units invoiced at a price, per SKU: gift lines (zero price) earn no rebate."""
+        units: dict[str, int] = {}
+        for line in self.lines:
+            if line["unit_price"] > 0:
+                units[line["sku"]] = units.get(line["sku"], 0) + line["quantity"]
+        return units
+
+    def record_return(self, credit_note_id: str, returned: dict[str, int]) -> dict[str, int]:
+        """Goods a credit note takes back, per SKU: at most what the invoice has not had back
+        yet. Returned units count as paid units first (a unit credited at a price gives
+        back its per-unit rebate), the rest as gift units (which earned nothing). Answers
+        the paid units per SKU whose rebate the credit note gives back."""
+        invoiced: dict[str, int] = {}
+        for line in self.lines:
+            invoiced[line["sku"]] = invoiced.get(line["sku"], 0) + line["quantity"]
+        paid = self.paid_units()
+        paid_back: dict[str, int] = {}
+        for sku, quantity in returned.items():
+            if quantity <= 0:
+                raise InvalidAmount(f"a returned quantity of {sku} must be positive")
+            left = invoiced.get(sku, 0) - self.returned.get(sku, 0)
+            if quantity > left:
+                raise ReturnExceedsInvoiced(
+                    f"invoice {self.number} has {left} of {sku} not returned yet, not {quantity}"
+                )
+            paid_left = paid.get(sku, 0) - self.paid_returned.get(sku, 0)
+            paid_back[sku] = min(quantity, paid_left)
+        self._returned(credit_note_id=credit_note_id, returned=returned, paid=paid_back)
+        return paid_back
+
+    @event("GoodsReturned")
+    def _returned(
+        self, credit_note_id: str, returned: dict[str, int], paid: dict[str, int]
+    ) -> None:
+        for sku, quantity in returned.items():
+            self.returned[sku] = self.returned.get(sku, 0) + quantity
+        for sku, quantity in paid.items():
+            self.paid_returned[sku] = self.paid_returned.get(sku, 0) + quantity
 
 
 class Receipt(Aggregate):
@@ -548,12 +768,18 @@ class CreditNote(Aggregate):
 
 @dataclass(frozen=True)
 class RebatePolicy:
+    """返利政策: over a period (documents' business dates), for a dealer grade or one dealer,
+    a rate on the period's net invoiced sales above ``threshold`` and/or an amount per paid
+    unit of given SKUs."""
+
     code: str
     grade: str | None
     dealer_code: str | None
     rate: Decimal
     valid_from: date
     valid_to: date
+    threshold: Decimal = ZERO
+    unit_amounts: dict[str, Decimal] = field(default_factory=dict)
 
     def covers(self, account: DealerAccount, on: date) -> bool:
         if not self.valid_from <= on <= self.valid_to:
@@ -562,8 +788,30 @@ class RebatePolicy:
             return self.dealer_code == account.dealer_code
         return self.grade is not None and self.grade == account.grade
 
+    def earned(self, net_sales: Decimal, paid_units: dict[str, int]) -> Decimal:
+        """What the policy pays on the net sales and net paid units it covers, to the fen."""
+        above = max(net_sales - self.threshold, ZERO)
+        per_unit = sum(
+            (
+                self.unit_amounts[sku] * max(q, 0)
+                for sku, q in paid_units.items()
+                if sku in self.unit_amounts
+            ),
+            ZERO,
+        )
+        return cny(above * self.rate + per_unit)
+
+    def check_ended(self, on: date) -> None:
+        """A period is settled once it is over: from the day after ``valid_to`` on."""
+        if on <= self.valid_to:
+            raise PeriodNotEnded(
+                f"rebate policy {self.code} runs to {self.valid_to}; it can be settled from "
+                f"{self.valid_to + timedelta(days=1)}"
+            )
+
 
 MAX_REBATE_RATE = Decimal("0.5")
+MAX_UNIT_REBATE = Decimal("100000.00")
 
 
 class RebatePolicyBook(Aggregate):
@@ -587,8 +835,20 @@ class RebatePolicyBook(Aggregate):
             raise PolicyAlreadyDefined(f"rebate policy {policy.code} is defined already")
         if (policy.grade is None) == (policy.dealer_code is None):
             raise InvalidPolicy("a rebate policy covers either a dealer grade or one dealer")
-        if not Decimal(0) < policy.rate <= MAX_REBATE_RATE:
-            raise InvalidPolicy(f"the rate must be above 0 and at most {MAX_REBATE_RATE}")
+        if not Decimal(0) <= policy.rate <= MAX_REBATE_RATE:
+            raise InvalidPolicy(f"the rate must be from 0 to {MAX_REBATE_RATE}")
+        if policy.threshold < 0 or cny(policy.threshold) != policy.threshold:
+            raise InvalidPolicy("the threshold must be zero or positive, to the fen")
+        if policy.threshold > 0 and policy.rate == 0:
+            raise InvalidPolicy("a threshold needs a rate to apply above it")
+        for sku, amount in policy.unit_amounts.items():
+            if not 0 < amount <= MAX_UNIT_REBATE or cny(amount) != amount:
+                raise InvalidPolicy(
+                    f"the per-unit rebate on {sku} must be positive, to the fen, at most "
+                    f"{MAX_UNIT_REBATE}"
+                )
+        if policy.rate == 0 and not policy.unit_amounts:
+            raise InvalidPolicy("a rebate policy needs a rate or per-unit amounts")
         if policy.valid_to < policy.valid_from:
             raise InvalidPolicy("the period ends before it starts")
         self._defined(
@@ -598,6 +858,8 @@ class RebatePolicyBook(Aggregate):
             rate=policy.rate,
             valid_from=policy.valid_from,
             valid_to=policy.valid_to,
+            threshold=policy.threshold,
+            unit_amounts=dict(policy.unit_amounts),
             by=by,
         )
 
@@ -611,6 +873,9 @@ class RebatePolicyBook(Aggregate):
         valid_from: date,
         valid_to: date,
         by: Provenance,
+        # Since thresholds and per-unit amounts (a policy defined before has neither).
+        threshold: Decimal = ZERO,
+        unit_amounts: dict[str, Decimal] | None = None,
     ) -> None:
         self.policies[code] = {
             "grade": grade,
@@ -618,13 +883,147 @@ class RebatePolicyBook(Aggregate):
             "rate": rate,
             "valid_from": valid_from,
             "valid_to": valid_to,
+            "threshold": threshold,
+            "unit_amounts": dict(unit_amounts or {}),
         }
 
     def all(self) -> list[RebatePolicy]:
         return [RebatePolicy(code, **fields) for code, fields in sorted(self.policies.items())]
 
+    def get(self, code: str) -> RebatePolicy:
+        if code not in self.policies:
+            raise UnknownPolicy(f"no rebate policy {code}")
+        return RebatePolicy(code, **self.policies[code])
+
     def covering(self, account: DealerAccount, on: date) -> list[RebatePolicy]:
         return [policy for policy in self.all() if policy.covers(account, on)]
+
+
+class RebateEnrolment(Aggregate):
+    """The dealers that accrued under one rebate policy: whom settling the policy for every
+    covered dealer settles. Written once per dealer, with its first accrual."""
+
+    @staticmethod
+    def create_id(policy_code: str) -> UUID:
+        return uuid5(_IDS, f"rebate-enrolment:{policy_code}")
+
+    class Opened(Aggregate.Created):
+        policy_code: str
+
+    @event(Opened)
+    def __init__(self, *, policy_code: str) -> None:
+        self.policy_code = policy_code
+        self.dealers: list[str] = []
+
+    def enrol(self, dealer_code: str) -> None:
+        if dealer_code not in self.dealers:
+            self._enrolled(dealer_code=dealer_code)
+
+    @event("DealerEnrolled")
+    def _enrolled(self, dealer_code: str) -> None:
+        self.dealers.append(dealer_code)
+
+
+class ClaimStatus:
+    FILED = "filed"
+    CREDITED = "credited"
+    REJECTED = "rejected"
+
+
+class RebateClaim(Aggregate):
+    """返利申请: a salesperson claims a dealer's settled rebate; a manager approves (credited
+    against the dealer's receivables) or rejects it (back to the pool)."""
+
+    class Filed(Aggregate.Created):
+        dealer_code: str
+        branch: str | None
+        amount: Decimal
+        salesperson: str
+        filed_on: date
+        note: str | None
+        by: Provenance
+
+    @event(Filed)
+    def __init__(
+        self,
+        *,
+        dealer_code: str,
+        branch: str | None,
+        amount: Decimal,
+        salesperson: str,
+        filed_on: date,
+        note: str | None,
+        by: Provenance,
+    ) -> None:
+        self.dealer_code = dealer_code
+        self.branch = branch
+        self.amount = amount
+        self.salesperson = salesperson
+        self.filed_on = filed_on
+        self.note = note
+        self.filed_by = by.actor
+        self.status = ClaimStatus.FILED
+        self.decided_on: date | None = None
+        self.decided_by: str | None = None
+        self.reason: str | None = None
+        self.allocations: dict[str, Decimal] = {}
+        self.unapplied = ZERO
+
+    def check_decidable(self, by: Provenance) -> None:
+        if self.status != ClaimStatus.FILED:
+            raise InvalidTransition(f"rebate claim {self.id} is {self.status} already")
+        if by.actor == self.filed_by:
+            raise SelfApproval("a claim is decided by someone other than who filed it")
+
+    def check_decision_date(self, on: date) -> None:
+        if on < self.filed_on:
+            raise InvalidBusinessDate(
+                f"rebate claim {self.id} was filed on {self.filed_on}; it is decided on or after"
+            )
+
+    def credit(self, credited_on: date, allocations: dict[str, Decimal], by: Provenance) -> None:
+        self._credited(
+            dealer_code=self.dealer_code,
+            amount=self.amount,
+            credited_on=credited_on,
+            allocations=allocations,
+            unapplied=self.amount - sum(allocations.values(), ZERO),
+            by=by,
+        )
+
+    def reject(self, rejected_on: date, reason: str, by: Provenance) -> None:
+        self._rejected(
+            dealer_code=self.dealer_code,
+            amount=self.amount,
+            rejected_on=rejected_on,
+            reason=reason,
+            by=by,
+        )
+
+    @event("Credited")
+    def _credited(
+        self,
+        dealer_code: str,
+        amount: Decimal,
+        credited_on: date,
+        allocations: dict[str, Decimal],
+        unapplied: Decimal,
+        by: Provenance,
+    ) -> None:
+        self.status = ClaimStatus.CREDITED
+        self.decided_on = credited_on
+        self.decided_by = by.actor
+        self.allocations = allocations
+        self.unapplied = unapplied
+
+    @event("Rejected")
+    def _rejected(
+        self, dealer_code: str, amount: Decimal, rejected_on: date, reason: str, by: Provenance
+    ) -> None:
+        self.status = ClaimStatus.REJECTED
+        self.decided_on = rejected_on
+        self.decided_by = by.actor
+        self.reason = reason
 
 
 # The published contract holds the defaults, so the read side colours dealers the same way

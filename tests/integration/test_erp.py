@@ -131,6 +131,10 @@ def assert_every_event_fits_its_exported_schema(settings) -> None:
         "dist.finance.ReceiptRecorded.v1",
         "dist.finance.CreditNoteIssued.v1",
         "dist.finance.RebateAccrued.v1",
+        "dist.finance.RebatePolicyDefined.v2",
+        "dist.finance.RebateSettled.v1",
+        "dist.finance.RebateClaimFiled.v1",
+        "dist.finance.RebateCredited.v1",
     } <= types
 
 
@@ -154,6 +158,12 @@ def test_the_ledger_balances_and_agrees_with_the_platform_to_the_fen(settings, d
     invoiced = sum(Decimal(row["invoiced"]) for row in platform)
     assert balance["6001"]["balance"] == invoiced > 0
     assert balance["6001.02"]["balance"] == Decimal("-388.00")  # reduces revenue
+    # The demo's rebates for CD-001 last month were credited: rebates payable paid down by
+    # what was credited, what is left payable = accrued - credited (the platform's pool).
+    [pool] = query.get("/hq/rebates/pools", params={"by": "nation"}, headers=HQ).json()["items"]
+    assert Decimal(pool["credited"]) > 0
+    payable = Decimal(pool["accrued"]) - Decimal(pool["credited"])
+    assert balance["2241.01"]["balance"] == payable  # a liability: credit - debit
     # Inventory at cost in the ledger = the stock's value in inventory, warehouse by SKU.
     with erp.ledger.conn.cursor() as curs:
         curs.execute(

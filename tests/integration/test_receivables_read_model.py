@@ -126,6 +126,7 @@ def test_receivables_and_aging_as_of_any_date(settings):
             "policy_code": "TIER1-2026",
             "net_sales": "16575.00",
             "accrued": "331.50",
+            "settled": "0.00",
         }
         assert rebate["accrued"] == company.account()["rebate_accrued"]["TIER1-2026"]
 
@@ -198,7 +199,12 @@ def test_receivables_and_aging_as_of_any_date(settings):
             (second, "3585.00", 0),
         ]
         assert statement["rebates"] == [
-            {"policy_code": "TIER1-2026", "net_sales": "16575.00", "accrued": "331.50"}
+            {
+                "policy_code": "TIER1-2026",
+                "net_sales": "16575.00",
+                "accrued": "331.50",
+                "settled": "0.00",
+            }
         ]
         assert query.get("/dealers/CD-002/statement", headers=DEALER_CD001).status_code == 403
         assert query.get("/dealers/CD-001/statement", headers=CHENGDU_CLERK).status_code == 200

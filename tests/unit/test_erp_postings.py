@@ -124,12 +124,47 @@ class TestFinance:
             ("2241.01", D("20.00"), D("0.00"), "CD-001"),
         ]
 
+    def test_a_rebate_credited_pays_the_payable_off_receivables_and_the_rest_on_account(self):
+        credited = post(
+            envelope(
+                "dist.finance.RebateCredited.v1",
+                {
+                    "claim_id": "claim-1",
+                    "dealer_code": "CD-001",
+                    "amount": "622.43",
+                    "credited_on": "2027-01-05",
+                    "allocations": [{"invoice_id": "inv-1", "amount": "458.50"}],
+                    "unapplied": "163.93",
+                },
+            )
+        )
+        assert lines_of(credited) == [
+            ("2241.01", D("622.43"), D("0.00"), "CD-001"),
+            ("1122", D("0.00"), D("458.50"), "CD-001"),
+            ("2203", D("0.00"), D("163.93"), "CD-001"),
+        ]
+        assert str(credited.business_date) == "2027-01-05"
+
+    def test_a_rebate_credited_whose_parts_do_not_add_up_is_not_posted(self):
+        data = {
+            "claim_id": "claim-2",
+            "dealer_code": "CD-001",
+            "amount": "600.00",
+            "credited_on": "2027-01-05",
+            "allocations": [{"invoice_id": "inv-1", "amount": "458.50"}],
+            "unapplied": "0.00",
+        }
+        with pytest.raises(Unpostable):
+            post(envelope("dist.finance.RebateCredited.v1", data))
+
     @pytest.mark.parametrize(
         "type_name",
         [
             "dist.finance.CreditReserved.v1",
             "dist.orders.OrderPlaced.v1",
             "dist.inventory.StockReserved.v1",
+            "dist.finance.RebateSettled.v1",  # the payable was recognised as it accrued
+            "dist.finance.RebateClaimFiled.v1",
         ],
     )
     def test_events_that_move_no_money_or_stock_post_nothing(self, type_name):

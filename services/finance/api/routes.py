@@ -1,5 +1,5 @@
 """Routes of the finance API (port 8103): dealer accounts and credit, invoices, receipts,
-credit notes and rebate policies."""
+credit notes, rebate policies and their settlement, and rebate claims."""
 
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ from runtime.http.problems import Problem
 from runtime.http.schemas import Code, Money, Name
 from runtime.settings import Role
 from services.finance.application import (
+    FileRebateClaim,
     FinanceApplication,
     IssueCreditNote,
     RecordReceipt,
     SetCreditTerms,
+    SettleRebatePolicy,
     account_view,
+    claim_view,
     health_rules_view,
     invoice_view,
     policy_view,
@@ -82,6 +85,13 @@ class ReceiptCreate(BaseModel):
         return self
 
 
+class ReturnedLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Code
+    quantity: int = Field(gt=0, le=1_000_000, strict=True)
+
+
 class CreditNoteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -89,6 +99,27 @@ class CreditNoteCreate(BaseModel):
     amount: Money
     reason: Name
     issued_on: date | None = Field(default=None, description="default: today (CST)")
+    returned_lines: list[ReturnedLine] | None = Field(
+        default=None,
+        max_length=500,
+        description="goods returned (a return's credit note): their paid units give back "
+        "their per-unit rebate; leave out for a price correction",
+    )
+
+    @model_validator(mode="after")
+    def distinct_skus(self) -> CreditNoteCreate:
+        if self.returned_lines and len({line.sku for line in self.returned_lines}) != len(
+            self.returned_lines
+        ):
+            raise ValueError("a SKU may be named once per credit note")
+        return self
+
+
+class UnitRebateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Code
+    amount: Money
 
 
 class RebatePolicyCreate(BaseModel):
@@ -97,9 +128,62 @@ class RebatePolicyCreate(BaseModel):
     policy_code: Code
     grade: DealerGradeName | None = Field(default=None, description="a dealer grade, or:")
     dealer_code: Code | None = Field(default=None, description="one dealer")
-    rate: Decimal = Field(gt=0, le=Decimal("0.5"), decimal_places=4, examples=["0.0200"])
+    rate: Decimal = Field(
+        default=Decimal("0"),
+        ge=0,
+        le=Decimal("0.5"),
+        decimal_places=4,
+        examples=["0.0200"],
+        description="on the period's net invoiced sales above `threshold`",
+    )
+    threshold: Money = Field(
+        default=Decimal("0.00"), description="net sales in the period the rate does not apply to"
+    )
+    unit_rebates: list[UnitRebateCreate] = Field(
+        default_factory=list,
+        max_length=500,
+        description="CNY per unit of a SKU invoiced at a price (gift lines earn nothing)",
+    )
     valid_from: date
     valid_to: date
+
+    @model_validator(mode="after")
+    def distinct_skus(self) -> RebatePolicyCreate:
+        if len({u.sku for u in self.unit_rebates}) != len(self.unit_rebates):
+            raise ValueError("a SKU may be named once per policy")
+        return self
+
+
+class RebateSettlementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dealer_code: Code | None = Field(
+        default=None, description="one dealer; without, every dealer that accrued under it"
+    )
+
+
+class RebateClaimCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dealer_code: Code
+    amount: Money
+    salesperson: Name | None = Field(default=None, description="default: the caller's name")
+    note: Name | None = None
+    filed_on: date | None = Field(default=None, description="default: today (CST)")
+
+
+class RebateClaimApproval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credited_on: date | None = Field(
+        default=None, description="the credit's business date; default: today (CST)"
+    )
+
+
+class RebateClaimRejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Name
 
 
 class HealthRulesUpdate(BaseModel):
@@ -138,6 +222,7 @@ invoices = APIRouter(prefix="/invoices", tags=["receivables"])
 receipts = APIRouter(prefix="/receipts", tags=["receivables"])
 credit_notes = APIRouter(prefix="/credit-notes", tags=["receivables"])
 rebate_policies = APIRouter(prefix="/rebate-policies", tags=["rebates"])
+rebate_claims = APIRouter(prefix="/rebate-claims", tags=["rebates"])
 
 
 # Before /{dealer_code}: a literal segment, not a dealer.
@@ -260,6 +345,9 @@ def issue_credit_note(
         amount=body.amount,
         issued_on=body.issued_on or business_today(),
         reason=body.reason,
+        returned={line.sku: line.quantity for line in body.returned_lines}
+        if body.returned_lines
+        else None,
     )
     return run_command(
         app,
@@ -274,7 +362,8 @@ def issue_credit_note(
 def define_rebate_policy(
     body: RebatePolicyCreate, principal: CurrentPrincipal, app: FinanceApp, key: Idempotency
 ) -> JSONResponse:
-    """返利政策: a rate on net invoiced sales within a period, for a grade or one dealer."""
+    """返利政策 for a grade or one dealer over a period: a rate on the period's net invoiced
+    sales above a threshold, and/or an amount per paid unit of given SKUs."""
     principal.require(Role.HQ_ADMIN)
     policy = RebatePolicy(
         code=body.policy_code,
@@ -283,6 +372,8 @@ def define_rebate_policy(
         rate=body.rate,
         valid_from=body.valid_from,
         valid_to=body.valid_to,
+        threshold=body.threshold,
+        unit_amounts={u.sku: u.amount for u in body.unit_rebates},
     )
     return run_command(
         app,
@@ -297,3 +388,112 @@ def define_rebate_policy(
 def list_rebate_policies(principal: CurrentPrincipal, app: FinanceApp) -> dict:
     book = app.find_policy_book()
     return {"items": [policy_view(p) for p in book.all()] if book else []}
+
+
+@rebate_policies.get("/{policy_code}")
+def get_rebate_policy(policy_code: str, principal: CurrentPrincipal, app: FinanceApp) -> dict:
+    return policy_view(app.get_policy(policy_code))
+
+
+@rebate_policies.post("/{policy_code}/settlements", status_code=201)
+def settle_rebate_policy(
+    policy_code: str,
+    body: RebateSettlementCreate,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """Period-end settlement (HQ), once the period is over: per dealer, what the policy
+    accrued less what earlier settlements settled (negative: a claw-back). 409
+    `nothing_to_settle` when nothing is new, `rebate_period_not_ended` before the end."""
+    principal.require(Role.HQ_ADMIN)
+    cmd = SettleRebatePolicy(policy_code, business_today(), body.dealer_code)
+    return run_command(
+        app,
+        key,
+        lambda k: app.settle_rebate_policy(
+            cmd, by=principal.provenance(causation_id=k.key), idempotency=k
+        ),
+    )
+
+
+@rebate_claims.post("", status_code=201)
+def file_rebate_claim(
+    body: RebateClaimCreate, principal: CurrentPrincipal, app: FinanceApp, key: Idempotency
+) -> JSONResponse:
+    """返利申请: a salesperson (a branch clerk of the dealer's branch) claims settled,
+    unclaimed rebate; 409 `rebate_claim_exceeds_pool` beyond what is available."""
+    principal.require(Role.BRANCH_CLERK, Role.HQ_ADMIN)
+    cmd = FileRebateClaim(
+        dealer_code=body.dealer_code,
+        amount=body.amount,
+        salesperson=body.salesperson or principal.name,
+        filed_on=body.filed_on or business_today(),
+        note=body.note,
+    )
+    return run_command(
+        app,
+        key,
+        lambda k: app.file_rebate_claim(
+            cmd,
+            by=principal.provenance(causation_id=k.key),
+            branch_scope=_branch_scope(principal),
+            idempotency=k,
+        ),
+    )
+
+
+@rebate_claims.get("/{claim_id}")
+def get_rebate_claim(claim_id: UUID, principal: CurrentPrincipal, app: FinanceApp) -> dict:
+    claim = app.get_claim(claim_id)
+    _check_may_see(principal, claim.branch, claim.dealer_code)
+    return claim_view(claim)
+
+
+@rebate_claims.post("/{claim_id}/approval", status_code=200)
+def approve_rebate_claim(
+    claim_id: UUID,
+    body: RebateClaimApproval,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """A manager (the dealer's branch manager, or HQ) approves: the rebate is credited
+    against the dealer's receivables (oldest open invoices first, the rest on account)."""
+    principal.require(Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+    credited_on = body.credited_on or business_today()
+    return run_command(
+        app,
+        key,
+        lambda k: app.approve_rebate_claim(
+            claim_id,
+            credited_on,
+            by=principal.provenance(causation_id=k.key),
+            branch_scope=_branch_scope(principal),
+            idempotency=k,
+        ),
+    )
+
+
+@rebate_claims.post("/{claim_id}/rejection", status_code=200)
+def reject_rebate_claim(
+    claim_id: UUID,
+    body: RebateClaimRejection,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """A manager turns the claim down: its amount is back in the dealer's pool."""
+    principal.require(Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+    return run_command(
+        app,
+        key,
+        lambda k: app.reject_rebate_claim(
+            claim_id,
+            business_today(),
+            body.reason,
+            by=principal.provenance(causation_id=k.key),
+            branch_scope=_branch_scope(principal),
+            idempotency=k,
+        ),
+    )
