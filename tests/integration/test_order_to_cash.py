@@ -55,6 +55,10 @@ def test_the_happy_path_from_order_to_cash(company):
         "available": 70,
         "safety_stock": 0,
         "value": "81200.00",  # 100 at 812.00
+        "damaged": 0,
+        "below_safety": False,
+        "in_transit": 0,
+        "in_transit_value": "0.00",
     }
     account = company.account()
     assert account["reserved"] == "43555.00" and account["exposure"] == "43555.00"

@@ -72,7 +72,15 @@ def placed(order_id: str, dealer: str, day: str, lines: list[OrderLine]):
         branch="CD",
         region="SOUTHWEST",
         business_date=day,
-        lines=lines,
+        lines=[
+            orders_events.PlacedLine.at(
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for line in lines
+        ],
         total=sum((line.amount for line in lines), Decimal("0")),
     )
 

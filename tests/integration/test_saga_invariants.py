@@ -81,6 +81,10 @@ def test_concurrent_orders_for_one_sku_never_reserve_more_than_is_on_hand(settin
             "available": 2,
             "safety_stock": 0,
             "value": "81200.00",  # 100 at 812.00: reserving moves no value
+            "damaged": 0,
+            "below_safety": False,
+            "in_transit": 0,
+            "in_transit_value": "0.00",
         }
 
 
