@@ -1672,6 +1672,10 @@ class Dataset:
             amount=amount,
             issued_on=day,
             reason=reason,
+            return_id=None,
+            lines=[],
+            allocations=[fin.Allocation(invoice_id=invoice.invoice_id, amount=amount)],
+            unapplied=ZERO,
         )
         self._emit("finance", note, data, self._by(self.controller))
         self._reduce(dealer, invoice.invoice_id, amount)

@@ -106,8 +106,48 @@ class ReceiptRecorded(IntegrationEvent):
     unapplied: Money
 
 
+class CreditedLine(BaseModel):
+    """Goods a credit note takes back, at the price the invoice charged for them (a gift
+    unit at zero)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    category: str
+    quantity: int = Field(gt=0)
+    unit_price: Money
+    amount: Money = Field(description="quantity x unit_price, to the fen")
+
+
 class CreditNoteIssued(IntegrationEvent):
-    """A credit note reduces what a dealer owes on an invoice."""
+    """A credit note reduces what a dealer owes: a price correction on an invoice, or goods
+    a dealer returned (``return_id``), credited at the price the invoice charged for them.
+    What the invoice still had open takes it (``allocations``); the rest stays on account
+    (``unapplied``), like cash received before anything was owed. Counts from
+    ``issued_on``.
+
+    v2 (superseding v1) carries the returned goods, the allocation and the part on account:
+    a return's credit is issued even when its invoice was paid already."""
+
+    service = "finance"
+    event_name = "CreditNoteIssued"
+    version = 2
+
+    credit_note_id: str
+    dealer_code: str
+    invoice_id: str = Field(description="the invoice it credits")
+    amount: Money
+    issued_on: date
+    reason: str
+    return_id: str | None = Field(description="the dealer's return it credits, if any")
+    lines: list[CreditedLine] = Field(description="the goods taken back; none: a price correction")
+    allocations: list[Allocation] = Field(description="what the invoice's open amount took")
+    unapplied: Money = Field(description="the rest, held on the dealer's account")
+
+
+class CreditNoteIssuedV1(IntegrationEvent):
+    """A credit note against one invoice, as published before returns: all of it reduced
+    that invoice's open amount. Superseded by v2."""
 
     service = "finance"
     event_name = "CreditNoteIssued"
@@ -119,6 +159,21 @@ class CreditNoteIssued(IntegrationEvent):
     amount: Money
     issued_on: date
     reason: str
+
+    def upcast(self) -> CreditNoteIssued:
+        """v2: no goods, all of it allocated to its invoice."""
+        return CreditNoteIssued(
+            credit_note_id=self.credit_note_id,
+            dealer_code=self.dealer_code,
+            invoice_id=self.invoice_id,
+            amount=self.amount,
+            issued_on=self.issued_on,
+            reason=self.reason,
+            return_id=None,
+            lines=[],
+            allocations=[Allocation(invoice_id=self.invoice_id, amount=self.amount)],
+            unapplied=Decimal("0.00"),
+        )
 
 
 class UnitRebate(BaseModel):

@@ -67,6 +67,7 @@ SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
     inventory.ShipmentDispatchedV1,
     inventory.WarehouseRegisteredV1,
     finance.RebatePolicyDefinedV1,
+    finance.CreditNoteIssuedV1,
 )
 
 READABLE = PUBLISHED + SUPERSEDED

@@ -136,11 +136,14 @@ def _receipt_recorded(data: dict) -> Entry:
 
 
 def _credit_note_issued(data: dict) -> Entry:
-    """Dr sales allowances / Cr receivable."""
+    """Dr sales allowances / Cr receivable for what settled invoices, Cr advances for what a
+    return's credit left on account (v2; all of a v1 credit note settled its invoice)."""
     amount, dealer = Decimal(data["amount"]), data["dealer_code"]
+    unapplied = Decimal(data.get("unapplied", "0.00"))
     entry = Entry(date.fromisoformat(data["issued_on"]), f"credit note: {data['reason']}")
     entry.debit("6001.02", amount, dealer_code=dealer)
-    entry.credit(RECEIVABLE, amount, dealer_code=dealer)
+    entry.credit(RECEIVABLE, amount - unapplied, dealer_code=dealer)
+    entry.credit(ADVANCES, unapplied, dealer_code=dealer)
     return entry
 
 

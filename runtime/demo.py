@@ -236,6 +236,7 @@ def seed_demo_company(
             }
             orders.append(seeder.post("orders", "/orders", order, f"seed-order-{number}"))
         cycle = order_to_cash(seeder, orders[CYCLE_ORDER])
+        cycle.update(dealer_return(seeder, orders[CYCLE_ORDER]))
         cycle.update(stock_without_orders(seeder))
         cycle.update(rebates_cycle(seeder))
         planned = seed_planning(seeder, business_today().strftime("%Y-%m"))
@@ -472,6 +473,32 @@ def rebates_cycle(seeder: Seeder) -> dict[str, int]:
         api_key=MANAGER_KEY,
     )
     return {"rebate_policies": 2, "rebate_claims": 1}
+
+
+def dealer_return(seeder: Seeder, order: dict) -> dict[str, int]:
+    """退货: CD-001 sends back 3 bottles of the delivered demo order (seals broken); the
+    Chengdu manager approves, the warehouse counts 2 good and 1 damaged in, and finance
+    credits them at the order's price after discount."""
+    body = {
+        "order_id": order["order_id"],
+        "lines": [{"sku": "WULIANGYE-52-500ML", "quantity": 3}],
+        "reason": "seals broken on arrival",
+    }
+    asked = seeder.post("orders", "/returns", body, f"seed-return-{order['order_id']}")
+    return_id = asked["return_id"]
+    seeder.post(
+        "orders",
+        f"/returns/{return_id}/approval",
+        {},
+        f"seed-return-approval-{return_id}",
+        api_key=MANAGER_KEY,
+    )
+    path = f"/goods-receipts/returns/{return_id}"
+    seeder.wait_for("inventory", path, "status", {"expected", "received"})
+    count = {"lines": [{"sku": "WULIANGYE-52-500ML", "good": 2, "damaged": 1}]}
+    seeder.post("inventory", path, count, f"seed-return-receipt-{return_id}")
+    seeder.wait_for("orders", f"/returns/{return_id}", "status", {"credited"})
+    return {"returns": 1}
 
 
 def _halves(lines: list[dict]) -> list[list[dict]]:

@@ -12,6 +12,7 @@ reservation: reserved minus invoiced, nothing once released) is computed when qu
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -119,6 +120,18 @@ receipts = Table(
     Column("receipt_id", String, primary_key=True),
     Column("dealer_code", String, nullable=False, index=True),
     Column("received_on", Date, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("unapplied", MONEY, nullable=False),
+)
+
+# Credit notes: all of each (what it credited counts from its own date) and the part no
+# invoice took (a return credited after its invoice was paid), held on account.
+credit_notes = Table(
+    "receivables_credit_notes",
+    metadata,
+    Column("credit_note_id", String, primary_key=True),
+    Column("dealer_code", String, nullable=False, index=True),
+    Column("issued_on", Date, nullable=False),
     Column("amount", MONEY, nullable=False),
     Column("unapplied", MONEY, nullable=False),
 )
@@ -271,6 +284,7 @@ _reservations = gathered(receivables, reservations, add={"invoiced"})
 _invoices = gathered(receivables, invoices, first=_columns(invoices))
 _settlements = gathered(receivables, settlements, first=_columns(settlements))
 _receipts = gathered(receivables, receipts, first=_columns(receipts))
+_credit_notes = gathered(receivables, credit_notes, first=_columns(credit_notes))
 _rebates = gathered(receivables, rebates, first=_columns(rebates))
 _dealer_totals = gathered(
     receivables, dealer_totals, add={"invoiced", "received", "credited", "unapplied"}
@@ -406,6 +420,34 @@ def invoice_issued(
     )
 
 
+def _settle(
+    conn: Connection,
+    document_id: str,
+    kind: str,
+    dealer_code: str,
+    business_date: date,
+    allocations: list[finance_events.Allocation],
+) -> None:
+    """A receipt's, credit note's or rebate credit's allocations: each settles its invoice
+    from the document's own business date."""
+    settled: dict[str, Decimal] = {}
+    for allocation in allocations:
+        _settlements.gather(
+            conn,
+            document_id=document_id,
+            invoice_id=allocation.invoice_id,
+            kind=kind,
+            dealer_code=dealer_code,
+            business_date=business_date,
+            amount=allocation.amount,
+        )
+        settled[allocation.invoice_id] = settled.get(allocation.invoice_id, 0) + allocation.amount
+    for invoice_id, amount in settled.items():
+        _invoice_balances.gather(
+            conn, invoice_id=invoice_id, dealer_code=dealer_code, settled=amount
+        )
+
+
 @receivables.on(finance_events.ReceiptRecorded)
 def receipt_recorded(
     conn: Connection, envelope: Envelope, event: finance_events.ReceiptRecorded
@@ -418,44 +460,38 @@ def receipt_recorded(
         amount=event.amount,
         unapplied=event.unapplied,
     )
-    for allocation in event.allocations:
-        _settlements.gather(
-            conn,
-            document_id=event.receipt_id,
-            invoice_id=allocation.invoice_id,
-            kind="receipt",
-            dealer_code=event.dealer_code,
-            business_date=event.received_on,
-            amount=allocation.amount,
-        )
+    _settle(
+        conn, event.receipt_id, "receipt", event.dealer_code, event.received_on, event.allocations
+    )
     _dealer_totals.gather(
         conn, dealer_code=event.dealer_code, received=event.amount, unapplied=event.unapplied
     )
-    settled: dict[str, Decimal] = {}
-    for allocation in event.allocations:
-        settled[allocation.invoice_id] = settled.get(allocation.invoice_id, 0) + allocation.amount
-    for invoice_id, amount in settled.items():
-        _invoice_balances.gather(
-            conn, invoice_id=invoice_id, dealer_code=event.dealer_code, settled=amount
-        )
 
 
 @receivables.on(finance_events.CreditNoteIssued)
 def credit_note_issued(
     conn: Connection, envelope: Envelope, event: finance_events.CreditNoteIssued
 ) -> None:
-    _settlements.gather(
+    """A credit note settles the invoices it was allocated to (from its own business date);
+    what no invoice took stays on account like unapplied cash."""
+    _credit_notes.gather(
         conn,
-        document_id=event.credit_note_id,
-        invoice_id=event.invoice_id,
-        kind="credit_note",
+        credit_note_id=event.credit_note_id,
         dealer_code=event.dealer_code,
-        business_date=event.issued_on,
+        issued_on=event.issued_on,
         amount=event.amount,
+        unapplied=event.unapplied,
     )
-    _dealer_totals.gather(conn, dealer_code=event.dealer_code, credited=event.amount)
-    _invoice_balances.gather(
-        conn, invoice_id=event.invoice_id, dealer_code=event.dealer_code, settled=event.amount
+    _settle(
+        conn,
+        event.credit_note_id,
+        "credit_note",
+        event.dealer_code,
+        event.issued_on,
+        event.allocations,
+    )
+    _dealer_totals.gather(
+        conn, dealer_code=event.dealer_code, credited=event.amount, unapplied=event.unapplied
     )
 
 
@@ -532,20 +568,5 @@ def rebate_credited(
         credited=event.amount,
         unapplied=event.unapplied,
     )
-    settled: dict[str, Decimal] = {}
-    for allocation in event.allocations:
-        _settlements.gather(
-            conn,
-            document_id=event.claim_id,
-            invoice_id=allocation.invoice_id,
-            kind="rebate",
-            dealer_code=event.dealer_code,
-            business_date=event.credited_on,
-            amount=allocation.amount,
-        )
-        settled[allocation.invoice_id] = settled.get(allocation.invoice_id, 0) + allocation.amount
-    for invoice_id, amount in settled.items():
-        _invoice_balances.gather(
-            conn, invoice_id=invoice_id, dealer_code=event.dealer_code, settled=amount
-        )
+    _settle(conn, event.claim_id, "rebate", event.dealer_code, event.credited_on, event.allocations)
     _dealer_totals.gather(conn, dealer_code=event.dealer_code, unapplied=event.unapplied)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, case, func, literal, select, tuple_, union_al
 
 from projections.receivables.projection import (
     aging_monthly,
+    credit_notes,
     dealer_totals,
     dealers,
     invoice_balances,
@@ -102,6 +103,7 @@ def is_current(conn: Connection, as_of: date) -> bool:
                 select(func.max(receipts.c.received_on)).scalar_subquery(),
                 select(func.max(settlements.c.business_date)).scalar_subquery(),
                 select(func.max(rebate_claims.c.credited_on)).scalar_subquery(),
+                select(func.max(credit_notes.c.issued_on)).scalar_subquery(),
             )
         )
     ).scalar()
@@ -177,9 +179,9 @@ def dealer_balances(as_of: date, *, current: bool = False) -> Balances:
         .subquery()
     )
     credited = (
-        select(settlements.c.dealer_code, func.sum(settlements.c.amount).label("amount"))
-        .where(settlements.c.kind == "credit_note", settlements.c.business_date <= as_of)
-        .group_by(settlements.c.dealer_code)
+        select(credit_notes.c.dealer_code, func.sum(credit_notes.c.amount).label("amount"))
+        .where(credit_notes.c.issued_on <= as_of)
+        .group_by(credit_notes.c.dealer_code)
         .subquery()
     )
     sources = (invoiced, received, credited, rebated, reserved)
@@ -337,13 +339,16 @@ def aging(
             dealer_totals.c.dealer_code, dealer_totals.c.unapplied.label("amount")
         ).subquery()
     else:
-        # Cash and rebate credit on account, each from its own business date.
+        # Cash, rebate credit and returns' credit on account, each from its own date.
         on_account = union_all(
             select(receipts.c.dealer_code, receipts.c.unapplied.label("amount")).where(
                 receipts.c.unapplied != 0, receipts.c.received_on <= as_of
             ),
             select(rebate_claims.c.dealer_code, rebate_claims.c.unapplied.label("amount")).where(
                 rebate_claims.c.unapplied != 0, rebate_claims.c.credited_on <= as_of
+            ),
+            select(credit_notes.c.dealer_code, credit_notes.c.unapplied.label("amount")).where(
+                credit_notes.c.unapplied != 0, credit_notes.c.issued_on <= as_of
             ),
         ).subquery()
         unapplied = (

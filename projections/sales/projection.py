@@ -346,10 +346,19 @@ def credit_note_issued(
             dealer_code=event.dealer_code,
             issued_on=event.issued_on,
             amount=event.amount,
-            applied=False,
+            applied=bool(event.lines),
         )
         .on_conflict_do_nothing()
     )
+    if event.lines:
+        # Goods returned: credited per SKU at the prices their invoices charged.
+        rows: dict[str, dict] = {}
+        for line in event.lines:
+            row = rows.setdefault(line.sku, {"category": line.category, "credited_amount": 0})
+            row["credited_amount"] += line.amount
+        branch, region = _dealer_dimensions(conn, event.dealer_code)
+        _add_rows(conn, event.issued_on, event.dealer_code, branch, region, rows)
+        return
     _credit(conn, event.credit_note_id, event.invoice_id, event.issued_on, event.amount)
 
 

@@ -343,6 +343,10 @@ class FinanceApplication(ServiceApplication):
             issued_on=cmd.issued_on,
             reason=cmd.reason,
             by=by,
+            return_id=None,
+            lines=[],  # returned quantities (if any) count on the invoice; the price is typed
+            allocations={str(invoice.id): cmd.amount},
+            unapplied=ZERO,
         )
         credit_invoice(
             account,
@@ -689,6 +693,93 @@ def issue_invoice(
         lines={str(index): quantity for index, _line, quantity in filled},
     )
     unit.save(invoice, account, billing, *enrolments)
+    for return_id, parked in list(billing.parked_returns.items()):
+        # A return heard before this invoice: its goods may all be invoiced now.
+        _credit_return(unit, billing, account, return_id, parked["returned"], parked["received_on"])
+
+
+def credit_return(
+    unit: Unit, envelope: Envelope, received: inventory_events.ReturnReceived
+) -> None:
+    """退货: the warehouse received a dealer's return. Credit what arrived at the prices its
+    invoices charged (paid units first, gifts at zero), on the invoices that billed it, each
+    up to what it still has open; the rest stays on account. The invoices' rebate gives back
+    its share."""
+    billing = unit.get(OrderBilling.create_id(received.order_id))
+    if received.return_id in billing.credited_returns:
+        return
+    account = unit.get(DealerAccount.create_id(received.dealer_code))
+    returned = {
+        line.sku: line.good + line.damaged for line in received.lines if line.good + line.damaged
+    }
+    _credit_return(unit, billing, account, received.return_id, returned, received.received_on)
+
+
+def _credit_return(
+    unit: Unit,
+    billing: OrderBilling,
+    account: DealerAccount,
+    return_id: str,
+    returned: dict[str, int],
+    received_on: date,
+) -> None:
+    invoices = [unit.get(Invoice.create_id(s)) for s in billing.invoiced_shipments]
+    # Which invoice takes back which units: the earliest that billed them first.
+    left = dict(returned)
+    portions: list[tuple[Invoice, dict[str, int]]] = []
+    for invoice in invoices:
+        take = {}
+        for sku, quantity in left.items():
+            part = min(quantity, invoice.returnable(sku))
+            if part > 0:
+                take[sku] = part
+        if take:
+            portions.append((invoice, take))
+            for sku, part in take.items():
+                left[sku] -= part
+    if any(left.values()):
+        billing.park_return(return_id, returned, received_on)  # not all invoiced yet
+        unit.save(billing)
+        return
+    priced = [(invoice, take, invoice.price_returned(take)) for invoice, take in portions]
+    amount = sum((line["amount"] for *_, lines in priced for line in lines), ZERO)
+    allocations = account.allocate_credit(amount, [str(invoice.id) for invoice, *_ in priced])
+    note = CreditNote(
+        dealer_code=account.dealer_code,
+        invoice_id=str(portions[0][0].id),
+        amount=amount,
+        issued_on=received_on,
+        reason=f"goods returned (return {return_id})",
+        by=None,
+        return_id=return_id,
+        lines=[line for *_, lines in priced for line in lines],
+        allocations=allocations,
+        unapplied=amount - sum(allocations.values(), ZERO),
+    )
+    account.apply_return_credit(
+        credit_note_id=str(note.id), amount=amount, issued_on=received_on, allocations=allocations
+    )
+    # What each policy accrued on these invoices comes back: their share of net sales and,
+    # per unit, the paid units returned.
+    book = unit.find(RebatePolicyBook.create_id())
+    base: dict[str, Decimal] = {}
+    units: dict[str, dict[str, int]] = {}
+    for invoice, take, lines in priced:
+        share = sum((line["amount"] for line in lines), ZERO)
+        paid_back = invoice.record_return(str(note.id), take)
+        invoice.credit(credit_note_id=str(note.id), amount=share)
+        for code in invoice.rebate_policies:
+            base[code] = base.get(code, ZERO) - share
+            for sku, quantity in paid_back.items():
+                if quantity:
+                    units.setdefault(code, {})[sku] = units.get(code, {}).get(sku, 0) - quantity
+    for policy in book.all() if book else []:
+        if policy.code in base:
+            account.accrue_rebate(
+                policy, str(note.id), received_on, base[policy.code], units.get(policy.code, {})
+            )
+    billing.record_return_credit(return_id=return_id, credit_note_id=str(note.id))
+    unit.save(note, account, billing, *(invoice for invoice, *_ in priced))
 
 
 POLICIES: dict[str, Policy] = {
@@ -697,4 +788,5 @@ POLICIES: dict[str, Policy] = {
     str(orders_events.OrderRejected.event_type()): release_credit,
     str(orders_events.OrderCancelled.event_type()): release_credit,
     str(inventory_events.ShipmentDispatched.event_type()): issue_invoice,
+    str(inventory_events.ReturnReceived.event_type()): credit_return,
 }

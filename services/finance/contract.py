@@ -87,6 +87,12 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             amount=event.amount,
             issued_on=event.issued_on,
             reason=event.reason,
+            return_id=event.return_id,
+            lines=[published.CreditedLine(**line) for line in event.lines],
+            allocations=[
+                published.Allocation(invoice_id=i, amount=a) for i, a in event.allocations.items()
+            ],
+            unapplied=event.unapplied,
         )
     if isinstance(event, ChannelHealthRules.RulesSet):
         return published.ChannelHealthRulesSet(

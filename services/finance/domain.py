@@ -395,6 +395,34 @@ class DealerAccount(Aggregate):
         self._reduce(invoice_id, amount)
         self.credited += amount
 
+    def allocate_credit(self, amount: Decimal, invoice_ids: list[str]) -> dict[str, Decimal]:
+        """Where a return's credit goes: the invoices that billed the goods, in turn, each
+        up to what it still has open; the rest stays on account."""
+        allocations: dict[str, Decimal] = {}
+        left = amount
+        for invoice_id in invoice_ids:
+            open_item = self.open_invoices.get(invoice_id)
+            if left <= 0 or open_item is None:
+                continue
+            part = min(left, open_item["open"] - allocations.get(invoice_id, ZERO))
+            if part > 0:
+                allocations[invoice_id] = allocations.get(invoice_id, ZERO) + part
+                left -= part
+        return allocations
+
+    @event("ReturnCreditApplied")
+    def apply_return_credit(
+        self,
+        credit_note_id: str,
+        amount: Decimal,
+        issued_on: date,
+        allocations: dict[str, Decimal],
+    ) -> None:
+        for invoice_id, part in allocations.items():
+            self._reduce(invoice_id, part)
+        self.unapplied += amount - sum(allocations.values(), ZERO)
+        self.credited += amount
+
     def _reduce(self, invoice_id: str, amount: Decimal) -> None:
         item = self.open_invoices[invoice_id]
         item["open"] -= amount
@@ -576,6 +604,10 @@ class OrderBilling(Aggregate):
         self.lines = lines
         self.total = total
         self.invoiced_shipments: list[str] = []
+        # 退货: returns received and not yet credited (their goods not all invoiced yet),
+        # and returns credited, by return id.
+        self.parked_returns: dict[str, dict] = {}
+        self.credited_returns: dict[str, str] = {}  # return id -> credit note id
 
         self.invoiced: dict[int, int] = {}  # line index -> quantity invoiced
 
@@ -616,6 +648,21 @@ class OrderBilling(Aggregate):
         self.invoiced_shipments.append(shipment_id)
         for index, quantity in lines.items():
             self.invoiced[int(index)] = self.invoiced.get(int(index), 0) + quantity
+
+    def park_return(self, return_id: str, returned: dict[str, int], received_on: date) -> None:
+        """A return whose goods are not all invoiced yet (finance heard the warehouse's
+        receipt before the shipment's invoice): credited once they are."""
+        if return_id not in self.parked_returns and return_id not in self.credited_returns:
+            self._return_parked(return_id=return_id, returned=returned, received_on=received_on)
+
+    @event("ReturnParked")
+    def _return_parked(self, return_id: str, returned: dict[str, int], received_on: date) -> None:
+        self.parked_returns[return_id] = {"returned": returned, "received_on": received_on}
+
+    @event("ReturnCredited")
+    def record_return_credit(self, return_id: str, credit_note_id: str) -> None:
+        self.parked_returns.pop(return_id, None)
+        self.credited_returns[return_id] = credit_note_id
 
 
 class Invoice(Aggregate):
@@ -674,6 +721,38 @@ class Invoice(Aggregate):
             if line["unit_price"] > 0:
                 units[line["sku"]] = units.get(line["sku"], 0) + line["quantity"]
         return units
+
+    def returnable(self, sku: str) -> int:
+        """Units of the SKU this invoice billed that no credit note took back yet."""
+        billed = sum(line["quantity"] for line in self.lines if line["sku"] == sku)
+        return billed - self.returned.get(sku, 0)
+
+    def paid_left(self, sku: str) -> int:
+        return self.paid_units().get(sku, 0) - self.paid_returned.get(sku, 0)
+
+    def paid_price(self, sku: str) -> Decimal:
+        """What the invoice charged a paid unit of the SKU (zero: only gifts of it)."""
+        prices = [line["unit_price"] for line in self.lines if line["sku"] == sku]
+        return max(prices, default=ZERO)
+
+    def price_returned(self, returned: dict[str, int]) -> list[dict]:
+        """Returned units at this invoice's prices: paid units first (at the paid price),
+        the rest as gifts at zero, as ``record_return`` counts them."""
+        categories = {line["sku"]: line["category"] for line in self.lines}
+        lines = []
+        for sku, quantity in sorted(returned.items()):
+            paid = min(quantity, self.paid_left(sku))
+            line = {"sku": sku, "category": categories[sku]}
+            if paid:
+                price = self.paid_price(sku)
+                lines.append(
+                    {**line, "quantity": paid, "unit_price": price, "amount": cny(price * paid)}
+                )
+            if quantity - paid:
+                lines.append(
+                    {**line, "quantity": quantity - paid, "unit_price": ZERO, "amount": ZERO}
+                )
+        return lines
 
     def record_return(self, credit_note_id: str, returned: dict[str, int]) -> dict[str, int]:
         """Goods a credit note takes back, per SKU: at most what the invoice has not had back
@@ -738,7 +817,9 @@ class Receipt(Aggregate):
 
 
 class CreditNote(Aggregate):
-    """A credit note against an invoice (a price correction, goods returned)."""
+    """A credit note: a price correction on an invoice, or a dealer's return (退货) credited
+    at the prices its invoices charged. What the invoices still had open takes it; the rest
+    stays on the dealer's account."""
 
     class Issued(Aggregate.Created):
         dealer_code: str
@@ -746,7 +827,22 @@ class CreditNote(Aggregate):
         amount: Decimal
         issued_on: date
         reason: str
-        by: Provenance
+        by: Provenance | None
+        return_id: str | None
+        lines: list[dict]  # sku, quantity, unit_price, amount: goods taken back
+        allocations: dict[str, Decimal]
+        unapplied: Decimal
+
+        # v2 credits returns: goods, allocations, a part on account. v1 credited one
+        # invoice's open amount.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["return_id"] = None
+            state["lines"] = []
+            state["allocations"] = {state["invoice_id"]: state["amount"]}
+            state["unapplied"] = ZERO
 
     @event(Issued)
     def __init__(
@@ -757,13 +853,21 @@ class CreditNote(Aggregate):
         amount: Decimal,
         issued_on: date,
         reason: str,
-        by: Provenance,
+        by: Provenance | None,
+        return_id: str | None,
+        lines: list[dict],
+        allocations: dict[str, Decimal],
+        unapplied: Decimal,
     ) -> None:
         self.dealer_code = dealer_code
         self.invoice_id = invoice_id
         self.amount = amount
         self.issued_on = issued_on
         self.reason = reason
+        self.return_id = return_id
+        self.lines = lines
+        self.allocations = allocations
+        self.unapplied = unapplied
 
 
 @dataclass(frozen=True)

@@ -641,8 +641,19 @@ def on_return_received(unit: Unit, envelope: Envelope, data: inventory.ReturnRec
     unit.save(dealer_return, order)
 
 
+def on_credit_note(unit: Unit, envelope: Envelope, data: finance.CreditNoteIssued) -> None:
+    """Finance credited a return: the return is settled."""
+    if data.return_id is None:
+        return
+    dealer_return = unit.find(UUID(data.return_id))
+    if isinstance(dealer_return, DealerReturn):
+        dealer_return.record_credit(data.credit_note_id, data.amount, data.issued_on)
+        unit.save(dealer_return)
+
+
 POLICIES: dict[str, Policy] = {
     str(inventory.ReturnReceived.event_type()): on_return_received,
+    str(finance.CreditNoteIssued.event_type()): on_credit_note,
     str(finance.CreditReserved.event_type()): on_credit_reserved,
     str(finance.CreditRefused.event_type()): on_credit_refused,
     str(inventory.StockReserved.event_type()): on_stock_reserved,

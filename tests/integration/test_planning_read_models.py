@@ -336,7 +336,7 @@ def target_events() -> list[Envelope]:
             ("inv-4", invoice(4, "SH-001", "2026-11-22", [order_line(WULIANGYE, 1, "1299.00")])),
             (
                 "cn-1",
-                finance_events.CreditNoteIssued(
+                finance_events.CreditNoteIssuedV1(
                     credit_note_id="cn-1",
                     dealer_code="CD-001",
                     invoice_id="inv-1",

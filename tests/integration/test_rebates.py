@@ -353,12 +353,8 @@ HQ_ADMIN = Provenance(actor="Wang Min (HQ admin)", role="hq_admin")
 
 def november_business() -> list:
     lines = [
-        OrderLine(
-            sku=WULIANGYE,
-            category="BAIJIU",
-            quantity=24,
-            unit_price="1299.00",
-            amount="31176.00",
+        orders_events.PlacedLine.at(
+            sku=WULIANGYE, category="BAIJIU", quantity=24, unit_price=D("1299.00")
         )
     ]
     return [
@@ -502,7 +498,17 @@ def test_gift_lines_earn_no_per_unit_rebate_and_a_return_gives_back_paid_units(f
         idempotency=None,
     )
     registered, placed, shipped = november_business()
-    gift = OrderLine(sku=JIANNANCHUN, category="BAIJIU", quantity=6, unit_price="0.00", amount="0")
+    gift = orders_events.PlacedLine(
+        sku=JIANNANCHUN,
+        category="BAIJIU",
+        quantity=6,
+        unit_price="0.00",
+        amount="0.00",
+        list_unit_price="458.50",
+        discount="2751.00",
+        promotion_code="CD-NOV-GIFT",
+        gift=True,
+    )
     placed = placed.model_copy(update={"lines": [*placed.lines, gift]})
     shipped = shipped.model_copy(
         update={

@@ -86,7 +86,7 @@ def business() -> list:
             unapplied="0.00",
         ),
         # Dated before the invoice it settles (in May): it counts from the invoice's date.
-        finance_events.CreditNoteIssued(
+        finance_events.CreditNoteIssuedV1(
             credit_note_id="cn-1",
             dealer_code="CD-001",
             invoice_id="inv-2",

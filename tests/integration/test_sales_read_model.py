@@ -62,7 +62,7 @@ def events() -> list[Envelope]:
             lines=[line(WULIANGYE, 3, "1299.00"), line(JIANNANCHUN, 7, "458.50")],
             total=Decimal("7106.50"),
         ),
-        finance_events.CreditNoteIssued(
+        finance_events.CreditNoteIssuedV1(
             credit_note_id="cn-1",
             dealer_code="CD-001",
             invoice_id="inv-1",
@@ -81,7 +81,7 @@ def events() -> list[Envelope]:
             lines=[line(WULIANGYE, 1, "1299.00")],
             total=Decimal("1299.00"),
         ),
-        finance_events.CreditNoteIssued(
+        finance_events.CreditNoteIssuedV1(
             credit_note_id="cn-2",
             dealer_code="CD-001",
             invoice_id="inv-2",
