@@ -378,8 +378,8 @@ class DamagedStockWrittenOff(IntegrationEvent):
 
 class ConsignmentSellThroughReported(IntegrationEvent):
     """寄售: a dealer sold consignment stock it held for the brand in a period. The stock
-    left the dealer's consignment warehouse at cost; the sale is the dealer's to be invoiced
-    (quantities per SKU, the dealer, and the period)."""
+    left the dealer's consignment warehouse at cost; orders prices the sale
+    (ConsignmentSaleRecorded) and finance invoices it."""
 
     service = "inventory"
     event_name = "ConsignmentSellThroughReported"

@@ -192,3 +192,24 @@ class ReturnApproved(IntegrationEvent):
     business_date: date = Field(description="the day the dealer asked")
     lines: list[Line] = Field(min_length=1)
     reason: str
+
+
+class ConsignmentSaleRecorded(IntegrationEvent):
+    """寄售结算: consignment stock a dealer reported sold (inventory's
+    ConsignmentSellThroughReported), priced at the dealer grade's price list in effect on the
+    period's last day, for finance to invoice (no promotions apply)."""
+
+    service = "orders"
+    event_name = "ConsignmentSaleRecorded"
+    version = 1
+
+    sale_id: str
+    report_id: str = Field(description="the sell-through report it prices")
+    dealer_code: str
+    branch: str
+    region: str
+    warehouse_code: str
+    period_from: date
+    period_to: date = Field(description="the sale's business date")
+    lines: list[PlacedLine] = Field(min_length=1)
+    total: Money

@@ -22,6 +22,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     orders.OrderRejected,
     orders.OrderCancelled,
     orders.ReturnApproved,
+    orders.ConsignmentSaleRecorded,
     planning.DemandPlanSubmitted,
     planning.DemandPlanApproved,
     planning.DemandPlanReturned,

@@ -654,16 +654,79 @@ def issue_invoice(
         }
         for _index, line, quantity in filled
     ]
+    _invoice(
+        unit,
+        account,
+        invoice_id=invoice_id,
+        order_id=shipped.order_id,
+        shipment_id=shipped.shipment_id,
+        issue_date=shipped.ship_date,
+        lines=lines,
+    )
+    billing.record_invoice(
+        shipment_id=shipped.shipment_id,
+        invoice_id=str(invoice_id),
+        lines={str(index): quantity for index, _line, quantity in filled},
+    )
+    unit.save(billing)
+    for return_id, parked in list(billing.parked_returns.items()):
+        # A return heard before this invoice: its goods may all be invoiced now.
+        _credit_return(unit, billing, account, return_id, parked["returned"], parked["received_on"])
+
+
+def invoice_consignment_sale(
+    unit: Unit, envelope: Envelope, sale: orders_events.ConsignmentSaleRecorded
+) -> None:
+    """寄售结算: consignment stock a dealer sold is invoiced at the prices orders gave it, on
+    the period's last day (the sell-through report is the movement it bills, once)."""
+    invoice_id = Invoice.create_id(sale.report_id)
+    if unit.find(invoice_id) is not None:
+        return
+    account = unit.find(DealerAccount.create_id(sale.dealer_code)) or DealerAccount(
+        dealer_code=sale.dealer_code, grade=None, branch=sale.branch, region=sale.region
+    )
+    _invoice(
+        unit,
+        account,
+        invoice_id=invoice_id,
+        order_id=sale.sale_id,
+        shipment_id=sale.report_id,
+        issue_date=sale.period_to,
+        lines=[
+            {
+                "sku": line.sku,
+                "category": line.category,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "amount": line.amount,
+            }
+            for line in sale.lines
+        ],
+    )
+
+
+def _invoice(
+    unit: Unit,
+    account: DealerAccount,
+    *,
+    invoice_id: UUID,
+    order_id: str,
+    shipment_id: str,
+    issue_date: date,
+    lines: list[dict],
+) -> Invoice:
+    """Issue the invoice, due after the dealer's terms: a receivable on the account (taking
+    the place of credit reserved for the order), and rebate accrued under the policies
+    covering the dealer that day."""
     total = cny(sum((line["amount"] for line in lines), ZERO))
-    issue_date = shipped.ship_date
     due_date = issue_date + timedelta(days=account.terms_days)
     book = unit.find(RebatePolicyBook.create_id())
     policies = book.covering(account, issue_date) if book else []
     invoice = Invoice(
         number=f"INV-{issue_date:%Y%m%d}-{str(invoice_id)[:8].upper()}",
-        dealer_code=shipped.dealer_code,
-        order_id=shipped.order_id,
-        shipment_id=shipped.shipment_id,
+        dealer_code=account.dealer_code,
+        order_id=order_id,
+        shipment_id=shipment_id,
         issue_date=issue_date,
         due_date=due_date,
         lines=lines,
@@ -672,7 +735,7 @@ def issue_invoice(
     )
     account.post_invoice(
         invoice_id=str(invoice_id),
-        order_id=shipped.order_id,
+        order_id=order_id,
         amount=total,
         issue_date=issue_date,
         due_date=due_date,
@@ -687,15 +750,8 @@ def issue_invoice(
             enrolment.enrol(account.dealer_code)
             enrolments.append(enrolment)
         account.accrue_rebate(policy, str(invoice_id), issue_date, total, paid_units)
-    billing.record_invoice(
-        shipment_id=shipped.shipment_id,
-        invoice_id=str(invoice_id),
-        lines={str(index): quantity for index, _line, quantity in filled},
-    )
-    unit.save(invoice, account, billing, *enrolments)
-    for return_id, parked in list(billing.parked_returns.items()):
-        # A return heard before this invoice: its goods may all be invoiced now.
-        _credit_return(unit, billing, account, return_id, parked["returned"], parked["received_on"])
+    unit.save(invoice, account, *enrolments)
+    return invoice
 
 
 def credit_return(
@@ -789,4 +845,5 @@ POLICIES: dict[str, Policy] = {
     str(orders_events.OrderCancelled.event_type()): release_credit,
     str(inventory_events.ShipmentDispatched.event_type()): issue_invoice,
     str(inventory_events.ReturnReceived.event_type()): credit_return,
+    str(orders_events.ConsignmentSaleRecorded.event_type()): invoice_consignment_sale,
 }

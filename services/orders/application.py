@@ -21,6 +21,7 @@ from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
 from runtime.process_manager import Policy, Unit
 from services.kernel.errors import OutsideScope
+from services.orders.consignment import ConsignmentSale
 from services.orders.contract import to_integration_event
 from services.orders.domain import (
     ALWAYS,
@@ -651,7 +652,46 @@ def on_credit_note(unit: Unit, envelope: Envelope, data: finance.CreditNoteIssue
         unit.save(dealer_return)
 
 
+def price_consignment_sale(
+    unit: Unit, envelope: Envelope, sold: inventory.ConsignmentSellThroughReported
+) -> None:
+    """A dealer reported consignment stock sold: price the sale at its grade's price list in
+    effect on the period's last day, for finance to invoice. An unknown dealer or SKU is
+    refused (the report then waits aside, with the reason, on the dead-letter topic)."""
+    sale_id = ConsignmentSale.create_id(sold.report_id)
+    if unit.find(sale_id) is not None:
+        return
+    dealer = unit.find(Dealer.create_id(sold.dealer_code))
+    if not isinstance(dealer, Dealer):
+        raise UnknownDealer(f"consignment sold by unknown dealer {sold.dealer_code}")
+    skus = sorted({line.sku for line in sold.lines})
+    found = unit.get_many(
+        [*(Product.create_id(sku) for sku in skus), PriceList.create_id(dealer.grade)]
+    )
+    catalogue = {p.sku: p for p in found.values() if isinstance(p, Product)}
+    priced, total = price_lines(
+        [RequestedLine(line.sku, line.quantity) for line in sold.lines],
+        catalogue,
+        found.get(PriceList.create_id(dealer.grade)),
+        on=sold.period_to,
+    )
+    unit.save(
+        ConsignmentSale(
+            report_id=sold.report_id,
+            dealer_code=dealer.code,
+            branch=dealer.branch,
+            region=dealer.region,
+            warehouse_code=sold.warehouse_code,
+            period_from=sold.period_from,
+            period_to=sold.period_to,
+            lines=[line.as_event_data() for line in priced],
+            total=total,
+        )
+    )
+
+
 POLICIES: dict[str, Policy] = {
+    str(inventory.ConsignmentSellThroughReported.event_type()): price_consignment_sale,
     str(inventory.ReturnReceived.event_type()): on_return_received,
     str(finance.CreditNoteIssued.event_type()): on_credit_note,
     str(finance.CreditReserved.event_type()): on_credit_reserved,

@@ -11,9 +11,25 @@ from eventsourcing.domain import DomainEventProtocol
 
 from contracts import orders as published
 from contracts.envelope import IntegrationEvent
+from services.orders.consignment import ConsignmentSale
 from services.orders.domain import Dealer, Order, Product
 from services.orders.planning_contract import to_integration_event as planning_event
 from services.orders.returns import DealerReturn
+
+
+def _placed_line(line: dict) -> published.PlacedLine:
+    return published.PlacedLine(
+        sku=line["sku"],
+        category=line["category"],
+        quantity=line["quantity"],
+        unit_price=line["unit_price"],
+        amount=line["amount"],
+        # Orders placed before promotions carry neither.
+        list_unit_price=line.get("list_unit_price", line["unit_price"]),
+        discount=line.get("discount", Decimal("0.00")),
+        promotion_code=line.get("promotion"),
+        gift=line.get("gift", False),
+    )
 
 
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
@@ -43,21 +59,7 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             branch=event.branch,
             region=event.region,
             business_date=event.business_date,
-            lines=[
-                published.PlacedLine(
-                    sku=line["sku"],
-                    category=line["category"],
-                    quantity=line["quantity"],
-                    unit_price=line["unit_price"],
-                    amount=line["amount"],
-                    # Orders placed before promotions carry neither.
-                    list_unit_price=line.get("list_unit_price", line["unit_price"]),
-                    discount=line.get("discount", Decimal("0.00")),
-                    promotion_code=line.get("promotion"),
-                    gift=line.get("gift", False),
-                )
-                for line in event.lines
-            ],
+            lines=[_placed_line(line) for line in event.lines],
             total=event.total,
         )
     if isinstance(event, Order.Approved):
@@ -80,6 +82,19 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             order_id=str(event.originator_id),
             dealer_code=event.dealer_code,
             reason=event.reason,
+        )
+    if isinstance(event, ConsignmentSale.Priced):
+        return published.ConsignmentSaleRecorded(
+            sale_id=str(event.originator_id),
+            report_id=event.report_id,
+            dealer_code=event.dealer_code,
+            branch=event.branch,
+            region=event.region,
+            warehouse_code=event.warehouse_code,
+            period_from=event.period_from,
+            period_to=event.period_to,
+            lines=[_placed_line(line) for line in event.lines],
+            total=event.total,
         )
     if isinstance(event, DealerReturn.Approved):
         return published.ReturnApproved(
