@@ -6,6 +6,7 @@ own topic namespace, so tests never see each other's data."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,9 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield server.url
     finally:
         server.stop()
+        # As root the cluster may live in a shared temp folder (the postgres user cannot
+        # reach pytest's private one): a test run leaves nothing behind there.
+        shutil.rmtree(server.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -48,3 +48,4 @@ def test_embedded_postgres_starts_from_a_private_folder(tmp_path: Path) -> None:
         assert version >= 180000
     finally:
         server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
