@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.planning import MONTH_PATTERN
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
+from projections.api.scopes import branch_router, dealer_router, headquarters_router
 from projections.demand_plans.queries import (
     PlanDimension,
     PlanFilter,
-    dealer_branch,
     plan_vs_actual,
 )
 from projections.targets.queries import (
@@ -23,12 +23,10 @@ from projections.targets.queries import (
     national,
     salesperson_attainment,
 )
-from runtime.http.problems import Problem
-from runtime.settings import Role
 
-hq = APIRouter(prefix="/hq", tags=["headquarters"])
-branches = APIRouter(prefix="/branches/{branch_id}", tags=["branches"])
-dealers = APIRouter(prefix="/dealers/{dealer_id}", tags=["dealers"])
+hq = headquarters_router()
+branches = branch_router()
+dealers = dealer_router()
 
 POSITION = Field(
     default=None,
@@ -72,7 +70,6 @@ def national_demand_plans(
     `approved_quantity` (approved plans), `pending_quantity` (submitted, awaiting review),
     `ordered_quantity` (orders placed in the month by business date, less rejected and
     cancelled ones), `variance` = ordered - approved, `ordered_to_plan` = ordered / approved."""
-    principal.require_hq()
     return _demand(engine, consistency, params)
 
 
@@ -85,7 +82,6 @@ def branch_demand_plans(
     params: Annotated[DemandPlanQuery, Query()],
 ) -> dict:
     """The same, for one branch office's dealers."""
-    principal.require_branch(branch_id)
     scoped = params.model_copy(update={"branch": branch_id, "region": None})
     return _demand(engine, consistency, scoped)
 
@@ -99,14 +95,6 @@ def dealer_demand_plans(
     params: Annotated[DemandPlanQuery, Query()],
 ) -> dict:
     """A dealer's own plan vs what it ordered (its branch and HQ may look too)."""
-    if principal.role == Role.DEALER:
-        if principal.grant.dealer != dealer_id:
-            raise Problem(403, "outside_scope", "a dealer sees only its own demand plans")
-    elif not principal.is_hq:
-        with engine.connect() as conn:
-            branch = dealer_branch(conn, dealer_id)
-        if branch is None or branch != principal.grant.branch:
-            raise Problem(403, "outside_scope", f"dealer {dealer_id} is outside your branch")
     scoped = params.model_copy(update={"dealer": dealer_id, "branch": None, "region": None})
     return _demand(engine, consistency, scoped)
 
@@ -147,7 +135,6 @@ def national_targets(
     """销售目标 attainment in a month per branch or per salesperson: net invoiced sales
     (invoiced less credit notes), floor / target / stretch, each ratio, and the highest level
     reached; `nation` adds the national levels and what is allocated and not."""
-    principal.require_hq()
     return _targets(engine, consistency, params, None)
 
 
@@ -160,5 +147,4 @@ def branch_targets(
     params: Annotated[TargetsQuery, Query()],
 ) -> dict:
     """The same, for one branch office and its salespeople."""
-    principal.require_branch(branch_id)
     return _targets(engine, consistency, params, branch_id)

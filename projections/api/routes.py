@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
+from projections.api.scopes import branch_router, dealer_router, headquarters_router
 from projections.channel_health.queries import (
     COLOURS,
     HealthFilter,
@@ -27,7 +28,6 @@ from projections.receivables.queries import (
     DealerFilter,
     Level,
     aging,
-    dealer_branch,
     open_invoices,
     rebate_pools,
     rebates_accrued,
@@ -41,17 +41,15 @@ from projections.sales.queries import (
     sales_summary,
 )
 from runtime.http.problems import Problem
-from runtime.settings import Role
 from services.kernel.dates import business_today
 
-hq = APIRouter(prefix="/hq", tags=["headquarters"])
-branches = APIRouter(prefix="/branches/{branch_id}", tags=["branches"])
-dealers = APIRouter(prefix="/dealers/{dealer_id}", tags=["dealers"])
+hq = headquarters_router()
+branches = branch_router()
+dealers = dealer_router()
 
 
-def _branch_scoped(principal, params: BaseModel, branch_id: str):
-    """A branch's query: only the caller's own branch (HQ any), filtered to it."""
-    principal.require_branch(branch_id)
+def _branch_scoped(params: BaseModel, branch_id: str):
+    """A branch's query, filtered to the branch (the router checked the caller may ask)."""
     return params.model_copy(update={"branch": branch_id, "region": None})
 
 
@@ -115,7 +113,6 @@ def national_sales(
     """Sales by product, category, dealer, branch, region or the nation, per day, week or
     month: ordered (as placed), invoiced (on the invoice's date), credited (credit notes, on
     their own date) and net sales = invoiced - credited."""
-    principal.require_hq()
     return _sales(engine, consistency, params)
 
 
@@ -128,7 +125,7 @@ def branch_sales(
     params: Annotated[SalesQuery, Query()],
 ) -> dict:
     """The same figures, for one branch office."""
-    scoped = _branch_scoped(principal, params, branch_id)
+    scoped = _branch_scoped(params, branch_id)
     return _sales(engine, consistency, scoped)
 
 
@@ -235,7 +232,6 @@ def national_consignment(
 ) -> dict:
     """寄售: stock held at dealers' consignment warehouses per warehouse and SKU (on hand,
     damaged, in transit to the dealer) and the dealer's reported sell-through per period."""
-    principal.require_hq()
     return _consignment(engine, consistency, params)
 
 
@@ -248,7 +244,7 @@ def branch_consignment(
     params: Annotated[ConsignmentQuery, Query()],
 ) -> dict:
     """The same, at the consignment warehouses of one branch office's dealers."""
-    scoped = _branch_scoped(principal, params, branch_id)
+    scoped = _branch_scoped(params, branch_id)
     return _consignment(engine, consistency, scoped)
 
 
@@ -262,12 +258,8 @@ def dealer_consignment(
 ) -> dict:
     """The consignment stock a dealer holds for the brand, and its sell-through. A dealer
     sees its own, a branch its dealers', HQ all."""
-    if principal.role == Role.DEALER and principal.grant.dealer != dealer_id:
-        raise Problem(403, "outside_scope", "a dealer sees only its own consignment stock")
-    update: dict = {"dealer": dealer_id}
-    if principal.role != Role.DEALER and not principal.is_hq:
-        update.update(branch=principal.grant.branch, region=None)
-    return _consignment(engine, consistency, params.model_copy(update=update))
+    scoped = params.model_copy(update={"dealer": dealer_id, "branch": None, "region": None})
+    return _consignment(engine, consistency, scoped)
 
 
 @hq.get("/inventory")
@@ -280,7 +272,6 @@ def national_inventory(
     """Stock per warehouse and SKU (on hand, reserved, damaged, available = on hand -
     reserved - damaged, in transit to it, safety stock), or rolled up by branch, region or
     the nation; `below_safety=true` lists what needs replenishing."""
-    principal.require_hq()
     return _inventory(engine, consistency, params)
 
 
@@ -293,7 +284,7 @@ def branch_inventory(
     params: Annotated[InventoryQuery, Query()],
 ) -> dict:
     """The same, for the warehouses of one branch office."""
-    scoped = _branch_scoped(principal, params, branch_id)
+    scoped = _branch_scoped(params, branch_id)
     return _inventory(engine, consistency, scoped)
 
 
@@ -351,7 +342,6 @@ def national_receivables(
 ) -> dict:
     """应收账款: credit limit, invoiced, received, credited, receivables, reserved credit,
     exposure and utilisation per dealer, or rolled up by branch, region or the nation."""
-    principal.require_hq()
     return _receivables(engine, consistency, params, receivables_summary)
 
 
@@ -364,7 +354,6 @@ def national_aging(
 ) -> dict:
     """账龄: open invoice amounts as of a date in buckets not yet due, 1-30, 31-60, 61-90 and
     over 90 days past due (as-of date minus due date), and unapplied cash."""
-    principal.require_hq()
     return _receivables(engine, consistency, params, aging)
 
 
@@ -376,7 +365,7 @@ def branch_receivables(
     consistency: Consistency,
     params: Annotated[ReceivablesQuery, Query()],
 ) -> dict:
-    scoped = _branch_scoped(principal, params, branch_id)
+    scoped = _branch_scoped(params, branch_id)
     return _receivables(engine, consistency, scoped, receivables_summary)
 
 
@@ -388,7 +377,7 @@ def branch_aging(
     consistency: Consistency,
     params: Annotated[ReceivablesQuery, Query()],
 ) -> dict:
-    scoped = _branch_scoped(principal, params, branch_id)
+    scoped = _branch_scoped(params, branch_id)
     return _receivables(engine, consistency, scoped, aging)
 
 
@@ -401,7 +390,6 @@ def national_rebates(
 ) -> dict:
     """返利: rebate accrued and settled per dealer (or branch, region, nation) and policy,
     with the net invoiced sales it was accrued on, up to `as_of`."""
-    principal.require_hq()
     return _receivables(engine, consistency, params, rebates_accrued, policy=params.policy)
 
 
@@ -415,7 +403,6 @@ def national_rebate_pools(
     """返利池: per dealer (or branch, region, nation) as of a date: rebate accrued, settled
     at period ends, claimed (awaiting a decision), credited against receivables, and
     available to claim (settled - claimed - credited)."""
-    principal.require_hq()
     return _receivables(engine, consistency, params, rebate_pools)
 
 
@@ -427,7 +414,7 @@ def branch_rebates(
     consistency: Consistency,
     params: Annotated[RebatesQuery, Query()],
 ) -> dict:
-    scoped = _branch_scoped(principal, params, branch_id)
+    scoped = _branch_scoped(params, branch_id)
     return _receivables(engine, consistency, scoped, rebates_accrued, policy=params.policy)
 
 
@@ -439,7 +426,7 @@ def branch_rebate_pools(
     consistency: Consistency,
     params: Annotated[ReceivablesQuery, Query()],
 ) -> dict:
-    scoped = _branch_scoped(principal, params, branch_id)
+    scoped = _branch_scoped(params, branch_id)
     return _receivables(engine, consistency, scoped, rebate_pools)
 
 
@@ -465,14 +452,6 @@ def dealer_statement(
     as_of = params.as_of or business_today()
     where = DealerFilter(dealer=dealer_id)
     with engine.connect() as conn:
-        branch = dealer_branch(conn, dealer_id)
-        if principal.role == Role.DEALER:
-            if principal.grant.dealer != dealer_id:
-                raise Problem(403, "outside_scope", "a dealer sees only its own statement")
-        elif not principal.is_hq and (branch is None or principal.grant.branch != branch):
-            raise Problem(403, "outside_scope", f"dealer {dealer_id} is outside your branch")
-        if branch is None and not principal.is_hq:
-            raise Problem(404, "unknown_dealer", f"no dealer {dealer_id}")
         summary, _ = receivables_summary(
             conn, by=Level.DEALER, where=where, as_of=as_of, limit=1, cursor=None
         )
@@ -564,7 +543,6 @@ def national_channel_health(
     """渠道健康: per dealer a colour (green, yellow, red) and the reasons, from the rules
     headquarters set (finance `POST /accounts/health-rules`): credit utilisation,
     receivables over 90 days past due, shipments not confirmed delivered after N days."""
-    principal.require_hq()
     return _health(engine, consistency, params)
 
 
@@ -576,7 +554,6 @@ def national_channel_health_counts(
     params: Annotated[HealthCountsQuery, Query()],
 ) -> dict:
     """How many dealers are green, yellow and red per branch, region or the nation."""
-    principal.require_hq()
     return _health_counts(engine, consistency, params)
 
 
@@ -588,7 +565,7 @@ def branch_channel_health(
     consistency: Consistency,
     params: Annotated[HealthQuery, Query()],
 ) -> dict:
-    return _health(engine, consistency, _branch_scoped(principal, params, branch_id))
+    return _health(engine, consistency, _branch_scoped(params, branch_id))
 
 
 @branches.get("/channel-health/counts")
@@ -599,4 +576,4 @@ def branch_channel_health_counts(
     consistency: Consistency,
     params: Annotated[HealthCountsQuery, Query()],
 ) -> dict:
-    return _health_counts(engine, consistency, _branch_scoped(principal, params, branch_id))
+    return _health_counts(engine, consistency, _branch_scoped(params, branch_id))

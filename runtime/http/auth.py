@@ -10,7 +10,9 @@ from fastapi import Request
 
 from runtime.eventstore import Provenance
 from runtime.http.problems import Problem
-from runtime.settings import HQ_ROLES, ApiKeyGrant, Role
+from runtime.settings import BRANCH_ROLES, HQ_ROLES, ApiKeyGrant, Role
+from services.kernel.errors import OutsideScope
+from services.kernel.ownership import Ownership
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,23 @@ class Principal:
     def require_hq(self) -> None:
         if not self.is_hq:
             raise Problem(403, "outside_scope", "national figures are for headquarters")
+
+    def may_read(self, owner: Ownership) -> bool:
+        """The one read rule: headquarters reads everything; a branch what belongs to its
+        branch; a warehouse clerk what touches its warehouse; a dealer what is its own."""
+        if self.is_hq:
+            return True
+        if self.role in BRANCH_ROLES:
+            return owner.every_branch or self.grant.branch in owner.branches
+        if self.role == Role.WAREHOUSE_CLERK:
+            return self.grant.warehouse in owner.warehouses
+        if self.role == Role.DEALER:
+            return self.grant.dealer in owner.dealers
+        return False
+
+    def check_reads(self, owner: Ownership) -> None:
+        if not self.may_read(owner):
+            raise OutsideScope(f"{owner.what} is outside your scope")
 
     def require_branch(self, branch_id: str) -> None:
         if self.is_hq:

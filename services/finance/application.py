@@ -42,6 +42,7 @@ from services.finance.domain import (
 )
 from services.kernel.errors import OutsideScope
 from services.kernel.money import cny
+from services.kernel.ownership import Ownership
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,31 @@ class FinanceApplication(ServiceApplication):
             return self.repository.get(DealerAccount.create_id(dealer_code))
         except AggregateNotFoundError:
             return None
+
+    # -- who may read what (services.kernel.ownership) ---------------------------------------
+    def account_ownership(self, dealer_code: str, what: str | None = None) -> Ownership:
+        """A dealer's account and its documents belong to the dealer and its branch."""
+        account = self.find_account(dealer_code)
+        return Ownership.of(
+            what or f"dealer {dealer_code}'s account",
+            branches=[account.branch if account else None],
+            dealers=[dealer_code],
+        )
+
+    def policy_ownership(self, policy: RebatePolicy, reader_dealer: str | None) -> Ownership:
+        """One dealer's rebate terms are that dealer's and its branch's. A grade's terms are
+        national: every branch reads them, and each dealer of that grade (the reader's own
+        account says whether it is one)."""
+        what = f"rebate policy {policy.code}"
+        if policy.dealer_code is not None:
+            return self.account_ownership(policy.dealer_code, what)
+        reader = self.find_account(reader_dealer) if reader_dealer else None
+        of_grade = reader is not None and reader.grade == policy.grade
+        return Ownership(
+            what,
+            every_branch=True,
+            dealers=frozenset([reader_dealer] if of_grade and reader_dealer else []),
+        )
 
     def get_account(self, dealer_code: str) -> DealerAccount:
         account = self.find_account(dealer_code)

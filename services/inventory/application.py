@@ -47,6 +47,7 @@ from services.inventory.domain import (
 from services.inventory.returns import ReturnReceipt, UnknownReturn
 from services.kernel.errors import OutsideScope
 from services.kernel.money import cny, line_amount
+from services.kernel.ownership import Ownership
 
 ZERO = Decimal("0.00")
 
@@ -381,6 +382,41 @@ class InventoryApplication(ServiceApplication):
             return self.repository.get(WarehouseDirectory.create_id())
         except AggregateNotFoundError:
             return None
+
+    # -- who may read what (services.kernel.ownership) ---------------------------------------
+    def warehouse_ownership(self, code: str, what: str | None = None) -> Ownership:
+        """A warehouse belongs to its branch, its clerk and (consignment) its dealer; a
+        central warehouse to headquarters and its clerk."""
+        warehouse = self.get_warehouse(code)
+        return Ownership.of(
+            what or f"warehouse {code}",
+            branches=[warehouse.branch],
+            dealers=[warehouse.dealer_code],
+            warehouses=[code],
+        )
+
+    def ownership_of(
+        self, record: OrderReservation | Shipment | Transfer | Stocktake | ReturnReceipt
+    ) -> Ownership:
+        """What a stock document touches: its warehouses' owners, and for what is done for
+        a dealer's order (a reservation, a shipment, a return) that dealer and its branch."""
+        if isinstance(record, Transfer):
+            what = f"transfer {record.id}"
+            return self.warehouse_ownership(record.from_warehouse, what).joined(
+                self.warehouse_ownership(record.to_warehouse, what)
+            )
+        if isinstance(record, Stocktake):
+            return self.warehouse_ownership(record.warehouse_code, f"stocktake {record.id}")
+        if isinstance(record, OrderReservation):
+            what = f"what is held for order {record.order_id}"
+        elif isinstance(record, Shipment):
+            what = f"shipment {record.id}"
+        else:
+            what = f"return {record.return_id}"
+        for_dealer = Ownership.of(what, branches=[record.branch], dealers=[record.dealer_code])
+        if record.warehouse_code is None:
+            return for_dealer
+        return for_dealer.joined(self.warehouse_ownership(record.warehouse_code, what))
 
     def get_warehouse(self, code: str) -> Warehouse:
         try:

@@ -21,6 +21,7 @@ from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
 from runtime.process_manager import Policy, Unit
 from services.kernel.errors import OutsideScope
+from services.kernel.ownership import Ownership
 from services.orders.consignment import ConsignmentSale
 from services.orders.contract import to_integration_event
 from services.orders.domain import (
@@ -202,6 +203,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "manager_approval": order.manager_approval,
         "reason": order.reason,
         "detail": order.detail,
+        "refusals": list(order.refusals),
         "shipped": [{"sku": s, "quantity": q} for s, q in sorted(order.shipped.items())],
         "lines": [line_view(line) for line in order.lines],
         "promotions": sorted({line["promotion"] for line in order.lines if line.get("promotion")}),
@@ -264,6 +266,10 @@ class OrdersApplication(ServiceApplication):
             return self.repository.get(Dealer.create_id(code))
         except AggregateNotFoundError:
             raise UnknownDealer(f"no dealer with code {code}") from None
+
+    def dealer_ownership(self, code: str) -> Ownership:
+        dealer = self.get_dealer(code)
+        return Ownership.of(f"dealer {code}", branches=[dealer.branch], dealers=[code])
 
     # -- catalogue -------------------------------------------------------------------------
     def register_product(

@@ -434,6 +434,9 @@ class Order(Aggregate):
         self.manager_approval = False
         self.reason: str | None = None  # why it was rejected or cancelled
         self.detail: str | None = None
+        # Every refusal the saga heard (credit, stock), in the order heard, also those that
+        # arrive after the order was already decided: an order can fail both checks.
+        self.refusals: list[dict[str, str]] = []
         self.shipped: dict[str, int] = {}
         self.shipments: dict[str, bool] = {}  # shipment id -> delivered
         self.returns: dict[str, dict[str, int]] = {}  # return id -> quantities it takes back
@@ -475,16 +478,18 @@ class Order(Aggregate):
             self.reason = self.detail = None
 
     def credit_refused(self, *, detail: str) -> None:
-        if self.status != OrderStatus.PLACED or self.credit is not None:
+        if self.credit is not None or self.shipped:
             return
         self._credit_refused(detail=detail)
 
     @event("CreditRefused")
     def _credit_refused(self, detail: str) -> None:
         self.credit = "refused"
-        self.status = OrderStatus.CREDIT_HOLD
-        self.reason = "credit_limit_exceeded"
-        self.detail = detail
+        self.refusals.append({"code": "credit_limit_exceeded", "detail": detail})
+        if self.status == OrderStatus.PLACED:  # else already decided: the refusal is noted
+            self.status = OrderStatus.CREDIT_HOLD
+            self.reason = "credit_limit_exceeded"
+            self.detail = detail
 
     def stock_reserved(self, *, warehouse_code: str, approval_threshold: Decimal) -> None:
         if self.status in ENDED or self.stock is not None:
@@ -498,11 +503,19 @@ class Order(Aggregate):
         self.warehouse_code = warehouse_code
 
     def stock_short(self, *, detail: str) -> None:
-        if self.status not in (OrderStatus.PLACED, OrderStatus.CREDIT_HOLD):
-            return
-        self._rejected(
-            dealer_code=self.dealer_code, reason="insufficient_stock", detail=detail, by=None
-        )
+        if self.status in (OrderStatus.PLACED, OrderStatus.CREDIT_HOLD):
+            self._rejected(
+                dealer_code=self.dealer_code, reason="insufficient_stock", detail=detail, by=None
+            )
+        elif self.stock is None and not self.shipped:
+            self._stock_short_noted(detail=detail)
+
+    @event("StockShortNoted")
+    def _stock_short_noted(self, detail: str) -> None:
+        """A shortage heard after the order was decided (cancelled, or rejected for another
+        reason): the order keeps its status and shows the refusal too."""
+        self.stock = "short"
+        self.refusals.append({"code": "insufficient_stock", "detail": detail})
 
     def _decide(self, approval_threshold: Decimal) -> None:
         if self.status != OrderStatus.PLACED:
@@ -540,6 +553,9 @@ class Order(Aggregate):
         self.status = OrderStatus.REJECTED
         self.reason = reason
         self.detail = detail
+        if reason == "insufficient_stock":
+            self.stock = "short"
+            self.refusals.append({"code": reason, "detail": detail})
 
     # -- people's decisions ------------------------------------------------------------------
     def approve(self, by: Provenance) -> None:

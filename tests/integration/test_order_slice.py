@@ -317,6 +317,32 @@ class TestScope:
         assert response.json()["code"] == "outside_scope"
         assert log_size(settings) == written
 
+    @pytest.mark.parametrize(
+        "key", ["demo-credit-controller", "demo-chengdu-manager", "demo-hq-viewer", "demo-erp"]
+    )
+    def test_only_the_branch_clerk_the_dealer_and_hq_place_orders(self, platform, settings, key):
+        """Least privilege, as README's table says: credit control overrides a hold, a
+        branch manager decides, neither places orders; nor plans a dealer's month."""
+        orders, _ = platform
+        written = log_size(settings)
+        caller = {"Authorization": f"Bearer {key}"}
+        response = command(orders, "/orders", _order(), headers=caller)
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "forbidden_role"
+        plan = {
+            "dealer_code": "CD-001",
+            "month": "2026-12",
+            "lines": [{"sku": "WULIANGYE-52-500ML", "quantity": 20}],
+        }
+        response = command(orders, "/demand-plans", plan, headers=caller)
+        assert response.status_code == 403, response.text
+        revision = {"lines": [{"sku": "WULIANGYE-52-500ML", "quantity": 30}]}
+        path = "/demand-plans/CD-001/2026-12/revision"
+        assert command(orders, path, revision, headers=caller).status_code == 403
+        assert log_size(settings) == written
+        dealer = {"Authorization": "Bearer demo-dealer-cd001"}
+        assert command(orders, "/orders", _order(), headers=dealer).status_code == 201
+
     def test_no_key_or_a_bad_key_is_a_401(self, platform):
         orders, _ = platform
         assert orders.post("/orders", json=ORDER).status_code == 401

@@ -10,22 +10,14 @@ from decimal import Decimal
 
 import pytest
 
-from runtime.eventstore import Provenance
-from services.orders.domain import Dealer, Order, OrderStatus, PricedLine
+from services.orders.domain import Order, OrderStatus, PricedLine
+from tests.unit.business import HQ, jinjiang_wine_trading
 
-HQ = Provenance(actor="Wang Min", role="hq_admin")
 WULIANGYE = "WULIANGYE-52-500ML"
 
 
 def approved_order() -> Order:
-    dealer = Dealer(
-        code="CD-001",
-        name="Jinjiang Wine Trading",
-        branch="CD",
-        region="SOUTHWEST",
-        grade="tier1_distributor",
-        by=HQ,
-    )
+    dealer = jinjiang_wine_trading()
     line = PricedLine(
         sku=WULIANGYE,
         name="Wuliangye 52% 500ml",

@@ -34,6 +34,7 @@ from services.orders.planning import (
     check_may_review,
     plan_lines,
 )
+from tests.unit.business import jinjiang_wine_trading
 
 CLERK = Provenance(actor="Chen Jing", role="branch_clerk", branch="CD")
 MANAGER = Provenance(actor="Li Qiang", role="branch_manager", branch="CD")
@@ -43,14 +44,7 @@ CATALOGUE = {WULIANGYE, JIANNANCHUN}
 
 
 def jinjiang() -> Dealer:
-    return Dealer(
-        code="CD-001",
-        name="Jinjiang Wine Trading",
-        branch="CD",
-        region="SOUTHWEST",
-        grade="tier1_distributor",
-        by=HQ,
-    )
+    return jinjiang_wine_trading()
 
 
 def submitted() -> DemandPlan:

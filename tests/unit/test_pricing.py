@@ -11,7 +11,6 @@ from runtime.eventstore import Provenance
 from services.kernel.errors import OutsideScope
 from services.kernel.money import InvalidAmount, cny
 from services.orders.domain import (
-    Dealer,
     InvalidPrice,
     InvalidQuantity,
     OrderTooLarge,
@@ -22,6 +21,7 @@ from services.orders.domain import (
     check_may_order_for,
     price_lines,
 )
+from tests.unit.business import jinjiang_wine_trading
 
 HQ = Provenance(actor="Wang Min", role="hq_admin")
 DAY = date(2026, 12, 1)
@@ -47,14 +47,7 @@ CATALOGUE = {
     "TSINGTAO-1903-330ML": product("TSINGTAO-1903-330ML", "8.80"),
 }
 
-CHENGDU_DEALER = Dealer(
-    code="CD-001",
-    name="Jinjiang Wine Trading",
-    branch="CD",
-    region="SOUTHWEST",
-    grade="tier1_distributor",
-    by=HQ,
-)
+CHENGDU_DEALER = jinjiang_wine_trading()
 
 
 class TestMoney:

@@ -17,7 +17,6 @@ from contracts.types import DealerGradeName
 from runtime.http.auth import Principal
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.idempotency import run_command
-from runtime.http.problems import Problem
 from runtime.http.schemas import Code, Money, Name
 from runtime.settings import Role
 from services.finance.application import (
@@ -35,6 +34,7 @@ from services.finance.application import (
 )
 from services.finance.domain import RebatePolicy
 from services.kernel.dates import business_today
+from services.kernel.ownership import Ownership
 
 
 def _finance(request: Request) -> FinanceApplication:
@@ -206,17 +206,6 @@ def _branch_scope(principal: Principal) -> str | None:
     return None if principal.is_hq else principal.grant.branch
 
 
-def _check_may_see(principal: Principal, account_branch: str | None, dealer_code: str) -> None:
-    if principal.is_hq:
-        return
-    if principal.role == Role.DEALER:
-        if principal.grant.dealer != dealer_code:
-            raise Problem(403, "outside_scope", "a dealer sees only its own account")
-        return
-    if principal.grant.branch is None or principal.grant.branch != account_branch:
-        raise Problem(403, "outside_scope", f"dealer {dealer_code} is outside your branch")
-
-
 accounts = APIRouter(prefix="/accounts", tags=["accounts"])
 invoices = APIRouter(prefix="/invoices", tags=["receivables"])
 receipts = APIRouter(prefix="/receipts", tags=["receivables"])
@@ -255,7 +244,7 @@ def set_health_rules(
 def get_account(dealer_code: str, principal: CurrentPrincipal, app: FinanceApp) -> dict:
     """Credit limit, exposure, receivables, open invoices and orders on credit hold."""
     account = app.get_account(dealer_code)
-    _check_may_see(principal, account.branch, dealer_code)
+    principal.check_reads(app.account_ownership(dealer_code))
     return account_view(account)
 
 
@@ -304,8 +293,8 @@ def override_credit(
 @invoices.get("/{invoice_id}")
 def get_invoice(invoice_id: UUID, principal: CurrentPrincipal, app: FinanceApp) -> dict:
     invoice = app.get_invoice(invoice_id)
+    principal.check_reads(app.account_ownership(invoice.dealer_code, f"invoice {invoice_id}"))
     account = app.find_account(invoice.dealer_code)
-    _check_may_see(principal, account.branch if account else None, invoice.dealer_code)
     return invoice_view(invoice, account)
 
 
@@ -386,13 +375,22 @@ def define_rebate_policy(
 
 @rebate_policies.get("")
 def list_rebate_policies(principal: CurrentPrincipal, app: FinanceApp) -> dict:
+    """The rebate policies the caller may read: HQ all; a branch the grades' policies and its
+    own dealers'; a dealer its grade's and its own."""
     book = app.find_policy_book()
-    return {"items": [policy_view(p) for p in book.all()] if book else []}
+    readable = [
+        policy
+        for policy in (book.all() if book else [])
+        if principal.may_read(app.policy_ownership(policy, principal.grant.dealer))
+    ]
+    return {"items": [policy_view(p) for p in readable]}
 
 
 @rebate_policies.get("/{policy_code}")
 def get_rebate_policy(policy_code: str, principal: CurrentPrincipal, app: FinanceApp) -> dict:
-    return policy_view(app.get_policy(policy_code))
+    policy = app.get_policy(policy_code)
+    principal.check_reads(app.policy_ownership(policy, principal.grant.dealer))
+    return policy_view(policy)
 
 
 @rebate_policies.post("/{policy_code}/settlements", status_code=201)
@@ -446,7 +444,11 @@ def file_rebate_claim(
 @rebate_claims.get("/{claim_id}")
 def get_rebate_claim(claim_id: UUID, principal: CurrentPrincipal, app: FinanceApp) -> dict:
     claim = app.get_claim(claim_id)
-    _check_may_see(principal, claim.branch, claim.dealer_code)
+    principal.check_reads(
+        Ownership.of(
+            f"rebate claim {claim_id}", branches=[claim.branch], dealers=[claim.dealer_code]
+        )
+    )
     return claim_view(claim)
 
 

@@ -399,6 +399,7 @@ def register_warehouse(
 
 @warehouses.get("/{code}", response_model=WarehouseRead)
 def get_warehouse(code: str, principal: CurrentPrincipal, app: InventoryApp) -> dict:
+    principal.check_reads(app.warehouse_ownership(code))
     return warehouse_view(app.get_warehouse(code))
 
 
@@ -500,14 +501,16 @@ def receive_return(
 @goods_receipts.get("/returns/{return_id}", response_model=ReturnReceiptRead)
 def get_return_receipt(return_id: UUID, principal: CurrentPrincipal, app: InventoryApp) -> dict:
     receipt = app.get_return_receipt(str(return_id))
-    _scope(principal).check(app.get_warehouse(receipt.warehouse_code))
+    principal.check_reads(app.ownership_of(receipt))
     return return_receipt_view(receipt)
 
 
 @stock.get("/reservations/{order_id}", response_model=ReservationRead)
 def get_reservation(order_id: UUID, principal: CurrentPrincipal, app: InventoryApp) -> dict:
     """What inventory holds for an order, and what has shipped against it."""
-    return reservation_view(app.get_reservation(str(order_id)))
+    reservation = app.get_reservation(str(order_id))
+    principal.check_reads(app.ownership_of(reservation))
+    return reservation_view(reservation)
 
 
 @stock.get("/{warehouse_code}/{sku}", response_model=StockRead)
@@ -515,6 +518,7 @@ def get_stock(
     warehouse_code: str, sku: str, principal: CurrentPrincipal, app: InventoryApp
 ) -> dict:
     """On hand, reserved and available of one SKU at one warehouse, as of now."""
+    principal.check_reads(app.warehouse_ownership(warehouse_code, f"stock at {warehouse_code}"))
     return stock_view(app.get_stock(warehouse_code, sku))
 
 
@@ -567,7 +571,9 @@ def dispatch_shipment(
 
 @shipments.get("/{shipment_id}", response_model=ShipmentRead)
 def get_shipment(shipment_id: UUID, principal: CurrentPrincipal, app: InventoryApp) -> dict:
-    return shipment_view(app.get_shipment(shipment_id))
+    shipment = app.get_shipment(shipment_id)
+    principal.check_reads(app.ownership_of(shipment))
+    return shipment_view(shipment)
 
 
 @shipments.post("/{shipment_id}/delivery", status_code=200, response_model=ShipmentRead)
@@ -704,7 +710,9 @@ def dispatch_transfer(
 
 @transfers.get("/{transfer_id}", response_model=TransferRead)
 def get_transfer(transfer_id: UUID, principal: CurrentPrincipal, app: InventoryApp) -> dict:
-    return transfer_view(app.get_transfer(transfer_id))
+    transfer = app.get_transfer(transfer_id)
+    principal.check_reads(app.ownership_of(transfer))
+    return transfer_view(transfer)
 
 
 @transfers.post("/{transfer_id}/receipt", status_code=200, response_model=TransferRead)
@@ -765,7 +773,9 @@ def open_stocktake(
 
 @stocktakes.get("/{stocktake_id}", response_model=StocktakeRead)
 def get_stocktake(stocktake_id: UUID, principal: CurrentPrincipal, app: InventoryApp) -> dict:
-    return stocktake_view(app.get_stocktake(stocktake_id))
+    stocktake = app.get_stocktake(stocktake_id)
+    principal.check_reads(app.ownership_of(stocktake))
+    return stocktake_view(stocktake)
 
 
 @stocktakes.post("/{stocktake_id}/counts", status_code=200, response_model=StocktakeRead)

@@ -10,7 +10,6 @@ from runtime.eventstore import IdempotencyKey
 from runtime.http.auth import Principal
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from services.orders.application import Actor, OrdersApplication
-from services.orders.domain import check_may_order_for
 
 __all__ = ["CurrentPrincipal", "Idempotency", "OrdersApp", "actor_of", "check_sees_dealer"]
 
@@ -30,11 +29,6 @@ def actor_of(principal: Principal, key: IdempotencyKey | None = None) -> Actor:
 
 
 def check_sees_dealer(principal: Principal, app: OrdersApplication, dealer_code: str) -> None:
-    """A branch reads its own dealers' records, a dealer its own; headquarters all."""
-    if not principal.is_hq:
-        check_may_order_for(
-            app.get_dealer(dealer_code),
-            role=principal.role,
-            branch=principal.grant.branch,
-            dealer_code=principal.grant.dealer,
-        )
+    """A dealer's records (its orders, returns, plans, coverage) are read by its branch, by
+    the dealer itself and by headquarters: the rule every read follows (Principal)."""
+    principal.check_reads(app.dealer_ownership(dealer_code))

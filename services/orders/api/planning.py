@@ -16,9 +16,15 @@ from contracts.planning import MONTH_PATTERN
 from runtime.http.idempotency import run_command
 from runtime.http.schemas import Code, Money, Name
 from runtime.settings import Role
+from services.kernel.ownership import Ownership
 from services.orders import planning_commands as planning
-from services.orders.api.deps import CurrentPrincipal, Idempotency, OrdersApp, actor_of
-from services.orders.domain import check_may_order_for
+from services.orders.api.deps import (
+    CurrentPrincipal,
+    Idempotency,
+    OrdersApp,
+    actor_of,
+    check_sees_dealer,
+)
 from services.orders.planning import Levels, check_may_manage_branch
 from services.orders.planning_commands import AssignDealer, RegisterSalesperson, SubmitDemandPlan
 
@@ -102,6 +108,11 @@ targets = APIRouter(prefix="/targets", tags=["sales targets"])
 salespeople_of_dealers = APIRouter(prefix="/dealers", tags=["sales targets"])
 
 
+# 要货计划 are submitted and revised by the dealer or its branch's clerk (or HQ); reviewing
+# them is the branch manager's.
+PLANNERS = (Role.DEALER, Role.BRANCH_CLERK, Role.HQ_ADMIN)
+
+
 def _lines(body: DemandPlanCreate | DemandPlanRevision) -> list[tuple[str, int]]:
     return [(line.sku, line.quantity) for line in body.lines]
 
@@ -113,6 +124,7 @@ def submit_demand_plan(
 ) -> JSONResponse:
     """要货计划: a dealer, or its branch's clerk, submits the dealer's plan for a month.
     A second plan for the same dealer and month: 409 `demand_plan_exists` (revise it)."""
+    principal.require(*PLANNERS)
     cmd = SubmitDemandPlan(dealer_code=body.dealer_code, month=body.month, lines=_lines(body))
     return run_command(
         app,
@@ -127,13 +139,7 @@ def submit_demand_plan(
 def get_demand_plan(
     dealer_code: str, month: MonthPath, principal: CurrentPrincipal, app: OrdersApp
 ) -> dict:
-    if not principal.is_hq:
-        check_may_order_for(
-            app.get_dealer(dealer_code),
-            role=principal.role,
-            branch=principal.grant.branch,
-            dealer_code=principal.grant.dealer,
-        )
+    check_sees_dealer(principal, app, dealer_code)
     return planning.plan_view(planning.get_demand_plan(app, dealer_code, month))
 
 
@@ -150,6 +156,7 @@ def revise_demand_plan(
 ) -> JSONResponse:
     """Replace the plan's lines while it is not approved; a returned plan is resubmitted
     this way. Approved: 409 `invalid_transition`."""
+    principal.require(*PLANNERS)
     return run_command(
         app,
         key,
@@ -233,7 +240,9 @@ def register_salesperson(
 
 @targets.get("/salespeople/{code}")
 def get_salesperson(code: str, principal: CurrentPrincipal, app: OrdersApp) -> dict:
-    return planning.salesperson_view(planning.get_salesperson(app, code))
+    salesperson = planning.get_salesperson(app, code)
+    principal.check_reads(Ownership.of(f"salesperson {code}", branches=[salesperson.branch]))
+    return planning.salesperson_view(salesperson)
 
 
 @salespeople_of_dealers.post("/{dealer_code}/salesperson", responses=CHANGED)
@@ -260,13 +269,7 @@ def assign_dealer(
 
 @salespeople_of_dealers.get("/{dealer_code}/salesperson")
 def get_dealer_coverage(dealer_code: str, principal: CurrentPrincipal, app: OrdersApp) -> dict:
-    if not principal.is_hq:
-        check_may_order_for(
-            app.get_dealer(dealer_code),
-            role=principal.role,
-            branch=principal.grant.branch,
-            dealer_code=principal.grant.dealer,
-        )
+    check_sees_dealer(principal, app, dealer_code)
     return planning.get_coverage(app, dealer_code)
 
 

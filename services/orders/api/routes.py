@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from runtime.http.idempotency import run_command
 from runtime.settings import Role
 from services.kernel.dates import business_today
+from services.kernel.errors import OutsideScope
 from services.orders.api.deps import (
     CurrentPrincipal,
     Idempotency,
@@ -47,7 +48,7 @@ from services.orders.application import (
     product_view,
     promotion_view,
 )
-from services.orders.domain import DealerGrade, PriceList, RequestedLine, check_may_order_for
+from services.orders.domain import DealerGrade, PriceList, RequestedLine
 from services.orders.promotions import Promotion, PromotionKind
 
 CREATED = {201: {"description": "created"}, 409: {"description": "rule violated"}}
@@ -74,15 +75,8 @@ def register_dealer(
 
 @dealers.get("/{code}", response_model=DealerRead)
 def get_dealer(code: str, principal: CurrentPrincipal, app: OrdersApp) -> dict:
-    dealer = app.get_dealer(code)
-    if not principal.is_hq:
-        check_may_order_for(
-            dealer,
-            role=principal.role,
-            branch=principal.grant.branch,
-            dealer_code=principal.grant.dealer,
-        )
-    return dealer_view(dealer)
+    check_sees_dealer(principal, app, code)
+    return dealer_view(app.get_dealer(code))
 
 
 @products.post("", status_code=201, response_model=ProductRead, responses=CREATED)
@@ -133,6 +127,8 @@ def get_product(sku: str, principal: CurrentPrincipal, app: OrdersApp) -> dict:
 def place_order(
     body: OrderCreate, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
 ) -> JSONResponse:
+    """下单: a branch clerk for a dealer of its branch, a dealer for itself, or HQ."""
+    principal.require(Role.BRANCH_CLERK, Role.DEALER, Role.HQ_ADMIN)
     cmd = PlaceOrder(
         dealer_code=body.dealer_code,
         business_date=body.business_date or business_today(),
@@ -239,7 +235,10 @@ def get_price_list(
     app: OrdersApp,
     on: date | None = Query(default=None, description="default: today"),
 ) -> dict:
-    """The grade's prices in effect on a day, and those scheduled after it."""
+    """The grade's prices in effect on a day, and those scheduled after it. A dealer reads
+    its own grade's list only: one tier's prices are not another's business."""
+    if principal.role == Role.DEALER and app.get_dealer(principal.grant.dealer).grade != grade:
+        raise OutsideScope(f"the {grade} price list is not your grade's")
     return price_list_view(
         app.find_price_list(grade) or PriceList(grade=grade), on or business_today()
     )

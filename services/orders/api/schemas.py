@@ -91,6 +91,11 @@ class OrderDecision(BaseModel):
     reason: Name
 
 
+class RefusalRead(BaseModel):
+    code: str = Field(description="credit_limit_exceeded or insufficient_stock")
+    detail: str
+
+
 class OrderRead(BaseModel):
     order_id: str
     dealer_code: str
@@ -112,6 +117,11 @@ class OrderRead(BaseModel):
         "insufficient_stock, rejected_by_manager, cancelled",
     )
     detail: str | None = None
+    refusals: list[RefusalRead] = Field(
+        default=[],
+        description="every refusal the credit and stock checks gave, in the order heard, "
+        "also one heard after the order was decided (an order can fail both)",
+    )
     shipped: list[ShippedRead] = []
     lines: list[OrderLineRead]
     promotions: list[str] = Field(default=[], description="the promotions applied at placing")

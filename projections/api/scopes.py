@@ -1,0 +1,48 @@
+"""The query API's three audiences, each a router whose every route checks the caller's
+scope before it runs: ``/hq`` for headquarters, ``/branches/{branch_id}`` for that branch
+(and HQ), ``/dealers/{dealer_id}`` for that dealer, its branch and HQ. A route added under
+one of them is scoped without anyone remembering to; the rule is the one every read and
+command follows (``Principal.check_reads``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from projections.api.deps import CurrentPrincipal, ReadModels
+from projections.receivables.queries import dealer_branch
+from runtime.settings import BRANCH_ROLES
+from services.kernel.ownership import Ownership
+
+
+def _headquarters(principal: CurrentPrincipal) -> None:
+    principal.require_hq()
+
+
+def _branch(branch_id: str, principal: CurrentPrincipal) -> None:
+    principal.check_reads(Ownership.of(f"branch {branch_id}", branches=[branch_id]))
+
+
+def _dealer(dealer_id: str, principal: CurrentPrincipal, engine: ReadModels) -> None:
+    branch = None
+    if principal.role in BRANCH_ROLES:  # whose branch the dealer is in, as the read side knows
+        with engine.connect() as conn:
+            branch = dealer_branch(conn, dealer_id)
+    principal.check_reads(
+        Ownership.of(f"dealer {dealer_id}", branches=[branch], dealers=[dealer_id])
+    )
+
+
+def headquarters_router() -> APIRouter:
+    return APIRouter(prefix="/hq", tags=["headquarters"], dependencies=[Depends(_headquarters)])
+
+
+def branch_router() -> APIRouter:
+    return APIRouter(
+        prefix="/branches/{branch_id}", tags=["branches"], dependencies=[Depends(_branch)]
+    )
+
+
+def dealer_router() -> APIRouter:
+    return APIRouter(
+        prefix="/dealers/{dealer_id}", tags=["dealers"], dependencies=[Depends(_dealer)]
+    )

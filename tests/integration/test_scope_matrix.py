@@ -1,0 +1,302 @@
+"""Object-level authorisation, walked over every route (OWASP API1).
+
+The demo company runs on the four HTTP processes. The walk is generated from their OpenAPI
+documents: every GET route, filled with a real record of the demo company, is asked by every
+role, each with its own scope and with a foreign one. A caller whose scope the record is
+outside of must get 403 or 404, never the record; where a route answers a list, a foreign
+caller may get 200 only if nothing of the record is in it. Headquarters must get the record
+(so that the sample is a real one and the refusals mean something).
+
+A route that appears without a sample here fails the test: a new route is covered the day
+it is added, by saying whose records it reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import httpx
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from projections import bootstrap as query_process
+from runtime.demo import seed_demo_company
+from services.finance import bootstrap as finance_process
+from services.inventory import bootstrap as inventory_process
+from services.kernel.dates import business_today
+from services.orders import bootstrap as orders_process
+from tests.platform import serving
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class Caller:
+    key: str
+    role: str
+    branch: str | None = None
+    warehouse: str | None = None
+    dealer: str | None = None
+
+
+# Every role, each with its own scope and, beside it, the same role with a foreign one.
+HEADQUARTERS = [
+    Caller("demo-hq-admin", "hq_admin"),
+    Caller("demo-hq-viewer", "hq_viewer"),
+    Caller("demo-credit-controller", "credit_controller"),
+    Caller("demo-erp", "erp"),
+]
+SCOPED = [
+    Caller("demo-chengdu-manager", "branch_manager", branch="CD"),
+    Caller("matrix-shanghai-manager", "branch_manager", branch="SH"),
+    Caller("demo-chengdu-clerk", "branch_clerk", branch="CD"),
+    Caller("demo-shanghai-clerk", "branch_clerk", branch="SH"),
+    Caller("demo-chengdu-warehouse", "warehouse_clerk", warehouse="WH-CD"),
+    Caller("matrix-shanghai-warehouse", "warehouse_clerk", warehouse="WH-SH"),
+    Caller("demo-dealer-cd001", "dealer", dealer="CD-001"),
+    Caller("matrix-dealer-cd002", "dealer", dealer="CD-002"),
+    Caller("matrix-dealer-sh001", "dealer", dealer="SH-001"),
+]
+EXTRA_KEYS = {
+    c.key: {"name": c.key, "role": c.role, "branch": c.branch, "warehouse": c.warehouse}
+    | ({"dealer": c.dealer} if c.dealer else {})
+    for c in SCOPED
+    if c.key.startswith("matrix-")
+}
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Whose a sample record is. ``staff``: every non-dealer principal reads it (national
+    terms); ``everyone``: the catalogue, readable by every signed-in caller."""
+
+    branches: frozenset[str] = frozenset()
+    dealers: frozenset[str] = frozenset()
+    warehouses: frozenset[str] = frozenset()
+    staff: bool = False
+    everyone: bool = False
+
+    def foreign_to(self, caller: Caller) -> bool:
+        if self.everyone:
+            return False
+        if caller.role == "dealer":
+            return caller.dealer not in self.dealers
+        if self.staff:
+            return False
+        if caller.warehouse:
+            return caller.warehouse not in self.warehouses
+        return caller.branch not in self.branches
+
+
+def owned(*, branches=(), dealers=(), warehouses=(), staff=False, everyone=False) -> Owners:
+    return Owners(frozenset(branches), frozenset(dealers), frozenset(warehouses), staff, everyone)
+
+
+NATIONAL = owned()
+CATALOGUE = owned(everyone=True)
+CHENGDU_DEALER = owned(branches=["CD"], dealers=["CD-001"])
+CHENGDU_ORDER = owned(branches=["CD"], dealers=["CD-001"], warehouses=["WH-CD"])
+
+
+@dataclass
+class Sample:
+    params: dict[str, str]
+    owners: Owners
+    # What of the record a list answer must not show a foreign caller.
+    markers: list[str] = field(default_factory=list)
+
+
+def published(settings) -> list[dict]:
+    """Every envelope the three services published, as JSON."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers(), enable_auto_commit=False
+    )
+    envelopes = []
+    try:
+        for service in ("orders", "inventory", "finance"):
+            topic = settings.topic(service)
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning()
+            end = consumer.end_offsets(partitions)
+            while any(consumer.position(p) < end[p] for p in partitions):
+                for records in consumer.poll(timeout_ms=1000).values():
+                    envelopes.extend(json.loads(r.value) for r in records)
+    finally:
+        consumer.close()
+    return envelopes
+
+
+def first(envelopes: list[dict], event: str, **match: str) -> dict:
+    for envelope in envelopes:
+        if envelope["type"].split(".")[2] == event and all(
+            envelope["data"].get(k) == v for k, v in match.items()
+        ):
+            return envelope["data"]
+    raise AssertionError(f"the demo company published no {event} with {match}")
+
+
+def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
+    """A real record of the demo company for every route, and whose it is."""
+    month = business_today().strftime("%Y-%m")
+    order = first(envelopes, "OrderPlaced", dealer_code="CD-001")["order_id"]
+    shipment = first(envelopes, "ShipmentDispatched", dealer_code="CD-001")["shipment_id"]
+    transfer = first(envelopes, "TransferDispatched", to_warehouse="WH-CD")["transfer_id"]
+    stocktake = first(envelopes, "StocktakePosted", warehouse_code="WH-SH")["stocktake_id"]
+    dealer_return = first(envelopes, "ReturnApproved", dealer_code="CD-001")["return_id"]
+    invoice = first(envelopes, "InvoiceIssued", dealer_code="CD-001")["invoice_id"]
+    claim = first(envelopes, "RebateClaimFiled", dealer_code="CD-001")["claim_id"]
+    policy = first(envelopes, "RebatePolicyDefined", dealer_code="CD-001")["policy_code"]
+    salesperson = first(envelopes, "SalespersonRegistered", branch="CD")["salesperson_code"]
+    return {
+        # orders :8101
+        ("orders", "/dealers/{code}"): Sample({"code": "CD-001"}, CHENGDU_DEALER),
+        ("orders", "/dealers/{dealer_code}/salesperson"): Sample(
+            {"dealer_code": "CD-001"}, CHENGDU_DEALER
+        ),
+        ("orders", "/products/categories"): Sample({}, CATALOGUE),
+        ("orders", "/products/{sku}"): Sample({"sku": "WULIANGYE-52-500ML"}, CATALOGUE),
+        ("orders", "/promotions"): Sample({}, CATALOGUE),
+        ("orders", "/promotions/{code}"): Sample({"code": "SPRING-WLY-10-1"}, CATALOGUE),
+        # A grade's prices: staff, and the dealers of that grade (CD-002 is tier 2).
+        ("orders", "/price-lists/{grade}"): Sample(
+            {"grade": "tier2_distributor"}, owned(dealers=["CD-002"], staff=True)
+        ),
+        ("orders", "/orders/{order_id}"): Sample({"order_id": order}, CHENGDU_DEALER),
+        ("orders", "/returns/{return_id}"): Sample({"return_id": dealer_return}, CHENGDU_DEALER),
+        ("orders", "/demand-plans/{dealer_code}/{month}"): Sample(
+            {"dealer_code": "CD-001", "month": month}, CHENGDU_DEALER
+        ),
+        ("orders", "/targets/salespeople/{code}"): Sample(
+            {"code": salesperson}, owned(branches=["CD"])
+        ),
+        # The month's decomposition: a branch sees its own part, no one else's.
+        ("orders", "/targets/{month}"): Sample(
+            {"month": month}, owned(branches=["CD"]), markers=[salesperson, '"branch":"CD"']
+        ),
+        # inventory :8102
+        ("inventory", "/warehouses/{code}"): Sample(
+            {"code": "WH-CD"}, owned(branches=["CD"], warehouses=["WH-CD"])
+        ),
+        ("inventory", "/stock/{warehouse_code}/{sku}"): Sample(
+            {"warehouse_code": "WH-CD", "sku": "WULIANGYE-52-500ML"},
+            owned(branches=["CD"], warehouses=["WH-CD"]),
+        ),
+        ("inventory", "/stock/reservations/{order_id}"): Sample({"order_id": order}, CHENGDU_ORDER),
+        ("inventory", "/shipments/{shipment_id}"): Sample({"shipment_id": shipment}, CHENGDU_ORDER),
+        ("inventory", "/goods-receipts/returns/{return_id}"): Sample(
+            {"return_id": dealer_return}, CHENGDU_ORDER
+        ),
+        ("inventory", "/transfers/{transfer_id}"): Sample(
+            {"transfer_id": transfer}, owned(branches=["CD"], warehouses=["WH-CD", "WH-CENTRAL"])
+        ),
+        ("inventory", "/stocktakes/{stocktake_id}"): Sample(
+            {"stocktake_id": stocktake}, owned(branches=["SH"], warehouses=["WH-SH"])
+        ),
+        # finance :8103
+        ("finance", "/accounts/health-rules"): Sample({}, NATIONAL),
+        ("finance", "/accounts/{dealer_code}"): Sample({"dealer_code": "CD-001"}, CHENGDU_DEALER),
+        ("finance", "/invoices/{invoice_id}"): Sample({"invoice_id": invoice}, CHENGDU_DEALER),
+        ("finance", "/rebate-policies"): Sample({}, CHENGDU_DEALER, markers=[policy]),
+        ("finance", "/rebate-policies/{policy_code}"): Sample(
+            {"policy_code": policy}, CHENGDU_DEALER
+        ),
+        ("finance", "/rebate-claims/{claim_id}"): Sample({"claim_id": claim}, CHENGDU_DEALER),
+    }
+
+
+def query_sample(path: str) -> Sample | None:
+    """The query API's three audiences: the nation, one branch, one dealer."""
+    if path.startswith("/hq/"):
+        return Sample({}, NATIONAL)
+    if path.startswith("/branches/{branch_id}/"):
+        return Sample({"branch_id": "CD"}, owned(branches=["CD"]))
+    if path.startswith("/dealers/{dealer_id}/"):
+        return Sample({"dealer_id": "CD-001"}, CHENGDU_DEALER)
+    return None
+
+
+OPERATIONS = {"/healthz", "/readyz", "/metrics"}
+# Required query parameters, by name, filled the same way for every route.
+QUERY_SAMPLES = {"month": lambda: business_today().strftime("%Y-%m"), "as_of": date.today}
+
+
+@pytest.fixture
+def platform(settings) -> Iterator[dict[str, httpx.Client]]:
+    settings = settings.model_copy(update={"api_keys": json.dumps(EXTRA_KEYS)})
+    with (
+        serving(orders_process.build(settings)) as orders,
+        serving(inventory_process.build(settings)) as inventory,
+        serving(finance_process.build(settings)) as finance,
+        serving(query_process.build(settings)) as query,
+    ):
+        seed_demo_company(
+            orders_url=str(orders.base_url).rstrip("/"),
+            inventory_url=str(inventory.base_url).rstrip("/"),
+            finance_url=str(finance.base_url).rstrip("/"),
+            api_key="demo-hq-admin",
+        )
+        yield {
+            "orders": orders,
+            "inventory": inventory,
+            "finance": finance,
+            "query": query,
+            "envelopes": published(settings),
+        }
+
+
+def test_no_route_shows_a_record_to_a_caller_outside_its_scope(platform) -> None:
+    known = samples(platform["envelopes"])
+    tried = 0
+    leaks: list[str] = []
+    unsampled: list[str] = []
+    for service in ("orders", "inventory", "finance", "query"):
+        client = platform[service]
+        document = client.get("/openapi.json").json()
+        for template, operations in document["paths"].items():
+            if "get" not in operations or template in OPERATIONS:
+                continue
+            sample = query_sample(template) if service == "query" else None
+            sample = sample or known.get((service, template))
+            if sample is None:
+                unsampled.append(f"{service} GET {template}")
+                continue
+            path = template.format(**sample.params)
+            query = {
+                p["name"]: str(QUERY_SAMPLES[p["name"]]())
+                for p in operations["get"].get("parameters", [])
+                if p["in"] == "query" and p.get("required")
+            }
+            anonymous = client.get(path, params=query)
+            assert anonymous.status_code == 401, f"{service} {path} without a key"
+            answer = client.get(path, params=query, headers=_bearer("demo-hq-admin"))
+            assert answer.status_code == 200, f"HQ: {service} {path}: {answer.text[:300]}"
+            for caller in HEADQUARTERS + SCOPED:
+                tried += 1
+                response = client.get(path, params=query, headers=_bearer(caller.key))
+                assert response.status_code < 500, f"{caller.key} {path}: {response.text}"
+                if caller in HEADQUARTERS or not sample.owners.foreign_to(caller):
+                    continue
+                if response.status_code in (403, 404):
+                    continue
+                body = response.text.replace(" ", "")
+                if response.status_code == 200 and sample.markers:
+                    shown = [m for m in sample.markers if m.replace(" ", "") in body]
+                    if not shown:
+                        continue
+                leaks.append(
+                    f"{caller.key} ({caller.role}) {service} GET {path}: "
+                    f"{response.status_code} {response.text[:160]}"
+                )
+    assert not unsampled, "routes with no sample (say whose records they read): " + ", ".join(
+        unsampled
+    )
+    assert not leaks, f"{len(leaks)} leaks in {tried} tries:\n" + "\n".join(leaks)
+    print(f"scope matrix: {tried} route x caller tries, 0 leaks")
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
