@@ -7,18 +7,25 @@ outside of must get 403 or 404, never the record; where a route answers a list, 
 caller may get 200 only if nothing of the record is in it. Headquarters must get the record
 (so that the sample is a real one and the refusals mean something).
 
+Every POST route is tried the same way with a valid command on a Chengdu record, by every
+scoped role from outside that scope and by the read-only HQ roles: each must be refused
+(403 or 404, never 409, which would say the rule was checked first), and no event store
+gains an event.
+
 A route that appears without a sample here fails the test: a new route is covered the day
-it is added, by saying whose records it reads.
+it is added, by saying whose records it reads or changes.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
 import httpx
+import psycopg2
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -219,6 +226,249 @@ def query_sample(path: str) -> Sample | None:
     return None
 
 
+@dataclass
+class Command:
+    params: dict[str, str]
+    body: dict
+    owners: Owners
+
+
+def commands(envelopes: list[dict]) -> dict[tuple[str, str], Command]:
+    """A valid command for every POST route, on a record of the demo company, and whose
+    record it changes (NATIONAL: headquarters' alone)."""
+    month = business_today().strftime("%Y-%m")
+    today = business_today().isoformat()
+    order = first(envelopes, "OrderPlaced", dealer_code="CD-001")["order_id"]
+    shipment = first(envelopes, "ShipmentDispatched", dealer_code="CD-001")["shipment_id"]
+    transfer = first(envelopes, "TransferDispatched", to_warehouse="WH-CD")["transfer_id"]
+    stocktake = first(envelopes, "StocktakePosted", warehouse_code="WH-SH")["stocktake_id"]
+    dealer_return = first(envelopes, "ReturnApproved", dealer_code="CD-001")["return_id"]
+    invoice = first(envelopes, "InvoiceIssued", dealer_code="CD-001")["invoice_id"]
+    claim = first(envelopes, "RebateClaimFiled", dealer_code="CD-001")["claim_id"]
+    salesperson = first(envelopes, "SalespersonRegistered", branch="CD")["salesperson_code"]
+    wuliangye = "WULIANGYE-52-500ML"
+    one_bottle = [{"sku": wuliangye, "quantity": 1}]
+    levels = {"floor": "100000.00", "target": "120000.00", "stretch": "150000.00"}
+    chengdu_stock = owned(branches=["CD"], warehouses=["WH-CD"])
+    return {
+        # orders :8101
+        ("orders", "/dealers"): Command(
+            {},
+            {
+                "code": "CD-099",
+                "name": "Wenjiang Liquor",
+                "branch": "CD",
+                "region": "SOUTHWEST",
+                "grade": "group_buy",
+            },
+            NATIONAL,
+        ),
+        ("orders", "/products"): Command(
+            {},
+            {
+                "sku": "FENJIU-53-500ML",
+                "name": "Fenjiu 53% 500ml",
+                "category": "BAIJIU-QINGXIANG",
+                "list_price": "398.00",
+            },
+            NATIONAL,
+        ),
+        ("orders", "/products/categories"): Command(
+            {}, {"code": "BAIJIU-JIANGXIANG", "name": "Sauce-aroma baijiu"}, NATIONAL
+        ),
+        ("orders", "/price-lists/{grade}/prices"): Command(
+            {"grade": "tier1_distributor"}, {"sku": wuliangye, "unit_price": "1299.00"}, NATIONAL
+        ),
+        ("orders", "/promotions"): Command(
+            {},
+            {
+                "kind": "category_discount",
+                "code": "QINGXIANG-5PCT",
+                "name": "5 % off",
+                "category": "BAIJIU-NONGXIANG",
+                "discount_rate": "0.05",
+                "valid_from": today,
+                "valid_to": today,
+            },
+            NATIONAL,
+        ),
+        ("orders", "/promotions/{code}/end"): Command(
+            {"code": "SPRING-WLY-10-1"}, {"on": today}, NATIONAL
+        ),
+        ("orders", "/orders"): Command(
+            {}, {"dealer_code": "CD-001", "lines": one_bottle}, CHENGDU_DEALER
+        ),
+        ("orders", "/orders/{order_id}/approval"): Command({"order_id": order}, {}, CHENGDU_DEALER),
+        ("orders", "/orders/{order_id}/rejection"): Command(
+            {"order_id": order}, {"reason": "price dispute"}, CHENGDU_DEALER
+        ),
+        ("orders", "/orders/{order_id}/cancellation"): Command(
+            {"order_id": order}, {"reason": "ordered twice"}, CHENGDU_DEALER
+        ),
+        ("orders", "/returns"): Command(
+            {},
+            {"order_id": order, "lines": one_bottle, "reason": "label damaged"},
+            CHENGDU_DEALER,
+        ),
+        ("orders", "/returns/{return_id}/approval"): Command(
+            {"return_id": dealer_return}, {}, CHENGDU_DEALER
+        ),
+        ("orders", "/returns/{return_id}/rejection"): Command(
+            {"return_id": dealer_return}, {"reason": "past the window"}, CHENGDU_DEALER
+        ),
+        ("orders", "/demand-plans"): Command(
+            {}, {"dealer_code": "CD-001", "month": month, "lines": one_bottle}, CHENGDU_DEALER
+        ),
+        ("orders", "/demand-plans/{dealer_code}/{month}/revision"): Command(
+            {"dealer_code": "CD-001", "month": month}, {"lines": one_bottle}, CHENGDU_DEALER
+        ),
+        ("orders", "/demand-plans/{dealer_code}/{month}/approval"): Command(
+            {"dealer_code": "CD-001", "month": month}, {}, CHENGDU_DEALER
+        ),
+        ("orders", "/demand-plans/{dealer_code}/{month}/return"): Command(
+            {"dealer_code": "CD-001", "month": month}, {"comment": "too high"}, CHENGDU_DEALER
+        ),
+        ("orders", "/dealers/{dealer_code}/salesperson"): Command(
+            {"dealer_code": "CD-001"},
+            {"salesperson_code": salesperson, "effective_from": f"{month}-01"},
+            CHENGDU_DEALER,
+        ),
+        ("orders", "/targets/salespeople"): Command(
+            {}, {"code": "SP-CD-09", "name": "Liu Fang", "branch": "CD"}, owned(branches=["CD"])
+        ),
+        ("orders", "/targets/{month}"): Command({"month": month}, levels, NATIONAL),
+        ("orders", "/targets/{month}/branches/{branch}"): Command(
+            {"month": month, "branch": "CD"}, levels, owned(branches=["CD"])
+        ),
+        ("orders", "/targets/{month}/salespeople/{code}"): Command(
+            {"month": month, "code": salesperson}, levels, owned(branches=["CD"])
+        ),
+        # inventory :8102
+        ("inventory", "/warehouses"): Command(
+            {},
+            {
+                "code": "WH-CD-2",
+                "name": "Chengdu second warehouse",
+                "kind": "branch",
+                "branch": "CD",
+                "region": "SOUTHWEST",
+            },
+            NATIONAL,
+        ),
+        ("inventory", "/warehouses/{code}/sell-through"): Command(
+            {"code": "WH-CSG-CD-001"},
+            {"period_from": today, "period_to": today, "lines": one_bottle},
+            owned(branches=["CD"], dealers=["CD-001"], warehouses=["WH-CSG-CD-001"]),
+        ),
+        ("inventory", "/goods-receipts"): Command(
+            {},
+            {"warehouse_code": "WH-CD", "lines": [{**one_bottle[0], "unit_cost": "820.00"}]},
+            chengdu_stock,
+        ),
+        ("inventory", "/goods-receipts/returns/{return_id}"): Command(
+            {"return_id": dealer_return},
+            {"lines": [{"sku": wuliangye, "good": 1, "damaged": 0}]},
+            CHENGDU_ORDER,
+        ),
+        ("inventory", "/stock/{warehouse_code}/{sku}/safety-stock"): Command(
+            {"warehouse_code": "WH-CD", "sku": wuliangye}, {"quantity": 50}, chengdu_stock
+        ),
+        ("inventory", "/stock/{warehouse_code}/{sku}/damage"): Command(
+            {"warehouse_code": "WH-CD", "sku": wuliangye},
+            {"quantity": 1, "reason": "broken"},
+            chengdu_stock,
+        ),
+        ("inventory", "/stock/{warehouse_code}/{sku}/write-off"): Command(
+            {"warehouse_code": "WH-CD", "sku": wuliangye},
+            {"quantity": 1, "reason": "broken"},
+            chengdu_stock,
+        ),
+        ("inventory", "/shipments"): Command(
+            {}, {"order_id": order, "lines": one_bottle}, CHENGDU_ORDER
+        ),
+        ("inventory", "/shipments/{shipment_id}/delivery"): Command(
+            {"shipment_id": shipment}, {}, CHENGDU_ORDER
+        ),
+        ("inventory", "/transfers"): Command(
+            {},
+            {"from_warehouse": "WH-CD", "to_warehouse": "WH-CENTRAL", "lines": one_bottle},
+            chengdu_stock,
+        ),
+        ("inventory", "/transfers/{transfer_id}/receipt"): Command(
+            {"transfer_id": transfer},
+            {"lines": [{"sku": wuliangye, "received": 1}]},
+            chengdu_stock,
+        ),
+        ("inventory", "/stocktakes"): Command(
+            {}, {"warehouse_code": "WH-CD", "skus": [wuliangye]}, chengdu_stock
+        ),
+        ("inventory", "/stocktakes/{stocktake_id}/counts"): Command(
+            {"stocktake_id": stocktake},
+            {"lines": [{"sku": wuliangye, "counted": 1}]},
+            owned(branches=["SH"], warehouses=["WH-SH"]),
+        ),
+        ("inventory", "/stocktakes/{stocktake_id}/posting"): Command(
+            {"stocktake_id": stocktake}, {}, owned(branches=["SH"], warehouses=["WH-SH"])
+        ),
+        # finance :8103
+        ("finance", "/accounts/health-rules"): Command({}, {"utilisation_red": "0.95"}, NATIONAL),
+        ("finance", "/accounts/{dealer_code}/credit-terms"): Command(
+            {"dealer_code": "CD-001"},
+            {"credit_limit": "2500000.00", "payment_terms_days": 45},
+            CHENGDU_DEALER,
+        ),
+        ("finance", "/accounts/{dealer_code}/credit-overrides"): Command(
+            {"dealer_code": "CD-001"}, {"order_id": order}, CHENGDU_DEALER
+        ),
+        ("finance", "/receipts"): Command(
+            {}, {"dealer_code": "CD-001", "amount": "1000.00"}, CHENGDU_DEALER
+        ),
+        ("finance", "/credit-notes"): Command(
+            {}, {"invoice_id": invoice, "amount": "10.00", "reason": "late"}, CHENGDU_DEALER
+        ),
+        ("finance", "/rebate-policies"): Command(
+            {},
+            {
+                "policy_code": "CD001-EXTRA",
+                "dealer_code": "CD-001",
+                "rate": "0.0100",
+                "valid_from": today,
+                "valid_to": today,
+            },
+            NATIONAL,
+        ),
+        ("finance", "/rebate-policies/{policy_code}/settlements"): Command(
+            {"policy_code": "TIER1-REBATE"}, {"dealer_code": "CD-001"}, NATIONAL
+        ),
+        ("finance", "/rebate-claims"): Command(
+            {}, {"dealer_code": "CD-001", "amount": "1.00"}, CHENGDU_DEALER
+        ),
+        ("finance", "/rebate-claims/{claim_id}/approval"): Command(
+            {"claim_id": claim}, {}, CHENGDU_DEALER
+        ),
+        ("finance", "/rebate-claims/{claim_id}/rejection"): Command(
+            {"claim_id": claim}, {"reason": "no proof"}, CHENGDU_DEALER
+        ),
+    }
+
+
+# Headquarters' read-only roles change nothing anywhere.
+READ_ONLY = [c for c in HEADQUARTERS if c.role in ("hq_viewer", "erp")]
+
+
+def stored_events(settings) -> dict[str, int]:
+    conn = psycopg2.connect(settings.postgres().dsn())
+    try:
+        with conn.cursor() as curs:
+            counts = {}
+            for service in ("orders", "inventory", "finance"):
+                curs.execute(f"SELECT count(*) FROM {service}.{service}_events")
+                counts[service] = curs.fetchone()[0]
+            return counts
+    finally:
+        conn.close()
+
+
 OPERATIONS = {"/healthz", "/readyz", "/metrics"}
 # Required query parameters, by name, filled the same way for every route.
 QUERY_SAMPLES = {"month": lambda: business_today().strftime("%Y-%m"), "as_of": date.today}
@@ -245,6 +495,7 @@ def platform(settings) -> Iterator[dict[str, httpx.Client]]:
             "finance": finance,
             "query": query,
             "envelopes": published(settings),
+            "settings": settings,
         }
 
 
@@ -296,6 +547,46 @@ def test_no_route_shows_a_record_to_a_caller_outside_its_scope(platform) -> None
     )
     assert not leaks, f"{len(leaks)} leaks in {tried} tries:\n" + "\n".join(leaks)
     print(f"scope matrix: {tried} route x caller tries, 0 leaks")
+
+
+def test_no_command_changes_a_record_for_a_caller_outside_its_scope(platform) -> None:
+    known = commands(platform["envelopes"])
+    written = stored_events(platform["settings"])
+    tried = 0
+    wrong: list[str] = []
+    unsampled: list[str] = []
+    for service in ("orders", "inventory", "finance"):
+        client = platform[service]
+        for template, operations in client.get("/openapi.json").json()["paths"].items():
+            if "post" not in operations:
+                continue
+            sample = known.get((service, template))
+            if sample is None:
+                unsampled.append(f"{service} POST {template}")
+                continue
+            path = template.format(**sample.params)
+            for caller in SCOPED + READ_ONLY:
+                if caller in SCOPED and not sample.owners.foreign_to(caller):
+                    continue
+                tried += 1
+                headers = {**_bearer(caller.key), "Idempotency-Key": str(uuid.uuid4())}
+                response = client.post(path, json=sample.body, headers=headers)
+                if response.status_code not in (403, 404):
+                    wrong.append(
+                        f"{caller.key} ({caller.role}) {service} POST {path}: "
+                        f"{response.status_code} {response.text[:200]}"
+                    )
+    assert not unsampled, "routes with no sample command: " + ", ".join(unsampled)
+    assert not wrong, f"{len(wrong)} of {tried} foreign commands not refused:\n" + "\n".join(wrong)
+    assert stored_events(platform["settings"]) == written
+    # The samples are real: headquarters' answer to each is never 404 nor 422 (a refusal
+    # above meant the scope, not a wrong id or a bad body).
+    for (service, template), sample in known.items():
+        headers = {**_bearer("demo-hq-admin"), "Idempotency-Key": str(uuid.uuid4())}
+        path = template.format(**sample.params)
+        response = platform[service].post(path, json=sample.body, headers=headers)
+        assert response.status_code not in (404, 422), f"HQ: {path}: {response.text[:300]}"
+    print(f"scope matrix: {tried} foreign commands, all refused, nothing written")
 
 
 def _bearer(key: str) -> dict[str, str]:
