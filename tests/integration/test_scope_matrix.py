@@ -146,18 +146,29 @@ def first(envelopes: list[dict], event: str, **match: str) -> dict:
     raise AssertionError(f"the demo company published no {event} with {match}")
 
 
+def demo_records(envelopes: list[dict]) -> tuple[str, ...]:
+    """Chengdu's records in the demo company (and Shanghai's stocktake), by their ids:
+    an order, a shipment, a transfer, a stocktake, a return, an invoice, a rebate claim,
+    a rebate policy and a salesperson."""
+    return (
+        first(envelopes, "OrderPlaced", dealer_code="CD-001")["order_id"],
+        first(envelopes, "ShipmentDispatched", dealer_code="CD-001")["shipment_id"],
+        first(envelopes, "TransferDispatched", to_warehouse="WH-CD")["transfer_id"],
+        first(envelopes, "StocktakePosted", warehouse_code="WH-SH")["stocktake_id"],
+        first(envelopes, "ReturnApproved", dealer_code="CD-001")["return_id"],
+        first(envelopes, "InvoiceIssued", dealer_code="CD-001")["invoice_id"],
+        first(envelopes, "RebateClaimFiled", dealer_code="CD-001")["claim_id"],
+        first(envelopes, "RebatePolicyDefined", dealer_code="CD-001")["policy_code"],
+        first(envelopes, "SalespersonRegistered", branch="CD")["salesperson_code"],
+    )
+
+
 def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
     """A real record of the demo company for every route, and whose it is."""
     month = business_today().strftime("%Y-%m")
-    order = first(envelopes, "OrderPlaced", dealer_code="CD-001")["order_id"]
-    shipment = first(envelopes, "ShipmentDispatched", dealer_code="CD-001")["shipment_id"]
-    transfer = first(envelopes, "TransferDispatched", to_warehouse="WH-CD")["transfer_id"]
-    stocktake = first(envelopes, "StocktakePosted", warehouse_code="WH-SH")["stocktake_id"]
-    dealer_return = first(envelopes, "ReturnApproved", dealer_code="CD-001")["return_id"]
-    invoice = first(envelopes, "InvoiceIssued", dealer_code="CD-001")["invoice_id"]
-    claim = first(envelopes, "RebateClaimFiled", dealer_code="CD-001")["claim_id"]
-    policy = first(envelopes, "RebatePolicyDefined", dealer_code="CD-001")["policy_code"]
-    salesperson = first(envelopes, "SalespersonRegistered", branch="CD")["salesperson_code"]
+    order, shipment, transfer, stocktake, dealer_return, invoice, claim, policy, salesperson = (
+        demo_records(envelopes)
+    )
     return {
         # orders :8101
         ("orders", "/dealers/{code}"): Sample({"code": "CD-001"}, CHENGDU_DEALER),
@@ -238,14 +249,9 @@ def commands(envelopes: list[dict]) -> dict[tuple[str, str], Command]:
     record it changes (NATIONAL: headquarters' alone)."""
     month = business_today().strftime("%Y-%m")
     today = business_today().isoformat()
-    order = first(envelopes, "OrderPlaced", dealer_code="CD-001")["order_id"]
-    shipment = first(envelopes, "ShipmentDispatched", dealer_code="CD-001")["shipment_id"]
-    transfer = first(envelopes, "TransferDispatched", to_warehouse="WH-CD")["transfer_id"]
-    stocktake = first(envelopes, "StocktakePosted", warehouse_code="WH-SH")["stocktake_id"]
-    dealer_return = first(envelopes, "ReturnApproved", dealer_code="CD-001")["return_id"]
-    invoice = first(envelopes, "InvoiceIssued", dealer_code="CD-001")["invoice_id"]
-    claim = first(envelopes, "RebateClaimFiled", dealer_code="CD-001")["claim_id"]
-    salesperson = first(envelopes, "SalespersonRegistered", branch="CD")["salesperson_code"]
+    order, shipment, transfer, stocktake, dealer_return, invoice, claim, _, salesperson = (
+        demo_records(envelopes)
+    )
     wuliangye = "WULIANGYE-52-500ML"
     one_bottle = [{"sku": wuliangye, "quantity": 1}]
     levels = {"floor": "100000.00", "target": "120000.00", "stretch": "150000.00"}
