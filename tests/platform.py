@@ -56,6 +56,33 @@ def command(
     )
 
 
+# What a service answers while its replica of orders' dealers and products lags behind.
+NOT_KNOWN_YET = ("unknown_dealer", "unknown_sku")
+
+
+def command_when_known(
+    client: httpx.Client,
+    path: str,
+    body: dict[str, Any],
+    *,
+    headers: dict[str, str],
+    key: str | None = None,
+    timeout: float = 30,
+) -> httpx.Response:
+    """A command naming dealers or SKUs that orders registered a moment ago, sent as the
+    README asks of clients: retried with the same key while the service answers 404
+    ``unknown_dealer`` / ``unknown_sku`` (its replica has not caught up yet)."""
+    key = key or str(uuid.uuid4())
+
+    def attempt() -> httpx.Response | None:
+        response = command(client, path, body, headers=headers, key=key)
+        if response.status_code == 404 and response.json().get("code") in NOT_KNOWN_YET:
+            return None
+        return response
+
+    return wait_until(attempt, timeout=timeout, what=f"{path} to know what it names")
+
+
 def wait_until(condition: Callable[[], Any], *, timeout: float = 30, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
