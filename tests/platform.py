@@ -3,6 +3,7 @@ talk to them over HTTP exactly as clients do."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from kafka import KafkaConsumer, TopicPartition
 
 from runtime.embedded import free_port
 from runtime.process import Process
@@ -120,3 +122,21 @@ def envelopes_of(events: list, *, time: str = "2026-11-20T02:00:00Z") -> list:
             )
         )
     return out
+
+
+def published(settings, service: str, name: str) -> list[dict]:
+    """The envelopes of one event type on a service's topic, in position order."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1500,
+    )
+    topic = settings.topic(service)
+    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+    consumer.seek_to_beginning()
+    envelopes = [json.loads(record.value) for record in consumer]
+    consumer.close()
+    return sorted(
+        (e for e in envelopes if e["type"].split(".")[2] == name), key=lambda e: e["position"]
+    )

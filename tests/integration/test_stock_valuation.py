@@ -11,33 +11,14 @@ from decimal import Decimal
 
 import psycopg2
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from runtime.eventstore import Provenance
 from services.inventory.application import InventoryApplication, ReceiveGoods, RegisterWarehouse
 from services.inventory.domain import StockItem
 from tests.integration.saga import CHENGDU_WAREHOUSE, WULIANGYE, ok, running_company
-from tests.platform import command
+from tests.platform import command, published
 
 pytestmark = pytest.mark.integration
-
-
-def published(settings, service: str, name: str) -> list[dict]:
-    """The envelopes of one event type on a service's topic, in position order."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers(),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=1500,
-    )
-    topic = settings.topic(service)
-    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
-    consumer.seek_to_beginning()
-    envelopes = [json.loads(record.value) for record in consumer]
-    consumer.close()
-    return sorted(
-        (e for e in envelopes if e["type"].split(".")[2] == name), key=lambda e: e["position"]
-    )
 
 
 def test_a_shipment_takes_the_moving_average_cost_and_publishes_it(settings):
