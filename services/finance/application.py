@@ -395,11 +395,11 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
     def define_rebate_policy(
         self, policy: RebatePolicy, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
+        book = self.find_policy_book() or RebatePolicyBook()
+        book.define(policy, by)  # a policy that breaks a rule: 409, whatever it names
         if policy.dealer_code is not None:
             self.known_dealer(policy.dealer_code)
         self.check_skus(policy.unit_amounts)
-        book = self.find_policy_book() or RebatePolicyBook()
-        book.define(policy, by)
         return self.save_command(
             book, status_code=201, body=policy_view(policy), idempotency=idempotency
         )
