@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from services.finance.domain import Invoice
 from services.kernel.dates import business_today
+from services.masterdata.domain import NOT_KNOWN_YET
 
 REGIONS = {
     "SOUTHWEST": {"CD": "Chengdu", "CQ": "Chongqing"},
@@ -187,10 +188,7 @@ class Seeder:
 
 
 def _not_known_yet(response: httpx.Response) -> bool:
-    return response.status_code == 404 and response.json().get("code") in (
-        "unknown_dealer",
-        "unknown_sku",
-    )
+    return response.status_code == 404 and response.json().get("code") in NOT_KNOWN_YET
 
 
 def seed_demo_company(

@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from runtime.embedded import free_port
 from runtime.process import Process
+from services.masterdata.domain import NOT_KNOWN_YET
 
 HQ = {"Authorization": "Bearer demo-hq-admin"}
 CHENGDU_CLERK = {"Authorization": "Bearer demo-chengdu-clerk"}
@@ -56,10 +57,6 @@ def command(
     return client.post(
         path, json=body, headers={**headers, "Idempotency-Key": key or str(uuid.uuid4())}
     )
-
-
-# What a service answers while its replica of orders' dealers and products lags behind.
-NOT_KNOWN_YET = ("unknown_dealer", "unknown_sku")
 
 
 def command_when_known(

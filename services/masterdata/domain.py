@@ -32,6 +32,10 @@ class UnknownSku(NotFound):
     code = "unknown_sku"
 
 
+# The codes a client retries on while the replica catches up (README, "Order to cash").
+NOT_KNOWN_YET = (UnknownDealer.code, UnknownSku.code)
+
+
 class KnownDealer(Aggregate):
     """A dealer of orders' registry (经销商), with where it sits and its grade."""
 
