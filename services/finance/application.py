@@ -262,8 +262,8 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
     ) -> CommandResult:
         """HQ sets a registered dealer's credit limit and payment terms."""
         dealer = self.known_dealer(cmd.dealer_code)
-        # The registration opened the account with the dealer's replica; one registered
-        # before finance kept a replica may lack it.
+        # The registration opened the account in the transaction that made the dealer known
+        # here: this opens one only should it be missing all the same.
         account = self.find_account(cmd.dealer_code) or DealerAccount(
             dealer_code=cmd.dealer_code,
             grade=dealer.grade,

@@ -48,6 +48,14 @@ def refused(response, code: str) -> dict:
     return problem
 
 
+def published_at_least(settings, service: str, name: str, count: int) -> list[dict]:
+    """The events of a type on a service's topic, once its relay has published ``count``."""
+    return wait_until(
+        lambda: len(found := published(settings, service, name)) >= count and found,
+        what=f"{count} {name} on the {service} topic",
+    )
+
+
 def test_stock_moves_only_for_skus_in_orders_catalogue(settings):
     with running_company(settings, with_finance=False) as company:
         inventory = company.inventory
@@ -92,14 +100,7 @@ def test_stock_moves_only_for_skus_in_orders_catalogue(settings):
         assert company.stock(MOUTAI)["on_hand"] == 12
 
         # Published: the two receipts that went in, and nothing for the refused commands.
-        received = wait_until(
-            lambda: (
-                (found := published(settings, "inventory", "GoodsReceived"))
-                and len(found) >= 2
-                and found
-            ),
-            what="both goods receipts on the inventory topic",
-        )
+        received = published_at_least(settings, "inventory", "GoodsReceived", 2)
         assert [e["data"]["lines"][0]["sku"] for e in received] == [WULIANGYE, MOUTAI]
         assert published(settings, "inventory", "StockDamaged") == []
         assert published(settings, "inventory", "SafetyStockSet") == []
@@ -153,18 +154,9 @@ def test_finance_acts_only_for_dealers_orders_registered(settings):
         paid = ok(command(finance, "/receipts", cash, headers=HQ, key="cash-cd-009"))
         assert paid["unapplied"] == "8000.00"
 
-        terms_set = wait_until(
-            lambda: (
-                (found := published(settings, "finance", "CreditTermsSet"))
-                and len(found) >= 2
-                and found
-            ),
-            what="both dealers' credit terms on the finance topic",
-        )
+        terms_set = published_at_least(settings, "finance", "CreditTermsSet", 2)
         assert [e["data"]["dealer_code"] for e in terms_set] == ["CD-001", "CD-009"]
-        receipts = wait_until(
-            lambda: published(settings, "finance", "ReceiptRecorded"), what="the receipt"
-        )
+        receipts = published_at_least(settings, "finance", "ReceiptRecorded", 1)
         assert [e["data"]["dealer_code"] for e in receipts] == ["CD-009"]
         assert published(settings, "finance", "RebatePolicyDefined") == []
 
