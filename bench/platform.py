@@ -44,6 +44,7 @@ from runtime import kafka
 from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from runtime.settings import PostgresLocation, Settings
 from runtime.supervisor import Child
+from services.masterdata.domain import NOT_KNOWN_YET
 
 log = logging.getLogger("bench")
 
@@ -232,11 +233,17 @@ class Platform:
         ]
         with httpx.Client(headers=HQ, timeout=30) as client:
             for url, path, body in steps:
-                response = client.post(
-                    url + path,
-                    json=body,
-                    headers={"Idempotency-Key": f"bench-seed-{uuid.uuid4()}"},
-                )
+                key = {"Idempotency-Key": f"bench-seed-{uuid.uuid4()}"}
+                deadline = time.monotonic() + 30
+                while True:
+                    response = client.post(url + path, json=body, headers=key)
+                    # Inventory and finance know a dealer or SKU a moment after orders.
+                    not_known_yet = (
+                        response.status_code == 404 and response.json().get("code") in NOT_KNOWN_YET
+                    )
+                    if not not_known_yet or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
                 if response.status_code not in (200, 201):
                     raise PlatformStartFailed(
                         f"seeding {path} failed: {response.status_code} {response.text}"

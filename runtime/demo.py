@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from services.finance.domain import Invoice
 from services.kernel.dates import business_today
+from services.masterdata.domain import NOT_KNOWN_YET
 
 REGIONS = {
     "SOUTHWEST": {"CD": "Chengdu", "CQ": "Chongqing"},
@@ -144,8 +145,9 @@ class Seeder:
     """Posts commands like any client; each has a fixed Idempotency-Key, so a second run on
     the same data answers with the first run's answers and changes nothing."""
 
-    def __init__(self, urls: dict[str, str], api_key: str) -> None:
+    def __init__(self, urls: dict[str, str], api_key: str, *, catch_up_s: float = 30) -> None:
         self.urls = urls
+        self.catch_up_s = catch_up_s
         self.headers = {"Authorization": f"Bearer {api_key}"}
         self.client = httpx.Client(timeout=30)
 
@@ -153,9 +155,16 @@ class Seeder:
         self, service: str, path: str, body: dict, key: str, *, api_key: str | None = None
     ) -> dict:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else self.headers
-        response = self.client.post(
-            self.urls[service] + path, json=body, headers={**headers, "Idempotency-Key": key}
-        )
+        deadline = time.monotonic() + self.catch_up_s
+        while True:
+            response = self.client.post(
+                self.urls[service] + path, json=body, headers={**headers, "Idempotency-Key": key}
+            )
+            # A dealer or SKU registered in orders a moment ago: inventory and finance know it
+            # once the registration has come through the orders topic. Retry, same key.
+            if not _not_known_yet(response) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         # 409 "already registered": the company was seeded by an earlier run with other keys.
         if response.status_code not in (200, 201, 409):
             raise RuntimeError(f"seeding {path} failed: {response.status_code} {response.text}")
@@ -178,6 +187,10 @@ class Seeder:
         self.client.close()
 
 
+def _not_known_yet(response: httpx.Response) -> bool:
+    return response.status_code == 404 and response.json().get("code") in NOT_KNOWN_YET
+
+
 def seed_demo_company(
     *, orders_url: str, inventory_url: str, finance_url: str, api_key: str
 ) -> dict[str, int]:
@@ -185,6 +198,9 @@ def seed_demo_company(
         {"orders": orders_url, "inventory": inventory_url, "finance": finance_url}, api_key
     )
     steps: list[tuple[str, str, dict, str]] = []
+    # Orders' registrations come first: inventory and finance refuse dealers and SKUs they
+    # have not heard of from orders yet, so what names them follows.
+    credit: list[tuple[str, str, dict, str]] = []
     for region, branches in REGIONS.items():
         for branch in branches:
             for number, (grade, name) in enumerate(zip(GRADES, DEALER_NAMES[branch], strict=True)):
@@ -200,7 +216,7 @@ def seed_demo_company(
                 limit, days = CREDIT[grade]
                 terms = {"credit_limit": limit, "payment_terms_days": days}
                 path = f"/accounts/{code}/credit-terms"
-                steps.append(("finance", path, terms, f"seed-credit-{code}"))
+                credit.append(("finance", path, terms, f"seed-credit-{code}"))
     for code, name, parent in CATEGORIES:
         category = {"code": code, "name": name, "parent": parent}
         steps.append(("orders", "/products/categories", category, f"seed-category-{code}"))
@@ -211,6 +227,7 @@ def seed_demo_company(
         path = "/price-lists/tier1_distributor/prices"
         steps.append(("orders", path, {"sku": sku, "unit_price": price}, f"seed-price-{sku}"))
     steps.extend(commercial_terms(business_today()))
+    steps.extend(credit)
     year = business_today().year
     policy = {**REBATE_POLICY, "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31"}
     steps.append(("finance", "/rebate-policies", policy, f"seed-rebate-{year}"))

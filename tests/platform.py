@@ -3,6 +3,7 @@ talk to them over HTTP exactly as clients do."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -12,9 +13,11 @@ from typing import Any
 
 import httpx
 import uvicorn
+from kafka import KafkaConsumer, TopicPartition
 
 from runtime.embedded import free_port
 from runtime.process import Process
+from services.masterdata.domain import NOT_KNOWN_YET
 
 HQ = {"Authorization": "Bearer demo-hq-admin"}
 CHENGDU_CLERK = {"Authorization": "Bearer demo-chengdu-clerk"}
@@ -56,6 +59,29 @@ def command(
     )
 
 
+def command_when_known(
+    client: httpx.Client,
+    path: str,
+    body: dict[str, Any],
+    *,
+    headers: dict[str, str],
+    key: str | None = None,
+    timeout: float = 30,
+) -> httpx.Response:
+    """A command naming dealers or SKUs that orders registered a moment ago, sent as the
+    README asks of clients: retried with the same key while the service answers 404
+    ``unknown_dealer`` / ``unknown_sku`` (its replica has not caught up yet)."""
+    key = key or str(uuid.uuid4())
+
+    def attempt() -> httpx.Response | None:
+        response = command(client, path, body, headers=headers, key=key)
+        if response.status_code == 404 and response.json().get("code") in NOT_KNOWN_YET:
+            return None
+        return response
+
+    return wait_until(attempt, timeout=timeout, what=f"{path} to know what it names")
+
+
 def wait_until(condition: Callable[[], Any], *, timeout: float = 30, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
@@ -93,3 +119,21 @@ def envelopes_of(events: list, *, time: str = "2026-11-20T02:00:00Z") -> list:
             )
         )
     return out
+
+
+def published(settings, service: str, name: str) -> list[dict]:
+    """The envelopes of one event type on a service's topic, in position order."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1500,
+    )
+    topic = settings.topic(service)
+    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+    consumer.seek_to_beginning()
+    envelopes = [json.loads(record.value) for record in consumer]
+    consumer.close()
+    return sorted(
+        (e for e in envelopes if e["type"].split(".")[2] == name), key=lambda e: e["position"]
+    )

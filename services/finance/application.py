@@ -1,8 +1,10 @@
 """The finance application: command handlers (credit terms, overrides, receipts, credit
 notes, rebate policies, their settlement, rebate claims and their approval) and the policies
-of its process manager (accounts opened for new dealers, credit reserved or refused for
-placed orders and released for ended ones, invoices issued for shipments, with their
-rebate)."""
+of its process manager (dealers and products known from orders' registry and catalogue,
+accounts opened for new dealers, credit reserved or refused for placed orders and released
+for ended ones, invoices issued for shipments, with their rebate). Commands naming a dealer
+or SKU that registry or catalogue does not hold are refused (404 ``unknown_dealer`` /
+``unknown_sku``)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ from services.finance.domain import (
 from services.kernel.errors import OutsideScope
 from services.kernel.money import cny
 from services.kernel.ownership import Ownership
+from services.masterdata import replica
+from services.masterdata.replica import KnowsMasterData
 
 
 @dataclass(frozen=True)
@@ -229,7 +233,7 @@ def credit_invoice(
                 account.accrue_rebate(policy, credit_note_id, issued_on, -amount, units)
 
 
-class FinanceApplication(ServiceApplication):
+class FinanceApplication(KnowsMasterData, ServiceApplication):
     service = "finance"
     name = "finance"
     contract = staticmethod(to_integration_event)
@@ -282,10 +286,15 @@ class FinanceApplication(ServiceApplication):
     def set_credit_terms(
         self, cmd: SetCreditTerms, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
-        """HQ sets a dealer's credit limit and payment terms (opening its account if the
-        dealer's registration has not reached finance yet)."""
+        """HQ sets a registered dealer's credit limit and payment terms."""
+        dealer = self.known_dealer(cmd.dealer_code)
+        # The registration opened the account in the transaction that made the dealer known
+        # here: this opens one only should it be missing all the same.
         account = self.find_account(cmd.dealer_code) or DealerAccount(
-            dealer_code=cmd.dealer_code, grade=None, branch=None, region=None
+            dealer_code=cmd.dealer_code,
+            grade=dealer.grade,
+            branch=dealer.branch,
+            region=dealer.region,
         )
         account.set_terms(cmd.credit_limit, cmd.payment_terms_days, by)
         return self.save_command(
@@ -300,6 +309,7 @@ class FinanceApplication(ServiceApplication):
         by: Provenance,
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
+        self.known_dealer(dealer_code)
         account = self.get_account(dealer_code)
         account.override(order_id, by)
         body = {"dealer_code": dealer_code, "order_id": order_id, **account_view(account)}
@@ -324,6 +334,7 @@ class FinanceApplication(ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         check_amount(cmd.amount, "a receipt")
+        self.known_dealer(cmd.dealer_code)
         account = self.get_account(cmd.dealer_code)
         if branch_scope is not None and account.branch != branch_scope:
             raise OutsideScope(f"dealer {cmd.dealer_code} belongs to branch {account.branch}")
@@ -361,6 +372,7 @@ class FinanceApplication(ServiceApplication):
         self, cmd: IssueCreditNote, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
         invoice = self.get_invoice(cmd.invoice_id)
+        self.check_skus(cmd.returned or ())
         account = self.get_account(invoice.dealer_code)
         note = CreditNote(
             dealer_code=invoice.dealer_code,
@@ -410,7 +422,10 @@ class FinanceApplication(ServiceApplication):
         self, policy: RebatePolicy, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
         book = self.find_policy_book() or RebatePolicyBook()
-        book.define(policy, by)
+        book.define(policy, by)  # a policy that breaks a rule: 409, whatever it names
+        if policy.dealer_code is not None:
+            self.known_dealer(policy.dealer_code)
+        self.check_skus(policy.unit_amounts)
         return self.save_command(
             book, status_code=201, body=policy_view(policy), idempotency=idempotency
         )
@@ -432,7 +447,8 @@ class FinanceApplication(ServiceApplication):
         policy.check_ended(cmd.settled_on)
         if cmd.dealer_code is not None:
             dealers = [cmd.dealer_code]
-            self.get_account(cmd.dealer_code)  # unknown dealer: 404
+            self.known_dealer(cmd.dealer_code)
+            self.get_account(cmd.dealer_code)
         else:
             try:
                 enrolment = self.repository.get(RebateEnrolment.create_id(policy.code))
@@ -501,6 +517,7 @@ class FinanceApplication(ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         """A salesperson claims (part of) a dealer's settled, unclaimed rebate."""
+        self.known_dealer(cmd.dealer_code)
         account = self.get_account(cmd.dealer_code)
         if branch_scope is not None and account.branch != branch_scope:
             raise OutsideScope(f"dealer {cmd.dealer_code} belongs to branch {account.branch}")
@@ -604,6 +621,12 @@ def health_rules_view(rules: HealthRules) -> dict:
 
 
 # -- the process manager's policies ----------------------------------------------------------
+def register_dealer(unit: Unit, envelope: Envelope, dealer: orders_events.DealerRegistered) -> None:
+    """A dealer joined: finance knows it from now on (the replica) and opens its account."""
+    replica.record_dealer(unit, envelope, dealer)
+    open_account(unit, envelope, dealer)
+
+
 def open_account(unit: Unit, envelope: Envelope, dealer: orders_events.DealerRegistered) -> None:
     account = unit.find(DealerAccount.create_id(dealer.dealer_code))
     if account is None:
@@ -616,13 +639,19 @@ def open_account(unit: Unit, envelope: Envelope, dealer: orders_events.DealerReg
             )
         )
     elif account.grade is None:
-        # Terms were set before the registration arrived: complete the account.
+        # The dealer's first order (or consignment sale) reached finance before its
+        # registration did (they travel on different partitions): complete the account.
         account.describe(grade=dealer.grade, branch=dealer.branch, region=dealer.region)
         unit.save(account)
 
 
 def reserve_credit(unit: Unit, envelope: Envelope, placed: orders_events.OrderPlaced) -> None:
-    """An order was placed: reserve its total against the dealer's limit, or refuse."""
+    """An order was placed: reserve its total against the dealer's limit, or refuse.
+
+    Orders places orders only for dealers it registered, but the order and the registration
+    travel on different partitions: the order may arrive first. It is decided all the same
+    (not refused as an unknown dealer), on an account opened for it without terms, so
+    within a limit of zero; the registration completes the account when it arrives."""
     billing_id = OrderBilling.create_id(placed.order_id)
     if unit.find(billing_id) is not None:
         return
@@ -865,7 +894,8 @@ def _credit_return(
 
 
 POLICIES: dict[str, Policy] = {
-    str(orders_events.DealerRegistered.event_type()): open_account,
+    **replica.POLICIES,
+    str(orders_events.DealerRegistered.event_type()): register_dealer,
     str(orders_events.OrderPlaced.event_type()): reserve_credit,
     str(orders_events.OrderRejected.event_type()): release_credit,
     str(orders_events.OrderCancelled.event_type()): release_credit,

@@ -1,6 +1,8 @@
 """The inventory application: the command handlers of the inventory service, and the policies
-of its process manager (stock reserved for placed orders, released for rejected or
-cancelled ones, made shippable by approval)."""
+of its process manager (dealers and products known from orders' registry and catalogue,
+stock reserved for placed orders, released for rejected or cancelled ones, made shippable by
+approval). Commands naming a dealer or SKU that registry or catalogue does not hold are
+refused (404 ``unknown_dealer`` / ``unknown_sku``)."""
 
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ from services.inventory.returns import ReturnReceipt, UnknownReturn
 from services.kernel.errors import OutsideScope
 from services.kernel.money import cny, line_amount
 from services.kernel.ownership import Ownership
+from services.masterdata import replica
+from services.masterdata.replica import KnowsMasterData
 
 ZERO = Decimal("0.00")
 
@@ -334,7 +338,7 @@ def shipment_view(shipment: Shipment) -> dict[str, Any]:
     }
 
 
-class InventoryApplication(ServiceApplication):
+class InventoryApplication(KnowsMasterData, ServiceApplication):
     service = "inventory"
     name = "inventory"
     contract = staticmethod(to_integration_event)
@@ -345,6 +349,8 @@ class InventoryApplication(ServiceApplication):
     def register_warehouse(
         self, cmd: RegisterWarehouse, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
+        if cmd.dealer_code is not None:
+            self.known_dealer(cmd.dealer_code)
         duplicate = WarehouseAlreadyRegistered(f"warehouse {cmd.code} is already registered")
         warehouse_id = Warehouse.create_id(cmd.code)
         for _attempt in range(10):
@@ -438,6 +444,7 @@ class InventoryApplication(ServiceApplication):
             raise OutsideScope(f"warehouse {cmd.warehouse_code} is not yours ({warehouse_scope})")
         if set(cmd.unit_costs) != set(cmd.lines):
             raise InvalidUnitCost("every line of a goods receipt needs its unit cost")
+        self.check_skus(cmd.lines)
         receipt = GoodsReceipt(
             warehouse_code=cmd.warehouse_code,
             business_date=cmd.business_date,
@@ -488,6 +495,7 @@ class InventoryApplication(ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         self.get_warehouse(warehouse_code)
+        self.check_skus([sku])
         [item] = self.stock_items(warehouse_code, [sku], create=True).values()
         item.set_safety_stock(quantity, by)
         return self.save_command(
@@ -517,6 +525,7 @@ class InventoryApplication(ServiceApplication):
         destination = self.get_warehouse(cmd.to_warehouse)
         scope.check(source)
         Transfer.check_route(source, destination)
+        self.check_skus(cmd.lines)
         skus = list(cmd.lines)
         outgoing = self.stock_items(source.code, skus, create=False)
         incoming = self.stock_items(destination.code, skus, create=True)
@@ -575,6 +584,7 @@ class InventoryApplication(ServiceApplication):
         gain) on the transfer."""
         transfer = self.get_transfer(transfer_id)
         scope.check(self.get_warehouse(transfer.to_warehouse))
+        self.check_skus(cmd.lines)
         arrivals = transfer.arrivals_of(
             {s: (a.received, a.damaged, a.reason, a.note) for s, a in cmd.lines.items()}
         )
@@ -607,6 +617,7 @@ class InventoryApplication(ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         scope.check(self.get_warehouse(cmd.warehouse_code))
+        self.check_skus([cmd.sku])
         item = self.get_stock(cmd.warehouse_code, cmd.sku)
         document_id = str(uuid4())
         item.mark_damaged(
@@ -628,6 +639,7 @@ class InventoryApplication(ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         scope.check(self.get_warehouse(cmd.warehouse_code))
+        self.check_skus([cmd.sku])
         item = self.get_stock(cmd.warehouse_code, cmd.sku)
         document_id = str(uuid4())
         cost = item.write_off_damaged(
@@ -653,6 +665,7 @@ class InventoryApplication(ServiceApplication):
         scope.check(self.get_warehouse(cmd.warehouse_code))
         if not cmd.skus:
             raise InvalidQuantity("a count sheet names at least one SKU")
+        self.check_skus(cmd.skus)
         items = self.stock_items(cmd.warehouse_code, cmd.skus, create=False)
         stocktake = Stocktake(
             warehouse_code=cmd.warehouse_code,
@@ -687,6 +700,7 @@ class InventoryApplication(ServiceApplication):
     ) -> CommandResult:
         stocktake = self.get_stocktake(stocktake_id)
         scope.check(self.get_warehouse(stocktake.warehouse_code))
+        self.check_skus(cmd.counts)
         stocktake.record_counts(cmd.counts, cmd.reasons, by)
         return self.save_command(
             stocktake, status_code=200, body=stocktake_view(stocktake), idempotency=idempotency
@@ -741,6 +755,7 @@ class InventoryApplication(ServiceApplication):
         scope.check(warehouse)
         if warehouse.kind != WarehouseKind.CONSIGNMENT or warehouse.dealer_code is None:
             raise NotConsignment(f"{warehouse.code} is not a dealer's consignment warehouse")
+        self.check_skus(cmd.lines)
         report_id = SellThroughReport.create_id(warehouse.code, cmd.period_from, cmd.period_to)
         already = SellThroughAlreadyReported(
             f"sell-through of {warehouse.code} for {cmd.period_from} to {cmd.period_to} "
@@ -803,6 +818,7 @@ class InventoryApplication(ServiceApplication):
         ones to damaged stock, both at what they cost when they shipped on the order."""
         receipt = self.get_return_receipt(cmd.return_id)
         scope.check(self.get_warehouse(receipt.warehouse_code))
+        self.check_skus(cmd.counted)
         receipt.check_receivable(cmd.counted)
         arrived = {sku: gd for sku, gd in cmd.counted.items() if sum(gd)}
         unit_costs = self.shipped_unit_costs(receipt.order_id, receipt.warehouse_code, arrived)
@@ -871,6 +887,7 @@ class InventoryApplication(ServiceApplication):
                 f"order {cmd.order_id} ships from {reservation.warehouse_code}, "
                 f"not from {warehouse_scope}"
             )
+        self.check_skus(cmd.lines)
         reservation.check_shippable(cmd.lines)
         assert reservation.warehouse_code is not None
         shipment_id = uuid4()
@@ -1015,6 +1032,7 @@ def expect_return(unit: Unit, envelope: Envelope, approved: orders_events.Return
 
 
 POLICIES: dict[str, Policy] = {
+    **replica.POLICIES,
     str(orders_events.ReturnApproved.event_type()): expect_return,
     str(orders_events.OrderPlaced.event_type()): reserve_stock,
     str(orders_events.OrderApproved.event_type()): make_shippable,

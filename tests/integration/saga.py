@@ -13,7 +13,7 @@ import httpx
 from services.finance import bootstrap as finance_process
 from services.inventory import bootstrap as inventory_process
 from services.orders import bootstrap as orders_process
-from tests.platform import HQ, command, serving, wait_until
+from tests.platform import HQ, command, command_when_known, serving, wait_until
 
 CHENGDU_CLERK = {"Authorization": "Bearer demo-chengdu-clerk"}
 CHENGDU_MANAGER = {"Authorization": "Bearer demo-chengdu-manager"}
@@ -53,14 +53,17 @@ class Company:
         ok(command(self.inventory, "/warehouses", warehouse, headers=HQ))
 
     def receive(self, sku: str, quantity: int, unit_cost: str = "812.00") -> dict:
-        """Goods into the Chengdu DC."""
+        """Goods into the Chengdu DC (once inventory knows the SKU from orders)."""
         line = {"sku": sku, "quantity": quantity, "unit_cost": unit_cost}
         body = {"warehouse_code": "WH-CD", "lines": [line]}
-        return ok(command(self.inventory, "/goods-receipts", body, headers=CHENGDU_WAREHOUSE))
+        return ok(
+            command_when_known(self.inventory, "/goods-receipts", body, headers=CHENGDU_WAREHOUSE)
+        )
 
     def credit_terms(self, dealer: str, limit: str, days: int = 30) -> dict:
         body = {"credit_limit": limit, "payment_terms_days": days}
-        return ok(command(self.finance, f"/accounts/{dealer}/credit-terms", body, headers=HQ))
+        path = f"/accounts/{dealer}/credit-terms"
+        return ok(command_when_known(self.finance, path, body, headers=HQ))
 
     # -- the flow ----------------------------------------------------------------------------
     def place(

@@ -12,7 +12,7 @@ import pytest
 from services.finance.domain import Invoice
 from services.kernel.dates import business_today
 from tests.integration.saga import DEALER_CD001, WULIANGYE, ok, running_company
-from tests.platform import HQ, command
+from tests.platform import HQ, command, command_when_known
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def day(offset: int) -> str:
 def test_consignment_sold_is_invoiced_once_at_the_grade_price_of_the_periods_last_day(settings):
     with running_company(settings) as company:
         inventory, finance = company.inventory, company.finance
-        ok(command(inventory, "/warehouses", STORE, headers=HQ))
+        ok(command_when_known(inventory, "/warehouses", STORE, headers=HQ))
         company.receive(WULIANGYE, 50)
         company.credit_terms("CD-001", "100000.00", days=30)
         # The tier-1 price: 1199.00 from today, 1249.00 from day 20.

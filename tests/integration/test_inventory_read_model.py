@@ -8,7 +8,7 @@ import pytest
 
 from projections import bootstrap as query_process
 from tests.integration.saga import JIANNANCHUN, WULIANGYE, ok, running_company
-from tests.platform import HQ, command, serving
+from tests.platform import HQ, command, command_when_known, serving
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ def receive(company, warehouse: str, sku: str, quantity: int, day: str) -> dict:
         "business_date": day,
         "lines": [{"sku": sku, "quantity": quantity, "unit_cost": "865.00"}],
     }
-    return ok(command(company.inventory, "/goods-receipts", body, headers=HQ))
+    return ok(command_when_known(company.inventory, "/goods-receipts", body, headers=HQ))
 
 
 def test_stock_levels_roll_ups_safety_and_as_of(settings):
@@ -112,7 +112,7 @@ def test_in_transit_damaged_and_consignment_stock_with_sell_through(settings):
         serving(query_process.build(settings)) as query,
     ):
         inv = company.inventory
-        ok(command(inv, "/warehouses", CONSIGNMENT, headers=HQ))
+        ok(command_when_known(inv, "/warehouses", CONSIGNMENT, headers=HQ))
         receive(company, "WH-CD", WULIANGYE, 100, "2026-11-01")
         to_dealer = {
             "from_warehouse": "WH-CD",

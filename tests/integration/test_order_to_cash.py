@@ -243,7 +243,7 @@ def test_bad_input_to_the_saga_commands_is_refused_and_changes_nothing(company):
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_order"
     receipt = {"dealer_code": "CD-999", "amount": "10.00"}
     nobody = command(company.finance, "/receipts", receipt, headers=HQ)
-    assert nobody.status_code == 404 and nobody.json()["code"] == "unknown_account"
+    assert nobody.status_code == 404 and nobody.json()["code"] == "unknown_dealer"
     malformed = command(company.finance, "/receipts", {**receipt, "amount": "1.005"}, headers=HQ)
     assert malformed.status_code == 422
     assert company.stock(WULIANGYE)["on_hand"] == 100

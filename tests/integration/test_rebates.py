@@ -53,6 +53,7 @@ from services.finance.domain import (
     RebatePolicy,
 )
 from services.kernel.dates import business_today
+from tests.integration.master_data import dealer, known_to, product
 from tests.integration.saga import (
     CHENGDU_CLERK,
     CHENGDU_MANAGER,
@@ -392,6 +393,8 @@ def november_business() -> list:
 @pytest.fixture
 def finance(settings):
     app = FinanceApplication(settings)
+    # The registrations as finance heard them earlier, at positions of their own.
+    known_to(app, dealer("CD-001"), product(WULIANGYE), product(JIANNANCHUN, list_price="458.50"))
     yield app
     app.close()
 

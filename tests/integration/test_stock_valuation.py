@@ -11,33 +11,15 @@ from decimal import Decimal
 
 import psycopg2
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from runtime.eventstore import Provenance
 from services.inventory.application import InventoryApplication, ReceiveGoods, RegisterWarehouse
 from services.inventory.domain import StockItem
+from tests.integration.master_data import known_to, product
 from tests.integration.saga import CHENGDU_WAREHOUSE, WULIANGYE, ok, running_company
-from tests.platform import command
+from tests.platform import command, published
 
 pytestmark = pytest.mark.integration
-
-
-def published(settings, service: str, name: str) -> list[dict]:
-    """The envelopes of one event type on a service's topic, in position order."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers(),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=1500,
-    )
-    topic = settings.topic(service)
-    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
-    consumer.seek_to_beginning()
-    envelopes = [json.loads(record.value) for record in consumer]
-    consumer.close()
-    return sorted(
-        (e for e in envelopes if e["type"].split(".")[2] == name), key=lambda e: e["position"]
-    )
 
 
 def test_a_shipment_takes_the_moving_average_cost_and_publishes_it(settings):
@@ -139,6 +121,7 @@ def as_recorded_before_valuation(settings, item_id) -> None:
 def test_stock_recorded_before_valuation_reads_and_counts_at_zero_cost(settings):
     app = InventoryApplication(settings)
     try:
+        known_to(app, product(WULIANGYE))
         app.register_warehouse(
             RegisterWarehouse("WH-CD", "Chengdu DC", "branch", "CD", "SOUTHWEST"),
             by=CLERK,

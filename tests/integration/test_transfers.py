@@ -20,6 +20,7 @@ from services.inventory.application import (
     RegisterWarehouse,
 )
 from services.inventory.domain import StockItem
+from tests.integration.master_data import dealer, known_to, product
 from tests.integration.saga import ok
 from tests.platform import CHENGDU_CLERK, HQ, SHANGHAI_CLERK, command, serving
 
@@ -51,9 +52,15 @@ WAREHOUSES = [
 ]
 
 
+# What inventory knows of orders' registry and catalogue (its replica).
+MASTER_DATA = (dealer("CD-001"), product(WULIANGYE), product(JIANNANCHUN, list_price="458.50"))
+
+
 @pytest.fixture
 def inventory(settings):
-    with serving(inventory_process.build(settings)) as client:
+    process = inventory_process.build(settings)
+    known_to(process.api.state.application, *MASTER_DATA)
+    with serving(process) as client:
         for warehouse in WAREHOUSES:
             ok(command(client, "/warehouses", warehouse, headers=HQ))
         yield client
@@ -185,6 +192,7 @@ class TestTransfers:
         clerk = Provenance(actor="Liu Yang", role="warehouse_clerk")
         app = InventoryApplication(settings)
         try:
+            known_to(app, *MASTER_DATA)
             for code, kind, branch in (("WH-CENTRAL", "central", None), ("WH-CD", "branch", "CD")):
                 app.register_warehouse(
                     RegisterWarehouse(code, code, kind, branch, None), by=clerk, idempotency=None

@@ -1,0 +1,92 @@
+"""The master-data replica of a service: kept by its process manager from orders' events,
+read by its command handlers, which refuse codes it does not know.
+
+Why aggregates in the event store rather than a table of its own: the process manager
+already saves every change of a poll with the poll's tracking records in one transaction
+of the service's event store (the library's process recorder). A replica kept as
+aggregates rides on that unchanged: no second store, no extra table to migrate and to keep
+in the same transaction, and commands read it the way they read everything else.
+
+It lags the orders topic by a moment: a command naming a dealer or product that orders
+registered a moment ago may be refused until the registration has arrived; the client
+retries (README, "Order to cash").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from contracts import orders as orders_events
+from contracts.envelope import Envelope
+from runtime.process_manager import Policy, Unit
+from services.masterdata.domain import KnownDealer, KnownProduct, unknown_dealer, unknown_skus
+
+Reader = Callable[[list[UUID]], dict[UUID, Any]]  # an application's or unit's get_many
+
+
+def known_dealer(read: Reader, dealer_code: str, *, service: str) -> KnownDealer:
+    """The dealer as this service knows it, or 404 ``unknown_dealer``."""
+    dealer_id = KnownDealer.create_id(dealer_code)
+    found = read([dealer_id]).get(dealer_id)
+    if found is None:
+        raise unknown_dealer(dealer_code, service)
+    return found
+
+
+def check_skus_known(read: Reader, skus: Iterable[str], *, service: str) -> None:
+    """Every SKU named is in the catalogue as this service knows it (read at once), or 404
+    ``unknown_sku`` naming every one that is not."""
+    ids = {KnownProduct.create_id(sku): sku for sku in dict.fromkeys(skus)}
+    if not ids:
+        return
+    found = read(list(ids))
+    missing = [sku for product_id, sku in ids.items() if product_id not in found]
+    if missing:
+        raise unknown_skus(missing, service)
+
+
+# -- the process manager's policies ----------------------------------------------------------
+def record_dealer(unit: Unit, envelope: Envelope, dealer: orders_events.DealerRegistered) -> None:
+    if unit.find(KnownDealer.create_id(dealer.dealer_code)) is None:
+        unit.save(
+            KnownDealer(
+                dealer_code=dealer.dealer_code,
+                name=dealer.name,
+                branch=dealer.branch,
+                region=dealer.region,
+                grade=dealer.grade,
+            )
+        )
+
+
+def record_product(
+    unit: Unit, envelope: Envelope, product: orders_events.ProductRegistered
+) -> None:
+    if unit.find(KnownProduct.create_id(product.sku)) is None:
+        unit.save(
+            KnownProduct(
+                sku=product.sku, name=product.name, category=product.category, unit=product.unit
+            )
+        )
+
+
+POLICIES: dict[str, Policy] = {
+    str(orders_events.DealerRegistered.event_type()): record_dealer,
+    str(orders_events.ProductRegistered.event_type()): record_product,
+}
+
+
+class KnowsMasterData:
+    """What a service application that keeps the replica asks of it (mixed into
+    ServiceApplication: ``get_many`` reads several aggregates at once)."""
+
+    service: str
+    get_many: Reader
+
+    def known_dealer(self, dealer_code: str) -> KnownDealer:
+        return known_dealer(self.get_many, dealer_code, service=self.service)
+
+    def check_skus(self, skus: Iterable[str]) -> None:
+        check_skus_known(self.get_many, skus, service=self.service)
