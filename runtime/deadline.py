@@ -15,11 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from eventsourcing.persistence import OperationalError
+
 _deadline: ContextVar[float | None] = ContextVar("database_deadline", default=None)
 
 
-class DatabaseUnavailable(Exception):
-    """The database did not answer before the request's deadline; nothing was written."""
+class DatabaseUnavailable(OperationalError):
+    """The database did not answer before the request's deadline; nothing was written. An
+    OperationalError like the library's own, so whatever handles a lost database (readiness
+    probes, snapshots, workers' retries) handles this too."""
 
 
 def current() -> float | None:

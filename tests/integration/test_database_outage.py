@@ -140,8 +140,10 @@ class TestPostgresDown:
                 assert_database_unavailable(response, elapsed)
             answer, elapsed = timed(lambda: query.get("/hq/sales", headers=HQ))
             assert_database_unavailable(answer, elapsed)
-            readiness = orders.get("/readyz")
+            readiness, elapsed = timed(lambda: orders.get("/readyz"))
             assert readiness.status_code == 503
+            assert readiness.json()["checks"]["database"]["ok"] is False
+            assert elapsed < ANSWER_WITHIN_S
 
             own_postgres.start()
             wait_until(
