@@ -31,7 +31,12 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresProcessRecorder
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+    PostgresProcessRecorder,
+)
 from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL, Identifier
 
@@ -135,7 +140,7 @@ def _retried_within_deadline(library_method: Callable[..., Any]) -> Callable[...
     to the pool timeout). Without a deadline (background workers), the library's retries."""
     once = library_method.__wrapped__  # eventsourcing's @retry keeps the plain method here
 
-    def method(self: ServiceRecorder, *args: Any, **kwargs: Any) -> Any:
+    def method(self: PostgresAggregateRecorder, *args: Any, **kwargs: Any) -> Any:
         until = deadline.current()
         if until is None:
             return library_method(self, *args, **kwargs)
@@ -299,10 +304,25 @@ class ServiceRecorder(PostgresProcessRecorder):
         return StoredAnswer(row["fingerprint"], row["status_code"], row["body"], row["position"])
 
 
+class SnapshotRecorder(PostgresAggregateRecorder):
+    """The library's snapshot recorder, giving up at a request's deadline like the events'
+    (a command reads a busy aggregate's snapshot first)."""
+
+    insert_events = _retried_within_deadline(PostgresAggregateRecorder.insert_events)
+    select_events = _retried_within_deadline(PostgresAggregateRecorder.select_events)
+
+
+class ServiceInfrastructure(PostgresFactory):
+    """The library's PostgreSQL factory with the bounded snapshot recorder (the library's
+    extension point: it names no environment variable for the snapshots' recorder)."""
+
+    aggregate_recorder_class = SnapshotRecorder
+
+
 def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -> dict[str, str]:
     pg: PostgresLocation = settings.postgres()
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": get_topic(ServiceInfrastructure),
         "POSTGRES_DBNAME": pg.dbname,
         "POSTGRES_HOST": pg.host,
         "POSTGRES_PORT": str(pg.port),

@@ -140,6 +140,11 @@ class TestPostgresDown:
                 assert_database_unavailable(response, elapsed)
             answer, elapsed = timed(lambda: query.get("/hq/sales", headers=HQ))
             assert_database_unavailable(answer, elapsed)
+            # A read of an aggregate that keeps snapshots (the snapshots' own recorder).
+            prices, elapsed = timed(
+                lambda: orders.get("/price-lists/tier1_distributor", headers=HQ)
+            )
+            assert_database_unavailable(prices, elapsed)
             readiness, elapsed = timed(lambda: orders.get("/readyz"))
             assert readiness.status_code == 503
             assert readiness.json()["checks"]["database"]["ok"] is False
