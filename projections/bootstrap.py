@@ -37,7 +37,7 @@ def build(settings: Settings, *, with_projectors: bool = True) -> Process:
     # Projectors and queries use separate pools: queries that wait for a position must never
     # starve the projector that would advance it.
     schema = settings.projections_schema
-    engine = projections_engine(settings, schema)
+    engine = projections_engine(settings, schema, serves_queries=True)
     projector_engine = projections_engine(settings, schema, pool_size=2 * len(PROJECTIONS))
     handlers = {p.name: SqlProjectionHandler(projector_engine, p) for p in PROJECTIONS}
     consumers = [projector(settings, h) for h in handlers.values()] if with_projectors else []

@@ -147,12 +147,24 @@ class Projection:
             raise Rejected(str(error)) from None
 
 
-def projections_engine(settings: Settings, schema: str, *, pool_size: int = 10) -> Engine:
+def projections_engine(
+    settings: Settings, schema: str, *, pool_size: int = 10, serves_queries: bool = False
+) -> Engine:
+    """An engine on the read models' schema. One that ``serves_queries`` answers within
+    ``database_timeout_s`` while the database is down or stuck (a connect timeout, a pool
+    wait and a statement timeout), so the query API answers 503 in time; projectors and
+    rebuilds may run long statements and keep no statement timeout."""
+    connect_args: dict[str, Any] = {"connect_timeout": max(2, settings.database_attempt_timeout_s)}
+    if serves_queries:
+        statement_ms = int(settings.database_timeout_s * 1000)
+        connect_args["options"] = f"-c statement_timeout={statement_ms}"
     return create_engine(
         settings.postgres().sqlalchemy_url(),
         pool_size=pool_size,
         max_overflow=2 * pool_size,
         pool_pre_ping=True,
+        pool_timeout=settings.database_timeout_s,
+        connect_args=connect_args,
         execution_options={"schema_translate_map": {None: schema}},
     )
 

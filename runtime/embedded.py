@@ -59,6 +59,45 @@ def _stop(process: subprocess.Popen | None, sig: int, timeout: float) -> None:
         process.wait(timeout=5)
 
 
+def pid_alive(pid: int) -> bool:
+    """Is ``pid`` a running process? A zombie (dead, not yet reaped by its parent: a killed
+    server under a supervisor that has not looked yet) is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, alive
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc to ask: trust kill()
+    state = stat.rpartition(")")[2].split()[0]  # the command name may hold spaces
+    return state not in ("Z", "X")
+
+
+def clear_stale_lock_files(pgdata: Path, socket_dir: Path) -> list[Path]:
+    """Remove the lock files a killed postmaster left (``postmaster.pid`` and the Unix
+    socket's ``.s.PGSQL.<port>.lock``), each only when the PID it names is not alive: a
+    live server's lock is never touched. PostgreSQL refuses to start while they name a
+    process that looks alive (a zombie, or a PID reused by another process)."""
+    removed = []
+    for lock in [pgdata / "postmaster.pid", *socket_dir.glob(".s.PGSQL.*.lock")]:
+        try:
+            first_line = lock.read_text().splitlines()[0].strip()
+            pid = abs(int(first_line))  # a negative PID marks a standalone backend's lock
+        except (OSError, IndexError, ValueError):
+            continue
+        if pid_alive(pid):
+            continue
+        log.warning("removing stale %s of PID %d (not running)", lock, pid)
+        lock.unlink(missing_ok=True)
+        if lock.name.endswith(".lock"):  # its socket is as dead as the lock
+            lock.with_suffix("").unlink(missing_ok=True)
+        removed.append(lock)
+    return removed
+
+
 @dataclass(frozen=True)
 class _RunAs:
     """The unprivileged account PostgreSQL runs under when we are root."""
@@ -186,6 +225,7 @@ class EmbeddedPostgres:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.touch()
+        clear_stale_lock_files(self.pgdata, self.socket_dir)
         if self.run_as is not None:
             for path in (self.folder, self.socket_dir, self.log_file):
                 os.chown(path, self.run_as.uid, self.run_as.gid)
@@ -265,6 +305,16 @@ class EmbeddedPostgres:
         # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, then exit.
         _stop(self.process, signal.SIGINT, timeout=30)
 
+    def alive(self) -> bool:
+        """Is the postmaster running? (Asking reaps it if it died: no zombie stays.)"""
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self) -> None:
+        """Start again on the same port and folder (clients reconnect), clearing the lock
+        files of a postmaster that was killed; PostgreSQL recovers from its WAL."""
+        self.stop()
+        self.start()
+
 
 class EmbeddedBroker:
     """The Tansu broker, memory only: nothing survives a restart (the relays republish)."""
@@ -307,6 +357,10 @@ class EmbeddedBroker:
 
     def stop(self) -> None:
         _stop(self.process, signal.SIGTERM, timeout=10)
+
+    def alive(self) -> bool:
+        """Is the broker running? (Asking reaps it if it died: no zombie stays.)"""
+        return self.process is not None and self.process.poll() is None
 
     def restart(self) -> None:
         """Stop and start on the same port: every topic and offset is gone afterwards."""

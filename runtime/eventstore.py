@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -29,10 +31,17 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+    PostgresProcessRecorder,
+)
 from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL, Identifier
 
+from runtime import deadline
+from runtime.deadline import DatabaseUnavailable
 from runtime.metrics import GROUP_COMMIT_COMMANDS
 from runtime.settings import PostgresLocation, Settings
 from services.kernel.errors import DomainError
@@ -122,9 +131,44 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+RETRY_WAIT_S = 0.2  # the library's wait between attempts
+
+
+def _retried_within_deadline(library_method: Callable[..., Any]) -> Callable[..., Any]:
+    """The library's method, retried on a lost connection only while the request's deadline
+    leaves room for another attempt (the library retries 10 times, each attempt waiting up
+    to the pool timeout). Without a deadline (background workers), the library's retries."""
+    once = library_method.__wrapped__  # eventsourcing's @retry keeps the plain method here
+
+    def method(self: PostgresAggregateRecorder, *args: Any, **kwargs: Any) -> Any:
+        until = deadline.current()
+        if until is None:
+            return library_method(self, *args, **kwargs)
+        while True:
+            if time.monotonic() >= until:
+                raise DatabaseUnavailable("the request's time for the database ran out")
+            try:
+                return once(self, *args, **kwargs)
+            except (InterfaceError, OperationalError) as error:
+                # Another attempt may wait for a connection up to the pool's timeout.
+                attempt = RETRY_WAIT_S + self.datastore.pool.timeout
+                if time.monotonic() + attempt > until:
+                    raise DatabaseUnavailable(str(error).splitlines()[0]) from error
+                time.sleep(RETRY_WAIT_S)
+
+    method.__name__ = once.__name__
+    method.__doc__ = once.__doc__
+    return method
+
+
 class ServiceRecorder(PostgresProcessRecorder):
     """The library's process recorder (events + tracking in one transaction), extended with
-    an idempotency-key table written in that same transaction."""
+    an idempotency-key table written in that same transaction. On a request's path its
+    reads and writes give up at the request's deadline (runtime.deadline)."""
+
+    insert_events = _retried_within_deadline(PostgresApplicationRecorder.insert_events)
+    select_events = _retried_within_deadline(PostgresApplicationRecorder.select_events)
+    max_notification_id = _retried_within_deadline(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
@@ -142,6 +186,15 @@ class ServiceRecorder(PostgresProcessRecorder):
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
+        # First in the transaction: no statement of it (the table lock's wait included) may
+        # outlast the deadline of the commands it writes, so it either commits in time or
+        # rolls back, and never commits after they were answered 503.
+        until = deadline.current()
+        if until is not None:
+            remaining_ms = math.floor((until - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                raise DatabaseUnavailable("the commands' time ran out before their transaction")
+            curs.execute(SQL("SET LOCAL statement_timeout = {0}").format(remaining_ms))
         super()._insert_events(curs, stored_events, **kwargs)
         # A process manager's batch: the origins of every event the batch's changes answer.
         for tracking in kwargs.get("trackings", ()):
@@ -180,6 +233,7 @@ class ServiceRecorder(PostgresProcessRecorder):
             curs.fetchone()  # in pipeline mode, this is where a violation surfaces
         return ids
 
+    @_retried_within_deadline
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_aggregates_events(
         self, after: dict[UUID, int], *, table: str | None = None, latest_only: bool = False
@@ -250,10 +304,25 @@ class ServiceRecorder(PostgresProcessRecorder):
         return StoredAnswer(row["fingerprint"], row["status_code"], row["body"], row["position"])
 
 
+class SnapshotRecorder(PostgresAggregateRecorder):
+    """The library's snapshot recorder, giving up at a request's deadline like the events'
+    (a command reads a busy aggregate's snapshot first)."""
+
+    insert_events = _retried_within_deadline(PostgresAggregateRecorder.insert_events)
+    select_events = _retried_within_deadline(PostgresAggregateRecorder.select_events)
+
+
+class ServiceInfrastructure(PostgresFactory):
+    """The library's PostgreSQL factory with the bounded snapshot recorder (the library's
+    extension point: it names no environment variable for the snapshots' recorder)."""
+
+    aggregate_recorder_class = SnapshotRecorder
+
+
 def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -> dict[str, str]:
     pg: PostgresLocation = settings.postgres()
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": get_topic(ServiceInfrastructure),
         "POSTGRES_DBNAME": pg.dbname,
         "POSTGRES_HOST": pg.host,
         "POSTGRES_PORT": str(pg.port),
@@ -262,6 +331,13 @@ def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -
         "POSTGRES_SCHEMA": service,
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "20",
+        # While the database is down, a request gives up within settings.database_timeout_s
+        # (runtime.deadline): each attempt waits at most this long for a pooled connection
+        # (the library's default is 30 s), a transaction holds the table lock or stays idle
+        # no longer than the bound.
+        "POSTGRES_CONNECT_TIMEOUT": str(settings.database_attempt_timeout_s),
+        "POSTGRES_LOCK_TIMEOUT": str(math.ceil(settings.database_timeout_s)),
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(math.ceil(settings.database_timeout_s)),
         # Consumers arrive out of position order across partitions: track every origin
         # position, not only the highest one.
         "SINGLE_ROW_TRACKING": "n",
@@ -275,6 +351,8 @@ def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -
 class _PendingCommand:
     stored_events: list[StoredEvent]
     answer: PendingAnswer | None
+    # The request's deadline: past it, the command is answered 503 and must never commit.
+    deadline: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
     notification_ids: Sequence[int] = ()
     error: BaseException | None = None
@@ -290,6 +368,10 @@ class GroupCommit:
     transaction fails on a conflict (optimistic concurrency, a reused idempotency key), each
     command of the group is written again on its own, so one command's conflict never fails
     another's.
+
+    A command carries its request's deadline: one still queued when it passes is failed
+    without a transaction, and a group's transaction is bounded by its earliest deadline, so
+    a command answered 503 (database unavailable) is never committed afterwards.
     """
 
     def __init__(self, recorder: ServiceRecorder, service: str, *, max_commands: int = 200) -> None:
@@ -305,8 +387,10 @@ class GroupCommit:
     ) -> Sequence[int]:
         """Write one command's events (and answer); its notification ids, in order."""
         self._start()
-        pending = _PendingCommand(stored_events, answer)
+        pending = _PendingCommand(stored_events, answer, deadline.current())
         self._queue.put(pending)
+        # No timeout here: the writer bounds its work by the deadline, and the caller must
+        # learn what really happened (committed or not), never guess.
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
@@ -343,8 +427,22 @@ class GroupCommit:
                     self._queue.put(None)  # stop after this group
                     break
                 group.append(more)
-            self.group_sizes.observe(len(group))
-            self._write_group(group)
+            group = self._drop_expired(group)
+            if group:
+                self.group_sizes.observe(len(group))
+                self._write_group(group)
+
+    @staticmethod
+    def _drop_expired(group: list[_PendingCommand]) -> list[_PendingCommand]:
+        now = time.monotonic()
+        live = []
+        for pending in group:
+            if pending.deadline is not None and pending.deadline <= now:
+                pending.error = DatabaseUnavailable("the command waited its time out in the queue")
+                pending.done.set()
+            else:
+                live.append(pending)
+        return live
 
     def _write_group(self, group: list[_PendingCommand]) -> None:
         try:
@@ -366,6 +464,8 @@ class GroupCommit:
 
     def _write_alone(self, pending: _PendingCommand) -> None:
         try:
+            if not self._drop_expired([pending]):
+                return
             self._insert([pending])
         except Exception as error:  # noqa: BLE001 - handed to the waiting command
             pending.error = error
@@ -374,7 +474,9 @@ class GroupCommit:
     def _insert(self, group: list[_PendingCommand]) -> None:
         stored = [event for pending in group for event in pending.stored_events]
         answers = [(pending.answer, len(pending.stored_events)) for pending in group]
-        ids = list(self.recorder.insert_events(stored, answers=answers) or ())
+        deadlines = [p.deadline for p in group if p.deadline is not None]
+        with deadline.until(min(deadlines, default=None)):
+            ids = list(self.recorder.insert_events(stored, answers=answers) or ())
         start = 0
         for pending in group:
             count = len(pending.stored_events)

@@ -25,6 +25,7 @@ from datetime import UTC
 import psycopg2
 import psycopg2.extensions
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import InterfaceError, OperationalError
 from kafka.errors import KafkaError
 from psycopg2.extras import execute_values
 
@@ -133,7 +134,13 @@ class Relay:
             while not self.stopping.is_set():
                 try:
                     self._run_once_connected()
-                except (KafkaError, psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+                except (
+                    KafkaError,
+                    psycopg2.OperationalError,  # its own connection (lock, state, LISTEN)
+                    psycopg2.InterfaceError,
+                    OperationalError,  # the event store's (reading the notification log)
+                    InterfaceError,
+                ) as error:
                     log.warning("relay %s: %s; retrying", self.service, error)
                     self._close_clients()
                     self.stopping.wait(1.0)
@@ -148,7 +155,10 @@ class Relay:
         self.stopping.set()
 
     def _run_once_connected(self) -> None:
-        self._conn = psycopg2.connect(self.settings.postgres().dsn())
+        self._conn = psycopg2.connect(
+            self.settings.postgres().dsn(),
+            connect_timeout=max(2, self.settings.database_attempt_timeout_s),
+        )
         self._conn.autocommit = True
         if not self._acquire_lock():
             return

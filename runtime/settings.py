@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     finance_port: int = DEFAULT_PORTS["finance"]
     # Bounded wait of a query given ?min_position= before it answers 503.
     read_your_writes_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    # While the database is unreachable, a command or query answers 503 database_unavailable
+    # (with Retry-After) within this many seconds, and a command so answered never commits.
+    database_timeout_s: float = Field(default=5.0, ge=1, le=60)
     # Orders above this total (CNY) also need a branch manager's approval.
     order_approval_threshold: Decimal = Field(default=Decimal("500000.00"), ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -175,6 +178,12 @@ class Settings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.dist_env == Environment.DEVELOPMENT
+
+    @property
+    def database_attempt_timeout_s(self) -> int:
+        """How long one attempt waits for a connection (whole seconds, as the drivers take
+        it): short enough that several attempts fit in ``database_timeout_s``."""
+        return max(1, int(self.database_timeout_s // 4))
 
     def port_of(self, process: str) -> int:
         return int(getattr(self, f"{process}_port"))

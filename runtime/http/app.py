@@ -18,6 +18,7 @@ from runtime.consumer import ConsumerRuntime
 from runtime.eventstore import ServiceApplication
 from runtime.http import problems
 from runtime.http.auth import ApiKeys
+from runtime.http.deadline import RequestDeadline
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.relay import Relay
 from runtime.settings import Settings
@@ -118,6 +119,7 @@ def create_app(
     problems.install(app)
 
     app.add_middleware(RequestMetrics, process=process)
+    app.add_middleware(RequestDeadline, seconds=settings.database_timeout_s)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -1,18 +1,24 @@
 """Errors as application/problem+json with a machine-readable ``code``.
 
 The mapping from error class to status is explicit and lives here only: domain NotFound ->
-404, RuleViolation -> 409, OutsideScope -> 403, schema errors -> 422 with field paths.
+404, RuleViolation -> 409, OutsideScope -> 403, schema errors -> 422 with field paths, the
+database unreachable (whichever driver noticed) -> 503 ``database_unavailable``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import eventsourcing.persistence
+import psycopg2
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from runtime.deadline import DatabaseUnavailable
 from services.kernel.errors import DomainError, NotFound, OutsideScope, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
@@ -52,6 +58,32 @@ def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(body, problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
 
 
+# What the event store (eventsourcing, psycopg 3), the read models (SQLAlchemy, psycopg2) and
+# the request deadline raise when the database cannot be reached, or cannot answer in time
+# (a statement or lock timeout). Integrity and programming errors stay 500: they are bugs.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+)
+
+
+def database_unavailable(timeout_s: float) -> Problem:
+    return Problem(
+        503,
+        "database_unavailable",
+        f"the database did not answer within {timeout_s:g} s; nothing of this request is "
+        "being written any more. Retry with the same Idempotency-Key: should the database "
+        "have committed it as the connection broke, the retry answers the first answer",
+        headers={"Retry-After": str(max(1, math.ceil(timeout_s / 2)))},
+    )
+
+
 def status_of(error: DomainError) -> int:
     if isinstance(error, NotFound):
         return 404
@@ -70,6 +102,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
         return problem_response(Problem(status_of(error), error.code, error.detail, **error.extra))
+
+    async def _database(request: Request, _: Exception) -> JSONResponse:
+        settings = getattr(request.app.state, "settings", None)
+        return problem_response(database_unavailable(getattr(settings, "database_timeout_s", 5)))
+
+    for error_class in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error_class, _database)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

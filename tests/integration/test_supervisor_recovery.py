@@ -1,0 +1,140 @@
+"""`dist run`'s supervisor brings the platform back after kill -9 of the broker or of the
+postmaster (restarted on their ports; the relay republishes to the fresh broker), and a child
+that keeps failing is reported and held back while the others go on serving. Real processes:
+PostgreSQL, the broker and the orders service as children of the supervisor under test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from runtime.migrate import migrate
+from runtime.settings import Settings
+from runtime.supervisor import Child, Supervisor
+from services.orders.domain import Dealer
+from tests.integration.test_delivery_guarantees import topic_envelopes
+from tests.platform import HQ, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def register(orders_url: str, code: str, name: str) -> httpx.Response:
+    body = {"code": code, "name": name, "branch": "CD", "region": "SOUTHWEST"}
+    return httpx.post(
+        f"{orders_url}/dealers",
+        json={**body, "grade": "tier1_distributor"},
+        headers={**HQ, "Idempotency-Key": f"reg-{code}"},
+        timeout=10,
+    )
+
+
+def ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def published_dealers(settings: Settings) -> set[str]:
+    return {envelope["subject"] for envelope in topic_envelopes(settings)}
+
+
+@pytest.fixture
+def platform(tmp_path: Path):
+    """PostgreSQL, the broker, the orders service and a downstream consumer that cannot
+    start, all under one supervisor (2 restarts per minute each)."""
+    postgres = EmbeddedPostgres(tmp_path / "pg", fast_unsafe=True).start()
+    broker = EmbeddedBroker(tmp_path / "broker").start()
+    settings = Settings(
+        dist_env="development",
+        database_url=postgres.url,
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        kafka_namespace=f"t{uuid.uuid4().hex[:10]}",
+        kafka_session_timeout_ms=1500,
+        orders_port=free_port(),
+        database_timeout_s=2,
+    )
+    migrate(settings)
+    env = {
+        **os.environ,
+        "DIST_ENV": "development",
+        "DATABASE_URL": postgres.url,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "KAFKA_NAMESPACE": settings.kafka_namespace,
+        "KAFKA_SESSION_TIMEOUT_MS": "1500",
+        "ORDERS_PORT": str(settings.orders_port),
+        "HOST": "127.0.0.1",
+        "DATABASE_TIMEOUT_S": "2",
+    }
+    orders = Child(
+        "orders", [sys.executable, "-m", "runtime", "serve", "orders"], env, tmp_path / "o.log"
+    )
+    # The ERP consumer with a broken configuration: it exits as soon as it starts.
+    erp = Child("erp", [sys.executable, "-c", "raise SystemExit(3)"], env, tmp_path / "erp.log")
+    supervisor = Supervisor(max_restarts=2, window_s=60)
+    supervisor.watch("postgres", postgres)
+    supervisor.watch("broker", broker)
+    for child in (orders, erp):
+        child.start()
+        supervisor.watch(child.name, child)
+    stopping = threading.Event()
+    watcher = threading.Thread(target=supervisor.run, args=(stopping,), kwargs={"interval_s": 0.2})
+    watcher.start()
+    try:
+        yield settings, supervisor, postgres, broker
+    finally:
+        stopping.set()
+        watcher.join(timeout=10)
+        for child in (erp, orders):
+            child.stop()
+        broker.stop()
+        postgres.stop()
+        shutil.rmtree(postgres.folder, ignore_errors=True)
+
+
+def test_platform_recovers_from_kill_9_and_a_failing_child_is_held_back(platform):
+    settings, supervisor, postgres, broker = platform
+    orders_url = f"http://127.0.0.1:{settings.orders_port}"
+    wait_until(lambda: ready(orders_url), timeout=60, what="orders ready")
+    wait_until(lambda: supervisor.failing() == ["erp"], timeout=20, what="erp reported")
+    jinjiang = register(orders_url, "CD-001", "Jinjiang Wine Trading")
+    assert jinjiang.status_code == 201  # the others go on serving
+    wait_until(
+        lambda: str(Dealer.create_id("CD-001")) in published_dealers(settings),
+        timeout=30,
+        what="CD-001 published",
+    )
+
+    killed_broker = broker.process.pid
+    os.kill(killed_broker, signal.SIGKILL)
+    wait_until(lambda: broker.alive() and broker.process.pid != killed_broker, timeout=20)
+    wait_until(lambda: ready(orders_url), timeout=60, what="orders ready after the broker")
+    # The fresh broker has nothing; the relay republishes from the event store.
+    wait_until(
+        lambda: str(Dealer.create_id("CD-001")) in published_dealers(settings),
+        timeout=60,
+        what="CD-001 republished",
+    )
+
+    killed_postmaster = postgres.process.pid
+    stale_lock = postgres.pgdata / "postmaster.pid"
+    os.kill(killed_postmaster, signal.SIGKILL)
+    wait_until(lambda: postgres.alive() and postgres.process.pid != killed_postmaster, timeout=40)
+    assert stale_lock.read_text().split()[0] == str(postgres.process.pid)
+    wait_until(lambda: ready(orders_url), timeout=60, what="orders ready after PostgreSQL")
+    wuhou = wait_until(
+        lambda: (r := register(orders_url, "CD-002", "Wuhou Spirits")).status_code == 201 and r,
+        timeout=20,
+        what="CD-002 registered",
+    )
+    assert wuhou.json()["code"] == "CD-002"
+    assert supervisor.failing() == ["erp"]
