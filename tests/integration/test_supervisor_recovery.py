@@ -44,6 +44,14 @@ def ready(url: str) -> bool:
         return False
 
 
+def lock_names(lock: Path) -> str | None:
+    """The PID a postmaster.pid names (None while it is missing or half written)."""
+    try:
+        return (lock.read_text().split() or [None])[0]
+    except FileNotFoundError:
+        return None
+
+
 def published_dealers(settings: Settings) -> set[str]:
     return {envelope["subject"] for envelope in topic_envelopes(settings)}
 
@@ -51,7 +59,7 @@ def published_dealers(settings: Settings) -> set[str]:
 @pytest.fixture
 def platform(tmp_path: Path):
     """PostgreSQL, the broker, the orders service and a downstream consumer that cannot
-    start, all under one supervisor (2 restarts per minute each)."""
+    start, all under one supervisor (2 restarts per ten minutes each)."""
     postgres = EmbeddedPostgres(tmp_path / "pg", fast_unsafe=True).start()
     broker = EmbeddedBroker(tmp_path / "broker").start()
     settings = Settings(
@@ -80,7 +88,8 @@ def platform(tmp_path: Path):
     )
     # The ERP consumer with a broken configuration: it exits as soon as it starts.
     erp = Child("erp", [sys.executable, "-c", "raise SystemExit(3)"], env, tmp_path / "erp.log")
-    supervisor = Supervisor(max_restarts=2, window_s=60)
+    # A window longer than the test: the failing child stays held back throughout.
+    supervisor = Supervisor(max_restarts=2, window_s=600)
     supervisor.watch("postgres", postgres)
     supervisor.watch("broker", broker)
     for child in (orders, erp):
@@ -106,8 +115,12 @@ def test_platform_recovers_from_kill_9_and_a_failing_child_is_held_back(platform
     orders_url = f"http://127.0.0.1:{settings.orders_port}"
     wait_until(lambda: ready(orders_url), timeout=60, what="orders ready")
     wait_until(lambda: supervisor.failing() == ["erp"], timeout=20, what="erp reported")
-    jinjiang = register(orders_url, "CD-001", "Jinjiang Wine Trading")
-    assert jinjiang.status_code == 201  # the others go on serving
+    # The others go on serving (a loaded machine may answer 503 within the 2 s bound).
+    wait_until(
+        lambda: register(orders_url, "CD-001", "Jinjiang Wine Trading").status_code == 201,
+        timeout=20,
+        what="CD-001 registered",
+    )
     wait_until(
         lambda: str(Dealer.create_id("CD-001")) in published_dealers(settings),
         timeout=30,
@@ -129,7 +142,11 @@ def test_platform_recovers_from_kill_9_and_a_failing_child_is_held_back(platform
     stale_lock = postgres.pgdata / "postmaster.pid"
     os.kill(killed_postmaster, signal.SIGKILL)
     wait_until(lambda: postgres.alive() and postgres.process.pid != killed_postmaster, timeout=40)
-    assert stale_lock.read_text().split()[0] == str(postgres.process.pid)
+    wait_until(
+        lambda: lock_names(stale_lock) == str(postgres.process.pid),
+        timeout=20,
+        what="the restarted postmaster's own lock file",
+    )
     wait_until(lambda: ready(orders_url), timeout=60, what="orders ready after PostgreSQL")
     wuhou = wait_until(
         lambda: (r := register(orders_url, "CD-002", "Wuhou Spirits")).status_code == 201 and r,
