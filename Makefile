@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-embedded test-local-pg lint bench schemas clean
+.PHONY: run test test-embedded test-local-pg lint bench bench-smoke schemas clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -29,6 +29,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.readmodels $(READMODELS_ARGS)
+
+## make bench-smoke: both benchmarks at toy sizes, so CI notices when one stops running
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench --smoke
+	$(BIN)/python -m bench.readmodels --smoke
 
 ## Re-export the JSON Schemas of the integration events under contracts/schemas
 schemas: $(STAMP)

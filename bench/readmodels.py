@@ -80,8 +80,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="DATABASE_URL",
         help="only time the queries, against the read models of a kept database",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few thousand events and queries: proves the benchmark runs (CI), measures nothing",
+    )
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.events, args.dealers, args.skus, args.warehouses, args.queries = 5_000, 50, 20, 5, 3
+    return args
 
 
 # -- infrastructure ---------------------------------------------------------------------------

@@ -76,7 +76,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=256,
         help="at most this many orders in flight in the command-to-visible and saga phases (256)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one second per phase at a low rate: proves the benchmark runs (CI), measures nothing",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.duration, args.ceiling_duration, args.warmup = 1.0, 1.0, 0.5
+        args.rate, args.saga_rate = 20.0, 10.0
     if (
         min(args.concurrency, args.senders) < 1
         or min(args.rate, args.saga_rate, args.duration) <= 0
