@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.planning import MONTH_PATTERN
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
 from projections.demand_plans.queries import (
     PlanDimension,
@@ -24,6 +23,7 @@ from projections.targets.queries import (
     salesperson_attainment,
 )
 from runtime.http.problems import Problem
+from runtime.http.schemas import MONTH_PATTERN, POSITION_PATTERN
 from runtime.settings import Role
 
 hq = APIRouter(prefix="/hq", tags=["headquarters"])
@@ -32,7 +32,7 @@ dealers = APIRouter(prefix="/dealers/{dealer_id}", tags=["dealers"])
 
 POSITION = Field(
     default=None,
-    pattern=r"^[a-z]+:\d+$",
+    pattern=POSITION_PATTERN,
     description="a command's `position` (e.g. `orders:42`): wait until the read model has it",
 )
 

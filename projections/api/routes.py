@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -41,6 +40,7 @@ from projections.sales.queries import (
     sales_summary,
 )
 from runtime.http.problems import Problem
+from runtime.http.schemas import POSITION_PATTERN, IsoDate
 from runtime.settings import Role
 from services.kernel.dates import business_today
 
@@ -60,8 +60,8 @@ class SalesQuery(BaseModel):
 
     by: SalesDimension = SalesDimension.SKU
     period: Period = Period.DAY
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
     region: str | None = None
     branch: str | None = None
     dealer: str | None = None
@@ -71,7 +71,7 @@ class SalesQuery(BaseModel):
     cursor: str | None = None
     min_position: str | None = Field(
         default=None,
-        pattern=r"^[a-z]+:\d+$",
+        pattern=POSITION_PATTERN,
         description="a command's `position` (e.g. `orders:42`): wait until the read model "
         "has processed it, else 503",
     )
@@ -143,7 +143,7 @@ class InventoryQuery(BaseModel):
     below_safety: bool = Field(
         default=False, description="only SKUs whose available stock is below safety stock"
     )
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None,
         description="stock as it stood at the end of this business date: receipts and "
         "shipments count from their own dates, reservations from the day they were made",
@@ -152,7 +152,7 @@ class InventoryQuery(BaseModel):
     cursor: str | None = None
     min_position: str | None = Field(
         default=None,
-        pattern=r"^[a-z]+:\d+$",
+        pattern=POSITION_PATTERN,
         description="an inventory command's `position`: wait until the read model has it",
     )
 
@@ -190,17 +190,17 @@ class ConsignmentQuery(BaseModel):
     region: str | None = None
     warehouse: str | None = None
     sku: str | None = None
-    period_from: date | None = Field(
+    period_from: IsoDate | None = Field(
         default=None, description="sell-through of periods ending on or after this date"
     )
-    period_to: date | None = Field(
+    period_to: IsoDate | None = Field(
         default=None, description="sell-through of periods starting on or before this date"
     )
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
     min_position: str | None = Field(
         default=None,
-        pattern=r"^[a-z]+:\d+$",
+        pattern=POSITION_PATTERN,
         description="an inventory command's `position`: wait until the read model has it",
     )
 
@@ -301,7 +301,7 @@ class ReceivablesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     by: Level = Level.DEALER
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None,
         description="default today (CST). Invoices count from their issue date, receipts and "
         "credit notes from their own business dates, so a document posted late with an "
@@ -314,7 +314,7 @@ class ReceivablesQuery(BaseModel):
     cursor: str | None = None
     min_position: str | None = Field(
         default=None,
-        pattern=r"^[a-z]+:\d+$",
+        pattern=POSITION_PATTERN,
         description="a finance (or orders) command's `position`: wait until it is in",
     )
 
@@ -446,8 +446,8 @@ def branch_rebate_pools(
 class StatementQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = Field(default=None, description="default today (CST)")
-    min_position: str | None = Field(default=None, pattern=r"^[a-z]+:\d+$")
+    as_of: IsoDate | None = Field(default=None, description="default today (CST)")
+    min_position: str | None = Field(default=None, pattern=POSITION_PATTERN)
 
 
 @dealers.get("/statement")
@@ -504,7 +504,7 @@ def dealer_statement(
 class HealthQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = Field(default=None, description="default today (CST)")
+    as_of: IsoDate | None = Field(default=None, description="default today (CST)")
     colour: Literal[COLOURS] | None = None  # type: ignore[valid-type]
     dealer: str | None = None
     branch: str | None = None
@@ -513,7 +513,7 @@ class HealthQuery(BaseModel):
     cursor: str | None = None
     min_position: str | None = Field(
         default=None,
-        pattern=r"^[a-z]+:\d+$",
+        pattern=POSITION_PATTERN,
         description="a command's `position` (finance, orders or inventory): wait until it is in",
     )
 

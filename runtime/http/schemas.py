@@ -1,18 +1,27 @@
-"""Field types every API shares."""
+"""Field types every API shares.
+
+Numbers and dates are ASCII and say exactly what the OpenAPI document says: Python's ``\\d``
+and ``Decimal()`` also take fullwidth and Arabic-Indic digits ("１００.00" would be 100.00),
+and pydantic's lax mode reads ``0`` as a date (1970-01-01) and ``false`` as an integer. A
+generic client or fuzzer that trusts the document must find the server agreeing with it.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from services.kernel.money import cny
 
 # Money travels as a decimal string with at most two places ("1299.00"), never a float.
+MONEY_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
 MoneyString = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{1,16}(\.\d{1,2})?$"),
+    StringConstraints(pattern=MONEY_PATTERN),
     Field(examples=["1299.00"], description="CNY, decimal string, at most 2 places"),
 ]
 
@@ -23,9 +32,60 @@ def to_money(value: str) -> Decimal:
 
 Money = Annotated[MoneyString, AfterValidator(to_money)]
 
+# A ratio (a discount or rebate rate, a utilisation threshold): a decimal string with at
+# most four places, "0.0500" = 5 %.
+RATIO_PATTERN = r"^[0-9]{1,2}(\.[0-9]{1,4})?$"
+Ratio = Annotated[
+    Decimal,
+    BeforeValidator(lambda value: _matching(value, RATIO_PATTERN, "a decimal string")),
+    WithJsonSchema({"type": "string", "pattern": RATIO_PATTERN}),
+]
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("a date as YYYY-MM-DD")
+
+
+# A business date, YYYY-MM-DD only (not a timestamp, not a datetime at midnight).
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _json_integer(value: Any) -> Any:
+    """An integer as JSON Schema means it: 742 or 742.0, never "742" or false."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("a whole number")
+        return int(value)
+    return value
+
+
+# A count in a request body (quantities, days): a JSON integer.
+Count = Annotated[int, BeforeValidator(_json_integer)]
+
+
+def _matching(value: Any, pattern: str, what: str) -> Any:
+    if isinstance(value, Decimal):  # a default in code
+        return value
+    if not isinstance(value, str) or not re.fullmatch(pattern, value, re.ASCII):
+        raise ValueError(f"{what} matching {pattern}")
+    return value
+
+
 Code = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$"),
     Field(description="a business code in capitals: SKU, dealer, branch, region"),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+# YYYY-MM of a plan or a target (year 0001 on: there is no year 0).
+MONTH_PATTERN = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
+
+# A command's `position` (e.g. `orders:42`), for a query to wait until its read model has it.
+POSITION_PATTERN = r"^(orders|inventory|finance):[0-9]{1,18}$"

@@ -5,16 +5,14 @@ the salesperson registry (``/targets``), and dealers' assignment to salespeople
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.planning import MONTH_PATTERN
 from runtime.http.idempotency import run_command
-from runtime.http.schemas import Code, Money, Name
+from runtime.http.schemas import MONTH_PATTERN, Code, Count, IsoDate, Money, Name
 from runtime.settings import Role
 from services.orders import planning_commands as planning
 from services.orders.api.deps import CurrentPrincipal, Idempotency, OrdersApp, actor_of
@@ -33,7 +31,7 @@ class _Strict(BaseModel):
 
 class PlanLineCreate(_Strict):
     sku: Code = Field(examples=["WULIANGYE-52-500ML"])
-    quantity: int = Field(gt=0, le=10_000_000, strict=True)
+    quantity: Count = Field(gt=0, le=10_000_000)
 
 
 class DemandPlanCreate(_Strict):
@@ -92,7 +90,7 @@ class SalespersonCreate(_Strict):
 
 class DealerAssignment(_Strict):
     salesperson_code: Code = Field(examples=["SP-CD-01"])
-    effective_from: date = Field(
+    effective_from: IsoDate = Field(
         description="the first business date whose invoices count towards this salesperson"
     )
 
