@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 
 from runtime.embedded import free_port
+from runtime.http.server import server_config
 from runtime.process import Process
 
 HQ = {"Authorization": "Bearer demo-hq-admin"}
@@ -24,7 +25,7 @@ SHANGHAI_CLERK = {"Authorization": "Bearer demo-shanghai-clerk"}
 @contextmanager
 def serving(process: Process) -> Iterator[httpx.Client]:
     port = free_port()
-    config = uvicorn.Config(process.api, host="127.0.0.1", port=port, log_level="warning")
+    config = server_config(process.api, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     process.start_workers()

@@ -40,8 +40,8 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(problem: Problem) -> JSONResponse:
-    body = {
+def problem_body(problem: Problem) -> dict[str, Any]:
+    return {
         "type": f"https://docs.dist.example/problems/{problem.code}",
         "title": problem.title,
         "status": problem.status,
@@ -49,7 +49,12 @@ def problem_response(problem: Problem) -> JSONResponse:
         "code": problem.code,
         **problem.extra,
     }
-    return JSONResponse(body, problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(
+        problem_body(problem), problem.status, headers=problem.headers, media_type=PROBLEM_JSON
+    )
 
 
 def status_of(error: DomainError) -> int:
@@ -87,4 +92,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return problem_response(Problem(error.status_code, code, str(error.detail)))
+        # Starlette's 405 names the allowed methods in an Allow header: keep it.
+        return problem_response(
+            Problem(error.status_code, code, str(error.detail), headers=error.headers)
+        )
