@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from services.kernel.errors import DomainError, NotFound, OutsideScope, RuleViolation
 
@@ -90,9 +91,22 @@ def install(app: FastAPI) -> None:
         return problem_response(Problem(422, "invalid_request", detail, errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        # Starlette's 405 names the allowed methods in an Allow header: keep it.
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route on the path; a path with a GET
+            # and a POST route allows both.
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
-            Problem(error.status_code, code, str(error.detail), headers=error.headers)
+            Problem(error.status_code, code, str(error.detail), headers=headers)
         )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
