@@ -6,13 +6,13 @@ The mapping from error class to status is explicit and lives here only: domain N
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from services.kernel.errors import DomainError, NotFound, OutsideScope, RuleViolation
 
@@ -95,8 +95,8 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         headers = dict(error.headers or {})
         if error.status_code == 405:
-            # Starlette names the methods of the first route on the path; a path with a GET
-            # and a POST route allows both.
+            # Starlette names the methods of the first route on the path only; a path with
+            # a GET and a POST route allows both.
             headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
             Problem(error.status_code, code, str(error.detail), headers=headers)
@@ -104,9 +104,12 @@ def install(app: FastAPI) -> None:
 
 
 def allowed_methods(request: Request) -> list[str]:
+    """The methods the app's OpenAPI document names for the request's path."""
+    path = request.url.path
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        parts = re.split(r"(\{[^}]+\})", template)
+        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+        if re.fullmatch(pattern, path):
+            methods.update(method.upper() for method in operations if method != "parameters")
     return sorted(methods)

@@ -23,6 +23,7 @@ from runtime.http.problems import PROBLEM_JSON, Problem, problem_body
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
+LINGER_S = 2.0
 
 
 class RequestHeadRefused(Exception):
@@ -51,6 +52,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
         self._refusal: Problem | None = None
+        self._lingering = False
 
     # -- the head must arrive in time ------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -125,7 +127,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after the client has read the answer: closing with its request still
+        unread (a 200 KB URL) would reset the connection and lose the answer. Further data
+        is read and dropped for a moment (as web servers' lingering close does)."""
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self._lingering = True
+        self.loop.call_later(LINGER_S, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._lingering:
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self._lingering:
+            self.transport.close()
+        return None
 
 
 def server_config(api: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:

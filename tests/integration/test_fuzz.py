@@ -72,10 +72,10 @@ def fuzz(name: str, url: str, examples: int, tmp_path: Path) -> tuple[dict, str]
     reports = tmp_path / name
     command = [
         str(SCHEMATHESIS),
-        "run",
-        f"{url}/openapi.json",
         "--config-file",
         str(CONFIG),
+        "run",
+        f"{url}/openapi.json",
         "--max-examples",
         str(examples),
         "--report",
