@@ -1,7 +1,8 @@
 """Errors as application/problem+json with a machine-readable ``code``.
 
 The mapping from error class to status is explicit and lives here only: domain NotFound ->
-404, RuleViolation -> 409, OutsideScope -> 403, schema errors -> 422 with field paths.
+404, RuleViolation -> 409, OutsideScope -> 403, schema errors -> 422 with field paths, a
+request-wide check that no schema states (a model validator of the body) -> 409.
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        rules = [item for item in error.errors() if _is_rule(item)]
+        if rules and len(rules) == len(error.errors()):
+            detail = "; ".join(str(item.get("ctx", {}).get("error", item["msg"])) for item in rules)
+            return problem_response(Problem(409, "request_rule_violated", detail))
         errors = [
             {
                 "path": ".".join(str(part) for part in item["loc"]),
@@ -101,6 +106,13 @@ def install(app: FastAPI) -> None:
         return problem_response(
             Problem(error.status_code, code, str(error.detail), headers=headers)
         )
+
+
+def _is_rule(item: dict[str, Any]) -> bool:
+    """A check of the request as a whole (each SKU once, a period's end after its start):
+    pydantic runs it only once every field matched the schema, so it is a rule that no
+    JSON Schema states, answered like the domain's rules (409), not a schema error (422)."""
+    return tuple(item["loc"]) == ("body",) and item["type"] == "value_error"
 
 
 def allowed_methods(request: Request) -> list[str]:

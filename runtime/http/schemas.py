@@ -32,14 +32,30 @@ def to_money(value: str) -> Decimal:
 
 Money = Annotated[MoneyString, AfterValidator(to_money)]
 
-# A ratio (a discount or rebate rate, a utilisation threshold): a decimal string with at
-# most four places, "0.0500" = 5 %.
-RATIO_PATTERN = r"^[0-9]{1,2}(\.[0-9]{1,4})?$"
-Ratio = Annotated[
-    Decimal,
-    BeforeValidator(lambda value: _matching(value, RATIO_PATTERN, "a decimal string")),
-    WithJsonSchema({"type": "string", "pattern": RATIO_PATTERN}),
-]
+
+def ratio(pattern: str, what: str) -> Any:
+    """A ratio (a discount or rebate rate, a utilisation threshold) as a decimal string with
+    at most four places ("0.0500" = 5 %), within bounds the pattern states, so that the
+    document says exactly which strings are accepted."""
+    return Annotated[
+        Decimal,
+        BeforeValidator(lambda value: _matching(value, pattern, what)),
+        WithJsonSchema({"type": "string", "pattern": pattern, "description": what}),
+    ]
+
+
+# Zero to 0.5.
+RebateRate = ratio(r"^0(\.([0-4][0-9]{0,3}|50{0,3}))?$", "a decimal string, 0 to 0.5")
+# Above zero, up to 0.9.
+DiscountRate = ratio(
+    r"^0\.([1-8][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]|90{0,3})$",
+    "a decimal string, above 0 up to 0.9",
+)
+# Above zero, up to 10 (1.0000 = 100 %).
+Utilisation = ratio(
+    r"^(10(\.0{1,4})?|[1-9](\.[0-9]{1,4})?|0\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]))$",
+    "a decimal string, above 0 up to 10",
+)
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
@@ -73,7 +89,7 @@ def _matching(value: Any, pattern: str, what: str) -> Any:
     if isinstance(value, Decimal):  # a default in code
         return value
     if not isinstance(value, str) or not re.fullmatch(pattern, value, re.ASCII):
-        raise ValueError(f"{what} matching {pattern}")
+        raise ValueError(f"{what} with at most 4 places")
     return value
 
 

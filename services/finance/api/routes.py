@@ -17,7 +17,7 @@ from runtime.http.auth import Principal
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.idempotency import run_command
 from runtime.http.problems import Problem
-from runtime.http.schemas import Code, Count, IsoDate, Money, Name, Ratio
+from runtime.http.schemas import Code, Count, IsoDate, Money, Name, RebateRate, Utilisation
 from runtime.settings import Role
 from services.finance.application import (
     FileRebateClaim,
@@ -127,7 +127,7 @@ class RebatePolicyCreate(BaseModel):
     policy_code: Code
     grade: DealerGradeName | None = Field(default=None, description="a dealer grade, or:")
     dealer_code: Code | None = Field(default=None, description="one dealer")
-    rate: Ratio = Field(
+    rate: RebateRate = Field(
         default=Decimal("0"),
         ge=0,
         le=Decimal("0.5"),
@@ -189,8 +189,8 @@ class HealthRulesUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    utilisation_yellow: Ratio | None = Field(default=None, gt=0, le=10, examples=["0.80"])
-    utilisation_red: Ratio | None = Field(default=None, gt=0, le=10)
+    utilisation_yellow: Utilisation | None = Field(default=None, gt=0, le=10, examples=["0.80"])
+    utilisation_red: Utilisation | None = Field(default=None, gt=0, le=10)
     over_90_yellow: Money | None = None
     over_90_red: Money | None = None
     undelivered_after_days: Count | None = Field(default=None, ge=1, le=365)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.http.schemas import Code, Count, IsoDate, Money, Name, Ratio
+from runtime.http.schemas import Code, Count, DiscountRate, IsoDate, Money, Name
 from services.orders.domain import DealerGrade
 
 
@@ -188,7 +188,7 @@ class CategoryDiscountCreate(_PromotionCreate):
 
     kind: Literal["category_discount"]
     category: Code
-    discount_rate: Ratio = Field(
+    discount_rate: DiscountRate = Field(
         gt=0, le=Decimal("0.9"), examples=["0.05"], description="0.05 = 5 %"
     )
 
