@@ -117,11 +117,26 @@ def _is_rule(item: dict[str, Any]) -> bool:
 
 def allowed_methods(request: Request) -> list[str]:
     """The methods the app's OpenAPI document names for the request's path."""
-    path = request.url.path
     methods: set[str] = set()
     for template, operations in request.app.openapi().get("paths", {}).items():
-        parts = re.split(r"(\{[^}]+\})", template)
-        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
-        if re.fullmatch(pattern, path):
-            methods.update(method.upper() for method in operations if method != "parameters")
+        for method, operation in operations.items():
+            if _path_matches(template, operation, request.url.path):
+                methods.add(method.upper())
     return sorted(methods)
+
+
+def _path_matches(template: str, operation: dict[str, Any], path: str) -> bool:
+    """Whether ``path`` is one of the operation's: each parameter of its path template
+    matches the parameter's documented pattern (any segment where it has none)."""
+    patterns = {
+        parameter["name"]: parameter.get("schema", {}).get("pattern", "[^/]+")
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path"
+    }
+    regex = "".join(
+        f"({patterns.get(part[1:-1], '[^/]+').removeprefix('^').removesuffix('$')})"
+        if part.startswith("{")
+        else re.escape(part)
+        for part in re.split(r"(\{[^}]+\})", template)
+    )
+    return re.fullmatch(regex, path) is not None

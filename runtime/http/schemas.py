@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from starlette.convertors import Convertor, register_url_convertor
 
 from services.kernel.money import cny
 
@@ -102,6 +103,23 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 # YYYY-MM of a plan or a target (year 0001 on: there is no year 0).
 MONTH_PATTERN = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
+
+
+class MonthConvertor(Convertor[str]):
+    """`{month:month}` in a route's path: only a month matches, so GET /targets/salespeople
+    is no request for the month "salespeople" (405: the path has a POST only)."""
+
+    regex = MONTH_PATTERN[1:-1]
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# A registry of path types, needed before any route module compiles its paths.
+register_url_convertor("month", MonthConvertor())
 
 # A command's `position` (e.g. `orders:42`), for a query to wait until its read model has it.
 POSITION_PATTERN = r"^(orders|inventory|finance):[0-9]{1,18}$"

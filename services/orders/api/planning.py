@@ -121,7 +121,7 @@ def submit_demand_plan(
     )
 
 
-@demand_plans.get("/{dealer_code}/{month}", response_model=DemandPlanRead)
+@demand_plans.get("/{dealer_code}/{month:month}", response_model=DemandPlanRead)
 def get_demand_plan(
     dealer_code: str, month: MonthPath, principal: CurrentPrincipal, app: OrdersApp
 ) -> dict:
@@ -136,7 +136,7 @@ def get_demand_plan(
 
 
 @demand_plans.post(
-    "/{dealer_code}/{month}/revision", response_model=DemandPlanRead, responses=CHANGED
+    "/{dealer_code}/{month:month}/revision", response_model=DemandPlanRead, responses=CHANGED
 )
 def revise_demand_plan(
     dealer_code: str,
@@ -158,7 +158,7 @@ def revise_demand_plan(
 
 
 @demand_plans.post(
-    "/{dealer_code}/{month}/approval", response_model=DemandPlanRead, responses=CHANGED
+    "/{dealer_code}/{month:month}/approval", response_model=DemandPlanRead, responses=CHANGED
 )
 def approve_demand_plan(
     dealer_code: str,
@@ -186,7 +186,7 @@ def approve_demand_plan(
 
 
 @demand_plans.post(
-    "/{dealer_code}/{month}/return", response_model=DemandPlanRead, responses=CHANGED
+    "/{dealer_code}/{month:month}/return", response_model=DemandPlanRead, responses=CHANGED
 )
 def return_demand_plan(
     dealer_code: str,
@@ -213,7 +213,7 @@ def return_demand_plan(
     )
 
 
-# -- salespeople (before /{month}: "salespeople" is no month) ---------------------------------
+# -- salespeople (before /{month:month}: "salespeople" is no month) ---------------------------
 @targets.post("/salespeople", status_code=201, responses=CHANGED)
 def register_salesperson(
     body: SalespersonCreate, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
@@ -269,7 +269,7 @@ def get_dealer_coverage(dealer_code: str, principal: CurrentPrincipal, app: Orde
 
 
 # -- targets ----------------------------------------------------------------------------------
-@targets.post("/{month}", responses=CHANGED)
+@targets.post("/{month:month}", responses=CHANGED)
 def set_national_target(
     month: MonthPath,
     body: TargetLevels,
@@ -288,7 +288,7 @@ def set_national_target(
     )
 
 
-@targets.post("/{month}/branches/{branch}", responses=CHANGED)
+@targets.post("/{month:month}/branches/{branch}", responses=CHANGED)
 def set_branch_target(
     month: MonthPath,
     branch: Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")],
@@ -310,7 +310,7 @@ def set_branch_target(
     )
 
 
-@targets.post("/{month}/salespeople/{code}", responses=CHANGED)
+@targets.post("/{month:month}/salespeople/{code}", responses=CHANGED)
 def set_salesperson_target(
     month: MonthPath,
     code: str,
@@ -329,7 +329,7 @@ def set_salesperson_target(
     )
 
 
-@targets.get("/{month}")
+@targets.get("/{month:month}")
 def get_targets(month: MonthPath, principal: CurrentPrincipal, app: OrdersApp) -> dict:
     """The month's decomposition: national, per branch, per salesperson, and unallocated.
     A branch sees its own part and its salespeople's."""
