@@ -10,12 +10,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
+from projections.demand_plans.projection import demand
 from projections.demand_plans.queries import (
     PlanDimension,
     PlanFilter,
     dealer_branch,
     plan_vs_actual,
 )
+from projections.read_your_writes import position_field
+from projections.sales.projection import sales
+from projections.targets.projection import targets
 from projections.targets.queries import (
     TargetDimension,
     branch_attainment,
@@ -23,18 +27,12 @@ from projections.targets.queries import (
     salesperson_attainment,
 )
 from runtime.http.problems import Problem
-from runtime.http.schemas import MONTH_PATTERN, POSITION_PATTERN
+from runtime.http.schemas import MONTH_PATTERN
 from runtime.settings import Role
 
 hq = APIRouter(prefix="/hq", tags=["headquarters"])
 branches = APIRouter(prefix="/branches/{branch_id}", tags=["branches"])
 dealers = APIRouter(prefix="/dealers/{dealer_id}", tags=["dealers"])
-
-POSITION = Field(
-    default=None,
-    pattern=POSITION_PATTERN,
-    description="a command's `position` (e.g. `orders:42`): wait until the read model has it",
-)
 
 
 class DemandPlanQuery(BaseModel):
@@ -48,7 +46,7 @@ class DemandPlanQuery(BaseModel):
     sku: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = POSITION
+    min_position: str | None = position_field(demand)
 
 
 def _demand(engine, consistency, params: DemandPlanQuery) -> dict:
@@ -116,7 +114,7 @@ class TargetsQuery(BaseModel):
 
     month: str = Field(pattern=MONTH_PATTERN, examples=["2026-11"])
     by: TargetDimension = TargetDimension.BRANCH
-    min_position: str | None = POSITION
+    min_position: str | None = position_field(targets, sales)
 
 
 # Levels come from the targets read model, net sales from the sales read model.

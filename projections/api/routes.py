@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
+from projections.channel_health.projection import channel_health
 from projections.channel_health.queries import (
     COLOURS,
     HealthFilter,
@@ -15,6 +16,7 @@ from projections.channel_health.queries import (
     dealer_health,
     rules_view,
 )
+from projections.inventory.projection import inventory
 from projections.inventory.queries import (
     ConsignmentFilter,
     StockFilter,
@@ -22,6 +24,8 @@ from projections.inventory.queries import (
     consignment_stock,
     stock_levels,
 )
+from projections.read_your_writes import position_field
+from projections.receivables.projection import receivables
 from projections.receivables.queries import (
     DealerFilter,
     Level,
@@ -32,6 +36,7 @@ from projections.receivables.queries import (
     rebates_accrued,
     receivables_summary,
 )
+from projections.sales.projection import sales
 from projections.sales.queries import (
     InvalidCursor,
     Period,
@@ -40,7 +45,7 @@ from projections.sales.queries import (
     sales_summary,
 )
 from runtime.http.problems import Problem
-from runtime.http.schemas import POSITION_PATTERN, IsoDate
+from runtime.http.schemas import IsoDate
 from runtime.settings import Role
 from services.kernel.dates import business_today
 
@@ -69,12 +74,7 @@ class SalesQuery(BaseModel):
     category: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=POSITION_PATTERN,
-        description="a command's `position` (e.g. `orders:42`): wait until the read model "
-        "has processed it, else 503",
-    )
+    min_position: str | None = position_field(sales)
 
     def where(self) -> SalesFilter:
         return SalesFilter(
@@ -150,11 +150,7 @@ class InventoryQuery(BaseModel):
     )
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=POSITION_PATTERN,
-        description="an inventory command's `position`: wait until the read model has it",
-    )
+    min_position: str | None = position_field(inventory)
 
     def where(self) -> StockFilter:
         return StockFilter(self.warehouse, self.sku, self.branch, self.region, self.below_safety)
@@ -198,11 +194,7 @@ class ConsignmentQuery(BaseModel):
     )
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=POSITION_PATTERN,
-        description="an inventory command's `position`: wait until the read model has it",
-    )
+    min_position: str | None = position_field(inventory)
 
 
 def _consignment(engine, consistency, params: ConsignmentQuery) -> dict:
@@ -312,11 +304,7 @@ class ReceivablesQuery(BaseModel):
     region: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=POSITION_PATTERN,
-        description="a finance (or orders) command's `position`: wait until it is in",
-    )
+    min_position: str | None = position_field(receivables)
 
 
 class RebatesQuery(ReceivablesQuery):
@@ -447,7 +435,7 @@ class StatementQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     as_of: IsoDate | None = Field(default=None, description="default today (CST)")
-    min_position: str | None = Field(default=None, pattern=POSITION_PATTERN)
+    min_position: str | None = position_field(receivables)
 
 
 @dealers.get("/statement")
@@ -511,11 +499,7 @@ class HealthQuery(BaseModel):
     region: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=POSITION_PATTERN,
-        description="a command's `position` (finance, orders or inventory): wait until it is in",
-    )
+    min_position: str | None = position_field(channel_health, receivables)
 
     def where(self) -> HealthFilter:
         return HealthFilter(self.dealer, self.branch, self.region, self.colour)

@@ -78,8 +78,35 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# pydantic names a constraint it could not place on a validated type inside an Optional
+# (`Count | None = Field(ge=1)`) by its own name; JSON Schema knows it as this.
+_CONSTRAINTS = {
+    "ge": "minimum",
+    "gt": "exclusiveMinimum",
+    "le": "maximum",
+    "lt": "exclusiveMaximum",
+}
+
+
+def spell_constraints(node: Any) -> None:
+    """Numeric bounds under their JSON Schema names, so that a client or fuzzer reading the
+    document knows them; a string's (a ratio's bounds are in its pattern) are dropped."""
+    if isinstance(node, dict):
+        for name, keyword in _CONSTRAINTS.items():
+            if name in node and "type" in node:
+                value = node.pop(name)
+                if node["type"] in ("integer", "number"):
+                    node[keyword] = value
+        for child in node.values():
+            spell_constraints(child)
+    elif isinstance(node, list):
+        for child in node:
+            spell_constraints(child)
+
+
 def document_errors(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    spell_constraints(components)
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     components["Problem"] = PROBLEM_SCHEMA
