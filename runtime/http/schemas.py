@@ -99,7 +99,11 @@ Code = Annotated[
     StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$"),
     Field(description="a business code in capitals: SKU, dealer, branch, region"),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Stripped of surrounding whitespace; the pattern says, as min_length alone cannot, that a
+# name of blanks ("\n") is none.
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 
 # YYYY-MM of a plan or a target (year 0001 on: there is no year 0).
 MONTH_PATTERN = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
