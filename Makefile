@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-embedded test-local-pg lint bench bench-smoke schemas clean
+.PHONY: run test test-embedded test-local-pg lint fuzz bench bench-smoke schemas clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -20,6 +20,10 @@ run: $(STAMP)
 ## make test: the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+## make fuzz: schemathesis against the four apps, 25 examples per operation, every check
+fuzz: $(STAMP)
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-25} $(BIN)/pytest -q -s tests/integration/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
 from sqlalchemy import Engine
 
-from projections.tracking import SqlProjectionHandler
+from projections.tracking import Projection, SqlProjectionHandler
 from runtime.http.problems import Problem
+
+
+def position_field(*read_models: Projection) -> Any:
+    """The `min_position` parameter of a query over ``read_models``: a position of a service
+    one of them follows (another service's would never arrive), as its pattern says."""
+    origins = sorted({origin for projection in read_models for origin in projection.origins})
+    return Field(
+        default=None,
+        pattern=rf"^({'|'.join(origins)}):[0-9]{{1,18}}$",
+        description=f"a command's `position` ({' or '.join(origins)}), e.g. `{origins[0]}:42`: "
+        "wait until the read model has it, else 503 with Retry-After",
+    )
 
 
 class ReadYourWrites:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 from runtime.consumer import ConsumerRuntime
 from runtime.eventstore import ServiceApplication
+from runtime.http.server import server_config
 from runtime.process_manager import Policy, ProcessManager
 from runtime.relay import Relay, Translate
 from runtime.settings import Settings
@@ -58,16 +59,7 @@ class Process:
     def serve(self, *, host: str, port: int, log_level: str = "info") -> None:
         self.start_workers()
         try:
-            config = uvicorn.Config(
-                self.api,
-                host=host,
-                port=port,
-                log_level=log_level.lower(),
-                access_log=False,
-                # One worker per process: `--workers` loses TCP_NODELAY (INFRA-NOTES); scale
-                # by running more processes.
-                workers=1,
-            )
+            config = server_config(self.api, host=host, port=port, log_level=log_level)
             uvicorn.Server(config).run()
         finally:
             self.close()

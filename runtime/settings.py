@@ -167,6 +167,14 @@ class Settings(BaseSettings):
     # Orders above this total (CNY) also need a branch manager's approval.
     order_approval_threshold: Decimal = Field(default=Decimal("500000.00"), ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # What every HTTP app accepts: a body over the limit is refused (413) before it is read;
+    # a body, or a request line and headers, that takes longer than its timeout is dropped;
+    # a longer URL is 414, longer headers 431.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    http_body_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    http_max_url_bytes: int = Field(default=8192, ge=256)
+    http_max_header_bytes: int = Field(default=16384, ge=1024)
 
     @field_validator("database_url")
     @classmethod

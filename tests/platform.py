@@ -16,6 +16,7 @@ import uvicorn
 from kafka import KafkaConsumer, TopicPartition
 
 from runtime.embedded import free_port
+from runtime.http.server import server_config
 from runtime.process import Process
 from services.masterdata.domain import NOT_KNOWN_YET
 
@@ -27,7 +28,7 @@ SHANGHAI_CLERK = {"Authorization": "Bearer demo-shanghai-clerk"}
 @contextmanager
 def serving(process: Process) -> Iterator[httpx.Client]:
     port = free_port()
-    config = uvicorn.Config(process.api, host="127.0.0.1", port=port, log_level="warning")
+    config = server_config(process.api, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     process.start_workers()

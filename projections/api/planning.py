@@ -9,30 +9,28 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.planning import MONTH_PATTERN
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
 from projections.api.scopes import branch_router, dealer_router, headquarters_router
+from projections.demand_plans.projection import demand
 from projections.demand_plans.queries import (
     PlanDimension,
     PlanFilter,
     plan_vs_actual,
 )
+from projections.read_your_writes import position_field
+from projections.sales.projection import sales
+from projections.targets.projection import targets
 from projections.targets.queries import (
     TargetDimension,
     branch_attainment,
     national,
     salesperson_attainment,
 )
+from runtime.http.schemas import MONTH_PATTERN
 
 hq = headquarters_router()
 branches = branch_router()
 dealers = dealer_router()
-
-POSITION = Field(
-    default=None,
-    pattern=r"^[a-z]+:\d+$",
-    description="a command's `position` (e.g. `orders:42`): wait until the read model has it",
-)
 
 
 class DemandPlanQuery(BaseModel):
@@ -46,7 +44,7 @@ class DemandPlanQuery(BaseModel):
     sku: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = POSITION
+    min_position: str | None = position_field(demand)
 
 
 def _demand(engine, consistency, params: DemandPlanQuery) -> dict:
@@ -104,7 +102,7 @@ class TargetsQuery(BaseModel):
 
     month: str = Field(pattern=MONTH_PATTERN, examples=["2026-11"])
     by: TargetDimension = TargetDimension.BRANCH
-    min_position: str | None = POSITION
+    min_position: str | None = position_field(targets, sales)
 
 
 # Levels come from the targets read model, net sales from the sales read model.

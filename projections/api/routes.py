@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Query
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
 from projections.api.scopes import branch_router, dealer_router, headquarters_router
+from projections.channel_health.projection import channel_health
 from projections.channel_health.queries import (
     COLOURS,
     HealthFilter,
@@ -17,6 +17,7 @@ from projections.channel_health.queries import (
     dealer_health,
     rules_view,
 )
+from projections.inventory.projection import inventory
 from projections.inventory.queries import (
     ConsignmentFilter,
     StockFilter,
@@ -24,6 +25,8 @@ from projections.inventory.queries import (
     consignment_stock,
     stock_levels,
 )
+from projections.read_your_writes import position_field
+from projections.receivables.projection import receivables
 from projections.receivables.queries import (
     DealerFilter,
     Level,
@@ -33,6 +36,7 @@ from projections.receivables.queries import (
     rebates_accrued,
     receivables_summary,
 )
+from projections.sales.projection import sales
 from projections.sales.queries import (
     InvalidCursor,
     Period,
@@ -41,6 +45,7 @@ from projections.sales.queries import (
     sales_summary,
 )
 from runtime.http.problems import Problem
+from runtime.http.schemas import IsoDate
 from services.kernel.dates import business_today
 
 hq = headquarters_router()
@@ -58,8 +63,8 @@ class SalesQuery(BaseModel):
 
     by: SalesDimension = SalesDimension.SKU
     period: Period = Period.DAY
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
     region: str | None = None
     branch: str | None = None
     dealer: str | None = None
@@ -67,12 +72,7 @@ class SalesQuery(BaseModel):
     category: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=r"^[a-z]+:\d+$",
-        description="a command's `position` (e.g. `orders:42`): wait until the read model "
-        "has processed it, else 503",
-    )
+    min_position: str | None = position_field(sales)
 
     def where(self) -> SalesFilter:
         return SalesFilter(
@@ -140,18 +140,14 @@ class InventoryQuery(BaseModel):
     below_safety: bool = Field(
         default=False, description="only SKUs whose available stock is below safety stock"
     )
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None,
         description="stock as it stood at the end of this business date: receipts and "
         "shipments count from their own dates, reservations from the day they were made",
     )
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=r"^[a-z]+:\d+$",
-        description="an inventory command's `position`: wait until the read model has it",
-    )
+    min_position: str | None = position_field(inventory)
 
     def where(self) -> StockFilter:
         return StockFilter(self.warehouse, self.sku, self.branch, self.region, self.below_safety)
@@ -187,19 +183,15 @@ class ConsignmentQuery(BaseModel):
     region: str | None = None
     warehouse: str | None = None
     sku: str | None = None
-    period_from: date | None = Field(
+    period_from: IsoDate | None = Field(
         default=None, description="sell-through of periods ending on or after this date"
     )
-    period_to: date | None = Field(
+    period_to: IsoDate | None = Field(
         default=None, description="sell-through of periods starting on or before this date"
     )
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=r"^[a-z]+:\d+$",
-        description="an inventory command's `position`: wait until the read model has it",
-    )
+    min_position: str | None = position_field(inventory)
 
 
 def _consignment(engine, consistency, params: ConsignmentQuery) -> dict:
@@ -292,7 +284,7 @@ class ReceivablesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     by: Level = Level.DEALER
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None,
         description="default today (CST). Invoices count from their issue date, receipts and "
         "credit notes from their own business dates, so a document posted late with an "
@@ -303,11 +295,7 @@ class ReceivablesQuery(BaseModel):
     region: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=r"^[a-z]+:\d+$",
-        description="a finance (or orders) command's `position`: wait until it is in",
-    )
+    min_position: str | None = position_field(receivables)
 
 
 class RebatesQuery(ReceivablesQuery):
@@ -433,8 +421,8 @@ def branch_rebate_pools(
 class StatementQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = Field(default=None, description="default today (CST)")
-    min_position: str | None = Field(default=None, pattern=r"^[a-z]+:\d+$")
+    as_of: IsoDate | None = Field(default=None, description="default today (CST)")
+    min_position: str | None = position_field(receivables)
 
 
 @dealers.get("/statement")
@@ -483,18 +471,14 @@ def dealer_statement(
 class HealthQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = Field(default=None, description="default today (CST)")
+    as_of: IsoDate | None = Field(default=None, description="default today (CST)")
     colour: Literal[COLOURS] | None = None  # type: ignore[valid-type]
     dealer: str | None = None
     branch: str | None = None
     region: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
-    min_position: str | None = Field(
-        default=None,
-        pattern=r"^[a-z]+:\d+$",
-        description="a command's `position` (finance, orders or inventory): wait until it is in",
-    )
+    min_position: str | None = position_field(channel_health, receivables)
 
     def where(self) -> HealthFilter:
         return HealthFilter(self.dealer, self.branch, self.region, self.colour)

@@ -207,7 +207,11 @@ def receivables_summary(
         current = is_current(conn, as_of)
     balances = dealer_balances(as_of, current=current)
     key = _key(by)
-    amount = {name: func.sum(func.coalesce(c, 0)) for name, c in balances.amounts.items()}
+    # Coalesced twice: the nation's one row exists even when no dealer matches the filter.
+    amount = {
+        name: func.coalesce(func.sum(func.coalesce(c, 0)), 0)
+        for name, c in balances.amounts.items()
+    }
     query = (
         select(
             key.label("key"),

@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.consumer import ConsumerRuntime
 from runtime.eventstore import ServiceApplication
-from runtime.http import problems
+from runtime.http import openapi, problems
 from runtime.http.auth import ApiKeys
 from runtime.http.deadline import RequestDeadline
+from runtime.http.limits import RequestLimits
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.relay import Relay
 from runtime.settings import Settings
@@ -117,7 +118,14 @@ def create_app(
     app.state.settings = settings
     app.state.api_keys = ApiKeys(settings.api_key_grants())
     problems.install(app)
+    openapi.install(app)
 
+    # Outermost last: metrics count the requests the limits refuse too.
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.http_max_body_bytes,
+        body_timeout_s=settings.http_body_timeout_s,
+    )
     app.add_middleware(RequestMetrics, process=process)
     app.add_middleware(RequestDeadline, seconds=settings.database_timeout_s)
 
@@ -125,7 +133,16 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok", "process": process}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        responses={
+            503: {
+                "description": "a dependency is down or a worker is not running",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     def readyz() -> JSONResponse:
         results = {}
         ready = True
@@ -138,7 +155,12 @@ def create_app(
             200 if ready else 503,
         )
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

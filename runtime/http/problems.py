@@ -1,13 +1,15 @@
 """Errors as application/problem+json with a machine-readable ``code``.
 
 The mapping from error class to status is explicit and lives here only: domain NotFound ->
-404, RuleViolation -> 409, OutsideScope -> 403, schema errors -> 422 with field paths, the
+404, RuleViolation -> 409, OutsideScope -> 403, schema errors -> 422 with field paths, a
+request-wide check that no schema states (a model validator of the body) -> 409, the
 database unreachable (whichever driver noticed) -> 503 ``database_unavailable``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import eventsourcing.persistence
@@ -46,8 +48,8 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(problem: Problem) -> JSONResponse:
-    body = {
+def problem_body(problem: Problem) -> dict[str, Any]:
+    return {
         "type": f"https://docs.dist.example/problems/{problem.code}",
         "title": problem.title,
         "status": problem.status,
@@ -55,7 +57,12 @@ def problem_response(problem: Problem) -> JSONResponse:
         "code": problem.code,
         **problem.extra,
     }
-    return JSONResponse(body, problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(
+        problem_body(problem), problem.status, headers=problem.headers, media_type=PROBLEM_JSON
+    )
 
 
 # What the event store (eventsourcing, psycopg 3), the read models (SQLAlchemy, psycopg2) and
@@ -112,6 +119,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        rules = [item for item in error.errors() if _is_rule(item)]
+        if rules and len(rules) == len(error.errors()):
+            detail = "; ".join(str(item.get("ctx", {}).get("error", item["msg"])) for item in rules)
+            return problem_response(Problem(409, "request_rule_violated", detail))
         errors = [
             {
                 "path": ".".join(str(part) for part in item["loc"]),
@@ -124,6 +135,47 @@ def install(app: FastAPI) -> None:
         return problem_response(Problem(422, "invalid_request", detail, errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return problem_response(Problem(error.status_code, code, str(error.detail)))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route on the path only; a path with
+            # a GET and a POST route allows both.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(
+            Problem(error.status_code, code, str(error.detail), headers=headers)
+        )
+
+
+def _is_rule(item: dict[str, Any]) -> bool:
+    """A check of the request as a whole (each SKU once, a period's end after its start):
+    pydantic runs it only once every field matched the schema, so it is a rule that no
+    JSON Schema states, answered like the domain's rules (409), not a schema error (422)."""
+    return tuple(item["loc"]) == ("body",) and item["type"] == "value_error"
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the app's OpenAPI document names for the request's path."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        for method, operation in operations.items():
+            if _path_matches(template, operation, request.url.path):
+                methods.add(method.upper())
+    return sorted(methods)
+
+
+def _path_matches(template: str, operation: dict[str, Any], path: str) -> bool:
+    """Whether ``path`` is one of the operation's: each parameter of its path template
+    matches the parameter's documented pattern (any segment where it has none)."""
+    patterns = {
+        parameter["name"]: parameter.get("schema", {}).get("pattern", "[^/]+")
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path"
+    }
+    regex = "".join(
+        f"({patterns.get(part[1:-1], '[^/]+').removeprefix('^').removesuffix('$')})"
+        if part.startswith("{")
+        else re.escape(part)
+        for part in re.split(r"(\{[^}]+\})", template)
+    )
+    return re.fullmatch(regex, path) is not None

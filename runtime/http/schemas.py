@@ -1,18 +1,28 @@
-"""Field types every API shares."""
+"""Field types every API shares.
+
+Numbers and dates are ASCII and say exactly what the OpenAPI document says: Python's ``\\d``
+and ``Decimal()`` also take fullwidth and Arabic-Indic digits ("１００.00" would be 100.00),
+and pydantic's lax mode reads ``0`` as a date (1970-01-01) and ``false`` as an integer. A
+generic client or fuzzer that trusts the document must find the server agreeing with it.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from starlette.convertors import Convertor, register_url_convertor
 
 from services.kernel.money import cny
 
 # Money travels as a decimal string with at most two places ("1299.00"), never a float.
+MONEY_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
 MoneyString = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{1,16}(\.\d{1,2})?$"),
+    StringConstraints(pattern=MONEY_PATTERN),
     Field(examples=["1299.00"], description="CNY, decimal string, at most 2 places"),
 ]
 
@@ -23,9 +33,97 @@ def to_money(value: str) -> Decimal:
 
 Money = Annotated[MoneyString, AfterValidator(to_money)]
 
+
+def ratio(pattern: str, what: str) -> Any:
+    """A ratio (a discount or rebate rate, a utilisation threshold) as a decimal string with
+    at most four places ("0.0500" = 5 %), within bounds the pattern states, so that the
+    document says exactly which strings are accepted."""
+    return Annotated[
+        Decimal,
+        BeforeValidator(lambda value: _matching(value, pattern, what)),
+        WithJsonSchema({"type": "string", "pattern": pattern, "description": what}),
+    ]
+
+
+# Zero to 0.5.
+RebateRate = ratio(r"^0(\.([0-4][0-9]{0,3}|50{0,3}))?$", "a decimal string, 0 to 0.5")
+# Above zero, up to 0.9.
+DiscountRate = ratio(
+    r"^0\.([1-8][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]|90{0,3})$",
+    "a decimal string, above 0 up to 0.9",
+)
+# Above zero, up to 10 (1.0000 = 100 %).
+Utilisation = ratio(
+    r"^(10(\.0{1,4})?|[1-9](\.[0-9]{1,4})?|0\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]))$",
+    "a decimal string, above 0 up to 10",
+)
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("a date as YYYY-MM-DD")
+
+
+# A business date, YYYY-MM-DD only (not a timestamp, not a datetime at midnight).
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _json_integer(value: Any) -> Any:
+    """An integer as JSON Schema means it: 742 or 742.0, never "742" or false."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("a whole number")
+        return int(value)
+    return value
+
+
+# A count in a request body (quantities, days): a JSON integer.
+Count = Annotated[int, BeforeValidator(_json_integer)]
+
+
+def _matching(value: Any, pattern: str, what: str) -> Any:
+    if isinstance(value, Decimal):  # a default in code
+        return value
+    if not isinstance(value, str) or not re.fullmatch(pattern, value, re.ASCII):
+        raise ValueError(f"{what} with at most 4 places")
+    return value
+
+
 Code = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$"),
     Field(description="a business code in capitals: SKU, dealer, branch, region"),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Stripped of surrounding whitespace; the pattern says, as min_length alone cannot, that a
+# name of blanks ("\n") is none.
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
+
+# YYYY-MM of a plan or a target (year 0001 on: there is no year 0).
+MONTH_PATTERN = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
+
+
+class MonthConvertor(Convertor[str]):
+    """`{month:month}` in a route's path: only a month matches, so GET /targets/salespeople
+    is no request for the month "salespeople" (405: the path has a POST only)."""
+
+    regex = MONTH_PATTERN[1:-1]
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# A registry of path types, needed before any route module compiles its paths.
+register_url_convertor("month", MonthConvertor())
+
+# A command's `position` (e.g. `orders:42`), for a query to wait until its read model has it.
+POSITION_PATTERN = r"^(orders|inventory|finance):[0-9]{1,18}$"

@@ -39,6 +39,7 @@ from services.finance.domain import (
     UnknownAccount,
     UnknownClaim,
     UnknownInvoice,
+    UnknownOrder,
     UnknownPolicy,
     check_amount,
 )
@@ -311,9 +312,19 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
     ) -> CommandResult:
         self.known_dealer(dealer_code)
         account = self.get_account(dealer_code)
+        billing = self._find_billing(order_id)
+        if billing is None or billing.dealer_code != dealer_code:
+            raise UnknownOrder(f"no order {order_id} of dealer {dealer_code}")
         account.override(order_id, by)
         body = {"dealer_code": dealer_code, "order_id": order_id, **account_view(account)}
         return self.save_command(account, status_code=201, body=body, idempotency=idempotency)
+
+    def _find_billing(self, order_id: str) -> OrderBilling | None:
+        """What finance heard of the order when it was placed (None: never placed)."""
+        try:
+            return self.repository.get(OrderBilling.create_id(order_id))
+        except AggregateNotFoundError:
+            return None
 
     # -- receivables -------------------------------------------------------------------------
     def get_invoice(self, invoice_id: UUID) -> Invoice:

@@ -44,6 +44,10 @@ class UnknownInvoice(NotFound):
     code = "unknown_invoice"
 
 
+class UnknownOrder(NotFound):
+    code = "unknown_order"
+
+
 class InvalidTransition(RuleViolation):
     code = "invalid_transition"
 

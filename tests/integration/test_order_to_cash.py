@@ -124,8 +124,16 @@ def test_an_order_over_the_credit_limit_waits_for_a_credit_controller(company):
     # Held while credit is decided (inventory hears the order on its own consumer).
     wait_until(lambda: company.stock(WULIANGYE)["reserved"] == 10, what="the stock held")
 
-    # A branch clerk may not override; a credit controller may, once.
+    # An order finance never heard of, or another dealer's, is not found.
     path = "/accounts/CD-001/credit-overrides"
+    nobody = "00000000-0000-4000-8000-000000000001"
+    unknown = command(company.finance, path, {"order_id": nobody}, headers=CREDIT_CONTROLLER)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_order"
+    company.wait_account(lambda account: True, dealer="CD-002", what="CD-002's account")
+    other = "/accounts/CD-002/credit-overrides"
+    foreign = command(company.finance, other, {"order_id": order_id}, headers=CREDIT_CONTROLLER)
+    assert foreign.status_code == 404 and foreign.json()["code"] == "unknown_order"
+    # A branch clerk may not override; a credit controller may, once.
     denied = command(company.finance, path, {"order_id": order_id}, headers=CHENGDU_CLERK)
     assert denied.status_code == 403
     ok(command(company.finance, path, {"order_id": order_id}, headers=CREDIT_CONTROLLER))

@@ -127,7 +127,7 @@ def test_a_return_from_request_to_credit(company):
         {**ask, "lines": [{"sku": WULIANGYE, "quantity": 1}, {"sku": WULIANGYE, "quantity": 1}]},
         headers=DEALER_CD001,
     )
-    assert twice.status_code == 422
+    assert twice.status_code == 409 and twice.json()["code"] == "request_rule_violated"
     assert command(company.orders, "/returns", ask, headers=SHANGHAI_CLERK).status_code == 403
 
     requested = ok(command(company.orders, "/returns", ask, headers=DEALER_CD001))

@@ -83,8 +83,9 @@ def test_one_sku_at_two_unit_costs_in_one_receipt_is_refused(settings):
         ]
         body = {"warehouse_code": "WH-CD", "lines": lines}
         response = command(company.inventory, "/goods-receipts", body, headers=CHENGDU_WAREHOUSE)
-        assert response.status_code == 422, response.text
-        assert "two unit costs" in response.text
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "request_rule_violated"
+        assert "two unit costs" in response.json()["detail"]
         assert company.stock(WULIANGYE)["on_hand"] == 0
 
 

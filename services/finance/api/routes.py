@@ -4,7 +4,6 @@ credit notes, rebate policies and their settlement, and rebate claims."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
@@ -17,7 +16,7 @@ from contracts.types import DealerGradeName
 from runtime.http.auth import Principal
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.idempotency import run_command
-from runtime.http.schemas import Code, Money, Name
+from runtime.http.schemas import Code, Count, IsoDate, Money, Name, RebateRate, Utilisation
 from runtime.settings import Role
 from services.finance.application import (
     FileRebateClaim,
@@ -48,7 +47,7 @@ class CreditTermsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     credit_limit: Money
-    payment_terms_days: int = Field(ge=0, le=365)
+    payment_terms_days: Count = Field(ge=0, le=365)
 
 
 class CreditOverrideCreate(BaseModel):
@@ -69,7 +68,7 @@ class ReceiptCreate(BaseModel):
 
     dealer_code: Code
     amount: Money
-    received_on: date | None = Field(default=None, description="default: today (CST)")
+    received_on: IsoDate | None = Field(default=None, description="default: today (CST)")
     allocations: list[AllocationCreate] | None = Field(
         default=None,
         max_length=500,
@@ -89,7 +88,7 @@ class ReturnedLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Code
-    quantity: int = Field(gt=0, le=1_000_000, strict=True)
+    quantity: Count = Field(gt=0, le=1_000_000)
 
 
 class CreditNoteCreate(BaseModel):
@@ -98,7 +97,7 @@ class CreditNoteCreate(BaseModel):
     invoice_id: UUID
     amount: Money
     reason: Name
-    issued_on: date | None = Field(default=None, description="default: today (CST)")
+    issued_on: IsoDate | None = Field(default=None, description="default: today (CST)")
     returned_lines: list[ReturnedLine] | None = Field(
         default=None,
         max_length=500,
@@ -128,11 +127,10 @@ class RebatePolicyCreate(BaseModel):
     policy_code: Code
     grade: DealerGradeName | None = Field(default=None, description="a dealer grade, or:")
     dealer_code: Code | None = Field(default=None, description="one dealer")
-    rate: Decimal = Field(
+    rate: RebateRate = Field(
         default=Decimal("0"),
         ge=0,
         le=Decimal("0.5"),
-        decimal_places=4,
         examples=["0.0200"],
         description="on the period's net invoiced sales above `threshold`",
     )
@@ -144,8 +142,8 @@ class RebatePolicyCreate(BaseModel):
         max_length=500,
         description="CNY per unit of a SKU invoiced at a price (gift lines earn nothing)",
     )
-    valid_from: date
-    valid_to: date
+    valid_from: IsoDate
+    valid_to: IsoDate
 
     @model_validator(mode="after")
     def distinct_skus(self) -> RebatePolicyCreate:
@@ -169,13 +167,13 @@ class RebateClaimCreate(BaseModel):
     amount: Money
     salesperson: Name | None = Field(default=None, description="default: the caller's name")
     note: Name | None = None
-    filed_on: date | None = Field(default=None, description="default: today (CST)")
+    filed_on: IsoDate | None = Field(default=None, description="default: today (CST)")
 
 
 class RebateClaimApproval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    credited_on: date | None = Field(
+    credited_on: IsoDate | None = Field(
         default=None, description="the credit's business date; default: today (CST)"
     )
 
@@ -191,15 +189,13 @@ class HealthRulesUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    utilisation_yellow: Decimal | None = Field(
-        default=None, gt=0, le=10, decimal_places=4, examples=["0.80"]
-    )
-    utilisation_red: Decimal | None = Field(default=None, gt=0, le=10, decimal_places=4)
+    utilisation_yellow: Utilisation | None = Field(default=None, gt=0, le=10, examples=["0.80"])
+    utilisation_red: Utilisation | None = Field(default=None, gt=0, le=10)
     over_90_yellow: Money | None = None
     over_90_red: Money | None = None
-    undelivered_after_days: int | None = Field(default=None, ge=1, le=365)
-    undelivered_yellow: int | None = Field(default=None, ge=1, le=10_000)
-    undelivered_red: int | None = Field(default=None, ge=1, le=10_000)
+    undelivered_after_days: Count | None = Field(default=None, ge=1, le=365)
+    undelivered_yellow: Count | None = Field(default=None, ge=1, le=10_000)
+    undelivered_red: Count | None = Field(default=None, ge=1, le=10_000)
 
 
 def _branch_scope(principal: Principal) -> str | None:

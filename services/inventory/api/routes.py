@@ -4,7 +4,6 @@ damaged stock and dealers' sell-through of consignment stock."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from runtime.http.auth import Principal
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.idempotency import run_command
-from runtime.http.schemas import Code, Money, Name
+from runtime.http.schemas import Code, Count, IsoDate, Money, Name
 from runtime.settings import BRANCH_ROLES, Role
 from services.inventory.application import (
     HEADQUARTERS,
@@ -94,7 +93,7 @@ class GoodsReceiptCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     warehouse_code: Code
-    business_date: date | None = Field(default=None, description="default: today (CST)")
+    business_date: IsoDate | None = Field(default=None, description="default: today (CST)")
     lines: list[ReceiptLine] = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")
@@ -127,13 +126,13 @@ class StockSet(StockRead):
 class SafetyStockUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(ge=0, le=1_000_000_000)
+    quantity: Count = Field(ge=0, le=1_000_000_000)
 
 
 class GoodsReceiptRead(BaseModel):
     receipt_id: str
     warehouse_code: str
-    business_date: date
+    business_date: IsoDate
     stock: list[StockRead]
     position: str | None = None
 
@@ -142,7 +141,7 @@ class ShipmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     order_id: UUID
-    ship_date: date | None = Field(default=None, description="default: today (CST)")
+    ship_date: IsoDate | None = Field(default=None, description="default: today (CST)")
     lines: list[StockLine] = Field(min_length=1, max_length=500)
 
 
@@ -158,17 +157,17 @@ class ShipmentRead(BaseModel):
     dealer_code: str
     branch: str
     warehouse_code: str
-    ship_date: date
+    ship_date: IsoDate
     lines: list[ShipmentLine]
     order_complete: bool
-    delivered_on: date | None
+    delivered_on: IsoDate | None
     position: str | None = None
 
 
 class DeliveryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delivered_on: date | None = Field(default=None, description="default: today (CST)")
+    delivered_on: IsoDate | None = Field(default=None, description="default: today (CST)")
 
 
 class ReservationLine(BaseModel):
@@ -196,7 +195,7 @@ class TransferCreate(BaseModel):
 
     from_warehouse: Code
     to_warehouse: Code
-    ship_date: date | None = Field(default=None, description="default: today (CST)")
+    ship_date: IsoDate | None = Field(default=None, description="default: today (CST)")
     lines: list[StockLine] = Field(min_length=1, max_length=500)
     note: Note | None = None
 
@@ -205,8 +204,8 @@ class ArrivalLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Code
-    received: int = Field(ge=0, le=1_000_000_000, description="arrived in good condition")
-    damaged: int = Field(default=0, ge=0, le=1_000_000_000, description="arrived damaged")
+    received: Count = Field(ge=0, le=1_000_000_000, description="arrived in good condition")
+    damaged: Count = Field(default=0, ge=0, le=1_000_000_000, description="arrived damaged")
     reason: DiscrepancyReason | None = Field(
         default=None,
         description="required when received + damaged differs from what was dispatched, or "
@@ -218,7 +217,7 @@ class ArrivalLine(BaseModel):
 class TransferReceipt(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    received_on: date | None = Field(default=None, description="default: today (CST)")
+    received_on: IsoDate | None = Field(default=None, description="default: today (CST)")
     lines: list[ArrivalLine] = Field(
         max_length=500, description="per SKU of the transfer; a SKU left out arrived not at all"
     )
@@ -248,8 +247,8 @@ class TransferRead(BaseModel):
     from_warehouse: str
     to_warehouse: str
     status: str = Field(description="in_transit or received")
-    ship_date: date
-    received_on: date | None
+    ship_date: IsoDate
+    received_on: IsoDate | None
     note: str | None
     cost: str
     lines: list[TransferLine]
@@ -261,7 +260,7 @@ class StockDocumentCreate(BaseModel):
 
     quantity: Quantity
     reason: Reason
-    business_date: date | None = Field(default=None, description="default: today (CST)")
+    business_date: IsoDate | None = Field(default=None, description="default: today (CST)")
 
 
 class StockDocumentRead(StockSet):
@@ -273,7 +272,7 @@ class StocktakeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     warehouse_code: Code
-    count_date: date | None = Field(default=None, description="default: today (CST)")
+    count_date: IsoDate | None = Field(default=None, description="default: today (CST)")
     skus: list[Code] = Field(min_length=1, max_length=2000, description="the count sheet")
 
 
@@ -281,7 +280,7 @@ class CountLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Code
-    counted: int = Field(ge=0, le=1_000_000_000, description="all units there, damaged too")
+    counted: Count = Field(ge=0, le=1_000_000_000, description="all units there, damaged too")
     reason: VarianceReason | None = Field(
         default=None, description="required (by posting) when the count differs from the book"
     )
@@ -303,7 +302,7 @@ class CountsCreate(BaseModel):
 class PostingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    posted_on: date | None = Field(default=None, description="default: today (CST)")
+    posted_on: IsoDate | None = Field(default=None, description="default: today (CST)")
 
 
 class StocktakeLine(BaseModel):
@@ -318,9 +317,9 @@ class StocktakeLine(BaseModel):
 class StocktakeRead(BaseModel):
     stocktake_id: str
     warehouse_code: str
-    count_date: date
+    count_date: IsoDate
     status: str = Field(description="open or posted")
-    posted_on: date | None
+    posted_on: IsoDate | None
     lines: list[StocktakeLine]
     position: str | None = None
 
@@ -328,8 +327,8 @@ class StocktakeRead(BaseModel):
 class SellThroughCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period_from: date
-    period_to: date
+    period_from: IsoDate
+    period_to: IsoDate
     lines: list[StockLine] = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")
@@ -349,8 +348,8 @@ class SellThroughRead(BaseModel):
     report_id: str
     warehouse_code: str
     dealer_code: str
-    period_from: date
-    period_to: date
+    period_from: IsoDate
+    period_to: IsoDate
     lines: list[SellThroughLine]
     cost: str
     position: str | None = None
@@ -432,14 +431,14 @@ class ReturnedLineCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Code
-    good: int = Field(ge=0, le=1_000_000, strict=True, description="back to available stock")
-    damaged: int = Field(ge=0, le=1_000_000, strict=True, description="to damaged stock")
+    good: Count = Field(ge=0, le=1_000_000, description="back to available stock")
+    damaged: Count = Field(ge=0, le=1_000_000, description="to damaged stock")
 
 
 class ReturnReceiptCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    received_on: date | None = Field(default=None, description="default today (CST)")
+    received_on: IsoDate | None = Field(default=None, description="default today (CST)")
     lines: list[ReturnedLineCreate] = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
@@ -464,7 +463,7 @@ class ReturnReceiptRead(BaseModel):
     warehouse_code: str
     status: str = Field(description="expected or received")
     expected: list[StockLine]
-    received_on: date | None
+    received_on: IsoDate | None
     received: list[ReturnedLineRead]
     value: str
     position: str | None = None

@@ -5,16 +5,14 @@ the salesperson registry (``/targets``), and dealers' assignment to salespeople
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.planning import MONTH_PATTERN
 from runtime.http.idempotency import run_command
-from runtime.http.schemas import Code, Money, Name
+from runtime.http.schemas import MONTH_PATTERN, Code, Count, IsoDate, Money, Name
 from runtime.settings import Role
 from services.kernel.ownership import Ownership
 from services.orders import planning_commands as planning
@@ -39,7 +37,7 @@ class _Strict(BaseModel):
 
 class PlanLineCreate(_Strict):
     sku: Code = Field(examples=["WULIANGYE-52-500ML"])
-    quantity: int = Field(gt=0, le=10_000_000, strict=True)
+    quantity: Count = Field(gt=0, le=10_000_000)
 
 
 class DemandPlanCreate(_Strict):
@@ -98,7 +96,7 @@ class SalespersonCreate(_Strict):
 
 class DealerAssignment(_Strict):
     salesperson_code: Code = Field(examples=["SP-CD-01"])
-    effective_from: date = Field(
+    effective_from: IsoDate = Field(
         description="the first business date whose invoices count towards this salesperson"
     )
 
@@ -135,7 +133,7 @@ def submit_demand_plan(
     )
 
 
-@demand_plans.get("/{dealer_code}/{month}", response_model=DemandPlanRead)
+@demand_plans.get("/{dealer_code}/{month:month}", response_model=DemandPlanRead)
 def get_demand_plan(
     dealer_code: str, month: MonthPath, principal: CurrentPrincipal, app: OrdersApp
 ) -> dict:
@@ -144,7 +142,7 @@ def get_demand_plan(
 
 
 @demand_plans.post(
-    "/{dealer_code}/{month}/revision", response_model=DemandPlanRead, responses=CHANGED
+    "/{dealer_code}/{month:month}/revision", response_model=DemandPlanRead, responses=CHANGED
 )
 def revise_demand_plan(
     dealer_code: str,
@@ -167,7 +165,7 @@ def revise_demand_plan(
 
 
 @demand_plans.post(
-    "/{dealer_code}/{month}/approval", response_model=DemandPlanRead, responses=CHANGED
+    "/{dealer_code}/{month:month}/approval", response_model=DemandPlanRead, responses=CHANGED
 )
 def approve_demand_plan(
     dealer_code: str,
@@ -195,7 +193,7 @@ def approve_demand_plan(
 
 
 @demand_plans.post(
-    "/{dealer_code}/{month}/return", response_model=DemandPlanRead, responses=CHANGED
+    "/{dealer_code}/{month:month}/return", response_model=DemandPlanRead, responses=CHANGED
 )
 def return_demand_plan(
     dealer_code: str,
@@ -222,7 +220,7 @@ def return_demand_plan(
     )
 
 
-# -- salespeople (before /{month}: "salespeople" is no month) ---------------------------------
+# -- salespeople (before /{month:month}: "salespeople" is no month) ---------------------------
 @targets.post("/salespeople", status_code=201, responses=CHANGED)
 def register_salesperson(
     body: SalespersonCreate, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
@@ -274,7 +272,7 @@ def get_dealer_coverage(dealer_code: str, principal: CurrentPrincipal, app: Orde
 
 
 # -- targets ----------------------------------------------------------------------------------
-@targets.post("/{month}", responses=CHANGED)
+@targets.post("/{month:month}", responses=CHANGED)
 def set_national_target(
     month: MonthPath,
     body: TargetLevels,
@@ -293,7 +291,7 @@ def set_national_target(
     )
 
 
-@targets.post("/{month}/branches/{branch}", responses=CHANGED)
+@targets.post("/{month:month}/branches/{branch}", responses=CHANGED)
 def set_branch_target(
     month: MonthPath,
     branch: Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")],
@@ -315,7 +313,7 @@ def set_branch_target(
     )
 
 
-@targets.post("/{month}/salespeople/{code}", responses=CHANGED)
+@targets.post("/{month:month}/salespeople/{code}", responses=CHANGED)
 def set_salesperson_target(
     month: MonthPath,
     code: str,
@@ -334,7 +332,7 @@ def set_salesperson_target(
     )
 
 
-@targets.get("/{month}")
+@targets.get("/{month:month}")
 def get_targets(month: MonthPath, principal: CurrentPrincipal, app: OrdersApp) -> dict:
     """The month's decomposition: national, per branch, per salesperson, and unallocated.
     A branch sees its own part and its salespeople's."""

@@ -3,7 +3,6 @@ return as it stands (received by the warehouse, credited by finance)."""
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -11,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.http.idempotency import run_command
-from runtime.http.schemas import Code, Name
+from runtime.http.schemas import Code, Count, IsoDate, Name
 from runtime.settings import Role
 from services.kernel.dates import business_today
 from services.orders.api.deps import (
@@ -32,12 +31,12 @@ class _Strict(BaseModel):
 
 class ReturnLineCreate(_Strict):
     sku: Code
-    quantity: int = Field(gt=0, le=1_000_000, strict=True)
+    quantity: Count = Field(gt=0, le=1_000_000)
 
 
 class ReturnCreate(_Strict):
     order_id: UUID
-    business_date: date | None = Field(default=None, description="default today (CST)")
+    business_date: IsoDate | None = Field(default=None, description="default today (CST)")
     lines: list[ReturnLineCreate] = Field(min_length=1, max_length=200)
     reason: Name = Field(examples=["12 bottles arrived with broken seals"])
 
@@ -69,12 +68,12 @@ class ReturnRead(BaseModel):
     dealer_code: str
     branch: str
     warehouse_code: str
-    business_date: date
+    business_date: IsoDate
     status: str = Field(description="requested, approved, rejected, received, credited")
     reason: str
     decision: str | None = Field(description="why a manager rejected it")
     lines: list[ReturnLineRead]
-    received_on: date | None
+    received_on: IsoDate | None
     received: list[ReceivedRead]
     credit_note_id: str | None
     credited: str | None = Field(description="the credit note's amount, at the order's prices")

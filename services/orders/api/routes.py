@@ -3,13 +3,13 @@ live in the application and the aggregates."""
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from runtime.http.idempotency import run_command
+from runtime.http.schemas import IsoDate
 from runtime.settings import Role
 from services.kernel.dates import business_today
 from services.kernel.errors import OutsideScope
@@ -233,7 +233,7 @@ def get_price_list(
     grade: DealerGrade,
     principal: CurrentPrincipal,
     app: OrdersApp,
-    on: date | None = Query(default=None, description="default: today"),
+    on: IsoDate | None = Query(default=None, description="default: today"),
 ) -> dict:
     """The grade's prices in effect on a day, and those scheduled after it. A dealer reads
     its own grade's list only: one tier's prices are not another's business."""
@@ -267,7 +267,7 @@ def define_promotion(
 def list_promotions(
     principal: CurrentPrincipal,
     app: OrdersApp,
-    on: date | None = Query(default=None, description="only those in force that day"),
+    on: IsoDate | None = Query(default=None, description="only those in force that day"),
     grade: DealerGrade | None = Query(default=None, description="only those for this grade"),
 ) -> dict:
     found = app.promotion_book().all()

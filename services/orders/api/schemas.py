@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.http.schemas import Code, Money, Name
+from runtime.http.schemas import Code, Count, DiscountRate, IsoDate, Money, Name
 from services.orders.domain import DealerGrade
 
 
@@ -54,12 +53,12 @@ class ProductRead(BaseModel):
 
 class OrderLineCreate(_Strict):
     sku: Code
-    quantity: int = Field(gt=0, le=1_000_000, strict=True)
+    quantity: Count = Field(gt=0, le=1_000_000)
 
 
 class OrderCreate(_Strict):
     dealer_code: Code
-    business_date: date | None = Field(
+    business_date: IsoDate | None = Field(
         default=None, description="the business date of the order; default today (Asia/Shanghai)"
     )
     lines: list[OrderLineCreate] = Field(min_length=1, max_length=200)
@@ -101,7 +100,7 @@ class OrderRead(BaseModel):
     dealer_code: str
     branch: str
     region: str
-    business_date: date
+    business_date: IsoDate
     status: str = Field(
         description="placed, credit_hold, awaiting_approval, approved, rejected, cancelled, "
         "partly_shipped, shipped, delivered"
@@ -139,7 +138,7 @@ def money_str(value: Decimal) -> str:
 class PriceCreate(_Strict):
     sku: Code = Field(examples=["WULIANGYE-52-500ML"])
     unit_price: Money
-    effective_from: date | None = Field(
+    effective_from: IsoDate | None = Field(
         default=None,
         description="the first business date orders get this price: today (Asia/Shanghai, "
         "the default) or later",
@@ -149,12 +148,12 @@ class PriceCreate(_Strict):
 class PriceRead(BaseModel):
     sku: str
     unit_price: str
-    effective_from: date | None = Field(description="null: in effect from the start")
+    effective_from: IsoDate | None = Field(description="null: in effect from the start")
 
 
 class PriceListRead(BaseModel):
     grade: str
-    on: date = Field(description="the day the prices are in effect")
+    on: IsoDate = Field(description="the day the prices are in effect")
     prices: list[PriceRead]
     scheduled: list[PriceRead] = Field(description="prices that take effect after that day")
     position: str | None = None
@@ -177,8 +176,8 @@ class CategoryRead(BaseModel):
 class _PromotionCreate(_Strict):
     code: Code = Field(examples=["CNY-2027-WLY"])
     name: Name = Field(examples=["Spring Festival: buy 10 get 1"])
-    valid_from: date = Field(description="today or later")
-    valid_to: date
+    valid_from: IsoDate = Field(description="today or later")
+    valid_to: IsoDate
     grades: list[DealerGrade] = Field(
         default=[], max_length=4, description="the dealer grades it is for; empty: every grade"
     )
@@ -189,9 +188,9 @@ class BuyGetCreate(_PromotionCreate):
 
     kind: Literal["buy_get"]
     buy_sku: Code
-    buy_quantity: int = Field(ge=1, le=100_000, strict=True)
+    buy_quantity: Count = Field(ge=1, le=100_000)
     gift_sku: Code
-    gift_quantity: int = Field(ge=1, le=100_000, strict=True)
+    gift_quantity: Count = Field(ge=1, le=100_000)
 
 
 class CategoryDiscountCreate(_PromotionCreate):
@@ -199,8 +198,8 @@ class CategoryDiscountCreate(_PromotionCreate):
 
     kind: Literal["category_discount"]
     category: Code
-    discount_rate: Decimal = Field(
-        gt=0, le=Decimal("0.9"), decimal_places=4, examples=["0.05"], description="0.05 = 5 %"
+    discount_rate: DiscountRate = Field(
+        gt=0, le=Decimal("0.9"), examples=["0.05"], description="0.05 = 5 %"
     )
 
 
@@ -208,17 +207,17 @@ PromotionCreate = Annotated[BuyGetCreate | CategoryDiscountCreate, Field(discrim
 
 
 class PromotionEnd(_Strict):
-    on: date = Field(description="the first business date it no longer applies (today or later)")
+    on: IsoDate = Field(description="the first business date it no longer applies (today or later)")
 
 
 class PromotionRead(BaseModel):
     code: str
     name: str
     kind: str
-    valid_from: date
-    valid_to: date
+    valid_from: IsoDate
+    valid_to: IsoDate
     grades: list[str]
-    ended_on: date | None
+    ended_on: IsoDate | None
     buy_sku: str | None = None
     buy_quantity: int | None = None
     gift_sku: str | None = None

@@ -1,0 +1,39 @@
+"""Bad input to the HQ query API gets a problem+json 4xx and never a 500: NUL characters
+(PostgreSQL cannot hold one), a month of year 0, a filter that matches no dealer in the
+national roll-up."""
+
+from __future__ import annotations
+
+import pytest
+
+from projections import bootstrap as query_process
+from tests.platform import HQ, serving
+
+pytestmark = pytest.mark.integration
+
+
+def test_bad_input_is_refused_and_an_empty_roll_up_is_zero(settings):
+    with serving(query_process.build(settings, with_projectors=False)) as query:
+        for path in (
+            "/hq/receivables?dealer=%00",
+            "/branches/%00/receivables",
+            "/hq/inventory?warehouse=WH-CD%00",
+            "/hq/sales?sku=WULIANGYE-52-500ML%00&by=sku",
+            "/hq/targets?month=0000-01",
+            "/branches/CD/targets?month=0000-01",
+            "/hq/demand-plans?month=0000-11",
+            "/hq/receivables?as_of=0",
+            "/hq/sales?date_from=2026-11-20T00:00:00",
+            "/hq/receivables?min_position=orders:１２",
+        ):
+            answer = query.get(path, headers=HQ)
+            assert answer.status_code == 422, (path, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json", path
+            assert answer.json()["code"] == "invalid_request", path
+
+        nation = query.get("/hq/receivables?by=nation&branch=NOPE", headers=HQ)
+        assert nation.status_code == 200, nation.text
+        (row,) = nation.json()["items"]
+        assert row["nation"] == "CN"
+        assert row["receivables"] == row["exposure"] == row["credit_limit"] == "0.00"
+        assert row["utilisation"] is None
