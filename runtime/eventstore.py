@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg2
+import psycopg_pool
 from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -161,6 +162,23 @@ def _retried_within_deadline(library_method: Callable[..., Any]) -> Callable[...
     return method
 
 
+STARTUP_WAIT_S = 30.0
+
+
+def _open_patiently(datastore: Any) -> None:
+    """Fill the connection pool before the recorder's first query. The pool's timeout is
+    short on purpose (a request must answer 503 in time while the database is down), but a
+    process starting on a loaded machine, or beside a database still starting, may take
+    longer than that for its first connection: it waits up to STARTUP_WAIT_S instead of
+    failing to start."""
+    try:
+        datastore.pool.open(wait=True, timeout=STARTUP_WAIT_S)
+    except psycopg_pool.PoolTimeout as error:
+        raise DatabaseUnavailable(
+            f"no connection to PostgreSQL after {STARTUP_WAIT_S:.0f}s at start-up"
+        ) from error
+
+
 class ServiceRecorder(PostgresProcessRecorder):
     """The library's process recorder (events + tracking in one transaction), extended with
     an idempotency-key table written in that same transaction. On a request's path its
@@ -171,6 +189,7 @@ class ServiceRecorder(PostgresProcessRecorder):
     max_notification_id = _retried_within_deadline(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        _open_patiently(datastore)
         super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
         self.idempotency_table = SQL("{0}.{1}").format(schema, Identifier("idempotency_keys"))
