@@ -151,15 +151,17 @@ class WarehousesQuery(ListQuery):
 def answer(engine, consistency, name: str, params: ListQuery, **scope: str) -> dict:
     """One page of a list, the scope's filters over the caller's."""
     consistency.wait(lists.name, params.min_position)
+    spec = LISTS[name]
     where = params.where()
-    if "branch" in scope:
-        where["region"] = None
-    where.update(scope)
+    if spec.scoped:
+        if "branch" in scope:
+            where["region"] = None
+        where.update(scope)
     try:
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
             with conn.begin():
                 return list_page(
-                    conn, spec=LISTS[name], where=where, limit=params.limit, cursor=params.cursor
+                    conn, spec=spec, where=where, limit=params.limit, cursor=params.cursor
                 )
     except InvalidCursor as error:
         raise Problem(422, "invalid_cursor", str(error)) from None

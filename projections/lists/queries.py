@@ -69,6 +69,8 @@ class ListSpec:
     filters: Mapping[str, Condition] = field(default_factory=dict)
     statuses: Mapping[str, ColumnElement[bool]] = field(default_factory=dict)
     search: tuple[ColumnElement, ...] = ()
+    # False for the product catalogue: every branch and dealer sees the same one.
+    scoped: bool = True
 
 
 def _equals(column) -> Condition:
@@ -500,6 +502,7 @@ PRODUCTS = ListSpec(
     origins=("orders",),
     filters={"category": _equals(pr.c.category)},
     search=(pr.c.sku, pr.c.name),
+    scoped=False,
 )
 
 w = list_warehouses
