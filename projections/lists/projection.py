@@ -40,13 +40,13 @@ from sqlalchemy import (
     String,
     Table,
 )
-from sqlalchemy.dialects.postgresql import insert
 
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import inventory as inventory_events
 from contracts import orders as orders_events
 from contracts import planning as planning_events
+from projections.demand_plans.projection import hold_latest_plan
 from projections.gathered import gathered
 from projections.tracking import Projection
 
@@ -278,6 +278,11 @@ stocktakes = gathered(lists, list_stocktakes)
 rebate_claims = gathered(lists, list_rebate_claims)
 
 
+def _copied(event, *names: str) -> dict:
+    """The event's fields of these names, for the columns of the same names."""
+    return {name: getattr(event, name) for name in names}
+
+
 def _settle(conn: Connection, allocations) -> None:
     for allocation in allocations:
         invoices.gather(conn, invoice_id=allocation.invoice_id, settled=allocation.amount)
@@ -288,42 +293,22 @@ def _settle(conn: Connection, allocations) -> None:
 
 @lists.on(orders_events.DealerRegistered)
 def dealer_registered(conn: Connection, envelope: Envelope, event) -> None:
-    dealers.gather(
-        conn,
-        dealer_code=event.dealer_code,
-        dealer_id=event.dealer_id,
-        name=event.name,
-        branch=event.branch,
-        region=event.region,
-        grade=event.grade,
-    )
+    fields = _copied(event, "dealer_code", "dealer_id", "name", "branch", "region", "grade")
+    dealers.gather(conn, **fields)
 
 
 @lists.on(orders_events.ProductRegistered)
 def product_registered(conn: Connection, envelope: Envelope, event) -> None:
-    products.gather(
-        conn,
-        sku=event.sku,
-        product_id=event.product_id,
-        name=event.name,
-        category=event.category,
-        unit=event.unit,
-        list_price=event.list_price,
-    )
+    fields = _copied(event, "sku", "product_id", "name", "category", "unit", "list_price")
+    products.gather(conn, **fields)
 
 
 @lists.on(inventory_events.WarehouseRegistered)
 def warehouse_registered(conn: Connection, envelope: Envelope, event) -> None:
-    warehouses.gather(
-        conn,
-        code=event.code,
-        warehouse_id=event.warehouse_id,
-        name=event.name,
-        kind=event.kind,
-        branch=event.branch,
-        region=event.region,
-        dealer_code=event.dealer_code,
+    fields = _copied(
+        event, "code", "warehouse_id", "name", "kind", "branch", "region", "dealer_code"
     )
+    warehouses.gather(conn, **fields)
 
 
 # Orders
@@ -394,18 +379,8 @@ def delivery_confirmed(conn: Connection, envelope: Envelope, event) -> None:
 
 @lists.on(finance_events.InvoiceIssued)
 def invoice_issued(conn: Connection, envelope: Envelope, event) -> None:
-    invoices.gather(
-        conn,
-        invoice_id=event.invoice_id,
-        invoice_number=event.invoice_number,
-        dealer_code=event.dealer_code,
-        order_id=event.order_id,
-        shipment_id=event.shipment_id,
-        issue_date=event.issue_date,
-        due_date=event.due_date,
-        total=event.total,
-        settled=ZERO,
-    )
+    names = ("invoice_id", "invoice_number", "dealer_code", "order_id", "shipment_id")
+    invoices.gather(conn, **_copied(event, *names, "issue_date", "due_date", "total"), settled=ZERO)
     shipments.gather(
         conn,
         shipment_id=event.shipment_id,
@@ -419,43 +394,22 @@ def invoice_issued(conn: Connection, envelope: Envelope, event) -> None:
 
 @lists.on(finance_events.ReceiptRecorded)
 def receipt_recorded(conn: Connection, envelope: Envelope, event) -> None:
-    receipts.gather(
-        conn,
-        receipt_id=event.receipt_id,
-        dealer_code=event.dealer_code,
-        amount=event.amount,
-        received_on=event.received_on,
-        allocated=event.amount - event.unapplied,
-        unapplied=event.unapplied,
-    )
+    names = ("receipt_id", "dealer_code", "amount", "received_on", "unapplied")
+    receipts.gather(conn, **_copied(event, *names), allocated=event.amount - event.unapplied)
     _settle(conn, event.allocations)
 
 
 @lists.on(finance_events.CreditNoteIssued)
 def credit_note_issued(conn: Connection, envelope: Envelope, event) -> None:
-    credit_notes.gather(
-        conn,
-        credit_note_id=event.credit_note_id,
-        dealer_code=event.dealer_code,
-        invoice_id=event.invoice_id,
-        return_id=event.return_id,
-        amount=event.amount,
-        issued_on=event.issued_on,
-        reason=event.reason,
-    )
+    names = ("credit_note_id", "dealer_code", "invoice_id", "return_id", "amount", "issued_on")
+    credit_notes.gather(conn, **_copied(event, *names, "reason"))
     _settle(conn, event.allocations)
 
 
 @lists.on(finance_events.RebateClaimFiled)
 def rebate_claim_filed(conn: Connection, envelope: Envelope, event) -> None:
-    rebate_claims.gather(
-        conn,
-        claim_id=event.claim_id,
-        dealer_code=event.dealer_code,
-        amount=event.amount,
-        salesperson=event.salesperson,
-        filed_on=event.filed_on,
-    )
+    names = ("claim_id", "dealer_code", "amount", "salesperson", "filed_on")
+    rebate_claims.gather(conn, **_copied(event, *names))
 
 
 @lists.on(finance_events.RebateClaimRejected)
@@ -545,31 +499,10 @@ def stocktake_posted(conn: Connection, envelope: Envelope, event) -> None:
 
 
 def _plan(conn: Connection, envelope: Envelope, event, status: str, lines) -> None:
-    region = getattr(event, "region", "")  # a returned plan's event names none
-    values = {
-        "dealer_code": event.dealer_code,
-        "month": event.month,
-        "plan_id": event.plan_id,
-        "branch": event.branch,
-        "region": region,
-        "status": status,
-        "revision": event.revision,
-        "sequence": envelope.sequence,
-    }
-    if lines is not None:
-        values["quantity"] = sum(line.quantity for line in lines)
-    statement = insert(list_demand_plans).values(**values)
-    updates = {
-        name: statement.excluded[name]
-        for name in values
-        if name not in ("dealer_code", "month") and (name != "region" or region)
-    }
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["dealer_code", "month"],
-            set_=updates,
-            where=list_demand_plans.c.sequence < statement.excluded.sequence,
-        )
+    # A returned plan's event names no lines: the quantity held stays.
+    extra = {} if lines is None else {"quantity": sum(line.quantity for line in lines)}
+    hold_latest_plan(
+        conn, list_demand_plans, envelope, event, status, plan_id=event.plan_id, **extra
     )
 
 

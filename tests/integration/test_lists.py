@@ -22,6 +22,7 @@ from contracts.types import Line, OrderLine
 from projections import bootstrap as query_process
 from projections.lists.projection import lists
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
+from tests.integration.test_planning_read_models import published
 from tests.platform import HQ, serving
 
 pytestmark = pytest.mark.integration
@@ -32,33 +33,6 @@ SHANGHAI_CLERK = {"Authorization": "Bearer demo-shanghai-clerk"}
 DEALER_CD001 = {"Authorization": "Bearer demo-dealer-cd001"}
 WAREHOUSE_CLERK = {"Authorization": "Bearer demo-chengdu-warehouse"}
 DEALERS = {"CD-001": ("CD", "SOUTHWEST"), "CD-002": ("CD", "SOUTHWEST"), "SH-001": ("SH", "EAST")}
-
-
-def published(events: list[tuple[str, object]]) -> list[Envelope]:
-    """(subject, event) pairs as their services publish them: positions chained per origin,
-    sequence 1, 2, 3 ... per subject."""
-    positions: dict[str, int] = {}
-    sequences: dict[str, int] = {}
-    out = []
-    for subject, event in events:
-        origin = event.service
-        previous = positions.get(origin, 0)
-        positions[origin] = previous + 1
-        sequences[subject] = sequences.get(subject, 0) + 1
-        out.append(
-            Envelope(
-                id=event_id(origin, previous + 1),
-                source=origin,
-                type=str(event.event_type()),
-                subject=subject,
-                time="2026-11-20T02:00:00Z",
-                sequence=sequences[subject],
-                position=previous + 1,
-                previousposition=previous,
-                data=event.model_dump(mode="json"),
-            )
-        )
-    return out
 
 
 def placed(order_id: str, dealer: str, day: str, quantity: int) -> orders_events.OrderPlaced:
