@@ -16,6 +16,8 @@ order id whether or not its OrderPlaced was seen, and the query leaves voided or
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, delete
 from sqlalchemy.dialects.postgresql import insert
 
@@ -120,19 +122,22 @@ def _plan(conn: Connection, envelope: Envelope, event, status: str, lines) -> No
     )
 
 
-@demand.on(planning_events.DemandPlanSubmitted)
-def plan_submitted(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "submitted", event.lines)
+def on_plan_events(projection: Projection, plan: Callable[..., None]) -> None:
+    """Register ``plan(conn, envelope, event, status, lines)`` for each demand-plan event:
+    submitted and approved with the plan's lines, returned with none (the lines stay)."""
+    for event_class, status in (
+        (planning_events.DemandPlanSubmitted, "submitted"),
+        (planning_events.DemandPlanApproved, "approved"),
+        (planning_events.DemandPlanReturned, "returned"),
+    ):
+
+        def apply(conn: Connection, envelope: Envelope, event, status: str = status) -> None:
+            plan(conn, envelope, event, status, getattr(event, "lines", None))
+
+        projection.on(event_class)(apply)
 
 
-@demand.on(planning_events.DemandPlanApproved)
-def plan_approved(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "approved", event.lines)
-
-
-@demand.on(planning_events.DemandPlanReturned)
-def plan_returned(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "returned", None)
+on_plan_events(demand, _plan)
 
 
 @demand.on(orders_events.OrderPlaced)

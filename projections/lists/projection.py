@@ -45,8 +45,7 @@ from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import inventory as inventory_events
 from contracts import orders as orders_events
-from contracts import planning as planning_events
-from projections.demand_plans.projection import hold_latest_plan
+from projections.demand_plans.projection import hold_latest_plan, on_plan_events
 from projections.gathered import gathered
 from projections.tracking import Projection
 
@@ -506,16 +505,4 @@ def _plan(conn: Connection, envelope: Envelope, event, status: str, lines) -> No
     )
 
 
-@lists.on(planning_events.DemandPlanSubmitted)
-def plan_submitted(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "submitted", event.lines)
-
-
-@lists.on(planning_events.DemandPlanApproved)
-def plan_approved(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "approved", event.lines)
-
-
-@lists.on(planning_events.DemandPlanReturned)
-def plan_returned(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "returned", None)
+on_plan_events(lists, _plan)
