@@ -22,15 +22,20 @@ from contracts.types import Line, OrderLine
 from projections import bootstrap as query_process
 from projections.lists.projection import lists
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
+from tests.integration.saga import (
+    CHENGDU_CLERK,
+    DEALER_CD001,
+    JIANNANCHUN,
+    WULIANGYE,
+    ok,
+    running_company,
+)
 from tests.integration.test_planning_read_models import published
-from tests.platform import HQ, serving
+from tests.platform import HQ, serving, wait_until
 
 pytestmark = pytest.mark.integration
 
-WULIANGYE, JIANNANCHUN = "WULIANGYE-52-500ML", "JIANNANCHUN-52-500ML"
-CHENGDU_CLERK = {"Authorization": "Bearer demo-chengdu-clerk"}
 SHANGHAI_CLERK = {"Authorization": "Bearer demo-shanghai-clerk"}
-DEALER_CD001 = {"Authorization": "Bearer demo-dealer-cd001"}
 WAREHOUSE_CLERK = {"Authorization": "Bearer demo-chengdu-warehouse"}
 DEALERS = {"CD-001": ("CD", "SOUTHWEST"), "CD-002": ("CD", "SOUTHWEST"), "SH-001": ("SH", "EAST")}
 
@@ -529,3 +534,47 @@ def test_the_same_rows_in_any_arrival_order(settings):
         for schema in ("in_order", *(f"shuffled_{s}" for s in range(3))):
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
+
+
+def test_a_command_s_position_shows_in_the_lists_of_the_running_platform(settings):
+    """The live projector on the real services' topics: a command's `position` as
+    `min_position` shows its document in the next list page; the invoice the shipment led to
+    names the shipment and the shipment names it."""
+    with running_company(settings) as company, serving(query_process.build(settings)) as query:
+        company.receive(WULIANGYE, 20)
+        company.credit_terms("CD-001", "100000.00", days=30)
+        placed_order = company.place({WULIANGYE: 6})
+        order_id = placed_order["order_id"]
+        mine = page(
+            query,
+            "/dealers/CD-001/orders",
+            DEALER_CD001,
+            **{"min_position": placed_order["position"]},
+        )
+        assert order_id in ids(mine, "order_id")
+        assert mine["position"]["orders"] >= int(placed_order["position"].split(":")[1])
+
+        company.wait_status(order_id, "approved")
+        company.wait_shippable(order_id)
+        shipment = ok(company.ship(order_id, {WULIANGYE: 6}, ship_date="2026-11-21"))
+        shipped_list = page(
+            query, "/branches/CD/shipments", CHENGDU_CLERK, min_position=shipment["position"]
+        )
+        assert ids(shipped_list, "shipment_id") == [shipment["shipment_id"]]
+
+        def invoiced() -> dict | None:
+            items = page(query, "/hq/invoices", order_id=order_id)["items"]
+            return items[0] if items else None
+
+        invoice = wait_until(invoiced, timeout=45, what="the invoice in the list")
+        assert invoice["shipment_id"] == shipment["shipment_id"]
+        assert invoice["total"] == "7794.00" and invoice["status"] == "open"
+        [listed] = wait_until(
+            lambda: [s for s in page(query, "/hq/shipments")["items"] if s["invoice_id"]],
+            timeout=45,
+            what="the shipment's invoice",
+        )
+        assert listed["invoice_id"] == invoice["invoice_id"]
+        assert listed["invoice_number"] == invoice["invoice_number"]
+        order = page(query, "/hq/orders", q=order_id[:8])["items"][0]
+        assert order["order_id"] == order_id and order["status"] == "shipped"
