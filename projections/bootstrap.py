@@ -6,6 +6,7 @@ from projections.api.app import build_api
 from projections.channel_health.projection import channel_health
 from projections.demand_plans.projection import demand
 from projections.inventory.projection import inventory
+from projections.lists.projection import lists
 from projections.read_your_writes import ReadYourWrites
 from projections.receivables.projection import receivables
 from projections.sales.projection import sales
@@ -22,6 +23,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     channel_health,
     demand,
     targets,
+    lists,
 )
 
 

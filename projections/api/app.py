@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from projections.api import planning
+from projections.api import lists, planning
 from projections.api.routes import branches, dealers, hq
 from projections.read_your_writes import ReadYourWrites
 from runtime.consumer import ConsumerRuntime
@@ -37,6 +37,8 @@ def build_api(
     api.include_router(branches)
     api.include_router(dealers)
     for router in (planning.hq, planning.branches, planning.dealers):
+        api.include_router(router)
+    for router in (lists.hq, lists.branches, lists.dealers):
         api.include_router(router)
     return api
 

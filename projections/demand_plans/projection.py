@@ -16,6 +16,8 @@ order id whether or not its OrderPlaced was seen, and the query leaves voided or
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, delete
 from sqlalchemy.dialects.postgresql import insert
 
@@ -69,11 +71,14 @@ demand_voided_orders = Table(
 demand = Projection(name="demand_plans", metadata=metadata, origins=("orders",))
 
 
-def _plan(conn: Connection, envelope: Envelope, event, status: str, lines) -> None:
-    """Hold the plan as this event states it, unless a later event of it was applied."""
+def hold_latest_plan(
+    conn: Connection, table: Table, envelope: Envelope, event, status: str, **extra
+) -> bool:
+    """Hold a plan (keyed by dealer and month) in ``table`` as this event states it, unless a
+    later event of the plan was applied; whether it was held."""
     # A returned plan's event names no region: the one held stays.
     region = getattr(event, "region", "")
-    statement = insert(demand_plans).values(
+    statement = insert(table).values(
         dealer_code=event.dealer_code,
         month=event.month,
         branch=event.branch,
@@ -81,18 +86,23 @@ def _plan(conn: Connection, envelope: Envelope, event, status: str, lines) -> No
         status=status,
         revision=event.revision,
         sequence=envelope.sequence,
+        **extra,
     )
-    updates = {name: statement.excluded[name] for name in ("status", "revision", "sequence")}
-    if region:
-        updates["region"] = statement.excluded.region
+    updated = ("status", "revision", "sequence", *extra, *(("region",) if region else ()))
     applied = conn.execute(
         statement.on_conflict_do_update(
             index_elements=["dealer_code", "month"],
-            set_=updates,
-            where=demand_plans.c.sequence < statement.excluded.sequence,
-        ).returning(demand_plans.c.dealer_code)
+            set_={name: statement.excluded[name] for name in updated},
+            where=table.c.sequence < statement.excluded.sequence,
+        ).returning(table.c.dealer_code)
     ).first()
-    if applied is None or lines is None:
+    return applied is not None
+
+
+def _plan(conn: Connection, envelope: Envelope, event, status: str, lines) -> None:
+    """Hold the plan as this event states it, unless a later event of it was applied."""
+    applied = hold_latest_plan(conn, demand_plans, envelope, event, status)
+    if not applied or lines is None:
         return
     key = (demand_plan_lines.c.dealer_code == event.dealer_code) & (
         demand_plan_lines.c.month == event.month
@@ -112,19 +122,22 @@ def _plan(conn: Connection, envelope: Envelope, event, status: str, lines) -> No
     )
 
 
-@demand.on(planning_events.DemandPlanSubmitted)
-def plan_submitted(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "submitted", event.lines)
+def on_plan_events(projection: Projection, plan: Callable[..., None]) -> None:
+    """Register ``plan(conn, envelope, event, status, lines)`` for each demand-plan event:
+    submitted and approved with the plan's lines, returned with none (the lines stay)."""
+    for event_class, status in (
+        (planning_events.DemandPlanSubmitted, "submitted"),
+        (planning_events.DemandPlanApproved, "approved"),
+        (planning_events.DemandPlanReturned, "returned"),
+    ):
+
+        def apply(conn: Connection, envelope: Envelope, event, status: str = status) -> None:
+            plan(conn, envelope, event, status, getattr(event, "lines", None))
+
+        projection.on(event_class)(apply)
 
 
-@demand.on(planning_events.DemandPlanApproved)
-def plan_approved(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "approved", event.lines)
-
-
-@demand.on(planning_events.DemandPlanReturned)
-def plan_returned(conn: Connection, envelope: Envelope, event) -> None:
-    _plan(conn, envelope, event, "returned", None)
+on_plan_events(demand, _plan)
 
 
 @demand.on(orders_events.OrderPlaced)
