@@ -1,0 +1,164 @@
+"""Request and response bodies of the identity API. No response carries a password or a
+hash; a new API key's secret is in the one answer that issues it, and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from runtime.http.schemas import Code, Name
+from runtime.settings import ApiKeyGrant, Role
+
+Username = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9._-]{2,63}$"),
+    Field(description="lower case, e.g. `cd.clerk`", examples=["cd.clerk.wang"]),
+]
+
+
+def _encodable(value: str) -> str:
+    value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError: 422
+    return value
+
+
+Password = Annotated[
+    str,
+    StringConstraints(min_length=10, max_length=200, pattern=r"^[^\x00]+$"),
+    AfterValidator(_encodable),
+    Field(description="at least 10 characters, not containing the user name"),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Scope(_Strict):
+    role: Role
+    branch: Code | None = Field(default=None, description="for branch roles", examples=["CD"])
+    warehouse: Code | None = Field(default=None, description="for warehouse_clerk")
+    dealer: Code | None = Field(default=None, description="for dealer", examples=["CD-001"])
+
+    @model_validator(mode="after")
+    def _fits_the_role(self) -> Scope:
+        needed = {
+            Role.BRANCH_MANAGER: "branch",
+            Role.BRANCH_CLERK: "branch",
+            Role.WAREHOUSE_CLERK: "warehouse",
+            Role.DEALER: "dealer",
+        }.get(self.role)
+        for field in ("branch", "warehouse", "dealer"):
+            if field == needed and getattr(self, field) is None:
+                raise ValueError(f"role {self.role} needs a {field}")
+            if field != needed and getattr(self, field) is not None:
+                raise ValueError(f"role {self.role} has no {field}")
+        return self
+
+    def grant(self, name: str) -> ApiKeyGrant:
+        return ApiKeyGrant(
+            name=name,
+            role=self.role,
+            branch=self.branch,
+            warehouse=self.warehouse,
+            dealer=self.dealer,
+        )
+
+
+class UserCreate(Scope):
+    username: Username
+    name: Name = Field(examples=["Wang Fang (Chengdu clerk)"])
+    password: Password | None = Field(
+        default=None, description="none for an integration that only uses API keys"
+    )
+
+
+class RoleChange(Scope):
+    pass
+
+
+class PasswordReset(_Strict):
+    password: Password
+
+
+class UserDisable(_Strict):
+    reason: Name = Field(examples=["left the company"])
+
+
+class UserEnable(_Strict):
+    pass
+
+
+class UserRead(BaseModel):
+    username: str
+    name: str
+    role: str
+    branch: str | None
+    warehouse: str | None
+    dealer: str | None
+    disabled: bool
+    may_sign_in: bool
+    created_at: str
+    modified_at: str
+    modified_by: str = Field(description="who made the last change")
+    version: int
+    position: str | None = None
+
+
+class UserList(BaseModel):
+    users: list[UserRead]
+
+
+class ApiKeyCreate(_Strict):
+    username: Username
+    label: Name = Field(examples=["ERP nightly import"])
+
+
+class ApiKeyRead(BaseModel):
+    key_id: str
+    username: str
+    label: str
+    revoked: bool
+    issued_at: str
+    issued_by: str
+    position: str | None = None
+
+
+class ApiKeyIssuedRead(ApiKeyRead):
+    api_key: str | None = Field(
+        default=None,
+        description="`dk_<key_id>_<secret>`: shown in this answer only (a replay of the "
+        "command names the key without it); only its hash is kept",
+    )
+
+
+class ApiKeyList(BaseModel):
+    api_keys: list[ApiKeyRead]
+
+
+class SessionCreate(_Strict):
+    username: Annotated[
+        str, StringConstraints(min_length=1, max_length=64), AfterValidator(_encodable)
+    ] = Field(examples=["cd.clerk"])
+    password: Annotated[
+        str, StringConstraints(min_length=1, max_length=200), AfterValidator(_encodable)
+    ]
+
+
+class SessionRead(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name
+    expires_at: str
+    username: str
+    name: str
+    role: str
+    branch: str | None
+    warehouse: str | None
+    dealer: str | None
