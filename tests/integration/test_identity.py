@@ -21,7 +21,7 @@ from tests.platform import HQ, command, published, serving, wait_until
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "Chengdu-Spring-2026"
+PASSWORD = "Chengdu-Spring-2026"  # noqa: S105 - test data
 WANG_FANG = {
     "username": "cd.clerk.wang",
     "name": "Wang Fang (Chengdu clerk)",
@@ -231,7 +231,7 @@ class TestRecords:
         with running(settings, "identity") as p:
             identity = p["identity"]
             ok(command(identity, "/users", WANG_FANG, headers=HQ))
-            new_password = "Wuliangye-Autumn-2026"
+            new_password = "Wuliangye-Autumn-2026"  # noqa: S105 - test data
             reset = {"password": new_password}
             ok(command(identity, "/users/cd.clerk.wang/password", reset, headers=HQ))
             key = ok(
