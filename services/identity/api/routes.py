@@ -51,6 +51,7 @@ api_keys = APIRouter(prefix="/api-keys", tags=["API keys"])
 sessions = APIRouter(prefix="/sessions", tags=["sessions"])
 
 CREATED = {201: {"description": "created"}, 409: {"description": "rule violated"}}
+CHANGED = {409: {"description": "rule violated"}}
 
 
 def _identity(request: Request) -> IdentityApplication:
@@ -107,7 +108,7 @@ def get_user(username: Username, principal: CurrentPrincipal, app: IdentityApp) 
     return user_view(app.get_user(username))
 
 
-@users.post("/{username}/password", response_model=UserRead, responses=CREATED)
+@users.post("/{username}/password", response_model=UserRead, responses=CHANGED)
 def reset_password(
     username: Username,
     body: PasswordReset,
@@ -126,7 +127,7 @@ def reset_password(
     )
 
 
-@users.post("/{username}/role", response_model=UserRead, responses=CREATED)
+@users.post("/{username}/role", response_model=UserRead, responses=CHANGED)
 def change_role(
     username: Username,
     body: RoleChange,
@@ -148,7 +149,7 @@ def change_role(
     )
 
 
-@users.post("/{username}/disable", response_model=UserRead, responses=CREATED)
+@users.post("/{username}/disable", response_model=UserRead, responses=CHANGED)
 def disable_user(
     username: Username,
     body: UserDisable,
@@ -166,7 +167,7 @@ def disable_user(
     )
 
 
-@users.post("/{username}/enable", response_model=UserRead, responses=CREATED)
+@users.post("/{username}/enable", response_model=UserRead, responses=CHANGED)
 def enable_user(
     username: Username,
     body: UserEnable,
@@ -208,7 +209,7 @@ def list_api_keys(principal: CurrentPrincipal, app: IdentityApp) -> dict:
     return {"api_keys": [api_key_view(key) for key in app.list_api_keys()]}
 
 
-@api_keys.post("/{key_id}/revocation", response_model=ApiKeyRead, responses=CREATED)
+@api_keys.post("/{key_id}/revocation", response_model=ApiKeyRead, responses=CHANGED)
 def revoke_api_key(
     key_id: str, principal: CurrentPrincipal, app: IdentityApp, key: Idempotency
 ) -> JSONResponse:

@@ -3,7 +3,7 @@ hash; a new API key's secret is in the one answer that issues it, and nowhere el
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -11,11 +11,10 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    model_validator,
 )
 
 from runtime.http.schemas import Code, Name
-from runtime.settings import ApiKeyGrant, Role
+from runtime.settings import ApiKeyGrant
 
 Username = Annotated[
     str,
@@ -41,38 +40,40 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Scope(_Strict):
-    role: Role
-    branch: Code | None = Field(default=None, description="for branch roles", examples=["CD"])
-    warehouse: Code | None = Field(default=None, description="for warehouse_clerk")
-    dealer: Code | None = Field(default=None, description="for dealer", examples=["CD-001"])
-
-    @model_validator(mode="after")
-    def _fits_the_role(self) -> Scope:
-        needed = {
-            Role.BRANCH_MANAGER: "branch",
-            Role.BRANCH_CLERK: "branch",
-            Role.WAREHOUSE_CLERK: "warehouse",
-            Role.DEALER: "dealer",
-        }.get(self.role)
-        for field in ("branch", "warehouse", "dealer"):
-            if field == needed and getattr(self, field) is None:
-                raise ValueError(f"role {self.role} needs a {field}")
-            if field != needed and getattr(self, field) is not None:
-                raise ValueError(f"role {self.role} has no {field}")
-        return self
+class _Scope(_Strict):
+    """A role and the scope it needs (API.md): the branch of a branch role, the warehouse of
+    a warehouse clerk, the dealer of a dealer; headquarters' roles have none."""
 
     def grant(self, name: str) -> ApiKeyGrant:
         return ApiKeyGrant(
             name=name,
-            role=self.role,
-            branch=self.branch,
-            warehouse=self.warehouse,
-            dealer=self.dealer,
+            role=self.role,  # type: ignore[attr-defined]
+            branch=getattr(self, "branch", None),
+            warehouse=getattr(self, "warehouse", None),
+            dealer=getattr(self, "dealer", None),
         )
 
 
-class UserCreate(Scope):
+class HeadquartersScope(_Scope):
+    role: Literal["hq_admin", "hq_viewer", "credit_controller", "erp"]
+
+
+class BranchScope(_Scope):
+    role: Literal["branch_manager", "branch_clerk"]
+    branch: Code = Field(examples=["CD"])
+
+
+class WarehouseScope(_Scope):
+    role: Literal["warehouse_clerk"]
+    warehouse: Code = Field(examples=["WH-CD"])
+
+
+class DealerScope(_Scope):
+    role: Literal["dealer"]
+    dealer: Code = Field(examples=["CD-001"])
+
+
+class _NewUser(_Strict):
     username: Username
     name: Name = Field(examples=["Wang Fang (Chengdu clerk)"])
     password: Password | None = Field(
@@ -80,8 +81,32 @@ class UserCreate(Scope):
     )
 
 
-class RoleChange(Scope):
+class HeadquartersUserCreate(_NewUser, HeadquartersScope):
     pass
+
+
+class BranchUserCreate(_NewUser, BranchScope):
+    pass
+
+
+class WarehouseUserCreate(_NewUser, WarehouseScope):
+    pass
+
+
+class DealerUserCreate(_NewUser, DealerScope):
+    pass
+
+
+# One shape per kind of role, told apart by ``role``, so that the document says which scope
+# each role needs.
+UserCreate = Annotated[
+    HeadquartersUserCreate | BranchUserCreate | WarehouseUserCreate | DealerUserCreate,
+    Field(discriminator="role"),
+]
+RoleChange = Annotated[
+    HeadquartersScope | BranchScope | WarehouseScope | DealerScope,
+    Field(discriminator="role"),
+]
 
 
 class PasswordReset(_Strict):
