@@ -147,9 +147,11 @@ class IdentityReplicaConsumer:
             admin.close()
 
     def _read(self, admin, consumer: KafkaConsumer, topic_id: str) -> None:
-        partitions = [
-            TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic))
-        ]
+        known = consumer.partitions_for_topic(self.topic)
+        if not known:  # metadata of a topic created a moment ago: ask again shortly
+            self.stopping.wait(0.5)
+            return
+        partitions = [TopicPartition(self.topic, p) for p in sorted(known)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         # Read from scratch: a reconnect may follow a broker that lost the topic, and the
