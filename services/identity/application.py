@@ -58,7 +58,8 @@ class IssuedKey:
     token: str
 
 
-def user_view(user: User) -> dict[str, Any]:
+def who_view(user: User) -> dict[str, Any]:
+    """Who the user is and with which role and scope."""
     grant = user.grant
     return {
         "username": user.username,
@@ -67,6 +68,12 @@ def user_view(user: User) -> dict[str, Any]:
         "branch": grant.branch,
         "warehouse": grant.warehouse,
         "dealer": grant.dealer,
+    }
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {
+        **who_view(user),
         "disabled": user.disabled,
         "may_sign_in": user.may_sign_in,
         "created_at": user.created_on.isoformat(),

@@ -162,17 +162,19 @@ CREATED = identity.UserCreated(
 )
 
 
+def clerk_with_a_key():
+    """A Chengdu clerk with a key, as a process's replica knew them five minutes ago."""
+    new = new_api_key()
+    issued = identity.ApiKeyIssued(
+        key_id=new.key_id, username="cd.clerk.wang", label="pos", key_hash=hash_secret(new.secret)
+    )
+    replica = replica_of(CREATED, issued, at=datetime.now(UTC) - timedelta(minutes=5))
+    return new, replica, ApiKeys({}, replica=replica, session_secret=SECRET)
+
+
 class TestBearerCredentials:
     def test_a_session_and_an_issued_key_act_as_the_user_with_its_scope(self):
-        new = new_api_key()
-        issued = identity.ApiKeyIssued(
-            key_id=new.key_id,
-            username="cd.clerk.wang",
-            label="pos",
-            key_hash=hash_secret(new.secret),
-        )
-        replica = replica_of(CREATED, issued, at=datetime.now(UTC) - timedelta(minutes=5))
-        keys = ApiKeys({}, replica=replica, session_secret=SECRET)
+        new, replica, keys = clerk_with_a_key()
         token = issue_session("cd.clerk.wang", CHENGDU_CLERK, secret=SECRET, ttl_s=600)
         for credential in (token, new.token, new.token):  # the second key use is cached
             principal = keys.authenticate(request_with(credential))
@@ -184,15 +186,7 @@ class TestBearerCredentials:
 
     def test_a_user_disabled_after_sign_in_is_refused_and_a_revoked_key_at_once(self):
         token = issue_session("cd.clerk.wang", CHENGDU_CLERK, secret=SECRET, ttl_s=600)
-        new = new_api_key()
-        issued = identity.ApiKeyIssued(
-            key_id=new.key_id,
-            username="cd.clerk.wang",
-            label="pos",
-            key_hash=hash_secret(new.secret),
-        )
-        replica = replica_of(CREATED, issued, at=datetime.now(UTC) - timedelta(minutes=5))
-        keys = ApiKeys({}, replica=replica, session_secret=SECRET)
+        new, replica, keys = clerk_with_a_key()
         keys.authenticate(request_with(new.token))  # verified and cached
         later = datetime.now(UTC) + timedelta(seconds=1)
         revoked = identity.ApiKeyRevoked(key_id=new.key_id, username="cd.clerk.wang")

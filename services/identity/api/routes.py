@@ -44,6 +44,7 @@ from services.identity.application import (
     IssuedKey,
     api_key_view,
     user_view,
+    who_view,
 )
 
 users = APIRouter(prefix="/users", tags=["users"])
@@ -240,15 +241,9 @@ def sign_in(body: SessionCreate, app: IdentityApp) -> dict:
         raise Problem(401, "invalid_credentials", "user name or password is wrong") from None
     session = read_session(token, secret=app.settings.session_signing_secret())
     assert session is not None
-    grant = user.grant
     return {
+        **who_view(user),
         "token": token,
         "token_type": "Bearer",
         "expires_at": datetime.fromtimestamp(session.expires_ms / 1000, UTC).isoformat(),
-        "username": user.username,
-        "name": grant.name,
-        "role": str(grant.role),
-        "branch": grant.branch,
-        "warehouse": grant.warehouse,
-        "dealer": grant.dealer,
     }

@@ -121,13 +121,18 @@ class UserEnable(_Strict):
     pass
 
 
-class UserRead(BaseModel):
+class _Who(BaseModel):
+    """A user as an answer names it: who, with which role and scope."""
+
     username: str
     name: str
     role: str
     branch: str | None
     warehouse: str | None
     dealer: str | None
+
+
+class UserRead(_Who):
     disabled: bool
     may_sign_in: bool
     created_at: str
@@ -177,13 +182,7 @@ class SessionCreate(_Strict):
     ]
 
 
-class SessionRead(BaseModel):
+class SessionRead(_Who):
     token: str = Field(description="send as `Authorization: Bearer <token>`")
     token_type: str = "Bearer"  # noqa: S105 - the scheme's name
     expires_at: str
-    username: str
-    name: str
-    role: str
-    branch: str | None
-    warehouse: str | None
-    dealer: str | None
