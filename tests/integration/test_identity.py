@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 
 from projections import bootstrap as query_process
+from runtime.settings import DEMO_PASSWORD
 from services.finance import bootstrap as finance_process
 from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
@@ -109,8 +110,6 @@ class TestSignIn:
             assert wrong.json()["code"] == "invalid_credentials"
 
     def test_demo_users_sign_in_with_the_documented_password_in_development(self, settings):
-        from runtime.settings import DEMO_PASSWORD
-
         with running(settings, "identity") as p:
             answer = sign_in(p["identity"], "dealer.cd001", DEMO_PASSWORD)
             assert answer.status_code == 201, answer.text
@@ -311,3 +310,22 @@ def _topic(settings) -> str:
     records = [record.value.decode() for record in consumer]
     consumer.close()
     return "\n".join(records)
+
+
+class TestProductionMode:
+    def test_no_demo_user_exists_and_sessions_need_the_configured_secret(self, settings):
+        admin_key = "prod-hq-admin-key-0123456789abcdef"
+        production = settings.model_copy(
+            update={
+                "dist_env": "production",
+                "api_keys": json.dumps(
+                    {admin_key: {"name": "HQ administrator", "role": "hq_admin"}}
+                ),
+                "session_secret": "production-session-secret-0123456789abcdef",
+            }
+        )
+        with running(production, "identity") as p:
+            identity = p["identity"]
+            assert ok(identity.get("/users", headers=bearer(admin_key))) == {"users": []}
+            assert sign_in(identity, "hq.admin", DEMO_PASSWORD).status_code == 401
+            assert identity.get("/users", headers=bearer("demo-hq-admin")).status_code == 401
