@@ -8,7 +8,7 @@ one answer that carries a new key's secret is not stored (see api/routes.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -103,6 +103,8 @@ class IdentityApplication(ServiceApplication):
     service = "identity"
     name = "identity"
     contract = staticmethod(to_integration_event)
+    # The directory gains an event per user and key: read it from a recent snapshot.
+    snapshotting_intervals: ClassVar[dict[type, int]] = {Directory: 100}
 
     # -- users -----------------------------------------------------------------------------
     def create_user(
