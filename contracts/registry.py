@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from contracts import finance, inventory, orders, planning
+from contracts import finance, identity, inventory, orders, planning
 from contracts.envelope import Envelope, EventType, IntegrationEvent, UnknownEventType
 
 PUBLISHED: tuple[type[IntegrationEvent], ...] = (
@@ -60,6 +60,13 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.RebateClaimFiled,
     finance.RebateClaimRejected,
     finance.RebateCredited,
+    identity.UserCreated,
+    identity.UserRoleChanged,
+    identity.UserPasswordReset,
+    identity.UserDisabled,
+    identity.UserEnabled,
+    identity.ApiKeyIssued,
+    identity.ApiKeyRevoked,
 )
 
 SUPERSEDED: tuple[type[IntegrationEvent], ...] = (

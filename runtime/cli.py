@@ -2,7 +2,7 @@
 
 dist run                 embedded PostgreSQL + broker, every process, demo company (make run)
 dist migrate             create schemas and tables once
-dist serve PROCESS       one process: orders | inventory | finance | query
+dist serve PROCESS       one process: orders | inventory | finance | identity | query
 dist seed URL...         post the demo company through the HTTP APIs
 dist export-schemas      write the integration events' JSON Schemas under contracts/schemas
 dist rebuild NAME|all    drop a read model and rebuild it from the topics
@@ -18,7 +18,7 @@ import click
 
 from runtime.settings import DEFAULT_PORTS, Settings, UnsafeConfiguration
 
-PROCESSES = ("orders", "inventory", "finance", "query")
+PROCESSES = ("orders", "inventory", "finance", "identity", "query")
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -54,6 +54,8 @@ def build_process(name: str, settings: Settings):
         from services.inventory.bootstrap import build
     elif name == "finance":
         from services.finance.bootstrap import build
+    elif name == "identity":
+        from services.identity.bootstrap import build
     elif name == "query":
         from projections.bootstrap import build
     else:

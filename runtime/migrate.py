@@ -13,6 +13,7 @@ from runtime.settings import Settings
 
 def service_applications() -> dict[str, type[ServiceApplication]]:
     from services.finance.application import FinanceApplication
+    from services.identity.application import IdentityApplication
     from services.inventory.application import InventoryApplication
     from services.orders.application import OrdersApplication
 
@@ -20,6 +21,7 @@ def service_applications() -> dict[str, type[ServiceApplication]]:
         "orders": OrdersApplication,
         "inventory": InventoryApplication,
         "finance": FinanceApplication,
+        "identity": IdentityApplication,
     }
 
 

@@ -17,7 +17,13 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("orders", "inventory", "finance")
-DEFAULT_PORTS = {"query": 8100, "orders": 8101, "inventory": 8102, "finance": 8103}
+DEFAULT_PORTS = {
+    "query": 8100,
+    "orders": 8101,
+    "inventory": 8102,
+    "finance": 8103,
+    "identity": 8104,
+}
 
 
 class Role(StrEnum):
@@ -79,6 +85,24 @@ DEMO_API_KEYS: dict[str, ApiKeyGrant] = {
     ),
     "demo-erp": ApiKeyGrant(name="ERP integration", role=Role.ERP),
 }
+
+
+# The documented demo users (README, "Users, sign-in and keys"): one per demo key, with the
+# key's role and scope, all with DEMO_PASSWORD. Created at start in development mode only.
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - documented, development only
+DEMO_USERS: dict[str, str] = {
+    "hq.admin": "demo-hq-admin",
+    "hq.viewer": "demo-hq-viewer",
+    "credit.controller": "demo-credit-controller",
+    "cd.manager": "demo-chengdu-manager",
+    "cd.clerk": "demo-chengdu-clerk",
+    "sh.clerk": "demo-shanghai-clerk",
+    "cd.warehouse": "demo-chengdu-warehouse",
+    "dealer.cd001": "demo-dealer-cd001",
+    "erp.integration": "demo-erp",
+}
+# Signs development sessions only: outside development mode SESSION_SECRET must be set.
+DEVELOPMENT_SESSION_SECRET = "development-only-session-secret-not-for-production"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -159,6 +183,14 @@ class Settings(BaseSettings):
     orders_port: int = DEFAULT_PORTS["orders"]
     inventory_port: int = DEFAULT_PORTS["inventory"]
     finance_port: int = DEFAULT_PORTS["finance"]
+    identity_port: int = DEFAULT_PORTS["identity"]
+    # Signs the session tokens identity issues at sign-in; every service checks them with
+    # it, offline. At least 32 characters; required outside development mode.
+    session_secret: str | None = Field(default=None, min_length=32)
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    # How long a process trusts an API key it verified (argon2 is slow on purpose); a
+    # revocation or a disabled user takes effect as soon as the replica has it regardless.
+    api_key_cache_s: float = Field(default=300.0, ge=0, le=3600)
     # Bounded wait of a query given ?min_position= before it answers 503.
     read_your_writes_timeout_s: float = Field(default=5.0, gt=0, le=30)
     # While the database is unreachable, a command or query answers 503 database_unavailable
@@ -214,6 +246,16 @@ class Settings(BaseSettings):
 
     def consumer_group(self, consumer: str) -> str:
         return f"{self.kafka_namespace}.{consumer}"
+
+    def session_signing_secret(self) -> str:
+        """The secret sessions are signed with; refuses to run without one in production."""
+        if self.session_secret:
+            return self.session_secret
+        if self.development:
+            return DEVELOPMENT_SESSION_SECRET
+        raise UnsafeConfiguration(
+            "SESSION_SECRET is not set: every process needs the same secret (32+ characters)"
+        )
 
     def api_key_grants(self) -> dict[str, ApiKeyGrant]:
         """The configured keys; refuses demo keys outside development mode."""

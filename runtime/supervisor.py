@@ -30,11 +30,11 @@ import httpx
 import psycopg2
 
 from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, EmbeddedStartFailed
-from runtime.settings import DEMO_API_KEYS, PostgresLocation, Settings
+from runtime.settings import DEMO_API_KEYS, DEMO_PASSWORD, DEMO_USERS, PostgresLocation, Settings
 
 log = logging.getLogger("dist.run")
 
-PROCESSES = ("orders", "inventory", "finance", "query")
+PROCESSES = ("orders", "inventory", "finance", "identity", "query")
 EMBEDDED_DATABASE = "dist"
 # Per child: at most this many restarts within the window; past it, the child is reported
 # and waits until its oldest restart leaves the window.
@@ -257,6 +257,12 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
     for key, grant in DEMO_API_KEYS.items():
         scope = grant.branch or grant.warehouse or grant.dealer or "national"
         lines.append(f"  {key:<26} {grant.role:<18} {scope}")
+    lines += ["", f"Demo users (development mode only), password {DEMO_PASSWORD!r}:"]
+    for username, key in DEMO_USERS.items():
+        grant = DEMO_API_KEYS[key]
+        scope = grant.branch or grant.warehouse or grant.dealer or "national"
+        lines.append(f"  {username:<26} {grant.role:<18} {scope}")
+    identity = f"http://{host}:{settings.port_of('identity')}"
     if seeded:
         lines += ["", "Seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items())]
     query = f"http://{host}:{settings.port_of('query')}"
@@ -265,6 +271,9 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
         "Try:",
         "  curl -H 'Authorization: Bearer demo-hq-admin' \\",
         f"       '{query}/hq/sales?by=region&period=month'",
+        "Sign in (the token is a bearer credential for every process):",
+        f"  curl -X POST {identity}/sessions -H 'Content-Type: application/json' \\",
+        f'       -d \'{{"username": "cd.clerk", "password": "{DEMO_PASSWORD}"}}\'',
         "",
         "The reference ERP consumer runs beside it (log: erp.log); ask it, with the",
         "variables below set:",

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from eventsourcing.persistence import PersistenceError
@@ -20,6 +22,7 @@ from runtime.http import openapi, problems
 from runtime.http.auth import ApiKeys
 from runtime.http.deadline import RequestDeadline
 from runtime.http.limits import RequestLimits
+from runtime.identity_replica import IdentityReplica, IdentityReplicaConsumer
 from runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from runtime.relay import Relay
 from runtime.settings import Settings
@@ -111,12 +114,56 @@ def consumer_running(consumer: ConsumerRuntime, kind: str = "projector") -> Chec
     return Check(f"{kind}:{consumer.handler.name}", probe)
 
 
+def identity_replica_ready(replica: IdentityReplica, consumer: IdentityReplicaConsumer) -> Check:
+    def probe() -> tuple[bool, str]:
+        if not replica.caught_up.is_set():
+            return False, consumer.last_error or f"reading {consumer.topic}"
+        return True, f"{len(replica.users)} users, {len(replica.keys)} API keys"
+
+    return Check("identity_replica", probe)
+
+
+def _with_identity_replica(settings: Settings, replica: IdentityReplica, checks: list[Check]):
+    """The app's lifespan: the replica of the identity topic is read in a thread of its own
+    while the app serves (a process without a broker knows configured keys only)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not settings.kafka_bootstrap_servers:
+            yield
+            return
+        consumer = IdentityReplicaConsumer(settings, replica)
+        checks.append(identity_replica_ready(replica, consumer))
+        thread = threading.Thread(target=consumer.run, name="identity-replica", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            consumer.stop()
+            thread.join(timeout=10)
+
+    return lifespan
+
+
 def create_app(
     *, title: str, process: str, settings: Settings, checks: list[Check], description: str = ""
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1.0")
+    checks = list(checks)
+    replica = IdentityReplica()
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0",
+        lifespan=_with_identity_replica(settings, replica, checks),
+    )
     app.state.settings = settings
-    app.state.api_keys = ApiKeys(settings.api_key_grants())
+    app.state.identity = replica
+    app.state.api_keys = ApiKeys(
+        settings.api_key_grants(),
+        replica=replica,
+        session_secret=settings.session_signing_secret(),
+        key_cache_s=settings.api_key_cache_s,
+    )
     problems.install(app)
     openapi.install(app)
 

@@ -1,15 +1,27 @@
-"""Bearer API keys mapped to principals (a role and, where it needs one, a scope)."""
+"""Bearer credentials mapped to principals (a role and, where it needs one, a scope).
+
+A bearer credential is one of three, and all three map to the same ``Principal``, so that a
+user signed in to the console sees and does exactly what an API key of the same role and
+scope may: a key from configuration (``API_KEYS``, the demo keys in development), an API key
+identity issued (``dk_<key id>_<secret>``), or a session token identity signed at sign-in.
+Identity's keys and users are known from the process's replica of the identity topic.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 
 from fastapi import Request
 
 from runtime.eventstore import Provenance
+from runtime.http.credentials import parse_api_key, read_session, verify_secret
 from runtime.http.problems import Problem
+from runtime.identity_replica import IdentityReplica
 from runtime.settings import BRANCH_ROLES, HQ_ROLES, ApiKeyGrant, Role
 from services.kernel.errors import OutsideScope
 from services.kernel.ownership import Ownership
@@ -73,27 +85,112 @@ class Principal:
             raise Problem(403, "outside_scope", f"branch {branch_id} is outside your scope")
 
 
+def _refused(code: str, detail: str) -> Problem:
+    return Problem(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class VerifiedKeys:
+    """Identity-issued keys this process verified a moment ago: argon2 costs tens of
+    milliseconds on purpose, too much for every request. Keyed by a SHA-256 of the whole
+    key, so the cache holds no key in clear; the replica is asked on every use, so a
+    revoked key or a disabled user is refused at once, cached or not."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._verified: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def holds(self, token: str, key_id: str) -> bool:
+        entry = self._verified.get(self._digest(token))
+        return entry is not None and entry[0] == key_id and entry[1] > time.monotonic()
+
+    def remember(self, token: str, key_id: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if len(self._verified) > 10_000:
+                self._verified = {d: e for d, e in self._verified.items() if e[1] > now}
+            self._verified[self._digest(token)] = (key_id, now + self.ttl_s)
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._verified.pop(self._digest(token), None)
+
+
 class ApiKeys:
-    def __init__(self, grants: dict[str, ApiKeyGrant]) -> None:
+    def __init__(
+        self,
+        grants: dict[str, ApiKeyGrant],
+        *,
+        replica: IdentityReplica | None = None,
+        session_secret: str | None = None,
+        key_cache_s: float = 300.0,
+    ) -> None:
         self._grants = grants
+        self.replica = replica
+        self._session_secret = session_secret
+        self.verified = VerifiedKeys(key_cache_s)
 
     def authenticate(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
+        key = key.strip()
         if scheme.lower() != "bearer" or not key:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "send Authorization: Bearer <api key>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            raise _refused("unauthenticated", "send Authorization: Bearer <api key or session>")
+        grant = self._configured(key) or self._identity_grant(key)
+        correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        return Principal(grant=grant, correlation_id=correlation[:100])
+
+    def _configured(self, key: str) -> ApiKeyGrant | None:
         for known, grant in self._grants.items():
-            if hmac.compare_digest(known.encode(), key.strip().encode()):
-                correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-                return Principal(grant=grant, correlation_id=correlation[:100])
-        raise Problem(
-            401,
-            "invalid_api_key",
-            "the API key is not known",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+            if hmac.compare_digest(known.encode(), key.encode()):
+                return grant
+        return None
+
+    def _identity_grant(self, token: str) -> ApiKeyGrant:
+        parsed = parse_api_key(token)
+        if parsed is None and self._session_secret and token.count(".") == 2:
+            return self._session_grant(token)
+        if parsed is None or self.replica is None:
+            raise _refused("invalid_api_key", "the API key is not known")
+        self._wait_for_replica()
+        key_id, secret = parsed
+        known = self.replica.keys.get(key_id)
+        user = self.replica.users.get(known.username) if known else None
+        if known is None or known.revoked or user is None or user.disabled:
+            self.verified.forget(token)
+            raise _refused("invalid_api_key", "the API key is not known, revoked or disabled")
+        if not self.verified.holds(token, key_id):
+            if not verify_secret(known.key_hash, secret):
+                raise _refused("invalid_api_key", "the API key is not known")
+            self.verified.remember(token, key_id)
+        return user.grant
+
+    def _session_grant(self, token: str) -> ApiKeyGrant:
+        assert self._session_secret is not None
+        session = read_session(token, secret=self._session_secret)
+        if session is None:
+            raise _refused("invalid_session", "the session is not valid or has expired")
+        if self.replica is not None:
+            self._wait_for_replica()
+            user = self.replica.users.get(session.username)
+            # A user the replica does not know yet was created a moment ago (the token's
+            # signature vouches for it); one it knows may since have been disabled or changed.
+            if user is not None and (
+                user.disabled or session.issued_ms < user.sessions_valid_from_ms
+            ):
+                raise _refused("invalid_session", "the session has ended: sign in again")
+        return session.grant
+
+    def _wait_for_replica(self) -> None:
+        assert self.replica is not None
+        if not self.replica.caught_up.wait(timeout=2.0):
+            raise Problem(
+                503,
+                "identity_not_ready",
+                "this process is still reading the users and keys; try again shortly",
+                headers={"Retry-After": "1"},
+            )

@@ -16,8 +16,10 @@ from runtime.http.idempotency import MAX_KEY_LENGTH, idempotency_key
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
-    description="An API key: `Authorization: Bearer <api key>`. It maps to a role and, "
-    "where the role needs one, a branch, warehouse or dealer.",
+    description="`Authorization: Bearer <credential>`: a configured API key, an API key "
+    "issued by identity (`dk_<key id>_<secret>`, `POST /api-keys`) or a session token "
+    "(`POST /sessions`). Each maps to a role and, where the role needs one, a branch, "
+    "warehouse or dealer.",
 )
 
 

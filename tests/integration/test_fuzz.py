@@ -1,4 +1,4 @@
-"""Schemathesis against the four apps, each serving its own OpenAPI document, on real
+"""Schemathesis against the five apps, each serving its own OpenAPI document, on real
 PostgreSQL and the real broker with the demo company seeded: every default check (no server
 error, every status, content type, header and body as documented, schema-valid data accepted
 and invalid data refused, missing headers refused, undeclared methods 405 with Allow), a
@@ -22,6 +22,7 @@ import pytest
 from projections import bootstrap as query_process
 from runtime.demo import seed_demo_company
 from services.finance import bootstrap as finance_process
+from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
 from services.orders import bootstrap as orders_process
 from tests.platform import serving
@@ -41,6 +42,7 @@ def test_every_operation_answers_as_its_openapi_document_says(settings, tmp_path
         "orders": orders_process.build,
         "inventory": inventory_process.build,
         "finance": finance_process.build,
+        "identity": identity_process.build,
         "query": query_process.build,
     }
     with ExitStack() as stack:

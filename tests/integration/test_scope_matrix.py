@@ -1,6 +1,6 @@
 """Object-level authorisation, walked over every route (OWASP API1).
 
-The demo company runs on the four HTTP processes. The walk is generated from their OpenAPI
+The demo company runs on the five HTTP processes. The walk is generated from their OpenAPI
 documents: every GET route, filled with a real record of the demo company, is asked by every
 role, each with its own scope and with a foreign one. A caller whose scope the record is
 outside of must get 403 or 404, never the record; where a route answers a list, a foreign
@@ -32,6 +32,7 @@ from kafka import KafkaConsumer, TopicPartition
 from projections import bootstrap as query_process
 from runtime.demo import seed_demo_company
 from services.finance import bootstrap as finance_process
+from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
 from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
@@ -223,6 +224,10 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
             {"policy_code": policy}, CHENGDU_DEALER
         ),
         ("finance", "/rebate-claims/{claim_id}"): Sample({"claim_id": claim}, CHENGDU_DEALER),
+        # identity :8104: users and keys are headquarters' administrators' alone.
+        ("identity", "/users"): Sample({}, NATIONAL, markers=["cd.clerk"]),
+        ("identity", "/users/{username}"): Sample({"username": "cd.clerk"}, NATIONAL),
+        ("identity", "/api-keys"): Sample({}, NATIONAL, markers=["key_id"]),
     }
 
 
@@ -244,7 +249,7 @@ class Command:
     owners: Owners
 
 
-def commands(envelopes: list[dict]) -> dict[tuple[str, str], Command]:
+def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Command]:
     """A valid command for every POST route, on a record of the demo company, and whose
     record it changes (NATIONAL: headquarters' alone)."""
     month = business_today().strftime("%Y-%m")
@@ -455,7 +460,40 @@ def commands(envelopes: list[dict]) -> dict[tuple[str, str], Command]:
         ("finance", "/rebate-claims/{claim_id}/rejection"): Command(
             {"claim_id": claim}, {"reason": "no proof"}, CHENGDU_DEALER
         ),
+        # identity :8104
+        ("identity", "/users"): Command(
+            {},
+            {
+                "username": "cd.clerk.new",
+                "name": "Zhang Wei (Chengdu clerk)",
+                "role": "branch_clerk",
+                "branch": "CD",
+                "password": "Matrix-Password-2026",
+            },
+            NATIONAL,
+        ),
+        ("identity", "/users/{username}/password"): Command(
+            {"username": "sh.clerk"}, {"password": "Matrix-Password-2026"}, NATIONAL
+        ),
+        ("identity", "/users/{username}/role"): Command(
+            {"username": "sh.clerk"}, {"role": "branch_manager", "branch": "SH"}, NATIONAL
+        ),
+        ("identity", "/users/{username}/disable"): Command(
+            {"username": "sh.clerk"}, {"reason": "left"}, NATIONAL
+        ),
+        ("identity", "/users/{username}/enable"): Command({"username": "sh.clerk"}, {}, NATIONAL),
+        ("identity", "/api-keys"): Command(
+            {}, {"username": "hq.viewer", "label": "BI dashboard"}, NATIONAL
+        ),
+        ("identity", "/api-keys/{key_id}/revocation"): Command(
+            {"key_id": api_key_id}, {}, NATIONAL
+        ),
     }
+
+
+# Sign-in asks for no credential: it is the same for every caller (tests/integration/
+# test_identity.py).
+PUBLIC_COMMANDS = {("identity", "/sessions")}
 
 
 # Headquarters' read-only roles change nothing anywhere.
@@ -467,7 +505,7 @@ def stored_events(settings) -> dict[str, int]:
     try:
         with conn.cursor() as curs:
             counts = {}
-            for service in ("orders", "inventory", "finance"):
+            for service in ("orders", "inventory", "finance", "identity"):
                 curs.execute(f"SELECT count(*) FROM {service}.{service}_events")
                 counts[service] = curs.fetchone()[0]
             return counts
@@ -487,6 +525,7 @@ def platform(settings) -> Iterator[dict[str, httpx.Client]]:
         serving(orders_process.build(settings)) as orders,
         serving(inventory_process.build(settings)) as inventory,
         serving(finance_process.build(settings)) as finance,
+        serving(identity_process.build(settings)) as identity,
         serving(query_process.build(settings)) as query,
     ):
         seed_demo_company(
@@ -495,11 +534,19 @@ def platform(settings) -> Iterator[dict[str, httpx.Client]]:
             finance_url=str(finance.base_url).rstrip("/"),
             api_key="demo-hq-admin",
         )
+        issued = identity.post(
+            "/api-keys",
+            json={"username": "erp.integration", "label": "ERP bridge"},
+            headers={**_bearer("demo-hq-admin"), "Idempotency-Key": "matrix-api-key"},
+        )
+        assert issued.status_code == 201, issued.text
         yield {
             "orders": orders,
             "inventory": inventory,
             "finance": finance,
+            "identity": identity,
             "query": query,
+            "api_key_id": issued.json()["key_id"],
             "envelopes": published(settings),
             "settings": settings,
         }
@@ -510,7 +557,7 @@ def test_no_route_shows_a_record_to_a_caller_outside_its_scope(platform) -> None
     tried = 0
     leaks: list[str] = []
     unsampled: list[str] = []
-    for service in ("orders", "inventory", "finance", "query"):
+    for service in ("orders", "inventory", "finance", "identity", "query"):
         client = platform[service]
         document = client.get("/openapi.json").json()
         for template, operations in document["paths"].items():
@@ -556,15 +603,15 @@ def test_no_route_shows_a_record_to_a_caller_outside_its_scope(platform) -> None
 
 
 def test_no_command_changes_a_record_for_a_caller_outside_its_scope(platform) -> None:
-    known = commands(platform["envelopes"])
+    known = commands(platform["envelopes"], platform["api_key_id"])
     written = stored_events(platform["settings"])
     tried = 0
     wrong: list[str] = []
     unsampled: list[str] = []
-    for service in ("orders", "inventory", "finance"):
+    for service in ("orders", "inventory", "finance", "identity"):
         client = platform[service]
         for template, operations in client.get("/openapi.json").json()["paths"].items():
-            if "post" not in operations:
+            if "post" not in operations or (service, template) in PUBLIC_COMMANDS:
                 continue
             sample = known.get((service, template))
             if sample is None:

@@ -31,8 +31,8 @@ DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 YAML_FILES = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
 
-PROCESSES = ("query", "orders", "inventory", "finance")
-PORTS = {"query": 8100, "orders": 8101, "inventory": 8102, "finance": 8103}
+PROCESSES = ("query", "orders", "inventory", "finance", "identity")
+PORTS = {"query": 8100, "orders": 8101, "inventory": 8102, "finance": 8103, "identity": 8104}
 
 # The public API prefixes of each process, as routed by the Ingress.
 PREFIXES = {
@@ -63,6 +63,7 @@ PREFIXES = {
         "/rebate-policies",
         "/rebate-claims",
     ],
+    "identity": ["/users", "/api-keys", "/sessions"],
 }
 # /dealers/{dealer_id}/statement belongs to the query API, every other /dealers to orders.
 DEALER_STATEMENT_REGEX = "/dealers/[^/]+/statement"
@@ -76,6 +77,7 @@ APP_ENV = (
     "KAFKA_REPLICATION_FACTOR",
     "KAFKA_SESSION_TIMEOUT_MS",
     "API_KEYS_FILE",
+    "SESSION_SECRET",
     "HOST",
     "LOG_LEVEL",
 )
@@ -312,7 +314,7 @@ def test_configmap_holds_the_non_secret_settings() -> None:
     assert data["KAFKA_REPLICATION_FACTOR"] == "3"
     for key in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_NAMESPACE", "KAFKA_TOPIC_PARTITIONS"):
         assert data[key]
-    assert not {"DATABASE_URL", "API_KEYS", "API_KEYS_FILE"} & data.keys()
+    assert not {"DATABASE_URL", "API_KEYS", "API_KEYS_FILE", "SESSION_SECRET"} & data.keys()
 
 
 @needs_yaml
@@ -321,8 +323,9 @@ def test_example_secret_holds_only_placeholders() -> None:
     assert secret["kind"] == "Secret"
     assert secret["metadata"]["name"] == "dist-secrets"
     data = secret["stringData"]
-    assert set(data) == {"DATABASE_URL", "API_KEYS"}
+    assert set(data) == {"DATABASE_URL", "API_KEYS", "SESSION_SECRET"}
     assert "REPLACE-ME" in data["DATABASE_URL"]
+    assert "REPLACE-ME" in data["SESSION_SECRET"] and len(data["SESSION_SECRET"]) >= 32
     check_placeholder_grants(json.loads(data["API_KEYS"]))
 
 

@@ -1,0 +1,188 @@
+"""Request and response bodies of the identity API. No response carries a password or a
+hash; a new API key's secret is in the one answer that issues it, and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from runtime.http.schemas import Code, Name
+from runtime.settings import ApiKeyGrant
+
+Username = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9._-]{2,63}$"),
+    Field(description="lower case, e.g. `cd.clerk`", examples=["cd.clerk.wang"]),
+]
+
+
+def _encodable(value: str) -> str:
+    value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError: 422
+    return value
+
+
+Password = Annotated[
+    str,
+    StringConstraints(min_length=10, max_length=200, pattern=r"^[^\x00]+$"),
+    AfterValidator(_encodable),
+    Field(description="at least 10 characters, not containing the user name"),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Scope(_Strict):
+    """A role and the scope it needs (API.md): the branch of a branch role, the warehouse of
+    a warehouse clerk, the dealer of a dealer; headquarters' roles have none."""
+
+    def grant(self, name: str) -> ApiKeyGrant:
+        return ApiKeyGrant(
+            name=name,
+            role=self.role,  # type: ignore[attr-defined]
+            branch=getattr(self, "branch", None),
+            warehouse=getattr(self, "warehouse", None),
+            dealer=getattr(self, "dealer", None),
+        )
+
+
+class HeadquartersScope(_Scope):
+    role: Literal["hq_admin", "hq_viewer", "credit_controller", "erp"]
+
+
+class BranchScope(_Scope):
+    role: Literal["branch_manager", "branch_clerk"]
+    branch: Code = Field(examples=["CD"])
+
+
+class WarehouseScope(_Scope):
+    role: Literal["warehouse_clerk"]
+    warehouse: Code = Field(examples=["WH-CD"])
+
+
+class DealerScope(_Scope):
+    role: Literal["dealer"]
+    dealer: Code = Field(examples=["CD-001"])
+
+
+class _NewUser(_Strict):
+    username: Username
+    name: Name = Field(examples=["Wang Fang (Chengdu clerk)"])
+    password: Password | None = Field(
+        default=None, description="none for an integration that only uses API keys"
+    )
+
+
+class HeadquartersUserCreate(_NewUser, HeadquartersScope):
+    pass
+
+
+class BranchUserCreate(_NewUser, BranchScope):
+    pass
+
+
+class WarehouseUserCreate(_NewUser, WarehouseScope):
+    pass
+
+
+class DealerUserCreate(_NewUser, DealerScope):
+    pass
+
+
+# One shape per kind of role, told apart by ``role``, so that the document says which scope
+# each role needs.
+UserCreate = Annotated[
+    HeadquartersUserCreate | BranchUserCreate | WarehouseUserCreate | DealerUserCreate,
+    Field(discriminator="role"),
+]
+RoleChange = Annotated[
+    HeadquartersScope | BranchScope | WarehouseScope | DealerScope,
+    Field(discriminator="role"),
+]
+
+
+class PasswordReset(_Strict):
+    password: Password
+
+
+class UserDisable(_Strict):
+    reason: Name = Field(examples=["left the company"])
+
+
+class UserEnable(_Strict):
+    pass
+
+
+class _Who(BaseModel):
+    """A user as an answer names it: who, with which role and scope."""
+
+    username: str
+    name: str
+    role: str
+    branch: str | None
+    warehouse: str | None
+    dealer: str | None
+
+
+class UserRead(_Who):
+    disabled: bool
+    may_sign_in: bool
+    created_at: str
+    modified_at: str
+    modified_by: str = Field(description="who made the last change")
+    version: int
+    position: str | None = None
+
+
+class UserList(BaseModel):
+    users: list[UserRead]
+
+
+class ApiKeyCreate(_Strict):
+    username: Username
+    label: Name = Field(examples=["ERP nightly import"])
+
+
+class ApiKeyRead(BaseModel):
+    key_id: str
+    username: str
+    label: str
+    revoked: bool
+    issued_at: str
+    issued_by: str
+    position: str | None = None
+
+
+class ApiKeyIssuedRead(ApiKeyRead):
+    api_key: str | None = Field(
+        default=None,
+        description="`dk_<key_id>_<secret>`: shown in this answer only (a replay of the "
+        "command names the key without it); only its hash is kept",
+    )
+
+
+class ApiKeyList(BaseModel):
+    api_keys: list[ApiKeyRead]
+
+
+class SessionCreate(_Strict):
+    username: Annotated[
+        str, StringConstraints(min_length=1, max_length=64), AfterValidator(_encodable)
+    ] = Field(examples=["cd.clerk"])
+    password: Annotated[
+        str, StringConstraints(min_length=1, max_length=200), AfterValidator(_encodable)
+    ]
+
+
+class SessionRead(_Who):
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name
+    expires_at: str

@@ -1,0 +1,25 @@
+"""Wires the identity process: its application, relay and HTTP app; in development mode, the
+demo users."""
+
+from __future__ import annotations
+
+from runtime.process import Process, service_process
+from runtime.settings import Settings
+from services.identity.api.routes import api_keys, sessions, users
+from services.identity.application import IdentityApplication
+from services.identity.contract import to_integration_event
+
+
+def build(settings: Settings, *, with_relay: bool = True) -> Process:
+    process = service_process(
+        settings,
+        application_class=IdentityApplication,
+        translate=to_integration_event,
+        routers=[users, api_keys, sessions],
+        description="Users with a role and scope, their API keys, and sign-in. Passwords and "
+        "keys are kept only as argon2id hashes.",
+        with_relay=with_relay,
+    )
+    application: IdentityApplication = process.api.state.application
+    application.create_demo_users()
+    return process
