@@ -7,6 +7,7 @@ reset and manual commits (kafka-python 3 defaults to auto-commit and `latest`; I
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -83,8 +84,11 @@ def topic_id(client: KafkaAdminClient, topic: str) -> str | None:
     return description.get("topic_id")
 
 
-def ensure_topic(client: KafkaAdminClient, topic: str, settings: Settings) -> str:
-    """Create the topic if missing; return its id."""
+def ensure_topic(
+    client: KafkaAdminClient, topic: str, settings: Settings, *, timeout: float = 15.0
+) -> str:
+    """Create the topic if missing; return its id. Apache Kafka answers CreateTopics from
+    its controller before the broker's metadata has the topic: wait (bounded) for it."""
     current = topic_id(client, topic)
     if current is not None:
         return current
@@ -100,9 +104,11 @@ def ensure_topic(client: KafkaAdminClient, topic: str, settings: Settings) -> st
         )
     except TopicAlreadyExistsError:
         pass
-    created = topic_id(client, topic)
-    if created is None:
-        raise RuntimeError(f"topic {topic} could not be created")
+    deadline = time.monotonic() + timeout
+    while (created := topic_id(client, topic)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic} could not be created")
+        time.sleep(0.05)
     return created
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import psycopg2
 
-from runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres
 from runtime.settings import DEMO_API_KEYS, PostgresLocation, Settings
 
 log = logging.getLogger("dist.run")
@@ -29,6 +29,8 @@ log = logging.getLogger("dist.run")
 PROCESSES = ("orders", "inventory", "finance", "query")
 EMBEDDED_DATABASE = "dist"
 MAX_RESTARTS = 5
+# `dist run --kafka NAME`: the broker started when KAFKA_BOOTSTRAP_SERVERS is unset.
+BROKERS = {"embedded": EmbeddedBroker, "apache": ApacheKafka}
 
 
 class Interrupted(Exception):
@@ -142,7 +144,7 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
     print("\n".join(lines), flush=True)
 
 
-def run_platform(settings: Settings, *, seed: bool = True) -> int:
+def run_platform(settings: Settings, *, seed: bool = True, kafka: str = "embedded") -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -167,7 +169,7 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
     signal.signal(signal.SIGTERM, interrupted)
 
     postgres: EmbeddedPostgres | None = None
-    broker: EmbeddedBroker | None = None
+    broker: EmbeddedBroker | ApacheKafka | None = None
     children: list[Child] = []
     try:
         database_url = settings.database_url
@@ -177,15 +179,15 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
             database_url = _ensure_database(postgres.url, EMBEDDED_DATABASE)
         bootstrap = settings.kafka_bootstrap_servers
         if not bootstrap:
-            log.info("starting embedded Kafka-protocol broker (Tansu, memory only)")
-            broker = EmbeddedBroker(data_dir / "broker").start()
+            log.info("starting the %s Kafka broker (data under %s)", kafka, data_dir / kafka)
+            broker = BROKERS[kafka](data_dir / kafka).start()
             bootstrap = broker.bootstrap_servers
         settings = settings.model_copy(
             update={
                 "database_url": database_url,
                 "kafka_bootstrap_servers": bootstrap,
                 "kafka_session_timeout_ms": min(settings.kafka_session_timeout_ms, 1500)
-                if broker
+                if isinstance(broker, EmbeddedBroker)
                 else settings.kafka_session_timeout_ms,
             }
         )
