@@ -323,6 +323,76 @@ class TestRelay:
             broker.stop()
 
 
+    def test_a_broker_restart_that_kept_its_logs_republishes_nothing(
+        self, settings, orders_app, broker
+    ):
+        """Apache Kafka keeps its logs across a restart: the relay must not take the restart
+        for a lost topic, and a projector that stays up rejoins and carries on."""
+        if broker is None or not broker.keeps_logs:
+            pytest.skip("this broker loses its topics on a restart (see the test above)")
+        handler = sales_handler(settings)
+        bottles = place_orders(orders_app, 30)
+        relay = Relay(settings, orders_app, to_integration_event, topic_check_interval_s=0.2)
+        with Worker(relay), Worker(projector(settings, handler)):
+            wait_until(
+                lambda: handler.watermark("orders") == last_position(orders_app),
+                what="first pass",
+            )
+            broker.restart()
+            bottles += place_orders(orders_app, 10)
+            wait_until(
+                lambda: handler.watermark("orders") == last_position(orders_app),
+                timeout=60,
+                what="read model caught up through the broker restart",
+            )
+        assert wuliangye_bottles(settings) == bottles
+        assert sorted(topic_positions(settings)) == sorted(published_positions(orders_app))
+        assert republished_count(settings) == 0
+
+    def test_a_topic_deleted_on_the_broker_is_republished_from_the_event_store(
+        self, settings, orders_app
+    ):
+        handler = sales_handler(settings)
+        bottles = place_orders(orders_app, 20)
+        relay = Relay(settings, orders_app, to_integration_event, topic_check_interval_s=0.2)
+        with Worker(relay):
+            wait_until(
+                lambda: set(topic_positions(settings)) == published_positions(orders_app),
+                what="first pass",
+            )
+            admin = kafka.admin(settings)
+            try:
+                admin.delete_topics([settings.topic("orders")])
+            finally:
+                admin.close()
+            bottles += place_orders(orders_app, 5)
+            # At least once: what the relay sent before it noticed may be there twice.
+            wait_until(
+                lambda: republished_count(settings) >= 1
+                and set(topic_positions(settings)) == published_positions(orders_app),
+                timeout=30,
+                what="the running relay to republish the whole log into the new topic",
+            )
+            assert republished_count(settings) == 1
+            with Worker(projector(settings, handler)):
+                wait_until(
+                    lambda: handler.watermark("orders") == last_position(orders_app),
+                    what="read model built from the republished topic",
+                )
+        assert wuliangye_bottles(settings) == bottles
+        assert_subject_sequences_count_from_one(topic_envelopes(settings))
+
+
+def republished_count(settings) -> int:
+    conn = psycopg2.connect(settings.postgres().dsn())
+    try:
+        with conn.cursor() as curs:
+            curs.execute("SELECT coalesce(sum(republished_count), 0) FROM orders.relay_state")
+            return int(curs.fetchone()[0])
+    finally:
+        conn.close()
+
+
 class TestProjectorCrash:
     def test_a_projector_killed_mid_stream_ends_with_the_read_model_of_an_uninterrupted_run(
         self, settings, orders_app
