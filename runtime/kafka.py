@@ -1,6 +1,7 @@
 """Kafka clients configured the one way this platform uses them (kafka-python).
 
-Producers: acks=all, one request in flight, keyed by aggregate id. Consumers: explicit offset
+Producers: acks=all, one request in flight, keyed by aggregate id, idempotent where the
+broker keeps producer state. Consumers: explicit offset
 reset and manual commits (kafka-python 3 defaults to auto-commit and `latest`; INFRA-NOTES).
 """
 
@@ -23,11 +24,11 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers(),
         "acks": "all",
-        # Not the idempotent producer: a broker that loses its state (the embedded one on a
-        # restart) forgets producer ids and leaves it in a fatal state. Duplicates from
-        # retries are harmless (consumers de-duplicate by origin); one request in flight
-        # keeps retried batches in order within a partition.
-        "enable_idempotence": False,
+        # The idempotent producer only where the broker keeps producer ids (Apache Kafka):
+        # one that loses its state (the embedded one on a restart) leaves it in a fatal
+        # state. Without it, duplicates from retries are harmless (consumers de-duplicate by
+        # origin); one request in flight keeps retried batches in order within a partition.
+        "enable_idempotence": settings.kafka_enable_idempotence,
         "max_in_flight_requests_per_connection": 1,
         "linger_ms": 2,
         "retries": 5,
@@ -59,8 +60,8 @@ def group_consumer(
         "fetch_max_wait_ms": 50,
         # Also the rebalance timeout: how long a join waits for members that went silent
         # (after a broker restart, one may be a ghost of this very consumer). A batch takes
-        # seconds, far below it.
-        "max_poll_interval_ms": 20_000,
+        # seconds, far below the default 20 s.
+        "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
         "client_id": group_id,
     }
     config.update(overrides)
@@ -84,6 +85,14 @@ def topic_id(client: KafkaAdminClient, topic: str) -> str | None:
     return description.get("topic_id")
 
 
+def topic_configs(settings: Settings) -> dict[str, str]:
+    """What a topic the platform creates is set to (deploy/README.md, "Kafka")."""
+    configs = {"cleanup.policy": "delete", "retention.ms": str(settings.kafka_retention_ms)}
+    if settings.kafka_min_insync_replicas is not None:
+        configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
+    return configs
+
+
 def ensure_topic(
     client: KafkaAdminClient, topic: str, settings: Settings, *, timeout: float = 15.0
 ) -> str:
@@ -99,6 +108,7 @@ def ensure_topic(
                     topic,
                     num_partitions=settings.kafka_topic_partitions,
                     replication_factor=settings.kafka_replication_factor,
+                    topic_configs=topic_configs(settings),
                 )
             ]
         )

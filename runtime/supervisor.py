@@ -189,6 +189,8 @@ def run_platform(settings: Settings, *, seed: bool = True, kafka: str = "embedde
                 "kafka_session_timeout_ms": min(settings.kafka_session_timeout_ms, 1500)
                 if isinstance(broker, EmbeddedBroker)
                 else settings.kafka_session_timeout_ms,
+                "kafka_enable_idempotence": settings.kafka_enable_idempotence
+                or isinstance(broker, ApacheKafka),
             }
         )
         from runtime.migrate import migrate
@@ -200,6 +202,7 @@ def run_platform(settings: Settings, *, seed: bool = True, kafka: str = "embedde
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+            "KAFKA_ENABLE_IDEMPOTENCE": str(settings.kafka_enable_idempotence).lower(),
             "HOST": settings.host,
         }
         for process in PROCESSES:

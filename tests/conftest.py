@@ -79,7 +79,9 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str, bootstrap_servers: str, tmp_path: Path) -> Settings:
+def settings(
+    database_url: str, bootstrap_servers: str, broker: Broker | None, tmp_path: Path
+) -> Settings:
     from runtime.migrate import migrate
 
     settings = Settings(
@@ -88,6 +90,8 @@ def settings(database_url: str, bootstrap_servers: str, tmp_path: Path) -> Setti
         kafka_bootstrap_servers=bootstrap_servers,
         kafka_namespace=f"t{uuid.uuid4().hex[:10]}",
         kafka_session_timeout_ms=1500,
+        # As in production wherever the broker keeps producer state (deploy/README.md).
+        kafka_enable_idempotence=broker is None or broker.keeps_logs,
         data_dir=tmp_path,
         # An upper bound: a loaded CI machine can take seconds to carry an event through.
         read_your_writes_timeout_s=20,

@@ -16,6 +16,7 @@ from decimal import Decimal
 import psycopg2
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from contracts import orders as published
 from contracts.envelope import Envelope, event_id
@@ -25,6 +26,7 @@ from projections.tracking import SqlProjectionHandler, create_tables, projection
 from runtime import kafka
 from runtime.embedded import EmbeddedBroker, free_port
 from runtime.eventstore import Provenance
+from runtime.migrate import migrate
 from runtime.relay import Relay
 from services.orders.application import (
     Actor,
@@ -322,7 +324,6 @@ class TestRelay:
         finally:
             broker.stop()
 
-
     def test_a_broker_restart_that_kept_its_logs_republishes_nothing(
         self, settings, orders_app, broker
     ):
@@ -368,8 +369,10 @@ class TestRelay:
             bottles += place_orders(orders_app, 5)
             # At least once: what the relay sent before it noticed may be there twice.
             wait_until(
-                lambda: republished_count(settings) >= 1
-                and set(topic_positions(settings)) == published_positions(orders_app),
+                lambda: (
+                    republished_count(settings) >= 1
+                    and set(topic_positions(settings)) == published_positions(orders_app)
+                ),
                 timeout=30,
                 what="the running relay to republish the whole log into the new topic",
             )
@@ -381,6 +384,35 @@ class TestRelay:
                 )
         assert wuliangye_bottles(settings) == bottles
         assert_subject_sequences_count_from_one(topic_envelopes(settings))
+
+
+class TestTopics:
+    def test_the_service_topics_keep_every_event_for_replay(self, settings, broker):
+        """What `dist migrate` creates: never compacted, never expired (the ERP replays from
+        the topics and `dist rebuild` reads them), acknowledged by min.insync.replicas."""
+        if broker is None or not broker.keeps_logs:
+            pytest.skip("the embedded broker keeps no topic settings")
+        production_like = settings.model_copy(
+            update={
+                "kafka_namespace": f"{settings.kafka_namespace}p",
+                "kafka_min_insync_replicas": 1,
+            }
+        )
+        migrate(production_like)
+        admin = kafka.admin(production_like)
+        try:
+            topics = [production_like.topic(s) for s in ("orders", "inventory", "finance")]
+            described = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics],
+                config_filter="all",
+            )
+        finally:
+            admin.close()
+        for topic in topics:
+            configs = {key: value["value"] for key, value in described["topic"][topic].items()}
+            assert configs["cleanup.policy"] == "delete", topic
+            assert configs["retention.ms"] == "-1", topic
+            assert configs["min.insync.replicas"] == "1", topic
 
 
 def republished_count(settings) -> int:
