@@ -343,9 +343,10 @@ def apache_kafka_jars(build: Path = APACHE_KAFKA_BUILD) -> Path:
     outside the checkout, keyed by the build file's content, so every later run (and every
     clone on this machine) finds them there and does not touch the network."""
     pom = build / "pom.xml"
+    version = apache_kafka_version(build)
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
-    lib = _cache_root() / f"apache-kafka-{apache_kafka_version(build)}-{digest}"
-    if (lib / "kafka_2.13-" f"{apache_kafka_version(build)}.jar").exists():
+    lib = _cache_root() / f"apache-kafka-{version}-{digest}"
+    if (lib / f"kafka_2.13-{version}.jar").exists():
         return lib
     mvn = shutil.which("mvn")
     if mvn is None or shutil.which("java") is None:
@@ -354,7 +355,7 @@ def apache_kafka_jars(build: Path = APACHE_KAFKA_BUILD) -> Path:
         )
     lib.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{lib.name}.", dir=lib.parent))
-    log.info("fetching Apache Kafka %s with Maven into %s", apache_kafka_version(build), lib)
+    log.info("fetching Apache Kafka %s with Maven into %s", version, lib)
     try:
         result = subprocess.run(
             [

@@ -2,8 +2,8 @@
 is set, else the embedded server) and a real Kafka-protocol broker over the network:
 KAFKA_BOOTSTRAP_SERVERS when set, else the one TEST_KAFKA names, started for the session:
 ``embedded`` (the default: Tansu, memory only, needs nothing but Python) or ``apache``
-(Apache Kafka's own broker, KRaft, as a java process; needs Java 17+ and Maven). Each test gets its own database and its
-own topic namespace, so tests never see each other's data."""
+(Apache Kafka's own broker, KRaft, as a java process; needs Java 17+ and Maven). Each test
+gets its own database and its own topic namespace, so tests never see each other's data."""
 
 from __future__ import annotations
 
