@@ -479,6 +479,8 @@ class ApacheKafka:
             "-XX:CICompilerCount=2",
             "-XX:MaxMetaspaceSize=256m",
             "-Djava.awt.headless=true",
+            # Kafka logs its own shutdown: log4j must not stop at the same signal.
+            "-Dlog4j2.shutdownHookEnabled=false",
             f"-Dlog4j2.configurationFile={APACHE_KAFKA_BUILD / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.folder / 'logs'}",
             "-cp",
