@@ -227,8 +227,8 @@ def dead_letter_reasons(settings, topic: str) -> list[str]:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=3000,
-        session_timeout_ms=1500,
-        heartbeat_interval_ms=300,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 4,
     )
     reasons = [dict(record.headers)["dlq.reason"].decode() for record in consumer]
     consumer.close()
@@ -476,7 +476,8 @@ def start_query_process(settings, schema: str, batch: int = 500) -> subprocess.P
         "DATABASE_URL": settings.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers(),
         "KAFKA_NAMESPACE": settings.kafka_namespace,
-        "KAFKA_SESSION_TIMEOUT_MS": "1500",
+        "KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+        "KAFKA_ENABLE_IDEMPOTENCE": str(settings.kafka_enable_idempotence).lower(),
         "PROJECTIONS_SCHEMA": schema,
         "QUERY_PORT": str(free_port()),
         "CONSUMER_MAX_POLL_RECORDS": str(batch),
