@@ -76,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=256,
         help="at most this many orders in flight in the command-to-visible and saga phases (256)",
     )
+    parser.add_argument(
+        "--kafka",
+        choices=["embedded", "apache"],
+        default="embedded",
+        help="the local broker started when KAFKA_BOOTSTRAP_SERVERS is unset (embedded)",
+    )
     args = parser.parse_args(argv)
     if (
         min(args.concurrency, args.senders) < 1
@@ -284,7 +290,7 @@ def print_resources(args: argparse.Namespace, phases: dict) -> None:
 def describe_infrastructure(platform: Platform) -> dict:
     return {
         "postgres": "embedded (durable)" if platform.postgres is not None else "DATABASE_URL",
-        "broker": "embedded Tansu" if platform.broker is not None else "KAFKA_BOOTSTRAP_SERVERS",
+        "broker": platform.broker.name if platform.broker else "KAFKA_BOOTSTRAP_SERVERS",
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "machine": host.platform(),
@@ -301,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    platform = Platform()
+    platform = Platform(kafka=args.kafka)
     try:
         target = platform.start()
         start_s = time.monotonic() - started
