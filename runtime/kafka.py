@@ -62,11 +62,21 @@ def group_consumer(
         # (after a broker restart, one may be a ghost of this very consumer). A batch takes
         # seconds, far below the default 20 s.
         "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
+        # The Java client's default: an answer that never comes (a SyncGroup lost in a
+        # rebalance) fails after 30 s and the member rejoins, instead of kafka-python's 305 s.
+        # The join itself waits longer (the rebalance timeout, above).
+        "request_timeout_ms": max(30_000, session_ms + 5_000),
         "client_id": group_id,
     }
     config.update(overrides)
     consumer = KafkaConsumer(**config)
     consumer.subscribe(topics, listener=listener)
+    # Know the topics' partitions before the first poll joins the group. Otherwise, with a
+    # broker that answers the join at once (Apache Kafka), the leader assigns from metadata
+    # that has not arrived yet: nothing, then a second rebalance, which kafka-python 3.0
+    # sometimes never finishes (the member hangs after its SyncGroup and is evicted).
+    for topic in topics:
+        consumer.partitions_for_topic(topic)
     if listener is not None:
         listener.consumer = consumer
     return consumer
