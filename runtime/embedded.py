@@ -573,6 +573,10 @@ class ApacheKafka:
         # next start does not have to recover them.
         _stop(self.process, signal.SIGTERM, timeout=60)
 
+    def alive(self) -> bool:
+        """Is the broker running? (Asking reaps it if it died: no zombie stays.)"""
+        return self.process is not None and self.process.poll() is None
+
     def restart(self) -> None:
         """Stop and start on the same ports: topics, offsets and groups are all kept."""
         self.stop()
