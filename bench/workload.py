@@ -26,7 +26,7 @@ DEALERS = [
 PRODUCTS = [
     {"sku": sku, "name": name, "category": category, "list_price": price}
     for sku, name, category, price in DEMO_PRODUCTS
-    if category == "BAIJIU"
+    if category.startswith("BAIJIU")  # the baijiu of every aroma in the category tree
 ]
 assert any(p["sku"] == "WULIANGYE-52-500ML" and p["list_price"] == "1299.00" for p in PRODUCTS)
 
