@@ -29,9 +29,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## make bench: the write side and saga (bench), then the read side on a national dataset
+## make bench: bare kafka-python on both brokers, the write side and saga (bench), then the
+## read side on a national dataset
 bench: $(STAMP)
+	$(BIN)/python -m bench.brokers
 	$(BIN)/python -m bench
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+	  $(BIN)/python -m bench --kafka apache; \
+	else echo "the saga on Apache Kafka skipped: it needs Java 17+ and Maven"; fi
 	$(BIN)/python -m bench.readmodels $(READMODELS_ARGS)
 
 ## make bench-smoke: both benchmarks at toy sizes, so CI notices when one stops running

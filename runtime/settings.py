@@ -166,10 +166,23 @@ class Settings(BaseSettings):
     kafka_namespace: str = "dist"
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
+    # Settings of the topics the platform creates (deploy/README.md). With acks=all a write
+    # is acknowledged once min.insync.replicas replicas have it (unset: the broker's
+    # default). Retention -1 keeps every event: the topics are the ERP's replay source and
+    # what `dist rebuild` reads, so they are never compacted either.
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
+    kafka_retention_ms: int = Field(default=-1, ge=-1)
+    # The idempotent producer (a retried batch is written once). Off by default because
+    # the embedded broker forgets producer ids on a restart, which leaves an idempotent
+    # producer in a fatal state; on Apache Kafka turn it on (the manifests do).
+    kafka_enable_idempotence: bool = False
     # Real Kafka refuses session timeouts below group.min.session.timeout.ms (6 s by
     # default). The embedded broker delays a new group's join by about half of it, so the
     # embedded run lowers it (INFRA-NOTES).
     kafka_session_timeout_ms: int = Field(default=10_000, ge=500)
+    # The longest a consumer may take between polls (one batch) before the group evicts it;
+    # also how long a rebalance waits for members to rejoin.
+    kafka_max_poll_interval_ms: int = Field(default=20_000, ge=1_000)
     # Records a consumer applies per database transaction (one poll).
     consumer_max_poll_records: int = Field(default=500, ge=1, le=10_000)
     # JSON object {"<api key>": {"name": ..., "role": ..., "branch": ...}} or a file of it.
@@ -207,6 +220,15 @@ class Settings(BaseSettings):
     http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
     http_max_url_bytes: int = Field(default=8192, ge=256)
     http_max_header_bytes: int = Field(default=16384, ge=1024)
+
+    @model_validator(mode="after")
+    def _replicas_can_acknowledge(self) -> Settings:
+        if (self.kafka_min_insync_replicas or 1) > self.kafka_replication_factor:
+            raise ValueError(
+                "KAFKA_MIN_INSYNC_REPLICAS is above KAFKA_REPLICATION_FACTOR: no write could "
+                "ever be acknowledged with acks=all"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

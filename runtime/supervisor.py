@@ -29,7 +29,7 @@ from typing import Protocol
 import httpx
 import psycopg2
 
-from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, EmbeddedStartFailed
+from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres, EmbeddedStartFailed
 from runtime.settings import DEMO_API_KEYS, DEMO_PASSWORD, DEMO_USERS, PostgresLocation, Settings
 
 log = logging.getLogger("dist.run")
@@ -40,6 +40,8 @@ EMBEDDED_DATABASE = "dist"
 # and waits until its oldest restart leaves the window.
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
+# `dist run --kafka NAME`: the broker started when KAFKA_BOOTSTRAP_SERVERS is unset.
+BROKERS = {"embedded": EmbeddedBroker, "apache": ApacheKafka}
 
 
 class Interrupted(Exception):
@@ -290,7 +292,7 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
     print("\n".join(lines), flush=True)
 
 
-def run_platform(settings: Settings, *, seed: bool = True) -> int:
+def run_platform(settings: Settings, *, seed: bool = True, kafka: str = "embedded") -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -315,7 +317,7 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
     signal.signal(signal.SIGTERM, interrupted)
 
     postgres: EmbeddedPostgres | None = None
-    broker: EmbeddedBroker | None = None
+    broker: EmbeddedBroker | ApacheKafka | None = None
     children: list[Child] = []
     supervisor = Supervisor()
     try:
@@ -327,8 +329,8 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
             database_url = _ensure_database(postgres.url, EMBEDDED_DATABASE)
         bootstrap = settings.kafka_bootstrap_servers
         if not bootstrap:
-            log.info("starting embedded Kafka-protocol broker (Tansu, memory only)")
-            broker = EmbeddedBroker(data_dir / "broker").start()
+            log.info("starting the %s Kafka broker (data under %s)", kafka, data_dir / kafka)
+            broker = BROKERS[kafka](data_dir / kafka).start()
             supervisor.watch("broker", broker)
             bootstrap = broker.bootstrap_servers
         settings = settings.model_copy(
@@ -336,8 +338,10 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
                 "database_url": database_url,
                 "kafka_bootstrap_servers": bootstrap,
                 "kafka_session_timeout_ms": min(settings.kafka_session_timeout_ms, 1500)
-                if broker
+                if isinstance(broker, EmbeddedBroker)
                 else settings.kafka_session_timeout_ms,
+                "kafka_enable_idempotence": settings.kafka_enable_idempotence
+                or isinstance(broker, ApacheKafka),
             }
         )
         from runtime.migrate import migrate
@@ -349,6 +353,7 @@ def run_platform(settings: Settings, *, seed: bool = True) -> int:
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+            "KAFKA_ENABLE_IDEMPOTENCE": str(settings.kafka_enable_idempotence).lower(),
             "HOST": settings.host,
         }
         for process in PROCESSES:

@@ -1,7 +1,9 @@
 """Shared fixtures. Integration tests use real PostgreSQL (the machine's when DATABASE_URL
-is set, else the embedded server) and the real Kafka-protocol broker (KAFKA_BOOTSTRAP_SERVERS
-when set, else embedded Tansu), over the network. Each test gets its own database and its
-own topic namespace, so tests never see each other's data."""
+is set, else the embedded server) and a real Kafka-protocol broker over the network:
+KAFKA_BOOTSTRAP_SERVERS when set, else the one TEST_KAFKA names, started for the session:
+``embedded`` (the default: Tansu, memory only, needs nothing but Python) or ``apache``
+(Apache Kafka's own broker, KRaft, as a java process; needs Java 17+ and Maven). Each test
+gets its own database and its own topic namespace, so tests never see each other's data."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres
 from runtime.settings import PostgresLocation, Settings
 
 
@@ -34,20 +36,27 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         shutil.rmtree(server.folder, ignore_errors=True)
 
 
+BROKERS = {"embedded": EmbeddedBroker, "apache": ApacheKafka}
+Broker = EmbeddedBroker | ApacheKafka
+
+
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker | None]:
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker | None]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield None
         return
-    embedded = EmbeddedBroker(tmp_path_factory.mktemp("tansu")).start()
+    kind = os.environ.get("TEST_KAFKA") or "embedded"
+    if kind not in BROKERS:
+        raise pytest.UsageError(f"TEST_KAFKA={kind!r}: choose one of {', '.join(BROKERS)}")
+    started = BROKERS[kind](tmp_path_factory.mktemp(kind)).start()
     try:
-        yield embedded
+        yield started
     finally:
-        embedded.stop()
+        started.stop()
 
 
 @pytest.fixture(scope="session")
-def bootstrap_servers(broker: EmbeddedBroker | None) -> str:
+def bootstrap_servers(broker: Broker | None) -> str:
     return broker.bootstrap_servers if broker else os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 
 
@@ -70,15 +79,23 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str, bootstrap_servers: str, tmp_path: Path) -> Settings:
+def settings(
+    database_url: str, bootstrap_servers: str, broker: Broker | None, tmp_path: Path
+) -> Settings:
     from runtime.migrate import migrate
 
+    apache = broker is None or broker.keeps_logs  # KAFKA_BOOTSTRAP_SERVERS: a real cluster
     settings = Settings(
         dist_env="development",
         database_url=database_url,
         kafka_bootstrap_servers=bootstrap_servers,
         kafka_namespace=f"t{uuid.uuid4().hex[:10]}",
-        kafka_session_timeout_ms=1500,
+        # Tansu holds a new group's join for about half the session timeout, so it gets a
+        # short one; Apache Kafka evicts a member whose heartbeats are late (a loaded CI
+        # machine), so it gets its own lowest default.
+        kafka_session_timeout_ms=6000 if apache else 1500,
+        # As in production wherever the broker keeps producer state (deploy/README.md).
+        kafka_enable_idempotence=apache,
         data_dir=tmp_path,
         # An upper bound: a loaded CI machine can take seconds to carry an event through.
         read_your_writes_timeout_s=20,

@@ -16,6 +16,7 @@ from decimal import Decimal
 import psycopg2
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from contracts import orders as published
 from contracts.envelope import Envelope, event_id
@@ -25,6 +26,7 @@ from projections.tracking import SqlProjectionHandler, create_tables, projection
 from runtime import kafka
 from runtime.embedded import EmbeddedBroker, free_port
 from runtime.eventstore import Provenance
+from runtime.migrate import migrate
 from runtime.relay import Relay
 from services.orders.application import (
     Actor,
@@ -225,8 +227,8 @@ def dead_letter_reasons(settings, topic: str) -> list[str]:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=3000,
-        session_timeout_ms=1500,
-        heartbeat_interval_ms=300,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 4,
     )
     reasons = [dict(record.headers)["dlq.reason"].decode() for record in consumer]
     consumer.close()
@@ -322,6 +324,106 @@ class TestRelay:
         finally:
             broker.stop()
 
+    def test_a_broker_restart_that_kept_its_logs_republishes_nothing(
+        self, settings, orders_app, broker
+    ):
+        """Apache Kafka keeps its logs across a restart: the relay must not take the restart
+        for a lost topic, and a projector that stays up rejoins and carries on."""
+        if broker is None or not broker.keeps_logs:
+            pytest.skip("this broker loses its topics on a restart (see the test above)")
+        handler = sales_handler(settings)
+        bottles = place_orders(orders_app, 30)
+        relay = Relay(settings, orders_app, to_integration_event, topic_check_interval_s=0.2)
+        with Worker(relay), Worker(projector(settings, handler)):
+            wait_until(
+                lambda: handler.watermark("orders") == last_position(orders_app),
+                what="first pass",
+            )
+            broker.restart()
+            bottles += place_orders(orders_app, 10)
+            wait_until(
+                lambda: handler.watermark("orders") == last_position(orders_app),
+                timeout=60,
+                what="read model caught up through the broker restart",
+            )
+        assert wuliangye_bottles(settings) == bottles
+        assert sorted(topic_positions(settings)) == sorted(published_positions(orders_app))
+        assert republished_count(settings) == 0
+
+    def test_a_topic_deleted_on_the_broker_is_republished_from_the_event_store(
+        self, settings, orders_app
+    ):
+        handler = sales_handler(settings)
+        bottles = place_orders(orders_app, 20)
+        relay = Relay(settings, orders_app, to_integration_event, topic_check_interval_s=0.2)
+        with Worker(relay):
+            wait_until(
+                lambda: set(topic_positions(settings)) == published_positions(orders_app),
+                what="first pass",
+            )
+            admin = kafka.admin(settings)
+            try:
+                admin.delete_topics([settings.topic("orders")])
+            finally:
+                admin.close()
+            bottles += place_orders(orders_app, 5)
+            # At least once: what the relay sent before it noticed may be there twice.
+            wait_until(
+                lambda: (
+                    republished_count(settings) >= 1
+                    and set(topic_positions(settings)) == published_positions(orders_app)
+                ),
+                timeout=30,
+                what="the running relay to republish the whole log into the new topic",
+            )
+            assert republished_count(settings) == 1
+            with Worker(projector(settings, handler)):
+                wait_until(
+                    lambda: handler.watermark("orders") == last_position(orders_app),
+                    what="read model built from the republished topic",
+                )
+        assert wuliangye_bottles(settings) == bottles
+        assert_subject_sequences_count_from_one(topic_envelopes(settings))
+
+
+class TestTopics:
+    def test_the_service_topics_keep_every_event_for_replay(self, settings, broker):
+        """What `dist migrate` creates: never compacted, never expired (the ERP replays from
+        the topics and `dist rebuild` reads them), acknowledged by min.insync.replicas."""
+        if broker is None or not broker.keeps_logs:
+            pytest.skip("the embedded broker keeps no topic settings")
+        production_like = settings.model_copy(
+            update={
+                "kafka_namespace": f"{settings.kafka_namespace}p",
+                "kafka_min_insync_replicas": 1,
+            }
+        )
+        migrate(production_like)
+        admin = kafka.admin(production_like)
+        try:
+            topics = [production_like.topic(s) for s in ("orders", "inventory", "finance")]
+            described = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics],
+                config_filter="all",
+            )
+        finally:
+            admin.close()
+        for topic in topics:
+            configs = {key: value["value"] for key, value in described["topic"][topic].items()}
+            assert configs["cleanup.policy"] == "delete", topic
+            assert configs["retention.ms"] == "-1", topic
+            assert configs["min.insync.replicas"] == "1", topic
+
+
+def republished_count(settings) -> int:
+    conn = psycopg2.connect(settings.postgres().dsn())
+    try:
+        with conn.cursor() as curs:
+            curs.execute("SELECT coalesce(sum(republished_count), 0) FROM orders.relay_state")
+            return int(curs.fetchone()[0])
+    finally:
+        conn.close()
+
 
 class TestProjectorCrash:
     def test_a_projector_killed_mid_stream_ends_with_the_read_model_of_an_uninterrupted_run(
@@ -374,7 +476,8 @@ def start_query_process(settings, schema: str, batch: int = 500) -> subprocess.P
         "DATABASE_URL": settings.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers(),
         "KAFKA_NAMESPACE": settings.kafka_namespace,
-        "KAFKA_SESSION_TIMEOUT_MS": "1500",
+        "KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+        "KAFKA_ENABLE_IDEMPOTENCE": str(settings.kafka_enable_idempotence).lower(),
         "PROJECTIONS_SCHEMA": schema,
         "QUERY_PORT": str(free_port()),
         "CONSUMER_MAX_POLL_RECORDS": str(batch),

@@ -120,7 +120,8 @@ def finance_subprocess(settings, *, batch: int) -> tuple[subprocess.Popen, str]:
         "DATABASE_URL": settings.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers(),
         "KAFKA_NAMESPACE": settings.kafka_namespace,
-        "KAFKA_SESSION_TIMEOUT_MS": "1500",
+        "KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+        "KAFKA_ENABLE_IDEMPOTENCE": str(settings.kafka_enable_idempotence).lower(),
         "FINANCE_PORT": str(port),
         "CONSUMER_MAX_POLL_RECORDS": str(batch),
     }

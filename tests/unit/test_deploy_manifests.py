@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from runtime.embedded import apache_kafka_version
+from runtime.kafka import topic_configs
 from runtime.settings import DEFAULT_PORTS, DEMO_API_KEYS, ApiKeyGrant, Settings
 
 try:
@@ -75,7 +77,11 @@ APP_ENV = (
     "KAFKA_NAMESPACE",
     "KAFKA_TOPIC_PARTITIONS",
     "KAFKA_REPLICATION_FACTOR",
+    "KAFKA_MIN_INSYNC_REPLICAS",
+    "KAFKA_RETENTION_MS",
+    "KAFKA_ENABLE_IDEMPOTENCE",
     "KAFKA_SESSION_TIMEOUT_MS",
+    "KAFKA_MAX_POLL_INTERVAL_MS",
     "API_KEYS_FILE",
     "SESSION_SECRET",
     "HOST",
@@ -317,6 +323,51 @@ def test_configmap_holds_the_non_secret_settings() -> None:
     assert not {"DATABASE_URL", "API_KEYS", "API_KEYS_FILE", "SESSION_SECRET"} & data.keys()
 
 
+# --- Kafka settings, where the apps read them (Compose and the Kubernetes ConfigMap) ------
+
+
+def kafka_settings_of_each_manifest() -> list[tuple[str, Settings]]:
+    manifests = [
+        ("compose", compose_env(compose()["services"]["migrate"])),
+        ("k8s", k8s_object("ConfigMap", "dist-config")["data"]),
+    ]
+    return [
+        (name, Settings(_env_file=None, **{k.lower(): interpolate(v) for k, v in env.items()}))
+        for name, env in manifests
+    ]
+
+
+@needs_yaml
+def test_manifests_configure_the_production_producer_and_topics() -> None:
+    for name, settings in kafka_settings_of_each_manifest():
+        assert settings.kafka_enable_idempotence, name
+        assert settings.kafka_min_insync_replicas is not None, name
+        # acks=all waits for min.insync.replicas; with fewer replicas than that no write
+        # would ever succeed, with as many one lost broker would stop every write.
+        assert settings.kafka_min_insync_replicas <= settings.kafka_replication_factor, name
+        assert topic_configs(settings) == {
+            "cleanup.policy": "delete",  # never compacted: the ERP replays every event
+            "retention.ms": "-1",
+            "min.insync.replicas": str(settings.kafka_min_insync_replicas),
+        }, name
+
+
+@needs_yaml
+def test_kubernetes_topics_survive_the_loss_of_one_broker() -> None:
+    [(_, settings)] = [(n, s) for n, s in kafka_settings_of_each_manifest() if n == "k8s"]
+    assert settings.kafka_replication_factor == 3
+    assert settings.kafka_min_insync_replicas == 2
+
+
+@needs_yaml
+def test_manifests_use_consumer_timeouts_apache_kafka_accepts() -> None:
+    for name, settings in kafka_settings_of_each_manifest():
+        # Kafka's group.min/max.session.timeout.ms defaults: 6 s and 30 min.
+        assert 6_000 <= settings.kafka_session_timeout_ms <= 1_800_000, name
+        # A member is evicted for missing polls only well after it stopped heartbeating.
+        assert settings.kafka_max_poll_interval_ms > settings.kafka_session_timeout_ms, name
+
+
 @needs_yaml
 def test_example_secret_holds_only_placeholders() -> None:
     [secret] = load_all(K8S / "secret.example.yaml")
@@ -394,7 +445,8 @@ def test_compose_has_every_service() -> None:
     services = compose()["services"]
     assert {"postgres", "kafka", "migrate", *PROCESSES} <= services.keys()
     assert services["postgres"]["image"] == "postgres:16"
-    assert services["kafka"]["image"] == "apache/kafka:3.8.0"
+    # The broker the integration tests' second pass runs on (deploy/apache-kafka/pom.xml).
+    assert services["kafka"]["image"] == f"apache/kafka:{apache_kafka_version()}"
     for name in ("postgres", "kafka"):
         assert services[name]["healthcheck"]["test"], name
 
@@ -426,6 +478,22 @@ def test_compose_kafka_is_a_consistent_single_kraft_node() -> None:
     assert bootstrap in advertised.values()
     assert bootstrap.rsplit(":", 1)[1] == listeners[env["KAFKA_INTER_BROKER_LISTENER_NAME"]]
     assert int(env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == 1
+
+
+@needs_yaml
+def test_compose_kafka_keeps_every_event_and_creates_no_topic_by_itself() -> None:
+    broker = compose_env(compose()["services"]["kafka"])
+    apps = compose_env(compose()["services"]["migrate"])
+    assert broker["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert broker["KAFKA_LOG_RETENTION_MS"] == "-1"
+    assert int(broker["KAFKA_MIN_INSYNC_REPLICAS"]) == 1
+    assert int(apps["KAFKA_REPLICATION_FACTOR"]) == 1  # one broker
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+    ):
+        assert int(broker[key]) == 1, key
 
 
 @needs_yaml

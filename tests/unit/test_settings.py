@@ -53,3 +53,14 @@ class TestDatabaseUrl:
     def test_refuses_what_is_not_a_postgres_url(self):
         with pytest.raises(ValueError):
             Settings(database_url="mysql://root@localhost/x")
+
+
+class TestKafka:
+    def test_min_insync_replicas_above_the_replication_factor_is_refused(self):
+        with pytest.raises(ValueError, match="MIN_INSYNC_REPLICAS"):
+            Settings(kafka_replication_factor=1, kafka_min_insync_replicas=2)
+
+    def test_topics_keep_every_event_by_default(self):
+        from runtime.kafka import topic_configs
+
+        assert topic_configs(Settings()) == {"cleanup.policy": "delete", "retention.ms": "-1"}
