@@ -139,7 +139,8 @@ def interpolate(value: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         _, op, arg = match.group(1), match.group(2), match.group(3)
-        return arg if op in (":-", "-") else "placeholder"
+        # A required variable: a value long enough for any setting (SESSION_SECRET: 32+).
+        return arg if op in (":-", "-") else "placeholder-of-a-required-variable"
 
     return re.sub(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}", one, value)
 
