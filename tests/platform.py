@@ -70,7 +70,7 @@ def command_when_known(
     timeout: float = 30,
 ) -> httpx.Response:
     """A command naming dealers or SKUs that orders registered a moment ago, sent as the
-    README asks of clients: retried with the same key while the service answers 404
+    docs/business.md asks of clients: retried with the same key while the service answers 404
     ``unknown_dealer`` / ``unknown_sku`` (its replica has not caught up yet)."""
     key = key or str(uuid.uuid4())
 

@@ -32,7 +32,7 @@ class UnknownSku(NotFound):
     code = "unknown_sku"
 
 
-# The codes a client retries on while the replica catches up (README, "Order to cash").
+# The codes a client retries on while the replica catches up (docs/business.md, "Order to cash").
 NOT_KNOWN_YET = (UnknownDealer.code, UnknownSku.code)
 
 

@@ -9,7 +9,7 @@ in the same transaction, and commands read it the way they read everything else.
 
 It lags the orders topic by a moment: a command naming a dealer or product that orders
 registered a moment ago may be refused until the registration has arrived; the client
-retries (README, "Order to cash").
+retries (docs/business.md, "Order to cash").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ salespeople, the salesperson registry and dealers' assignment to salespeople.
 Rules live in the aggregates and ``check_*`` functions and raise named errors; nothing here
 does I/O. Kept apart from ``domain.py`` (dealers, catalogue, orders) on purpose.
 
-Decisions (documented in README.md):
+Decisions (documented in docs/business.md and docs/queries.md):
 
 - A demand plan is one dealer's month: quantities per known SKU, positive integers, each SKU
   once. submitted -> (revised: still submitted) -> approved, or returned with a comment ->
