@@ -23,6 +23,7 @@ DEFAULT_PORTS = {
     "inventory": 8102,
     "finance": 8103,
     "identity": 8104,
+    "console": 8080,
 }
 
 
@@ -197,6 +198,12 @@ class Settings(BaseSettings):
     inventory_port: int = DEFAULT_PORTS["inventory"]
     finance_port: int = DEFAULT_PORTS["finance"]
     identity_port: int = DEFAULT_PORTS["identity"]
+    console_port: int = DEFAULT_PORTS["console"]
+    # Where the console reaches the other processes (unset: HOST and their ports, as
+    # `dist run` starts them; in a cluster, their service URLs).
+    query_url: str | None = None
+    orders_url: str | None = None
+    identity_url: str | None = None
     # Signs the session tokens identity issues at sign-in; every service checks them with
     # it, offline. At least 32 characters; required outside development mode.
     session_secret: str | None = Field(default=None, min_length=32)
@@ -249,6 +256,14 @@ class Settings(BaseSettings):
 
     def port_of(self, process: str) -> int:
         return int(getattr(self, f"{process}_port"))
+
+    def url_of(self, process: str) -> str:
+        """The base URL another process is reached at: ``<PROCESS>_URL`` or HOST:port."""
+        configured = getattr(self, f"{process}_url", None)
+        if configured:
+            return str(configured).rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port_of(process)}"
 
     def postgres(self) -> PostgresLocation:
         if not self.database_url:

@@ -34,7 +34,8 @@ from runtime.settings import DEMO_API_KEYS, DEMO_PASSWORD, DEMO_USERS, PostgresL
 
 log = logging.getLogger("dist.run")
 
-PROCESSES = ("orders", "inventory", "finance", "identity", "query")
+# The console comes last: it is a client of the others.
+PROCESSES = ("orders", "inventory", "finance", "identity", "query", "console")
 EMBEDDED_DATABASE = "dist"
 # Per child: at most this many restarts within the window; past it, the child is reported
 # and waits until its oldest restart leaves the window.
@@ -254,11 +255,17 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
     ]
     for process in PROCESSES:
         base = f"http://{host}:{settings.port_of(process)}"
-        lines.append(f"  {process:<10} {base}   docs: {base}/docs")
+        docs = "" if process == "console" else f"   docs: {base}/docs"
+        lines.append(f"  {process:<10} {base}{docs}")
     lines += ["", "Demo API keys (development mode only):"]
     for key, grant in DEMO_API_KEYS.items():
         scope = grant.branch or grant.warehouse or grant.dealer or "national"
         lines.append(f"  {key:<26} {grant.role:<18} {scope}")
+    console = f"http://{host}:{settings.port_of('console')}"
+    lines += [
+        "",
+        f"Console: {console}  (sign in as a demo user below; 中文 by default, English switch)",
+    ]
     lines += ["", f"Demo users (development mode only), password {DEMO_PASSWORD!r}:"]
     for username, key in DEMO_USERS.items():
         grant = DEMO_API_KEYS[key]

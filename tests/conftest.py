@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +64,13 @@ def bootstrap_servers(broker: Broker | None) -> str:
 @pytest.fixture
 def database_url(postgres_server_url: str) -> Iterator[str]:
     """A database of its own for one test, dropped afterwards."""
+    with fresh_database(postgres_server_url) as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(postgres_server_url: str) -> Iterator[str]:
+    """A new database on the server, dropped on leaving (for fixtures of any scope)."""
     server = PostgresLocation.from_url(postgres_server_url)
     name = f"dist_test_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(server.dsn())
@@ -82,6 +90,13 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 def settings(
     database_url: str, bootstrap_servers: str, broker: Broker | None, tmp_path: Path
 ) -> Settings:
+    return migrated_settings(database_url, bootstrap_servers, broker, tmp_path)
+
+
+def migrated_settings(
+    database_url: str, bootstrap_servers: str, broker: Broker | None, data_dir: Path, **extra
+) -> Settings:
+    """The settings of a test platform on its own database and topics, schemas created."""
     from runtime.migrate import migrate
 
     apache = broker is None or broker.keeps_logs  # KAFKA_BOOTSTRAP_SERVERS: a real cluster
@@ -96,9 +111,10 @@ def settings(
         kafka_session_timeout_ms=6000 if apache else 1500,
         # As in production wherever the broker keeps producer state (deploy/README.md).
         kafka_enable_idempotence=apache,
-        data_dir=tmp_path,
+        data_dir=data_dir,
         # An upper bound: a loaded CI machine can take seconds to carry an event through.
         read_your_writes_timeout_s=20,
+        **extra,
     )
     migrate(settings)
     return settings

@@ -1,0 +1,123 @@
+"""The console's message catalogues (Simplified Chinese by default, English) and the formats
+people in China read: money as ¥1,234.56 (Decimal, never float), dates in China time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+CHINA = ZoneInfo("Asia/Shanghai")
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "分销管理平台",
+        "sign_in": "登录",
+        "sign_out": "退出",
+        "username": "用户名",
+        "password": "密码",
+        "invalid_credentials": "用户名或密码错误",
+        "dashboard": "总部看板",
+        "orders": "订单",
+        "new_order": "下单",
+        "statement": "对账单",
+        "sales_by_month_region": "按月份和大区的销售额",
+        "figures": "查看数据",
+        "month": "月份",
+        "region": "大区",
+        "branch": "分公司",
+        "net_sales": "净销售额",
+        "status": "状态",
+        "all": "全部",
+        "filter": "筛选",
+        "dealer": "经销商",
+        "date": "业务日期",
+        "total": "金额",
+        "next_page": "下一页",
+        "sku": "产品编码",
+        "quantity": "数量",
+        "place_order": "提交订单",
+        "approve": "批准",
+        "reject": "驳回",
+        "cancel": "取消",
+        "actions": "操作",
+        "forbidden": "无权访问",
+        "forbidden_text": "您的角色和范围不能查看此页面。",
+        "order": "订单",
+        "credit_limit": "信用额度",
+        "receivable": "应收账款",
+        "aging": "账龄",
+        "as_of": "截至",
+        "language": "English",
+        "no_rows": "暂无数据",
+        "error": "出错了",
+    },
+    "en": {
+        "title": "Distribution platform",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "username": "User name",
+        "password": "Password",
+        "invalid_credentials": "User name or password is wrong",
+        "dashboard": "HQ dashboard",
+        "orders": "Orders",
+        "new_order": "New order",
+        "statement": "Statement",
+        "sales_by_month_region": "Sales by month and region",
+        "figures": "Figures",
+        "month": "Month",
+        "region": "Region",
+        "branch": "Branch",
+        "net_sales": "Net sales",
+        "status": "Status",
+        "all": "All",
+        "filter": "Filter",
+        "dealer": "Dealer",
+        "date": "Business date",
+        "total": "Total",
+        "next_page": "Next page",
+        "sku": "SKU",
+        "quantity": "Quantity",
+        "place_order": "Place order",
+        "approve": "Approve",
+        "reject": "Reject",
+        "cancel": "Cancel",
+        "actions": "Actions",
+        "forbidden": "Not allowed",
+        "forbidden_text": "Your role and scope may not see this page.",
+        "order": "Order",
+        "credit_limit": "Credit limit",
+        "receivable": "Receivable",
+        "aging": "Aging",
+        "as_of": "As of",
+        "language": "中文",
+        "no_rows": "Nothing yet",
+        "error": "Something went wrong",
+    },
+}
+
+
+def translator(language: str):
+    catalogue = MESSAGES.get(language, MESSAGES[DEFAULT_LANGUAGE])
+    return lambda key: catalogue.get(key, key)
+
+
+def yuan(amount: str | Decimal | None) -> str:
+    """¥1,234.56 from the API's decimal string, exactly (never through float)."""
+    if amount is None or amount == "":
+        return ""
+    value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    sign = "-" if value < 0 else ""
+    return f"{sign}¥{abs(value):,.2f}"
+
+
+def china_time(moment: str | None) -> str:
+    """An ISO timestamp shown in China time (Asia/Shanghai)."""
+    if not moment:
+        return ""
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        return moment
+    return parsed.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")

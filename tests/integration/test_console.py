@@ -1,0 +1,257 @@
+"""The console in a real browser: headless Chromium (Debian's ``chromium``) driven by
+Playwright, against the five processes and the console, the demo company seeded. Each role
+signs in with its demo user and does its work through the pages; what the pages show is
+compared with what the query API answers the same user."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from console import app as console_process
+from console.app import Urls
+from console.i18n import yuan
+from projections import bootstrap as query_process
+from runtime.demo import seed_demo_company
+from runtime.settings import DEMO_PASSWORD
+from services.finance import bootstrap as finance_process
+from services.identity import bootstrap as identity_process
+from services.inventory import bootstrap as inventory_process
+from services.orders import bootstrap as orders_process
+from tests.conftest import fresh_database, migrated_settings
+from tests.platform import serving, wait_until
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        shutil.which("chromium") is None,
+        reason="no chromium on this machine (apt-get install chromium; .ci/run does)",
+    ),
+]
+# Orders above this total wait for a branch manager (the demo company's orders and 6
+# bottles of Wuliangye are below it, 100 above it).
+THRESHOLD = Decimal("100000.00")
+WULIANGYE = "WULIANGYE-52-500ML"
+
+
+@pytest.fixture(scope="module")
+def platform(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) -> Iterator[dict]:
+    with ExitStack() as stack:
+        database_url = stack.enter_context(fresh_database(postgres_server_url))
+        settings = migrated_settings(
+            database_url,
+            bootstrap_servers,
+            broker,
+            tmp_path_factory.mktemp("console"),
+            order_approval_threshold=THRESHOLD,
+        )
+        clients = {
+            name: stack.enter_context(serving(build(settings)))
+            for name, build in (
+                ("orders", orders_process.build),
+                ("inventory", inventory_process.build),
+                ("finance", finance_process.build),
+                ("identity", identity_process.build),
+                ("query", query_process.build),
+            )
+        }
+        base = {name: str(client.base_url).rstrip("/") for name, client in clients.items()}
+        seed_demo_company(
+            orders_url=base["orders"],
+            inventory_url=base["inventory"],
+            finance_url=base["finance"],
+            api_key="demo-hq-admin",
+        )
+        urls = Urls(query=base["query"], orders=base["orders"], identity=base["identity"])
+        console = stack.enter_context(serving(console_process.build(settings, urls=urls)))
+        yield {**clients, "console": str(console.base_url).rstrip("/")}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, platform):
+    context = browser.new_context(base_url=platform["console"], locale="zh-CN")
+    context.set_default_timeout(30_000)
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(page, username: str) -> None:
+    page.goto("/signin")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+
+
+def token_of(platform, username: str) -> dict[str, str]:
+    answer = platform["identity"].post(
+        "/sessions", json={"username": username, "password": DEMO_PASSWORD}
+    )
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def orders_in_store(platform) -> list[dict]:
+    answer = platform["query"].get("/hq/orders?limit=200", headers=token_of(platform, "hq.admin"))
+    return answer.json()["items"]
+
+
+def test_a_signed_out_user_is_sent_to_sign_in(page):
+    for path in ("/hq", "/orders", "/orders/new", "/dealers/CD-001/statement"):
+        page.goto(path)
+        assert page.url.endswith("/signin"), path
+        assert page.get_by_label("用户名").is_visible()
+
+
+def test_hq_sees_the_dashboard_with_the_query_apis_figures_to_the_fen(page, platform):
+    sign_in(page, "hq.admin")
+    assert page.url.endswith("/hq")
+    api = platform["query"].get(
+        "/hq/sales",
+        params={"by": "region", "period": "month", "limit": 1000},
+        headers=token_of(platform, "hq.admin"),
+    ).json()["items"]
+    assert api, "the demo company has sales"
+    page.get_by_text("查看数据").click()
+    rows = page.locator("#sales-table tbody tr[data-region]")
+    shown = {
+        (row.get_attribute("data-month"), row.get_attribute("data-region")): (
+            row.get_attribute("data-net-sales"),
+            row.locator("td.money").inner_text(),
+        )
+        for row in rows.all()
+    }
+    expected = {(r["period_start"][:7], r["key"]): r["net_sales"] for r in api}
+    assert {k: v[0] for k, v in shown.items()} == expected
+    for key, (_, text) in shown.items():
+        assert text == yuan(expected[key]), key
+        assert re.fullmatch(r"-?¥[\d,]+\.\d\d", text)
+    # The chart is drawn by ECharts, served by the console itself.
+    assert page.evaluate("typeof window.echarts") == "object"
+    assert page.locator("#sales-chart canvas").count() == 1
+    # English on request, kept in a cookie.
+    page.goto("/hq?lang=en")
+    assert page.get_by_role("heading", name="HQ dashboard").is_visible()
+    page.goto("/hq")
+    assert page.get_by_role("heading", name="HQ dashboard").is_visible()
+
+
+def place_order_through_the_form(page, quantity: str) -> None:
+    page.goto("/orders/new")
+    page.get_by_label("经销商").fill("CD-001")
+    page.get_by_label("产品编码 1").fill(WULIANGYE)
+    page.get_by_label("数量 1").fill(quantity)
+    page.get_by_role("button", name="提交订单").click()
+    page.wait_for_load_state()
+
+
+def new_order_id(platform, before: list[dict]) -> str:
+    known = {o["order_id"] for o in before}
+
+    def placed():
+        fresh = [o for o in orders_in_store(platform) if o["order_id"] not in known]
+        return fresh[0]["order_id"] if fresh else None
+
+    return wait_until(placed, timeout=30, what="the new order in the list")
+
+
+def status_in_page(page, order_id: str, wanted: str) -> bool:
+    page.goto("/orders")
+    row = page.locator(f"tr[data-order-id='{order_id}']")
+    return row.count() == 1 and row.get_attribute("data-status") == wanted
+
+
+def test_a_branch_clerk_places_an_order_and_sees_it_approved_in_the_list(page, platform):
+    sign_in(page, "cd.clerk")
+    before = orders_in_store(platform)
+    place_order_through_the_form(page, "6")
+    # The command's position is the next page's min_position: the order is already listed.
+    assert "min_position=" in page.url
+    order_id = new_order_id(platform, before)
+    assert page.locator(f"tr[data-order-id='{order_id}']").count() == 1
+    wait_until(lambda: status_in_page(page, order_id, "approved"), what="the order approved")
+    row = page.locator(f"tr[data-order-id='{order_id}']")
+    listed = next(o for o in orders_in_store(platform) if o["order_id"] == order_id)
+    # 6 x ¥1,199.00 at the tier-1 price, 3 % off strong-aroma baijiu: ¥6,978.18.
+    assert listed["total"] == "6978.18"
+    assert row.locator("td.money").inner_text() == "¥6,978.18"
+
+
+def test_a_branch_manager_approves_an_order_held_above_the_threshold(browser, page, platform):
+    sign_in(page, "cd.clerk")
+    before = orders_in_store(platform)
+    place_order_through_the_form(page, "100")  # 100 x ¥1,199.00 > ¥100,000.00
+    order_id = new_order_id(platform, before)
+    manager = browser.new_context(base_url=platform["console"]).new_page()
+    sign_in(manager, "cd.manager")
+    manager.goto("/orders?status=placed")
+    row = manager.locator(f"tr[data-order-id='{order_id}']")
+    row.get_by_role("button", name="批准").click()
+    manager.wait_for_load_state()
+    wait_until(lambda: status_in_page(manager, order_id, "approved"), what="the approval")
+    manager.context.close()
+
+
+def test_a_dealer_sees_its_statement_and_not_another_dealers(page, platform):
+    sign_in(page, "dealer.cd001")
+    assert page.url.endswith("/dealers/CD-001/statement")
+    api = platform["query"].get(
+        "/dealers/CD-001/statement", headers=token_of(platform, "dealer.cd001")
+    ).json()
+    statement = page.locator("#statement")
+    for field, value in api.items():
+        if isinstance(value, str):
+            assert statement.locator(f"dd[data-field='{field}']").inner_text() == value, field
+    response = page.goto("/dealers/CD-002/statement")
+    assert response.status == 403
+    assert page.locator("#forbidden").is_visible()
+    assert page.locator("#statement").count() == 0
+    assert "CD-002" not in page.locator("main").inner_text()
+
+
+def test_a_bad_form_input_shows_the_apis_error_by_the_field_and_writes_nothing(page, platform):
+    sign_in(page, "cd.clerk")
+    before = orders_in_store(platform)
+    place_order_through_the_form(page, "0")
+    error = page.locator("#quantity-0-error")
+    assert error.is_visible()
+    assert page.get_by_label("数量 1").get_attribute("aria-invalid") == "true"
+    assert page.get_by_label("经销商").input_value() == "CD-001"
+    # A dealer the API does not know: its error stands by the dealer field.
+    page.get_by_label("经销商").fill("CD-999")
+    page.get_by_label("数量 1").fill("6")
+    page.get_by_role("button", name="提交订单").click()
+    page.wait_for_load_state()
+    assert page.locator("#dealer_code-error").is_visible()
+    # Nothing was written: the store's orders are the same once the projector caught up.
+    probe = str(uuid.uuid4())
+    assert probe not in str(before)
+    assert [o["order_id"] for o in orders_in_store(platform)] == [o["order_id"] for o in before]
+    assert httpx  # the API is reached over HTTP only
