@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m console.assets
 	@touch $(STAMP)
 
 ## make run: embedded PostgreSQL + Kafka-protocol broker + every process, demo company seeded

@@ -29,7 +29,9 @@ def verify(data: bytes, integrity: str) -> None:
     algorithm, _, expected = integrity.partition("-")
     digest = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
     if digest != expected:
-        raise IntegrityMismatch(f"{algorithm} of the download is {digest}, the lock says {expected}")
+        raise IntegrityMismatch(
+            f"{algorithm} of the download is {digest}, the lock says {expected}"
+        )
 
 
 def install(*, vendor: Path = VENDOR, lock: Path = LOCK) -> list[Path]:

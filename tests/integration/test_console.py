@@ -133,11 +133,15 @@ def test_a_signed_out_user_is_sent_to_sign_in(page):
 def test_hq_sees_the_dashboard_with_the_query_apis_figures_to_the_fen(page, platform):
     sign_in(page, "hq.admin")
     assert page.url.endswith("/hq")
-    api = platform["query"].get(
-        "/hq/sales",
-        params={"by": "region", "period": "month", "limit": 1000},
-        headers=token_of(platform, "hq.admin"),
-    ).json()["items"]
+    api = (
+        platform["query"]
+        .get(
+            "/hq/sales",
+            params={"by": "region", "period": "month", "limit": 1000},
+            headers=token_of(platform, "hq.admin"),
+        )
+        .json()["items"]
+    )
     assert api, "the demo company has sales"
     page.get_by_text("查看数据").click()
     rows = page.locator("#sales-table tbody tr[data-region]")
@@ -222,9 +226,11 @@ def test_a_branch_manager_approves_an_order_held_above_the_threshold(browser, pa
 def test_a_dealer_sees_its_statement_and_not_another_dealers(page, platform):
     sign_in(page, "dealer.cd001")
     assert page.url.endswith("/dealers/CD-001/statement")
-    api = platform["query"].get(
-        "/dealers/CD-001/statement", headers=token_of(platform, "dealer.cd001")
-    ).json()
+    api = (
+        platform["query"]
+        .get("/dealers/CD-001/statement", headers=token_of(platform, "dealer.cd001"))
+        .json()
+    )
     statement = page.locator("#statement")
     for field, value in api.items():
         if isinstance(value, str):

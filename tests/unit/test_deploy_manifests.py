@@ -33,8 +33,15 @@ DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 YAML_FILES = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
 
-PROCESSES = ("query", "orders", "inventory", "finance", "identity")
-PORTS = {"query": 8100, "orders": 8101, "inventory": 8102, "finance": 8103, "identity": 8104}
+PROCESSES = ("query", "orders", "inventory", "finance", "identity", "console")
+PORTS = {
+    "query": 8100,
+    "orders": 8101,
+    "inventory": 8102,
+    "finance": 8103,
+    "identity": 8104,
+    "console": 8080,
+}
 
 # The public API prefixes of each process, as routed by the Ingress.
 PREFIXES = {
@@ -153,8 +160,8 @@ def compose_env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def ingress_routes() -> list[tuple[str, str, str, int]]:
-    """(path, pathType, service, port) of every path of the Ingress, in file order."""
-    [ingress] = [o for o in k8s_objects() if o["kind"] == "Ingress"]
+    """(path, pathType, service, port) of every path of the API's Ingress, in file order."""
+    ingress = k8s_object("Ingress", "dist")
     return [
         (
             path["path"],
@@ -386,7 +393,7 @@ def test_example_secret_holds_only_placeholders() -> None:
 
 @needs_yaml
 def test_ingress_routes_exactly_the_api_prefixes() -> None:
-    [ingress] = [o for o in k8s_objects() if o["kind"] == "Ingress"]
+    ingress = k8s_object("Ingress", "dist")
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/use-regex"] == "true"
     routes = ingress_routes()
     expected = {(DEALER_STATEMENT_REGEX, "query")} | {
@@ -618,3 +625,21 @@ def test_example_api_keys_are_placeholders_production_accepts() -> None:
     check_placeholder_grants(json.loads(text))
     settings = Settings(_env_file=None, dist_env="production", api_keys=text, api_keys_file=None)
     assert len(settings.api_key_grants()) == len(EXAMPLE_ROLES)
+
+
+@needs_yaml
+def test_console_has_its_own_sticky_host_apart_from_the_apis() -> None:
+    console = k8s_object("Ingress", "console")
+    api_hosts = {rule["host"] for rule in k8s_object("Ingress", "dist")["spec"]["rules"]}
+    [rule] = console["spec"]["rules"]
+    assert rule["host"] not in api_hosts
+    [path] = rule["http"]["paths"]
+    assert path["path"] == "/"
+    assert path["backend"]["service"] == {"name": "console", "port": {"number": 8080}}
+    # Its sessions live in one replica's memory: the Ingress and the Service are sticky.
+    assert console["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert k8s_object("Service", "console")["spec"]["sessionAffinity"] == "ClientIP"
+    container = only_container(k8s_object("Deployment", "console")["spec"]["template"]["spec"])
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["QUERY_URL"] == "http://query:8100"
+    assert env["IDENTITY_URL"] == "http://identity:8104"

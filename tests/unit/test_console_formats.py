@@ -1,0 +1,67 @@
+"""The console's formats and its asset lock: money to the fen as ¥1,234.56, China time,
+and the integrity check of the assets it fetches from the npm registry."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from decimal import Decimal
+
+import pytest
+
+from console import assets
+from console.app import field_errors
+from console.i18n import MESSAGES, china_time, translator, yuan
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        ("1234.56", "¥1,234.56"),
+        ("6978.18", "¥6,978.18"),
+        ("0", "¥0.00"),
+        ("-1500.5", "-¥1,500.50"),
+        (Decimal("2000000.00"), "¥2,000,000.00"),
+        ("123456789012.01", "¥123,456,789,012.01"),
+    ],
+)
+def test_money_is_shown_in_yuan_to_the_fen(amount, shown):
+    assert yuan(amount) == shown
+
+
+def test_times_are_shown_in_china_time():
+    assert china_time("2026-12-04T17:45:00Z") == "2026-12-05 01:45"
+    assert china_time("2026-12-04T09:00:00+08:00") == "2026-12-04 09:00"
+
+
+def test_both_catalogues_name_the_same_messages_and_chinese_is_the_default():
+    assert MESSAGES["zh"].keys() == MESSAGES["en"].keys()
+    assert translator("fr")("sign_in") == "登录"
+    assert translator("en")("sign_in") == "Sign in"
+
+
+def test_the_apis_errors_are_placed_by_their_fields():
+    schema = {
+        "code": "invalid_request",
+        "errors": [{"path": "body.lines.0.quantity", "message": "greater than 0"}],
+    }
+    assert field_errors(schema) == {"lines.0.quantity": "greater than 0"}
+    unknown = {"code": "unknown_dealer", "detail": "no dealer CD-999"}
+    assert field_errors(unknown) == {"dealer_code": "no dealer CD-999"}
+    assert field_errors({"code": "credit_limit_exceeded", "detail": "over"}) == {"form": "over"}
+
+
+def test_the_lock_pins_echarts_from_the_npm_registry_with_its_sha512():
+    lock = json.loads(assets.LOCK.read_text())
+    entry = lock["echarts"]
+    assert entry["tarball"].startswith("https://registry.npmjs.org/echarts/-/")
+    assert entry["integrity"].startswith("sha512-")
+
+
+def test_a_download_that_does_not_match_its_integrity_is_refused():
+    data = b"echarts tarball"
+    good = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+    assets.verify(data, good)
+    with pytest.raises(assets.IntegrityMismatch):
+        assets.verify(data + b"tampered", good)
