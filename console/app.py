@@ -52,6 +52,8 @@ ORDER_STATUSES = (
 # Orders a branch manager decides on: held for credit, or placed and not yet approved
 # (above the approval threshold).
 QUEUE_STATUSES = ("credit_hold", "placed")
+AGING_BUCKETS = ("not_yet_due", "days_1_30", "days_31_60", "days_61_90", "over_90")
+COLOURS = ("green", "yellow", "red")
 
 
 @dataclass(frozen=True)
@@ -264,31 +266,59 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
 
     @app.get("/hq", response_class=HTMLResponse)
     def dashboard(
-        request: Request, region: str = "", branch: str = "", month: str = ""
+        request: Request, region: str = "", branch: str = "", month: str = "", as_of: str = ""
     ) -> Response:
         session, _ = signed_in(request)
-        params = {"by": "region", "period": "month", "region": region, "branch": branch}
+        scope = {"region": region, "branch": branch}
+        sales_params = {"by": "region", "period": "month", **scope}
         if month:
             year, number = (int(part) for part in month.split("-"))
             last = calendar.monthrange(year, number)[1]
-            params.update(date_from=f"{month}-01", date_to=f"{month}-{last:02d}")
-        rows = every_page(session, f"{urls.query}/hq/sales", params)
-        for row in rows:
+            sales_params.update(date_from=f"{month}-01", date_to=f"{month}-{last:02d}")
+        sales = every_page(session, f"{urls.query}/hq/sales", sales_params)
+        for row in sales:
             row["month"] = str(row["period_start"])[:7]
-        months = sorted({r["month"] for r in rows})
-        regions = sorted({str(r["key"]) for r in rows})
-        figures = {(r["month"], str(r["key"])): r["net_sales"] for r in rows}
-        series = [
-            {"name": reg, "data": [str(figures.get((m, reg), "0.00")) for m in months]}
-            for reg in regions
-        ]
+        months = sorted({r["month"] for r in sales})
+        regions = sorted({str(r["key"]) for r in sales})
+        figures = {(r["month"], str(r["key"])): r["net_sales"] for r in sales}
+        sales_chart = chart(
+            "bar",
+            months,
+            {reg: [figures.get((m, reg), "0.00") for m in months] for reg in regions},
+        )
+        dated = {**scope, "as_of": as_of}
+        aging = every_page(session, f"{urls.query}/hq/receivables/aging", {"by": "region", **dated})
+        aging_chart = chart(
+            "bar",
+            [r["region"] for r in aging],
+            {bucket: [r[bucket] for r in aging] for bucket in AGING_BUCKETS},
+            stacked=True,
+        )
+        counts = call(
+            session,
+            "GET",
+            f"{urls.query}/hq/channel-health/counts",
+            params={"by": "branch", **dated},
+        )["items"]
+        health_chart = chart(
+            "bar",
+            [r["branch"] for r in counts],
+            {colour: [r[colour] for r in counts] for colour in COLOURS},
+            stacked=True,
+        )
+        red = every_page(session, f"{urls.query}/hq/channel-health", {"colour": "red", **dated})
         return page(
             request,
             "dashboard.html",
             session=session,
-            rows=rows,
-            chart={"months": months, "series": series},
-            filters={"region": region, "branch": branch, "month": month},
+            sales=sales,
+            aging=aging,
+            counts=counts,
+            red=red,
+            buckets=AGING_BUCKETS,
+            colours=COLOURS,
+            charts={"sales": sales_chart, "aging": aging_chart, "health": health_chart},
+            filters={"region": region, "branch": branch, "month": month, "as_of": as_of},
         )
 
     def orders_page(
@@ -399,6 +429,17 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
         return page(request, "statement.html", session=session, dealer=dealer, s=answer)
 
     return Process(name="console", api=app, on_close=[client.close])
+
+
+def chart(kind: str, categories: list, series: dict[str, list], *, stacked: bool = False):
+    """What a page's script hands ECharts: the same figures as the table beside it (money as
+    the API's decimal strings; the script draws them, the tables show them exactly)."""
+    return {
+        "kind": kind,
+        "stacked": stacked,
+        "categories": categories,
+        "series": [{"name": name, "data": [str(v) for v in data]} for name, data in series.items()],
+    }
 
 
 def field_errors(problem: dict[str, Any]) -> dict[str, str]:

@@ -131,35 +131,71 @@ def test_a_signed_out_user_is_sent_to_sign_in(page):
 
 
 def test_hq_sees_the_dashboard_with_the_query_apis_figures_to_the_fen(page, platform):
+    hq = token_of(platform, "hq.admin")
+    # Red from one shipment not confirmed delivered in time: the demo makes CD-001 red.
+    rules = {"undelivered_yellow": 1, "undelivered_red": 1}
+    changed = platform["finance"].post(
+        "/accounts/health-rules",
+        json=rules,
+        headers={**hq, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert changed.status_code < 300, changed.text
+    query = platform["query"]
+
+    def red_dealers():
+        return query.get("/hq/channel-health", params={"colour": "red"}, headers=hq).json()["items"]
+
+    red = wait_until(red_dealers, what="a red dealer")
     sign_in(page, "hq.admin")
     assert page.url.endswith("/hq")
-    api = (
-        platform["query"]
-        .get(
-            "/hq/sales",
-            params={"by": "region", "period": "month", "limit": 1000},
-            headers=token_of(platform, "hq.admin"),
-        )
-        .json()["items"]
-    )
-    assert api, "the demo company has sales"
-    page.get_by_text("查看数据").click()
-    rows = page.locator("#sales-table tbody tr[data-region]")
+
+    sales = query.get(
+        "/hq/sales", params={"by": "region", "period": "month", "limit": 1000}, headers=hq
+    ).json()["items"]
+    assert sales, "the demo company has sales"
+    for summary in page.locator("summary").all():
+        summary.click()
     shown = {
         (row.get_attribute("data-month"), row.get_attribute("data-region")): (
             row.get_attribute("data-net-sales"),
             row.locator("td.money").inner_text(),
         )
-        for row in rows.all()
+        for row in page.locator("#sales-table tbody tr[data-region]").all()
     }
-    expected = {(r["period_start"][:7], r["key"]): r["net_sales"] for r in api}
+    expected = {(r["period_start"][:7], r["key"]): r["net_sales"] for r in sales}
     assert {k: v[0] for k, v in shown.items()} == expected
     for key, (_, text) in shown.items():
         assert text == yuan(expected[key]), key
         assert re.fullmatch(r"-?¥[\d,]+\.\d\d", text)
-    # The chart is drawn by ECharts, served by the console itself.
+
+    aging = query.get("/hq/receivables/aging", params={"by": "region"}, headers=hq).json()
+    assert any(Decimal(r["receivables"]) > 0 for r in aging["items"])
+    for row in aging["items"]:
+        shown_row = page.locator(f"#aging-table tr[data-region='{row['region']}']")
+        for field in ("not_yet_due", "days_1_30", "days_31_60", "days_61_90", "over_90"):
+            cell = shown_row.locator(f"td[data-field='{field}']")
+            assert cell.get_attribute("data-value") == row[field]
+            assert cell.inner_text() == yuan(row[field])
+
+    counts = query.get("/hq/channel-health/counts", params={"by": "branch"}, headers=hq).json()[
+        "items"
+    ]
+    for row in counts:
+        shown_row = page.locator(f"#health-table tr[data-branch='{row['branch']}']")
+        for colour in ("green", "yellow", "red"):
+            assert shown_row.locator(f"td[data-field='{colour}']").inner_text() == str(row[colour])
+    listed = page.locator("#red-dealers tr[data-dealer]")
+    assert sorted(r.get_attribute("data-dealer") for r in listed.all()) == sorted(
+        d["dealer"] for d in red
+    )
+    first = page.locator(f"#red-dealers tr[data-dealer='{red[0]['dealer']}']")
+    assert first.locator("li[data-rule='undelivered_shipments']").is_visible()
+    assert "发货未确认签收" in first.inner_text()
+
+    # The charts are drawn by ECharts, served by the console itself.
     assert page.evaluate("typeof window.echarts") == "object"
-    assert page.locator("#sales-chart canvas").count() == 1
+    for name in ("sales", "aging", "health"):
+        assert page.locator(f"#{name}-chart canvas").count() == 1, name
     # English on request, kept in a cookie.
     page.goto("/hq?lang=en")
     assert page.get_by_role("heading", name="HQ dashboard").is_visible()
