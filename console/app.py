@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from console import assets
-from console.i18n import DEFAULT_LANGUAGE, LANGUAGES, china_time, translator, yuan
+from console.i18n import DEFAULT_LANGUAGE, LANGUAGES, china_time, percent, translator, yuan
 from runtime.http.console_session import (
     ConsoleSession,
     ConsoleSessions,
@@ -54,6 +54,16 @@ ORDER_STATUSES = (
 QUEUE_STATUSES = ("credit_hold", "placed")
 AGING_BUCKETS = ("not_yet_due", "days_1_30", "days_31_60", "days_61_90", "over_90")
 COLOURS = ("green", "yellow", "red")
+STATEMENT_MONEY = (
+    "credit_limit",
+    "invoiced",
+    "received",
+    "credited",
+    "rebate_credited",
+    "receivables",
+    "reserved",
+    "exposure",
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,7 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["yuan"] = yuan
     templates.env.filters["china_time"] = china_time
+    templates.env.filters["percent"] = percent
     try:
         assets.install()
     except (OSError, assets.IntegrityMismatch) as error:
@@ -426,7 +437,14 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
         answer = call(
             session, "GET", f"{urls.query}/dealers/{dealer}/statement", params={"as_of": as_of}
         )
-        return page(request, "statement.html", session=session, dealer=dealer, s=answer)
+        return page(
+            request,
+            "statement.html",
+            session=session,
+            dealer=dealer,
+            s=answer,
+            money_fields=STATEMENT_MONEY,
+        )
 
     return Process(name="console", api=app, on_close=[client.close])
 

@@ -70,6 +70,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "undelivered_shipments": "发货未确认签收",
         "queue": "待审批",
         "my_orders": "我的订单",
+        "invoiced": "已开票",
+        "received": "已收款",
+        "credited": "已红冲",
+        "rebate_credited": "返利抵扣",
+        "receivables": "应收余额",
+        "reserved": "已占用额度",
+        "exposure": "信用敞口",
+        "open_invoices": "未结清发票",
+        "unapplied_cash": "未核销收款",
+        "invoice": "发票号",
+        "issue_date": "开票日期",
+        "due_date": "到期日",
+        "open": "未结金额",
     },
     "en": {
         "title": "Distribution platform",
@@ -129,6 +142,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "undelivered_shipments": "Shipments not confirmed delivered",
         "queue": "Awaiting decision",
         "my_orders": "My orders",
+        "invoiced": "Invoiced",
+        "received": "Received",
+        "credited": "Credited",
+        "rebate_credited": "Rebates credited",
+        "receivables": "Receivables",
+        "reserved": "Reserved credit",
+        "exposure": "Exposure",
+        "open_invoices": "Open invoices",
+        "unapplied_cash": "Unapplied cash",
+        "invoice": "Invoice",
+        "issue_date": "Issue date",
+        "due_date": "Due date",
+        "open": "Open",
     },
 }
 
@@ -145,6 +171,13 @@ def yuan(amount: str | Decimal | None) -> str:
     value = Decimal(str(amount)).quantize(Decimal("0.01"))
     sign = "-" if value < 0 else ""
     return f"{sign}¥{abs(value):,.2f}"
+
+
+def percent(ratio: str | Decimal | None) -> str:
+    """A ratio from the API (0.0434) as a percentage (4.34%), exactly."""
+    if ratio is None or ratio == "":
+        return ""
+    return f"{(Decimal(str(ratio)) * 100).quantize(Decimal('0.01'))}%"
 
 
 def china_time(moment: str | None) -> str:

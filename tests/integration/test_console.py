@@ -267,10 +267,24 @@ def test_a_dealer_sees_its_statement_and_not_another_dealers(page, platform):
         .get("/dealers/CD-001/statement", headers=token_of(platform, "dealer.cd001"))
         .json()
     )
+    assert Decimal(api["receivables"]) > 0
     statement = page.locator("#statement")
-    for field, value in api.items():
-        if isinstance(value, str):
-            assert statement.locator(f"dd[data-field='{field}']").inner_text() == value, field
+    for field in ("credit_limit", "invoiced", "received", "credited", "receivables", "exposure"):
+        cell = statement.locator(f"td[data-field='{field}']")
+        assert cell.get_attribute("data-value") == api[field], field
+        assert cell.inner_text() == yuan(api[field]), field
+    for bucket, value in api["aging"].items():
+        cell = page.locator(f"#aging td[data-field='{bucket}']")
+        assert cell.inner_text() == yuan(value), bucket
+    shown = page.locator("#open-invoices tr[data-invoice]")
+    assert sorted(r.get_attribute("data-invoice") for r in shown.all()) == sorted(
+        i["number"] for i in api["open_invoices"]
+    )
+    assert page.locator("#statement").get_by_role("row", name=re.compile("应收余额")).is_visible()
+    # My orders: the dealer's own, and no one else's.
+    page.goto("/orders")
+    dealers = {r.get_attribute("data-dealer") for r in page.locator("tr[data-dealer]").all()}
+    assert dealers == {"CD-001"}
     response = page.goto("/dealers/CD-002/statement")
     assert response.status == 403
     assert page.locator("#forbidden").is_visible()
