@@ -11,11 +11,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 
 from console import app as console_process
+from console import assets
 from console.app import Urls
 from console.i18n import yuan
 from projections import bootstrap as query_process
@@ -311,3 +313,53 @@ def test_a_bad_form_input_shows_the_apis_error_by_the_field_and_writes_nothing(p
     assert probe not in str(before)
     assert [o["order_id"] for o in orders_in_store(platform)] == [o["order_id"] for o in before]
     assert httpx  # the API is reached over HTTP only
+
+
+# axe-core, fetched like the console's own assets (npm registry tarball, sha512 checked),
+# into an ignored folder; the test injects it into each page.
+AXE_LOCK = Path(__file__).parents[1] / "fixtures" / "axe.lock.json"
+AXE_DIR = Path(__file__).parents[2] / ".data" / "test-assets"
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    try:
+        assets.install(vendor=AXE_DIR, lock=AXE_LOCK)
+    except OSError as error:
+        pytest.skip(f"axe-core could not be fetched from the npm registry: {error}")
+    return (AXE_DIR / "axe.min.js").read_text()
+
+
+def serious_violations(page, axe_source: str) -> list[str]:
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("username", "paths"),
+    [
+        ("hq.admin", ["/hq", "/orders", "/orders/new"]),
+        ("cd.manager", ["/orders", "/orders/queue"]),
+        ("dealer.cd001", ["/dealers/CD-001/statement", "/dealers/CD-002/statement"]),
+        (None, ["/signin"]),
+    ],
+)
+def test_axe_finds_no_serious_violations_on_the_main_pages(
+    browser, platform, axe_source, username, paths
+):
+    # The pages forbid inline script (CSP); the checker is let in by the browser alone.
+    context = browser.new_context(base_url=platform["console"], bypass_csp=True)
+    page = context.new_page()
+    if username:
+        sign_in(page, username)
+    for path in paths:
+        page.goto(path)
+        for summary in page.locator("summary").all():
+            summary.click()
+        assert serious_violations(page, axe_source) == [], path
+    context.close()
