@@ -39,6 +39,8 @@ from runtime.settings import Settings
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 LANG_COOKIE = "dist_lang"
+# The order statuses the query API's orders list filters by (docs/queries.md); the console
+# only offers them, the API decides what each means.
 ORDER_STATUSES = (
     "placed",
     "credit_hold",

@@ -132,6 +132,22 @@ def test_a_signed_out_user_is_sent_to_sign_in(page):
         assert page.get_by_label("用户名").is_visible()
 
 
+def test_sign_out_ends_the_session_and_a_form_without_its_csrf_token_is_refused(page, platform):
+    sign_in(page, "cd.clerk")
+    before = orders_in_store(platform)
+    forged = page.request.post(
+        "/orders", form={"dealer_code": "CD-001", "sku": WULIANGYE, "quantity": "6"}
+    )
+    assert forged.status == 403
+    assert "csrf_failed" in forged.text()
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/signin")
+    page.goto("/orders")
+    assert page.url.endswith("/signin")
+    assert [o["order_id"] for o in orders_in_store(platform)] == [o["order_id"] for o in before]
+
+
 def test_hq_sees_the_dashboard_with_the_query_apis_figures_to_the_fen(page, platform):
     hq = token_of(platform, "hq.admin")
     # Red from one shipment not confirmed delivered in time: the demo makes CD-001 red.
