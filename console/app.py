@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import FastAPI, Form, Request
@@ -380,11 +381,21 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
 
     @app.get("/orders", response_class=HTMLResponse)
     def orders(
-        request: Request, status: str = "", cursor: str = "", min_position: str = ""
+        request: Request,
+        status: str = "",
+        cursor: str = "",
+        min_position: str = "",
+        placed: str = "",
     ) -> Response:
         session, who = signed_in(request)
         return orders_page(
-            request, session, who, status=status, cursor=cursor, min_position=min_position
+            request,
+            session,
+            who,
+            status=status,
+            cursor=cursor,
+            min_position=min_position,
+            placed=placed,
         )
 
     @app.get("/orders/queue", response_class=HTMLResponse)
@@ -446,9 +457,10 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
                 errors=field_errors(refused.problem),
                 problem=refused.problem,
             )
-        return RedirectResponse(
-            f"/orders?min_position={placed.get('position', '')}", status_code=303
+        query = urlencode(
+            {"min_position": placed.get("position") or "", "placed": placed["order_id"]}
         )
+        return RedirectResponse(f"/orders?{query}", status_code=303)
 
     @app.post("/orders/{order_id}/{decision}")
     async def decide(request: Request, order_id: uuid.UUID, decision: str) -> Response:

@@ -253,7 +253,8 @@ def test_a_branch_clerk_places_an_order_and_sees_it_approved_in_the_list(page, p
     # The command's position is the next page's min_position: the order is already listed.
     assert "min_position=" in page.url
     order_id = new_order_id(platform, before)
-    assert page.locator(f"tr[data-order-id='{order_id}']").count() == 1
+    assert page.locator(f"tr[data-order-id='{order_id}']").get_attribute("aria-current") == "true"
+    assert page.locator("#placed-notice").is_visible()
     wait_until(lambda: status_in_page(page, order_id, "approved"), what="the order approved")
     row = page.locator(f"tr[data-order-id='{order_id}']")
     listed = next(o for o in orders_in_store(platform) if o["order_id"] == order_id)
