@@ -264,6 +264,9 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
         session = sessions.open(username=username, token=body["token"], expires_at=expires)
         who = Who(body["username"], body["name"], body["role"], body["branch"], body["dealer"])
         who_of[session.session_id] = who
+        if len(who_of) > sessions.max_sessions:  # forget whom expired or evicted sessions were
+            for gone in [sid for sid in who_of if sessions.find(sid) is None]:
+                who_of.pop(gone, None)
         response = RedirectResponse(who.home, status_code=303)
         set_session_cookie(response, session, secure=behind_tls(request))
         return response
