@@ -18,7 +18,7 @@ from projections.lists.projection import lists
 from projections.lists.queries import LISTS, InvalidCursor, list_page
 from projections.read_your_writes import position_field
 from runtime.http.problems import Problem
-from runtime.http.schemas import MONTH_PATTERN, Code, IsoDate
+from runtime.http.schemas import MONTH_PATTERN, NOT_BLANK, Code, IsoDate
 
 hq = headquarters_router()
 branches = branch_router()
@@ -29,7 +29,7 @@ DocumentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]
 Cursor = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,400}={0,2}$")]
 Search = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"\S"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK),
     Field(description="part of the document's number or id, or of the dealer's code or name"),
 ]
 

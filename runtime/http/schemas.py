@@ -99,10 +99,18 @@ Code = Annotated[
     StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$"),
     Field(description="a business code in capitals: SKU, dealer, branch, region"),
 ]
+# Some character that str.strip() keeps. Spelled out, not `\S`: `\s` means other sets in
+# Python (which strips \x1c-\x1f and \x85), in ECMA-262 (the OpenAPI document's regex, which
+# adds \ufeff) and in pydantic-core's Rust regex; a client that trusts the document must not
+# see "\x85" refused as blank.
+NOT_BLANK = (
+    r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a"
+    r"\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
 # Stripped of surrounding whitespace; the pattern says, as min_length alone cannot, that a
 # name of blanks ("\n") is none.
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)
 ]
 
 # YYYY-MM of a plan or a target (year 0001 on: there is no year 0).

@@ -256,3 +256,27 @@ class TestOpenApi:
         assert sorted(health["responses"]) == ["200", "400"]
         metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
         assert list(metrics) == ["text/plain; version=1.0.0; charset=utf-8"]
+
+
+def test_a_name_is_blank_by_one_rule_in_python_and_in_the_openapi_document():
+    """A dealer named "\\x85" was refused as blank although the document's `\\S` (ECMA-262,
+    where \\x85 is no space) allowed it: the fuzzer's ST202. Every character str.strip()
+    drops must fail the document's pattern too, and every other one must pass it."""
+    import re
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from runtime.http.schemas import NOT_BLANK, Name
+
+    names = TypeAdapter(Name)
+    document = names.json_schema()["pattern"]
+    assert "\\s" not in document.lower()  # a shorthand each regex dialect reads its own way
+    for code in range(0x3100):
+        character = chr(code)
+        blank = not character.strip()
+        assert (re.search(document, character) is None) == blank or character == "\ufeff"
+        if blank:
+            with pytest.raises(ValidationError):
+                names.validate_python(character)
+    assert names.validate_python(" 成都川西酒业\x85 ") == "成都川西酒业"
+    assert re.search(NOT_BLANK, "\ufeff") is None  # ECMA's space; refused by both
