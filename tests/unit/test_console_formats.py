@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 
 from console import assets
-from console.app import field_errors
 from console.i18n import MESSAGES, china_time, translator, yuan
+from console.pages.orders import order_form_errors
 
 
 @pytest.mark.parametrize(
@@ -46,10 +46,12 @@ def test_the_apis_errors_are_placed_by_their_fields():
         "code": "invalid_request",
         "errors": [{"path": "body.lines.0.quantity", "message": "greater than 0"}],
     }
-    assert field_errors(schema) == {"lines.0.quantity": "greater than 0"}
+    assert order_form_errors(schema) == {"lines.0.quantity": "greater than 0"}
     unknown = {"code": "unknown_dealer", "detail": "no dealer CD-999"}
-    assert field_errors(unknown) == {"dealer_code": "no dealer CD-999"}
-    assert field_errors({"code": "credit_limit_exceeded", "detail": "over"}) == {"form": "over"}
+    assert order_form_errors(unknown) == {"dealer_code": "no dealer CD-999"}
+    assert order_form_errors({"code": "credit_limit_exceeded", "detail": "over"}) == {
+        "form": "over"
+    }
 
 
 def test_the_lock_pins_echarts_from_the_npm_registry_with_its_sha512():

@@ -9,8 +9,10 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
 )
 
 from runtime.http.schemas import Code, Name
@@ -97,15 +99,41 @@ class DealerUserCreate(_NewUser, DealerScope):
     pass
 
 
-# One shape per kind of role, told apart by ``role``, so that the document says which scope
-# each role needs.
+# The scope each role needs, as the tag of the shape that asks for it.
+SCOPE_OF_ROLE = {
+    **dict.fromkeys(("hq_admin", "hq_viewer", "credit_controller", "erp"), "headquarters"),
+    **dict.fromkeys(("branch_manager", "branch_clerk"), "branch"),
+    "warehouse_clerk": "warehouse",
+    "dealer": "dealer",
+}
+
+
+def _scope_of(value: object) -> str | None:
+    role = value.get("role") if isinstance(value, dict) else getattr(value, "role", None)
+    return SCOPE_OF_ROLE.get(role) if isinstance(role, str) else None
+
+
+# One shape per kind of scope, chosen by ``role``, so that the document says which scope
+# each role needs. A function tells them apart rather than a `discriminator` mapping: the
+# mapping would name four roles to one shape, which OpenAPI tools misread (Schemathesis
+# 4.32 keeps only the last role of each shape and calls a branch manager invalid).
+_ROLE_ERROR = {
+    "custom_error_type": "unknown_role",
+    "custom_error_message": f"role must be one of {', '.join(SCOPE_OF_ROLE)}",
+}
 UserCreate = Annotated[
-    HeadquartersUserCreate | BranchUserCreate | WarehouseUserCreate | DealerUserCreate,
-    Field(discriminator="role"),
+    Annotated[HeadquartersUserCreate, Tag("headquarters")]
+    | Annotated[BranchUserCreate, Tag("branch")]
+    | Annotated[WarehouseUserCreate, Tag("warehouse")]
+    | Annotated[DealerUserCreate, Tag("dealer")],
+    Discriminator(_scope_of, **_ROLE_ERROR),
 ]
 RoleChange = Annotated[
-    HeadquartersScope | BranchScope | WarehouseScope | DealerScope,
-    Field(discriminator="role"),
+    Annotated[HeadquartersScope, Tag("headquarters")]
+    | Annotated[BranchScope, Tag("branch")]
+    | Annotated[WarehouseScope, Tag("warehouse")]
+    | Annotated[DealerScope, Tag("dealer")],
+    Discriminator(_scope_of, **_ROLE_ERROR),
 ]
 
 

@@ -6,118 +6,24 @@ compared with what the query API answers the same user."""
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
-from console import app as console_process
 from console import assets
-from console.app import Urls
 from console.i18n import yuan
-from projections import bootstrap as query_process
-from runtime.demo import seed_demo_company
-from runtime.settings import DEMO_PASSWORD
-from services.finance import bootstrap as finance_process
-from services.identity import bootstrap as identity_process
-from services.inventory import bootstrap as inventory_process
-from services.orders import bootstrap as orders_process
-from tests.conftest import fresh_database, migrated_settings
-from tests.platform import serving, wait_until
+from tests.integration.console.support import (
+    BROWSER_TESTS,
+    WULIANGYE,
+    sign_in,
+    token_of,
+)
+from tests.platform import wait_until
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        shutil.which("chromium") is None,
-        reason="no chromium on this machine (apt-get install chromium; .ci/run does)",
-    ),
-]
-# Orders above this total wait for a branch manager (the demo company's orders and 6
-# bottles of Wuliangye are below it, 100 above it).
-THRESHOLD = Decimal("100000.00")
-WULIANGYE = "WULIANGYE-52-500ML"
-
-
-@pytest.fixture(scope="module")
-def platform(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) -> Iterator[dict]:
-    with ExitStack() as stack:
-        database_url = stack.enter_context(fresh_database(postgres_server_url))
-        settings = migrated_settings(
-            database_url,
-            bootstrap_servers,
-            broker,
-            tmp_path_factory.mktemp("console"),
-            order_approval_threshold=THRESHOLD,
-        )
-        clients = {
-            name: stack.enter_context(serving(build(settings)))
-            for name, build in (
-                ("orders", orders_process.build),
-                ("inventory", inventory_process.build),
-                ("finance", finance_process.build),
-                ("identity", identity_process.build),
-                ("query", query_process.build),
-            )
-        }
-        base = {name: str(client.base_url).rstrip("/") for name, client in clients.items()}
-        seed_demo_company(
-            orders_url=base["orders"],
-            inventory_url=base["inventory"],
-            finance_url=base["finance"],
-            api_key="demo-hq-admin",
-        )
-        urls = Urls(query=base["query"], orders=base["orders"], identity=base["identity"])
-        console = stack.enter_context(serving(console_process.build(settings, urls=urls)))
-        yield {**clients, "console": str(console.base_url).rstrip("/")}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, platform):
-    context = browser.new_context(base_url=platform["console"], locale="zh-CN")
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
-
-
-def sign_in(page, username: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
-
-
-def token_of(platform, username: str) -> dict[str, str]:
-    answer = platform["identity"].post(
-        "/sessions", json={"username": username, "password": DEMO_PASSWORD}
-    )
-    assert answer.status_code == 201, answer.text
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
+pytestmark = BROWSER_TESTS
 
 
 def orders_in_store(platform) -> list[dict]:
@@ -334,8 +240,8 @@ def test_a_bad_form_input_shows_the_apis_error_by_the_field_and_writes_nothing(p
 
 # axe-core, fetched like the console's own assets (npm registry tarball, sha512 checked),
 # into an ignored folder; the test injects it into each page.
-AXE_LOCK = Path(__file__).parents[1] / "fixtures" / "axe.lock.json"
-AXE_DIR = Path(__file__).parents[2] / ".data" / "test-assets"
+AXE_LOCK = Path(__file__).parents[2] / "fixtures" / "axe.lock.json"
+AXE_DIR = Path(__file__).parents[3] / ".data" / "test-assets"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,219 @@
+"""What every console page shares: the signed-in user, calls to the platform's APIs with the
+user's token, and rendering a template in the user's language.
+
+The pages (console/pages/) are thin: each asks the APIs, hands the answer to its template,
+and turns a command's problem+json into errors by the field. The APIs decide scope; the
+console never does (a 403 from an API becomes the 403 page, with no data)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from runtime.http.console_session import ConsoleSession, ConsoleSessions, check_csrf, csrf_token
+from runtime.settings import Settings
+
+LANG_COOKIE = "dist_lang"
+
+
+@dataclass(frozen=True)
+class Who:
+    username: str
+    name: str
+    role: str
+    branch: str | None
+    dealer: str | None
+
+    @property
+    def home(self) -> str:
+        if self.role == "dealer":
+            return f"/dealers/{self.dealer}/statement"
+        if self.branch:
+            return "/orders"
+        return "/hq"
+
+    @property
+    def lists_prefix(self) -> str:
+        """Where the query API keeps this user's lists: its dealer's, its branch's, or HQ's."""
+        if self.dealer:
+            return f"/dealers/{self.dealer}"
+        if self.branch:
+            return f"/branches/{self.branch}"
+        return "/hq"
+
+
+class SignedOut(Exception):
+    pass
+
+
+class ApiRefused(Exception):
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(problem.get("detail", ""))
+        self.status = status
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Urls:
+    query: str
+    orders: str
+    inventory: str
+    finance: str
+    identity: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Urls:
+        return cls(
+            query=settings.url_of("query"),
+            orders=settings.url_of("orders"),
+            inventory=settings.url_of("inventory"),
+            finance=settings.url_of("finance"),
+            identity=settings.url_of("identity"),
+        )
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    return body if isinstance(body, dict) else {}
+
+
+@dataclass
+class Console:
+    urls: Urls
+    secret: bytes
+    client: httpx.Client
+    templates: Jinja2Templates
+    sessions: ConsoleSessions = field(default_factory=ConsoleSessions)
+    # Who each open session's user is, as identity answered at sign-in.
+    who_of: dict[str, Who] = field(default_factory=dict)
+
+    def language(self, request: Request) -> str:
+        chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+        return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        status_code: int = 200,
+        session: ConsoleSession | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        lang = self.language(request)
+        response = self.templates.TemplateResponse(
+            request,
+            template,
+            {
+                "t": translator(lang),
+                "lang": lang,
+                "other_lang": "en" if lang == "zh" else "zh",
+                "who": self.who_of.get(session.session_id) if session else None,
+                "csrf": csrf_token(session, secret=self.secret) if session else "",
+                **context,
+            },
+            status_code=status_code,
+        )
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, samesite="lax", path="/")
+        return response
+
+    def signed_in(self, request: Request) -> tuple[ConsoleSession, Who]:
+        session = self.sessions.current(request)
+        if session is None or session.session_id not in self.who_of:
+            raise SignedOut
+        return session, self.who_of[session.session_id]
+
+    def remember(self, session: ConsoleSession, who: Who) -> None:
+        self.who_of[session.session_id] = who
+        if len(self.who_of) > self.sessions.max_sessions:
+            # Forget whom expired or evicted sessions were (bounded like the session store).
+            for gone in [sid for sid in self.who_of if self.sessions.find(sid) is None]:
+                self.who_of.pop(gone, None)
+
+    def forget(self, session: ConsoleSession) -> None:
+        self.sessions.close(session.session_id)
+        self.who_of.pop(session.session_id, None)
+
+    async def form(self, request: Request, session: ConsoleSession) -> FormData:
+        """A posted form, refused (403) unless it carries the session's CSRF token."""
+        form = await request.form()
+        check_csrf(request, session, str(form.get("csrf_token", "")), secret=self.secret)
+        return form
+
+    def call(
+        self,
+        session: ConsoleSession,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool = False,
+    ) -> dict[str, Any]:
+        """One API call as the user. A 401 signs the user out (a disabled user, a reset
+        password); any other refusal is raised with its problem+json."""
+        headers = {"Authorization": f"Bearer {session.token}"}
+        if idempotent:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        response = self.client.request(method, url, params=params, json=json, headers=headers)
+        if response.status_code == 401:
+            self.forget(session)
+            raise SignedOut
+        if response.status_code >= 400:
+            raise ApiRefused(response.status_code, _problem(response))
+        return response.json() if response.content else {}
+
+    def every_page(self, session: ConsoleSession, url: str, params: dict) -> list[dict]:
+        """Every row of a paginated list (for a chart's figures, which are few)."""
+        rows: list[dict] = []
+        cursor = None
+        while True:
+            answer = self.call(
+                session, "GET", url, params={**params, "limit": 200, "cursor": cursor}
+            )
+            rows.extend(answer["items"])
+            cursor = answer.get("next_cursor")
+            if not cursor:
+                return rows
+
+
+def chart(kind: str, categories: list, series: dict[str, list], *, stacked: bool = False):
+    """What a page's script hands ECharts: the same figures as the table beside it (money as
+    the API's decimal strings; the script draws them, the tables show them exactly)."""
+    return {
+        "kind": kind,
+        "stacked": stacked,
+        "categories": categories,
+        "series": [{"name": name, "data": [str(v) for v in data]} for name, data in series.items()],
+    }
+
+
+def field_errors(problem: dict[str, Any], *, rules: dict[str, str] | None = None) -> dict[str, str]:
+    """The API's problem+json as messages per form field: a schema error names its path
+    (``body.lines.0.quantity`` becomes ``lines.0.quantity``), a rule names what it is about
+    by its code (``rules`` maps a code to the field it concerns). What names no field is the
+    form's."""
+    errors: dict[str, str] = {}
+    for item in problem.get("errors") or []:
+        path = [part for part in str(item.get("path", "")).split(".") if part]
+        if path and path[0] in ("body", "query", "path"):
+            path = path[1:]
+        errors.setdefault(".".join(path) or "form", item.get("message", ""))
+    field_of_rule = (rules or {}).get(problem.get("code", ""))
+    if field_of_rule:
+        errors.setdefault(field_of_rule, problem.get("detail", problem.get("code", "")))
+    if not errors:
+        errors["form"] = problem.get("detail", problem.get("code", ""))
+    return errors

@@ -1,0 +1,70 @@
+"""Fixtures of the console's browser tests: one platform (five processes and the console,
+the demo company seeded) per test module, one Chromium per module, a fresh page per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+
+from console import app as console_process
+from console.web import Urls
+from projections import bootstrap as query_process
+from runtime.demo import seed_demo_company
+from services.finance import bootstrap as finance_process
+from services.identity import bootstrap as identity_process
+from services.inventory import bootstrap as inventory_process
+from services.orders import bootstrap as orders_process
+from tests.conftest import fresh_database, migrated_settings
+from tests.integration.console.support import CHROMIUM, CHROMIUM_ARGS, THRESHOLD, playwright_api
+from tests.platform import serving
+
+
+@pytest.fixture(scope="module")
+def platform(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) -> Iterator[dict]:
+    with ExitStack() as stack:
+        database_url = stack.enter_context(fresh_database(postgres_server_url))
+        settings = migrated_settings(
+            database_url,
+            bootstrap_servers,
+            broker,
+            tmp_path_factory.mktemp("console"),
+            order_approval_threshold=THRESHOLD,
+        )
+        clients = {
+            name: stack.enter_context(serving(build(settings)))
+            for name, build in (
+                ("orders", orders_process.build),
+                ("inventory", inventory_process.build),
+                ("finance", finance_process.build),
+                ("identity", identity_process.build),
+                ("query", query_process.build),
+            )
+        }
+        base = {name: str(client.base_url).rstrip("/") for name, client in clients.items()}
+        seed_demo_company(
+            orders_url=base["orders"],
+            inventory_url=base["inventory"],
+            finance_url=base["finance"],
+            api_key="demo-hq-admin",
+        )
+        urls = Urls(**{name: base[name] for name in Urls.__dataclass_fields__})
+        console = stack.enter_context(serving(console_process.build(settings, urls=urls)))
+        yield {**clients, "console": str(console.base_url).rstrip("/")}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, platform):
+    context = browser.new_context(base_url=platform["console"], locale="zh-CN")
+    context.set_default_timeout(30_000)
+    yield context.new_page()
+    context.close()
