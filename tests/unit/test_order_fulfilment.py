@@ -5,11 +5,13 @@ heard in any order across shipments."""
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
+from services.orders.contract import to_integration_event
 from services.orders.domain import Order, OrderStatus, PricedLine
 from tests.unit.business import HQ, jinjiang_wine_trading
 
@@ -71,3 +73,46 @@ def test_the_completing_shipment_heard_first_leaves_the_order_shipped():
     order.record_shipment("sh-2", {WULIANGYE: 6}, True)
     order.record_shipment("sh-1", {WULIANGYE: 6}, False)  # dispatched earlier, heard later
     assert order.status == OrderStatus.SHIPPED
+
+
+class TestAwaitingApproval:
+    def test_above_the_threshold_it_is_published_as_awaiting_a_branch_manager(self):
+        dealer = jinjiang_wine_trading()
+        line = PricedLine(
+            sku=WULIANGYE,
+            name="Wuliangye 52% 500ml",
+            category="BAIJIU",
+            quantity=20,
+            unit_price=Decimal("1299.00"),
+            amount=Decimal("25980.00"),
+            list_unit_price=Decimal("1299.00"),
+        )
+        order = Order.place(
+            dealer=dealer,
+            priced=[line],
+            total=Decimal("25980.00"),
+            business_date=date(2026, 11, 20),
+            by=HQ,
+        )
+        threshold = Decimal("20000.00")
+        order.credit_reserved(override=False, approval_threshold=threshold)
+        order.stock_reserved(warehouse_code="WH-CD", approval_threshold=threshold)
+        assert order.status == OrderStatus.AWAITING_APPROVAL
+        awaiting = order.collect_events()[-1]
+        published = to_integration_event(awaiting)
+        assert published.event_type().name == "OrderAwaitingApproval"
+        assert published.model_dump(mode="json") == {
+            "order_id": str(order.id),
+            "dealer_code": "CD-001",
+            "branch": "CD",
+            "total": "25980.00",
+            "threshold": "20000.00",
+        }
+
+    def test_an_event_recorded_before_it_was_published_stays_inside(self):
+        state = {"threshold": Decimal("20000.00")}
+        Order.AwaitingApproval.upcast_v1_v2(state)
+        recorded = Order.AwaitingApproval(
+            originator_id=uuid4(), originator_version=4, timestamp=datetime.now(UTC), **state
+        )
+        assert to_integration_event(recorded) is None
