@@ -164,7 +164,7 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-_UUID = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
 def _segment_pattern(schema: dict[str, Any]) -> str:

@@ -160,7 +160,8 @@ def quote_order(body: OrderCreate, principal: CurrentPrincipal, app: OrdersApp) 
     return app.quote_order(_place_order(body), actor=actor_of(principal))
 
 
-@orders.get("/{order_id}", response_model=OrderRead)
+# An order's id is a UUID: so `/orders/quote` is not an order (GET on it is 405, not 422).
+@orders.get("/{order_id:uuid}", response_model=OrderRead)
 def get_order(order_id: UUID, principal: CurrentPrincipal, app: OrdersApp) -> dict:
     order = app.get_order(order_id)
     check_sees_dealer(principal, app, order.dealer_code)
