@@ -30,7 +30,11 @@ def routes(console: Console) -> APIRouter:
             f"{console.urls.identity}/sessions", json={"username": username, "password": password}
         )
         if answer.status_code != 201:
-            return console.page(request, "signin.html", 401, username=username, failed=True)
+            locked = answer.status_code == 429
+            status = 429 if locked else 401
+            return console.page(
+                request, "signin.html", status, username=username, failed=True, locked=locked
+            )
         body = answer.json()
         expires = datetime.fromisoformat(body["expires_at"]).timestamp()
         session = console.sessions.open(username=username, token=body["token"], expires_at=expires)
