@@ -35,13 +35,14 @@ def listed(platform, path: str, username: str = "hq.admin", **params) -> dict:
     return answer.json()
 
 
-def approved_order(platform, bottles: int = 6) -> str:
-    """An order of the Chengdu clerk for CD-001, placed through the API and approved."""
+def approved_order(platform, bottles: int = 6, dealer: str = "CD-001") -> str:
+    """An order of the Chengdu clerk for a Chengdu dealer, placed through the API and
+    approved."""
     placed = command(
         platform,
         "orders",
         "/orders",
-        {"dealer_code": "CD-001", "lines": [{"sku": WULIANGYE, "quantity": bottles}]},
+        {"dealer_code": dealer, "lines": [{"sku": WULIANGYE, "quantity": bottles}]},
         "cd.clerk",
     )
     order_id = placed["order_id"]
@@ -54,18 +55,21 @@ def approved_order(platform, bottles: int = 6) -> str:
     return order_id
 
 
-def delivered_order(platform, bottles: int = 6) -> str:
-    """An order shipped by the Chengdu warehouse and confirmed delivered, through the APIs."""
-    order_id = approved_order(platform, bottles)
+def shipped_order(platform, bottles: int = 6, dealer: str = "CD-001") -> tuple[str, str]:
+    """An order shipped in full by the Chengdu warehouse, through the APIs: its id and the
+    shipment's."""
+    order_id = approved_order(platform, bottles, dealer)
     lines = [{"sku": WULIANGYE, "quantity": bottles}]
     shipped = command(
-        platform,
-        "inventory",
-        "/shipments",
-        {"order_id": order_id, "lines": lines},
-        "cd.warehouse",
+        platform, "inventory", "/shipments", {"order_id": order_id, "lines": lines}, "cd.warehouse"
     )
-    command(platform, "inventory", f"/shipments/{shipped['shipment_id']}/delivery", {}, "cd.clerk")
+    return order_id, shipped["shipment_id"]
+
+
+def delivered_order(platform, bottles: int = 6) -> str:
+    """An order shipped and confirmed delivered, through the APIs."""
+    order_id, shipment_id = shipped_order(platform, bottles)
+    command(platform, "inventory", f"/shipments/{shipment_id}/delivery", {}, "cd.clerk")
     return order_id
 
 
@@ -274,8 +278,8 @@ class TestReturns:
 
 class TestScope:
     def test_a_dealer_cannot_open_another_dealers_pages(self, page, platform):
-        shipments = listed(platform, "/hq/shipments", limit=200)["items"]
-        foreign = next(s for s in shipments if s["dealer_code"] != "CD-001")
+        _, shipment_id = shipped_order(platform, 1, dealer="CD-002")
+        foreign = {"shipment_id": shipment_id, "dealer_code": "CD-002"}
         sign_in(page, "dealer.cd001")
         for path in ("/dealers/CD-002/statement", f"/shipments/{foreign['shipment_id']}"):
             response = page.goto(path)
