@@ -184,6 +184,28 @@ class Console:
             raise ApiRefused(response.status_code, _problem(response))
         return response.json() if response.content else {}
 
+    def list_page(
+        self, request: Request, template: str, name: str, *, params: dict[str, str], **context
+    ) -> HTMLResponse:
+        """A page of one of the query API's lists, the user's (its dealer's, warehouse's,
+        branch's or HQ's), read at ``min_position`` when a command just ran; ``done`` marks
+        the row of what it did."""
+        session, who = self.signed_in(request)
+        shown = {k: v for k, v in params.items() if k != "done"}
+        listing = self.call(
+            session, "GET", f"{self.urls.query}{who.lists_prefix}/{name}", params=shown
+        )
+        return self.page(
+            request,
+            template,
+            session=session,
+            listing=listing,
+            status=params.get("status", ""),
+            done=params.get("done", ""),
+            min_position=params.get("min_position", ""),
+            **context,
+        )
+
     def every_page(self, session: ConsoleSession, url: str, params: dict) -> list[dict]:
         """Every row of a paginated list (for a chart's figures, which are few)."""
         rows: list[dict] = []

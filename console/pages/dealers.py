@@ -27,14 +27,9 @@ def routes(console: Console) -> APIRouter:
 
     @router.get("/dealers", response_class=HTMLResponse)
     def dealers(request: Request, q: str = "", cursor: str = "") -> Response:
-        session, who = console.signed_in(request)
-        listing = console.call(
-            session,
-            "GET",
-            f"{console.urls.query}{who.lists_prefix}/dealers",
-            params={"q": q.strip(), "cursor": cursor},
+        return console.list_page(
+            request, "dealers.html", "dealers", params={"q": q.strip(), "cursor": cursor}, q=q
         )
-        return console.page(request, "dealers.html", session=session, listing=listing, q=q)
 
     @router.get("/dealers/{dealer}/statement", response_class=HTMLResponse)
     def statement(

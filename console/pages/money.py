@@ -26,103 +26,74 @@ CREDIT_NOTE_RULES = {
     "credit_note_exceeds_open_balance": "amount",
     "invalid_business_date": "issued_on",
 }
-# Each document: its list in the query API, its form's fields, the command, its rules.
+# Each document: its path (the console's, the query API's list and the finance command's),
+# its templates, its form's fields (the optional ones left out when blank), its id, its rules,
+# and the query parameter that fills in the form (from a statement's link).
 DOCUMENTS = {
     "receipts": {
-        "list": "receipts",
+        "templates": ("receipts.html", "receipt_form.html"),
         "fields": ("dealer_code", "amount", "received_on"),
         "optional": ("received_on",),
-        "command": "receipts",
         "id": "receipt_id",
         "rules": RECEIPT_RULES,
+        "prefill": ("dealer", "dealer_code"),
     },
     "credit-notes": {
-        "list": "credit-notes",
+        "templates": ("credit_notes.html", "credit_note_form.html"),
         "fields": ("invoice_id", "amount", "reason", "issued_on"),
         "optional": ("issued_on",),
-        "command": "credit-notes",
         "id": "credit_note_id",
         "rules": CREDIT_NOTE_RULES,
+        "prefill": ("invoice_id", "invoice_id"),
     },
 }
 
 
 def routes(console: Console) -> APIRouter:
     router = APIRouter()
-    urls = console.urls
+    for kind in DOCUMENTS:
+        _document_routes(console, router, kind)
+    return router
 
-    def listing_page(request: Request, kind: str, **params: str) -> Response:
-        session, who = console.signed_in(request)
-        done = params.pop("done", "")
-        listing = console.call(
-            session,
-            "GET",
-            f"{urls.query}{who.lists_prefix}/{DOCUMENTS[kind]['list']}",
-            params=params,
-        )
-        return console.page(
+
+def _document_routes(console: Console, router: APIRouter, kind: str) -> None:
+    spec = DOCUMENTS[kind]
+    list_template, form_template = spec["templates"]
+
+    def form_page(request, session, form: dict, *, status=200, problem=None) -> Response:
+        errors = field_errors(problem, rules=spec["rules"]) if problem else {}
+        return console.page(request, form_template, status, session, form=form, errors=errors)
+
+    @router.get(f"/{kind}", response_class=HTMLResponse, name=f"{kind}_list")
+    def listing(request: Request, cursor: str = "", min_position: str = "", done: str = ""):
+        return console.list_page(
             request,
-            f"{kind.replace('-', '_')}.html",
-            session=session,
-            listing=listing,
-            done=done,
-            min_position=params.get("min_position", ""),
+            list_template,
+            kind,
+            params={"cursor": cursor, "min_position": min_position, "done": done},
             recorders=RECORDERS,
             issuers=ISSUERS,
         )
 
-    def form_page(request, session, kind: str, form: dict, *, status=200, problem=None):
-        errors = field_errors(problem, rules=DOCUMENTS[kind]["rules"]) if problem else {}
-        template = f"{kind.replace('-', '_').rstrip('s')}_form.html"
-        return console.page(request, template, status, session, form=form, errors=errors)
+    @router.get(f"/{kind}/new", response_class=HTMLResponse, name=f"{kind}_form")
+    def new(request: Request) -> Response:
+        session, _ = console.signed_in(request)
+        parameter, field = spec["prefill"]
+        return form_page(request, session, {field: request.query_params.get(parameter, "")})
 
-    async def command(request: Request, kind: str) -> Response:
+    @router.post(f"/{kind}", name=f"{kind}_command")
+    async def command(request: Request) -> Response:
         session, _ = console.signed_in(request)
         posted = await console.form(request, session)
-        spec = DOCUMENTS[kind]
         form = {name: form_text(posted, name) for name in spec["fields"]}
         body = {k: v for k, v in form.items() if v or k not in spec["optional"]}
         try:
             done = console.call(
-                session, "POST", f"{urls.finance}/{spec['command']}", json=body, idempotent=True
+                session, "POST", f"{console.urls.finance}/{kind}", json=body, idempotent=True
             )
         except ApiRefused as refused:
             if refused.status == 403:
                 raise
-            return form_page(
-                request, session, kind, form, status=refused.status, problem=refused.problem
-            )
+            return form_page(request, session, form, status=refused.status, problem=refused.problem)
         query = just_done(done.get("position"), done=done[spec["id"]])
         return RedirectResponse(f"/{kind}?{query}", status_code=303)
-
-    @router.get("/receipts", response_class=HTMLResponse)
-    def receipts(request: Request, cursor: str = "", min_position: str = "", done: str = ""):
-        return listing_page(
-            request, "receipts", cursor=cursor, min_position=min_position, done=done
-        )
-
-    @router.get("/receipts/new", response_class=HTMLResponse)
-    def receipt_form(request: Request, dealer: str = "") -> Response:
-        session, who = console.signed_in(request)
-        return form_page(request, session, "receipts", {"dealer_code": dealer or who.dealer})
-
-    @router.post("/receipts")
-    async def record_receipt(request: Request) -> Response:
-        return await command(request, "receipts")
-
-    @router.get("/credit-notes", response_class=HTMLResponse)
-    def credit_notes(request: Request, cursor: str = "", min_position: str = "", done: str = ""):
-        return listing_page(
-            request, "credit-notes", cursor=cursor, min_position=min_position, done=done
-        )
-
-    @router.get("/credit-notes/new", response_class=HTMLResponse)
-    def credit_note_form(request: Request, invoice_id: str = "") -> Response:
-        session, _ = console.signed_in(request)
-        return form_page(request, session, "credit-notes", {"invoice_id": invoice_id})
-
-    @router.post("/credit-notes")
-    async def issue_credit_note(request: Request) -> Response:
-        return await command(request, "credit-notes")
-
-    return router

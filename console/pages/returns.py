@@ -44,23 +44,14 @@ def routes(console: Console) -> APIRouter:
         min_position: str = "",
         done: str = "",
     ) -> Response:
-        session, who = console.signed_in(request)
-        listing = console.call(
-            session,
-            "GET",
-            f"{urls.query}{who.lists_prefix}/returns",
-            params={"status": status, "cursor": cursor, "min_position": min_position},
-        )
-        return console.page(
+        return console.list_page(
             request,
             "returns.html",
-            session=session,
-            listing=listing,
-            status=status,
+            "returns",
+            params={"status": status, "cursor": cursor, "min_position": min_position, "done": done},
             statuses=RETURN_STATUSES,
             requesters=REQUESTERS,
             receivers=RECEIVERS,
-            done=done,
         )
 
     def request_form(request, session, form: dict, *, status=200, problem=None):

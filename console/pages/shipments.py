@@ -41,22 +41,13 @@ def routes(console: Console) -> APIRouter:
         min_position: str = "",
         done: str = "",
     ) -> Response:
-        session, who = console.signed_in(request)
-        listing = console.call(
-            session,
-            "GET",
-            f"{urls.query}{who.lists_prefix}/shipments",
-            params={"status": status, "cursor": cursor, "min_position": min_position},
-        )
-        return console.page(
+        return console.list_page(
             request,
             "shipments.html",
-            session=session,
-            listing=listing,
-            status=status,
+            "shipments",
+            params={"status": status, "cursor": cursor, "min_position": min_position, "done": done},
             statuses=SHIPMENT_STATUSES,
             confirmers=CONFIRMERS,
-            done=done,
         )
 
     @router.get("/shipments/to-dispatch", response_class=HTMLResponse)

@@ -118,6 +118,11 @@ class TestReceipts:
         assert value == after["receivables"] and text == yuan(after["receivables"])
         for bucket, amount in after["aging"].items():
             assert shown_money(page, "aging", bucket) == (amount, yuan(amount)), bucket
+        # The buckets are the dealer's row of the branch's receivables aging.
+        [aging] = listed(
+            platform, "/branches/CD/receivables/aging", "cd.clerk", by="dealer", dealer="CD-001"
+        )["items"]
+        assert {k: v for k, v in aging.items() if k != "dealer"} == after["aging"]
 
     def test_a_bad_form_shows_the_apis_error_by_the_field_and_writes_nothing(self, page, platform):
         account = (
