@@ -8,7 +8,7 @@ console never does (a 403 from an API becomes the 403 page, with no data)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,6 +57,17 @@ class Who:
         if self.branch:
             return f"/branches/{self.branch}"
         return "/hq"
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """What a list page is asked (as a FastAPI dependency: its query parameters): a status
+    filter, the next page's cursor, the position of a command just done and what it did."""
+
+    status: str = ""
+    cursor: str = ""
+    min_position: str = ""
+    done: str = ""
 
 
 class SignedOut(Exception):
@@ -185,12 +196,13 @@ class Console:
         return response.json() if response.content else {}
 
     def list_page(
-        self, request: Request, template: str, name: str, *, params: dict[str, str], **context
+        self, request: Request, template: str, name: str, *, params: ListParams | dict, **context
     ) -> HTMLResponse:
         """A page of one of the query API's lists, the user's (its dealer's, warehouse's,
         branch's or HQ's), read at ``min_position`` when a command just ran; ``done`` marks
         the row of what it did."""
         session, who = self.signed_in(request)
+        params = asdict(params) if isinstance(params, ListParams) else params
         shown = {k: v for k, v in params.items() if k != "done"}
         listing = self.call(
             session, "GET", f"{self.urls.query}{who.lists_prefix}/{name}", params=shown

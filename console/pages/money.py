@@ -5,10 +5,12 @@ shows what was just done; a receipt links to the dealer's statement at the same 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.web import ApiRefused, Console, field_errors, form_text, just_done
+from console.web import ApiRefused, Console, ListParams, field_errors, form_text, just_done
 
 RECORDERS = ("branch_clerk", "branch_manager", "hq_admin")
 ISSUERS = ("hq_admin", "credit_controller")
@@ -65,12 +67,12 @@ def _document_routes(console: Console, router: APIRouter, kind: str) -> None:
         return console.page(request, form_template, status, session, form=form, errors=errors)
 
     @router.get(f"/{kind}", response_class=HTMLResponse, name=f"{kind}_list")
-    def listing(request: Request, cursor: str = "", min_position: str = "", done: str = ""):
+    def listing(request: Request, params: Annotated[ListParams, Depends()]) -> Response:
         return console.list_page(
             request,
             list_template,
             kind,
-            params={"cursor": cursor, "min_position": min_position, "done": done},
+            params=params,
             recorders=RECORDERS,
             issuers=ISSUERS,
         )

@@ -6,11 +6,20 @@ or damaged."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.web import ApiRefused, Console, field_errors, form_lines, form_text, just_done
+from console.web import (
+    ApiRefused,
+    Console,
+    ListParams,
+    field_errors,
+    form_lines,
+    form_text,
+    just_done,
+)
 from runtime.http.problems import Problem
 
 RETURN_STATUSES = ("approved", "received")
@@ -37,18 +46,12 @@ def routes(console: Console) -> APIRouter:
     urls = console.urls
 
     @router.get("/returns", response_class=HTMLResponse)
-    def returns(
-        request: Request,
-        status: str = "",
-        cursor: str = "",
-        min_position: str = "",
-        done: str = "",
-    ) -> Response:
+    def returns(request: Request, params: Annotated[ListParams, Depends()]) -> Response:
         return console.list_page(
             request,
             "returns.html",
             "returns",
-            params={"status": status, "cursor": cursor, "min_position": min_position, "done": done},
+            params=params,
             statuses=RETURN_STATUSES,
             requesters=REQUESTERS,
             receivers=RECEIVERS,

@@ -6,11 +6,20 @@ field, or as the 403 page."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.web import ApiRefused, Console, field_errors, form_lines, form_text, just_done
+from console.web import (
+    ApiRefused,
+    Console,
+    ListParams,
+    field_errors,
+    form_lines,
+    form_text,
+    just_done,
+)
 
 SHIPMENT_STATUSES = ("dispatched", "delivered")
 # Orders a warehouse ships against: approved, or shipped in part.
@@ -34,18 +43,12 @@ def routes(console: Console) -> APIRouter:
     urls = console.urls
 
     @router.get("/shipments", response_class=HTMLResponse)
-    def shipments(
-        request: Request,
-        status: str = "",
-        cursor: str = "",
-        min_position: str = "",
-        done: str = "",
-    ) -> Response:
+    def shipments(request: Request, params: Annotated[ListParams, Depends()]) -> Response:
         return console.list_page(
             request,
             "shipments.html",
             "shipments",
-            params={"status": status, "cursor": cursor, "min_position": min_position, "done": done},
+            params=params,
             statuses=SHIPMENT_STATUSES,
             confirmers=CONFIRMERS,
         )
