@@ -3,6 +3,7 @@ which stays in the console; the browser gets only an opaque session id."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -38,7 +39,19 @@ def routes(console: Console) -> APIRouter:
         body = answer.json()
         expires = datetime.fromisoformat(body["expires_at"]).timestamp()
         session = console.sessions.open(username=username, token=body["token"], expires_at=expires)
-        who = Who(body["username"], body["name"], body["role"], body["branch"], body["dealer"])
+        who = Who(
+            body["username"],
+            body["name"],
+            body["role"],
+            body["branch"],
+            body["dealer"],
+            warehouse=body.get("warehouse"),
+        )
+        if who.warehouse:  # its lists are under its warehouse's branch: inventory knows which
+            warehouse = console.call(
+                session, "GET", f"{console.urls.inventory}/warehouses/{who.warehouse}"
+            )
+            who = replace(who, warehouse_branch=warehouse["branch"])
         console.remember(session, who)
         response = RedirectResponse(who.home, status_code=303)
         set_session_cookie(response, session, secure=behind_tls(request))
