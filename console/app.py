@@ -19,7 +19,16 @@ from fastapi.templating import Jinja2Templates
 
 from console import assets
 from console.i18n import china_time, percent, yuan
-from console.pages import dashboard, dealers, orders, signin
+from console.pages import (
+    dashboard,
+    dealers,
+    money,
+    orders,
+    returns,
+    shipments,
+    signin,
+    warehouse,
+)
 from console.web import ApiRefused, Console, SignedOut, Urls
 from runtime.http.problems import Problem
 from runtime.process import Process
@@ -27,7 +36,7 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-PAGES = (signin, dashboard, orders, dealers)
+PAGES = (signin, dashboard, orders, dealers, shipments, money, returns, warehouse)
 # Every asset is the console's own (no CDN, no inline script): the pages say so to the browser.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "

@@ -8,8 +8,9 @@ console never does (a 403 from an API becomes the 403 page, with no data)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import Request
@@ -31,23 +32,42 @@ class Who:
     role: str
     branch: str | None
     dealer: str | None
+    warehouse: str | None = None
+    # The branch the warehouse clerk's warehouse belongs to (inventory's answer at sign-in).
+    warehouse_branch: str | None = None
 
     @property
     def home(self) -> str:
         if self.role == "dealer":
             return f"/dealers/{self.dealer}/statement"
+        if self.warehouse:
+            return "/warehouse"
         if self.branch:
             return "/orders"
         return "/hq"
 
     @property
     def lists_prefix(self) -> str:
-        """Where the query API keeps this user's lists: its dealer's, its branch's, or HQ's."""
+        """Where the query API keeps this user's lists: its dealer's, its warehouse's, its
+        branch's, or HQ's."""
         if self.dealer:
             return f"/dealers/{self.dealer}"
+        if self.warehouse:
+            return f"/branches/{self.warehouse_branch}/warehouses/{self.warehouse}"
         if self.branch:
             return f"/branches/{self.branch}"
         return "/hq"
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """What a list page is asked (as a FastAPI dependency: its query parameters): a status
+    filter, the next page's cursor, the position of a command just done and what it did."""
+
+    status: str = ""
+    cursor: str = ""
+    min_position: str = ""
+    done: str = ""
 
 
 class SignedOut(Exception):
@@ -175,6 +195,29 @@ class Console:
             raise ApiRefused(response.status_code, _problem(response))
         return response.json() if response.content else {}
 
+    def list_page(
+        self, request: Request, template: str, name: str, *, params: ListParams | dict, **context
+    ) -> HTMLResponse:
+        """A page of one of the query API's lists, the user's (its dealer's, warehouse's,
+        branch's or HQ's), read at ``min_position`` when a command just ran; ``done`` marks
+        the row of what it did."""
+        session, who = self.signed_in(request)
+        params = asdict(params) if isinstance(params, ListParams) else params
+        shown = {k: v for k, v in params.items() if k != "done"}
+        listing = self.call(
+            session, "GET", f"{self.urls.query}{who.lists_prefix}/{name}", params=shown
+        )
+        return self.page(
+            request,
+            template,
+            session=session,
+            listing=listing,
+            status=params.get("status", ""),
+            done=params.get("done", ""),
+            min_position=params.get("min_position", ""),
+            **context,
+        )
+
     def every_page(self, session: ConsoleSession, url: str, params: dict) -> list[dict]:
         """Every row of a paginated list (for a chart's figures, which are few)."""
         rows: list[dict] = []
@@ -217,3 +260,34 @@ def field_errors(problem: dict[str, Any], *, rules: dict[str, str] | None = None
     if not errors:
         errors["form"] = problem.get("detail", problem.get("code", ""))
     return errors
+
+
+def form_text(form: FormData, name: str) -> str:
+    return str(form.get(name) or "").strip()
+
+
+def typed_count(text: str) -> int | str:
+    """A quantity typed in a form: a whole number as such, anything else as typed (the API
+    answers what is wrong with it, by the field)."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def form_lines(form: FormData, *names: str) -> list[dict[str, Any]]:
+    """The lines of a form (repeated fields: ``sku``, ``quantity`` ...), those with a SKU;
+    every field but the SKU a count."""
+    columns = [form.getlist(name) for name in names]
+    lines = []
+    for values in zip(*columns, strict=False):
+        sku = str(values[0]).strip()
+        if sku:
+            counts = {
+                n: typed_count(str(v).strip()) for n, v in zip(names[1:], values[1:], strict=True)
+            }
+            lines.append({names[0]: sku, **counts})
+    return lines
+
+
+def just_done(position: str | None, **shown: str) -> str:
+    """The query of the page after a command: the command's position as ``min_position``
+    (the list shows what was just done) and what to mark in it."""
+    return urlencode({"min_position": position or "", **shown})

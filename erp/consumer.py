@@ -123,8 +123,17 @@ def _consume(settings, ledger, published, stop, tally, on_batch) -> None:
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=max(100, settings.session_timeout_ms // 4),
         max_poll_records=500,
+        # An answer that never comes (a SyncGroup lost in a rebalance) fails and the member
+        # rejoins after 30 s, not kafka-python's 305 s (runtime/kafka.py, INFRA-NOTES).
+        request_timeout_ms=max(30_000, settings.session_timeout_ms + 5_000),
     )
-    consumer.subscribe([settings.topic(source) for source in settings.sources])
+    topics = [settings.topic(source) for source in settings.sources]
+    consumer.subscribe(topics)
+    # Know the partitions before the first poll joins the group, as the platform's own
+    # consumers do: a leader assigning from metadata not yet arrived assigns nothing, and
+    # the second rebalance that follows sometimes never finishes on Apache Kafka.
+    for topic in topics:
+        consumer.partitions_for_topic(topic)
     try:
         while not stop.is_set():
             polled = consumer.poll(timeout_ms=200)

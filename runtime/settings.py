@@ -208,6 +208,10 @@ class Settings(BaseSettings):
     # it, offline. At least 32 characters; required outside development mode.
     session_secret: str | None = Field(default=None, min_length=32)
     session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    # Wrong passwords for one user name within the window before it is locked (429) until
+    # the oldest of them leaves the window (services/identity/throttle.py).
+    sign_in_max_failures: int = Field(default=5, ge=1, le=100)
+    sign_in_window_s: float = Field(default=900.0, ge=1, le=24 * 3600)
     # How long a process trusts an API key it verified (argon2 is slow on purpose); a
     # revocation or a disabled user takes effect as soon as the replica has it regardless.
     api_key_cache_s: float = Field(default=300.0, ge=0, le=3600)

@@ -3,6 +3,7 @@ which stays in the console; the browser gets only an opaque session id."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -30,11 +31,27 @@ def routes(console: Console) -> APIRouter:
             f"{console.urls.identity}/sessions", json={"username": username, "password": password}
         )
         if answer.status_code != 201:
-            return console.page(request, "signin.html", 401, username=username, failed=True)
+            locked = answer.status_code == 429
+            status = 429 if locked else 401
+            return console.page(
+                request, "signin.html", status, username=username, failed=True, locked=locked
+            )
         body = answer.json()
         expires = datetime.fromisoformat(body["expires_at"]).timestamp()
         session = console.sessions.open(username=username, token=body["token"], expires_at=expires)
-        who = Who(body["username"], body["name"], body["role"], body["branch"], body["dealer"])
+        who = Who(
+            body["username"],
+            body["name"],
+            body["role"],
+            body["branch"],
+            body["dealer"],
+            warehouse=body.get("warehouse"),
+        )
+        if who.warehouse:  # its lists are under its warehouse's branch: inventory knows which
+            warehouse = console.call(
+                session, "GET", f"{console.urls.inventory}/warehouses/{who.warehouse}"
+            )
+            who = replace(who, warehouse_branch=warehouse["branch"])
         console.remember(session, who)
         response = RedirectResponse(who.home, status_code=303)
         set_session_cookie(response, session, secure=behind_tls(request))

@@ -38,7 +38,7 @@ def build_api(
     api.include_router(dealers)
     for router in (planning.hq, planning.branches, planning.dealers):
         api.include_router(router)
-    for router in (lists.hq, lists.branches, lists.dealers):
+    for router in (lists.hq, lists.branches, lists.dealers, lists.warehouses):
         api.include_router(router)
     return api
 

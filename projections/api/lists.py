@@ -1,7 +1,10 @@
 """The lists (orders, shipments, invoices, receipts, credit notes, returns, transfers,
 stocktakes, rebate claims, demand plans, dealers, products, warehouses): national under
-``/hq``, filtered to the branch under ``/branches/{branch_id}`` and to the dealer under
-``/dealers/{dealer_id}`` (the routers check the caller's scope first). Every page has its
+``/hq``, filtered to the branch under ``/branches/{branch_id}``, to the dealer under
+``/dealers/{dealer_id}``, and what touches one warehouse (its orders to ship, shipments,
+returns, transfers at either end, stocktakes) under
+``/branches/{branch_id}/warehouses/{warehouse_code}`` (the routers check the caller's scope
+first). Every page has its
 items in a stable order, ``total`` under the same filters, ``next_cursor`` and ``position``:
 per service it follows, the position up to which the read model holds every event."""
 
@@ -13,7 +16,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from projections.api.deps import Consistency, ReadModels
-from projections.api.scopes import branch_router, dealer_router, headquarters_router
+from projections.api.scopes import (
+    branch_router,
+    dealer_router,
+    headquarters_router,
+    warehouse_router,
+)
 from projections.lists.projection import lists
 from projections.lists.queries import LISTS, InvalidCursor, list_page
 from projections.read_your_writes import position_field
@@ -23,6 +31,7 @@ from runtime.http.schemas import MONTH_PATTERN, NOT_BLANK, Code, IsoDate
 hq = headquarters_router()
 branches = branch_router()
 dealers = dealer_router()
+warehouses = warehouse_router()
 
 # A document id as the services issue it (a UUID) or a number users type.
 DocumentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")]
@@ -58,6 +67,7 @@ class DealerDocuments(Dated):
 
 
 class OrdersQuery(DealerDocuments):
+    warehouse: Code | None = Field(default=None, description="where its stock is reserved")
     status: (
         Literal[
             "placed",
@@ -155,7 +165,7 @@ def answer(engine, consistency, name: str, params: ListQuery, **scope: str) -> d
     spec = LISTS[name]
     where = params.where()
     if spec.scoped:
-        if "branch" in scope:
+        if "branch" in scope or "warehouse" in scope:
             where["region"] = None
         where.update(scope)
     try:
@@ -170,12 +180,12 @@ def answer(engine, consistency, name: str, params: ListQuery, **scope: str) -> d
 
 # (list, path, its parameters, who reads it, what it is)
 _LISTS: list[tuple[str, str, type[ListQuery], str, str]] = [
-    ("orders", "/orders", OrdersQuery, "hbd", "Orders, newest first: status, dealer, amount."),
+    ("orders", "/orders", OrdersQuery, "hbdw", "Orders, newest first: status, dealer, amount."),
     (
         "shipments",
         "/shipments",
         ShipmentsQuery,
-        "hbd",
+        "hbdw",
         "Shipments, newest first, each with its order and its invoice (once issued).",
     ),
     (
@@ -187,15 +197,15 @@ _LISTS: list[tuple[str, str, type[ListQuery], str, str]] = [
     ),
     ("receipts", "/receipts", ReceiptsQuery, "hbd", "Receipts, newest first."),
     ("credit_notes", "/credit-notes", CreditNotesQuery, "hbd", "Credit notes, newest first."),
-    ("returns", "/returns", ReturnsQuery, "hbd", "Returns, newest first: approved, received."),
+    ("returns", "/returns", ReturnsQuery, "hbdw", "Returns, newest first: approved, received."),
     (
         "transfers",
         "/transfers",
         TransfersQuery,
-        "hb",
+        "hbw",
         "Transfers between warehouses, newest first (a branch sees those at either end).",
     ),
-    ("stocktakes", "/stocktakes", StocktakesQuery, "hb", "Posted stocktakes, newest first."),
+    ("stocktakes", "/stocktakes", StocktakesQuery, "hbw", "Posted stocktakes, newest first."),
     ("rebate_claims", "/rebate-claims", RebateClaimsQuery, "hbd", "Rebate claims, newest first."),
     (
         "demand_plans",
@@ -208,6 +218,9 @@ _LISTS: list[tuple[str, str, type[ListQuery], str, str]] = [
     ("products", "/products", ProductsQuery, "hbd", "The product catalogue, by SKU."),
     ("warehouses", "/warehouses", WarehousesQuery, "hb", "Warehouses, by code."),
 ]
+
+
+AUDIENCES = {"h": "national", "b": "branch", "d": "dealer", "w": "warehouse"}
 
 
 def _route(router: APIRouter, audience: str, name: str, path: str, model, doc: str) -> None:
@@ -223,6 +236,18 @@ def _route(router: APIRouter, audience: str, name: str, path: str, model, doc: s
             return answer(engine, consistency, name, params, branch=branch_id)
 
         endpoint = of_branch
+    elif audience == "w":
+
+        def of_warehouse(
+            branch_id: str,
+            warehouse_code: str,
+            engine: ReadModels,
+            consistency: Consistency,
+            params,
+        ) -> dict:
+            return answer(engine, consistency, name, params, warehouse=warehouse_code)
+
+        endpoint = of_warehouse
     else:
 
         def of_dealer(dealer_id: str, engine: ReadModels, consistency: Consistency, params) -> dict:
@@ -234,13 +259,13 @@ def _route(router: APIRouter, audience: str, name: str, path: str, model, doc: s
         path,
         endpoint,
         methods=["GET"],
-        name=f"{name}_{ {'h': 'national', 'b': 'branch', 'd': 'dealer'}[audience] }",
+        name=f"{name}_{AUDIENCES[audience]}",
         description=doc,
         summary=f"List {name.replace('_', ' ')}",
     )
 
 
 for _name, _path, _model, _audiences, _doc in _LISTS:
-    for _audience, _router in (("h", hq), ("b", branches), ("d", dealers)):
+    for _audience, _router in (("h", hq), ("b", branches), ("d", dealers), ("w", warehouses)):
         if _audience in _audiences:
             _route(_router, _audience, _name, _path, _model, _doc)

@@ -11,7 +11,7 @@ The levels are computed in SQL once, and both the dealer list and the counts use
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import Connection, case, func, literal, select, union_all
 
 from contracts.finance import ChannelHealthRulesSet
 from projections.channel_health.projection import health_rules, shipments
+from projections.dates import days_before
 from projections.receivables.projection import dealers
 from projections.receivables.queries import (
     DealerFilter,
@@ -65,7 +66,7 @@ def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
     """Per dealer: its figures and each rule's level, and the colour (worst level)."""
     balances = dealer_balances(as_of, current=current)
     aged = over_90_per_dealer(as_of, current=current)
-    late = as_of - timedelta(days=rules.undelivered_after_days)
+    late = days_before(as_of, rules.undelivered_after_days)
     # Shipped by ``late`` and not delivered by ``as_of``: never confirmed, or confirmed
     # after it; two selects, each read from its own index.
     never = select(shipments.c.dealer_code).where(

@@ -121,6 +121,17 @@ list_orders = Table(
     _keyset("list_orders", "business_date", "order_id"),
 )
 
+# Where inventory holds each order's stock (StockReserved): the warehouse that is to ship
+# it. A table of its own rather than a column of list_orders, so that a read model created
+# before it existed gains it at start-up (tables are created, never altered); orders reserved
+# before then show their warehouse after `dist rebuild lists`.
+list_order_warehouses = Table(
+    "list_order_warehouses",
+    metadata,
+    Column("order_id", String, primary_key=True),
+    Column("warehouse_code", String, nullable=False, index=True),
+)
+
 list_shipments = Table(
     "list_shipments",
     metadata,
@@ -268,6 +279,7 @@ dealers = gathered(lists, list_dealers)
 products = gathered(lists, list_products)
 warehouses = gathered(lists, list_warehouses)
 orders = gathered(lists, list_orders, add=("shipments", "deliveries"))
+order_warehouses = gathered(lists, list_order_warehouses)
 shipments = gathered(lists, list_shipments)
 invoices = gathered(lists, list_invoices, add=("settled",))
 receipts = gathered(lists, list_receipts)
@@ -353,6 +365,11 @@ def order_rejected(conn: Connection, envelope: Envelope, event) -> None:
 @lists.on(orders_events.OrderCancelled)
 def order_cancelled(conn: Connection, envelope: Envelope, event) -> None:
     orders.gather(conn, order_id=event.order_id, cancelled_reason=event.reason)
+
+
+@lists.on(inventory_events.StockReserved)
+def stock_reserved(conn: Connection, envelope: Envelope, event) -> None:
+    order_warehouses.gather(conn, order_id=event.order_id, warehouse_code=event.warehouse_code)
 
 
 # Shipments and their invoices

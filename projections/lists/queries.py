@@ -37,6 +37,7 @@ from projections.lists.projection import (
     list_dealers,
     list_demand_plans,
     list_invoices,
+    list_order_warehouses,
     list_orders,
     list_products,
     list_rebate_claims,
@@ -134,6 +135,7 @@ def _dates(column) -> dict[str, Condition]:
 # Orders
 
 o = list_orders
+ow = list_order_warehouses
 _order_status, _order_statuses = _status(
     [
         ("cancelled", o.c.cancelled_reason.is_not(None)),
@@ -149,6 +151,7 @@ _order_status, _order_statuses = _status(
     "placed",
 )
 _orders_source, _order_dealer = _dealer_names(o)
+_orders_source = _orders_source.outerjoin(ow, ow.c.order_id == o.c.order_id)
 ORDERS = ListSpec(
     name="orders",
     source=_orders_source,
@@ -159,6 +162,7 @@ ORDERS = ListSpec(
         _order_dealer.label("dealer_name"),
         o.c.branch,
         o.c.region,
+        ow.c.warehouse_code,
         _order_status,
         o.c.lines,
         o.c.quantity,
@@ -174,6 +178,7 @@ ORDERS = ListSpec(
         "dealer": _equals(o.c.dealer_code),
         "branch": _equals(o.c.branch),
         "region": _equals(o.c.region),
+        "warehouse": _equals(ow.c.warehouse_code),
         **_dates(o.c.business_date),
     },
     statuses=_order_statuses,
@@ -550,6 +555,14 @@ LISTS: dict[str, ListSpec] = {
         WAREHOUSES,
     )
 }
+
+
+def warehouse_branch(conn: Connection, code: str) -> str | None:
+    """The branch a warehouse belongs to, as the read side knows it (None: unknown, or
+    central)."""
+    return conn.execute(
+        select(list_warehouses.c.branch).where(list_warehouses.c.code == code)
+    ).scalar()
 
 
 def encode_cursor(values: list[Any]) -> str:

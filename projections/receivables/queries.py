@@ -10,13 +10,14 @@ answers what is known now about D, not what was known on D.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, case, func, literal, select, tuple_, union_all
 
+from projections.dates import days_before
 from projections.receivables.projection import (
     aging_monthly,
     credit_notes,
@@ -314,7 +315,7 @@ def open_items_by_branch(as_of: date):
 
 def over_90_per_dealer(as_of: date, *, current: bool = False):
     """Per dealer (``dealer_code``, ``over_90``): what is open more than 90 days past due."""
-    items = open_items(as_of, current=current, due_before=as_of - timedelta(days=90))
+    items = open_items(as_of, current=current, due_before=days_before(as_of, 90))
     return (
         select(items.c.dealer_code, func.sum(items.c.open).label("over_90"))
         .group_by(items.c.dealer_code)

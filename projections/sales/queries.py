@@ -61,6 +61,12 @@ _DIMENSION_COLUMN = {
 _ROLLED_UP = {SalesDimension.CATEGORY, SalesDimension.BRANCH, SalesDimension.REGION}
 
 
+# Near either end of the calendar the period before or after may not exist: a range
+# reaching there is answered from the daily table alone (no arithmetic past its ends).
+_FIRST_PERIODS = date.min + timedelta(days=40)
+_LAST_PERIODS = date.max - timedelta(days=40)
+
+
 def _period_start(period: Period, day: date) -> date:
     if period == Period.WEEK:
         return day - timedelta(days=day.weekday())
@@ -81,7 +87,8 @@ def _sources(by: SalesDimension, period: Period, where: SalesFilter) -> list[tup
     if by not in _ROLLED_UP | {SalesDimension.NATION} or where.dealer or where.sku:
         return [(sales_daily, sales_daily.c.day, where.date_from, where.date_to)]
     daily = sales_branch_daily, sales_branch_daily.c.day
-    if period == Period.DAY:
+    ends = [d for d in (where.date_from, where.date_to) if d is not None]
+    if period == Period.DAY or any(not _FIRST_PERIODS < d < _LAST_PERIODS for d in ends):
         return [(*daily, where.date_from, where.date_to)]
     whole = sales_branch_weekly if period == Period.WEEK else sales_branch_monthly
     lo, hi = where.date_from, where.date_to

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from projections.dates import first_of_next_month
 from projections.demand_plans.queries import ratio
 from projections.sales.projection import sales_branch_monthly, sales_daily
 from projections.targets.projection import target_assignments, target_levels, target_salespeople
@@ -25,8 +26,8 @@ class TargetDimension(StrEnum):
 
 def month_range(month: str) -> tuple[date, date]:
     first = date.fromisoformat(f"{month}-01")
-    after = (first + timedelta(days=32)).replace(day=1)
-    return first, after - timedelta(days=1)
+    after = first_of_next_month(first)
+    return first, after - timedelta(days=1) if after else date.max
 
 
 def reached(net: Decimal, levels: dict[str, Decimal] | None) -> str:

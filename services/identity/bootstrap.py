@@ -8,6 +8,7 @@ from runtime.settings import Settings
 from services.identity.api.routes import api_keys, sessions, users
 from services.identity.application import IdentityApplication
 from services.identity.contract import to_integration_event
+from services.identity.throttle import SignInThrottle
 
 
 def build(settings: Settings, *, with_relay: bool = True) -> Process:
@@ -21,5 +22,8 @@ def build(settings: Settings, *, with_relay: bool = True) -> Process:
         with_relay=with_relay,
     )
     application: IdentityApplication = process.api.state.application
+    process.api.state.sign_in_throttle = SignInThrottle(
+        max_failures=settings.sign_in_max_failures, window_s=settings.sign_in_window_s
+    )
     application.create_demo_users()
     return process

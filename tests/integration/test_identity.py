@@ -109,6 +109,18 @@ class TestSignIn:
             assert wrong.json() == unknown.json()
             assert wrong.json()["code"] == "invalid_credentials"
 
+    def test_five_wrong_passwords_lock_the_user_name_for_a_while(self, settings):
+        with running(settings, "identity") as p:
+            identity = p["identity"]
+            ok(command(identity, "/users", WANG_FANG, headers=HQ))
+            for _ in range(settings.sign_in_max_failures):
+                assert sign_in(identity, "cd.clerk.wang", "Chengdu-guess-1").status_code == 401
+            locked = sign_in(identity, "cd.clerk.wang", PASSWORD)  # even the right one
+            assert locked.status_code == 429, locked.text
+            assert locked.json()["code"] == "too_many_sign_in_attempts"
+            assert 0 < int(locked.headers["Retry-After"]) <= settings.sign_in_window_s
+            assert sign_in(identity, "dealer.cd001", DEMO_PASSWORD).status_code == 201
+
     def test_demo_users_sign_in_with_the_documented_password_in_development(self, settings):
         with running(settings, "identity") as p:
             answer = sign_in(p["identity"], "dealer.cd001", DEMO_PASSWORD)

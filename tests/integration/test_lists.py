@@ -92,6 +92,10 @@ def invoiced(invoice_id: str, number: str, order_id: str, shipment_id: str, deal
 
 
 def story() -> list[Envelope]:
+    return published(story_events())
+
+
+def story_events() -> list[tuple[str, object]]:
     """Three dealers in two branches; ten orders; shipments, invoices, money, goods."""
     events: list[tuple[str, object]] = []
     for code, (branch, region) in DEALERS.items():
@@ -316,7 +320,7 @@ def story() -> list[Envelope]:
             ),
         ),
     ]
-    return published(events)
+    return events
 
 
 def apply(settings, envelopes: list[Envelope], schema: str | None = None) -> None:
@@ -481,6 +485,66 @@ class TestDocuments:
         assert listed("/hq/dealers", "dealer_code", q="浦江") == ["SH-001"]
         assert listed("/dealers/CD-001/products", "sku", DEALER_CD001, q="剑南春") == [JIANNANCHUN]
         assert listed("/branches/SH/warehouses", "code") == ["WH-SH"]
+
+
+class TestAWarehouse:
+    """What touches one warehouse, for its clerk (who reads nothing else), its branch and HQ:
+    the orders whose stock it holds (to ship), shipments, returns, transfers at either end,
+    stocktakes."""
+
+    @pytest.fixture
+    def query(self, settings):
+        reserved = [
+            (
+                f"reservation-{n:02}",
+                inventory_events.StockReserved(
+                    order_id=f"order-{n:02}",
+                    warehouse_code=warehouse,
+                    lines=[Line(sku=WULIANGYE, quantity=n)],
+                ),
+            )
+            for n, warehouse in ((1, "WH-CD"), (2, "WH-CD"), (6, "WH-CD"), (9, "WH-SH"))
+        ]
+        apply(settings, published(story_events() + reserved))
+        with serving(query_process.build(settings, with_projectors=False)) as client:
+            yield client
+
+    def test_its_clerk_sees_what_touches_it(self, query):
+        def listed(name, key, headers=WAREHOUSE_CLERK, **params):
+            path = f"/branches/CD/warehouses/WH-CD/{name}"
+            return sorted(ids(page(query, path, headers, **params), key))
+
+        assert listed("orders", "order_id") == ["order-01", "order-02", "order-06"]
+        # To ship: approved or partly shipped orders whose stock it holds.
+        assert listed("orders", "order_id", status="partly_shipped") == ["order-02"]
+        assert listed("shipments", "shipment_id") == ["shipment-1", "shipment-2"]
+        assert listed("returns", "return_id") == ["return-1"]
+        assert listed("transfers", "transfer_id") == ["transfer-1"]  # it receives it
+        assert listed("stocktakes", "stocktake_id") == []
+        # Its branch and HQ read the same; an order names its warehouse in every list.
+        assert listed("orders", "order_id", CHENGDU_CLERK) == ["order-01", "order-02", "order-06"]
+        orders = {o["order_id"]: o for o in page(query, "/hq/orders", limit=200)["items"]}
+        assert orders["order-09"]["warehouse_code"] == "WH-SH"
+        assert orders["order-10"]["warehouse_code"] is None
+        assert sorted(ids(page(query, "/hq/orders", warehouse="WH-SH"), "order_id")) == ["order-09"]
+        stocktakes = page(query, "/branches/SH/warehouses/WH-SH/stocktakes", HQ)
+        assert ids(stocktakes, "stocktake_id") == ["stocktake-1"]
+
+    def test_no_one_else_reads_it_and_its_clerk_reads_nothing_else(self, query):
+        for path, headers, status in (
+            ("/branches/SH/warehouses/WH-SH/orders", WAREHOUSE_CLERK, 403),
+            ("/branches/CD/warehouses/WH-CD/orders", SHANGHAI_CLERK, 403),
+            ("/branches/CD/warehouses/WH-CD/shipments", DEALER_CD001, 403),
+            # A warehouse under a branch it is not in.
+            ("/branches/SH/warehouses/WH-CD/orders", WAREHOUSE_CLERK, 404),
+            ("/branches/CD/warehouses/WH-SH/orders", HQ, 404),
+            # Money is not the warehouse's.
+            ("/branches/CD/warehouses/WH-CD/invoices", WAREHOUSE_CLERK, 404),
+            ("/branches/CD/receipts", WAREHOUSE_CLERK, 403),
+        ):
+            refused = query.get(path, headers=headers)
+            assert refused.status_code == status, (path, refused.text)
+            assert "items" not in refused.json()
 
 
 def test_min_position_waits_for_the_read_model(settings):

@@ -232,9 +232,12 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
 
 
 def query_sample(path: str) -> Sample | None:
-    """The query API's three audiences: the nation, one branch, one dealer."""
+    """The query API's audiences: the nation, one branch, one dealer, one warehouse."""
     if path.startswith("/hq/"):
         return Sample({}, NATIONAL)
+    if path.startswith("/branches/{branch_id}/warehouses/{warehouse_code}/"):
+        params = {"branch_id": "CD", "warehouse_code": "WH-CD"}
+        return Sample(params, owned(branches=["CD"], warehouses=["WH-CD"]))
     if path.startswith("/branches/{branch_id}/"):
         return Sample({"branch_id": "CD"}, owned(branches=["CD"]))
     if path.startswith("/dealers/{dealer_id}/"):

@@ -75,7 +75,7 @@ PREFIXES = {
     "identity": ["/users", "/api-keys", "/sessions"],
 }
 # /dealers/{dealer_id}/statement belongs to the query API, every other /dealers to orders.
-DEALER_STATEMENT_REGEX = "/dealers/[^/]+/statement"
+DEALER_STATEMENT_REGEX = "/dealers/[^/]+/(?!salesperson$)"
 
 APP_ENV = (
     "DIST_ENV",
@@ -426,13 +426,39 @@ def test_ingress_sends_each_prefix_to_its_service(prefix: str, service: str) -> 
         ("/dealers/CD-001/statement", "query"),
         ("/dealers", "orders"),
         ("/dealers/CD-001", "orders"),
-        ("/dealers/CD-001/orders", "orders"),
+        ("/dealers/CD-001/orders", "query"),
+        ("/dealers/CD-001/salesperson", "orders"),
         ("/healthz", "<default backend>"),
         ("/metrics", "<default backend>"),
     ],
 )
 def test_ingress_splits_dealer_statements_from_dealers(url_path: str, service: str) -> None:
     assert route(url_path) == service
+
+
+@needs_yaml
+def test_every_dealer_route_reaches_the_app_that_serves_it() -> None:
+    """The query API's routes under /dealers/{d}/ (statement, lists, plans) and the orders
+    service's under /dealers, read from the routers themselves: a route added to either
+    is routed (the dealer lists were not, when only the statement was)."""
+    from projections.api import lists, planning, routes
+    from services.orders.api import planning as orders_planning
+    from services.orders.api import routes as orders_routes
+
+    def paths(*routers) -> set[str]:
+        return {
+            re.sub(r"\{(dealer_id|dealer_code|code)\}", "CD-001", route.path)
+            for router in routers
+            for route in router.routes
+        }
+
+    query_paths = paths(lists.dealers, planning.dealers, routes.dealers)
+    orders_paths = paths(orders_routes.dealers, orders_planning.salespeople_of_dealers)
+    assert "/dealers/CD-001/statement" in query_paths and "/dealers/CD-001" in orders_paths
+    for path in query_paths:
+        assert route(re.sub(r"\{[^}]+\}", "X-1", path)) == "query", path
+    for path in orders_paths:
+        assert route(re.sub(r"\{[^}]+\}", "X-1", path)) == "orders", path
 
 
 def test_prefixes_of_different_services_do_not_overlap() -> None:

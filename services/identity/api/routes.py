@@ -46,6 +46,7 @@ from services.identity.application import (
     user_view,
     who_view,
 )
+from services.identity.throttle import SignInThrottle, TooManyAttempts
 
 users = APIRouter(prefix="/users", tags=["users"])
 api_keys = APIRouter(prefix="/api-keys", tags=["API keys"])
@@ -228,17 +229,36 @@ REFUSED = {
         "(which part was wrong is not said)",
         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     },
+    429: {
+        "description": "too many wrong passwords for this user name lately: try again after "
+        "Retry-After seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    },
 }
 
 
 @sessions.post("", status_code=201, response_model=SessionRead, responses=REFUSED)
-def sign_in(body: SessionCreate, app: IdentityApp) -> dict:
+def sign_in(body: SessionCreate, app: IdentityApp, request: Request) -> dict:
     """Sign in with user name and password: a signed session token carrying the user's role
-    and scope until it expires. Every service accepts it as a bearer credential."""
+    and scope until it expires. Every service accepts it as a bearer credential. After a
+    few wrong passwords for a user name it is refused for a while (429, Retry-After)."""
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    try:
+        throttle.check(body.username)
+    except TooManyAttempts as locked:
+        raise Problem(
+            429,
+            "too_many_sign_in_attempts",
+            str(locked),
+            headers={"Retry-After": str(locked.retry_after_s)},
+        ) from None
     try:
         user, token = app.sign_in(body.username, body.password)
     except InvalidCredentials:
+        throttle.failed(body.username)
         raise Problem(401, "invalid_credentials", "user name or password is wrong") from None
+    throttle.succeeded(body.username)
     session = read_session(token, secret=app.settings.session_signing_secret())
     assert session is not None
     return {
