@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.web import ApiRefused, Console, Who, field_errors
+from console.web import ApiRefused, Console, Who, field_errors, form_lines, form_text
 from runtime.http.console_session import ConsoleSession
 from runtime.http.problems import Problem
 
@@ -54,13 +54,10 @@ def order_form_errors(problem: dict[str, Any]) -> dict[str, str]:
 
 def order_body(form) -> dict[str, Any]:
     """The order form as the body of `POST /orders` (and of its quote)."""
-    lines = []
-    for sku, quantity in zip(form.getlist("sku"), form.getlist("quantity"), strict=False):
-        if str(sku).strip():
-            text = str(quantity).strip()
-            number = int(text) if text.lstrip("-").isdigit() else text
-            lines.append({"sku": str(sku).strip(), "quantity": number})
-    return {"dealer_code": str(form.get("dealer_code", "")).strip(), "lines": lines}
+    return {
+        "dealer_code": form_text(form, "dealer_code"),
+        "lines": form_lines(form, "sku", "quantity"),
+    }
 
 
 def stock_answer(lines: list[dict], available: dict[str, int] | None) -> list[dict]:
