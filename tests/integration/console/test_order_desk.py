@@ -6,13 +6,18 @@ controller's override, a manager's approval), and a refusal's error on the page.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from console.i18n import yuan
+from tests.integration.console import test_console as main_pages
 from tests.integration.console.support import BROWSER_TESTS, WULIANGYE, sign_in, token_of
 from tests.platform import wait_until
 
 pytestmark = BROWSER_TESTS
+# axe-core as the main pages' test fetches and runs it.
+axe_source = main_pages.axe_source
+serious_violations = main_pages.serious_violations
 
 
 def fill_order(page, dealer: str, quantity: str) -> None:
@@ -225,3 +230,29 @@ def test_an_order_above_the_threshold_awaits_the_managers_approval(browser, page
     )
     assert booked["status"] == "approved" and booked["manager_approval"] is True
     manager.context.close()
+
+
+def test_axe_finds_no_serious_violations_on_the_preview_and_the_queue(
+    browser, platform, axe_source
+):
+    # An order on credit hold, so that the queue has a row with its decisions.
+    held = platform["orders"].post(
+        "/orders",
+        json={"dealer_code": "CD-004", "lines": [{"sku": WULIANGYE, "quantity": 80}]},
+        headers={**token_of(platform, "cd.clerk"), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert held.status_code == 201, held.text
+    order_id = held.json()["order_id"]
+    for username in ("cd.clerk", "cd.manager", "credit.controller"):
+        context = browser.new_context(base_url=platform["console"], bypass_csp=True)
+        page = context.new_page()
+        sign_in(page, username)
+        wait_until(lambda page=page: in_queue(page, order_id, "credit_hold"), what="the held order")
+        assert serious_violations(page, axe_source) == [], f"{username} /orders/queue"
+        if username == "cd.clerk":
+            fill_order(page, "CD-001", "12")
+            page.get_by_role("button", name="价格预览").click()
+            page.wait_for_load_state()
+            page.locator("#preview-total").wait_for()
+            assert serious_violations(page, axe_source) == [], "the order form's preview"
+        context.close()
