@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from console import assets
 from console.i18n import china_time, percent, yuan
-from console.pages import dashboard, dealers, orders, signin
+from console.pages import dashboard, dealers, orders, plans, rebates, signin, users
 from console.web import ApiRefused, Console, SignedOut, Urls
 from runtime.http.problems import Problem
 from runtime.process import Process
@@ -27,7 +27,7 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-PAGES = (signin, dashboard, orders, dealers)
+PAGES = (signin, dashboard, orders, dealers, rebates, plans, users)
 # Every asset is the console's own (no CDN, no inline script): the pages say so to the browser.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "

@@ -217,3 +217,28 @@ def field_errors(problem: dict[str, Any], *, rules: dict[str, str] | None = None
     if not errors:
         errors["form"] = problem.get("detail", problem.get("code", ""))
     return errors
+
+
+def form_lines(form: FormData) -> list[dict[str, Any]]:
+    """A form's line rows (``sku`` and ``quantity`` repeated) that name a SKU: a quantity
+    that is a whole number goes as one, anything else as typed, for the API to refuse by the
+    line."""
+    lines = []
+    for sku, quantity in zip(form.getlist("sku"), form.getlist("quantity"), strict=False):
+        if str(sku).strip():
+            text = str(quantity).strip()
+            number = int(text) if text.lstrip("-").isdigit() else text
+            lines.append({"sku": str(sku).strip(), "quantity": number})
+    return lines
+
+
+def errors_by_line(problem: dict[str, Any], *, rules: dict[str, str]) -> dict[str, str]:
+    """Errors of a form with line rows: a line's SKU or quantity by that line, anything else
+    about the lines above them."""
+    errors: dict[str, str] = {}
+    for name, message in field_errors(problem, rules=rules).items():
+        parts = name.split(".")
+        if parts[0] == "lines" and not (len(parts) == 3 and parts[2] in ("sku", "quantity")):
+            name = "lines"
+        errors.setdefault(name, message)
+    return errors
