@@ -8,12 +8,13 @@ orders API's rules, which the console only offers. A command's position is the n
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.web import ApiRefused, Console, errors_by_line, field_errors, form_lines
+from console.web import ApiRefused, Console, errors_by_line, form_lines
 from runtime.http.console_session import ConsoleSession
 from runtime.http.problems import Problem
 
@@ -132,57 +133,60 @@ def routes(console: Console) -> APIRouter:
         session, _ = console.signed_in(request)
         return plan_page(request, session, dealer, month, min_position=min_position, done=done)
 
-    @router.post("/plans/{dealer}/{month}/revise")
-    async def revise(request: Request, dealer: str, month: str) -> Response:
-        session, _ = console.signed_in(request)
-        form = await console.form(request, session)
-        lines = form_lines(form)
+    def change_plan(
+        request: Request,
+        session: ConsoleSession,
+        dealer: str,
+        month: str,
+        *,
+        action: str,
+        body: dict[str, Any],
+        done: str,
+    ) -> Response:
+        """One command on the plan: the plan at its position next, or the plan again with
+        the refusal by the field (the lines as typed)."""
         try:
             plan = console.call(
                 session,
                 "POST",
-                f"{urls.orders}/demand-plans/{dealer}/{month}/revision",
-                json={"lines": lines},
+                f"{urls.orders}/demand-plans/{dealer}/{month}/{action}",
+                json=body,
                 idempotent=True,
             )
         except ApiRefused as refused:
             if refused.status in (403, 404):
                 raise
-            errors = errors_by_line(refused.problem, rules=PLAN_RULES)
             return plan_page(
                 request,
                 session,
                 dealer,
                 month,
-                lines=lines,
-                errors=errors,
+                lines=body.get("lines"),
+                errors=errors_by_line(refused.problem, rules=PLAN_RULES),
                 status_code=refused.status,
             )
-        return _to_plan(plan, "revised")
+        return _to_plan(plan, done)
+
+    @router.post("/plans/{dealer}/{month}/revise")
+    async def revise(request: Request, dealer: str, month: str) -> Response:
+        session, _ = console.signed_in(request)
+        form = await console.form(request, session)
+        body = {"lines": form_lines(form)}
+        return change_plan(
+            request, session, dealer, month, action="revision", body=body, done="revised"
+        )
 
     @router.post("/plans/{dealer}/{month}/{decision}")
     async def decide(request: Request, dealer: str, month: str, decision: str) -> Response:
-        session, who = console.signed_in(request)
+        session, _ = console.signed_in(request)
         form = await console.form(request, session)
         if decision not in DECISIONS:
             raise Problem(404, "not_found", "no such action")
         comment = str(form.get("comment") or "").strip()
-        try:
-            plan = console.call(
-                session,
-                "POST",
-                f"{urls.orders}/demand-plans/{dealer}/{month}/{DECISIONS[decision]}",
-                json={"comment": comment} if comment else {},
-                idempotent=True,
-            )
-        except ApiRefused as refused:
-            if refused.status in (403, 404):
-                raise
-            errors = field_errors(refused.problem, rules=PLAN_RULES)
-            return plan_page(
-                request, session, dealer, month, errors=errors, status_code=refused.status
-            )
-        return _to_plan(plan, decision)
+        body = {"comment": comment} if comment else {}
+        return change_plan(
+            request, session, dealer, month, action=DECISIONS[decision], body=body, done=decision
+        )
 
     return router
 
