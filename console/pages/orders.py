@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.web import ApiRefused, Console, Who, field_errors
+from console.web import ApiRefused, Console, Who, errors_by_line, form_lines
 from runtime.http.console_session import ConsoleSession
 from runtime.http.problems import Problem
 
@@ -38,13 +38,7 @@ ORDER_RULES = {"unknown_dealer": "dealer_code", "unknown_sku": "lines"}
 def order_form_errors(problem: dict[str, Any]) -> dict[str, str]:
     """Errors by the order form's fields: a line's SKU or quantity by that line, anything
     else about the lines above them."""
-    errors: dict[str, str] = {}
-    for name, message in field_errors(problem, rules=ORDER_RULES).items():
-        parts = name.split(".")
-        if parts[0] == "lines" and not (len(parts) == 3 and parts[2] in ("sku", "quantity")):
-            name = "lines"
-        errors.setdefault(name, message)
-    return errors
+    return errors_by_line(problem, rules=ORDER_RULES)
 
 
 def routes(console: Console) -> APIRouter:
@@ -121,12 +115,7 @@ def routes(console: Console) -> APIRouter:
     async def place_order(request: Request) -> Response:
         session, _ = console.signed_in(request)
         form = await console.form(request, session)
-        lines = []
-        for sku, quantity in zip(form.getlist("sku"), form.getlist("quantity"), strict=False):
-            if str(sku).strip():
-                text = str(quantity).strip()
-                number = int(text) if text.lstrip("-").isdigit() else text
-                lines.append({"sku": str(sku).strip(), "quantity": number})
+        lines = form_lines(form)
         body = {"dealer_code": str(form.get("dealer_code", "")).strip(), "lines": lines}
         try:
             placed = console.call(
