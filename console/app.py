@@ -24,9 +24,12 @@ from console.pages import (
     dealers,
     money,
     orders,
+    plans,
+    rebates,
     returns,
     shipments,
     signin,
+    users,
     warehouse,
 )
 from console.web import ApiRefused, Console, SignedOut, Urls
@@ -36,7 +39,19 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-PAGES = (signin, dashboard, orders, dealers, shipments, money, returns, warehouse)
+PAGES = (
+    signin,
+    dashboard,
+    orders,
+    dealers,
+    shipments,
+    money,
+    returns,
+    warehouse,
+    rebates,
+    plans,
+    users,
+)
 # Every asset is the console's own (no CDN, no inline script): the pages say so to the browser.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "

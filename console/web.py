@@ -273,8 +273,9 @@ def typed_count(text: str) -> int | str:
 
 
 def form_lines(form: FormData, *names: str) -> list[dict[str, Any]]:
-    """The lines of a form (repeated fields: ``sku``, ``quantity`` ...), those with a SKU;
-    every field but the SKU a count."""
+    """The lines of a form (repeated fields: ``sku``, ``quantity`` by default), those with a
+    SKU; every field but the SKU a count."""
+    names = names or ("sku", "quantity")
     columns = [form.getlist(name) for name in names]
     lines = []
     for values in zip(*columns, strict=False):
@@ -291,3 +292,15 @@ def just_done(position: str | None, **shown: str) -> str:
     """The query of the page after a command: the command's position as ``min_position``
     (the list shows what was just done) and what to mark in it."""
     return urlencode({"min_position": position or "", **shown})
+
+
+def errors_by_line(problem: dict[str, Any], *, rules: dict[str, str]) -> dict[str, str]:
+    """Errors of a form with line rows: a line's SKU or quantity by that line, anything else
+    about the lines above them."""
+    errors: dict[str, str] = {}
+    for name, message in field_errors(problem, rules=rules).items():
+        parts = name.split(".")
+        if parts[0] == "lines" and not (len(parts) == 3 and parts[2] in ("sku", "quantity")):
+            name = "lines"
+        errors.setdefault(name, message)
+    return errors

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.web import ApiRefused, Console, Who, field_errors, form_lines, form_text
+from console.web import ApiRefused, Console, Who, errors_by_line, form_lines, form_text
 from runtime.http.console_session import ConsoleSession
 from runtime.http.problems import Problem
 
@@ -43,20 +43,14 @@ ORDER_RULES = {"unknown_dealer": "dealer_code", "unknown_sku": "lines"}
 def order_form_errors(problem: dict[str, Any]) -> dict[str, str]:
     """Errors by the order form's fields: a line's SKU or quantity by that line, anything
     else about the lines above them."""
-    errors: dict[str, str] = {}
-    for name, message in field_errors(problem, rules=ORDER_RULES).items():
-        parts = name.split(".")
-        if parts[0] == "lines" and not (len(parts) == 3 and parts[2] in ("sku", "quantity")):
-            name = "lines"
-        errors.setdefault(name, message)
-    return errors
+    return errors_by_line(problem, rules=ORDER_RULES)
 
 
 def order_body(form) -> dict[str, Any]:
     """The order form as the body of `POST /orders` (and of its quote)."""
     return {
         "dealer_code": form_text(form, "dealer_code"),
-        "lines": form_lines(form, "sku", "quantity"),
+        "lines": form_lines(form),
     }
 
 

@@ -526,8 +526,12 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         by: Provenance,
         branch_scope: str | None,
         idempotency: IdempotencyKey | None,
+        dealer_scope: str | None = None,
     ) -> CommandResult:
-        """A salesperson claims (part of) a dealer's settled, unclaimed rebate."""
+        """A salesperson (or the dealer itself, on its own pool: ``dealer_scope``) claims
+        (part of) a dealer's settled, unclaimed rebate; a manager decides either way."""
+        if dealer_scope is not None and cmd.dealer_code != dealer_scope:
+            raise OutsideScope(f"dealer {dealer_scope} may claim its own rebate only")
         self.known_dealer(cmd.dealer_code)
         account = self.get_account(cmd.dealer_code)
         if branch_scope is not None and account.branch != branch_scope:

@@ -31,6 +31,7 @@ from services.identity.domain import (
     User,
     UserAlreadyExists,
     UserDisabled,
+    change_view,
     new_user,
 )
 from services.kernel.errors import RuleViolation
@@ -133,6 +134,13 @@ class IdentityApplication(ServiceApplication):
             return self.repository.get(User.create_id(username))
         except AggregateNotFoundError:
             raise UnknownUser(f"no user {username}") from None
+
+    def user_history(self, username: str) -> list[dict[str, Any]]:
+        """Every change to the user, oldest first: its events are its history."""
+        events = list(self.repository.event_store.get(User.create_id(username)))
+        if not events:
+            raise UnknownUser(f"no user {username}")
+        return [change_view(event) for event in events]
 
     def list_users(self) -> list[User]:
         directory = self._directory()

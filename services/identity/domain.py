@@ -137,6 +137,37 @@ class User(Aggregate):
         self.changed_by = by.actor
 
 
+def change_view(event: Aggregate.Event) -> dict:
+    """One change to a user as its history shows it: what changed, when, who made it (with
+    the role they made it in), and what the change says (the new role and scope, the reason
+    for disabling). A password's hash is never part of it."""
+    change = {
+        User.Created: "created",
+        User.PasswordReset: "password_reset",
+        User.RoleChanged: "role_changed",
+        User.Disabled: "disabled",
+        User.Enabled: "enabled",
+    }[type(event)]
+    view: dict = {
+        "version": event.originator_version,
+        "change": change,
+        "at": event.timestamp.isoformat(),
+        "by": event.by.actor,
+        "by_role": event.by.role,
+    }
+    if isinstance(event, User.Created | User.RoleChanged):
+        grant = ApiKeyGrant.model_validate(event.grant)
+        view.update(
+            role=str(grant.role),
+            branch=grant.branch,
+            warehouse=grant.warehouse,
+            dealer=grant.dealer,
+        )
+    if isinstance(event, User.Disabled):
+        view["reason"] = event.reason
+    return view
+
+
 def new_user(
     username: str, grant: ApiKeyGrant, *, password_hash: str | None, by: Provenance
 ) -> User:

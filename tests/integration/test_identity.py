@@ -287,6 +287,28 @@ class TestRecords:
             assert created["data"]["role"] == "branch_clerk" and created["data"]["branch"] == "CD"
             assert disabled["data"] == {"username": "cd.clerk.wang", "reason": "left"}
 
+    def test_a_users_history_lists_every_change_with_who_and_when_for_hq_only(self, settings):
+        with running(settings, "identity") as p:
+            identity = p["identity"]
+            ok(command(identity, "/users", WANG_FANG, headers=HQ))
+            reset = {"password": "Chengdu-Autumn-2026"}
+            ok(command(identity, "/users/cd.clerk.wang/password", reset, headers=HQ))
+            ok(command(identity, "/users/cd.clerk.wang/disable", {"reason": "left"}, headers=HQ))
+            answer = identity.get("/users/cd.clerk.wang/history", headers=HQ)
+            assert answer.status_code == 200, answer.text
+            changes = answer.json()["changes"]
+            assert [c["change"] for c in changes] == ["created", "password_reset", "disabled"]
+            assert {c["by"] for c in changes} == {"Wang Min (HQ admin)"}
+            assert changes[0]["role"] == "branch_clerk" and changes[-1]["reason"] == "left"
+            assert "Autumn" not in answer.text and "argon2" not in answer.text
+            clerk = sign_in(identity, "cd.clerk", DEMO_PASSWORD)
+            refused = identity.get(
+                "/users/cd.clerk.wang/history", headers=bearer(clerk.json()["token"])
+            )
+            assert refused.status_code == 403
+            unknown = identity.get("/users/no.such.user/history", headers=HQ)
+            assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_user"
+
 
 def _identity_rows(settings) -> str:
     """Every row identity's schema holds (events, snapshots, idempotency answers), as text."""

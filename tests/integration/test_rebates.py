@@ -227,7 +227,11 @@ def test_rebates_from_policy_to_credit_over_http(settings):
         over = post("/rebate-claims", {**claim, "amount": "50.69"}, CHENGDU_CLERK)
         assert problem(over, 409, "rebate_claim_exceeds_pool")["available"] == "50.68"
         problem(post("/rebate-claims", claim, SHANGHAI_CLERK), 403, "outside_scope")
-        assert post("/rebate-claims", claim, DEALER_CD001).status_code == 403
+        # A dealer may claim on its own pool only (and within it), never on another's.
+        over_by_dealer = post("/rebate-claims", {**claim, "amount": "50.69"}, DEALER_CD001)
+        problem(over_by_dealer, 409, "rebate_claim_exceeds_pool")
+        others = post("/rebate-claims", {**claim, "dealer_code": "CD-002"}, DEALER_CD001)
+        problem(others, 403, "outside_scope")
         second_claim = ok(
             post(
                 "/rebate-claims",

@@ -227,6 +227,7 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
         # identity :8104: users and keys are headquarters' administrators' alone.
         ("identity", "/users"): Sample({}, NATIONAL, markers=["cd.clerk"]),
         ("identity", "/users/{username}"): Sample({"username": "cd.clerk"}, NATIONAL),
+        ("identity", "/users/{username}/history"): Sample({"username": "cd.clerk"}, NATIONAL),
         ("identity", "/api-keys"): Sample({}, NATIONAL, markers=["key_id"]),
     }
 

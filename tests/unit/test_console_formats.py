@@ -13,6 +13,9 @@ import pytest
 from console import assets
 from console.i18n import MESSAGES, china_time, translator, yuan
 from console.pages.orders import order_form_errors
+from console.pages.rebates import CLAIM_RULES
+from console.pages.users import user_form_errors
+from console.web import field_errors
 
 
 @pytest.mark.parametrize(
@@ -67,3 +70,24 @@ def test_a_download_that_does_not_match_its_integrity_is_refused():
     assets.verify(data, good)
     with pytest.raises(assets.IntegrityMismatch):
         assets.verify(data + b"tampered", good)
+
+
+def test_identitys_errors_are_placed_by_the_user_forms_fields_not_by_its_shapes():
+    schema = {
+        "code": "invalid_request",
+        "errors": [
+            {"path": "body.branch.branch", "message": "Field required"},
+            {"path": "body.branch.password", "message": "at least 10 characters"},
+        ],
+    }
+    assert user_form_errors(schema) == {
+        "branch": "Field required",
+        "password": "at least 10 characters",
+    }
+    taken = {"code": "user_already_exists", "detail": "user cd.clerk exists already"}
+    assert user_form_errors(taken) == {"username": "user cd.clerk exists already"}
+
+
+def test_a_rebate_claim_over_the_pool_is_the_amounts_error():
+    over = {"code": "rebate_claim_exceeds_pool", "detail": "only 50.68 available"}
+    assert field_errors(over, rules=CLAIM_RULES) == {"amount": "only 50.68 available"}

@@ -32,6 +32,7 @@ from services.identity.domain import (
     CannotDisableOneself,
     UserAlreadyDisabled,
     UserNotDisabled,
+    change_view,
     new_user,
 )
 from tests.platform import envelopes_of
@@ -56,6 +57,26 @@ class TestUser:
         assert [e.by.actor for e in events] == ["Wang Min (HQ admin)"] * 2 + ["hq.admin"]
         assert all(e.timestamp for e in events)
         assert user.changed_by == "hq.admin"
+
+    def test_its_history_says_what_changed_when_and_by_whom_without_the_hash(self):
+        user = clerk()
+        user.reset_password(password_hash=hash_secret("y" * 12), by=WANG_MIN)
+        manager = ApiKeyGrant(name="cd.clerk.wang", role=Role.BRANCH_MANAGER, branch="CD")
+        user.change_role(manager, by=WANG_MIN)
+        user.disable(reason="moved to Chongqing", by=Provenance(actor="hq.admin", role="hq_admin"))
+        history = [change_view(event) for event in user.collect_events()]
+        assert [(c["change"], c["by"]) for c in history] == [
+            ("created", "Wang Min (HQ admin)"),
+            ("password_reset", "Wang Min (HQ admin)"),
+            ("role_changed", "Wang Min (HQ admin)"),
+            ("disabled", "hq.admin"),
+        ]
+        assert history[0]["role"] == "branch_clerk" and history[0]["branch"] == "CD"
+        assert history[2]["role"] == "branch_manager"
+        assert history[3]["reason"] == "moved to Chongqing"
+        assert [c["version"] for c in history] == [1, 2, 3, 4]
+        assert all(c["at"].startswith("20") for c in history)
+        assert "argon2" not in repr(history)
 
     def test_disabling_twice_enabling_an_enabled_user_and_disabling_oneself_are_refused(self):
         user = clerk()

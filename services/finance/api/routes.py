@@ -415,9 +415,10 @@ def settle_rebate_policy(
 def file_rebate_claim(
     body: RebateClaimCreate, principal: CurrentPrincipal, app: FinanceApp, key: Idempotency
 ) -> JSONResponse:
-    """返利申请: a salesperson (a branch clerk of the dealer's branch) claims settled,
-    unclaimed rebate; 409 `rebate_claim_exceeds_pool` beyond what is available."""
-    principal.require(Role.BRANCH_CLERK, Role.HQ_ADMIN)
+    """返利申请: a salesperson (a branch clerk of the dealer's branch), or the dealer itself
+    on its own pool, claims settled, unclaimed rebate; 409 `rebate_claim_exceeds_pool`
+    beyond what is available. The dealer's branch manager (or HQ) decides."""
+    principal.require(Role.BRANCH_CLERK, Role.DEALER, Role.HQ_ADMIN)
     cmd = FileRebateClaim(
         dealer_code=body.dealer_code,
         amount=body.amount,
@@ -432,6 +433,7 @@ def file_rebate_claim(
             cmd,
             by=principal.provenance(causation_id=k.key),
             branch_scope=_branch_scope(principal),
+            dealer_scope=principal.grant.dealer if principal.role == Role.DEALER else None,
             idempotency=k,
         ),
     )

@@ -33,6 +33,7 @@ from services.identity.api.schemas import (
     UserCreate,
     UserDisable,
     UserEnable,
+    UserHistory,
     UserList,
     Username,
     UserRead,
@@ -108,6 +109,14 @@ def list_users(principal: CurrentPrincipal, app: IdentityApp) -> dict:
 def get_user(username: Username, principal: CurrentPrincipal, app: IdentityApp) -> dict:
     _admin_reads(principal)
     return user_view(app.get_user(username))
+
+
+@users.get("/{username}/history", response_model=UserHistory)
+def get_user_history(username: Username, principal: CurrentPrincipal, app: IdentityApp) -> dict:
+    """Every change to the user, oldest first: created, password reset, role changed,
+    disabled (with the reason), enabled; each with when and who made it."""
+    _admin_reads(principal)
+    return {"username": username, "changes": app.user_history(username)}
 
 
 @users.post("/{username}/password", response_model=UserRead, responses=CHANGED)

@@ -174,6 +174,27 @@ class UserList(BaseModel):
     users: list[UserRead]
 
 
+class UserChangeRead(BaseModel):
+    """One change to a user: what, when, by whom; the role and scope it gave (created, role
+    changed) or the reason (disabled)."""
+
+    version: int
+    change: Literal["created", "password_reset", "role_changed", "disabled", "enabled"]
+    at: str
+    by: str
+    by_role: str | None = None
+    role: str | None = None
+    branch: str | None = None
+    warehouse: str | None = None
+    dealer: str | None = None
+    reason: str | None = None
+
+
+class UserHistory(BaseModel):
+    username: str
+    changes: list[UserChangeRead]
+
+
 class ApiKeyCreate(_Strict):
     username: Username
     label: Name = Field(examples=["ERP nightly import"])

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 import pytest
 
 from console import app as console_process
+from console import assets
 from console.web import Urls
 from projections import bootstrap as query_process
 from runtime.demo import seed_demo_company
@@ -17,7 +18,14 @@ from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
 from services.orders import bootstrap as orders_process
 from tests.conftest import fresh_database, migrated_settings
-from tests.integration.console.support import CHROMIUM, CHROMIUM_ARGS, THRESHOLD, playwright_api
+from tests.integration.console.support import (
+    AXE_DIR,
+    AXE_LOCK,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    THRESHOLD,
+    playwright_api,
+)
 from tests.platform import serving
 
 
@@ -68,3 +76,12 @@ def page(browser, platform):
     context.set_default_timeout(30_000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    try:
+        assets.install(vendor=AXE_DIR, lock=AXE_LOCK)
+    except OSError as error:
+        pytest.skip(f"axe-core could not be fetched from the npm registry: {error}")
+    return (AXE_DIR / "axe.min.js").read_text()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -31,10 +32,10 @@ THRESHOLD = Decimal("100000.00")
 WULIANGYE = "WULIANGYE-52-500ML"
 
 
-def sign_in(page, username: str) -> None:
+def sign_in(page, username: str, password: str = DEMO_PASSWORD) -> None:
     page.goto("/signin")
     page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_load_state()
 
@@ -55,3 +56,19 @@ BROWSER_TESTS = [
         reason="no chromium on this machine (apt-get install chromium; .ci/run does)",
     ),
 ]
+
+
+# axe-core, fetched like the console's own assets (npm registry tarball, sha512 checked),
+# into an ignored folder (the `axe_source` fixture); a test injects it into each page.
+AXE_LOCK = Path(__file__).parents[2] / "fixtures" / "axe.lock.json"
+AXE_DIR = Path(__file__).parents[3] / ".data" / "test-assets"
+
+
+def serious_violations(page, axe_source: str) -> list[str]:
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -8,16 +8,15 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 
-from console import assets
 from console.i18n import yuan
 from tests.integration.console.support import (
     BROWSER_TESTS,
     WULIANGYE,
+    serious_violations,
     sign_in,
     token_of,
 )
@@ -241,31 +240,6 @@ def test_a_bad_form_input_shows_the_apis_error_by_the_field_and_writes_nothing(p
     assert probe not in str(before)
     assert [o["order_id"] for o in orders_in_store(platform)] == [o["order_id"] for o in before]
     assert httpx  # the API is reached over HTTP only
-
-
-# axe-core, fetched like the console's own assets (npm registry tarball, sha512 checked),
-# into an ignored folder; the test injects it into each page.
-AXE_LOCK = Path(__file__).parents[2] / "fixtures" / "axe.lock.json"
-AXE_DIR = Path(__file__).parents[3] / ".data" / "test-assets"
-
-
-@pytest.fixture(scope="module")
-def axe_source() -> str:
-    try:
-        assets.install(vendor=AXE_DIR, lock=AXE_LOCK)
-    except OSError as error:
-        pytest.skip(f"axe-core could not be fetched from the npm registry: {error}")
-    return (AXE_DIR / "axe.min.js").read_text()
-
-
-def serious_violations(page, axe_source: str) -> list[str]:
-    page.add_script_tag(content=axe_source)
-    result = page.evaluate("async () => await axe.run(document)")
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize(

@@ -12,14 +12,16 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from console.i18n import yuan
-from tests.integration.console import test_console as main_pages
-from tests.integration.console.support import BROWSER_TESTS, WULIANGYE, sign_in, token_of
+from tests.integration.console.support import (
+    BROWSER_TESTS,
+    WULIANGYE,
+    serious_violations,
+    sign_in,
+    token_of,
+)
 from tests.platform import wait_until
 
 pytestmark = BROWSER_TESTS
-# axe-core as the main pages' test fetches and runs it.
-axe_source = main_pages.axe_source
-serious_violations = main_pages.serious_violations
 
 
 def command(platform, service: str, path: str, body: dict, username: str) -> dict:
