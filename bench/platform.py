@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -106,6 +108,7 @@ class Platform:
         self.settings: Settings | None = None
         self.children: dict[str, Child] = {}
         self.target: Target | None = None
+        self.bare: Child | None = None  # the placement ceiling's app, while it is measured
         self.failed = False
 
     # -- start -------------------------------------------------------------------------------
@@ -312,6 +315,46 @@ class Platform:
             time.monotonic() - started,
         )
 
+    @contextmanager
+    def bare_ceiling(self) -> Iterator[str]:
+        """The placement ceiling's app (bench.bare) on the same PostgreSQL, running beside
+        the platform for as long as the block lasts; yields its URL."""
+        assert self.settings is not None and self.settings.database_url
+        port = free_port()
+        self.bare = Child(
+            "bare",
+            [
+                sys.executable,
+                "-m",
+                "bench.bare",
+                "--port",
+                str(port),
+                "--database-url",
+                self.settings.database_url,
+            ],
+            {**os.environ, "POSTGRES_PASSWORD": os.environ.get("POSTGRES_PASSWORD", "")},
+            self.work_dir / "bare.log",
+        )
+        self.bare.start()
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while True:
+                if not self.bare.alive():
+                    raise RuntimeError(f"the bare ceiling app exited: see {self.bare.log_file}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the bare ceiling app not ready in {READY_TIMEOUT_S:.0f}s")
+                time.sleep(0.2)
+            yield url
+        finally:
+            self.bare.stop()
+            self.bare = None
+
     # -- observe -----------------------------------------------------------------------------
     def components(self) -> dict[str, list[psutil.Process]]:
         """The OS processes of each part, for CPU accounting (PostgreSQL: every backend)."""
@@ -326,6 +369,8 @@ class Platform:
             found["postgres"] = self._backends_of_our_database()
         if self.broker is not None and self.broker.process is not None:
             found[self.broker.name] = [psutil.Process(self.broker.process.pid)]
+        if self.bare is not None and self.bare.process is not None:
+            found["bare"] = [psutil.Process(self.bare.process.pid)]
         found["bench"] = [psutil.Process()]
         return found
 
