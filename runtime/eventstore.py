@@ -7,12 +7,14 @@ can never double-count and a stored answer never points at events that were not 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -504,6 +506,44 @@ class GroupCommit:
             pending.done.set()
 
 
+class ReferenceCache:
+    """The last state read of reference aggregates (a dealer, a SKU, a price list, the
+    promotion book, the category tree): what a command reads to decide, and never changes.
+
+    Never a source of truth: ``ServiceApplication.get_references`` asks the event store, in
+    the same statement an uncached read uses, for every event after the cached version of
+    each aggregate, and applies what it finds. The answer is therefore exactly what a full
+    read would give at that moment; the cache only saves decoding and replaying the history
+    that did not change (and the snapshot query). Cached aggregates are never changed: a
+    newer version is a deep copy with the new events applied, so a command still holding
+    the older one reads it unchanged. Bounded: the least recently used go first."""
+
+    def __init__(self, max_aggregates: int = 20_000) -> None:
+        self.max_aggregates = max_aggregates
+        self._lock = threading.Lock()
+        self._known: OrderedDict[UUID, Any] = OrderedDict()
+
+    def get(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+        with self._lock:
+            found = {}
+            for aggregate_id in aggregate_ids:
+                aggregate = self._known.get(aggregate_id)
+                if aggregate is not None:
+                    self._known.move_to_end(aggregate_id)
+                    found[aggregate_id] = aggregate
+            return found
+
+    def put(self, aggregate: Any) -> None:
+        with self._lock:
+            known = self._known.get(aggregate.id)
+            if known is not None and known.version >= aggregate.version:
+                return  # another command read a version at least as new meanwhile
+            self._known[aggregate.id] = aggregate
+            self._known.move_to_end(aggregate.id)
+            while len(self._known) > self.max_aggregates:
+                self._known.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """What a command answers: the body, and the event-store position of its last event."""
@@ -528,6 +568,7 @@ class ServiceApplication(Application[UUID]):
         self.settings = settings
         super().__init__(env=eventsourcing_env(settings, self.service, create_table=create_table))
         self.group_commit = GroupCommit(self.service_recorder, self.service)
+        self.references = ReferenceCache()
 
     def close(self) -> None:
         self.group_commit.close()
@@ -619,6 +660,37 @@ class ServiceApplication(Application[UUID]):
             aggregate_id: project_aggregate(None, history)
             for aggregate_id, history in histories.items()
         }
+
+    def get_references(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """Like ``get_many``, for aggregates the caller reads and must never change (they are
+        shared through ``self.references``). One query when all are cached: the events after
+        each cached version, which brings every one of them up to date exactly."""
+        cached = self.references.get(aggregate_ids)
+        after = {i: cached[i].version if i in cached else 0 for i in aggregate_ids}
+        histories: dict[UUID, list[Any]] = {}
+        uncached = {i: 0 for i in aggregate_ids if i not in cached}
+        if uncached and self.snapshots is not None:
+            table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+            for stored in self.service_recorder.select_aggregates_events(
+                uncached, table=table, latest_only=True
+            ):
+                snapshot = self.mapper.to_domain_event(stored)
+                histories[snapshot.originator_id] = [snapshot]
+                after[snapshot.originator_id] = snapshot.originator_version
+        for stored in self.service_recorder.select_aggregates_events(after):
+            domain_event = self.mapper.to_domain_event(stored)
+            histories.setdefault(domain_event.originator_id, []).append(domain_event)
+        found = {}
+        for aggregate_id in aggregate_ids:
+            aggregate = cached.get(aggregate_id)
+            history = histories.get(aggregate_id)
+            if history:
+                base = copy.deepcopy(aggregate) if aggregate is not None else None
+                aggregate = project_aggregate(base, history)
+                self.references.put(aggregate)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
 
     def save_command(
         self,
