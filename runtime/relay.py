@@ -335,7 +335,8 @@ class Relay:
                 self._producer.send(
                     self.topic,
                     key=envelope.subject.encode(),
-                    value=kafka.encode(envelope.model_dump(mode="json")),
+                    # Serialised once, by pydantic, straight to JSON bytes.
+                    value=envelope.model_dump_json().encode(),
                 )
             )
             previous = position
