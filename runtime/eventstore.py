@@ -643,12 +643,23 @@ class ServiceApplication(Application[UUID]):
     def get_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
         """The current state of several aggregates: their latest snapshots in one query,
         the events after them in another. Missing ids are simply absent from the answer."""
+        histories = self._histories(dict.fromkeys(aggregate_ids, 0), from_snapshots=aggregate_ids)
+        return {
+            aggregate_id: project_aggregate(None, history)
+            for aggregate_id, history in histories.items()
+        }
+
+    def _histories(
+        self, after: dict[UUID, int], *, from_snapshots: Sequence[UUID]
+    ) -> dict[UUID, list[Any]]:
+        """Each aggregate's domain events after the version in ``after``; for those of
+        ``from_snapshots``, its latest snapshot first and the events after that."""
         histories: dict[UUID, list[Any]] = {}
-        after = dict.fromkeys(aggregate_ids, 0)
-        if self.snapshots is not None:
+        after = dict(after)
+        if from_snapshots and self.snapshots is not None:
             table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
             for stored in self.service_recorder.select_aggregates_events(
-                after, table=table, latest_only=True
+                dict.fromkeys(from_snapshots, 0), table=table, latest_only=True
             ):
                 snapshot = self.mapper.to_domain_event(stored)
                 histories[snapshot.originator_id] = [snapshot]
@@ -656,30 +667,17 @@ class ServiceApplication(Application[UUID]):
         for stored in self.service_recorder.select_aggregates_events(after):
             domain_event = self.mapper.to_domain_event(stored)
             histories.setdefault(domain_event.originator_id, []).append(domain_event)
-        return {
-            aggregate_id: project_aggregate(None, history)
-            for aggregate_id, history in histories.items()
-        }
+        return histories
 
     def get_references(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
         """Like ``get_many``, for aggregates the caller reads and must never change (they are
         shared through ``self.references``). One query when all are cached: the events after
         each cached version, which brings every one of them up to date exactly."""
         cached = self.references.get(aggregate_ids)
-        after = {i: cached[i].version if i in cached else 0 for i in aggregate_ids}
-        histories: dict[UUID, list[Any]] = {}
-        uncached = {i: 0 for i in aggregate_ids if i not in cached}
-        if uncached and self.snapshots is not None:
-            table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
-            for stored in self.service_recorder.select_aggregates_events(
-                uncached, table=table, latest_only=True
-            ):
-                snapshot = self.mapper.to_domain_event(stored)
-                histories[snapshot.originator_id] = [snapshot]
-                after[snapshot.originator_id] = snapshot.originator_version
-        for stored in self.service_recorder.select_aggregates_events(after):
-            domain_event = self.mapper.to_domain_event(stored)
-            histories.setdefault(domain_event.originator_id, []).append(domain_event)
+        histories = self._histories(
+            {i: cached[i].version if i in cached else 0 for i in aggregate_ids},
+            from_snapshots=[i for i in aggregate_ids if i not in cached],
+        )
         found = {}
         for aggregate_id in aggregate_ids:
             aggregate = cached.get(aggregate_id)

@@ -31,6 +31,19 @@ def order_of(app: OrdersApplication, quantity: int) -> dict:
     return app.place_order(cmd, actor=HQ, idempotency=None).body
 
 
+def set_price(app: OrdersApplication, unit_price: str) -> None:
+    """Headquarters sets the tier-1 distributors' price of Wuliangye, from today."""
+    app.set_price(
+        "tier1_distributor",
+        WULIANGYE,
+        Decimal(unit_price),
+        effective_from=None,
+        today=TODAY,
+        actor=HQ,
+        idempotency=None,
+    )
+
+
 @pytest.fixture
 def replicas(settings):
     """Two orders processes on one event store (two replicas behind the load balancer)."""
@@ -54,55 +67,23 @@ class TestReferenceDataIsNeverStale:
     def test_a_price_set_by_this_process_prices_the_next_order(self, replicas):
         app, _ = replicas
         assert order_of(app, 2)["total"] == "2598.00"  # list price; the cache now holds all
-        app.set_price(
-            "tier1_distributor",
-            WULIANGYE,
-            Decimal("1199.00"),
-            effective_from=None,
-            today=TODAY,
-            actor=HQ,
-            idempotency=None,
-        )
+        set_price(app, "1199.00")
         assert order_of(app, 2)["total"] == "2398.00"
 
     def test_a_price_set_by_another_replica_prices_the_next_order(self, replicas):
         first, second = replicas
         assert order_of(first, 1)["total"] == "1299.00"
         for price in ("1199.00", "1188.00"):
-            second.set_price(
-                "tier1_distributor",
-                WULIANGYE,
-                Decimal(price),
-                effective_from=None,
-                today=TODAY,
-                actor=HQ,
-                idempotency=None,
-            )
+            set_price(second, price)
             assert order_of(first, 1)["total"] == price
 
     def test_a_cached_aggregate_is_never_changed_in_place(self, replicas):
         app, _ = replicas
         order_of(app, 1)
         price_list_id = PriceList.create_id("tier1_distributor")
-        app.set_price(
-            "tier1_distributor",
-            WULIANGYE,
-            Decimal("1199.00"),
-            effective_from=None,
-            today=TODAY,
-            actor=HQ,
-            idempotency=None,
-        )
+        set_price(app, "1199.00")
         held = app.get_references([price_list_id])[price_list_id]
-        app.set_price(
-            "tier1_distributor",
-            WULIANGYE,
-            Decimal("1099.00"),
-            effective_from=None,
-            today=TODAY,
-            actor=HQ,
-            idempotency=None,
-        )
+        set_price(app, "1099.00")
         newer = app.get_references([price_list_id])[price_list_id]
         assert newer.version == held.version + 1
         assert held.price_on(WULIANGYE, TODAY)[0] == Decimal("1199.00")
