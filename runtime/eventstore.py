@@ -310,6 +310,26 @@ class ServiceRecorder(PostgresProcessRecorder):
             )
             return curs.fetchone() is not None
 
+    def processed_among(self, origins: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which of ``origins`` (service, position) have a tracking record: a whole poll's
+        events asked in one round trip instead of one each."""
+        if not origins:
+            return set()
+        statement = SQL(
+            "SELECT t.application_name, t.notification_id FROM {0}.{1} t "
+            "JOIN unnest(%s::text[], %s::bigint[]) AS o(origin, position) "
+            "ON t.application_name = o.origin AND t.notification_id = o.position"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                statement.format(
+                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+                ),
+                ([o for o, _ in origins], [p for _, p in origins]),
+                prepare=True,
+            )
+            return {(row["application_name"], row["notification_id"]) for row in curs.fetchall()}
+
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
@@ -594,6 +614,9 @@ class ServiceApplication(Application[UUID]):
 
     def is_processed(self, origin: str, position: int) -> bool:
         return self.service_recorder.is_processed(origin, position)
+
+    def processed_among(self, origins: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        return self.service_recorder.processed_among(origins)
 
     def _snapshot(self, processing: ProcessingEvent[UUID]) -> None:
         """Snapshot aggregates that reached their interval (``snapshotting_intervals``), so
