@@ -46,7 +46,7 @@ from bench.workload import (
 from runtime import kafka
 from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres, free_port
 from runtime.settings import PostgresLocation, Settings
-from runtime.supervisor import Child
+from runtime.supervisor import Child, wait_ready
 from services.masterdata.domain import NOT_KNOWN_YET
 
 log = logging.getLogger("bench")
@@ -338,18 +338,7 @@ class Platform:
         self.bare.start()
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while True:
-                if not self.bare.alive():
-                    raise RuntimeError(f"the bare ceiling app exited: see {self.bare.log_file}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the bare ceiling app not ready in {READY_TIMEOUT_S:.0f}s")
-                time.sleep(0.2)
+            wait_ready(f"{url}/healthz", time.monotonic() + READY_TIMEOUT_S, [self.bare])
             yield url
         finally:
             self.bare.stop()

@@ -43,6 +43,7 @@ PLACEMENT_GOAL_PER_S = 250.0
 SAGA_GOAL_PER_S = 150.0
 APPROVED_P99_GOAL_MS = 500.0
 IDLE_GOAL_CORES = 0.05
+IDLE_SETTLE_S = 3.0
 RATIO_GOAL = 0.25
 VISIBLE_P99_GOAL_MS = 250.0
 CATCH_UP_TIMEOUT_S = 60.0
@@ -134,7 +135,10 @@ def catch_up(target: Target, position: str | None) -> float | None:
 
 
 def measure_idle(seconds: float, meter: ResourceMeter) -> ResourceUse:
-    """Cores the platform burns with no traffic at all (consumers polling, relays waiting)."""
+    """Cores the platform burns with no traffic at all (consumers polling, relays waiting),
+    from IDLE_SETTLE_S after the last traffic (the pipeline check): consumers space their
+    polls out only after 2 s without a record (runtime.consumer.IdlePacing)."""
+    time.sleep(IDLE_SETTLE_S)
     meter.start()
     watch("no traffic", seconds, lambda: 0, "orders")
     return meter.stop()
