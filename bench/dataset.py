@@ -1717,9 +1717,9 @@ CHECK_EVERY = 1_000  # after the first CHECK_EVERY records, one in CHECK_EVERY
 
 
 def encode(envelope: Envelope, index: int) -> bytes:
-    """The envelope's Kafka value: the bytes the relay sends
-    (``kafka.encode(envelope.model_dump(mode="json"))``), from pydantic's JSON serializer,
-    which is byte for byte the same and four times cheaper; checked on a sample."""
+    """The envelope's Kafka value: the bytes the relay sends (``envelope.model_dump_json()``),
+    byte for byte the same as ``kafka.encode(envelope.model_dump(mode="json"))`` and four
+    times cheaper; checked against that on a sample."""
     value = envelope.model_dump_json().encode()
     if index < CHECK_EVERY or index % CHECK_EVERY == 0:
         from runtime import kafka

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import psutil
@@ -65,6 +65,15 @@ class ResourceUse:
     machine_cores: int
     busiest_neighbours: list[tuple[str, float]]
     database_sessions_opened: int | None
+    seconds: float = 0.0  # the phase's wall-clock length
+
+    def cpu_ms_per(self, count: int, components: Iterable[str]) -> float | None:
+        """Milliseconds of CPU that ``components`` spent per unit of work (``count`` units
+        done in the phase), from each process's own CPU counters."""
+        if count <= 0:
+            return None
+        spent = sum(self.cores.get(name, 0.0) for name in components) * self.seconds
+        return round(spent * 1000 / count, 2)
 
 
 def _cpu_by_process() -> dict[int, tuple[float, int, str]]:
@@ -143,4 +152,30 @@ class ResourceMeter:
             database_sessions_opened=None
             if sessions is None or self._sessions is None
             else sessions - self._sessions,
+            seconds=round(wall, 3),
         )
+
+
+def _status_kb(process: psutil.Process, field: str) -> int:
+    """A figure of /proc/<pid>/status in kB (Linux; 0 elsewhere or once it is gone)."""
+    try:
+        with open(f"/proc/{process.pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def memory_mb(components: Components) -> dict[str, dict[str, float]]:
+    """Per component: its peak resident set (VmHWM: the largest of its processes, PostgreSQL's
+    backends each apart) and its resident set now (VmRSS, summed over its processes)."""
+    found = {}
+    for name, processes in components.items():
+        peak_kb = max((_status_kb(p, "VmHWM") for p in processes), default=0)
+        found[name] = {
+            "peak_rss_mb": round(peak_kb / 1024, 1),
+            "rss_mb": round(sum(_status_kb(p, "VmRSS") for p in processes) / 1024, 1),
+        }
+    return found

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -44,7 +46,7 @@ from bench.workload import (
 from runtime import kafka
 from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres, free_port
 from runtime.settings import PostgresLocation, Settings
-from runtime.supervisor import Child
+from runtime.supervisor import Child, wait_ready
 from services.masterdata.domain import NOT_KNOWN_YET
 
 log = logging.getLogger("bench")
@@ -106,6 +108,7 @@ class Platform:
         self.settings: Settings | None = None
         self.children: dict[str, Child] = {}
         self.target: Target | None = None
+        self.bare: Child | None = None  # the placement ceiling's app, while it is measured
         self.failed = False
 
     # -- start -------------------------------------------------------------------------------
@@ -312,6 +315,35 @@ class Platform:
             time.monotonic() - started,
         )
 
+    @contextmanager
+    def bare_ceiling(self) -> Iterator[str]:
+        """The placement ceiling's app (bench.bare) on the same PostgreSQL, running beside
+        the platform for as long as the block lasts; yields its URL."""
+        assert self.settings is not None and self.settings.database_url
+        port = free_port()
+        self.bare = Child(
+            "bare",
+            [
+                sys.executable,
+                "-m",
+                "bench.bare",
+                "--port",
+                str(port),
+                "--database-url",
+                self.settings.database_url,
+            ],
+            {**os.environ, "POSTGRES_PASSWORD": os.environ.get("POSTGRES_PASSWORD", "")},
+            self.work_dir / "bare.log",
+        )
+        self.bare.start()
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(f"{url}/healthz", time.monotonic() + READY_TIMEOUT_S, [self.bare])
+            yield url
+        finally:
+            self.bare.stop()
+            self.bare = None
+
     # -- observe -----------------------------------------------------------------------------
     def components(self) -> dict[str, list[psutil.Process]]:
         """The OS processes of each part, for CPU accounting (PostgreSQL: every backend)."""
@@ -326,6 +358,8 @@ class Platform:
             found["postgres"] = self._backends_of_our_database()
         if self.broker is not None and self.broker.process is not None:
             found[self.broker.name] = [psutil.Process(self.broker.process.pid)]
+        if self.bare is not None and self.bare.process is not None:
+            found["bare"] = [psutil.Process(self.bare.process.pid)]
         found["bench"] = [psutil.Process()]
         return found
 

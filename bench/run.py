@@ -24,7 +24,7 @@ from datetime import datetime
 import httpx
 
 from bench.ceiling import CeilingResult, measure_ceiling
-from bench.measure import ResourceMeter
+from bench.measure import ResourceMeter, ResourceUse, memory_mb, watch
 from bench.platform import Platform, PlatformStartFailed, Target
 from bench.report import Row, ms, per_s, render_resources, render_table, verdict, write_json
 from bench.saga import SagaResult, measure_saga
@@ -34,6 +34,16 @@ from bench.workload import HQ
 
 log = logging.getLogger("bench")
 
+# Issue 18's goals. CPU per order is summed from each process's own CPU counters, so that
+# it holds on a shared, noisy machine where rates do not.
+CPU_PER_APPROVED_GOAL_MS = 10.0  # every process of the platform, PostgreSQL and broker too
+ORDERS_CPU_PER_PLACED_GOAL_MS = 2.0  # the orders process alone
+BARE_RATIO_GOAL = 0.6  # placement through the platform / the bare app (bench.bare)
+PLACEMENT_GOAL_PER_S = 250.0
+SAGA_GOAL_PER_S = 150.0
+APPROVED_P99_GOAL_MS = 500.0
+IDLE_GOAL_CORES = 0.05
+IDLE_SETTLE_S = 3.0
 RATIO_GOAL = 0.25
 VISIBLE_P99_GOAL_MS = 250.0
 CATCH_UP_TIMEOUT_S = 60.0
@@ -71,6 +81,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up (2)")
     parser.add_argument(
+        "--idle", type=float, default=10.0, help="seconds of the idle phase, no traffic (10)"
+    )
+    parser.add_argument(
         "--senders",
         type=int,
         default=256,
@@ -89,7 +102,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.smoke:
-        args.duration, args.ceiling_duration, args.warmup = 1.0, 1.0, 0.5
+        args.duration, args.ceiling_duration, args.warmup, args.idle = 1.0, 1.0, 0.5, 1.0
         args.rate, args.saga_rate = 20.0, 10.0
     if (
         min(args.concurrency, args.senders) < 1
@@ -121,9 +134,21 @@ def catch_up(target: Target, position: str | None) -> float | None:
                 )
 
 
+def measure_idle(seconds: float, meter: ResourceMeter) -> ResourceUse:
+    """Cores the platform burns with no traffic at all (consumers polling, relays waiting),
+    from IDLE_SETTLE_S after the last traffic (the pipeline check): consumers space their
+    polls out only after 2 s without a record (runtime.consumer.IdlePacing)."""
+    time.sleep(IDLE_SETTLE_S)
+    meter.start()
+    watch("no traffic", seconds, lambda: 0, "orders")
+    return meter.stop()
+
+
 def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> dict:
     meter = ResourceMeter(platform.components, platform.database_sessions)
     c = args.concurrency
+    print(f"\n[0/4] idle: the platform with no traffic for {args.idle:g} s")
+    idle = measure_idle(args.idle, meter)
     print(f"\n[1/4] ceiling: PostgreSQL commits of one row, {c} and 1 connection(s)")
     ceiling_c = measure_ceiling(
         target.database_dsn, connections=c, seconds=args.ceiling_duration, meter=meter
@@ -145,6 +170,11 @@ def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> 
     )
     log.info("waiting for the read model to catch up with %s", placement.last_position)
     caught_up = catch_up(target, placement.last_position)
+    print(f"\n[2b/4] ceiling: a bare FastAPI app appending one event, {c} clients (closed loop)")
+    with platform.bare_ceiling() as bare_url:
+        bare = measure_throughput(
+            bare_url, concurrency=c, warmup=args.warmup, seconds=args.duration, meter=meter
+        )
     print(f"\n[3/4] command to visible at {args.rate:g} orders/s (open loop)")
     visibility = measure_visibility(
         target.orders_url,
@@ -166,6 +196,9 @@ def run_phases(args: argparse.Namespace, platform: Platform, target: Target) -> 
         meter=meter,
     )
     return {
+        "idle": idle,
+        "bare": bare,
+        "memory": memory_mb(platform.components()),
         "ceiling_1": ceiling_1,
         "ceiling_c": ceiling_c,
         "placement": placement,
@@ -259,6 +292,138 @@ def build_report(phases: dict) -> tuple[list[Row], dict]:
     return rows, goals
 
 
+NOT_PLATFORM = frozenset({"bench", "bare", "kernel", "neighbours", "unattributed"})
+
+
+def platform_components(use: ResourceUse) -> list[str]:
+    """The platform's own processes in a phase: its services, PostgreSQL and the broker."""
+    return [name for name in use.cores if name not in NOT_PLATFORM]
+
+
+def cpu_breakdown(use: ResourceUse, count: int) -> dict[str, float | None]:
+    """CPU milliseconds per unit of work of each platform process, and their total."""
+    names = platform_components(use)
+    found = {name: use.cpu_ms_per(count, [name]) for name in names}
+    found["total"] = use.cpu_ms_per(count, names)
+    return found
+
+
+def issue18_goals(phases: dict) -> tuple[list[Row], dict]:
+    """Issue 18's goals, each with its figure and verdict (goals 4 and 5: see the rows)."""
+    idle: ResourceUse = phases["idle"]
+    placement: ThroughputResult = phases["placement"]
+    bare: ThroughputResult = phases["bare"]
+    saga: SagaResult = phases["saga"]
+    approved = round(saga.approved_per_s * saga.resources.seconds)
+    per_approved = cpu_breakdown(saga.resources, approved)
+    orders_ms = placement.resources.cpu_ms_per(placement.commands, ["orders"])
+    bare_ratio = placement.commands_per_s / bare.commands_per_s if bare.commands_per_s else 0.0
+    idle_cores = round(sum(idle.cores[name] for name in platform_components(idle)), 2)
+    approved_p99 = saga.approved_latency["p99_ms"]
+
+    def at_most(value: float | None, goal: float) -> str:
+        return verdict(None if value is None else value <= goal)
+
+    rows = [
+        Row("Issue 18 goals", ""),
+        Row(
+            "1. CPU per approved order, whole platform",
+            ms(per_approved["total"]),
+            goal=f"<= {CPU_PER_APPROVED_GOAL_MS:g} ms",
+            result=at_most(per_approved["total"], CPU_PER_APPROVED_GOAL_MS),
+        ),
+        *(
+            Row(f"     {name}", ms(value))
+            for name, value in sorted(per_approved.items(), key=lambda item: -(item[1] or 0))
+            if name != "total"
+        ),
+        Row(
+            "1. orders process CPU per placed order",
+            ms(orders_ms),
+            goal=f"<= {ORDERS_CPU_PER_PLACED_GOAL_MS:g} ms",
+            result=at_most(orders_ms, ORDERS_CPU_PER_PLACED_GOAL_MS),
+        ),
+        Row(
+            "2. placement / bare FastAPI+eventsourcing",
+            per_s(placement.commands_per_s, "cmd"),
+            per_s(bare.commands_per_s, "cmd"),
+            f"{bare_ratio:.2f}",
+            f">= {BARE_RATIO_GOAL:g}",
+            verdict(bare_ratio >= BARE_RATIO_GOAL),
+        ),
+        Row(
+            "2. placement rate",
+            per_s(placement.commands_per_s, "cmd"),
+            goal=f">= {PLACEMENT_GOAL_PER_S:g} /s",
+            result=verdict(placement.commands_per_s >= PLACEMENT_GOAL_PER_S),
+        ),
+        Row(
+            f"3. saga approved (offered {saga.target_rate:g}/s)",
+            f"{saga.approved_per_s:,.1f} /s",
+            goal=f">= {SAGA_GOAL_PER_S:g} /s",
+            result=verdict(saga.approved_per_s >= SAGA_GOAL_PER_S),
+        ),
+        Row(
+            "3. placed→approved p99 at the offered rate",
+            ms(approved_p99),
+            goal=f"< {APPROVED_P99_GOAL_MS:g} ms",
+            result=verdict(None if approved_p99 is None else approved_p99 < APPROVED_P99_GOAL_MS),
+        ),
+        Row("4. flat with 10k/100k/1M events stored", "not measured here", result="n/a"),
+        Row("5. read side (python -m bench.readmodels)", "see its report", result="n/a"),
+        Row(
+            "6. idle: platform cores, no traffic",
+            f"{idle_cores:.2f} cores",
+            goal=f"< {IDLE_GOAL_CORES:g}",
+            result=verdict(idle_cores < IDLE_GOAL_CORES),
+        ),
+        *(
+            Row(f"     {name}", f"{idle.cores[name]:.3f}")
+            for name in sorted(platform_components(idle), key=lambda n: -idle.cores[n])
+        ),
+        Row("7. peak RSS per process (report)", ""),
+        *(
+            Row(f"     {name}", f"{figures['peak_rss_mb']:,.0f} MB")
+            for name, figures in phases["memory"].items()
+            if name not in NOT_PLATFORM
+        ),
+    ]
+    goals = {
+        "cpu_ms_per_approved_order": {
+            "measured": per_approved,
+            "goal": f"<= {CPU_PER_APPROVED_GOAL_MS}",
+            "result": at_most(per_approved["total"], CPU_PER_APPROVED_GOAL_MS),
+        },
+        "orders_cpu_ms_per_placed_order": {
+            "measured": orders_ms,
+            "goal": f"<= {ORDERS_CPU_PER_PLACED_GOAL_MS}",
+            "result": at_most(orders_ms, ORDERS_CPU_PER_PLACED_GOAL_MS),
+        },
+        "placement_to_bare_ratio": {
+            "measured": round(bare_ratio, 3),
+            "bare_per_s": bare.commands_per_s,
+            "goal": f">= {BARE_RATIO_GOAL} and >= {PLACEMENT_GOAL_PER_S}/s",
+            "result": verdict(
+                bare_ratio >= BARE_RATIO_GOAL and placement.commands_per_s >= PLACEMENT_GOAL_PER_S
+            ),
+        },
+        "saga_approved_per_s": {
+            "measured": saga.approved_per_s,
+            "p99_ms": approved_p99,
+            "goal": f">= {SAGA_GOAL_PER_S}, p99 < {APPROVED_P99_GOAL_MS}",
+            "result": verdict(saga.approved_per_s >= SAGA_GOAL_PER_S),
+        },
+        "idle_cores": {
+            "measured": idle_cores,
+            "by_process": {n: idle.cores[n] for n in platform_components(idle)},
+            "goal": f"< {IDLE_GOAL_CORES}",
+            "result": verdict(idle_cores < IDLE_GOAL_CORES),
+        },
+        "memory_mb": phases["memory"],
+    }
+    return rows, goals
+
+
 def print_saga_anomalies(saga: SagaResult) -> None:
     """Every order of the saga phase should be approved: say so when some were not."""
     failed_posts = saga.orders - saga.placed
@@ -277,13 +442,15 @@ def print_resources(args: argparse.Namespace, phases: dict) -> None:
     noisy: list[str] = []
     print("\nCPU: cores busy on average during each phase; PostgreSQL sessions opened")
     for label, key in (
+        ("idle", "idle"),
+        ("bare ceiling", "bare"),
         ("ceiling, 1 conn", "ceiling_1"),
         (f"ceiling, {args.concurrency} conn", "ceiling_c"),
         ("order placement", "placement"),
         ("command-to-visible", "visibility"),
         ("saga", "saga"),
     ):
-        use = phases[key].resources
+        use = phases[key] if key == "idle" else phases[key].resources
         print(render_resources(label, use))
         if use.cores.get("neighbours", 0) > NOISY_NEIGHBOUR_CORES:
             busiest = ", ".join(f"{name} {cores:.2f}" for name, cores in use.busiest_neighbours)
@@ -322,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("platform up in %.1fs", start_s)
         phases = run_phases(args, platform, target)
         rows, goals = build_report(phases)
-        print("\n" + render_table(rows))
+        goal_rows, goals["issue_18"] = issue18_goals(phases)
+        print("\n" + render_table([*rows, *goal_rows]))
         print(
             "\nAll four processes run in every phase: the orders placed in phases 2 and 3 also "
             "go through\nthe saga (finance and inventory reserve, orders approves) while they "
@@ -339,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
                 "1": phases["ceiling_1"].as_dict(),
                 str(args.concurrency): phases["ceiling_c"].as_dict(),
             },
+            "idle": phases["idle"],
+            "bare_ceiling": phases["bare"].as_dict(),
             "placement": phases["placement"].as_dict(),
             "catch_up_after_placement_s": phases["catch_up_s"],
             "command_to_visible": phases["visibility"].as_dict(),

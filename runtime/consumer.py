@@ -13,11 +13,10 @@ consumer's dead-letter topic with the reason before the batch commits; the consu
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,10 +68,49 @@ class Handler(Protocol):
     def open_batch(self) -> AbstractContextManager[Batch]: ...
 
 
+class IdlePacing:
+    """How often an idle consumer asks the broker for more.
+
+    Every poll sends fetch requests, each held by the broker for at most ``fetch_max_wait_ms``
+    (50 ms: the embedded broker does not answer a held fetch when records arrive, so a longer
+    wait would add its length to every event's latency). Polled back to back, an idle
+    consumer costs ~0.02 cores of its own and ~0.01 of the broker's: with fourteen consumers
+    on the platform, idle ``make run`` burnt about half a core. After ``idle_after_s`` without
+    a record, polls are spaced ``idle_period_s`` apart instead; the first record ends the
+    pause. Under load nothing changes; the first event after a quiet spell waits at most
+    ``idle_period_s`` more."""
+
+    def __init__(
+        self,
+        *,
+        idle_after_s: float = 2.0,
+        idle_period_s: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.idle_after_s = idle_after_s
+        self.idle_period_s = idle_period_s
+        self.clock = clock
+        self._last_record = clock()
+
+    @property
+    def idle(self) -> bool:
+        return self.clock() - self._last_record >= self.idle_after_s
+
+    def records_seen(self) -> None:
+        self._last_record = self.clock()
+
+    def pause_after_empty_poll(self, poll_started: float) -> float:
+        """Seconds to wait before the next poll (0: poll again at once)."""
+        if not self.idle:
+            return 0.0
+        return max(0.0, self.idle_period_s - (self.clock() - poll_started))
+
+
 def decode(record: ConsumerRecord) -> Envelope:
     """Parse a record into an envelope (raises ValueError / ValidationError if it is poison)."""
-    payload = json.loads(record.value)
-    return Envelope.model_validate(payload)
+    # Parsed and validated in one pass from the bytes (pydantic's JSON parser), not through
+    # a dict built by json.loads first.
+    return Envelope.model_validate_json(record.value)
 
 
 class ConsumerRuntime:
@@ -84,6 +122,7 @@ class ConsumerRuntime:
         topics: list[str],
         consumer_name: str | None = None,
         poll_timeout_ms: int = 100,
+        idle_poll_timeout_ms: int = 50,
         max_records: int | None = None,
         topic_check_interval_s: float = 1.0,
     ) -> None:
@@ -95,6 +134,8 @@ class ConsumerRuntime:
         self.group_id = settings.consumer_group(self.name)
         self.dead_letter_topic = settings.dead_letter_topic(self.name)
         self.poll_timeout_ms = poll_timeout_ms
+        self.idle_poll_timeout_ms = idle_poll_timeout_ms
+        self.pacing = IdlePacing()
         self.max_records = max_records or settings.consumer_max_poll_records
         self.topic_check_interval_s = topic_check_interval_s
         self.replay_from_start = False
@@ -170,9 +211,16 @@ class ConsumerRuntime:
                         if consumer.assignment():
                             consumer.seek_to_beginning(*consumer.assignment())
                     next_topic_check = time.monotonic() + self.topic_check_interval_s
-                polled = consumer.poll(timeout_ms=self.poll_timeout_ms)
+                poll_started = time.monotonic()
+                polled = consumer.poll(
+                    timeout_ms=self.idle_poll_timeout_ms
+                    if self.pacing.idle
+                    else self.poll_timeout_ms
+                )
                 if not polled:
+                    self.stopping.wait(self.pacing.pause_after_empty_poll(poll_started))
                     continue
+                self.pacing.records_seen()
                 started = time.perf_counter()
                 self._process(polled, dead_letters)
                 offsets = {

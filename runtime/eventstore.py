@@ -7,12 +7,14 @@ can never double-count and a stored answer never points at events that were not 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -308,6 +310,26 @@ class ServiceRecorder(PostgresProcessRecorder):
             )
             return curs.fetchone() is not None
 
+    def processed_among(self, origins: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which of ``origins`` (service, position) have a tracking record: a whole poll's
+        events asked in one round trip instead of one each."""
+        if not origins:
+            return set()
+        statement = SQL(
+            "SELECT t.application_name, t.notification_id FROM {0}.{1} t "
+            "JOIN unnest(%s::text[], %s::bigint[]) AS o(origin, position) "
+            "ON t.application_name = o.origin AND t.notification_id = o.position"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                statement.format(
+                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+                ),
+                ([o for o, _ in origins], [p for _, p in origins]),
+                prepare=True,
+            )
+            return {(row["application_name"], row["notification_id"]) for row in curs.fetchall()}
+
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
@@ -504,6 +526,44 @@ class GroupCommit:
             pending.done.set()
 
 
+class ReferenceCache:
+    """The last state read of reference aggregates (a dealer, a SKU, a price list, the
+    promotion book, the category tree): what a command reads to decide, and never changes.
+
+    Never a source of truth: ``ServiceApplication.get_references`` asks the event store, in
+    the same statement an uncached read uses, for every event after the cached version of
+    each aggregate, and applies what it finds. The answer is therefore exactly what a full
+    read would give at that moment; the cache only saves decoding and replaying the history
+    that did not change (and the snapshot query). Cached aggregates are never changed: a
+    newer version is a deep copy with the new events applied, so a command still holding
+    the older one reads it unchanged. Bounded: the least recently used go first."""
+
+    def __init__(self, max_aggregates: int = 20_000) -> None:
+        self.max_aggregates = max_aggregates
+        self._lock = threading.Lock()
+        self._known: OrderedDict[UUID, Any] = OrderedDict()
+
+    def get(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+        with self._lock:
+            found = {}
+            for aggregate_id in aggregate_ids:
+                aggregate = self._known.get(aggregate_id)
+                if aggregate is not None:
+                    self._known.move_to_end(aggregate_id)
+                    found[aggregate_id] = aggregate
+            return found
+
+    def put(self, aggregate: Any) -> None:
+        with self._lock:
+            known = self._known.get(aggregate.id)
+            if known is not None and known.version >= aggregate.version:
+                return  # another command read a version at least as new meanwhile
+            self._known[aggregate.id] = aggregate
+            self._known.move_to_end(aggregate.id)
+            while len(self._known) > self.max_aggregates:
+                self._known.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """What a command answers: the body, and the event-store position of its last event."""
@@ -528,6 +588,7 @@ class ServiceApplication(Application[UUID]):
         self.settings = settings
         super().__init__(env=eventsourcing_env(settings, self.service, create_table=create_table))
         self.group_commit = GroupCommit(self.service_recorder, self.service)
+        self.references = ReferenceCache()
 
     def close(self) -> None:
         self.group_commit.close()
@@ -553,6 +614,9 @@ class ServiceApplication(Application[UUID]):
 
     def is_processed(self, origin: str, position: int) -> bool:
         return self.service_recorder.is_processed(origin, position)
+
+    def processed_among(self, origins: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        return self.service_recorder.processed_among(origins)
 
     def _snapshot(self, processing: ProcessingEvent[UUID]) -> None:
         """Snapshot aggregates that reached their interval (``snapshotting_intervals``), so
@@ -602,12 +666,23 @@ class ServiceApplication(Application[UUID]):
     def get_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
         """The current state of several aggregates: their latest snapshots in one query,
         the events after them in another. Missing ids are simply absent from the answer."""
+        histories = self._histories(dict.fromkeys(aggregate_ids, 0), from_snapshots=aggregate_ids)
+        return {
+            aggregate_id: project_aggregate(None, history)
+            for aggregate_id, history in histories.items()
+        }
+
+    def _histories(
+        self, after: dict[UUID, int], *, from_snapshots: Sequence[UUID]
+    ) -> dict[UUID, list[Any]]:
+        """Each aggregate's domain events after the version in ``after``; for those of
+        ``from_snapshots``, its latest snapshot first and the events after that."""
         histories: dict[UUID, list[Any]] = {}
-        after = dict.fromkeys(aggregate_ids, 0)
-        if self.snapshots is not None:
+        after = dict(after)
+        if from_snapshots and self.snapshots is not None:
             table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
             for stored in self.service_recorder.select_aggregates_events(
-                after, table=table, latest_only=True
+                dict.fromkeys(from_snapshots, 0), table=table, latest_only=True
             ):
                 snapshot = self.mapper.to_domain_event(stored)
                 histories[snapshot.originator_id] = [snapshot]
@@ -615,10 +690,28 @@ class ServiceApplication(Application[UUID]):
         for stored in self.service_recorder.select_aggregates_events(after):
             domain_event = self.mapper.to_domain_event(stored)
             histories.setdefault(domain_event.originator_id, []).append(domain_event)
-        return {
-            aggregate_id: project_aggregate(None, history)
-            for aggregate_id, history in histories.items()
-        }
+        return histories
+
+    def get_references(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """Like ``get_many``, for aggregates the caller reads and must never change (they are
+        shared through ``self.references``). One query when all are cached: the events after
+        each cached version, which brings every one of them up to date exactly."""
+        cached = self.references.get(aggregate_ids)
+        histories = self._histories(
+            {i: cached[i].version if i in cached else 0 for i in aggregate_ids},
+            from_snapshots=[i for i in aggregate_ids if i not in cached],
+        )
+        found = {}
+        for aggregate_id in aggregate_ids:
+            aggregate = cached.get(aggregate_id)
+            history = histories.get(aggregate_id)
+            if history:
+                base = copy.deepcopy(aggregate) if aggregate is not None else None
+                aggregate = project_aggregate(base, history)
+                self.references.put(aggregate)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
 
     def save_command(
         self,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, replace
 
 from kafka import KafkaConsumer, TopicPartition
@@ -25,10 +26,12 @@ from contracts import identity
 from contracts.envelope import Envelope, UnknownEventType
 from contracts.registry import decode_data
 from runtime import kafka
-from runtime.consumer import decode
+from runtime.consumer import IdlePacing, decode
 from runtime.settings import ApiKeyGrant, Settings
 
 log = logging.getLogger(__name__)
+# How often the replica asks whether its topic was lost and created again (a broker restart).
+TOPIC_CHECK_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -160,9 +163,16 @@ class IdentityReplicaConsumer:
         start_ends = consumer.end_offsets(partitions)
         self.running.set()
         self.last_error = None
-        checks = 0
+        next_check = time.monotonic() + TOPIC_CHECK_S
+        pacing = IdlePacing()
         while not self.stopping.is_set():
-            for records in consumer.poll(timeout_ms=100).values():
+            poll_started = time.monotonic()
+            polled = consumer.poll(timeout_ms=50 if pacing.idle else 100)
+            if polled:
+                pacing.records_seen()
+            else:
+                self.stopping.wait(pacing.pause_after_empty_poll(poll_started))
+            for records in polled.values():
                 for record in records:
                     try:
                         self.replica.apply(decode(record))
@@ -172,7 +182,9 @@ class IdentityReplicaConsumer:
                 consumer.position(tp) >= end for tp, end in start_ends.items()
             ):
                 self.replica.caught_up.set()
-            checks += 1
-            if checks % 20 == 0 and kafka.topic_id(admin, self.topic) not in (None, topic_id):
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + TOPIC_CHECK_S
+                if kafka.topic_id(admin, self.topic) in (None, topic_id):
+                    continue
                 log.warning("identity replica: %s was recreated; reading it again", self.topic)
                 return

@@ -139,9 +139,25 @@ class _ProcessBatch:
         self.one_by_one = False
         self.seen: set[tuple[str, int]] = set()
         self.dead_lettered: list[Envelope] = []
+        # Origins whose tracking records apply_all read for the whole poll, and those found.
+        self.asked: set[tuple[str, int]] = set()
+        self.processed_before: set[tuple[str, int]] = set()
 
     def apply_all(self, envelopes: list[Envelope]) -> list[Applied]:
+        # Which of the poll's events were processed already, in one round trip. Only a
+        # shortcut: an event another member processes after this read is caught when the
+        # batch's tracking records are inserted (the batch is then decided one by one, each
+        # event checked again).
+        asked = [(e.source, e.position) for e in envelopes if self._concerns(e)]
+        self.processed_before = self.app.processed_among(asked)
+        self.asked = set(asked)
         return [self.apply(envelope) for envelope in envelopes]
+
+    def _concerns(self, envelope: Envelope) -> bool:
+        try:
+            return handler_for(envelope.type, self.manager.policies) is not None
+        except UnknownEventType:
+            return True  # dead-lettered, and tracked
 
     def apply(self, envelope: Envelope) -> Applied:
         unreadable: UnknownEventType | None = None
@@ -152,7 +168,9 @@ class _ProcessBatch:
         if policy is None and unreadable is None:
             return Applied(Outcome.IGNORED)  # not this saga's concern: nothing to record
         origin = (envelope.source, envelope.position)
-        if origin in self.seen or self.app.is_processed(*origin):
+        if origin in self.seen or origin in self.processed_before:
+            return Applied(Outcome.DUPLICATE)
+        if origin not in self.asked and self.app.is_processed(*origin):
             return Applied(Outcome.DUPLICATE)
         self.seen.add(origin)
         if policy is None:

@@ -285,7 +285,9 @@ class Relay:
             return
         self._last_topic_check = now
         current_id = kafka.ensure_topic(self._admin, self.topic, self.settings)
-        state = self.load_state()
+        # Holding the lock, this relay is the only writer of its state: the copy it keeps is
+        # current, and reading it back every second would only cost two round trips.
+        state = self._state if self._state is not None else self.load_state()
         if state.topic_id == current_id:
             return
         if state.topic_id is not None and state.position > 0:
@@ -333,7 +335,8 @@ class Relay:
                 self._producer.send(
                     self.topic,
                     key=envelope.subject.encode(),
-                    value=kafka.encode(envelope.model_dump(mode="json")),
+                    # Serialised once, by pydantic, straight to JSON bytes.
+                    value=envelope.model_dump_json().encode(),
                 )
             )
             previous = position

@@ -230,7 +230,8 @@ def _ensure_database(server_url: str, name: str) -> str:
     return location.model_copy(update={"dbname": name}).dsn()
 
 
-def _wait_ready(url: str, deadline: float, children: list[Child]) -> None:
+def wait_ready(url: str, deadline: float, children: list[Child]) -> None:
+    """Until ``url`` answers 200; fails when one of ``children`` exits or at ``deadline``."""
     while True:
         for child in children:
             if child.process is not None and child.process.poll() is not None:
@@ -376,7 +377,7 @@ def run_platform(settings: Settings, *, seed: bool = True, kafka: str = "embedde
             children.append(child)
         deadline = time.monotonic() + 60
         for child in children:
-            _wait_ready(
+            wait_ready(
                 f"http://127.0.0.1:{settings.port_of(child.name)}/readyz", deadline, children
             )
         # The reference ERP consumer (erp/): downstream of the platform, it reads the

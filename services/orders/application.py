@@ -361,9 +361,11 @@ class OrdersApplication(ServiceApplication):
         dealer_id = Dealer.create_id(cmd.dealer_code)
         # One query: the dealer, the SKUs and every grade's price list (the dealer's grade is
         # only known once it is read).
-        # The promotions and categories come in the same query.
+        # The promotions and categories come in the same query. All are reference data this
+        # command only reads: kept between commands, and brought up to date by that same
+        # query (the events after each one's cached version), so never stale.
         price_lists = [PriceList.create_id(grade) for grade in DealerGrade]
-        found = self.get_many(
+        found = self.get_references(
             [
                 dealer_id,
                 *(Product.create_id(sku) for sku in skus),

@@ -1,0 +1,40 @@
+"""An idle consumer spaces its polls out; one that is receiving polls back to back."""
+
+import pytest
+
+from runtime.consumer import IdlePacing
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TestIdlePacing:
+    def test_polls_back_to_back_while_records_keep_coming(self):
+        clock = Clock()
+        pacing = IdlePacing(idle_after_s=2.0, idle_period_s=0.25, clock=clock)
+        clock.now += 1.5
+        assert not pacing.idle
+        assert pacing.pause_after_empty_poll(poll_started=clock.now - 0.1) == 0.0
+
+    def test_spaces_polls_after_a_quiet_spell(self):
+        clock = Clock()
+        pacing = IdlePacing(idle_after_s=2.0, idle_period_s=0.25, clock=clock)
+        clock.now += 2.0
+        assert pacing.idle
+        # The poll itself took 50 ms of the period: wait the rest.
+        assert pacing.pause_after_empty_poll(poll_started=clock.now - 0.05) == pytest.approx(0.2)
+        assert pacing.pause_after_empty_poll(poll_started=clock.now - 0.3) == 0.0
+
+    def test_the_first_record_ends_the_pause(self):
+        clock = Clock()
+        pacing = IdlePacing(idle_after_s=2.0, idle_period_s=0.25, clock=clock)
+        clock.now += 10.0
+        assert pacing.idle
+        pacing.records_seen()
+        assert not pacing.idle
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 0.0
