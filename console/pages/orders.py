@@ -182,8 +182,8 @@ def routes(console: Console) -> APIRouter:
         warehouses = optional(
             session, f"{urls.query}/branches/{branch}/warehouses", {"kind": "branch"}
         )
-        if warehouses is None:
-            return None
+        if warehouses is None or not warehouses["items"]:
+            return None  # not the user's to see, or no branch warehouse known yet
         available: dict[str, int] = {}
         for warehouse in warehouses["items"]:
             levels = optional(

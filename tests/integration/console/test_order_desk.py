@@ -90,6 +90,22 @@ def in_queue(page, order_id: str, status: str) -> bool:
 
 def test_the_clerk_sees_the_preview_the_order_is_then_booked_at(browser, page, platform):
     clerk = token_of(platform, "cd.clerk")
+
+    def stock_at_chengdu() -> list[dict]:
+        params = {"warehouse": "WH-CD", "sku": WULIANGYE}
+        answer = platform["query"].get("/branches/CD/inventory", params=params, headers=clerk)
+        return answer.json()["items"]
+
+    # The demo company's stock, as the read models have it once they caught up with seeding.
+    wait_until(stock_at_chengdu, what="the Chengdu warehouse's stock in the query API")
+    wait_until(
+        lambda: (
+            platform["query"]
+            .get("/branches/CD/warehouses", params={"kind": "branch"}, headers=clerk)
+            .json()["items"]
+        ),
+        what="the Chengdu warehouse in the lists",
+    )
     sign_in(page, "cd.clerk")
     # With script: the preview follows the lines as they are typed. 12 bottles of Wuliangye
     # for a tier-1 dealer: ¥1,199.00 less 3 % (NONGXIANG-3PCT), and one free (SPRING-WLY-10-1).
@@ -109,13 +125,7 @@ def test_the_clerk_sees_the_preview_the_order_is_then_booked_at(browser, page, p
     available = Decimal(statement["credit_limit"]) - Decimal(statement["exposure"])
     assert page.locator("#preview-available").inner_text() == yuan(available)
     assert page.locator("#preview-credit").get_attribute("data-within") == "true"
-    stock = (
-        platform["query"]
-        .get(
-            "/branches/CD/inventory", params={"warehouse": "WH-CD", "sku": WULIANGYE}, headers=clerk
-        )
-        .json()["items"]
-    )
+    stock = stock_at_chengdu()
     assert [r["cells"][7] for r in with_script] == [str(stock[0]["available"])] * 2
 
     # Without script: the "preview" button renders the same preview server-side.
