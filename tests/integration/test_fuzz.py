@@ -1,4 +1,4 @@
-"""Schemathesis against the five apps, each serving its own OpenAPI document, on real
+"""Schemathesis against the six apps, each serving its own OpenAPI document, on real
 PostgreSQL and the real broker with the demo company seeded: every default check (no server
 error, every status, content type, header and body as documented, schema-valid data accepted
 and invalid data refused, missing headers refused, undeclared methods 405 with Allow), a
@@ -25,6 +25,7 @@ from services.finance import bootstrap as finance_process
 from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
 from services.orders import bootstrap as orders_process
+from services.warnings import bootstrap as warnings_process
 from tests.platform import serving
 
 pytestmark = pytest.mark.integration
@@ -43,6 +44,7 @@ def test_every_operation_answers_as_its_openapi_document_says(settings, tmp_path
         "inventory": inventory_process.build,
         "finance": finance_process.build,
         "identity": identity_process.build,
+        "warnings": warnings_process.build,
         "query": query_process.build,
     }
     with ExitStack() as stack:
@@ -54,6 +56,7 @@ def test_every_operation_answers_as_its_openapi_document_says(settings, tmp_path
             orders_url=urls["orders"],
             inventory_url=urls["inventory"],
             finance_url=urls["finance"],
+            warnings_url=urls["warnings"],
             api_key="demo-hq-admin",
         )
         results = {name: fuzz(name, url, examples, tmp_path) for name, url in urls.items()}
