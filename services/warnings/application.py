@@ -37,7 +37,10 @@ from services.warnings.domain import (
     KnownOrder,
     Rule,
     UnknownWarning,
+    UnknownWebhook,
     WarningSlot,
+    Webhook,
+    WebhookAlreadyRegistered,
     rule_spec,
 )
 from services.warnings.rules import CATALOGUE, DEFAULT_ALLOWANCES_MIN, ESCALATING, RuleSpec
@@ -106,6 +109,50 @@ def warning_view(warning: EarlyWarning) -> dict[str, Any]:
     }
 
 
+def webhook_view(webhook: Webhook) -> dict[str, Any]:
+    return {
+        "webhook_id": str(webhook.id),
+        "url": webhook.url,
+        "levels": webhook.levels,
+        "severities": webhook.severities,
+        "registered_by": webhook.registered_by,
+    }
+
+
+class Webhooks:
+    """HQ's webhook registrations (mixed into the application)."""
+
+    repository: Any
+    save_registration: Any
+
+    def register_webhook(
+        self,
+        *,
+        url: str,
+        secret: str,
+        levels: list[str],
+        severities: list[str],
+        by: Provenance,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        webhook = Webhook(url=url, secret=secret, levels=levels, severities=severities, by=by)
+        return self.save_registration(
+            webhook,
+            body=webhook_view(webhook),
+            idempotency=idempotency,
+            duplicate=WebhookAlreadyRegistered(f"a webhook for {url} is registered already"),
+        )
+
+    def get_webhook(self, webhook_id: UUID) -> Webhook:
+        try:
+            found = self.repository.get(webhook_id)
+        except AggregateNotFoundError:
+            raise UnknownWebhook(f"no webhook {webhook_id}") from None
+        if not isinstance(found, Webhook):
+            raise UnknownWebhook(f"no webhook {webhook_id}")
+        return found
+
+
 SYSTEM = "warnings"
 
 
@@ -119,7 +166,7 @@ def _by(envelope: Envelope) -> Provenance:
     )
 
 
-class WarningsApplication(ServiceApplication):
+class WarningsApplication(ServiceApplication, Webhooks):
     service = "warnings"
     name = "warnings"
     contract = staticmethod(to_integration_event)

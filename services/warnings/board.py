@@ -32,6 +32,7 @@ from eventsourcing.utils import get_topic
 
 from runtime.settings import Settings
 from services.warnings.domain import EarlyWarning, Status
+from services.warnings.webhooks import record_deliveries
 
 log = logging.getLogger(__name__)
 psycopg2.extras.register_uuid()
@@ -63,6 +64,31 @@ CREATE_STATEMENTS = (
         id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
         position bigint NOT NULL
     )""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.webhooks (
+        webhook_id uuid PRIMARY KEY,
+        url text NOT NULL,
+        secret text NOT NULL,
+        levels text[] NOT NULL,
+        severities text[] NOT NULL
+    )""",
+    # The webhooks' outbox: one row per step and subscriber (the primary key: never two),
+    # written with the board position that passed the step (never lost).
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.webhook_deliveries (
+        webhook_id uuid NOT NULL,
+        position bigint NOT NULL,
+        warning_id uuid NOT NULL,
+        event_type text NOT NULL,
+        payload jsonb NOT NULL,
+        status text NOT NULL DEFAULT 'pending',
+        attempts int NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL,
+        last_status int,
+        last_error text,
+        delivered_at timestamptz,
+        PRIMARY KEY (webhook_id, position)
+    )""",
+    f"CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON {SCHEMA}.webhook_deliveries "
+    "(next_attempt_at) WHERE status = 'pending'",
 )
 
 
@@ -133,6 +159,7 @@ class Board:
             warnings = self.app.get_many(list(ids)) if ids else {}
             with self.connection() as conn, conn.cursor() as curs:
                 self._upsert(curs, warnings.values())
+                record_deliveries(curs, self.app, notifications, warnings)
                 curs.execute(
                     f"INSERT INTO {SCHEMA}.board_position (id, position) VALUES (1, %s) "
                     "ON CONFLICT (id) DO UPDATE SET position = GREATEST("

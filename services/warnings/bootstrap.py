@@ -8,10 +8,11 @@ from runtime.clock import Clock
 from runtime.http.app import Check
 from runtime.process import Process, service_process
 from runtime.settings import Settings
-from services.warnings.api.routes import warning_rules, warnings
+from services.warnings.api.routes import warning_rules, warnings, webhooks
 from services.warnings.application import POLICIES, WarningsApplication
 from services.warnings.board import Board, BoardKeeper
 from services.warnings.contract import to_integration_event
+from services.warnings.webhooks import Deliverer
 
 
 def build(
@@ -28,7 +29,7 @@ def build(
         application_class=WarningsApplication,
         application=application,
         translate=to_integration_event,
-        routers=[warnings, warning_rules],
+        routers=[warnings, warning_rules, webhooks],
         description="Early warning (预警): warnings raised by triggers on the orders, "
         "inventory and finance topics for the person responsible, escalated branch manager "
         "-> region -> HQ admin -> national when not resolved within each level's allowance.",
@@ -41,7 +42,9 @@ def build(
     keeper = BoardKeeper(board, interval_s=tick_s)
     process.api.state.board = board
     process.api.state.board_keeper = keeper
-    process.workers.append(keeper)
+    deliverer = Deliverer(board, interval_s=tick_s)
+    process.api.state.deliverer = deliverer
+    process.workers.extend([keeper, deliverer])
     process.api.state.checks.append(board_running(keeper))
     process.on_close.append(board.close)
     return process

@@ -522,3 +522,38 @@ class KnownOrder(Aggregate):
         self.branch = branch
         self.region = region
         self.total = total
+
+
+class UnknownWebhook(NotFound):
+    code = "unknown_webhook"
+
+
+class WebhookAlreadyRegistered(RuleViolation):
+    code = "webhook_already_registered"
+
+
+class Webhook(Aggregate):
+    """An HQ-registered URL told of every step of the warnings at the levels or severities
+    it asks for (none named: all). Its secret signs each delivery (HMAC-SHA256); it stays
+    inside the service (never published, never answered)."""
+
+    @staticmethod
+    def create_id(url: str) -> UUID:
+        return uuid5(_IDS, f"webhook:{url}")
+
+    class Registered(Aggregate.Created):
+        url: str
+        secret: str
+        levels: list
+        severities: list
+        by: Provenance
+
+    @event(Registered)
+    def __init__(
+        self, *, url: str, secret: str, levels: list, severities: list, by: Provenance
+    ) -> None:
+        self.url = url
+        self.secret = secret
+        self.levels = list(levels)
+        self.severities = list(severities)
+        self.registered_by = by.actor

@@ -232,7 +232,7 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
     }
 
 
-def warning_samples(warning_id: str) -> dict[tuple[str, str], Sample]:
+def warning_samples(warning_id: str, webhook_id: str) -> dict[tuple[str, str], Sample]:
     """The demo's Chengdu credit-hold warning: Chengdu's staff and HQ read it, no one else
     (warehouses and dealers are not told of warnings)."""
     chengdu = owned(branches=["CD"])
@@ -244,6 +244,10 @@ def warning_samples(warning_id: str) -> dict[tuple[str, str], Sample]:
         ("warnings", "/warnings/{warning_id}"): Sample({"warning_id": warning_id}, chengdu),
         ("warnings", "/warning-rules"): Sample({}, NATIONAL),
         ("warnings", "/warning-rules/{code}"): Sample({"code": "credit_hold"}, NATIONAL),
+        ("warnings", "/webhooks"): Sample({}, NATIONAL),
+        ("warnings", "/webhooks/{webhook_id}/deliveries"): Sample(
+            {"webhook_id": webhook_id}, NATIONAL
+        ),
     }
 
 
@@ -263,6 +267,11 @@ def warning_commands(warning_id: str) -> dict[tuple[str, str], Command]:
         ),
         ("warnings", "/warning-rules/{code}"): Command(
             {"code": "credit_hold"}, {"threshold": "0"}, NATIONAL
+        ),
+        ("warnings", "/webhooks"): Command(
+            {},
+            {"url": "http://127.0.0.1:9/oa/warnings", "secret": "matrix-secret-2026-0001"},
+            NATIONAL,
         ),
     }
 
@@ -548,7 +557,7 @@ def stored_events(settings) -> dict[str, int]:
             # their own (minute-long allowances) while the matrix runs.
             curs.execute(
                 "SELECT count(*) FROM warnings.warnings_events WHERE topic ~ "
-                "'[.](Acknowledged|Commented|Assigned|Resolved|Changed)$'"
+                "'[.](Acknowledged|Commented|Assigned|Resolved|Changed|Registered)$'"
             )
             counts["warnings"] = curs.fetchone()[0]
             return counts
@@ -587,6 +596,12 @@ def platform(settings) -> Iterator[dict[str, httpx.Client]]:
             ).json()["warnings"],
             what="the demo's Chengdu credit-hold warning",
         )
+        webhook = warnings.post(
+            "/webhooks",
+            json={"url": "http://127.0.0.1:9/hq/warnings", "secret": "matrix-secret-2026-0000"},
+            headers={**_bearer("demo-hq-admin"), "Idempotency-Key": "matrix-webhook"},
+        )
+        assert webhook.status_code == 201, webhook.text
         issued = identity.post(
             "/api-keys",
             json={"username": "erp.integration", "label": "ERP bridge"},
@@ -602,13 +617,16 @@ def platform(settings) -> Iterator[dict[str, httpx.Client]]:
             "query": query,
             "api_key_id": issued.json()["key_id"],
             "warning_id": chengdu_hold[0]["warning_id"],
+            "webhook_id": webhook.json()["webhook_id"],
             "envelopes": published(settings),
             "settings": settings,
         }
 
 
 def test_no_route_shows_a_record_to_a_caller_outside_its_scope(platform) -> None:
-    known = samples(platform["envelopes"]) | warning_samples(platform["warning_id"])
+    known = samples(platform["envelopes"]) | warning_samples(
+        platform["warning_id"], platform["webhook_id"]
+    )
     tried = 0
     leaks: list[str] = []
     unsampled: list[str] = []

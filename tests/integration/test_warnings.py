@@ -9,8 +9,15 @@ an allowance still escalates once."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import statistics
+import threading
+import time
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -39,10 +46,11 @@ ALLOWANCES = {"branch_manager": 60, "region": 90, "hq_admin": 120}
 
 
 @contextmanager
-def warnings_running(settings, clock: ManualClock):
-    process = warnings_process.build(settings, clock=clock, tick_s=0.05)
+def warnings_running(settings, clock, tick_s: float = 0.05):
+    process = warnings_process.build(settings, clock=clock, tick_s=tick_s)
     with serving(process) as client:
         client.keeper = process.api.state.board_keeper  # type: ignore[attr-defined]
+        client.deliverer = process.api.state.deliverer  # type: ignore[attr-defined]
         yield client
 
 
@@ -301,3 +309,112 @@ class TestRestart:
                 again = ok(warnings.get(f"/warnings/{warning_id}", headers=HQ))
         assert again["version"] == escalated["version"]
         assert [s["step"] for s in again["history"]].count("escalated") == 1
+
+
+class Receiver:
+    """A webhook receiver (an OA system, say) that fails its first ``failures`` requests."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.requests: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                failing = len(receiver.requests) <= receiver.failures
+                self.send_response(503 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/warnings"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TestWebhooks:
+    def test_a_receiver_that_fails_twice_gets_the_delivery_on_the_third_try_once(self, platform):
+        company, warnings, clock, stack = platform
+        receiver = Receiver(failures=2)
+        stack.callback(receiver.close)
+        secret = "oa-shared-secret-2026"  # noqa: S105 - test data
+        hook = {"url": receiver.url, "secret": secret, "levels": ["branch_manager"]}
+        registered = command(warnings, "/webhooks", hook, headers=HQ)
+        assert registered.status_code == 201, registered.text
+        webhook_id = registered.json()["webhook_id"]
+        set_rule(warnings, "credit_hold", "0")
+        held_order(company)
+
+        wait_until(lambda: len(receiver.requests) == 1, timeout=30, what="the first try")
+        clock.advance(seconds=2)  # the back-off after one failure
+        wait_until(lambda: len(receiver.requests) == 2, timeout=30, what="the second try")
+        clock.advance(seconds=4)
+        wait_until(lambda: len(receiver.requests) == 3, timeout=30, what="the third try")
+        clock.advance(hours=1)
+        start = warnings.deliverer.ticks
+        wait_until(lambda: warnings.deliverer.ticks >= start + 3, timeout=10, what="ticks")
+        assert len(receiver.requests) == 3, "delivered once: never again after the 2xx"
+
+        ids = {headers["X-Dist-Delivery"] for headers, _ in receiver.requests}
+        assert len(ids) == 1, "the same delivery, retried"
+        headers, body = receiver.requests[-1]
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert headers["X-Dist-Signature"] == expected
+        payload = json.loads(body)
+        assert payload["type"] == "dist.warnings.WarningRaised.v1"
+        assert payload["data"]["reasons"][0]["figures"]["shortfall"] == "5980.00"
+
+        [delivery] = ok(warnings.get(f"/webhooks/{webhook_id}/deliveries", headers=HQ))[
+            "deliveries"
+        ]
+        assert (delivery["status"], delivery["attempts"], delivery["last_status"]) == (
+            "delivered",
+            3,
+            204,
+        )
+
+
+class TestLatency:
+    ORDERS = 20
+
+    def test_an_event_driven_warning_is_in_the_inbox_about_a_second_after_its_event(self, settings):
+        """From finance's CreditRefused (its domain time) to the warning in the branch
+        manager's inbox, through finance's relay, the broker, the warnings process manager
+        and the board, with the production tick (0.2 s) and the system clock."""
+        from runtime.clock import SystemClock
+
+        with (
+            warnings_running(settings, SystemClock(), tick_s=0.2) as warnings,
+            running_company(settings) as company,
+        ):
+            company.credit_terms("CD-001", "1000.00")
+            company.receive(WULIANGYE, 100)
+            set_rule(warnings, "credit_hold", "0")
+            for _ in range(self.ORDERS):
+                company.place({WULIANGYE: 1})
+            seen: dict[str, float] = {}
+            deadline = time.monotonic() + 60
+            while len(seen) < self.ORDERS and time.monotonic() < deadline:
+                inbox = warnings.get(
+                    "/warnings/inbox", params={"limit": 200}, headers=CHENGDU_MANAGER
+                ).json()["warnings"]
+                for warning in inbox:
+                    seen.setdefault(warning["subject"].removeprefix("order:"), time.time())
+                time.sleep(0.02)  # the poll's interval: part of what is measured
+            refused = {
+                e["data"]["order_id"]: datetime.fromisoformat(e["time"]).timestamp()
+                for e in published(settings, "finance", "CreditRefused")
+            }
+        lags = sorted(seen[order] - refused[order] for order in seen)
+        assert len(lags) == self.ORDERS
+        p50 = statistics.median(lags)
+        print(f"event -> inbox over {len(lags)} warnings: p50 {p50:.3f}s, max {lags[-1]:.3f}s")
+        assert lags[-1] < 5.0, lags

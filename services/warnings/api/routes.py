@@ -24,6 +24,7 @@ from services.warnings.api.schemas import (
     Acknowledgement,
     Assignment,
     Comment,
+    DeliveryList,
     LevelName,
     Resolution,
     RuleChange,
@@ -37,13 +38,18 @@ from services.warnings.api.schemas import (
     WarningPage,
     WarningPosition,
     WarningRead,
+    WebhookCreate,
+    WebhookList,
+    WebhookRegistered,
 )
 from services.warnings.application import WarningsApplication, rule_view, warning_view
 from services.warnings.board import Board, Filters
 from services.warnings.domain import EarlyWarning, rule_spec
+from services.warnings.webhooks import deliveries_of, webhooks_listed
 
 warnings = APIRouter(prefix="/warnings", tags=["warnings"])
 warning_rules = APIRouter(prefix="/warning-rules", tags=["warning rules"])
+webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 CHANGED = {409: {"description": "rule violated (e.g. `warning_resolved`)"}}
 
@@ -345,3 +351,54 @@ def change_rule(
             code, threshold=threshold, allowances=allowances, by=by, idempotency=k
         ),
     )
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+@webhooks.post(
+    "",
+    status_code=201,
+    response_model=WebhookRegistered,
+    responses={409: {"description": "registered"}},
+)
+def register_webhook(
+    body: WebhookCreate, principal: CurrentPrincipal, app: WarningsApp, key: Idempotency
+) -> JSONResponse:
+    """A URL told of every step of the warnings at the levels or severities named (none:
+    all), each delivery signed (``X-Dist-Signature: sha256=<HMAC-SHA256 of the body under the
+    secret>``), retried with back-off until it answers 2xx, identified by
+    ``X-Dist-Delivery`` (the same on a retry)."""
+    principal.require(Role.HQ_ADMIN)
+    by = principal.provenance()
+    return run_command(
+        app,
+        key,
+        lambda k: app.register_webhook(
+            url=body.url,
+            secret=body.secret,
+            levels=list(body.levels),
+            severities=list(body.severities),
+            by=by,
+            idempotency=k,
+        ),
+    )
+
+
+@webhooks.get("", response_model=WebhookList)
+def list_webhooks(principal: CurrentPrincipal, board: WarningBoard) -> dict:
+    principal.require_hq()
+    return {"webhooks": webhooks_listed(board)}
+
+
+@webhooks.get("/{webhook_id}/deliveries", response_model=DeliveryList)
+def deliveries(
+    webhook_id: UUID,
+    principal: CurrentPrincipal,
+    app: WarningsApp,
+    board: WarningBoard,
+    limit: Limit = 50,
+) -> dict:
+    """The webhook's deliveries, newest first, with their outcome: attempts, the last
+    status or error, when delivered, when tried next."""
+    principal.require_hq()
+    app.get_webhook(webhook_id)
+    return {"deliveries": deliveries_of(board, webhook_id, limit=limit)}

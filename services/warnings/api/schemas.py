@@ -149,3 +149,50 @@ class RuleChanged(RuleRead):
 
 class RuleList(BaseModel):
     rules: list[RuleRead]
+
+
+class WebhookCreate(_Strict):
+    url: Annotated[
+        str,
+        StringConstraints(pattern=r"^https?://[!-~]{1,1990}$"),
+        Field(examples=["https://oa.example.cn/hooks/warnings"]),
+    ]
+    secret: Annotated[
+        str,
+        StringConstraints(pattern=r"^[!-~]{16,200}$"),
+        Field(description="signs each delivery: X-Dist-Signature = sha256=HMAC(secret, body)"),
+    ]
+    levels: list[LevelName] = Field(default_factory=list, description="none: every level")
+    severities: list[SeverityName] = Field(default_factory=list, description="none: all")
+
+
+class WebhookRead(BaseModel):
+    webhook_id: str
+    url: str
+    levels: list[str]
+    severities: list[str]
+
+
+class WebhookRegistered(WebhookRead):
+    registered_by: str
+    position: str | None = None
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookRead]
+
+
+class Delivery(BaseModel):
+    delivery_id: str
+    warning_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: str | None
+    last_status: int | None
+    last_error: str | None
+    delivered_at: str | None
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[Delivery]
