@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -44,6 +44,8 @@ from services.warnings.domain import (
     rule_spec,
 )
 from services.warnings.rules import CATALOGUE, DEFAULT_ALLOWANCES_MIN, ESCALATING, RuleSpec
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,18 @@ def warning_view(warning: EarlyWarning) -> dict[str, Any]:
     }
 
 
+def get_of_kind(repository: Any, aggregate_id: UUID, kind: type[T], missing: Exception) -> T:
+    """The aggregate of that id if it is of that kind (an id of a slot or a rule is not a
+    warning's), else ``missing``."""
+    try:
+        found = repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        raise missing from None
+    if not isinstance(found, kind):
+        raise missing
+    return found
+
+
 def webhook_view(webhook: Webhook) -> dict[str, Any]:
     return {
         "webhook_id": str(webhook.id),
@@ -144,13 +158,9 @@ class Webhooks:
         )
 
     def get_webhook(self, webhook_id: UUID) -> Webhook:
-        try:
-            found = self.repository.get(webhook_id)
-        except AggregateNotFoundError:
-            raise UnknownWebhook(f"no webhook {webhook_id}") from None
-        if not isinstance(found, Webhook):
-            raise UnknownWebhook(f"no webhook {webhook_id}")
-        return found
+        return get_of_kind(
+            self.repository, webhook_id, Webhook, UnknownWebhook(f"no webhook {webhook_id}")
+        )
 
 
 SYSTEM = "warnings"
@@ -179,13 +189,9 @@ class WarningsApplication(ServiceApplication, Webhooks):
 
     # -- warnings --------------------------------------------------------------------------
     def get_warning(self, warning_id: UUID) -> EarlyWarning:
-        try:
-            found = self.repository.get(warning_id)
-        except AggregateNotFoundError:
-            raise UnknownWarning(f"no warning {warning_id}") from None
-        if not isinstance(found, EarlyWarning):
-            raise UnknownWarning(f"no warning {warning_id}")
-        return found
+        return get_of_kind(
+            self.repository, warning_id, EarlyWarning, UnknownWarning(f"no warning {warning_id}")
+        )
 
     def fire_due(self, warning_id: UUID, *, expected_version: int) -> bool:
         """The scheduler's command: raise or escalate the warning if its due time has come
