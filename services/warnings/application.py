@@ -29,12 +29,14 @@ from runtime.clock import Clock, SystemClock
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
 from runtime.process_manager import Policy, Unit
 from runtime.settings import Settings
+from services.kernel.money import cny
 from services.masterdata import replica
 from services.masterdata.domain import KnownDealer
 from services.warnings.contract import to_integration_event
 from services.warnings.domain import (
     EarlyWarning,
     KnownOrder,
+    KnownWarehouse,
     Rule,
     UnknownWarning,
     UnknownWebhook,
@@ -387,6 +389,7 @@ def record_order(unit: Unit, envelope: Envelope, placed: orders_events.OrderPlac
             branch=placed.branch,
             region=placed.region,
             total=placed.total,
+            unit_prices={line.sku: str(line.unit_price) for line in placed.lines if not line.gift},
         )
     )
     subject = order_subject(placed.order_id)
@@ -481,6 +484,85 @@ def stock_shortage(unit: Unit, envelope: Envelope, short: inventory_events.Stock
     )
 
 
+def record_warehouse(
+    unit: Unit, envelope: Envelope, registered: inventory_events.WarehouseRegistered
+) -> None:
+    if unit.find(KnownWarehouse.create_id(registered.code)) is None:
+        unit.save(
+            KnownWarehouse(code=registered.code, branch=registered.branch, region=registered.region)
+        )
+
+
+def return_approved(unit: Unit, envelope: Envelope, approved: orders_events.ReturnApproved) -> None:
+    """A return worth at least the threshold at the order's prices (an order this service
+    never saw placed is not priced, and not warned of)."""
+    order: KnownOrder | None = unit.find(KnownOrder.create_id(approved.order_id))
+    if order is None:
+        return
+    terms = rule_in_force(unit, "return_above_amount")
+    worth = cny(
+        sum(
+            (
+                Decimal(order.unit_prices.get(line.sku, "0")) * line.quantity
+                for line in approved.lines
+            ),
+            Decimal(0),
+        )
+    )
+    if worth < terms.threshold:
+        return
+    watch(
+        unit,
+        terms,
+        subject=f"return:{approved.return_id}",
+        place=Place(approved.branch, order.region, approved.dealer_code),
+        reasons=[
+            reason(
+                f"dealer {approved.dealer_code} returns goods worth {worth} ({approved.reason})",
+                amount=worth,
+                threshold=terms.threshold,
+                lines=sum(line.quantity for line in approved.lines),
+            )
+        ],
+        by=_by(envelope),
+    )
+
+
+def transfer_received(
+    unit: Unit, envelope: Envelope, received: inventory_events.TransferReceived
+) -> None:
+    """A transfer that arrived with units missing or damaged, told to the receiving
+    warehouse's branch."""
+    terms = rule_in_force(unit, "transfer_short")
+    short = [line for line in received.lines if line.received < line.dispatched]
+    missing = sum(line.dispatched - line.received for line in short)
+    if missing < terms.threshold:
+        return
+    warehouse: KnownWarehouse | None = unit.find(KnownWarehouse.create_id(received.to_warehouse))
+    watch(
+        unit,
+        terms,
+        subject=f"transfer:{received.transfer_id}",
+        place=Place(
+            warehouse.branch if warehouse else None, warehouse.region if warehouse else None, None
+        ),
+        reasons=[
+            reason(
+                f"{line.sku} from {received.from_warehouse} to {received.to_warehouse}: "
+                f"{line.dispatched} dispatched, {line.received} arrived good, "
+                f"{line.damaged} damaged",
+                sku=line.sku,
+                dispatched=line.dispatched,
+                received=line.received,
+                damaged=line.damaged,
+                difference=line.difference,
+            )
+            for line in short
+        ],
+        by=_by(envelope),
+    )
+
+
 def rebate_claim_filed(
     unit: Unit, envelope: Envelope, filed: finance_events.RebateClaimFiled
 ) -> None:
@@ -518,6 +600,9 @@ POLICIES: dict[str, Policy] = {
     str(finance_events.RebateCredited.event_type()): rebate_claim_decided,
     str(finance_events.RebateClaimRejected.event_type()): rebate_claim_decided,
     str(inventory_events.StockShortage.event_type()): stock_shortage,
+    str(inventory_events.WarehouseRegistered.event_type()): record_warehouse,
+    str(orders_events.ReturnApproved.event_type()): return_approved,
+    str(inventory_events.TransferReceived.event_type()): transfer_received,
 }
 
 LEVELS_THAT_ESCALATE = tuple(str(level) for level in ESCALATING)

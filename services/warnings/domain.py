@@ -512,16 +512,45 @@ class KnownOrder(Aggregate):
         branch: str
         region: str
         total: Decimal
+        unit_prices: dict  # per SKU, what a return of it is worth
 
     @event(Placed)
     def __init__(
-        self, *, order_id: str, dealer: str, branch: str, region: str, total: Decimal
+        self,
+        *,
+        order_id: str,
+        dealer: str,
+        branch: str,
+        region: str,
+        total: Decimal,
+        unit_prices: dict,
     ) -> None:
         self.order_id = order_id
         self.dealer = dealer
         self.branch = branch
         self.region = region
         self.total = total
+        self.unit_prices = dict(unit_prices)
+
+
+class KnownWarehouse(Aggregate):
+    """A warehouse as the warnings service knows it from the inventory topic: the branch a
+    warning about it goes to."""
+
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        return uuid5(_IDS, f"warehouse:{code}")
+
+    class Registered(Aggregate.Created):
+        code: str
+        branch: str | None
+        region: str | None
+
+    @event(Registered)
+    def __init__(self, *, code: str, branch: str | None, region: str | None) -> None:
+        self.code = code
+        self.branch = branch
+        self.region = region
 
 
 class UnknownWebhook(NotFound):
