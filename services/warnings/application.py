@@ -398,6 +398,7 @@ def record_order(unit: Unit, envelope: Envelope, placed: orders_events.OrderPlac
         if slot is not None and slot.current is not None:
             warning: EarlyWarning = unit.get(slot.current)
             warning.locate(branch=placed.branch, region=placed.region, dealer=placed.dealer_code)
+            warning.fire(unit.app.clock.now())  # raised now if it only waited for this
 
 
 def credit_refused(unit: Unit, envelope: Envelope, refused: finance_events.CreditRefused) -> None:

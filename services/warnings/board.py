@@ -15,6 +15,7 @@ event store from position zero.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -301,13 +302,17 @@ class Board:
 
 
 class BoardKeeper:
-    """The worker: keeps the board current and fires what is due, every ``interval_s``.
-    Its clock is the application's, so a test that moves the clock sees escalation at the
-    next tick. A database outage is waited out; anything else stops the worker and
-    readiness reports it."""
+    """The worker: keeps the board current and fires what is due, every ``interval_s``,
+    and at once when the event store notifies a commit (LISTEN on its channel, as the relay
+    does), so a new warning is in the inbox without waiting for the tick. Its clock is the
+    application's, so a test that moves the clock sees escalation at the next tick. A
+    database outage is waited out; anything else stops the worker and readiness reports
+    it."""
 
-    def __init__(self, board: Board, *, interval_s: float = 0.2) -> None:
+    def __init__(self, board: Board, *, interval_s: float = 0.2, dsn: str | None = None) -> None:
         self.board = board
+        self.dsn = dsn
+        self._listener: Any = None
         self.interval_s = interval_s
         self.stopping = threading.Event()
         self.running = threading.Event()
@@ -324,19 +329,39 @@ class BoardKeeper:
                     self.board.fire_due(self.board.app.clock.now())
                     self.board.catch_up()
                     self.ticks += 1
+                    self._wait_for_commit_or_tick()
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                     log.warning("warnings board: %s; retrying", error)
+                    self._close_listener()
                     self.stopping.wait(1.0)
                 except (OperationalError, InterfaceError) as error:
                     log.warning("warnings board: %s; retrying", error)
                     self.stopping.wait(1.0)
-                self.stopping.wait(self.interval_s)
         except BaseException as error:
             self.failure = f"{type(error).__name__}: {error}"
             log.exception("warnings board stopped")
             raise
         finally:
+            self._close_listener()
             self.running.clear()
+
+    def _wait_for_commit_or_tick(self) -> None:
+        if self.dsn is None:
+            self.stopping.wait(self.interval_s)
+            return
+        if self._listener is None:
+            self._listener = psycopg2.connect(self.dsn)
+            self._listener.autocommit = True
+            with self._listener.cursor() as curs:
+                curs.execute(f'LISTEN "{self.board.app.recorder.channel_name}"')
+        if select.select([self._listener], [], [], self.interval_s) != ([], [], []):
+            self._listener.poll()
+            self._listener.notifies.clear()
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     def stop(self) -> None:
         self.stopping.set()

@@ -39,7 +39,7 @@ def build(
         with_process_manager=with_process_manager,
     )
     board = Board(settings, application)
-    keeper = BoardKeeper(board, interval_s=tick_s)
+    keeper = BoardKeeper(board, interval_s=tick_s, dsn=settings.postgres().dsn())
     process.api.state.board = board
     process.api.state.board_keeper = keeper
     deliverer = Deliverer(board, interval_s=tick_s)

@@ -23,6 +23,9 @@ from services.kernel.errors import NotFound, RuleViolation
 from services.warnings.rules import CATALOGUE, ESCALATING, RESPONSIBLE_ROLE, Level, RuleSpec
 
 _IDS = uuid5(NAMESPACE_URL, "urn:dist:warnings")
+# How long a warning whose subject's branch is not known yet waits to learn it (the event
+# that says whose it is may come on another topic, a moment later) before it goes to HQ.
+PLACE_GRACE = timedelta(minutes=10)
 
 
 class UnknownWarning(NotFound):
@@ -234,6 +237,8 @@ class EarlyWarning(Aggregate):
         if self.due_at is None or self.due_at > now:
             return False
         if self.status == Status.WATCHING:
+            if self.branch is None and now < self.since + PLACE_GRACE:
+                return False  # whose it is may still arrive (see locate)
             # No branch known: nobody below headquarters can be told.
             level = Level.BRANCH_MANAGER if self.branch else Level.HQ_ADMIN
             self._raise(

@@ -13,6 +13,7 @@ from contracts.registry import decode_data
 from runtime.eventstore import Provenance
 from services.warnings.contract import to_integration_event
 from services.warnings.domain import (
+    PLACE_GRACE,
     EarlyWarning,
     Status,
     WarningAlreadyResolved,
@@ -52,6 +53,26 @@ def credit_hold(branch: str | None = "CD") -> EarlyWarning:
     )
 
 
+RAISED_AT_ONCE = {
+    "rule": "stock_shortage",
+    "rule_version": 1,
+    "threshold": Decimal(1),
+    "allowances": ALLOWANCES,
+    "severity": "high",
+    "title": "order refused for a stock shortage",
+    "subject": "order:CD-20261123-0002",
+    "subject_kind": "order",
+    "occurrence": 1,
+    "branch": "CD",
+    "region": "SOUTHWEST",
+    "dealer": "CD-001",
+    "reasons": [{"text": "short", "figures": {"short": "4"}}],
+    "since": T0,
+    "due_at": T0,
+    "by": SYSTEM,
+}
+
+
 def at(minutes: float) -> datetime:
     return T0 + timedelta(hours=HOLD_HOURS, minutes=minutes)
 
@@ -66,10 +87,20 @@ class TestRaising:
         assert warning.responsible_role == "branch_manager"
         assert warning.due_at == at(60)
 
-    def test_a_warning_of_no_known_branch_goes_to_headquarters(self):
-        warning = credit_hold(branch=None)
-        warning.fire(at(0))
+    def test_a_warning_of_no_known_branch_waits_to_learn_it_then_goes_to_headquarters(self):
+        warning = EarlyWarning(**{**RAISED_AT_ONCE, "branch": None, "region": None})
+        assert not warning.fire(T0 + PLACE_GRACE - timedelta(seconds=1))
+        assert warning.fire(T0 + PLACE_GRACE)
         assert warning.level == "hq_admin"
+
+    def test_learning_the_branch_while_waiting_sends_it_there(self):
+        warning = EarlyWarning(
+            **{**RAISED_AT_ONCE, "branch": None, "region": None},
+        )
+        assert not warning.fire(T0), "no branch yet: it waits for one"
+        warning.locate(branch="CD", region="SOUTHWEST", dealer="CD-001")
+        assert warning.fire(T0 + timedelta(seconds=1))
+        assert (warning.level, warning.branch) == ("branch_manager", "CD")
 
     def test_nobody_acts_on_a_warning_not_raised_yet(self):
         with pytest.raises(WarningNotRaised):
