@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from contracts import finance, identity, inventory, orders, planning
+from contracts import finance, identity, inventory, orders, planning, warnings
 from contracts.envelope import Envelope, EventType, IntegrationEvent, UnknownEventType
 
 PUBLISHED: tuple[type[IntegrationEvent], ...] = (
@@ -67,6 +67,14 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     identity.UserEnabled,
     identity.ApiKeyIssued,
     identity.ApiKeyRevoked,
+    warnings.WarningRaised,
+    warnings.WarningAcknowledged,
+    warnings.WarningCommented,
+    warnings.WarningAssigned,
+    warnings.WarningEscalated,
+    warnings.WarningResolved,
+    warnings.WarningAutoResolved,
+    warnings.WarningRuleChanged,
 )
 
 SUPERSEDED: tuple[type[IntegrationEvent], ...] = (

@@ -192,11 +192,17 @@ def _not_known_yet(response: httpx.Response) -> bool:
 
 
 def seed_demo_company(
-    *, orders_url: str, inventory_url: str, finance_url: str, api_key: str
+    *,
+    orders_url: str,
+    inventory_url: str,
+    finance_url: str,
+    api_key: str,
+    warnings_url: str | None = None,
 ) -> dict[str, int]:
-    seeder = Seeder(
-        {"orders": orders_url, "inventory": inventory_url, "finance": finance_url}, api_key
-    )
+    urls = {"orders": orders_url, "inventory": inventory_url, "finance": finance_url}
+    if warnings_url:
+        urls["warnings"] = warnings_url
+    seeder = Seeder(urls, api_key)
     steps: list[tuple[str, str, dict, str]] = []
     # Orders' registrations come first: inventory and finance refuse dealers and SKUs they
     # have not heard of from orders yet, so what names them follows.
@@ -242,6 +248,8 @@ def seed_demo_company(
             ],
         }
         steps.append(("inventory", "/goods-receipts", receipt, f"seed-receipt-{code}"))
+    if warnings_url:  # first: the demo's short allowances are in force when orders arrive
+        steps[:0] = demo_warning_rules()
     try:
         for service, path, body, key in tqdm(steps, desc="seeding demo company", unit="cmd"):
             seeder.post(service, path, body, key)
@@ -257,6 +265,8 @@ def seed_demo_company(
         cycle.update(stock_without_orders(seeder))
         cycle.update(rebates_cycle(seeder))
         planned = seed_planning(seeder, business_today().strftime("%Y-%m"))
+        if warnings_url:
+            cycle.update(live_warnings(seeder))
     finally:
         seeder.close()
     return {
@@ -267,6 +277,55 @@ def seed_demo_company(
         **cycle,
         **planned,
     }
+
+
+# 预警 in the demo: allowances of a minute or two, so that a warning escalates while you
+# watch (the banner says so). Production defaults are a day or two per level.
+DEMO_WARNING_RULES = {
+    "credit_hold": ("0", {"branch_manager": 1, "region": 2, "hq_admin": 2}),
+    "credit_override": ("0.00", {"branch_manager": 2, "region": 2, "hq_admin": 60}),
+    "stock_shortage": ("1", {"branch_manager": 3, "region": 5, "hq_admin": 60}),
+}
+# Orders that trip them: two group-buy customers over their 100,000.00 limit (one of them
+# let through by a credit controller's override), and Beijing asking for more Tsingtao
+# than its warehouse holds.
+DEMO_WARNING_ORDERS = {
+    "hold": ("CD-004", [("WULIANGYE-52-500ML", 100)]),
+    "override": ("CQ-004", [("WULIANGYE-52-500ML", 90)]),
+    "shortage": ("BJ-001", [("TSINGTAO-1903-330ML", 1000)]),
+}
+
+
+def demo_warning_rules() -> list[tuple[str, str, dict, str]]:
+    return [
+        (
+            "warnings",
+            f"/warning-rules/{code}",
+            {"threshold": threshold, "allowances_minutes": allowances},
+            f"seed-warning-rule-{code}",
+        )
+        for code, (threshold, allowances) in DEMO_WARNING_RULES.items()
+    ]
+
+
+def live_warnings(seeder: Seeder) -> dict[str, int]:
+    """Orders that raise warnings: one left on credit hold (it escalates within minutes),
+    one overridden by credit control (its hold resolves itself, the override is warned
+    of), one short of stock."""
+    placed = {}
+    for name, (dealer, lines) in DEMO_WARNING_ORDERS.items():
+        order = {"dealer_code": dealer, "lines": [{"sku": s, "quantity": q} for s, q in lines]}
+        placed[name] = seeder.post("orders", "/orders", order, f"seed-warning-order-{name}")
+    held = placed["override"]
+    seeder.wait_for("orders", f"/orders/{held['order_id']}", "status", {"credit_hold", "approved"})
+    seeder.post(
+        "finance",
+        f"/accounts/{held['dealer_code']}/credit-overrides",
+        {"order_id": held["order_id"]},
+        f"seed-warning-override-{held['order_id']}",
+        api_key="demo-credit-controller",
+    )
+    return {"warning orders": len(placed)}
 
 
 def commercial_terms(today: date) -> list[tuple[str, str, dict, str]]:
