@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from contracts import finance, identity, inventory, orders, planning
+from contracts import finance, identity, inventory, orders, organisation, planning
 from contracts.envelope import Envelope, EventType, IntegrationEvent, UnknownEventType
 
 PUBLISHED: tuple[type[IntegrationEvent], ...] = (
+    organisation.RegionRegistered,
+    organisation.BranchRegistered,
     orders.DealerRegistered,
     orders.ProductRegistered,
     orders.OrderPlaced,

@@ -351,6 +351,7 @@ class InventoryApplication(KnowsMasterData, ServiceApplication):
     ) -> CommandResult:
         if cmd.dealer_code is not None:
             self.known_dealer(cmd.dealer_code)
+        self.check_organisation(branch=cmd.branch, region=cmd.region)
         duplicate = WarehouseAlreadyRegistered(f"warehouse {cmd.code} is already registered")
         warehouse_id = Warehouse.create_id(cmd.code)
         for _attempt in range(10):

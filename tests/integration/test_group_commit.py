@@ -23,6 +23,7 @@ from services.orders.application import (
     RegisterDealer,
 )
 from services.orders.domain import Dealer
+from tests.integration.master_data import organised
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,7 @@ HQ_ACTOR = Actor(Provenance(actor="Wang Min", role="hq_admin"))
 @pytest.fixture
 def orders_app(settings):
     app = OrdersApplication(settings)
+    organised(app, HQ_ACTOR)
     yield app
     app.close()
 

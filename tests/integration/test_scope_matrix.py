@@ -177,6 +177,9 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
             {"dealer_code": "CD-001"}, CHENGDU_DEALER
         ),
         ("orders", "/products/categories"): Sample({}, CATALOGUE),
+        # The organisation chart: every signed-in caller reads it.
+        ("orders", "/organisation/regions"): Sample({}, CATALOGUE),
+        ("orders", "/organisation/branches"): Sample({}, CATALOGUE),
         ("orders", "/products/{sku}"): Sample({"sku": "WULIANGYE-52-500ML"}, CATALOGUE),
         ("orders", "/promotions"): Sample({}, CATALOGUE),
         ("orders", "/promotions/{code}"): Sample({"code": "SPRING-WLY-10-1"}, CATALOGUE),
@@ -283,6 +286,12 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
                 "list_price": "398.00",
             },
             NATIONAL,
+        ),
+        ("orders", "/organisation/regions"): Command(
+            {}, {"code": "NORTHWEST", "name": "Northwest Region"}, NATIONAL
+        ),
+        ("orders", "/organisation/branches"): Command(
+            {}, {"code": "XN", "name": "Xining Branch", "region": "SOUTHWEST"}, NATIONAL
         ),
         ("orders", "/products/categories"): Command(
             {}, {"code": "BAIJIU-JIANGXIANG", "name": "Sauce-aroma baijiu"}, NATIONAL

@@ -55,6 +55,7 @@ PREFIXES = {
         "/returns",
         "/demand-plans",
         "/targets",
+        "/organisation",
     ],
     "inventory": [
         "/warehouses",
