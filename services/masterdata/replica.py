@@ -66,7 +66,10 @@ def check_organisation_known(
     ``unknown_region``, or 409 ``branch_not_in_region``."""
     branch_id = KnownBranch.create_id(branch) if branch is not None else None
     region_id = KnownRegion.create_id(region) if region is not None else None
-    found = read([i for i in (branch_id, region_id) if i is not None])
+    ids = [i for i in (branch_id, region_id) if i is not None]
+    if not ids:
+        return
+    found = read(ids)
     if branch is not None and branch_id not in found:
         raise unknown_branch_here(branch, service)
     if region is not None and region_id not in found:
