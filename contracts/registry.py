@@ -35,6 +35,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     planning.SalespersonTargetSet,
     inventory.WarehouseRegistered,
     inventory.GoodsReceived,
+    inventory.OpeningStockRecorded,
     inventory.StockReserved,
     inventory.StockShortage,
     inventory.StockReleased,
