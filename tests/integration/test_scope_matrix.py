@@ -375,6 +375,19 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
             },
             NATIONAL,
         ),
+        # Opening stock and the cut-over are headquarters' alone (WH-CD has moved: 409).
+        ("inventory", "/warehouses/{code}/opening-stock"): Command(
+            {"code": "WH-CD"},
+            {
+                "document_number": "OB-WH-CD-MATRIX",
+                "cut_over_date": today,
+                "lines": [{"sku": wuliangye, "quantity": 1, "unit_cost": "812.00"}],
+            },
+            NATIONAL,
+        ),
+        ("inventory", "/warehouses/{code}/cut-over/reopening"): Command(
+            {"code": "WH-CD"}, {}, NATIONAL
+        ),
         ("inventory", "/warehouses/{code}/sell-through"): Command(
             {"code": "WH-CSG-CD-001"},
             {"period_from": today, "period_to": today, "lines": one_bottle},
