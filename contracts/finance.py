@@ -84,6 +84,25 @@ class InvoiceIssued(IntegrationEvent):
     total: Money
 
 
+class OpeningInvoiceRecorded(IntegrationEvent):
+    """期初应收: an invoice of the brand's former system still open at the cut-over, with its
+    own number, date and due date, brought in at what is still open on it. From then on it
+    is a receivable like any invoice (receipts and credit notes name its ``invoice_id``); it
+    is not a sale of the platform's (its sales are history) and accrues no rebate."""
+
+    service = "finance"
+    event_name = "OpeningInvoiceRecorded"
+    version = 1
+
+    invoice_id: str
+    invoice_number: str = Field(description="its number in the former system")
+    dealer_code: str
+    issue_date: date
+    due_date: date
+    open_amount: Money = Field(description="what is still owed on it at the cut-over")
+    cut_over_date: date
+
+
 class Allocation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -54,6 +54,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.CreditRefused,
     finance.CreditReleased,
     finance.InvoiceIssued,
+    finance.OpeningInvoiceRecorded,
     finance.ReceiptRecorded,
     finance.CreditNoteIssued,
     finance.RebatePolicyDefined,

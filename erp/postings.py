@@ -192,6 +192,18 @@ def _goods_received(data: dict) -> Entry:
     return entry
 
 
+def _opening_invoice(data: dict) -> Entry:
+    """Dr receivable (the dealer) / Cr opening balances clearing, at what is still open."""
+    amount = money(data["open_amount"])
+    entry = Entry(
+        date.fromisoformat(data["cut_over_date"]),
+        f"opening invoice {data['invoice_number']} of {data['dealer_code']}",
+    )
+    entry.debit(RECEIVABLE, amount, dealer_code=data["dealer_code"])
+    entry.credit("4199", amount, dealer_code=data["dealer_code"])
+    return entry
+
+
 def _opening_stock(data: dict) -> Entry:
     """Dr inventory / Cr opening balances clearing, at each line's value."""
     warehouse = data["warehouse_code"]
@@ -314,6 +326,7 @@ _RULES = {
     ("finance", "RebateCredited"): _rebate_credited,
     ("inventory", "GoodsReceived"): _goods_received,
     ("inventory", "OpeningStockRecorded"): _opening_stock,
+    ("finance", "OpeningInvoiceRecorded"): _opening_invoice,
     ("inventory", "ShipmentDispatched"): _shipment_dispatched,
     ("inventory", "TransferDispatched"): _transfer_dispatched,
     ("inventory", "TransferReceived"): _transfer_received,

@@ -420,6 +420,32 @@ def invoice_issued(
     )
 
 
+@receivables.on(finance_events.OpeningInvoiceRecorded)
+def opening_invoice(
+    conn: Connection, envelope: Envelope, event: finance_events.OpeningInvoiceRecorded
+) -> None:
+    """期初应收: an invoice open at the cut-over ages from its own dates like any other (no
+    order: it reserved no credit here)."""
+    _invoices.gather(
+        conn,
+        invoice_id=event.invoice_id,
+        number=event.invoice_number,
+        dealer_code=event.dealer_code,
+        order_id="",
+        issue_date=event.issue_date,
+        due_date=event.due_date,
+        total=event.open_amount,
+    )
+    _dealer_totals.gather(conn, dealer_code=event.dealer_code, invoiced=event.open_amount)
+    _invoice_balances.gather(
+        conn,
+        invoice_id=event.invoice_id,
+        dealer_code=event.dealer_code,
+        due_date=event.due_date,
+        total=event.open_amount,
+    )
+
+
 def _settle(
     conn: Connection,
     document_id: str,

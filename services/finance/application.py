@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from contracts import inventory as inventory_events
 from contracts import orders as orders_events
@@ -28,8 +29,11 @@ from services.finance.domain import (
     CreditNote,
     DealerAccount,
     HealthRules,
+    InvalidBusinessDate,
     Invoice,
     NothingToSettle,
+    OpeningAlreadyRecorded,
+    OpeningInvoice,
     OrderBilling,
     RebateClaim,
     RebateEnrolment,
@@ -48,6 +52,16 @@ from services.kernel.money import cny
 from services.kernel.ownership import Ownership
 from services.masterdata import replica
 from services.masterdata.replica import KnowsMasterData
+
+
+@dataclass(frozen=True)
+class RecordOpeningInvoice:
+    dealer_code: str
+    number: str
+    issue_date: date
+    due_date: date
+    open_amount: Decimal
+    cut_over_date: date
 
 
 @dataclass(frozen=True)
@@ -335,6 +349,65 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         if not isinstance(invoice, Invoice):
             raise UnknownInvoice(f"no invoice {invoice_id}")
         return invoice
+
+    # -- 期初: opening receivables at the cut-over -----------------------------------------
+    def record_opening_invoice(
+        self, cmd: RecordOpeningInvoice, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """An invoice still open at the cut-over: a receivable from its own dates on."""
+        self.known_dealer(cmd.dealer_code)
+        account = self.get_account(cmd.dealer_code)
+        invoice_id = OpeningInvoice.create_id(cmd.dealer_code, cmd.number)
+        duplicate = OpeningAlreadyRecorded(
+            f"opening invoice {cmd.number} of {cmd.dealer_code} is already recorded",
+            invoice_number=cmd.number,
+        )
+        if self.exists(invoice_id):
+            raise duplicate
+        if cmd.issue_date > cmd.cut_over_date:
+            raise InvalidBusinessDate("an opening invoice is dated on or before the cut-over")
+        account.post_opening_invoice(str(invoice_id), cmd.open_amount, cmd.issue_date, cmd.due_date)
+        invoice = OpeningInvoice(
+            number=cmd.number,
+            dealer_code=cmd.dealer_code,
+            issue_date=cmd.issue_date,
+            due_date=cmd.due_date,
+            total=cmd.open_amount,
+            cut_over_date=cmd.cut_over_date,
+            by=by,
+        )
+        body = {
+            "invoice_id": str(invoice.id),
+            "invoice_number": cmd.number,
+            "dealer_code": cmd.dealer_code,
+            "issue_date": cmd.issue_date.isoformat(),
+            "due_date": cmd.due_date.isoformat(),
+            "open_amount": money(cmd.open_amount),
+            "cut_over_date": cmd.cut_over_date.isoformat(),
+            "receivables": money(account.receivables),
+            "exposure": money(account.exposure),
+        }
+        try:
+            return self.save_command(
+                invoice, account, status_code=201, body=body, idempotency=idempotency
+            )
+        except IntegrityError:
+            if self.exists(invoice_id):
+                raise duplicate from None
+            raise  # the account moved meanwhile: the caller decides again
+
+    def reopen_cut_over(
+        self, dealer_code: str, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """Headquarters lets opening balances in after the dealer's business has started."""
+        account = self.get_account(dealer_code)
+        account.reopen_cut_over(by)
+        return self.save_command(
+            account,
+            status_code=200,
+            body={"dealer_code": dealer_code, "cut_over_reopened": True},
+            idempotency=idempotency,
+        )
 
     def record_receipt(
         self,

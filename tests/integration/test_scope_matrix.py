@@ -459,6 +459,21 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
         ("finance", "/credit-notes"): Command(
             {}, {"invoice_id": invoice, "amount": "10.00", "reason": "late"}, CHENGDU_DEALER
         ),
+        # Opening balances and the cut-over are headquarters' alone (CD-001 has business: 409).
+        ("finance", "/accounts/{dealer_code}/opening-invoices"): Command(
+            {"dealer_code": "CD-001"},
+            {
+                "invoice_number": "INV-MATRIX-0001",
+                "issue_date": today,
+                "due_date": today,
+                "open_amount": "100.00",
+                "cut_over_date": today,
+            },
+            NATIONAL,
+        ),
+        ("finance", "/accounts/{dealer_code}/cut-over/reopening"): Command(
+            {"dealer_code": "CD-001"}, {}, NATIONAL
+        ),
         ("finance", "/rebate-policies"): Command(
             {},
             {
