@@ -120,3 +120,124 @@ def test_opening_stock_then_a_month_of_business_agree_in_every_view(settings):
             "8300.00"
         )
         assert erp.ledger.summary()["unreadable"] == 0
+
+
+OPENING_INVOICES = [
+    {
+        "invoice_number": "INV-2026-08-0117",
+        "issue_date": "2026-08-10",
+        "due_date": "2026-09-09",
+        "open_amount": "30000.00",
+        "cut_over_date": CUT_OVER,
+    },
+    {
+        "invoice_number": "INV-2026-09-0233",
+        "issue_date": "2026-09-05",
+        "due_date": "2026-10-05",
+        "open_amount": "12500.50",
+        "cut_over_date": CUT_OVER,
+    },
+]
+
+
+def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agrees(settings):
+    with (
+        running_company(settings) as company,
+        serving(query_process.build(settings)) as query,
+        ErpRunning(settings) as erp,
+    ):
+        finance = company.finance
+        company.credit_terms("CD-001", "100000.00", days=30)  # terms are not business
+        path = "/accounts/CD-001/opening-invoices"
+        august, september = (
+            ok(command_when_known(finance, path, body, headers=HQ, key=body["invoice_number"]))
+            for body in OPENING_INVOICES
+        )
+        assert (september["receivables"], september["exposure"]) == ("42500.50", "42500.50")
+        again = command(finance, path, OPENING_INVOICES[0], headers=HQ)
+        assert problem(again, 409, "opening_already_recorded")["invoice_number"] == (
+            "INV-2026-08-0117"
+        )
+        problem(
+            command(finance, path, OPENING_INVOICES[0], headers=CHENGDU_CLERK),
+            403,
+            "forbidden_role",
+        )
+
+        # A month of business: 24 bottles at 1299.00 (31176.00), within the limit with the
+        # opening invoices in exposure (42500.50 + 31176.00 <= 100000.00).
+        company.receive(WULIANGYE, 50)
+        order = company.place({WULIANGYE: 24})
+        company.wait_status(order["order_id"], "approved")
+        company.wait_shippable(order["order_id"])
+        ok(company.ship(order["order_id"], {WULIANGYE: 24}, ship_date="2026-11-21"))
+        company.wait_account(lambda a: a["invoices_posted"] == 3, what="the shipment invoiced")
+        late = dict(OPENING_INVOICES[0], invoice_number="INV-2026-10-0999")
+        problem(command(finance, path, late, headers=HQ), 409, "cut_over_closed")
+
+        # Cash, oldest first: all of August, 5000.00 of September; a price correction on it.
+        receipt = {"dealer_code": "CD-001", "amount": "35000.00", "received_on": "2026-11-25"}
+        paid = ok(command(finance, "/receipts", receipt, headers=HQ))
+        assert paid["allocations"] == [
+            {"invoice_id": august["invoice_id"], "amount": "30000.00"},
+            {"invoice_id": september["invoice_id"], "amount": "5000.00"},
+        ]
+        note = {
+            "invoice_id": september["invoice_id"],
+            "amount": "500.50",
+            "reason": "price correction",
+            "issued_on": "2026-11-26",
+        }
+        credited = ok(command(finance, "/credit-notes", note, headers=HQ))
+        assert credited["receivables"] == "38176.00"  # 42500.50 + 31176.00 - 35000 - 500.50
+
+        [aged] = ok(
+            query.get(
+                "/hq/receivables/aging",
+                params={
+                    "as_of": "2026-11-30",
+                    "dealer": "CD-001",
+                    "min_position": credited["position"],
+                },
+                headers=HQ,
+            )
+        )["items"]
+        assert aged == {
+            "dealer": "CD-001",
+            "not_yet_due": "31176.00",  # the shipment's invoice, due 21 December
+            "days_1_30": "0.00",
+            "days_31_60": "7000.00",  # September's, due 5 October: 56 days past due
+            "days_61_90": "0.00",
+            "over_90": "0.00",
+            "open_invoices": "38176.00",
+            "unapplied_cash": "0.00",
+            "receivables": "38176.00",
+        }
+        before_cut_over = ok(
+            query.get(
+                "/hq/receivables/aging",
+                params={"as_of": CUT_OVER, "dealer": "CD-001"},
+                headers=HQ,
+            )
+        )["items"][0]
+        # At the cut-over: August 52 days past due, September 26.
+        assert (before_cut_over["days_31_60"], before_cut_over["days_1_30"]) == (
+            "30000.00",
+            "12500.50",
+        )
+
+        # The ERP's ledger agrees with the query API per dealer, and holds the opening
+        # balances in their clearing account.
+        caught_up(settings, erp)
+        platform = ok(
+            query.get(
+                "/hq/receivables",
+                params={"by": "dealer", "dealer": "CD-001"},
+                headers=HQ,
+            )
+        )["items"]
+        assert [row["receivables"] for row in platform] == ["38176.00"]
+        assert erp.ledger.receivables()["CD-001"] == Decimal("38176.00")
+        balance = {row["account"]: row for row in erp.ledger.trial_balance()}
+        assert balance["4199"]["balance"] == Decimal("42500.50")
+        assert erp.ledger.summary()["unreadable"] == 0
