@@ -103,6 +103,22 @@ class OpeningInvoiceRecorded(IntegrationEvent):
     cut_over_date: date
 
 
+class OpeningCashRecorded(IntegrationEvent):
+    """期初预收: cash a dealer had on account at the cut-over in the brand's former system
+    (received, applied to no invoice), one document at a time. It lowers the dealer's
+    receivables like unapplied cash of a receipt."""
+
+    service = "finance"
+    event_name = "OpeningCashRecorded"
+    version = 1
+
+    document_id: str
+    document_number: str = Field(description="the opening document's own number")
+    dealer_code: str
+    amount: Money
+    cut_over_date: date
+
+
 class Allocation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

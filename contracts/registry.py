@@ -55,6 +55,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.CreditReleased,
     finance.InvoiceIssued,
     finance.OpeningInvoiceRecorded,
+    finance.OpeningCashRecorded,
     finance.ReceiptRecorded,
     finance.CreditNoteIssued,
     finance.RebatePolicyDefined,

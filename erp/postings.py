@@ -204,6 +204,18 @@ def _opening_invoice(data: dict) -> Entry:
     return entry
 
 
+def _opening_cash(data: dict) -> Entry:
+    """Dr opening balances clearing / Cr advances from customers (the dealer)."""
+    amount, dealer = money(data["amount"]), data["dealer_code"]
+    entry = Entry(
+        date.fromisoformat(data["cut_over_date"]),
+        f"opening cash {data['document_number']} of {dealer}",
+    )
+    entry.debit("4199", amount, dealer_code=dealer)
+    entry.credit(ADVANCES, amount, dealer_code=dealer)
+    return entry
+
+
 def _opening_stock(data: dict) -> Entry:
     """Dr inventory / Cr opening balances clearing, at each line's value."""
     warehouse = data["warehouse_code"]
@@ -327,6 +339,7 @@ _RULES = {
     ("inventory", "GoodsReceived"): _goods_received,
     ("inventory", "OpeningStockRecorded"): _opening_stock,
     ("finance", "OpeningInvoiceRecorded"): _opening_invoice,
+    ("finance", "OpeningCashRecorded"): _opening_cash,
     ("inventory", "ShipmentDispatched"): _shipment_dispatched,
     ("inventory", "TransferDispatched"): _transfer_dispatched,
     ("inventory", "TransferReceived"): _transfer_received,

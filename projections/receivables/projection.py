@@ -494,6 +494,24 @@ def receipt_recorded(
     )
 
 
+@receivables.on(finance_events.OpeningCashRecorded)
+def opening_cash(
+    conn: Connection, envelope: Envelope, event: finance_events.OpeningCashRecorded
+) -> None:
+    """期初预收: cash on account at the cut-over, like a receipt that no invoice took."""
+    _receipts.gather(
+        conn,
+        receipt_id=event.document_id,
+        dealer_code=event.dealer_code,
+        received_on=event.cut_over_date,
+        amount=event.amount,
+        unapplied=event.amount,
+    )
+    _dealer_totals.gather(
+        conn, dealer_code=event.dealer_code, received=event.amount, unapplied=event.amount
+    )
+
+
 @receivables.on(finance_events.CreditNoteIssued)
 def credit_note_issued(
     conn: Connection, envelope: Envelope, event: finance_events.CreditNoteIssued

@@ -33,6 +33,7 @@ from services.finance.domain import (
     Invoice,
     NothingToSettle,
     OpeningAlreadyRecorded,
+    OpeningCash,
     OpeningInvoice,
     OrderBilling,
     RebateClaim,
@@ -61,6 +62,14 @@ class RecordOpeningInvoice:
     issue_date: date
     due_date: date
     open_amount: Decimal
+    cut_over_date: date
+
+
+@dataclass(frozen=True)
+class RecordOpeningCash:
+    dealer_code: str
+    number: str
+    amount: Decimal
     cut_over_date: date
 
 
@@ -387,14 +396,58 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
             "receivables": money(account.receivables),
             "exposure": money(account.exposure),
         }
+        return self._save_opening(invoice, account, body, idempotency, duplicate)
+
+    def record_opening_cash(
+        self, cmd: RecordOpeningCash, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """Cash the dealer had on account at the cut-over."""
+        self.known_dealer(cmd.dealer_code)
+        account = self.get_account(cmd.dealer_code)
+        document_id = OpeningCash.create_id(cmd.dealer_code, cmd.number)
+        duplicate = OpeningAlreadyRecorded(
+            f"opening cash {cmd.number} of {cmd.dealer_code} is already recorded",
+            document_number=cmd.number,
+        )
+        if self.exists(document_id):
+            raise duplicate
+        account.post_opening_cash(str(document_id), cmd.amount)
+        document = OpeningCash(
+            number=cmd.number,
+            dealer_code=cmd.dealer_code,
+            amount=cmd.amount,
+            cut_over_date=cmd.cut_over_date,
+            by=by,
+        )
+        body = {
+            "document_id": str(document.id),
+            "document_number": cmd.number,
+            "dealer_code": cmd.dealer_code,
+            "amount": money(cmd.amount),
+            "cut_over_date": cmd.cut_over_date.isoformat(),
+            "receivables": money(account.receivables),
+            "exposure": money(account.exposure),
+        }
+        return self._save_opening(document, account, body, idempotency, duplicate)
+
+    def _save_opening(
+        self,
+        document: Any,
+        account: DealerAccount,
+        body: dict[str, Any],
+        idempotency: IdempotencyKey | None,
+        duplicate: OpeningAlreadyRecorded,
+    ) -> CommandResult:
+        """Save an opening document with the account: the same number racing in is the
+        duplicate; the account moving meanwhile, the caller decides again."""
         try:
             return self.save_command(
-                invoice, account, status_code=201, body=body, idempotency=idempotency
+                document, account, status_code=201, body=body, idempotency=idempotency
             )
         except IntegrityError:
-            if self.exists(invoice_id):
+            if self.exists(document.id):
                 raise duplicate from None
-            raise  # the account moved meanwhile: the caller decides again
+            raise
 
     def reopen_cut_over(
         self, dealer_code: str, *, by: Provenance, idempotency: IdempotencyKey | None

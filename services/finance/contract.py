@@ -12,6 +12,7 @@ from services.finance.domain import (
     CreditNote,
     DealerAccount,
     Invoice,
+    OpeningCash,
     OpeningInvoice,
     RebateClaim,
     RebatePolicyBook,
@@ -56,6 +57,14 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             business_date=event.business_date,
             base=event.base,
             amount=event.amount,
+        )
+    if isinstance(event, OpeningCash.Recorded):
+        return published.OpeningCashRecorded(
+            document_id=str(event.originator_id),
+            document_number=event.number,
+            dealer_code=event.dealer_code,
+            amount=event.amount,
+            cut_over_date=event.cut_over_date,
         )
     if isinstance(event, OpeningInvoice.Recorded):
         return published.OpeningInvoiceRecorded(

@@ -235,6 +235,19 @@ class DealerAccount(Aggregate):
             invoice_id=invoice_id, amount=amount, invoice_date=invoice_date, due_date=due_date
         )
 
+    def post_opening_cash(self, document_id: str, amount: Decimal) -> None:
+        """Cash the dealer had on account at the cut-over (期初预收): unapplied, like a receipt
+        no invoice took; it lowers receivables and exposure."""
+        check_amount(amount, "opening cash on account")
+        self.check_cut_over_open()
+        self._opening_cash_posted(document_id=document_id, amount=amount)
+
+    @event("OpeningCashPosted")
+    def _opening_cash_posted(self, document_id: str, amount: Decimal) -> None:
+        self.unapplied += amount
+        self.received += amount
+        self._count_setup()
+
     @event("OpeningInvoicePosted")
     def _opening_invoice_posted(
         self, invoice_id: str, amount: Decimal, invoice_date: date, due_date: date
@@ -897,6 +910,30 @@ class OpeningInvoice(Invoice):
         self.credited = ZERO
         self.returned = {}
         self.paid_returned = {}
+
+
+class OpeningCash(Aggregate):
+    """期初预收: one document of cash a dealer had on account at the cut-over."""
+
+    @staticmethod
+    def create_id(dealer_code: str, number: str) -> UUID:
+        return uuid5(_IDS, f"opening-cash:{dealer_code}:{number}")
+
+    class Recorded(Aggregate.Created):
+        number: str
+        dealer_code: str
+        amount: Decimal
+        cut_over_date: date
+        by: Provenance
+
+    @event(Recorded)
+    def __init__(
+        self, *, number: str, dealer_code: str, amount: Decimal, cut_over_date: date, by: Provenance
+    ) -> None:
+        self.number = number
+        self.dealer_code = dealer_code
+        self.amount = amount
+        self.cut_over_date = cut_over_date
 
 
 class Receipt(Aggregate):

@@ -154,6 +154,12 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
             for body in OPENING_INVOICES
         )
         assert (september["receivables"], september["exposure"]) == ("42500.50", "42500.50")
+        # Wuhou had cash on its account at the cut-over.
+        cash = {"document_number": "OB-CASH-CD-002", "amount": "2000.00", "cut_over_date": CUT_OVER}
+        on_account = ok(
+            command_when_known(finance, "/accounts/CD-002/opening-cash", cash, headers=HQ)
+        )
+        assert (on_account["receivables"], on_account["exposure"]) == ("-2000.00", "-2000.00")
         again = command(finance, path, OPENING_INVOICES[0], headers=HQ)
         assert problem(again, 409, "opening_already_recorded")["invoice_number"] == (
             "INV-2026-08-0117"
@@ -229,15 +235,18 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
         # The ERP's ledger agrees with the query API per dealer, and holds the opening
         # balances in their clearing account.
         caught_up(settings, erp)
-        platform = ok(
+        platform = ok(query.get("/hq/receivables", params={"by": "dealer"}, headers=HQ))["items"]
+        theirs = {row["dealer"]: Decimal(row["receivables"]) for row in platform}
+        assert theirs == {"CD-001": Decimal("38176.00"), "CD-002": Decimal("-2000.00")}
+        assert erp.ledger.receivables() == theirs
+        [wuhou] = ok(
             query.get(
-                "/hq/receivables",
-                params={"by": "dealer", "dealer": "CD-001"},
+                "/hq/receivables/aging",
+                params={"as_of": CUT_OVER, "dealer": "CD-002"},
                 headers=HQ,
             )
         )["items"]
-        assert [row["receivables"] for row in platform] == ["38176.00"]
-        assert erp.ledger.receivables()["CD-001"] == Decimal("38176.00")
+        assert (wuhou["unapplied_cash"], wuhou["receivables"]) == ("2000.00", "-2000.00")
         balance = {row["account"]: row for row in erp.ledger.trial_balance()}
-        assert balance["4199"]["balance"] == Decimal("42500.50")
+        assert balance["4199"]["balance"] == Decimal("42500.50") - Decimal("2000.00")
         assert erp.ledger.summary()["unreadable"] == 0

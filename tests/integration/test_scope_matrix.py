@@ -471,6 +471,11 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
             },
             NATIONAL,
         ),
+        ("finance", "/accounts/{dealer_code}/opening-cash"): Command(
+            {"dealer_code": "CD-001"},
+            {"document_number": "OB-CASH-MATRIX", "amount": "100.00", "cut_over_date": today},
+            NATIONAL,
+        ),
         ("finance", "/accounts/{dealer_code}/cut-over/reopening"): Command(
             {"dealer_code": "CD-001"}, {}, NATIONAL
         ),

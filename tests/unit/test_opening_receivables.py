@@ -48,6 +48,17 @@ class TestOpeningInvoices:
         account.post_opening_invoice("inv-late", D("1.00"), date(2026, 9, 1), date(2026, 9, 1))
         assert account.receivables == D("30001.00")
 
+    def test_opening_cash_on_account_lowers_receivables_and_exposure(self):
+        account = jinjiang()
+        account.post_opening_invoice("inv-aug", D("30000.00"), date(2026, 8, 10), date(2026, 9, 9))
+        account.post_opening_cash("cash-1", D("8000.00"))
+        assert (account.receivables, account.exposure, account.unapplied) == (
+            D("22000.00"),
+            D("22000.00"),
+            D("8000.00"),
+        )
+        assert not account.has_business
+
     def test_an_invoice_due_before_its_date_is_refused(self):
         with pytest.raises(InvalidBusinessDate):
             jinjiang().post_opening_invoice("x", D("1.00"), date(2026, 9, 2), date(2026, 9, 1))

@@ -13,7 +13,7 @@ from runtime.http.idempotency import run_command
 from runtime.http.schemas import Code, IsoDate, Money
 from runtime.settings import Role
 from services.finance.api.routes import FinanceApp
-from services.finance.application import RecordOpeningInvoice
+from services.finance.application import RecordOpeningCash, RecordOpeningInvoice
 
 opening_balances = APIRouter(prefix="/accounts", tags=["opening balances"])
 
@@ -40,6 +40,25 @@ class OpeningInvoiceRead(BaseModel):
     issue_date: IsoDate
     due_date: IsoDate
     open_amount: str
+    cut_over_date: IsoDate
+    receivables: str
+    exposure: str
+    position: str | None = None
+
+
+class OpeningCashCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_number: Code = Field(examples=["OB-CASH-CD-001"])
+    amount: Money = Field(description="cash on the dealer's account, applied to no invoice")
+    cut_over_date: IsoDate
+
+
+class OpeningCashRead(BaseModel):
+    document_id: str
+    document_number: str
+    dealer_code: str
+    amount: str
     cut_over_date: IsoDate
     receivables: str
     exposure: str
@@ -83,6 +102,35 @@ def record_opening_invoice(
         app,
         key,
         lambda k: app.record_opening_invoice(
+            cmd, by=principal.provenance(causation_id=k.key), idempotency=k
+        ),
+    )
+
+
+@opening_balances.post(
+    "/{dealer_code}/opening-cash", status_code=201, response_model=OpeningCashRead, responses=RULES
+)
+def record_opening_cash(
+    dealer_code: Code,
+    body: OpeningCashCreate,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """期初预收: cash the dealer had on account at the cut-over; it lowers receivables and
+    exposure like a receipt's unapplied cash. Refused like any opening balance after the
+    dealer's first ordinary transaction (409 ``cut_over_closed``)."""
+    principal.require(Role.HQ_ADMIN)
+    cmd = RecordOpeningCash(
+        dealer_code=dealer_code,
+        number=body.document_number,
+        amount=body.amount,
+        cut_over_date=body.cut_over_date,
+    )
+    return run_command(
+        app,
+        key,
+        lambda k: app.record_opening_cash(
             cmd, by=principal.provenance(causation_id=k.key), idempotency=k
         ),
     )
