@@ -119,6 +119,23 @@ class OpeningCashRecorded(IntegrationEvent):
     cut_over_date: date
 
 
+class OpeningRebatePoolRecorded(IntegrationEvent):
+    """期初返利池: rebate a dealer's pool held under a policy at the cut-over (settled in the
+    brand's former system, not yet credited), one document at a time. It may be claimed and
+    credited like settled rebate; a read model counts it as settled from the cut-over date."""
+
+    service = "finance"
+    event_name = "OpeningRebatePoolRecorded"
+    version = 1
+
+    document_id: str
+    document_number: str = Field(description="the opening document's own number")
+    dealer_code: str
+    policy_code: str
+    amount: Money
+    cut_over_date: date
+
+
 class Allocation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

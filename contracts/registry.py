@@ -56,6 +56,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.InvoiceIssued,
     finance.OpeningInvoiceRecorded,
     finance.OpeningCashRecorded,
+    finance.OpeningRebatePoolRecorded,
     finance.ReceiptRecorded,
     finance.CreditNoteIssued,
     finance.RebatePolicyDefined,

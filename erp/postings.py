@@ -216,6 +216,18 @@ def _opening_cash(data: dict) -> Entry:
     return entry
 
 
+def _opening_rebate_pool(data: dict) -> Entry:
+    """Dr opening balances clearing / Cr rebates payable: the pool the dealer may claim."""
+    amount, dealer = money(data["amount"]), data["dealer_code"]
+    entry = Entry(
+        date.fromisoformat(data["cut_over_date"]),
+        f"opening rebate pool {data['document_number']} of {dealer} ({data['policy_code']})",
+    )
+    entry.debit("4199", amount, dealer_code=dealer)
+    entry.credit("2241.01", amount, dealer_code=dealer)
+    return entry
+
+
 def _opening_stock(data: dict) -> Entry:
     """Dr inventory / Cr opening balances clearing, at each line's value."""
     warehouse = data["warehouse_code"]
@@ -340,6 +352,7 @@ _RULES = {
     ("inventory", "OpeningStockRecorded"): _opening_stock,
     ("finance", "OpeningInvoiceRecorded"): _opening_invoice,
     ("finance", "OpeningCashRecorded"): _opening_cash,
+    ("finance", "OpeningRebatePoolRecorded"): _opening_rebate_pool,
     ("inventory", "ShipmentDispatched"): _shipment_dispatched,
     ("inventory", "TransferDispatched"): _transfer_dispatched,
     ("inventory", "TransferReceived"): _transfer_received,

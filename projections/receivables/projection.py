@@ -575,6 +575,21 @@ def rebate_settled(
     )
 
 
+@receivables.on(finance_events.OpeningRebatePoolRecorded)
+def opening_rebate_pool(
+    conn: Connection, envelope: Envelope, event: finance_events.OpeningRebatePoolRecorded
+) -> None:
+    """期初返利池: counts as settled under its policy from the cut-over date."""
+    _rebate_settlements.gather(
+        conn,
+        settlement_id=event.document_id,
+        dealer_code=event.dealer_code,
+        policy_code=event.policy_code,
+        settled_on=event.cut_over_date,
+        amount=event.amount,
+    )
+
+
 @receivables.on(finance_events.RebateClaimFiled)
 def rebate_claim_filed(
     conn: Connection, envelope: Envelope, event: finance_events.RebateClaimFiled

@@ -35,6 +35,7 @@ from services.finance.domain import (
     OpeningAlreadyRecorded,
     OpeningCash,
     OpeningInvoice,
+    OpeningRebatePool,
     OrderBilling,
     RebateClaim,
     RebateEnrolment,
@@ -69,6 +70,15 @@ class RecordOpeningInvoice:
 class RecordOpeningCash:
     dealer_code: str
     number: str
+    amount: Decimal
+    cut_over_date: date
+
+
+@dataclass(frozen=True)
+class RecordOpeningRebatePool:
+    dealer_code: str
+    number: str
+    policy_code: str
     amount: Decimal
     cut_over_date: date
 
@@ -164,6 +174,7 @@ def rebate_pool_view(account: DealerAccount) -> dict[str, Any]:
         "credited": money(account.rebate_credited),
         "available": money(account.rebate_available),
         "settled_by_policy": {code: money(v) for code, v in sorted(account.rebate_settled.items())},
+        "opening_by_policy": {code: money(v) for code, v in sorted(account.rebate_opening.items())},
         "pending_claims": [
             {"claim_id": claim_id, "amount": money(amount)}
             for claim_id, amount in sorted(account.rebate_claims.items())
@@ -427,6 +438,40 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
             "cut_over_date": cmd.cut_over_date.isoformat(),
             "receivables": money(account.receivables),
             "exposure": money(account.exposure),
+        }
+        return self._save_opening(document, account, body, idempotency, duplicate)
+
+    def record_opening_rebate_pool(
+        self, cmd: RecordOpeningRebatePool, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """A dealer's rebate pool under a policy at the cut-over."""
+        self.known_dealer(cmd.dealer_code)
+        policy = self.get_policy(cmd.policy_code)
+        account = self.get_account(cmd.dealer_code)
+        document_id = OpeningRebatePool.create_id(cmd.dealer_code, cmd.number)
+        duplicate = OpeningAlreadyRecorded(
+            f"opening rebate pool {cmd.number} of {cmd.dealer_code} is already recorded",
+            document_number=cmd.number,
+        )
+        if self.exists(document_id):
+            raise duplicate
+        account.post_opening_rebate_pool(policy.code, cmd.amount)
+        document = OpeningRebatePool(
+            number=cmd.number,
+            dealer_code=cmd.dealer_code,
+            policy_code=policy.code,
+            amount=cmd.amount,
+            cut_over_date=cmd.cut_over_date,
+            by=by,
+        )
+        body = {
+            "document_id": str(document.id),
+            "document_number": cmd.number,
+            "dealer_code": cmd.dealer_code,
+            "policy_code": policy.code,
+            "amount": money(cmd.amount),
+            "cut_over_date": cmd.cut_over_date.isoformat(),
+            "rebate_pool": rebate_pool_view(account),
         }
         return self._save_opening(document, account, body, idempotency, duplicate)
 

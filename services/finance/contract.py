@@ -14,6 +14,7 @@ from services.finance.domain import (
     Invoice,
     OpeningCash,
     OpeningInvoice,
+    OpeningRebatePool,
     RebateClaim,
     RebatePolicyBook,
     Receipt,
@@ -63,6 +64,15 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             document_id=str(event.originator_id),
             document_number=event.number,
             dealer_code=event.dealer_code,
+            amount=event.amount,
+            cut_over_date=event.cut_over_date,
+        )
+    if isinstance(event, OpeningRebatePool.Recorded):
+        return published.OpeningRebatePoolRecorded(
+            document_id=str(event.originator_id),
+            document_number=event.number,
+            dealer_code=event.dealer_code,
+            policy_code=event.policy_code,
             amount=event.amount,
             cut_over_date=event.cut_over_date,
         )

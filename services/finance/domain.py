@@ -248,6 +248,21 @@ class DealerAccount(Aggregate):
         self.received += amount
         self._count_setup()
 
+    def post_opening_rebate_pool(self, policy_code: str, amount: Decimal) -> None:
+        """返利池 at the cut-over: rebate the former system settled under a policy and the
+        dealer had not yet been credited. It may be claimed like settled rebate; it is kept
+        apart from the policy's settlements, which settle what accrues here."""
+        check_amount(amount, "an opening rebate pool")
+        self.check_cut_over_open()
+        self._opening_rebate_pool_posted(policy_code=policy_code, amount=amount)
+
+    @event("OpeningRebatePoolPosted")
+    def _opening_rebate_pool_posted(self, policy_code: str, amount: Decimal) -> None:
+        pools = dict(self.rebate_opening)
+        pools[policy_code] = pools.get(policy_code, ZERO) + amount
+        self.rebate_opening_pools = pools
+        self._count_setup()
+
     @event("OpeningInvoicePosted")
     def _opening_invoice_posted(
         self, invoice_id: str, amount: Decimal, invoice_date: date, due_date: date
@@ -560,8 +575,15 @@ class DealerAccount(Aggregate):
                 counts[sku] = counts.get(sku, 0) + quantity
 
     @property
+    def rebate_opening(self) -> dict[str, Decimal]:
+        """Per policy: the pool brought in at the cut-over (none on accounts before it)."""
+        return getattr(self, "rebate_opening_pools", {})
+
+    @property
     def rebate_settled_total(self) -> Decimal:
-        return sum(self.rebate_settled.values(), ZERO)
+        """Settled at period ends, and what the pool held at the cut-over."""
+        settled = sum(self.rebate_settled.values(), ZERO)
+        return settled + sum(self.rebate_opening.values(), ZERO)
 
     @property
     def rebate_claimed(self) -> Decimal:
@@ -932,6 +954,39 @@ class OpeningCash(Aggregate):
     ) -> None:
         self.number = number
         self.dealer_code = dealer_code
+        self.amount = amount
+        self.cut_over_date = cut_over_date
+
+
+class OpeningRebatePool(Aggregate):
+    """期初返利池: one document of a dealer's rebate pool under a policy at the cut-over."""
+
+    @staticmethod
+    def create_id(dealer_code: str, number: str) -> UUID:
+        return uuid5(_IDS, f"opening-rebate-pool:{dealer_code}:{number}")
+
+    class Recorded(Aggregate.Created):
+        number: str
+        dealer_code: str
+        policy_code: str
+        amount: Decimal
+        cut_over_date: date
+        by: Provenance
+
+    @event(Recorded)
+    def __init__(
+        self,
+        *,
+        number: str,
+        dealer_code: str,
+        policy_code: str,
+        amount: Decimal,
+        cut_over_date: date,
+        by: Provenance,
+    ) -> None:
+        self.number = number
+        self.dealer_code = dealer_code
+        self.policy_code = policy_code
         self.amount = amount
         self.cut_over_date = cut_over_date
 

@@ -11,7 +11,13 @@ from decimal import Decimal
 import pytest
 
 from projections import bootstrap as query_process
-from tests.integration.saga import JIANNANCHUN, WULIANGYE, ok, running_company
+from tests.integration.saga import (
+    CHENGDU_MANAGER,
+    JIANNANCHUN,
+    WULIANGYE,
+    ok,
+    running_company,
+)
 from tests.integration.test_erp import ErpRunning, caught_up
 from tests.platform import CHENGDU_CLERK, HQ, command, command_when_known, serving
 
@@ -154,6 +160,26 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
             for body in OPENING_INVOICES
         )
         assert (september["receivables"], september["exposure"]) == ("42500.50", "42500.50")
+        # Last year's rebate, settled in the former system and not yet credited.
+        policy = {
+            "policy_code": "TIER1-2025",
+            "grade": "tier1_distributor",
+            "rate": "0.0200",
+            "valid_from": "2025-01-01",
+            "valid_to": "2025-12-31",
+        }
+        ok(command(finance, "/rebate-policies", policy, headers=HQ))
+        pool = {
+            "document_number": "OB-REBATE-CD-001",
+            "policy_code": "TIER1-2025",
+            "amount": "1500.00",
+            "cut_over_date": CUT_OVER,
+        }
+        pools = "/accounts/CD-001/opening-rebate-pools"
+        opened_pool = ok(command(finance, pools, pool, headers=HQ))["rebate_pool"]
+        assert (opened_pool["settled"], opened_pool["available"]) == ("1500.00", "1500.00")
+        unknown = {**pool, "document_number": "OB-REBATE-X", "policy_code": "NO-SUCH-POLICY"}
+        problem(command(finance, pools, unknown, headers=HQ), 404, "unknown_rebate_policy")
         # Wuhou had cash on its account at the cut-over.
         cash = {"document_number": "OB-CASH-CD-002", "amount": "2000.00", "cut_over_date": CUT_OVER}
         on_account = ok(
@@ -196,6 +222,11 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
         }
         credited = ok(command(finance, "/credit-notes", note, headers=HQ))
         assert credited["receivables"] == "38176.00"  # 42500.50 + 31176.00 - 35000 - 500.50
+        # The opening pool is claimed and credited like any settled rebate (oldest first).
+        claim = {"dealer_code": "CD-001", "amount": "1000.00"}
+        filed = ok(command(finance, "/rebate-claims", claim, headers=CHENGDU_CLERK))
+        approval = f"/rebate-claims/{filed['claim_id']}/approval"
+        rebated = ok(command(finance, approval, {}, headers=CHENGDU_MANAGER))  # credited today
 
         [aged] = ok(
             query.get(
@@ -203,7 +234,7 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
                 params={
                     "as_of": "2026-11-30",
                     "dealer": "CD-001",
-                    "min_position": credited["position"],
+                    "min_position": rebated["position"],
                 },
                 headers=HQ,
             )
@@ -217,7 +248,18 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
             "over_90": "0.00",
             "open_invoices": "38176.00",
             "unapplied_cash": "0.00",
-            "receivables": "38176.00",
+            "receivables": "38176.00",  # the rebate credited today counts from today
+        }
+        [pool_row] = ok(query.get("/hq/rebates/pools", params={"dealer": "CD-001"}, headers=HQ))[
+            "items"
+        ]
+        assert pool_row == {
+            "dealer": "CD-001",
+            "accrued": "0.00",
+            "settled": "1500.00",
+            "claimed": "0.00",
+            "credited": "1000.00",
+            "available": "500.00",
         }
         before_cut_over = ok(
             query.get(
@@ -237,7 +279,7 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
         caught_up(settings, erp)
         platform = ok(query.get("/hq/receivables", params={"by": "dealer"}, headers=HQ))["items"]
         theirs = {row["dealer"]: Decimal(row["receivables"]) for row in platform}
-        assert theirs == {"CD-001": Decimal("38176.00"), "CD-002": Decimal("-2000.00")}
+        assert theirs == {"CD-001": Decimal("37176.00"), "CD-002": Decimal("-2000.00")}
         assert erp.ledger.receivables() == theirs
         [wuhou] = ok(
             query.get(
@@ -248,5 +290,9 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
         )["items"]
         assert (wuhou["unapplied_cash"], wuhou["receivables"]) == ("2000.00", "-2000.00")
         balance = {row["account"]: row for row in erp.ledger.trial_balance()}
-        assert balance["4199"]["balance"] == Decimal("42500.50") - Decimal("2000.00")
+        # Opening receivables, less opening cash and the opening rebate pool.
+        assert balance["4199"]["balance"] == Decimal("42500.50") - Decimal("2000.00") - Decimal(
+            "1500.00"
+        )
+        assert balance["2241.01"]["balance"] == Decimal("500.00")  # 1500.00 - 1000.00 credited
         assert erp.ledger.summary()["unreadable"] == 0

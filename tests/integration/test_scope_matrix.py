@@ -476,6 +476,16 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
             {"document_number": "OB-CASH-MATRIX", "amount": "100.00", "cut_over_date": today},
             NATIONAL,
         ),
+        ("finance", "/accounts/{dealer_code}/opening-rebate-pools"): Command(
+            {"dealer_code": "CD-001"},
+            {
+                "document_number": "OB-REBATE-MATRIX",
+                "policy_code": "TIER1-REBATE",
+                "amount": "100.00",
+                "cut_over_date": today,
+            },
+            NATIONAL,
+        ),
         ("finance", "/accounts/{dealer_code}/cut-over/reopening"): Command(
             {"dealer_code": "CD-001"}, {}, NATIONAL
         ),

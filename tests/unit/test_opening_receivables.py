@@ -59,6 +59,17 @@ class TestOpeningInvoices:
         )
         assert not account.has_business
 
+    def test_an_opening_rebate_pool_may_be_claimed_and_is_kept_apart_from_settlements(self):
+        account = jinjiang()
+        account.post_opening_rebate_pool("TIER1-2025", D("1500.00"))
+        assert (account.rebate_settled_total, account.rebate_available) == (
+            D("1500.00"),
+            D("1500.00"),
+        )
+        assert account.rebate_settled == {}  # a policy's settlements settle what accrues here
+        account.reserve_rebate_claim("claim-1", D("1500.00"))
+        assert account.rebate_available == D("0.00")
+
     def test_an_invoice_due_before_its_date_is_refused(self):
         with pytest.raises(InvalidBusinessDate):
             jinjiang().post_opening_invoice("x", D("1.00"), date(2026, 9, 2), date(2026, 9, 1))

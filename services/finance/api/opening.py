@@ -13,7 +13,11 @@ from runtime.http.idempotency import run_command
 from runtime.http.schemas import Code, IsoDate, Money
 from runtime.settings import Role
 from services.finance.api.routes import FinanceApp
-from services.finance.application import RecordOpeningCash, RecordOpeningInvoice
+from services.finance.application import (
+    RecordOpeningCash,
+    RecordOpeningInvoice,
+    RecordOpeningRebatePool,
+)
 
 opening_balances = APIRouter(prefix="/accounts", tags=["opening balances"])
 
@@ -62,6 +66,26 @@ class OpeningCashRead(BaseModel):
     cut_over_date: IsoDate
     receivables: str
     exposure: str
+    position: str | None = None
+
+
+class OpeningRebatePoolCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_number: Code = Field(examples=["OB-REBATE-CD-001"])
+    policy_code: Code = Field(examples=["TIER1-2026"])
+    amount: Money = Field(description="settled rebate not yet credited, claimable")
+    cut_over_date: IsoDate
+
+
+class OpeningRebatePoolRead(BaseModel):
+    document_id: str
+    document_number: str
+    dealer_code: str
+    policy_code: str
+    amount: str
+    cut_over_date: IsoDate
+    rebate_pool: dict
     position: str | None = None
 
 
@@ -131,6 +155,39 @@ def record_opening_cash(
         app,
         key,
         lambda k: app.record_opening_cash(
+            cmd, by=principal.provenance(causation_id=k.key), idempotency=k
+        ),
+    )
+
+
+@opening_balances.post(
+    "/{dealer_code}/opening-rebate-pools",
+    status_code=201,
+    response_model=OpeningRebatePoolRead,
+    responses=RULES,
+)
+def record_opening_rebate_pool(
+    dealer_code: Code,
+    body: OpeningRebatePoolCreate,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """期初返利池: the dealer's rebate pool under a (defined) policy at the cut-over, claimable
+    like settled rebate. Refused like any opening balance after the dealer's first ordinary
+    transaction (409 ``cut_over_closed``); an unknown policy is 404 ``unknown_rebate_policy``."""
+    principal.require(Role.HQ_ADMIN)
+    cmd = RecordOpeningRebatePool(
+        dealer_code=dealer_code,
+        number=body.document_number,
+        policy_code=body.policy_code,
+        amount=body.amount,
+        cut_over_date=body.cut_over_date,
+    )
+    return run_command(
+        app,
+        key,
+        lambda k: app.record_opening_rebate_pool(
             cmd, by=principal.provenance(causation_id=k.key), idempotency=k
         ),
     )
