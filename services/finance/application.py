@@ -375,15 +375,8 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         self, cmd: RecordOpeningInvoice, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
         """An invoice still open at the cut-over: a receivable from its own dates on."""
-        self.known_dealer(cmd.dealer_code)
-        account = self.get_account(cmd.dealer_code)
         invoice_id = OpeningInvoice.create_id(cmd.dealer_code, cmd.number)
-        duplicate = OpeningAlreadyRecorded(
-            f"opening invoice {cmd.number} of {cmd.dealer_code} is already recorded",
-            invoice_number=cmd.number,
-        )
-        if self.exists(invoice_id):
-            raise duplicate
+        account, duplicate = self._opening(cmd.dealer_code, invoice_id, "invoice", cmd.number)
         if cmd.issue_date > cmd.cut_over_date:
             raise InvalidBusinessDate("an opening invoice is dated on or before the cut-over")
         account.post_opening_invoice(str(invoice_id), cmd.open_amount, cmd.issue_date, cmd.due_date)
@@ -413,15 +406,8 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         self, cmd: RecordOpeningCash, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
         """Cash the dealer had on account at the cut-over."""
-        self.known_dealer(cmd.dealer_code)
-        account = self.get_account(cmd.dealer_code)
         document_id = OpeningCash.create_id(cmd.dealer_code, cmd.number)
-        duplicate = OpeningAlreadyRecorded(
-            f"opening cash {cmd.number} of {cmd.dealer_code} is already recorded",
-            document_number=cmd.number,
-        )
-        if self.exists(document_id):
-            raise duplicate
+        account, duplicate = self._opening(cmd.dealer_code, document_id, "cash", cmd.number)
         account.post_opening_cash(str(document_id), cmd.amount)
         document = OpeningCash(
             number=cmd.number,
@@ -445,16 +431,9 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         self, cmd: RecordOpeningRebatePool, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
         """A dealer's rebate pool under a policy at the cut-over."""
-        self.known_dealer(cmd.dealer_code)
         policy = self.get_policy(cmd.policy_code)
-        account = self.get_account(cmd.dealer_code)
         document_id = OpeningRebatePool.create_id(cmd.dealer_code, cmd.number)
-        duplicate = OpeningAlreadyRecorded(
-            f"opening rebate pool {cmd.number} of {cmd.dealer_code} is already recorded",
-            document_number=cmd.number,
-        )
-        if self.exists(document_id):
-            raise duplicate
+        account, duplicate = self._opening(cmd.dealer_code, document_id, "rebate pool", cmd.number)
         account.post_opening_rebate_pool(policy.code, cmd.amount)
         document = OpeningRebatePool(
             number=cmd.number,
@@ -474,6 +453,21 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
             "rebate_pool": rebate_pool_view(account),
         }
         return self._save_opening(document, account, body, idempotency, duplicate)
+
+    def _opening(
+        self, dealer_code: str, document_id: UUID, what: str, number: str
+    ) -> tuple[DealerAccount, OpeningAlreadyRecorded]:
+        """The account an opening document of a known dealer goes to, and the refusal of its
+        number a second time (raised here if it is recorded already)."""
+        self.known_dealer(dealer_code)
+        account = self.get_account(dealer_code)
+        duplicate = OpeningAlreadyRecorded(
+            f"opening {what} {number} of {dealer_code} is already recorded",
+            document_number=number,
+        )
+        if self.exists(document_id):
+            raise duplicate
+        return account, duplicate
 
     def _save_opening(
         self,

@@ -187,7 +187,7 @@ def test_opening_invoices_age_are_paid_and_credited_like_any_and_the_ledger_agre
         )
         assert (on_account["receivables"], on_account["exposure"]) == ("-2000.00", "-2000.00")
         again = command(finance, path, OPENING_INVOICES[0], headers=HQ)
-        assert problem(again, 409, "opening_already_recorded")["invoice_number"] == (
+        assert problem(again, 409, "opening_already_recorded")["document_number"] == (
             "INV-2026-08-0117"
         )
         problem(
