@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from contracts import finance, identity, inventory, orders, planning, warnings
+from contracts import finance, identity, inventory, orders, organisation, planning, warnings
 from contracts.envelope import Envelope, EventType, IntegrationEvent, UnknownEventType
 
 PUBLISHED: tuple[type[IntegrationEvent], ...] = (
+    organisation.RegionRegistered,
+    organisation.BranchRegistered,
     orders.DealerRegistered,
     orders.ProductRegistered,
     orders.OrderPlaced,
@@ -33,6 +35,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     planning.SalespersonTargetSet,
     inventory.WarehouseRegistered,
     inventory.GoodsReceived,
+    inventory.OpeningStockRecorded,
     inventory.StockReserved,
     inventory.StockShortage,
     inventory.StockReleased,
@@ -51,6 +54,9 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.CreditRefused,
     finance.CreditReleased,
     finance.InvoiceIssued,
+    finance.OpeningInvoiceRecorded,
+    finance.OpeningCashRecorded,
+    finance.OpeningRebatePoolRecorded,
     finance.ReceiptRecorded,
     finance.CreditNoteIssued,
     finance.RebatePolicyDefined,

@@ -1,4 +1,4 @@
-"""The demo company: a few regions and branches, dealers of every grade with credit, a
+"""The demo company: regions and branches (registered first), dealers of every grade with credit, a
 category tree, SKUs, a tier-1 price list with next month's price, this season's promotions,
 a rebate policy, warehouses with opening stock, some orders, and one of them driven all the
 way to cash; then stock moved without an order: a transfer that arrives short and damaged,
@@ -24,6 +24,19 @@ REGIONS = {
     "SOUTHWEST": {"CD": "Chengdu", "CQ": "Chongqing"},
     "EAST": {"SH": "Shanghai", "HZ": "Hangzhou"},
     "NORTH": {"BJ": "Beijing"},
+}
+# The organisation (组织架构): each region's name and manager, each branch's manager.
+REGION_NAMES = {
+    "SOUTHWEST": ("Southwest Region", "Li Na"),
+    "EAST": ("East Region", "Chen Jie"),
+    "NORTH": ("North Region", "Sun Hao"),
+}
+BRANCH_MANAGERS = {
+    "CD": "Zhao Lei",
+    "CQ": "Huang Min",
+    "SH": "Zhou Ying",
+    "HZ": "Wu Gang",
+    "BJ": "Zheng Yu",
 }
 GRADES = ("tier1_distributor", "tier2_distributor", "exclusive_dealer", "group_buy")
 DEALER_NAMES = {
@@ -203,7 +216,7 @@ def seed_demo_company(
     if warnings_url:
         urls["warnings"] = warnings_url
     seeder = Seeder(urls, api_key)
-    steps: list[tuple[str, str, dict, str]] = []
+    steps = organisation()
     # Orders' registrations come first: inventory and finance refuse dealers and SKUs they
     # have not heard of from orders yet, so what names them follows.
     credit: list[tuple[str, str, dict, str]] = []
@@ -326,6 +339,24 @@ def live_warnings(seeder: Seeder) -> dict[str, int]:
         api_key="demo-credit-controller",
     )
     return {"warning orders": len(placed)}
+
+
+def organisation() -> list[tuple[str, str, dict, str]]:
+    """Regions, then their branches: everything else names them."""
+    steps: list[tuple[str, str, dict, str]] = []
+    for region, (name, manager) in REGION_NAMES.items():
+        body = {"code": region, "name": name, "manager": manager}
+        steps.append(("orders", "/organisation/regions", body, f"seed-region-{region}"))
+    for region, branches in REGIONS.items():
+        for branch, city in branches.items():
+            body = {
+                "code": branch,
+                "name": f"{city} Branch",
+                "region": region,
+                "manager": BRANCH_MANAGERS[branch],
+            }
+            steps.append(("orders", "/organisation/branches", body, f"seed-branch-{branch}"))
+    return steps
 
 
 def commercial_terms(today: date) -> list[tuple[str, str, dict, str]]:

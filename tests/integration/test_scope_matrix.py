@@ -178,6 +178,9 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
             {"dealer_code": "CD-001"}, CHENGDU_DEALER
         ),
         ("orders", "/products/categories"): Sample({}, CATALOGUE),
+        # The organisation chart: every signed-in caller reads it.
+        ("orders", "/organisation/regions"): Sample({}, CATALOGUE),
+        ("orders", "/organisation/branches"): Sample({}, CATALOGUE),
         ("orders", "/products/{sku}"): Sample({"sku": "WULIANGYE-52-500ML"}, CATALOGUE),
         ("orders", "/promotions"): Sample({}, CATALOGUE),
         ("orders", "/promotions/{code}"): Sample({"code": "SPRING-WLY-10-1"}, CATALOGUE),
@@ -333,6 +336,12 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
             },
             NATIONAL,
         ),
+        ("orders", "/organisation/regions"): Command(
+            {}, {"code": "NORTHWEST", "name": "Northwest Region"}, NATIONAL
+        ),
+        ("orders", "/organisation/branches"): Command(
+            {}, {"code": "XN", "name": "Xining Branch", "region": "SOUTHWEST"}, NATIONAL
+        ),
         ("orders", "/products/categories"): Command(
             {}, {"code": "BAIJIU-JIANGXIANG", "name": "Sauce-aroma baijiu"}, NATIONAL
         ),
@@ -415,6 +424,19 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
             },
             NATIONAL,
         ),
+        # Opening stock and the cut-over are headquarters' alone (WH-CD has moved: 409).
+        ("inventory", "/warehouses/{code}/opening-stock"): Command(
+            {"code": "WH-CD"},
+            {
+                "document_number": "OB-WH-CD-MATRIX",
+                "cut_over_date": today,
+                "lines": [{"sku": wuliangye, "quantity": 1, "unit_cost": "812.00"}],
+            },
+            NATIONAL,
+        ),
+        ("inventory", "/warehouses/{code}/cut-over/reopening"): Command(
+            {"code": "WH-CD"}, {}, NATIONAL
+        ),
         ("inventory", "/warehouses/{code}/sell-through"): Command(
             {"code": "WH-CSG-CD-001"},
             {"period_from": today, "period_to": today, "lines": one_bottle},
@@ -485,6 +507,36 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
         ),
         ("finance", "/credit-notes"): Command(
             {}, {"invoice_id": invoice, "amount": "10.00", "reason": "late"}, CHENGDU_DEALER
+        ),
+        # Opening balances and the cut-over are headquarters' alone (CD-001 has business: 409).
+        ("finance", "/accounts/{dealer_code}/opening-invoices"): Command(
+            {"dealer_code": "CD-001"},
+            {
+                "invoice_number": "INV-MATRIX-0001",
+                "issue_date": today,
+                "due_date": today,
+                "open_amount": "100.00",
+                "cut_over_date": today,
+            },
+            NATIONAL,
+        ),
+        ("finance", "/accounts/{dealer_code}/opening-cash"): Command(
+            {"dealer_code": "CD-001"},
+            {"document_number": "OB-CASH-MATRIX", "amount": "100.00", "cut_over_date": today},
+            NATIONAL,
+        ),
+        ("finance", "/accounts/{dealer_code}/opening-rebate-pools"): Command(
+            {"dealer_code": "CD-001"},
+            {
+                "document_number": "OB-REBATE-MATRIX",
+                "policy_code": "TIER1-REBATE",
+                "amount": "100.00",
+                "cut_over_date": today,
+            },
+            NATIONAL,
+        ),
+        ("finance", "/accounts/{dealer_code}/cut-over/reopening"): Command(
+            {"dealer_code": "CD-001"}, {}, NATIONAL
         ),
         ("finance", "/rebate-policies"): Command(
             {},

@@ -56,6 +56,7 @@ PREFIXES = {
         "/returns",
         "/demand-plans",
         "/targets",
+        "/organisation",
     ],
     "inventory": [
         "/warehouses",
