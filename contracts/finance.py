@@ -84,6 +84,58 @@ class InvoiceIssued(IntegrationEvent):
     total: Money
 
 
+class OpeningInvoiceRecorded(IntegrationEvent):
+    """期初应收: an invoice of the brand's former system still open at the cut-over, with its
+    own number, date and due date, brought in at what is still open on it. From then on it
+    is a receivable like any invoice (receipts and credit notes name its ``invoice_id``); it
+    is not a sale of the platform's (its sales are history) and accrues no rebate."""
+
+    service = "finance"
+    event_name = "OpeningInvoiceRecorded"
+    version = 1
+
+    invoice_id: str
+    invoice_number: str = Field(description="its number in the former system")
+    dealer_code: str
+    issue_date: date
+    due_date: date
+    open_amount: Money = Field(description="what is still owed on it at the cut-over")
+    cut_over_date: date
+
+
+class OpeningCashRecorded(IntegrationEvent):
+    """期初预收: cash a dealer had on account at the cut-over in the brand's former system
+    (received, applied to no invoice), one document at a time. It lowers the dealer's
+    receivables like unapplied cash of a receipt."""
+
+    service = "finance"
+    event_name = "OpeningCashRecorded"
+    version = 1
+
+    document_id: str
+    document_number: str = Field(description="the opening document's own number")
+    dealer_code: str
+    amount: Money
+    cut_over_date: date
+
+
+class OpeningRebatePoolRecorded(IntegrationEvent):
+    """期初返利池: rebate a dealer's pool held under a policy at the cut-over (settled in the
+    brand's former system, not yet credited), one document at a time. It may be claimed and
+    credited like settled rebate; a read model counts it as settled from the cut-over date."""
+
+    service = "finance"
+    event_name = "OpeningRebatePoolRecorded"
+    version = 1
+
+    document_id: str
+    document_number: str = Field(description="the opening document's own number")
+    dealer_code: str
+    policy_code: str
+    amount: Money
+    cut_over_date: date
+
+
 class Allocation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

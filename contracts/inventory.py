@@ -81,6 +81,24 @@ class GoodsReceived(IntegrationEvent):
     value: Money | None = Field(description="the lines' values; null if any line is not valued")
 
 
+class OpeningStockRecorded(IntegrationEvent):
+    """期初库存: stock on hand at a warehouse at the cut-over, at the cost the brand's former
+    system carried it at, one document (its own number) at a time. It starts the moving
+    average of each SKU there like a receipt; a ledger posts it against opening balances,
+    not against a supplier."""
+
+    service = "inventory"
+    event_name = "OpeningStockRecorded"
+    version = 1
+
+    opening_id: str
+    document_number: str = Field(description="the opening document's own number")
+    warehouse_code: str
+    cut_over_date: date
+    lines: list[ReceivedLine] = Field(min_length=1)
+    value: Money = Field(description="the lines' values")
+
+
 class GoodsReceivedV1(IntegrationEvent):
     """入库, as published before stock was valued (quantities only). Superseded by v2."""
 

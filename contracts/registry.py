@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from contracts import finance, identity, inventory, orders, planning
+from contracts import finance, identity, inventory, orders, organisation, planning, warnings
 from contracts.envelope import Envelope, EventType, IntegrationEvent, UnknownEventType
 
 PUBLISHED: tuple[type[IntegrationEvent], ...] = (
+    organisation.RegionRegistered,
+    organisation.BranchRegistered,
     orders.DealerRegistered,
     orders.ProductRegistered,
     orders.OrderPlaced,
@@ -34,6 +36,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     planning.SalespersonTargetSet,
     inventory.WarehouseRegistered,
     inventory.GoodsReceived,
+    inventory.OpeningStockRecorded,
     inventory.StockReserved,
     inventory.StockShortage,
     inventory.StockReleased,
@@ -52,6 +55,9 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.CreditRefused,
     finance.CreditReleased,
     finance.InvoiceIssued,
+    finance.OpeningInvoiceRecorded,
+    finance.OpeningCashRecorded,
+    finance.OpeningRebatePoolRecorded,
     finance.ReceiptRecorded,
     finance.CreditNoteIssued,
     finance.RebatePolicyDefined,
@@ -68,6 +74,14 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     identity.UserEnabled,
     identity.ApiKeyIssued,
     identity.ApiKeyRevoked,
+    warnings.WarningRaised,
+    warnings.WarningAcknowledged,
+    warnings.WarningCommented,
+    warnings.WarningAssigned,
+    warnings.WarningEscalated,
+    warnings.WarningResolved,
+    warnings.WarningAutoResolved,
+    warnings.WarningRuleChanged,
 )
 
 SUPERSEDED: tuple[type[IntegrationEvent], ...] = (

@@ -30,6 +30,9 @@ ACCOUNTS: dict[str, tuple[str, str]] = {
     "1405.01": ("Inventory in transit between warehouses 库存商品-在途", "asset"),
     "1901": ("Stock gains and losses pending 待处理财产损溢", "asset"),
     "2202.01": ("Goods received, not invoiced 应付账款-暂估", "liability"),
+    # Opening balances brought in at the cut-over are credited (stock, receivables) or
+    # debited (cash and rebates owed) here; the accountant clears it to equity (期初余额过渡).
+    "4199": ("Opening balances clearing 期初余额过渡", "liability"),
     "2203": ("Advances from customers 预收账款", "liability"),
     "2241.01": ("Rebates payable 其他应付款-返利", "liability"),
     "6001": ("Sales revenue 主营业务收入", "revenue"),
@@ -189,6 +192,58 @@ def _goods_received(data: dict) -> Entry:
     return entry
 
 
+def _opening_invoice(data: dict) -> Entry:
+    """Dr receivable (the dealer) / Cr opening balances clearing, at what is still open."""
+    amount = money(data["open_amount"])
+    entry = Entry(
+        date.fromisoformat(data["cut_over_date"]),
+        f"opening invoice {data['invoice_number']} of {data['dealer_code']}",
+    )
+    entry.debit(RECEIVABLE, amount, dealer_code=data["dealer_code"])
+    entry.credit("4199", amount, dealer_code=data["dealer_code"])
+    return entry
+
+
+def _opening_cash(data: dict) -> Entry:
+    """Dr opening balances clearing / Cr advances from customers (the dealer)."""
+    amount, dealer = money(data["amount"]), data["dealer_code"]
+    entry = Entry(
+        date.fromisoformat(data["cut_over_date"]),
+        f"opening cash {data['document_number']} of {dealer}",
+    )
+    entry.debit("4199", amount, dealer_code=dealer)
+    entry.credit(ADVANCES, amount, dealer_code=dealer)
+    return entry
+
+
+def _opening_rebate_pool(data: dict) -> Entry:
+    """Dr opening balances clearing / Cr rebates payable: the pool the dealer may claim."""
+    amount, dealer = money(data["amount"]), data["dealer_code"]
+    entry = Entry(
+        date.fromisoformat(data["cut_over_date"]),
+        f"opening rebate pool {data['document_number']} of {dealer} ({data['policy_code']})",
+    )
+    entry.debit("4199", amount, dealer_code=dealer)
+    entry.credit("2241.01", amount, dealer_code=dealer)
+    return entry
+
+
+def _opening_stock(data: dict) -> Entry:
+    """Dr inventory / Cr opening balances clearing, at each line's value."""
+    warehouse = data["warehouse_code"]
+    entry = Entry(
+        date.fromisoformat(data["cut_over_date"]),
+        f"opening stock {data['document_number']} at {warehouse}",
+    )
+    for line in data["lines"]:
+        value = money(line["value"])
+        entry.movements.append(StockMovement(warehouse, line["sku"], line["quantity"], value))
+        where = {"warehouse_code": warehouse, "sku": line["sku"]}
+        entry.debit("1405", value, **where, quantity=line["quantity"])
+        entry.credit("4199", value, **where)
+    return entry
+
+
 def _shipment_dispatched(data: dict) -> Entry:
     """Dr cost of goods sold / Cr inventory, at each line's cost (v2)."""
     warehouse = data["warehouse_code"]
@@ -294,6 +349,10 @@ _RULES = {
     ("finance", "RebateAccrued"): _rebate_accrued,
     ("finance", "RebateCredited"): _rebate_credited,
     ("inventory", "GoodsReceived"): _goods_received,
+    ("inventory", "OpeningStockRecorded"): _opening_stock,
+    ("finance", "OpeningInvoiceRecorded"): _opening_invoice,
+    ("finance", "OpeningCashRecorded"): _opening_cash,
+    ("finance", "OpeningRebatePoolRecorded"): _opening_rebate_pool,
     ("inventory", "ShipmentDispatched"): _shipment_dispatched,
     ("inventory", "TransferDispatched"): _transfer_dispatched,
     ("inventory", "TransferReceived"): _transfer_received,

@@ -3,8 +3,8 @@
 dist run [--kafka K]     embedded PostgreSQL + broker, every process, demo company (make run);
                          --kafka apache runs Apache Kafka's own broker instead of Tansu
 dist migrate             create schemas and tables once
-dist serve PROCESS       one process: orders | inventory | finance | identity | query |
-                         console (the web console, an HTTP client of the others)
+dist serve PROCESS       one process: orders | inventory | finance | identity | warnings |
+                         query | console (the web console, an HTTP client of the others)
 dist seed URL...         post the demo company through the HTTP APIs
 dist export-schemas      write the integration events' JSON Schemas under contracts/schemas
 dist rebuild NAME|all    drop a read model and rebuild it from the topics
@@ -20,7 +20,7 @@ import click
 
 from runtime.settings import DEFAULT_PORTS, Settings, UnsafeConfiguration
 
-PROCESSES = ("orders", "inventory", "finance", "identity", "query", "console")
+PROCESSES = ("orders", "inventory", "finance", "identity", "warnings", "query", "console")
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -58,6 +58,8 @@ def build_process(name: str, settings: Settings):
         from services.finance.bootstrap import build
     elif name == "identity":
         from services.identity.bootstrap import build
+    elif name == "warnings":
+        from services.warnings.bootstrap import build
     elif name == "query":
         from projections.bootstrap import build
     elif name == "console":

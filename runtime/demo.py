@@ -1,4 +1,4 @@
-"""The demo company: a few regions and branches, dealers of every grade with credit, a
+"""The demo company: regions and branches (registered first), dealers of every grade with credit, a
 category tree, SKUs, a tier-1 price list with next month's price, this season's promotions,
 a rebate policy, warehouses with opening stock, some orders, and one of them driven all the
 way to cash; then stock moved without an order: a transfer that arrives short and damaged,
@@ -24,6 +24,19 @@ REGIONS = {
     "SOUTHWEST": {"CD": "Chengdu", "CQ": "Chongqing"},
     "EAST": {"SH": "Shanghai", "HZ": "Hangzhou"},
     "NORTH": {"BJ": "Beijing"},
+}
+# The organisation (组织架构): each region's name and manager, each branch's manager.
+REGION_NAMES = {
+    "SOUTHWEST": ("Southwest Region", "Li Na"),
+    "EAST": ("East Region", "Chen Jie"),
+    "NORTH": ("North Region", "Sun Hao"),
+}
+BRANCH_MANAGERS = {
+    "CD": "Zhao Lei",
+    "CQ": "Huang Min",
+    "SH": "Zhou Ying",
+    "HZ": "Wu Gang",
+    "BJ": "Zheng Yu",
 }
 GRADES = ("tier1_distributor", "tier2_distributor", "exclusive_dealer", "group_buy")
 DEALER_NAMES = {
@@ -192,12 +205,18 @@ def _not_known_yet(response: httpx.Response) -> bool:
 
 
 def seed_demo_company(
-    *, orders_url: str, inventory_url: str, finance_url: str, api_key: str
+    *,
+    orders_url: str,
+    inventory_url: str,
+    finance_url: str,
+    api_key: str,
+    warnings_url: str | None = None,
 ) -> dict[str, int]:
-    seeder = Seeder(
-        {"orders": orders_url, "inventory": inventory_url, "finance": finance_url}, api_key
-    )
-    steps: list[tuple[str, str, dict, str]] = []
+    urls = {"orders": orders_url, "inventory": inventory_url, "finance": finance_url}
+    if warnings_url:
+        urls["warnings"] = warnings_url
+    seeder = Seeder(urls, api_key)
+    steps = organisation()
     # Orders' registrations come first: inventory and finance refuse dealers and SKUs they
     # have not heard of from orders yet, so what names them follows.
     credit: list[tuple[str, str, dict, str]] = []
@@ -242,6 +261,8 @@ def seed_demo_company(
             ],
         }
         steps.append(("inventory", "/goods-receipts", receipt, f"seed-receipt-{code}"))
+    if warnings_url:  # first: the demo's short allowances are in force when orders arrive
+        steps[:0] = demo_warning_rules()
     try:
         for service, path, body, key in tqdm(steps, desc="seeding demo company", unit="cmd"):
             seeder.post(service, path, body, key)
@@ -257,6 +278,8 @@ def seed_demo_company(
         cycle.update(stock_without_orders(seeder))
         cycle.update(rebates_cycle(seeder))
         planned = seed_planning(seeder, business_today().strftime("%Y-%m"))
+        if warnings_url:
+            cycle.update(live_warnings(seeder))
     finally:
         seeder.close()
     return {
@@ -267,6 +290,73 @@ def seed_demo_company(
         **cycle,
         **planned,
     }
+
+
+# 预警 in the demo: allowances of a minute or two, so that a warning escalates while you
+# watch (the banner says so). Production defaults are a day or two per level.
+DEMO_WARNING_RULES = {
+    "credit_hold": ("0", {"branch_manager": 1, "region": 2, "hq_admin": 2}),
+    "credit_override": ("0.00", {"branch_manager": 2, "region": 2, "hq_admin": 60}),
+    "stock_shortage": ("1", {"branch_manager": 3, "region": 5, "hq_admin": 60}),
+}
+# Orders that trip them: two group-buy customers over their 100,000.00 limit (one of them
+# let through by a credit controller's override), and Beijing asking for more Tsingtao
+# than its warehouse holds.
+DEMO_WARNING_ORDERS = {
+    "hold": ("CD-004", [("WULIANGYE-52-500ML", 100)]),
+    "override": ("CQ-004", [("WULIANGYE-52-500ML", 90)]),
+    "shortage": ("BJ-001", [("TSINGTAO-1903-330ML", 1000)]),
+}
+
+
+def demo_warning_rules() -> list[tuple[str, str, dict, str]]:
+    return [
+        (
+            "warnings",
+            f"/warning-rules/{code}",
+            {"threshold": threshold, "allowances_minutes": allowances},
+            f"seed-warning-rule-{code}",
+        )
+        for code, (threshold, allowances) in DEMO_WARNING_RULES.items()
+    ]
+
+
+def live_warnings(seeder: Seeder) -> dict[str, int]:
+    """Orders that raise warnings: one left on credit hold (it escalates within minutes),
+    one overridden by credit control (its hold resolves itself, the override is warned
+    of), one short of stock."""
+    placed = {}
+    for name, (dealer, lines) in DEMO_WARNING_ORDERS.items():
+        order = {"dealer_code": dealer, "lines": [{"sku": s, "quantity": q} for s, q in lines]}
+        placed[name] = seeder.post("orders", "/orders", order, f"seed-warning-order-{name}")
+    held = placed["override"]
+    seeder.wait_for("orders", f"/orders/{held['order_id']}", "status", {"credit_hold", "approved"})
+    seeder.post(
+        "finance",
+        f"/accounts/{held['dealer_code']}/credit-overrides",
+        {"order_id": held["order_id"]},
+        f"seed-warning-override-{held['order_id']}",
+        api_key="demo-credit-controller",
+    )
+    return {"warning orders": len(placed)}
+
+
+def organisation() -> list[tuple[str, str, dict, str]]:
+    """Regions, then their branches: everything else names them."""
+    steps: list[tuple[str, str, dict, str]] = []
+    for region, (name, manager) in REGION_NAMES.items():
+        body = {"code": region, "name": name, "manager": manager}
+        steps.append(("orders", "/organisation/regions", body, f"seed-region-{region}"))
+    for region, branches in REGIONS.items():
+        for branch, city in branches.items():
+            body = {
+                "code": branch,
+                "name": f"{city} Branch",
+                "region": region,
+                "manager": BRANCH_MANAGERS[branch],
+            }
+            steps.append(("orders", "/organisation/branches", body, f"seed-branch-{branch}"))
+    return steps
 
 
 def commercial_terms(today: date) -> list[tuple[str, str, dict, str]]:

@@ -16,23 +16,27 @@ def service_applications() -> dict[str, type[ServiceApplication]]:
     from services.identity.application import IdentityApplication
     from services.inventory.application import InventoryApplication
     from services.orders.application import OrdersApplication
+    from services.warnings.application import WarningsApplication
 
     return {
         "orders": OrdersApplication,
         "inventory": InventoryApplication,
         "finance": FinanceApplication,
         "identity": IdentityApplication,
+        "warnings": WarningsApplication,
     }
 
 
 def migrate(settings: Settings) -> None:
     from projections.bootstrap import PROJECTIONS
     from projections.tracking import create_tables, projections_engine
+    from services.warnings.board import create_board_tables
 
     for service, application_class in service_applications().items():
         create_schema(settings, service)
         application_class(settings, create_table=True).close()
         create_relay_state_table(settings, service)
+    create_board_tables(settings)
     if settings.kafka_bootstrap_servers:
         client = kafka.admin(settings)
         try:

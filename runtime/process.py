@@ -76,12 +76,14 @@ def service_process(
     listens_to: tuple[str, ...] = (),
     with_relay: bool = True,
     with_process_manager: bool = True,
+    application: ServiceApplication | None = None,
 ) -> Process:
-    """A write-side service's process: its application, its relay, its process manager
-    (``policies`` for events of the services it ``listens_to``), its HTTP app."""
+    """A write-side service's process: its application (``application``, or one of
+    ``application_class``), its relay, its process manager (``policies`` for events of the
+    services it ``listens_to``), its HTTP app."""
     from runtime.http.app import create_service_app
 
-    app = application_class(settings)
+    app = application or application_class(settings)
     relay = Relay(settings, app, translate) if with_relay else None
     saga = None
     if policies and with_process_manager:

@@ -23,6 +23,7 @@ DEFAULT_PORTS = {
     "inventory": 8102,
     "finance": 8103,
     "identity": 8104,
+    "warnings": 8105,
     "console": 8080,
 }
 
@@ -198,6 +199,7 @@ class Settings(BaseSettings):
     inventory_port: int = DEFAULT_PORTS["inventory"]
     finance_port: int = DEFAULT_PORTS["finance"]
     identity_port: int = DEFAULT_PORTS["identity"]
+    warnings_port: int = DEFAULT_PORTS["warnings"]
     console_port: int = DEFAULT_PORTS["console"]
     # Where the console reaches the other processes (unset: HOST and their ports, as
     # `dist run` starts them; in a cluster, their service URLs).

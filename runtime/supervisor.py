@@ -35,7 +35,7 @@ from runtime.settings import DEMO_API_KEYS, DEMO_PASSWORD, DEMO_USERS, PostgresL
 log = logging.getLogger("dist.run")
 
 # The console comes last: it is a client of the others.
-PROCESSES = ("orders", "inventory", "finance", "identity", "query", "console")
+PROCESSES = ("orders", "inventory", "finance", "identity", "warnings", "query", "console")
 EMBEDDED_DATABASE = "dist"
 # Per child: at most this many restarts within the window; past it, the child is reported
 # and waits until its oldest restart leaves the window.
@@ -273,6 +273,7 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
         scope = grant.branch or grant.warehouse or grant.dealer or "national"
         lines.append(f"  {username:<26} {grant.role:<18} {scope}")
     identity = f"http://{host}:{settings.port_of('identity')}"
+    warnings = f"http://{host}:{settings.port_of('warnings')}"
     if seeded:
         lines += ["", "Seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items())]
     query = f"http://{host}:{settings.port_of('query')}"
@@ -281,6 +282,10 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
         "Try:",
         "  curl -H 'Authorization: Bearer demo-hq-admin' \\",
         f"       '{query}/hq/sales?by=region&period=month'",
+        "Early warnings (预警), escalating while you watch: the demo's allowances are",
+        "  " + _demo_allowances() + ".",
+        "  curl -H 'Authorization: Bearer demo-chengdu-manager' " + f"'{warnings}/warnings/inbox'",
+        "  curl -H 'Authorization: Bearer demo-hq-admin' " + f"'{warnings}/warnings/counts'",
         "Sign in (the token is a bearer credential for every process):",
         f"  curl -X POST {identity}/sessions -H 'Content-Type: application/json' \\",
         f'       -d \'{{"username": "cd.clerk", "password": "{DEMO_PASSWORD}"}}\'',
@@ -298,6 +303,15 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
         "Ctrl-C stops everything.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _demo_allowances() -> str:
+    from runtime.demo import DEMO_WARNING_RULES
+
+    return "; ".join(
+        f"{code}: " + ", ".join(f"{level} {minutes} min" for level, minutes in allowances.items())
+        for code, (_, allowances) in DEMO_WARNING_RULES.items()
+    )
 
 
 def run_platform(settings: Settings, *, seed: bool = True, kafka: str = "embedded") -> int:
@@ -400,6 +414,7 @@ def run_platform(settings: Settings, *, seed: bool = True, kafka: str = "embedde
                 orders_url=f"http://127.0.0.1:{settings.port_of('orders')}",
                 inventory_url=f"http://127.0.0.1:{settings.port_of('inventory')}",
                 finance_url=f"http://127.0.0.1:{settings.port_of('finance')}",
+                warnings_url=f"http://127.0.0.1:{settings.port_of('warnings')}",
                 api_key="demo-hq-admin",
             )
         _print_banner(settings, data_dir, started, seeded)

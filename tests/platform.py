@@ -24,6 +24,31 @@ HQ = {"Authorization": "Bearer demo-hq-admin"}
 CHENGDU_CLERK = {"Authorization": "Bearer demo-chengdu-clerk"}
 SHANGHAI_CLERK = {"Authorization": "Bearer demo-shanghai-clerk"}
 
+# The sales organisation the tests' dealers, warehouses and targets name: region -> branches.
+ORGANISATION = {
+    "SOUTHWEST": {"CD": "Chengdu Branch", "CQ": "Chongqing Branch"},
+    "EAST": {"SH": "Shanghai Branch"},
+    "NORTH": {"BJ": "Beijing Branch"},
+    "NORTHWEST": {"XA": "Xi'an Branch"},
+}
+
+
+def register_organisation(orders: httpx.Client) -> None:
+    """Headquarters registers the tests' regions and branches in orders (fixed keys: again
+    on the same data replays)."""
+    for region, branches in ORGANISATION.items():
+        body = {"code": region, "name": f"{region.title()} Region"}
+        response = command(
+            orders, "/organisation/regions", body, headers=HQ, key=f"test-region-{region}"
+        )
+        assert response.status_code == 201, response.text
+        for branch, name in branches.items():
+            body = {"code": branch, "name": name, "region": region}
+            response = command(
+                orders, "/organisation/branches", body, headers=HQ, key=f"test-branch-{branch}"
+            )
+            assert response.status_code == 201, response.text
+
 
 @contextmanager
 def serving(process: Process) -> Iterator[httpx.Client]:

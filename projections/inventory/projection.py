@@ -256,6 +256,23 @@ def goods_received(conn: Connection, envelope: Envelope, event: published.GoodsR
     )
 
 
+@inventory.on(published.OpeningStockRecorded)
+def opening_stock(
+    conn: Connection, envelope: Envelope, event: published.OpeningStockRecorded
+) -> None:
+    """期初库存: on hand from the cut-over date, like a receipt."""
+    _move(
+        conn,
+        envelope,
+        warehouse_code=event.warehouse_code,
+        business_date=event.cut_over_date,
+        kind="opening",
+        lines=event.lines,
+        on_hand=1,
+        reserved=0,
+    )
+
+
 @inventory.on(published.StockReserved)
 def stock_reserved(conn: Connection, envelope: Envelope, event: published.StockReserved) -> None:
     _move(

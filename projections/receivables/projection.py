@@ -420,6 +420,32 @@ def invoice_issued(
     )
 
 
+@receivables.on(finance_events.OpeningInvoiceRecorded)
+def opening_invoice(
+    conn: Connection, envelope: Envelope, event: finance_events.OpeningInvoiceRecorded
+) -> None:
+    """期初应收: an invoice open at the cut-over ages from its own dates like any other (no
+    order: it reserved no credit here)."""
+    _invoices.gather(
+        conn,
+        invoice_id=event.invoice_id,
+        number=event.invoice_number,
+        dealer_code=event.dealer_code,
+        order_id="",
+        issue_date=event.issue_date,
+        due_date=event.due_date,
+        total=event.open_amount,
+    )
+    _dealer_totals.gather(conn, dealer_code=event.dealer_code, invoiced=event.open_amount)
+    _invoice_balances.gather(
+        conn,
+        invoice_id=event.invoice_id,
+        dealer_code=event.dealer_code,
+        due_date=event.due_date,
+        total=event.open_amount,
+    )
+
+
 def _settle(
     conn: Connection,
     document_id: str,
@@ -465,6 +491,24 @@ def receipt_recorded(
     )
     _dealer_totals.gather(
         conn, dealer_code=event.dealer_code, received=event.amount, unapplied=event.unapplied
+    )
+
+
+@receivables.on(finance_events.OpeningCashRecorded)
+def opening_cash(
+    conn: Connection, envelope: Envelope, event: finance_events.OpeningCashRecorded
+) -> None:
+    """期初预收: cash on account at the cut-over, like a receipt that no invoice took."""
+    _receipts.gather(
+        conn,
+        receipt_id=event.document_id,
+        dealer_code=event.dealer_code,
+        received_on=event.cut_over_date,
+        amount=event.amount,
+        unapplied=event.amount,
+    )
+    _dealer_totals.gather(
+        conn, dealer_code=event.dealer_code, received=event.amount, unapplied=event.amount
     )
 
 
@@ -527,6 +571,21 @@ def rebate_settled(
         dealer_code=event.dealer_code,
         policy_code=event.policy_code,
         settled_on=event.settled_on,
+        amount=event.amount,
+    )
+
+
+@receivables.on(finance_events.OpeningRebatePoolRecorded)
+def opening_rebate_pool(
+    conn: Connection, envelope: Envelope, event: finance_events.OpeningRebatePoolRecorded
+) -> None:
+    """期初返利池: counts as settled under its policy from the cut-over date."""
+    _rebate_settlements.gather(
+        conn,
+        settlement_id=event.document_id,
+        dealer_code=event.dealer_code,
+        policy_code=event.policy_code,
+        settled_on=event.cut_over_date,
         amount=event.amount,
     )
 

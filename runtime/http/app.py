@@ -157,6 +157,7 @@ def create_app(
         lifespan=_with_identity_replica(settings, replica, checks),
     )
     app.state.settings = settings
+    app.state.checks = checks  # a process may add the checks of workers it adds later
     app.state.identity = replica
     app.state.api_keys = ApiKeys(
         settings.api_key_grants(),

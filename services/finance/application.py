@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from contracts import inventory as inventory_events
 from contracts import orders as orders_events
@@ -28,8 +29,13 @@ from services.finance.domain import (
     CreditNote,
     DealerAccount,
     HealthRules,
+    InvalidBusinessDate,
     Invoice,
     NothingToSettle,
+    OpeningAlreadyRecorded,
+    OpeningCash,
+    OpeningInvoice,
+    OpeningRebatePool,
     OrderBilling,
     RebateClaim,
     RebateEnrolment,
@@ -48,6 +54,33 @@ from services.kernel.money import cny
 from services.kernel.ownership import Ownership
 from services.masterdata import replica
 from services.masterdata.replica import KnowsMasterData
+
+
+@dataclass(frozen=True)
+class RecordOpeningInvoice:
+    dealer_code: str
+    number: str
+    issue_date: date
+    due_date: date
+    open_amount: Decimal
+    cut_over_date: date
+
+
+@dataclass(frozen=True)
+class RecordOpeningCash:
+    dealer_code: str
+    number: str
+    amount: Decimal
+    cut_over_date: date
+
+
+@dataclass(frozen=True)
+class RecordOpeningRebatePool:
+    dealer_code: str
+    number: str
+    policy_code: str
+    amount: Decimal
+    cut_over_date: date
 
 
 @dataclass(frozen=True)
@@ -141,6 +174,7 @@ def rebate_pool_view(account: DealerAccount) -> dict[str, Any]:
         "credited": money(account.rebate_credited),
         "available": money(account.rebate_available),
         "settled_by_policy": {code: money(v) for code, v in sorted(account.rebate_settled.items())},
+        "opening_by_policy": {code: money(v) for code, v in sorted(account.rebate_opening.items())},
         "pending_claims": [
             {"claim_id": claim_id, "amount": money(amount)}
             for claim_id, amount in sorted(account.rebate_claims.items())
@@ -335,6 +369,137 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         if not isinstance(invoice, Invoice):
             raise UnknownInvoice(f"no invoice {invoice_id}")
         return invoice
+
+    # -- 期初: opening receivables at the cut-over -----------------------------------------
+    def record_opening_invoice(
+        self, cmd: RecordOpeningInvoice, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """An invoice still open at the cut-over: a receivable from its own dates on."""
+        invoice_id = OpeningInvoice.create_id(cmd.dealer_code, cmd.number)
+        account, duplicate = self._opening(cmd.dealer_code, invoice_id, "invoice", cmd.number)
+        if cmd.issue_date > cmd.cut_over_date:
+            raise InvalidBusinessDate("an opening invoice is dated on or before the cut-over")
+        account.post_opening_invoice(str(invoice_id), cmd.open_amount, cmd.issue_date, cmd.due_date)
+        invoice = OpeningInvoice(
+            number=cmd.number,
+            dealer_code=cmd.dealer_code,
+            issue_date=cmd.issue_date,
+            due_date=cmd.due_date,
+            total=cmd.open_amount,
+            cut_over_date=cmd.cut_over_date,
+            by=by,
+        )
+        body = {
+            "invoice_id": str(invoice.id),
+            "invoice_number": cmd.number,
+            "dealer_code": cmd.dealer_code,
+            "issue_date": cmd.issue_date.isoformat(),
+            "due_date": cmd.due_date.isoformat(),
+            "open_amount": money(cmd.open_amount),
+            "cut_over_date": cmd.cut_over_date.isoformat(),
+            "receivables": money(account.receivables),
+            "exposure": money(account.exposure),
+        }
+        return self._save_opening(invoice, account, body, idempotency, duplicate)
+
+    def record_opening_cash(
+        self, cmd: RecordOpeningCash, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """Cash the dealer had on account at the cut-over."""
+        document_id = OpeningCash.create_id(cmd.dealer_code, cmd.number)
+        account, duplicate = self._opening(cmd.dealer_code, document_id, "cash", cmd.number)
+        account.post_opening_cash(str(document_id), cmd.amount)
+        document = OpeningCash(
+            number=cmd.number,
+            dealer_code=cmd.dealer_code,
+            amount=cmd.amount,
+            cut_over_date=cmd.cut_over_date,
+            by=by,
+        )
+        body = {
+            "document_id": str(document.id),
+            "document_number": cmd.number,
+            "dealer_code": cmd.dealer_code,
+            "amount": money(cmd.amount),
+            "cut_over_date": cmd.cut_over_date.isoformat(),
+            "receivables": money(account.receivables),
+            "exposure": money(account.exposure),
+        }
+        return self._save_opening(document, account, body, idempotency, duplicate)
+
+    def record_opening_rebate_pool(
+        self, cmd: RecordOpeningRebatePool, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """A dealer's rebate pool under a policy at the cut-over."""
+        policy = self.get_policy(cmd.policy_code)
+        document_id = OpeningRebatePool.create_id(cmd.dealer_code, cmd.number)
+        account, duplicate = self._opening(cmd.dealer_code, document_id, "rebate pool", cmd.number)
+        account.post_opening_rebate_pool(policy.code, cmd.amount)
+        document = OpeningRebatePool(
+            number=cmd.number,
+            dealer_code=cmd.dealer_code,
+            policy_code=policy.code,
+            amount=cmd.amount,
+            cut_over_date=cmd.cut_over_date,
+            by=by,
+        )
+        body = {
+            "document_id": str(document.id),
+            "document_number": cmd.number,
+            "dealer_code": cmd.dealer_code,
+            "policy_code": policy.code,
+            "amount": money(cmd.amount),
+            "cut_over_date": cmd.cut_over_date.isoformat(),
+            "rebate_pool": rebate_pool_view(account),
+        }
+        return self._save_opening(document, account, body, idempotency, duplicate)
+
+    def _opening(
+        self, dealer_code: str, document_id: UUID, what: str, number: str
+    ) -> tuple[DealerAccount, OpeningAlreadyRecorded]:
+        """The account an opening document of a known dealer goes to, and the refusal of its
+        number a second time (raised here if it is recorded already)."""
+        self.known_dealer(dealer_code)
+        account = self.get_account(dealer_code)
+        duplicate = OpeningAlreadyRecorded(
+            f"opening {what} {number} of {dealer_code} is already recorded",
+            document_number=number,
+        )
+        if self.exists(document_id):
+            raise duplicate
+        return account, duplicate
+
+    def _save_opening(
+        self,
+        document: Any,
+        account: DealerAccount,
+        body: dict[str, Any],
+        idempotency: IdempotencyKey | None,
+        duplicate: OpeningAlreadyRecorded,
+    ) -> CommandResult:
+        """Save an opening document with the account: the same number racing in is the
+        duplicate; the account moving meanwhile, the caller decides again."""
+        try:
+            return self.save_command(
+                document, account, status_code=201, body=body, idempotency=idempotency
+            )
+        except IntegrityError:
+            if self.exists(document.id):
+                raise duplicate from None
+            raise
+
+    def reopen_cut_over(
+        self, dealer_code: str, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """Headquarters lets opening balances in after the dealer's business has started."""
+        account = self.get_account(dealer_code)
+        account.reopen_cut_over(by)
+        return self.save_command(
+            account,
+            status_code=200,
+            body={"dealer_code": dealer_code, "cut_over_reopened": True},
+            idempotency=idempotency,
+        )
 
     def record_receipt(
         self,

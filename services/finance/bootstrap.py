@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
+from services.finance.api.opening import opening_balances
 from services.finance.api.routes import (
     accounts,
     credit_notes,
@@ -23,7 +24,15 @@ def build(
         settings,
         application_class=FinanceApplication,
         translate=to_integration_event,
-        routers=[accounts, invoices, receipts, credit_notes, rebate_policies, rebate_claims],
+        routers=[
+            accounts,
+            opening_balances,
+            invoices,
+            receipts,
+            credit_notes,
+            rebate_policies,
+            rebate_claims,
+        ],
         description="Dealer accounts and credit, invoices, receipts, credit notes, rebates "
         "(policies, settlement, claims).",
         policies=POLICIES,

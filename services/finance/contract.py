@@ -12,6 +12,9 @@ from services.finance.domain import (
     CreditNote,
     DealerAccount,
     Invoice,
+    OpeningCash,
+    OpeningInvoice,
+    OpeningRebatePool,
     RebateClaim,
     RebatePolicyBook,
     Receipt,
@@ -55,6 +58,33 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             business_date=event.business_date,
             base=event.base,
             amount=event.amount,
+        )
+    if isinstance(event, OpeningCash.Recorded):
+        return published.OpeningCashRecorded(
+            document_id=str(event.originator_id),
+            document_number=event.number,
+            dealer_code=event.dealer_code,
+            amount=event.amount,
+            cut_over_date=event.cut_over_date,
+        )
+    if isinstance(event, OpeningRebatePool.Recorded):
+        return published.OpeningRebatePoolRecorded(
+            document_id=str(event.originator_id),
+            document_number=event.number,
+            dealer_code=event.dealer_code,
+            policy_code=event.policy_code,
+            amount=event.amount,
+            cut_over_date=event.cut_over_date,
+        )
+    if isinstance(event, OpeningInvoice.Recorded):
+        return published.OpeningInvoiceRecorded(
+            invoice_id=str(event.originator_id),
+            invoice_number=event.number,
+            dealer_code=event.dealer_code,
+            issue_date=event.issue_date,
+            due_date=event.due_date,
+            open_amount=event.total,
+            cut_over_date=event.cut_over_date,
         )
     if isinstance(event, Invoice.Issued):
         return published.InvoiceIssued(

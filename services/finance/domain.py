@@ -108,6 +108,14 @@ class InvalidBusinessDate(RuleViolation):
     code = "invalid_business_date"
 
 
+class CutOverClosed(RuleViolation):
+    code = "cut_over_closed"
+
+
+class OpeningAlreadyRecorded(RuleViolation):
+    code = "opening_already_recorded"
+
+
 class ReturnExceedsInvoiced(RuleViolation):
     code = "returned_quantity_exceeds_invoiced"
 
@@ -186,6 +194,88 @@ class DealerAccount(Aggregate):
         self.grade = grade
         self.branch = branch
         self.region = region
+        self._count_setup()
+
+    # -- 期初: the cut-over ------------------------------------------------------------------
+    def _count_setup(self) -> None:
+        """Events that are not business (the account's description, its terms, opening
+        balances, a reopened cut-over) are counted, so business is what else happened."""
+        self.setup_events = getattr(self, "setup_events", 0) + 1
+
+    @property
+    def has_business(self) -> bool:
+        """Whether an ordinary transaction (an order's credit, an invoice, a receipt, a
+        credit note, a rebate) reached the account: every event but its opening (version
+        1) and the setup events."""
+        return self.version > 1 + getattr(self, "setup_events", 0)
+
+    def check_cut_over_open(self) -> None:
+        if self.has_business and not getattr(self, "cut_over_reopened", False):
+            raise CutOverClosed(
+                f"{self.dealer_code} already has business: opening balances come before it "
+                "(headquarters may reopen the dealer's cut-over)",
+                dealer_code=self.dealer_code,
+            )
+
+    @event("CutOverReopened")
+    def reopen_cut_over(self, by: Provenance) -> None:
+        self.cut_over_reopened = True
+        self._count_setup()
+
+    def post_opening_invoice(
+        self, invoice_id: str, amount: Decimal, invoice_date: date, due_date: date
+    ) -> None:
+        """An invoice open at the cut-over (期初应收): a receivable like any invoice, paid by
+        receipts (oldest first or named) and credited by credit notes; it counts in exposure."""
+        check_amount(amount, "an opening invoice's open amount")
+        if due_date < invoice_date:
+            raise InvalidBusinessDate("an invoice falls due on or after its date")
+        self.check_cut_over_open()
+        self._opening_invoice_posted(
+            invoice_id=invoice_id, amount=amount, invoice_date=invoice_date, due_date=due_date
+        )
+
+    def post_opening_cash(self, document_id: str, amount: Decimal) -> None:
+        """Cash the dealer had on account at the cut-over (期初预收): unapplied, like a receipt
+        no invoice took; it lowers receivables and exposure."""
+        check_amount(amount, "opening cash on account")
+        self.check_cut_over_open()
+        self._opening_cash_posted(document_id=document_id, amount=amount)
+
+    @event("OpeningCashPosted")
+    def _opening_cash_posted(self, document_id: str, amount: Decimal) -> None:
+        self.unapplied += amount
+        self.received += amount
+        self._count_setup()
+
+    def post_opening_rebate_pool(self, policy_code: str, amount: Decimal) -> None:
+        """返利池 at the cut-over: rebate the former system settled under a policy and the
+        dealer had not yet been credited. It may be claimed like settled rebate; it is kept
+        apart from the policy's settlements, which settle what accrues here."""
+        check_amount(amount, "an opening rebate pool")
+        self.check_cut_over_open()
+        self._opening_rebate_pool_posted(policy_code=policy_code, amount=amount)
+
+    @event("OpeningRebatePoolPosted")
+    def _opening_rebate_pool_posted(self, policy_code: str, amount: Decimal) -> None:
+        pools = dict(self.rebate_opening)
+        pools[policy_code] = pools.get(policy_code, ZERO) + amount
+        self.rebate_opening_pools = pools
+        self._count_setup()
+
+    @event("OpeningInvoicePosted")
+    def _opening_invoice_posted(
+        self, invoice_id: str, amount: Decimal, invoice_date: date, due_date: date
+    ) -> None:
+        self.open_invoices[invoice_id] = {
+            "issue_date": invoice_date,
+            "due_date": due_date,
+            "open": amount,
+            "sequence": self.invoices_posted,
+        }
+        self.invoices_posted += 1
+        self.invoiced += amount
+        self._count_setup()
 
     # -- figures -----------------------------------------------------------------------------
     @property
@@ -224,6 +314,7 @@ class DealerAccount(Aggregate):
     ) -> None:
         self.credit_limit = credit_limit
         self.terms_days = terms_days
+        self._count_setup()
 
     # -- credit for orders -------------------------------------------------------------------
     def request_credit(self, order_id: str, amount: Decimal) -> bool:
@@ -484,8 +575,15 @@ class DealerAccount(Aggregate):
                 counts[sku] = counts.get(sku, 0) + quantity
 
     @property
+    def rebate_opening(self) -> dict[str, Decimal]:
+        """Per policy: the pool brought in at the cut-over (none on accounts before it)."""
+        return getattr(self, "rebate_opening_pools", {})
+
+    @property
     def rebate_settled_total(self) -> Decimal:
-        return sum(self.rebate_settled.values(), ZERO)
+        """Settled at period ends, and what the pool held at the cut-over."""
+        settled = sum(self.rebate_settled.values(), ZERO)
+        return settled + sum(self.rebate_opening.values(), ZERO)
 
     @property
     def rebate_claimed(self) -> Decimal:
@@ -789,6 +887,108 @@ class Invoice(Aggregate):
             self.returned[sku] = self.returned.get(sku, 0) + quantity
         for sku, quantity in paid.items():
             self.paid_returned[sku] = self.paid_returned.get(sku, 0) + quantity
+
+
+class OpeningInvoice(Invoice):
+    """期初应收: an invoice of the former system still open at the cut-over, with its own
+    number, date and due date. It bills no lines here (its sales are history) and accrued
+    no rebate; receipts pay it and credit notes credit it like any invoice."""
+
+    @staticmethod
+    def create_id(dealer_code: str, number: str) -> UUID:  # type: ignore[override]
+        return uuid5(_IDS, f"opening-invoice:{dealer_code}:{number}")
+
+    class Recorded(Aggregate.Created):
+        number: str
+        dealer_code: str
+        issue_date: date
+        due_date: date
+        total: Decimal
+        cut_over_date: date
+        by: Provenance
+
+    @event(Recorded)
+    def __init__(  # type: ignore[override]
+        self,
+        *,
+        number: str,
+        dealer_code: str,
+        issue_date: date,
+        due_date: date,
+        total: Decimal,
+        cut_over_date: date,
+        by: Provenance,
+    ) -> None:
+        self.number = number
+        self.dealer_code = dealer_code
+        self.order_id = ""
+        self.shipment_id = ""
+        self.issue_date = issue_date
+        self.due_date = due_date
+        self.lines = []
+        self.total = total
+        self.rebate_policies = []
+        self.cut_over_date = cut_over_date
+        self.credited = ZERO
+        self.returned = {}
+        self.paid_returned = {}
+
+
+class OpeningCash(Aggregate):
+    """期初预收: one document of cash a dealer had on account at the cut-over."""
+
+    @staticmethod
+    def create_id(dealer_code: str, number: str) -> UUID:
+        return uuid5(_IDS, f"opening-cash:{dealer_code}:{number}")
+
+    class Recorded(Aggregate.Created):
+        number: str
+        dealer_code: str
+        amount: Decimal
+        cut_over_date: date
+        by: Provenance
+
+    @event(Recorded)
+    def __init__(
+        self, *, number: str, dealer_code: str, amount: Decimal, cut_over_date: date, by: Provenance
+    ) -> None:
+        self.number = number
+        self.dealer_code = dealer_code
+        self.amount = amount
+        self.cut_over_date = cut_over_date
+
+
+class OpeningRebatePool(Aggregate):
+    """期初返利池: one document of a dealer's rebate pool under a policy at the cut-over."""
+
+    @staticmethod
+    def create_id(dealer_code: str, number: str) -> UUID:
+        return uuid5(_IDS, f"opening-rebate-pool:{dealer_code}:{number}")
+
+    class Recorded(Aggregate.Created):
+        number: str
+        dealer_code: str
+        policy_code: str
+        amount: Decimal
+        cut_over_date: date
+        by: Provenance
+
+    @event(Recorded)
+    def __init__(
+        self,
+        *,
+        number: str,
+        dealer_code: str,
+        policy_code: str,
+        amount: Decimal,
+        cut_over_date: date,
+        by: Provenance,
+    ) -> None:
+        self.number = number
+        self.dealer_code = dealer_code
+        self.policy_code = policy_code
+        self.amount = amount
+        self.cut_over_date = cut_over_date
 
 
 class Receipt(Aggregate):

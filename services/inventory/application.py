@@ -46,6 +46,7 @@ from services.inventory.domain import (
     WarehouseDirectory,
     WarehouseKind,
 )
+from services.inventory.opening import OpeningAlreadyRecorded, OpeningStock, check_cut_over_open
 from services.inventory.returns import ReturnReceipt, UnknownReturn
 from services.kernel.errors import OutsideScope
 from services.kernel.money import cny, line_amount
@@ -155,6 +156,15 @@ class ReceiveReturn:
 class ReceiveGoods:
     warehouse_code: str
     business_date: date
+    lines: dict[str, int]
+    unit_costs: dict[str, Decimal]  # per SKU of ``lines``: CNY per unit
+
+
+@dataclass(frozen=True)
+class RecordOpeningStock:
+    warehouse_code: str
+    document_number: str
+    cut_over_date: date
     lines: dict[str, int]
     unit_costs: dict[str, Decimal]  # per SKU of ``lines``: CNY per unit
 
@@ -351,6 +361,7 @@ class InventoryApplication(KnowsMasterData, ServiceApplication):
     ) -> CommandResult:
         if cmd.dealer_code is not None:
             self.known_dealer(cmd.dealer_code)
+        self.check_organisation(branch=cmd.branch, region=cmd.region)
         duplicate = WarehouseAlreadyRegistered(f"warehouse {cmd.code} is already registered")
         warehouse_id = Warehouse.create_id(cmd.code)
         for _attempt in range(10):
@@ -463,6 +474,63 @@ class InventoryApplication(KnowsMasterData, ServiceApplication):
         }
         return self.save_command(
             receipt, *items.values(), status_code=201, body=body, idempotency=idempotency
+        )
+
+    # -- 期初: opening stock at the cut-over (services/inventory/opening.py) -------------------
+    def record_opening_stock(
+        self, cmd: RecordOpeningStock, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        warehouse = self.get_warehouse(cmd.warehouse_code)
+        if set(cmd.unit_costs) != set(cmd.lines):
+            raise InvalidUnitCost("every line of opening stock needs its unit cost")
+        self.check_skus(cmd.lines)
+        opening_id = OpeningStock.create_id(cmd.warehouse_code, cmd.document_number)
+        duplicate = OpeningAlreadyRecorded(
+            f"opening stock document {cmd.document_number} of {cmd.warehouse_code} is already "
+            "recorded",
+            document_number=cmd.document_number,
+        )
+        if self.exists(opening_id):
+            raise duplicate
+        items = self.stock_items(cmd.warehouse_code, list(cmd.lines), create=True)
+        check_cut_over_open(warehouse, list(items.values()))
+        opening = OpeningStock(
+            warehouse_code=cmd.warehouse_code,
+            document_number=cmd.document_number,
+            cut_over_date=cmd.cut_over_date,
+            lines=cmd.lines,
+            unit_costs=cmd.unit_costs,
+            by=by,
+        )
+        for sku, quantity in cmd.lines.items():
+            items[sku].open_balance(quantity, str(opening.id), cmd.unit_costs[sku])
+        body = {
+            "opening_id": str(opening.id),
+            "document_number": cmd.document_number,
+            "warehouse_code": cmd.warehouse_code,
+            "cut_over_date": cmd.cut_over_date.isoformat(),
+            "stock": [stock_view(items[sku]) for sku in sorted(cmd.lines)],
+        }
+        try:
+            return self.save_command(
+                opening, *items.values(), status_code=201, body=body, idempotency=idempotency
+            )
+        except IntegrityError:
+            if self.exists(opening_id):
+                raise duplicate from None
+            raise  # a SKU moved meanwhile: the caller decides again
+
+    def reopen_cut_over(
+        self, warehouse_code: str, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """Headquarters lets opening stock in after business has started at the warehouse."""
+        warehouse = self.get_warehouse(warehouse_code)
+        warehouse.reopen_cut_over(by)
+        return self.save_command(
+            warehouse,
+            status_code=200,
+            body={"warehouse_code": warehouse_code, "cut_over_reopened": True},
+            idempotency=idempotency,
         )
 
     def stock_items(

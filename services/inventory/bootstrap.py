@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
+from services.inventory.api.opening import opening_stock
 from services.inventory.api.routes import (
     goods_receipts,
     shipments,
@@ -23,7 +24,15 @@ def build(
         settings,
         application_class=InventoryApplication,
         translate=to_integration_event,
-        routers=[warehouses, goods_receipts, stock, shipments, transfers, stocktakes],
+        routers=[
+            warehouses,
+            opening_stock,
+            goods_receipts,
+            stock,
+            shipments,
+            transfers,
+            stocktakes,
+        ],
         description="Warehouses, stock, reservations per order, shipments and deliveries, "
         "transfers, stocktakes, damaged stock and consignment sell-through.",
         policies=POLICIES,

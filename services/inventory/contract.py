@@ -21,6 +21,7 @@ from services.inventory.domain import (
     Transfer,
     Warehouse,
 )
+from services.inventory.opening import OpeningStock
 from services.inventory.returns import ReturnReceipt
 from services.kernel.money import line_amount
 
@@ -117,6 +118,24 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             period_to=event.period_to,
             lines=_valued(event.lines, event.costs),
             cost=sum(event.costs.values(), Decimal("0.00")),
+        )
+    if isinstance(event, OpeningStock.Recorded):
+        opened = [
+            published.ReceivedLine(
+                sku=sku,
+                quantity=quantity,
+                unit_cost=event.unit_costs[sku],
+                value=line_amount(quantity, event.unit_costs[sku]),
+            )
+            for sku, quantity in sorted(event.lines.items())
+        ]
+        return published.OpeningStockRecorded(
+            opening_id=str(event.originator_id),
+            document_number=event.document_number,
+            warehouse_code=event.warehouse_code,
+            cut_over_date=event.cut_over_date,
+            lines=opened,
+            value=sum((line.value for line in opened), Decimal("0.00")),
         )
     if isinstance(event, GoodsReceipt.Recorded):
         received = [

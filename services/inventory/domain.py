@@ -91,6 +91,17 @@ class Warehouse(Aggregate):
         self.branch = branch
         self.region = region
         self.dealer_code = dealer_code
+        self.cut_over_reopened = False
+
+    @property
+    def takes_openings_after_business(self) -> bool:
+        """Headquarters reopened the cut-over: opening stock is taken even for a SKU that
+        has moved here (a warehouse registered before go-live never had the flag)."""
+        return getattr(self, "cut_over_reopened", False)
+
+    @event("CutOverReopened")
+    def reopen_cut_over(self, by: Provenance) -> None:
+        self.cut_over_reopened = True
 
 
 class UnknownReservation(NotFound):
@@ -261,6 +272,13 @@ class StockItem(Aggregate):
         """Goods in at ``unit_cost``: on hand and value rise. ``condition="damaged"`` takes
         them straight into damaged stock (on hand and valued, never available), e.g. a
         dealer's return that came back broken."""
+        self.check_receivable(quantity, unit_cost)
+        if StockCondition(condition) == StockCondition.DAMAGED:
+            self._received_damaged(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
+        else:
+            self._received(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
+
+    def check_receivable(self, quantity: int, unit_cost: Decimal) -> None:
         if quantity <= 0:
             raise InvalidQuantity(f"received quantity of {self.sku} must be positive")
         if unit_cost < 0 or unit_cost != cny(unit_cost) or unit_cost * quantity > MAX_ORDER_TOTAL:
@@ -268,10 +286,6 @@ class StockItem(Aggregate):
                 f"the unit cost of {self.sku} must be to the fen, not negative, and the line "
                 f"at most {MAX_ORDER_TOTAL}"
             )
-        if StockCondition(condition) == StockCondition.DAMAGED:
-            self._received_damaged(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
-        else:
-            self._received(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
 
     @event("ReceivedDamaged")
     def _received_damaged(self, quantity: int, document_id: str, unit_cost: Decimal) -> None:
@@ -452,6 +466,24 @@ class StockItem(Aggregate):
         self.on_hand += quantity
         if unit_cost is not None:
             self.value += line_amount(quantity, unit_cost)
+
+    # -- 期初: opening stock at the cut-over ------------------------------------------------
+    @property
+    def has_moved(self) -> bool:
+        """Whether anything but opening stock happened to the item: each opening adds one
+        event to the item's opening (version 1), every ordinary movement one more."""
+        return self.version > 1 + getattr(self, "openings", 0)
+
+    def open_balance(self, quantity: int, document_id: str, unit_cost: Decimal) -> None:
+        """Opening stock at ``unit_cost``: it starts the moving average like a receipt."""
+        self.check_receivable(quantity, unit_cost)
+        self._opening_received(quantity=quantity, document_id=document_id, unit_cost=unit_cost)
+
+    @event("OpeningReceived")
+    def _opening_received(self, quantity: int, document_id: str, unit_cost: Decimal) -> None:
+        self.on_hand += quantity
+        self.value += line_amount(quantity, unit_cost)
+        self.openings = getattr(self, "openings", 0) + 1
 
     def reserve(self, order_id: str, quantity: int) -> None:
         if quantity > self.available:  # damaged stock is never reserved

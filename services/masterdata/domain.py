@@ -1,5 +1,6 @@
 """The master data a service does not own: a dealer registered in orders, a product in its
-catalogue, as the service that keeps this replica knows them.
+catalogue, a region or branch of the organisation, as the service that keeps this replica
+knows them.
 
 Each is an aggregate of the service's own event store, created from the orders topic by the
 service's process manager, so it commits with the tracking record of the event it came from
@@ -14,6 +15,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from services.kernel.errors import NotFound
+from services.organisation.domain import (
+    UnknownBranch,
+    UnknownRegion,
+    unknown_branch,
+    unknown_region,
+)
 
 _IDS = uuid5(NAMESPACE_URL, "urn:dist:masterdata")
 
@@ -33,7 +40,7 @@ class UnknownSku(NotFound):
 
 
 # The codes a client retries on while the replica catches up (docs/business.md, "Order to cash").
-NOT_KNOWN_YET = (UnknownDealer.code, UnknownSku.code)
+NOT_KNOWN_YET = (UnknownDealer.code, UnknownSku.code, UnknownBranch.code, UnknownRegion.code)
 
 
 class KnownDealer(Aggregate):
@@ -80,6 +87,44 @@ class KnownProduct(Aggregate):
         self.unit = unit
 
 
+class KnownRegion(Aggregate):
+    """A region (大区) of the organisation that orders keeps."""
+
+    @staticmethod
+    def create_id(region_code: str) -> UUID:
+        return uuid5(_IDS, f"region:{region_code}")
+
+    class Registered(Aggregate.Created):
+        region_code: str
+        name: str
+        parent_region: str | None
+
+    @event(Registered)
+    def __init__(self, *, region_code: str, name: str, parent_region: str | None):
+        self.region_code = region_code
+        self.name = name
+        self.parent_region = parent_region
+
+
+class KnownBranch(Aggregate):
+    """A branch office (分公司) of the organisation that orders keeps, with its region."""
+
+    @staticmethod
+    def create_id(branch_code: str) -> UUID:
+        return uuid5(_IDS, f"branch:{branch_code}")
+
+    class Registered(Aggregate.Created):
+        branch_code: str
+        name: str
+        region: str
+
+    @event(Registered)
+    def __init__(self, *, branch_code: str, name: str, region: str):
+        self.branch_code = branch_code
+        self.name = name
+        self.region = region
+
+
 def unknown_dealer(dealer_code: str, service: str) -> UnknownDealer:
     return UnknownDealer(
         f"{service} knows no dealer {dealer_code} (the dealer registry is orders'); "
@@ -94,3 +139,15 @@ def unknown_skus(skus: list[str], service: str) -> UnknownSku:
         + CATCHING_UP.format(thing="product"),
         skus=skus,
     )
+
+
+def _organisation_detail(service: str, thing: str) -> str:
+    return f" in {service} (the organisation is orders'); " + CATCHING_UP.format(thing=thing)
+
+
+def unknown_region_here(region: str, service: str) -> UnknownRegion:
+    return unknown_region(region, _organisation_detail(service, "region"))
+
+
+def unknown_branch_here(branch: str, service: str) -> UnknownBranch:
+    return unknown_branch(branch, _organisation_detail(service, "branch"))

@@ -19,9 +19,20 @@ from typing import Any
 from uuid import UUID
 
 from contracts import orders as orders_events
+from contracts import organisation as organisation_events
 from contracts.envelope import Envelope
 from runtime.process_manager import Policy, Unit
-from services.masterdata.domain import KnownDealer, KnownProduct, unknown_dealer, unknown_skus
+from services.masterdata.domain import (
+    KnownBranch,
+    KnownDealer,
+    KnownProduct,
+    KnownRegion,
+    unknown_branch_here,
+    unknown_dealer,
+    unknown_region_here,
+    unknown_skus,
+)
+from services.organisation.domain import branch_not_in_region
 
 Reader = Callable[[list[UUID]], dict[UUID, Any]]  # an application's or unit's get_many
 
@@ -45,6 +56,26 @@ def check_skus_known(read: Reader, skus: Iterable[str], *, service: str) -> None
     missing = [sku for product_id, sku in ids.items() if product_id not in found]
     if missing:
         raise unknown_skus(missing, service)
+
+
+def check_organisation_known(
+    read: Reader, *, branch: str | None, region: str | None, service: str
+) -> None:
+    """The branch and region named are in the organisation as this service knows it (read
+    at once), and the branch sits in that region: else 404 ``unknown_branch`` /
+    ``unknown_region``, or 409 ``branch_not_in_region``."""
+    branch_id = KnownBranch.create_id(branch) if branch is not None else None
+    region_id = KnownRegion.create_id(region) if region is not None else None
+    ids = [i for i in (branch_id, region_id) if i is not None]
+    if not ids:
+        return
+    found = read(ids)
+    if branch is not None and branch_id not in found:
+        raise unknown_branch_here(branch, service)
+    if region is not None and region_id not in found:
+        raise unknown_region_here(region, service)
+    if branch is not None and region is not None and found[branch_id].region != region:
+        raise branch_not_in_region(branch, found[branch_id].region, region)
 
 
 # -- the process manager's policies ----------------------------------------------------------
@@ -72,7 +103,29 @@ def record_product(
         )
 
 
+def record_region(
+    unit: Unit, envelope: Envelope, region: organisation_events.RegionRegistered
+) -> None:
+    if unit.find(KnownRegion.create_id(region.region_code)) is None:
+        unit.save(
+            KnownRegion(
+                region_code=region.region_code, name=region.name, parent_region=region.parent_region
+            )
+        )
+
+
+def record_branch(
+    unit: Unit, envelope: Envelope, branch: organisation_events.BranchRegistered
+) -> None:
+    if unit.find(KnownBranch.create_id(branch.branch_code)) is None:
+        unit.save(
+            KnownBranch(branch_code=branch.branch_code, name=branch.name, region=branch.region)
+        )
+
+
 POLICIES: dict[str, Policy] = {
+    str(organisation_events.RegionRegistered.event_type()): record_region,
+    str(organisation_events.BranchRegistered.event_type()): record_branch,
     str(orders_events.DealerRegistered.event_type()): record_dealer,
     str(orders_events.ProductRegistered.event_type()): record_product,
 }
@@ -90,3 +143,6 @@ class KnowsMasterData:
 
     def check_skus(self, skus: Iterable[str]) -> None:
         check_skus_known(self.get_many, skus, service=self.service)
+
+    def check_organisation(self, *, branch: str | None, region: str | None) -> None:
+        check_organisation_known(self.get_many, branch=branch, region=region, service=self.service)

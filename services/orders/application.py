@@ -49,6 +49,7 @@ from services.orders.promotions import (
     UnknownCategory,
 )
 from services.orders.returns import DealerReturn, ReturnExceedsShipped, UnknownReturn
+from services.organisation.domain import Organisation, branch_view, region_view
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,53 @@ class OrdersApplication(ServiceApplication):
     contract = staticmethod(to_integration_event)
     snapshotting_intervals: ClassVar[dict[type, int]] = {PriceList: 50}
 
+    # -- the organisation ------------------------------------------------------------------
+    def organisation(self) -> Organisation:
+        try:
+            return self.repository.get(Organisation.create_id())
+        except AggregateNotFoundError:
+            return Organisation()
+
+    def register_region(
+        self,
+        code: str,
+        name: str,
+        parent: str | None,
+        manager: str | None,
+        *,
+        actor: Actor,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """大区: headquarters registers a region (under a larger one, if any)."""
+        organisation = self.organisation()
+        organisation.register_region(code, name, parent, manager, actor.provenance)
+        return self.save_command(
+            organisation,
+            status_code=201,
+            body=region_view(organisation, code),
+            idempotency=idempotency,
+        )
+
+    def register_branch(
+        self,
+        code: str,
+        name: str,
+        region: str,
+        manager: str | None,
+        *,
+        actor: Actor,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """分公司: headquarters registers a branch office in a registered region."""
+        organisation = self.organisation()
+        organisation.register_branch(code, name, region, manager, actor.provenance)
+        return self.save_command(
+            organisation,
+            status_code=201,
+            body=branch_view(organisation, code),
+            idempotency=idempotency,
+        )
+
     # -- dealers ---------------------------------------------------------------------------
     def register_dealer(
         self, cmd: RegisterDealer, *, actor: Actor, idempotency: IdempotencyKey | None
@@ -269,6 +317,7 @@ class OrdersApplication(ServiceApplication):
         duplicate = DealerAlreadyRegistered(f"dealer {cmd.code} is already registered")
         if self.exists(Dealer.create_id(cmd.code)):
             raise duplicate
+        self.organisation().check_branch(cmd.branch, cmd.region)
         dealer = Dealer(
             code=cmd.code,
             name=cmd.name,

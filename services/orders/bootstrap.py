@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
+from services.orders.api.organisation import organisation
 from services.orders.api.planning import demand_plans, salespeople_of_dealers, targets
 from services.orders.api.returns import returns
 from services.orders.api.routes import dealers, orders, price_lists, products, promotions
@@ -18,9 +19,10 @@ def build(
         settings,
         application_class=OrdersApplication,
         translate=to_integration_event,
-        routers=[dealers, products, price_lists, promotions, orders, returns]
+        routers=[organisation, dealers, products, price_lists, promotions, orders, returns]
         + [demand_plans, targets, salespeople_of_dealers],
-        description="Dealer registry, product catalogue and dealer orders with their workflow.",
+        description="The sales organisation (regions and branches), dealer registry, "
+        "product catalogue and dealer orders with their workflow.",
         policies=POLICIES,
         listens_to=("finance", "inventory"),
         with_relay=with_relay,

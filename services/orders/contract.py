@@ -10,11 +10,13 @@ from decimal import Decimal
 from eventsourcing.domain import DomainEventProtocol
 
 from contracts import orders as published
+from contracts import organisation
 from contracts.envelope import IntegrationEvent
 from services.orders.consignment import ConsignmentSale
 from services.orders.domain import Dealer, Order, Product
 from services.orders.planning_contract import to_integration_event as planning_event
 from services.orders.returns import DealerReturn
+from services.organisation.domain import Organisation
 
 
 def _placed_line(line: dict) -> published.PlacedLine:
@@ -33,6 +35,17 @@ def _placed_line(line: dict) -> published.PlacedLine:
 
 
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
+    if isinstance(event, Organisation.RegionRegistered):
+        return organisation.RegionRegistered(
+            region_code=event.code,
+            name=event.name,
+            parent_region=event.parent,
+            manager=event.manager,
+        )
+    if isinstance(event, Organisation.BranchRegistered):
+        return organisation.BranchRegistered(
+            branch_code=event.code, name=event.name, region=event.region, manager=event.manager
+        )
     if isinstance(event, Dealer.Registered):
         return published.DealerRegistered(
             dealer_id=str(event.originator_id),

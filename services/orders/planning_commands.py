@@ -228,6 +228,7 @@ def register_salesperson(
     idempotency: IdempotencyKey | None,
 ) -> CommandResult:
     check_may_manage_branch(cmd.branch, role=actor.role, own_branch=actor.branch)
+    app.organisation().check_branch(cmd.branch)
     duplicate = SalespersonAlreadyRegistered(f"salesperson {cmd.code} is already registered")
     if app.exists(Salesperson.create_id(cmd.code)):
         raise duplicate
@@ -305,6 +306,7 @@ def set_branch_target(
     idempotency: IdempotencyKey | None,
 ) -> CommandResult:
     """Headquarters allocates part of the national target to a branch."""
+    app.organisation().check_branch(branch)
     targets = get_targets(app, month) or MonthTargets(month=month)
     targets.allocate_branch(branch, levels, actor.provenance)
     return _save_targets(app, targets, idempotency)

@@ -1,16 +1,20 @@
-"""Dealers and products for tests, as orders registers them and as inventory and finance
-come to know them (their replica, kept by their process managers from the orders topic)."""
+"""The organisation, dealers and products for tests, as orders registers them and as
+inventory and finance come to know them (their replica, kept by their process managers from
+the orders topic)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from contracts import orders as orders_events
+from contracts import organisation as organisation_events
 from contracts.envelope import Envelope, event_id
 from runtime.consumer import Outcome
 from runtime.eventstore import ServiceApplication
 from runtime.process_manager import ProcessManager
 from services.masterdata.replica import POLICIES
+from services.orders.application import Actor, OrdersApplication
+from tests.platform import ORGANISATION
 
 # Clear of the positions the tests' own orders envelopes take (1, 2, 3, ...).
 FIRST_POSITION = 900_001
@@ -47,9 +51,48 @@ def product(
     )
 
 
+def organisation() -> list[
+    organisation_events.RegionRegistered | organisation_events.BranchRegistered
+]:
+    """The tests' regions and branches (tests/platform.py), as orders publishes them."""
+    events: list = []
+    for region, branches in ORGANISATION.items():
+        events.append(
+            organisation_events.RegionRegistered(
+                region_code=region,
+                name=f"{region.title()} Region",
+                parent_region=None,
+                manager=None,
+            )
+        )
+        events.extend(
+            organisation_events.BranchRegistered(
+                branch_code=branch, name=name, region=region, manager=None
+            )
+            for branch, name in branches.items()
+        )
+    return events
+
+
+def organised(orders: OrdersApplication, actor: Actor) -> None:
+    """Orders (driven directly) knows the tests' regions and branches."""
+    for event in organisation():
+        if isinstance(event, organisation_events.RegionRegistered):
+            orders.register_region(
+                event.region_code, event.name, None, None, actor=actor, idempotency=None
+            )
+        else:
+            orders.register_branch(
+                event.branch_code, event.name, event.region, None, actor=actor, idempotency=None
+            )
+
+
 def known_to(
     app: ServiceApplication,
-    *registrations: orders_events.DealerRegistered | orders_events.ProductRegistered,
+    *registrations: orders_events.DealerRegistered
+    | orders_events.ProductRegistered
+    | organisation_events.RegionRegistered
+    | organisation_events.BranchRegistered,
     first_position: int = FIRST_POSITION,
 ) -> None:
     """``app`` learns of orders' registrations as its process manager does from the orders
@@ -64,7 +107,8 @@ def known_to(
                 source="orders",
                 type=str(registration.event_type()),
                 subject=getattr(registration, "dealer_id", None)
-                or getattr(registration, "product_id", ""),
+                or getattr(registration, "product_id", None)
+                or "organisation",
                 time="2026-11-01T01:00:00Z",
                 sequence=1,
                 position=position,

@@ -13,7 +13,14 @@ import httpx
 from services.finance import bootstrap as finance_process
 from services.inventory import bootstrap as inventory_process
 from services.orders import bootstrap as orders_process
-from tests.platform import HQ, command, command_when_known, serving, wait_until
+from tests.platform import (
+    HQ,
+    command,
+    command_when_known,
+    register_organisation,
+    serving,
+    wait_until,
+)
 
 CHENGDU_CLERK = {"Authorization": "Bearer demo-chengdu-clerk"}
 CHENGDU_MANAGER = {"Authorization": "Bearer demo-chengdu-manager"}
@@ -34,6 +41,7 @@ class Company:
 
     # -- set-up ------------------------------------------------------------------------------
     def register(self) -> None:
+        register_organisation(self.orders)
         for code, name, grade in (
             ("CD-001", "Jinjiang Wine Trading", "tier1_distributor"),
             ("CD-002", "Wuhou Liquor Store", "tier2_distributor"),
@@ -50,7 +58,7 @@ class Company:
             "branch": "CD",
             "region": "SOUTHWEST",
         }
-        ok(command(self.inventory, "/warehouses", warehouse, headers=HQ))
+        ok(command_when_known(self.inventory, "/warehouses", warehouse, headers=HQ))
 
     def receive(self, sku: str, quantity: int, unit_cost: str = "812.00") -> dict:
         """Goods into the Chengdu DC (once inventory knows the SKU from orders)."""

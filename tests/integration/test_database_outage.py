@@ -23,7 +23,7 @@ from runtime.migrate import migrate
 from runtime.settings import Settings
 from services.orders.application import Actor, OrdersApplication
 from services.orders.domain import Dealer
-from tests.platform import HQ, command, serving, wait_until
+from tests.platform import HQ, command, register_organisation, serving, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +101,7 @@ class TestPostgresDown:
         orders_process = build_orders(outage_settings, with_relay=False, with_process_manager=False)
         query_process = build_query(outage_settings, with_projectors=False)
         with serving(orders_process) as orders, serving(query_process) as query:
+            register_organisation(orders)
             first = command(
                 orders, "/dealers", dealer("CD-001", "Jinjiang Wine Trading"), headers=HQ
             )

@@ -37,6 +37,7 @@ from services.orders.application import (
 )
 from services.orders.contract import to_integration_event
 from services.orders.domain import RequestedLine
+from tests.integration.master_data import organised
 from tests.platform import wait_until
 
 pytestmark = pytest.mark.integration
@@ -48,6 +49,7 @@ SKUS = {"WULIANGYE-52-500ML": "1299.00", "JIANNANCHUN-52-500ML": "458.50"}
 @pytest.fixture
 def orders_app(settings):
     app = OrdersApplication(settings)
+    organised(app, HQ_ACTOR)
     app.register_dealer(
         RegisterDealer("CD-001", "Jinjiang Wine Trading", "CD", "SOUTHWEST", "tier1_distributor"),
         actor=HQ_ACTOR,

@@ -18,7 +18,7 @@ from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
 from services.orders import bootstrap as orders_process
 from tests.integration.saga import WULIANGYE, ok
-from tests.platform import HQ, command, published, serving, wait_until
+from tests.platform import HQ, command, published, register_organisation, serving, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +56,7 @@ def running(settings, *names: str):
 
 
 def register_dealers(orders) -> None:
+    register_organisation(orders)
     for code, branch, region in (("CD-001", "CD", "SOUTHWEST"), ("SH-001", "SH", "EAST")):
         body = {
             "code": code,

@@ -12,7 +12,14 @@ import pytest
 
 from projections import bootstrap as query_process
 from services.orders import bootstrap as orders_process
-from tests.platform import CHENGDU_CLERK, HQ, SHANGHAI_CLERK, command, serving
+from tests.platform import (
+    CHENGDU_CLERK,
+    HQ,
+    SHANGHAI_CLERK,
+    command,
+    register_organisation,
+    serving,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +35,7 @@ def platform(settings):
 
 
 def register_chengdu_company(orders) -> None:
+    register_organisation(orders)
     for dealer in (
         {
             "code": "CD-001",

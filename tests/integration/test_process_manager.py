@@ -17,7 +17,7 @@ from runtime.process_manager import ProcessManager, Unit
 from services.inventory.application import InventoryApplication, ReceiveGoods, RegisterWarehouse
 from services.inventory.domain import StockItem
 from services.kernel.errors import RuleViolation
-from tests.integration.master_data import known_to, product
+from tests.integration.master_data import known_to, organisation, product
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def reserve_or_refuse(unit: Unit, envelope: Envelope, data: published.OrderPlace
 @pytest.fixture
 def inventory(settings):
     app = InventoryApplication(settings)
-    known_to(app, product(SKU))
+    known_to(app, *organisation(), product(SKU))
     app.register_warehouse(
         RegisterWarehouse("WH-CD", "Chengdu DC", "branch", "CD", "SOUTHWEST"),
         by=CLERK,

@@ -18,6 +18,7 @@ from services.orders.application import (
     RegisterProduct,
 )
 from services.orders.domain import PriceList, RequestedLine
+from tests.integration.master_data import organised
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +49,7 @@ def set_price(app: OrdersApplication, unit_price: str) -> None:
 def replicas(settings):
     """Two orders processes on one event store (two replicas behind the load balancer)."""
     first, second = OrdersApplication(settings), OrdersApplication(settings)
+    organised(first, HQ)
     dealer = RegisterDealer(
         "CD-001", "Chengdu Jinjiang Liquor", "CD", "SOUTHWEST", "tier1_distributor"
     )

@@ -1,6 +1,6 @@
 """Object-level authorisation, walked over every route (OWASP API1).
 
-The demo company runs on the five HTTP processes. The walk is generated from their OpenAPI
+The demo company runs on the six HTTP processes. The walk is generated from their OpenAPI
 documents: every GET route, filled with a real record of the demo company, is asked by every
 role, each with its own scope and with a foreign one. A caller whose scope the record is
 outside of must get 403 or 404, never the record; where a route answers a list, a foreign
@@ -36,7 +36,8 @@ from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
 from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
-from tests.platform import serving
+from services.warnings import bootstrap as warnings_process
+from tests.platform import serving, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -177,6 +178,9 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
             {"dealer_code": "CD-001"}, CHENGDU_DEALER
         ),
         ("orders", "/products/categories"): Sample({}, CATALOGUE),
+        # The organisation chart: every signed-in caller reads it.
+        ("orders", "/organisation/regions"): Sample({}, CATALOGUE),
+        ("orders", "/organisation/branches"): Sample({}, CATALOGUE),
         ("orders", "/products/{sku}"): Sample({"sku": "WULIANGYE-52-500ML"}, CATALOGUE),
         ("orders", "/promotions"): Sample({}, CATALOGUE),
         ("orders", "/promotions/{code}"): Sample({"code": "SPRING-WLY-10-1"}, CATALOGUE),
@@ -229,6 +233,50 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
         ("identity", "/users/{username}"): Sample({"username": "cd.clerk"}, NATIONAL),
         ("identity", "/users/{username}/history"): Sample({"username": "cd.clerk"}, NATIONAL),
         ("identity", "/api-keys"): Sample({}, NATIONAL, markers=["key_id"]),
+    }
+
+
+def warning_samples(warning_id: str, webhook_id: str) -> dict[tuple[str, str], Sample]:
+    """The demo's Chengdu credit-hold warning: Chengdu's staff and HQ read it, no one else
+    (warehouses and dealers are not told of warnings)."""
+    chengdu = owned(branches=["CD"])
+    levels = ['"branch_manager"', '"region"', '"hq_admin"', '"national"']
+    return {
+        ("warnings", "/warnings"): Sample({}, chengdu, markers=[warning_id]),
+        ("warnings", "/warnings/inbox"): Sample({}, chengdu, markers=[warning_id]),
+        ("warnings", "/warnings/counts"): Sample({}, chengdu, markers=levels),
+        ("warnings", "/warnings/{warning_id}"): Sample({"warning_id": warning_id}, chengdu),
+        ("warnings", "/warning-rules"): Sample({}, NATIONAL),
+        ("warnings", "/warning-rules/{code}"): Sample({"code": "credit_hold"}, NATIONAL),
+        ("warnings", "/webhooks"): Sample({}, NATIONAL),
+        ("warnings", "/webhooks/{webhook_id}/deliveries"): Sample(
+            {"webhook_id": webhook_id}, NATIONAL
+        ),
+    }
+
+
+def warning_commands(warning_id: str) -> dict[tuple[str, str], Command]:
+    chengdu = owned(branches=["CD"])
+    on = {"warning_id": warning_id}
+    return {
+        ("warnings", "/warnings/{warning_id}/acknowledgement"): Command(on, {}, chengdu),
+        ("warnings", "/warnings/{warning_id}/comments"): Command(
+            on, {"text": "Called the dealer"}, chengdu
+        ),
+        ("warnings", "/warnings/{warning_id}/assignment"): Command(
+            on, {"assignee": "cd.clerk"}, chengdu
+        ),
+        ("warnings", "/warnings/{warning_id}/resolution"): Command(
+            on, {"note": "Dealer paid"}, chengdu
+        ),
+        ("warnings", "/warning-rules/{code}"): Command(
+            {"code": "credit_hold"}, {"threshold": "0"}, NATIONAL
+        ),
+        ("warnings", "/webhooks"): Command(
+            {},
+            {"url": "http://127.0.0.1:9/oa/warnings", "secret": "matrix-secret-2026-0001"},
+            NATIONAL,
+        ),
     }
 
 
@@ -287,6 +335,12 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
                 "list_price": "398.00",
             },
             NATIONAL,
+        ),
+        ("orders", "/organisation/regions"): Command(
+            {}, {"code": "NORTHWEST", "name": "Northwest Region"}, NATIONAL
+        ),
+        ("orders", "/organisation/branches"): Command(
+            {}, {"code": "XN", "name": "Xining Branch", "region": "SOUTHWEST"}, NATIONAL
         ),
         ("orders", "/products/categories"): Command(
             {}, {"code": "BAIJIU-JIANGXIANG", "name": "Sauce-aroma baijiu"}, NATIONAL
@@ -374,6 +428,19 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
             },
             NATIONAL,
         ),
+        # Opening stock and the cut-over are headquarters' alone (WH-CD has moved: 409).
+        ("inventory", "/warehouses/{code}/opening-stock"): Command(
+            {"code": "WH-CD"},
+            {
+                "document_number": "OB-WH-CD-MATRIX",
+                "cut_over_date": today,
+                "lines": [{"sku": wuliangye, "quantity": 1, "unit_cost": "812.00"}],
+            },
+            NATIONAL,
+        ),
+        ("inventory", "/warehouses/{code}/cut-over/reopening"): Command(
+            {"code": "WH-CD"}, {}, NATIONAL
+        ),
         ("inventory", "/warehouses/{code}/sell-through"): Command(
             {"code": "WH-CSG-CD-001"},
             {"period_from": today, "period_to": today, "lines": one_bottle},
@@ -444,6 +511,36 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
         ),
         ("finance", "/credit-notes"): Command(
             {}, {"invoice_id": invoice, "amount": "10.00", "reason": "late"}, CHENGDU_DEALER
+        ),
+        # Opening balances and the cut-over are headquarters' alone (CD-001 has business: 409).
+        ("finance", "/accounts/{dealer_code}/opening-invoices"): Command(
+            {"dealer_code": "CD-001"},
+            {
+                "invoice_number": "INV-MATRIX-0001",
+                "issue_date": today,
+                "due_date": today,
+                "open_amount": "100.00",
+                "cut_over_date": today,
+            },
+            NATIONAL,
+        ),
+        ("finance", "/accounts/{dealer_code}/opening-cash"): Command(
+            {"dealer_code": "CD-001"},
+            {"document_number": "OB-CASH-MATRIX", "amount": "100.00", "cut_over_date": today},
+            NATIONAL,
+        ),
+        ("finance", "/accounts/{dealer_code}/opening-rebate-pools"): Command(
+            {"dealer_code": "CD-001"},
+            {
+                "document_number": "OB-REBATE-MATRIX",
+                "policy_code": "TIER1-REBATE",
+                "amount": "100.00",
+                "cut_over_date": today,
+            },
+            NATIONAL,
+        ),
+        ("finance", "/accounts/{dealer_code}/cut-over/reopening"): Command(
+            {"dealer_code": "CD-001"}, {}, NATIONAL
         ),
         ("finance", "/rebate-policies"): Command(
             {},
@@ -516,6 +613,13 @@ def stored_events(settings) -> dict[str, int]:
             for service in ("orders", "inventory", "finance", "identity"):
                 curs.execute(f"SELECT count(*) FROM {service}.{service}_events")
                 counts[service] = curs.fetchone()[0]
+            # People's steps and HQ's rule changes only: the demo's warnings escalate on
+            # their own (minute-long allowances) while the matrix runs.
+            curs.execute(
+                "SELECT count(*) FROM warnings.warnings_events WHERE topic ~ "
+                "'[.](Acknowledged|Commented|Assigned|Resolved|Changed|Registered)$'"
+            )
+            counts["warnings"] = curs.fetchone()[0]
             return counts
     finally:
         conn.close()
@@ -534,14 +638,30 @@ def platform(settings) -> Iterator[dict[str, httpx.Client]]:
         serving(inventory_process.build(settings)) as inventory,
         serving(finance_process.build(settings)) as finance,
         serving(identity_process.build(settings)) as identity,
+        serving(warnings_process.build(settings)) as warnings,
         serving(query_process.build(settings)) as query,
     ):
         seed_demo_company(
             orders_url=str(orders.base_url).rstrip("/"),
             inventory_url=str(inventory.base_url).rstrip("/"),
             finance_url=str(finance.base_url).rstrip("/"),
+            warnings_url=str(warnings.base_url).rstrip("/"),
             api_key="demo-hq-admin",
         )
+        chengdu_hold = wait_until(
+            lambda: warnings.get(
+                "/warnings",
+                params={"rule": "credit_hold", "branch": "CD"},
+                headers=_bearer("demo-hq-admin"),
+            ).json()["warnings"],
+            what="the demo's Chengdu credit-hold warning",
+        )
+        webhook = warnings.post(
+            "/webhooks",
+            json={"url": "http://127.0.0.1:9/hq/warnings", "secret": "matrix-secret-2026-0000"},
+            headers={**_bearer("demo-hq-admin"), "Idempotency-Key": "matrix-webhook"},
+        )
+        assert webhook.status_code == 201, webhook.text
         issued = identity.post(
             "/api-keys",
             json={"username": "erp.integration", "label": "ERP bridge"},
@@ -553,19 +673,24 @@ def platform(settings) -> Iterator[dict[str, httpx.Client]]:
             "inventory": inventory,
             "finance": finance,
             "identity": identity,
+            "warnings": warnings,
             "query": query,
             "api_key_id": issued.json()["key_id"],
+            "warning_id": chengdu_hold[0]["warning_id"],
+            "webhook_id": webhook.json()["webhook_id"],
             "envelopes": published(settings),
             "settings": settings,
         }
 
 
 def test_no_route_shows_a_record_to_a_caller_outside_its_scope(platform) -> None:
-    known = samples(platform["envelopes"])
+    known = samples(platform["envelopes"]) | warning_samples(
+        platform["warning_id"], platform["webhook_id"]
+    )
     tried = 0
     leaks: list[str] = []
     unsampled: list[str] = []
-    for service in ("orders", "inventory", "finance", "identity", "query"):
+    for service in ("orders", "inventory", "finance", "identity", "warnings", "query"):
         client = platform[service]
         document = client.get("/openapi.json").json()
         for template, operations in document["paths"].items():
@@ -611,12 +736,14 @@ def test_no_route_shows_a_record_to_a_caller_outside_its_scope(platform) -> None
 
 
 def test_no_command_changes_a_record_for_a_caller_outside_its_scope(platform) -> None:
-    known = commands(platform["envelopes"], platform["api_key_id"])
+    known = commands(platform["envelopes"], platform["api_key_id"]) | warning_commands(
+        platform["warning_id"]
+    )
     written = stored_events(platform["settings"])
     tried = 0
     wrong: list[str] = []
     unsampled: list[str] = []
-    for service in ("orders", "inventory", "finance", "identity"):
+    for service in ("orders", "inventory", "finance", "identity", "warnings"):
         client = platform[service]
         for template, operations in client.get("/openapi.json").json()["paths"].items():
             if "post" not in operations or (service, template) in PUBLIC_COMMANDS:

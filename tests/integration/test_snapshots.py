@@ -12,7 +12,7 @@ import pytest
 from runtime.eventstore import Provenance
 from services.inventory.application import InventoryApplication, ReceiveGoods, RegisterWarehouse
 from services.inventory.domain import StockItem
-from tests.integration.master_data import known_to, product
+from tests.integration.master_data import known_to, organisation, product
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ CLERK = Provenance(actor="Liu Yang", role="warehouse_clerk")
 def test_a_busy_stock_item_is_read_from_its_snapshot_and_reads_the_same(settings):
     app = InventoryApplication(settings)
     try:
-        known_to(app, product("WULIANGYE-52-500ML"))
+        known_to(app, *organisation(), product("WULIANGYE-52-500ML"))
         app.register_warehouse(
             RegisterWarehouse("WH-CD", "Chengdu DC", "branch", "CD", "SOUTHWEST"),
             by=CLERK,

@@ -15,7 +15,7 @@ import pytest
 from runtime.eventstore import Provenance
 from services.inventory.application import InventoryApplication, ReceiveGoods, RegisterWarehouse
 from services.inventory.domain import StockItem
-from tests.integration.master_data import known_to, product
+from tests.integration.master_data import known_to, organisation, product
 from tests.integration.saga import CHENGDU_WAREHOUSE, WULIANGYE, ok, running_company
 from tests.platform import command, published
 
@@ -122,7 +122,7 @@ def as_recorded_before_valuation(settings, item_id) -> None:
 def test_stock_recorded_before_valuation_reads_and_counts_at_zero_cost(settings):
     app = InventoryApplication(settings)
     try:
-        known_to(app, product(WULIANGYE))
+        known_to(app, *organisation(), product(WULIANGYE))
         app.register_warehouse(
             RegisterWarehouse("WH-CD", "Chengdu DC", "branch", "CD", "SOUTHWEST"),
             by=CLERK,

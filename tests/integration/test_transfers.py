@@ -20,7 +20,7 @@ from services.inventory.application import (
     RegisterWarehouse,
 )
 from services.inventory.domain import StockItem
-from tests.integration.master_data import dealer, known_to, product
+from tests.integration.master_data import dealer, known_to, organisation, product
 from tests.integration.saga import ok
 from tests.platform import CHENGDU_CLERK, HQ, SHANGHAI_CLERK, command, serving
 
@@ -53,7 +53,12 @@ WAREHOUSES = [
 
 
 # What inventory knows of orders' registry and catalogue (its replica).
-MASTER_DATA = (dealer("CD-001"), product(WULIANGYE), product(JIANNANCHUN, list_price="458.50"))
+MASTER_DATA = (
+    *organisation(),
+    dealer("CD-001"),
+    product(WULIANGYE),
+    product(JIANNANCHUN, list_price="458.50"),
+)
 
 
 @pytest.fixture

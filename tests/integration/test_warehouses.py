@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.inventory import bootstrap as inventory_process
+from tests.integration.master_data import known_to, organisation
 from tests.platform import CHENGDU_CLERK, HQ, command, serving
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,9 @@ CHENGDU_WAREHOUSE = {
 
 @pytest.fixture
 def inventory(settings):
-    with serving(inventory_process.build(settings)) as client:
+    process = inventory_process.build(settings)
+    known_to(process.api.state.application, *organisation())
+    with serving(process) as client:
         yield client
 
 

@@ -33,13 +33,14 @@ DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 YAML_FILES = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
 
-PROCESSES = ("query", "orders", "inventory", "finance", "identity", "console")
+PROCESSES = ("query", "orders", "inventory", "finance", "identity", "warnings", "console")
 PORTS = {
     "query": 8100,
     "orders": 8101,
     "inventory": 8102,
     "finance": 8103,
     "identity": 8104,
+    "warnings": 8105,
     "console": 8080,
 }
 
@@ -55,6 +56,7 @@ PREFIXES = {
         "/returns",
         "/demand-plans",
         "/targets",
+        "/organisation",
     ],
     "inventory": [
         "/warehouses",
@@ -73,6 +75,7 @@ PREFIXES = {
         "/rebate-claims",
     ],
     "identity": ["/users", "/api-keys", "/sessions"],
+    "warnings": ["/warnings", "/warning-rules"],
 }
 # /dealers/{dealer_id}/statement belongs to the query API, every other /dealers to orders.
 DEALER_STATEMENT_REGEX = "/dealers/[^/]+/(?!salesperson$)"

@@ -172,6 +172,35 @@ class TestFinance:
 
 
 class TestStock:
+    def test_opening_stock_at_cost_against_opening_balances(self):
+        entry = post(
+            envelope(
+                "dist.inventory.OpeningStockRecorded.v1",
+                {
+                    "opening_id": "ob-1",
+                    "document_number": "OB-WH-CD-001",
+                    "warehouse_code": "WH-CD",
+                    "cut_over_date": "2026-10-31",
+                    "lines": [
+                        {
+                            "sku": "WULIANGYE-52-500ML",
+                            "quantity": 100,
+                            "unit_cost": "812.35",
+                            "value": "81235.00",
+                        }
+                    ],
+                    "value": "81235.00",
+                },
+            )
+        )
+        assert entry.business_date.isoformat() == "2026-10-31"
+        assert [(line.account, line.debit, line.credit) for line in entry.lines] == [
+            ("1405", D("81235.00"), D("0.00")),
+            ("4199", D("0.00"), D("81235.00")),
+        ]
+        [movement] = entry.movements
+        assert (movement.quantity, movement.value) == (100, D("81235.00"))
+
     def test_goods_in_at_cost_against_goods_received_not_invoiced(self):
         entry = post(
             envelope(

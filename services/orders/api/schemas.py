@@ -15,6 +15,36 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RegionCreate(_Strict):
+    code: Code = Field(examples=["SOUTHWEST"])
+    name: Name = Field(examples=["Southwest Region"])
+    parent: Code | None = Field(default=None, description="a larger region it sits in")
+    manager: Name | None = Field(default=None, examples=["Li Na"])
+
+
+class RegionRead(BaseModel):
+    code: str
+    name: str
+    parent: str | None
+    manager: str | None
+    position: str | None = None
+
+
+class BranchCreate(_Strict):
+    code: Code = Field(examples=["CD"])
+    name: Name = Field(examples=["Chengdu Branch"])
+    region: Code = Field(examples=["SOUTHWEST"])
+    manager: Name | None = Field(default=None, examples=["Zhao Lei"])
+
+
+class BranchRead(BaseModel):
+    code: str
+    name: str
+    region: str
+    manager: str | None
+    position: str | None = None
+
+
 class DealerCreate(_Strict):
     code: Code = Field(examples=["CD-001"])
     name: Name = Field(examples=["Jinjiang Wine Trading Co."])

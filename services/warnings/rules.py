@@ -1,0 +1,141 @@
+"""The warning rules: what each watches, its threshold and the range HQ may set it within,
+its severity, and each level's allowance before the warning escalates.
+
+The catalogue holds the defaults (a rule's version 1); HQ's changes are events of the
+``Rule`` aggregate (services/warnings/domain.py), each a new version. A warning keeps the
+version, threshold and allowances of the rule in force when it was raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """Who a warning sits with, lowest first."""
+
+    BRANCH_MANAGER = "branch_manager"
+    REGION = "region"
+    HQ_ADMIN = "hq_admin"
+    NATIONAL = "national"
+
+    def next(self) -> Level | None:
+        ladder = list(Level)
+        at = ladder.index(self)
+        return ladder[at + 1] if at + 1 < len(ladder) else None
+
+
+# The role responsible at each level (the region and the national level have no platform
+# role yet: they are named here, and HQ reads their warnings).
+RESPONSIBLE_ROLE = {
+    Level.BRANCH_MANAGER: "branch_manager",
+    Level.REGION: "region_manager",
+    Level.HQ_ADMIN: "hq_admin",
+    Level.NATIONAL: "national_sales_director",
+}
+# The levels that pass a warning on: the national level is the last.
+ESCALATING = (Level.BRANCH_MANAGER, Level.REGION, Level.HQ_ADMIN)
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    code: str
+    title: str
+    subject_kind: str  # what a warning of the rule is about: order, rebate_claim, ...
+    severity: Severity
+    threshold_name: str  # what the threshold means, in the unit it is given in
+    threshold: Decimal
+    minimum: Decimal
+    maximum: Decimal
+    # A threshold in hours or days is a delay: the warning is raised once the condition has
+    # lasted that long. Otherwise the threshold is a gate on the triggering figures.
+    delay_unit: str | None = None
+
+    def in_range(self, value: Decimal) -> bool:
+        return self.minimum <= value <= self.maximum
+
+
+# Minutes each level has before the warning passes up (HQ sets them per rule).
+DEFAULT_ALLOWANCES_MIN = {
+    Level.BRANCH_MANAGER: 24 * 60,
+    Level.REGION: 24 * 60,
+    Level.HQ_ADMIN: 48 * 60,
+}
+MAX_ALLOWANCE_MIN = 30 * 24 * 60
+
+CATALOGUE: dict[str, RuleSpec] = {
+    spec.code: spec
+    for spec in (
+        RuleSpec(
+            code="credit_hold",
+            title="order on credit hold",
+            subject_kind="order",
+            severity=Severity.HIGH,
+            threshold_name="hours on hold before the warning is raised",
+            threshold=Decimal("4"),
+            minimum=Decimal("0"),
+            maximum=Decimal("720"),
+            delay_unit="hours",
+        ),
+        RuleSpec(
+            code="credit_override",
+            title="credit limit overridden",
+            subject_kind="order",
+            severity=Severity.MEDIUM,
+            threshold_name="CNY over the limit from which an override is warned of",
+            threshold=Decimal("0.00"),
+            minimum=Decimal("0.00"),
+            maximum=Decimal("100000000.00"),
+        ),
+        RuleSpec(
+            code="stock_shortage",
+            title="order refused for a stock shortage",
+            subject_kind="order",
+            severity=Severity.HIGH,
+            threshold_name="units short from which the warning is raised",
+            threshold=Decimal("1"),
+            minimum=Decimal("1"),
+            maximum=Decimal("1000000"),
+        ),
+        RuleSpec(
+            code="return_above_amount",
+            title="return above an amount",
+            subject_kind="return",
+            severity=Severity.MEDIUM,
+            threshold_name="CNY (at the order's prices) from which a return is warned of",
+            threshold=Decimal("10000.00"),
+            minimum=Decimal("0.00"),
+            maximum=Decimal("100000000.00"),
+        ),
+        RuleSpec(
+            code="transfer_short",
+            title="transfer arrived short",
+            subject_kind="transfer",
+            severity=Severity.HIGH,
+            threshold_name="units missing or damaged from which the warning is raised",
+            threshold=Decimal("1"),
+            minimum=Decimal("1"),
+            maximum=Decimal("1000000"),
+        ),
+        RuleSpec(
+            code="rebate_claim_waiting",
+            title="rebate claim waiting for approval",
+            subject_kind="rebate_claim",
+            severity=Severity.MEDIUM,
+            threshold_name="days waiting before the warning is raised",
+            threshold=Decimal("7"),
+            minimum=Decimal("0"),
+            maximum=Decimal("365"),
+            delay_unit="days",
+        ),
+    )
+}

@@ -1,0 +1,172 @@
+"""The warnings service's triggers, fed the integration events its process manager reads
+(as the topics would deliver them) on real PostgreSQL: each raises one warning with its
+reasons for the branch responsible; a second trigger for the same rule and subject while
+one is open raises nothing more."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from contracts import finance, inventory, orders
+from runtime.clock import ManualClock
+from runtime.process_manager import ProcessManager
+from services.warnings.application import POLICIES, WarningsApplication
+from services.warnings.domain import EarlyWarning, WarningSlot
+from tests.platform import envelopes_of
+
+pytestmark = pytest.mark.integration
+
+ORDER = "6f1c2a9e-0000-4000-8000-000000000001"
+WULIANGYE = "WULIANGYE-52-500ML"
+
+
+@pytest.fixture
+def warnings(settings):
+    app = WarningsApplication(settings, clock=ManualClock(datetime(2026, 11, 23, tzinfo=UTC)))
+    yield app
+    app.close()
+
+
+def deliver(app: WarningsApplication, *events) -> None:
+    manager = ProcessManager(app, name="warnings-test", policies=POLICIES)
+    with manager.open_batch() as batch:
+        outcomes = batch.apply_all(envelopes_of(list(events)))
+    assert {o.outcome for o in outcomes} == {"applied"}, outcomes
+
+
+def open_warning(app: WarningsApplication, rule: str, subject: str) -> EarlyWarning:
+    slot = app.repository.get(WarningSlot.create_id(rule, subject))
+    assert slot.current is not None, f"no open {rule} warning for {subject}"
+    return app.get_warning(slot.current)
+
+
+def chengdu() -> list:
+    return [
+        orders.DealerRegistered(
+            dealer_id="d-1",
+            dealer_code="CD-001",
+            name="Jinjiang Wine Trading",
+            branch="CD",
+            region="SOUTHWEST",
+            grade="tier1_distributor",
+        ),
+        inventory.WarehouseRegistered(
+            warehouse_id="w-1",
+            code="WH-CD",
+            name="Chengdu Branch Warehouse",
+            kind="branch",
+            branch="CD",
+            region="SOUTHWEST",
+            dealer_code=None,
+        ),
+        orders.OrderPlaced(
+            order_id=ORDER,
+            dealer_id="d-1",
+            dealer_code="CD-001",
+            branch="CD",
+            region="SOUTHWEST",
+            business_date=date(2026, 11, 20),
+            lines=[
+                orders.PlacedLine.at(
+                    sku=WULIANGYE,
+                    category="BAIJIU-NONGXIANG",
+                    quantity=24,
+                    unit_price=Decimal("1299.00"),
+                )
+            ],
+            total=Decimal("31176.00"),
+        ),
+    ]
+
+
+class TestEventDrivenTriggers:
+    def test_a_return_above_the_amount_is_warned_of_at_the_orders_prices(self, warnings):
+        big = orders.ReturnApproved(
+            return_id="r-1",
+            order_id=ORDER,
+            dealer_code="CD-001",
+            branch="CD",
+            warehouse_code="WH-CD",
+            business_date=date(2026, 11, 23),
+            lines=[{"sku": WULIANGYE, "quantity": 8}],
+            reason="label damaged",
+        )
+        small = big.model_copy(
+            update={"return_id": "r-2", "lines": [big.lines[0].model_copy(update={"quantity": 7})]}
+        )
+        deliver(warnings, *chengdu(), big, small)
+        warning = open_warning(warnings, "return_above_amount", "return:r-1")
+        assert (warning.branch, warning.level, warning.severity) == (
+            "CD",
+            "branch_manager",
+            "medium",
+        )
+        assert warning.reasons[0]["figures"]["amount"] == "10392.00"  # 8 x 1,299.00
+        assert (
+            warnings.repository.get(
+                WarningSlot.create_id("return_above_amount", "return:r-1")
+            ).occurrences
+            == 1
+        )
+        # 7 x 1,299.00 = 9,093.00: under the 10,000.00 threshold, no warning at all.
+        assert not warnings.exists(WarningSlot.create_id("return_above_amount", "return:r-2"))
+
+    def test_a_transfer_arriving_short_is_warned_of_to_the_receiving_branch(self, warnings):
+        arrived = inventory.TransferReceived(
+            transfer_id="t-1",
+            from_warehouse="WH-CENTRAL",
+            to_warehouse="WH-CD",
+            received_on=date(2026, 11, 23),
+            lines=[
+                inventory.ArrivedLine(
+                    sku=WULIANGYE,
+                    dispatched=60,
+                    received=57,
+                    damaged=1,
+                    cost=Decimal("51900.00"),
+                    value=Decimal("50170.00"),
+                    difference=Decimal("-1730.00"),
+                    reason="lost_in_transit",
+                    note=None,
+                )
+            ],
+            cost=Decimal("51900.00"),
+            value=Decimal("50170.00"),
+            difference=Decimal("-1730.00"),
+        )
+        deliver(warnings, *chengdu(), arrived)
+        warning = open_warning(warnings, "transfer_short", "transfer:t-1")
+        assert (warning.branch, warning.severity) == ("CD", "high")
+        figures = warning.reasons[0]["figures"]
+        assert (figures["dispatched"], figures["received"], figures["damaged"]) == ("60", "57", "1")
+        assert figures["difference"] == "-1730.00"
+
+    def test_one_open_warning_per_rule_and_subject_however_often_triggered(self, warnings):
+        refused = finance.CreditRefused(
+            order_id=ORDER,
+            dealer_code="CD-001",
+            amount=Decimal("31176.00"),
+            exposure=Decimal("0.00"),
+            credit_limit=Decimal("20000.00"),
+            shortfall=Decimal("11176.00"),
+        )
+        shortage = inventory.StockShortage(
+            order_id=ORDER,
+            warehouse_code="WH-CD",
+            shortages=[inventory.Shortage(sku=WULIANGYE, requested=24, available=20)],
+        )
+        # Twice each, at different positions (e.g. a republish under new positions).
+        deliver(warnings, *chengdu(), refused, shortage, refused, shortage)
+        slot = warnings.repository.get(WarningSlot.create_id("credit_hold", f"order:{ORDER}"))
+        assert slot.occurrences == 1
+        short = open_warning(warnings, "stock_shortage", f"order:{ORDER}")
+        assert short.reasons[0]["figures"]["short"] == "4"
+        assert (
+            warnings.repository.get(
+                WarningSlot.create_id("stock_shortage", f"order:{ORDER}")
+            ).occurrences
+            == 1
+        )
