@@ -150,6 +150,21 @@ class OrderApproved(IntegrationEvent):
     manager_approval: bool = Field(description="a branch manager's approval was required")
 
 
+class OrderAwaitingApproval(IntegrationEvent):
+    """Credit and stock are reserved, but the order's total is above the approval threshold:
+    it waits for a branch manager to approve (then OrderApproved) or reject it."""
+
+    service = "orders"
+    event_name = "OrderAwaitingApproval"
+    version = 1
+
+    order_id: str
+    dealer_code: str
+    branch: str
+    total: Money
+    threshold: Money = Field(description="the approval threshold the total is above")
+
+
 class OrderRejected(IntegrationEvent):
     """The order will not be fulfilled; whatever was reserved for it is to be released."""
 

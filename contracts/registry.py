@@ -21,6 +21,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     orders.ProductRegistered,
     orders.OrderPlaced,
     orders.OrderApproved,
+    orders.OrderAwaitingApproval,
     orders.OrderRejected,
     orders.OrderCancelled,
     orders.ReturnApproved,

@@ -72,6 +72,7 @@ class OrdersQuery(DealerDocuments):
         Literal[
             "placed",
             "credit_hold",
+            "awaiting_approval",
             "approved",
             "partly_shipped",
             "shipped",

@@ -111,6 +111,7 @@ list_orders = Table(
     _money("total"),
     # One column per event type that moves the order on.
     Column("approved", Boolean, nullable=False, server_default="false"),
+    Column("awaiting_approval", Boolean, nullable=False, server_default="false"),
     Column("credit_refused", Boolean, nullable=False, server_default="false"),
     Column("rejected_reason", String),
     Column("cancelled_reason", String),
@@ -344,6 +345,11 @@ def order_placed(conn: Connection, envelope: Envelope, event) -> None:
 @lists.on(orders_events.OrderApproved)
 def order_approved(conn: Connection, envelope: Envelope, event) -> None:
     orders.gather(conn, order_id=event.order_id, approved=True)
+
+
+@lists.on(orders_events.OrderAwaitingApproval)
+def order_awaiting_approval(conn: Connection, envelope: Envelope, event) -> None:
+    orders.gather(conn, order_id=event.order_id, awaiting_approval=True)
 
 
 @lists.on(finance_events.CreditRefused)

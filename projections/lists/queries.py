@@ -144,6 +144,8 @@ _order_status, _order_statuses = _status(
         ("shipped", o.c.shipped_complete),
         ("partly_shipped", o.c.shipments > 0),
         ("approved", o.c.approved),
+        # After the saga reserved both (an override may have lifted a credit hold before).
+        ("awaiting_approval", o.c.awaiting_approval),
         ("credit_hold", o.c.credit_refused),
     ],
     "placed",

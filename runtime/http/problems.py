@@ -164,11 +164,21 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _segment_pattern(schema: dict[str, Any]) -> str:
+    if "pattern" in schema:
+        return schema["pattern"]
+    return _UUID if schema.get("format") == "uuid" else "[^/]+"
+
+
 def _path_matches(template: str, operation: dict[str, Any], path: str) -> bool:
     """Whether ``path`` is one of the operation's: each parameter of its path template
-    matches the parameter's documented pattern (any segment where it has none)."""
+    matches the parameter's documented pattern or format (a UUID's: so `/orders/quote` is not
+    `/orders/{order_id}`), any segment where it has neither."""
     patterns = {
-        parameter["name"]: parameter.get("schema", {}).get("pattern", "[^/]+")
+        parameter["name"]: _segment_pattern(parameter.get("schema", {}))
         for parameter in operation.get("parameters", [])
         if parameter["in"] == "path"
     }

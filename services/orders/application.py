@@ -30,6 +30,7 @@ from services.orders.domain import (
     DealerAlreadyRegistered,
     DealerGrade,
     Order,
+    PricedLine,
     PriceList,
     Product,
     ProductAlreadyRegistered,
@@ -189,6 +190,27 @@ def line_view(line: dict) -> dict[str, Any]:
     }
 
 
+def _priced_totals(lines: list[dict]) -> dict[str, Any]:
+    return {
+        "lines": [line_view(line) for line in lines],
+        "promotions": sorted({line["promotion"] for line in lines if line.get("promotion")}),
+        "discount": f"{sum((line.get('discount', 0) for line in lines), Decimal(0)):.2f}",
+    }
+
+
+def quote_view(dealer: Dealer, lines: list[dict], total: Decimal, cmd: PlaceOrder) -> dict:
+    return {
+        "dealer_code": dealer.code,
+        "dealer_name": dealer.name,
+        "grade": str(dealer.grade),
+        "branch": dealer.branch,
+        "region": dealer.region,
+        "business_date": cmd.business_date.isoformat(),
+        **_priced_totals(lines),
+        "total": f"{total:.2f}",
+    }
+
+
 def order_view(order: Order) -> dict[str, Any]:
     return {
         "order_id": str(order.id),
@@ -206,9 +228,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "detail": order.detail,
         "refusals": list(order.refusals),
         "shipped": [{"sku": s, "quantity": q} for s, q in sorted(order.shipped.items())],
-        "lines": [line_view(line) for line in order.lines],
-        "promotions": sorted({line["promotion"] for line in order.lines if line.get("promotion")}),
-        "discount": f"{sum((line.get('discount', 0) for line in order.lines), Decimal(0)):.2f}",
+        **_priced_totals(order.lines),
         "total": f"{order.total:.2f}",
     }
 
@@ -362,6 +382,30 @@ class OrdersApplication(ServiceApplication):
     def place_order(
         self, cmd: PlaceOrder, *, actor: Actor, idempotency: IdempotencyKey | None
     ) -> CommandResult:
+        dealer, priced, total = self.price_order(cmd, actor=actor)
+        order = Order.place(
+            dealer=dealer,
+            priced=priced,
+            total=total,
+            business_date=cmd.business_date,
+            by=actor.provenance,
+        )
+        return self.save_command(
+            order, status_code=201, body=order_view(order), idempotency=idempotency
+        )
+
+    def quote_order(self, cmd: PlaceOrder, *, actor: Actor) -> dict[str, Any]:
+        """报价: what placing ``cmd`` now would book (each line's grade price, the promotions
+        and gifts, the total), priced by the very code that places orders, and refused as
+        placing would refuse it. Nothing is saved."""
+        dealer, priced, total = self.price_order(cmd, actor=actor)
+        return quote_view(dealer, [line.as_event_data() for line in priced], total, cmd)
+
+    def price_order(
+        self, cmd: PlaceOrder, *, actor: Actor
+    ) -> tuple[Dealer, list[PricedLine], Decimal]:
+        """The dealer, if the actor may order for it, and the order's lines priced at its
+        grade's price list in effect on the business date, with the promotions in force."""
         skus = sorted({line.sku for line in cmd.lines})
         dealer_id = Dealer.create_id(cmd.dealer_code)
         # One query: the dealer, the SKUs and every grade's price list (the dealer's grade is
@@ -400,16 +444,7 @@ class OrdersApplication(ServiceApplication):
             promotions=promotions,
             categories=found.get(CategoryTree.create_id()),
         )
-        order = Order.place(
-            dealer=dealer,
-            priced=priced,
-            total=total,
-            business_date=cmd.business_date,
-            by=actor.provenance,
-        )
-        return self.save_command(
-            order, status_code=201, body=order_view(order), idempotency=idempotency
-        )
+        return dealer, priced, total
 
     # -- price lists -----------------------------------------------------------------------
     def set_price(

@@ -83,6 +83,14 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             total=event.total,
             manager_approval=event.manager_approval,
         )
+    if isinstance(event, Order.AwaitingApproval) and event.dealer_code is not None:
+        return published.OrderAwaitingApproval(
+            order_id=str(event.originator_id),
+            dealer_code=event.dealer_code,
+            branch=event.branch,
+            total=event.total,
+            threshold=event.threshold,
+        )
     if isinstance(event, Order.Rejected):
         return published.OrderRejected(
             order_id=str(event.originator_id),

@@ -522,7 +522,12 @@ class Order(Aggregate):
             return
         if self.credit == "reserved" and self.stock == "reserved":
             if self.total > approval_threshold:
-                self._awaiting_approval(threshold=approval_threshold)
+                self._awaiting_approval(
+                    dealer_code=self.dealer_code,
+                    branch=self.branch,
+                    total=self.total,
+                    threshold=approval_threshold,
+                )
             else:
                 self._approved(
                     dealer_code=self.dealer_code,
@@ -532,8 +537,29 @@ class Order(Aggregate):
                     by=None,
                 )
 
-    @event("AwaitingApproval")
-    def _awaiting_approval(self, threshold: Decimal) -> None:
+    class AwaitingApproval(Aggregate.Event):
+        """Above the approval threshold: a branch manager decides. Published as
+        OrderAwaitingApproval since version 2; version 1 events (recorded while it stayed
+        inside the service) carry only the threshold and stay unpublished, so what the
+        relay republishes of an old order is what it published then."""
+
+        class_version = 2
+
+        dealer_code: str | None
+        branch: str | None
+        total: Decimal | None
+        threshold: Decimal
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state.setdefault("dealer_code", None)
+            state.setdefault("branch", None)
+            state.setdefault("total", None)
+
+    @event(AwaitingApproval)
+    def _awaiting_approval(
+        self, dealer_code: str | None, branch: str | None, total: Decimal | None, threshold: Decimal
+    ) -> None:
         self.status = OrderStatus.AWAITING_APPROVAL
 
     @event("Approved")

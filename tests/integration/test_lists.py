@@ -174,6 +174,16 @@ def story_events() -> list[tuple[str, object]]:
             ),
         ),
         (
+            "order-06",
+            orders_events.OrderAwaitingApproval(
+                order_id="order-06",
+                dealer_code="CD-001",
+                branch="CD",
+                total="7794.00",
+                threshold="5000.00",
+            ),
+        ),
+        (
             "credit-05",
             finance_events.CreditRefused(
                 order_id="order-05",
@@ -361,7 +371,7 @@ class TestOrders:
         assert answer["total"] == 10
         assert ids(answer, "order_id")[:3] == ["order-10", "order-08", "order-06"]
         # Every event of each service the list shows, up to its last.
-        assert answer["position"] == {"orders": 21, "inventory": 7, "finance": 7}
+        assert answer["position"] == {"orders": 22, "inventory": 7, "finance": 7}
         first = {item["order_id"]: item for item in answer["items"]}["order-01"]
         assert first["status"] == "delivered" and first["total"] == "1299.00"
         assert first["dealer_name"] == "成都金樽酒业" and first["branch"] == "CD"
@@ -376,7 +386,8 @@ class TestOrders:
             "rejected": ["order-03"],
             "cancelled": ["order-04"],
             "credit_hold": ["order-05"],
-            "placed": ["order-06", "order-07", "order-08", "order-09", "order-10"],
+            "awaiting_approval": ["order-06"],
+            "placed": ["order-07", "order-08", "order-09", "order-10"],
             "approved": [],
         }
         for status, expected in statuses.items():
@@ -557,15 +568,15 @@ def test_min_position_waits_for_the_read_model(settings):
     settings = settings.model_copy(update={"read_your_writes_timeout_s": 1})
     apply(settings, envelopes)
     with serving(query_process.build(settings, with_projectors=False)) as query:
-        behind = query.get("/hq/dealers", params={"min_position": "orders:22"}, headers=HQ)
+        behind = query.get("/hq/dealers", params={"min_position": "orders:23"}, headers=HQ)
         assert behind.status_code == 503 and behind.headers["Retry-After"] == "1"
-        # The next orders event (position 22), as the relay would publish it.
+        # The next orders event (position 23), as the relay would publish it.
         next_event = later[0].model_copy(
-            update={"position": 22, "previousposition": 21, "id": event_id("orders", 22)}
+            update={"position": 23, "previousposition": 22, "id": event_id("orders", 23)}
         )
         apply(settings, [next_event])
-        answer = page(query, "/hq/dealers", min_position="orders:22")
-        assert "CQ-001" in ids(answer, "dealer_code") and answer["position"] == {"orders": 22}
+        answer = page(query, "/hq/dealers", min_position="orders:23")
+        assert "CQ-001" in ids(answer, "dealer_code") and answer["position"] == {"orders": 23}
 
 
 def test_the_same_rows_in_any_arrival_order(settings):

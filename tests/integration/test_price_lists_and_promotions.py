@@ -23,6 +23,8 @@ from tests.platform import HQ, command, wait_until
 
 pytestmark = pytest.mark.integration
 
+SHANGHAI_CLERK = {"Authorization": "Bearer demo-shanghai-clerk"}
+
 LUZHOU = "LUZHOU-1573-500ML"
 TODAY = business_today()
 PRICES = "/price-lists/tier1_distributor/prices"
@@ -144,7 +146,24 @@ def test_promotions_apply_at_placing_and_gifts_ship_and_invoice_at_zero(company)
     listed = ok(orders.get(f"/promotions?on={day(0)}", headers=HQ))["promotions"]
     assert [p["code"] for p in listed] == ["BAIJIU-5PCT", "CNY-WLY-10-1"]
 
+    # The price preview: the same body, priced by the same code, writes nothing and needs no
+    # Idempotency-Key; the order then books exactly what it showed.
+    body = {
+        "dealer_code": "CD-001",
+        "business_date": day(1),
+        "lines": [{"sku": WULIANGYE, "quantity": 20}, {"sku": LUZHOU, "quantity": 2}],
+    }
+    quote = ok(orders.post("/orders/quote", json=body, headers=CHENGDU_CLERK))
+    shanghai = orders.post("/orders/quote", json=body, headers=SHANGHAI_CLERK)
+    assert shanghai.status_code == 403
+    assert shanghai.headers["content-type"] == "application/problem+json"
+    unknown = {**body, "lines": [{"sku": "MAOTAI-53-500ML", "quantity": 1}]}
+    refused = orders.post("/orders/quote", json=unknown, headers=CHENGDU_CLERK)
+    assert refused.status_code == 404 and refused.json()["code"] == "unknown_sku"
     placed = company.place({WULIANGYE: 20, LUZHOU: 2}, business_date=day(1))
+    assert quote["lines"] == placed["lines"] and quote["total"] == placed["total"]
+    assert quote["promotions"] == placed["promotions"] == ["BAIJIU-5PCT", "CNY-WLY-10-1"]
+    assert quote["discount"] == placed["discount"] and quote["grade"] == "tier1_distributor"
     wuliangye, luzhou, free = placed["lines"]
     assert (wuliangye["unit_price"], wuliangye["list_unit_price"]) == ("1234.05", "1299.00")
     assert wuliangye["promotion"] == "BAIJIU-5PCT" and wuliangye["discount"] == "1299.00"

@@ -367,6 +367,10 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
         ("orders", "/orders"): Command(
             {}, {"dealer_code": "CD-001", "lines": one_bottle}, CHENGDU_DEALER
         ),
+        # A price preview writes nothing, but is refused outside the scope as placing is.
+        ("orders", "/orders/quote"): Command(
+            {}, {"dealer_code": "CD-001", "lines": one_bottle}, CHENGDU_DEALER
+        ),
         ("orders", "/orders/{order_id}/approval"): Command({"order_id": order}, {}, CHENGDU_DEALER),
         ("orders", "/orders/{order_id}/rejection"): Command(
             {"order_id": order}, {"reason": "price dispute"}, CHENGDU_DEALER

@@ -5,38 +5,45 @@ heard in any order across shipments."""
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
+from services.orders.contract import to_integration_event
 from services.orders.domain import Order, OrderStatus, PricedLine
 from tests.unit.business import HQ, jinjiang_wine_trading
 
 WULIANGYE = "WULIANGYE-52-500ML"
 
 
-def approved_order() -> Order:
-    dealer = jinjiang_wine_trading()
+def reserved_order(quantity: int, unit_price: str, *, threshold: str) -> Order:
+    """An order of Wuliangye for CD-001 whose credit and stock are both reserved."""
+    amount = Decimal(unit_price) * quantity
     line = PricedLine(
         sku=WULIANGYE,
         name="Wuliangye 52% 500ml",
         category="BAIJIU",
-        quantity=12,
-        unit_price=Decimal("1199.00"),
-        amount=Decimal("14388.00"),
-        list_unit_price=Decimal("1199.00"),
+        quantity=quantity,
+        unit_price=Decimal(unit_price),
+        amount=amount,
+        list_unit_price=Decimal(unit_price),
     )
     order = Order.place(
-        dealer=dealer,
+        dealer=jinjiang_wine_trading(),
         priced=[line],
-        total=Decimal("14388.00"),
+        total=amount,
         business_date=date(2026, 11, 20),
         by=HQ,
     )
-    threshold = Decimal("500000.00")
-    order.credit_reserved(override=False, approval_threshold=threshold)
-    order.stock_reserved(warehouse_code="WH-CD", approval_threshold=threshold)
+    order.credit_reserved(override=False, approval_threshold=Decimal(threshold))
+    order.stock_reserved(warehouse_code="WH-CD", approval_threshold=Decimal(threshold))
+    return order
+
+
+def approved_order() -> Order:
+    order = reserved_order(12, "1199.00", threshold="500000.00")
     assert order.status == OrderStatus.APPROVED
     return order
 
@@ -71,3 +78,27 @@ def test_the_completing_shipment_heard_first_leaves_the_order_shipped():
     order.record_shipment("sh-2", {WULIANGYE: 6}, True)
     order.record_shipment("sh-1", {WULIANGYE: 6}, False)  # dispatched earlier, heard later
     assert order.status == OrderStatus.SHIPPED
+
+
+class TestAwaitingApproval:
+    def test_above_the_threshold_it_is_published_as_awaiting_a_branch_manager(self):
+        order = reserved_order(20, "1299.00", threshold="20000.00")
+        assert order.status == OrderStatus.AWAITING_APPROVAL
+        awaiting = order.collect_events()[-1]
+        published = to_integration_event(awaiting)
+        assert published.event_type().name == "OrderAwaitingApproval"
+        assert published.model_dump(mode="json") == {
+            "order_id": str(order.id),
+            "dealer_code": "CD-001",
+            "branch": "CD",
+            "total": "25980.00",
+            "threshold": "20000.00",
+        }
+
+    def test_an_event_recorded_before_it_was_published_stays_inside(self):
+        state = {"threshold": Decimal("20000.00")}
+        Order.AwaitingApproval.upcast_v1_v2(state)
+        recorded = Order.AwaitingApproval(
+            originator_id=uuid4(), originator_version=4, timestamp=datetime.now(UTC), **state
+        )
+        assert to_integration_event(recorded) is None

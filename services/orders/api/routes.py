@@ -27,6 +27,7 @@ from services.orders.api.schemas import (
     DealerRead,
     OrderCreate,
     OrderDecision,
+    OrderQuoteRead,
     OrderRead,
     PriceCreate,
     PriceListRead,
@@ -51,6 +52,8 @@ from services.orders.application import (
 from services.orders.domain import DealerGrade, PriceList, RequestedLine
 from services.orders.promotions import Promotion, PromotionKind
 
+# Who places orders (each for the dealers of its scope), and so who may price one.
+ORDERING_ROLES = (Role.BRANCH_CLERK, Role.DEALER, Role.HQ_ADMIN)
 CREATED = {201: {"description": "created"}, 409: {"description": "rule violated"}}
 
 dealers = APIRouter(prefix="/dealers", tags=["dealers"])
@@ -128,18 +131,37 @@ def place_order(
     body: OrderCreate, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
 ) -> JSONResponse:
     """下单: a branch clerk for a dealer of its branch, a dealer for itself, or HQ."""
-    principal.require(Role.BRANCH_CLERK, Role.DEALER, Role.HQ_ADMIN)
-    cmd = PlaceOrder(
-        dealer_code=body.dealer_code,
-        business_date=body.business_date or business_today(),
-        lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
-    )
+    principal.require(*ORDERING_ROLES)
+    cmd = _place_order(body)
     return run_command(
         app, key, lambda k: app.place_order(cmd, actor=actor_of(principal, k), idempotency=k)
     )
 
 
-@orders.get("/{order_id}", response_model=OrderRead)
+def _place_order(body: OrderCreate) -> PlaceOrder:
+    return PlaceOrder(
+        dealer_code=body.dealer_code,
+        business_date=body.business_date or business_today(),
+        lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
+    )
+
+
+@orders.post(
+    "/quote",
+    response_model=OrderQuoteRead,
+    responses={200: {"description": "the price it would be booked at"}},
+)
+def quote_order(body: OrderCreate, principal: CurrentPrincipal, app: OrdersApp) -> dict:
+    """报价 (price preview): the same body as placing an order, priced by the same code, by
+    those who may place it for that dealer and refused as placing would refuse it (404
+    `unknown_dealer` / `unknown_sku`, 409 `order_too_large`). It writes nothing, so it takes
+    no Idempotency-Key and gives no position."""
+    principal.require(*ORDERING_ROLES)
+    return app.quote_order(_place_order(body), actor=actor_of(principal))
+
+
+# An order's id is a UUID: so `/orders/quote` is not an order (GET on it is 405, not 422).
+@orders.get("/{order_id:uuid}", response_model=OrderRead)
 def get_order(order_id: UUID, principal: CurrentPrincipal, app: OrdersApp) -> dict:
     order = app.get_order(order_id)
     check_sees_dealer(principal, app, order.dealer_code)

@@ -161,6 +161,23 @@ class OrderRead(BaseModel):
     )
 
 
+class OrderQuoteRead(BaseModel):
+    """What placing the same body now would book, to the fen: priced by the code that places
+    orders. Credit and stock are not part of it (finance and inventory answer them once the
+    order is placed; the query API shows the dealer's statement and the stock meanwhile)."""
+
+    dealer_code: str
+    dealer_name: str
+    grade: str = Field(description="the dealer's grade: whose price list priced the lines")
+    branch: str
+    region: str
+    business_date: IsoDate
+    lines: list[OrderLineRead] = Field(description="the lines, then the gift lines (买赠)")
+    promotions: list[str] = Field(default=[], description="the promotions that apply")
+    discount: str = Field(description="what the promotions take off the lines")
+    total: str
+
+
 def money_str(value: Decimal) -> str:
     return f"{value:.2f}"
 

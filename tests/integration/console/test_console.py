@@ -175,7 +175,12 @@ def test_a_branch_manager_approves_an_order_held_above_the_threshold(browser, pa
     order_id = new_order_id(platform, before)
     manager = browser.new_context(base_url=platform["console"]).new_page()
     sign_in(manager, "cd.manager")
-    manager.goto("/orders/queue")
+
+    def queued() -> bool:
+        manager.goto("/orders/queue")
+        return manager.locator(f"tr[data-order-id='{order_id}']").count() == 1
+
+    wait_until(queued, what="the order in the queue, awaiting approval")
     row = manager.locator(f"tr[data-order-id='{order_id}']")
     row.get_by_role("button", name="批准").click()
     manager.wait_for_load_state()
