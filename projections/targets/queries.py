@@ -93,8 +93,8 @@ def branches_of_region(conn: Connection, region: str) -> set[str]:
 def _within(conn: Connection, branch: str | None, region: str | None):
     """Whether a branch is inside the filter (a branch, a region's branches, or all)."""
     in_region = branches_of_region(conn, region) if region else None
-    return lambda of_branch: (branch is None or of_branch == branch) and (
-        in_region is None or of_branch in in_region
+    return lambda of_branch: (
+        (branch is None or of_branch == branch) and (in_region is None or of_branch in in_region)
     )
 
 
