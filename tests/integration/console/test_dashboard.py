@@ -245,9 +245,9 @@ def test_a_branch_manager_sees_its_branchs_dashboard_and_not_anothers(page, plat
 def test_axe_finds_no_serious_violations_on_the_dashboards(
     browser,
     platform,
-    axe_source,
+    axe_source,  # noqa: F811 (the fixture imported above)
     username,
-    path,  # noqa: F811
+    path,
 ):
     context = browser.new_context(base_url=platform["console"], bypass_csp=True)
     page = context.new_page()
