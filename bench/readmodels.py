@@ -417,7 +417,26 @@ def main(argv: list[str] | None = None) -> int:
         return run_child(args.child)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.queries_only:
-        kept = Settings(dist_env="development", database_url=args.queries_only)
+        # The processes read who is signed in from the identity topic: a broker with it.
+        broker = None
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            broker = EmbeddedBroker(Path(tempfile.mkdtemp(prefix="dist-bench-pages-"))).start()
+            bootstrap = broker.bootstrap_servers
+        kept = Settings(
+            dist_env="development",
+            database_url=args.queries_only,
+            kafka_bootstrap_servers=bootstrap,
+            kafka_namespace=f"benchpages{uuid.uuid4().hex[:8]}",
+            kafka_session_timeout_ms=1500,
+        )
+        from runtime import kafka
+
+        admin = kafka.admin(kept)
+        try:
+            kafka.ensure_topic(admin, kept.topic("identity"), kept)
+        finally:
+            admin.close()
         server, url = serve_query(kept)
         try:
             for query in time_queries(url, args.queries):
@@ -426,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.terminate()
             server.wait(timeout=10)
+            if broker:
+                broker.stop()
         print()
         print(render_table(page_rows(pages)))
         write_json(
