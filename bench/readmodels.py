@@ -11,6 +11,9 @@
 4. Check the read models against the dataset's truth, to the fen.
 5. National roll-up queries over HTTP against a query process (no projectors running):
    p50/p99 per query (goal p99 < 50 ms).
+6. The console's pages (bench/pages.py), identity and the console beside the query process:
+   the HQ dashboard's first full render p95 (goal < 1.5 s), server side and, with Chromium,
+   to every chart drawn; the list pages' p95 (goal < 300 ms).
 
 Infrastructure: DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set, else embedded PostgreSQL
 and Tansu. Exit status: 0 when it ran (missed goals are reported), 1 when the read models
@@ -39,6 +42,7 @@ import psycopg2
 from sqlalchemy import func, select
 
 from bench.measure import percentile
+from bench.pages import rows as page_rows
 from bench.report import Row, ms, render_table, verdict, write_json
 from runtime.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from runtime.settings import PostgresLocation, Settings
@@ -73,6 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--end-date", type=date.fromisoformat, default=date(2026, 11, 20))
     parser.add_argument("--queries", type=int, default=100, help="timed runs per query (100)")
     parser.add_argument(
+        "--page-runs", type=int, default=40, help="timed runs per console page and list (40)"
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the database (its URL is printed)"
     )
     parser.add_argument(
@@ -89,6 +96,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.events, args.dealers, args.skus, args.warehouses, args.queries = 5_000, 50, 20, 5, 3
+        args.page_runs = 3
     return args
 
 
@@ -290,13 +298,19 @@ def check_truth(settings: Settings, truth) -> list[str]:
 
 
 def serve_query(settings: Settings) -> tuple[subprocess.Popen, str]:
+    return serve(settings, "serve")
+
+
+def serve(settings: Settings, kind: str, **env: str) -> tuple[subprocess.Popen, str]:
+    """One process (``kind``: the query API, identity or the console) on a free port."""
     port = free_port()
     child = subprocess.Popen(
-        [sys.executable, "-m", "bench.readmodels", "--child", "serve", str(port)],
-        env=child_env(settings),
+        [sys.executable, "-m", "bench.readmodels", "--child", kind, str(port)],
+        env={**child_env(settings), **env},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Identity hashes the demo users' passwords (argon2, slow on purpose) before it serves.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -304,7 +318,33 @@ def serve_query(settings: Settings) -> tuple[subprocess.Popen, str]:
         except httpx.HTTPError:
             time.sleep(0.1)
     child.kill()
-    raise RuntimeError("the query process did not start")
+    raise RuntimeError(f"the {kind} process did not start")
+
+
+def console_pages(settings: Settings, query_url: str, runs: int) -> dict[str, Any]:
+    """The console's pages (bench/pages.py) with identity and the console beside the query
+    process; the machine's load average while they ran goes with the figures."""
+    from bench.pages import time_pages
+
+    started = []
+    try:
+        identity, identity_url = serve(settings, "serve-identity")
+        started.append(identity)
+        console, console_url = serve(
+            settings, "serve-console", QUERY_URL=query_url, IDENTITY_URL=identity_url
+        )
+        started.append(console)
+        load_before = os.getloadavg()
+        pages = time_pages(console_url, query_url, runs)
+        pages["load_average"] = {"before": load_before, "after": os.getloadavg()}
+        print(
+            f"  machine load average (1, 5, 15 min) before {load_before}, after {os.getloadavg()}"
+        )
+        return pages
+    finally:
+        for child in reversed(started):
+            child.terminate()
+            child.wait(timeout=10)
 
 
 def time_queries(url: str, runs: int) -> list[dict[str, Any]]:
@@ -352,12 +392,20 @@ def run_child(args: list[str]) -> int:
             )
         )
         return 0
-    if args[0] == "serve":
-        from projections.bootstrap import build
+    if args[0] in ("serve", "serve-identity", "serve-console"):
+        if args[0] == "serve":
+            from projections.bootstrap import build as query_process
 
-        build(settings, with_projectors=False).serve(
-            host="127.0.0.1", port=int(args[1]), log_level="warning"
-        )
+            process = query_process(settings, with_projectors=False)
+        elif args[0] == "serve-identity":
+            from services.identity.bootstrap import build as identity_process
+
+            process = identity_process(settings, with_relay=False)
+        else:
+            from console.app import build as console_process
+
+            process = console_process(settings)
+        process.serve(host="127.0.0.1", port=int(args[1]), log_level="warning")
         return 0
     raise SystemExit(f"unknown child {args[0]}")
 
@@ -369,14 +417,41 @@ def main(argv: list[str] | None = None) -> int:
         return run_child(args.child)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.queries_only:
-        kept = Settings(dist_env="development", database_url=args.queries_only)
+        # The processes read who is signed in from the identity topic: a broker with it.
+        broker = None
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            broker = EmbeddedBroker(Path(tempfile.mkdtemp(prefix="dist-bench-pages-"))).start()
+            bootstrap = broker.bootstrap_servers
+        kept = Settings(
+            dist_env="development",
+            database_url=args.queries_only,
+            kafka_bootstrap_servers=bootstrap,
+            kafka_namespace=f"benchpages{uuid.uuid4().hex[:8]}",
+            kafka_session_timeout_ms=1500,
+        )
+        from runtime import kafka
+
+        admin = kafka.admin(kept)
+        try:
+            kafka.ensure_topic(admin, kept.topic("identity"), kept)
+        finally:
+            admin.close()
         server, url = serve_query(kept)
         try:
             for query in time_queries(url, args.queries):
                 print(f"{query['query']:<60} p50 {query['p50_ms']} ms, p99 {query['p99_ms']} ms")
+            pages = console_pages(kept, url, args.page_runs)
         finally:
             server.terminate()
             server.wait(timeout=10)
+            if broker:
+                broker.stop()
+        print()
+        print(render_table(page_rows(pages)))
+        write_json(
+            {"kind": "console-pages", "pages": pages}, f"pages-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
         return 0
     from bench.dataset import publish_dataset
     from projections.bootstrap import PROJECTIONS
@@ -391,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         infrastructure.close()
         return 2
     try:
-        print(f"[1/5] publishing the dataset: {args.events:,} events, {args.dealers:,} dealers")
+        print(f"[1/6] publishing the dataset: {args.events:,} events, {args.dealers:,} dealers")
         truth = publish_dataset(
             settings,
             events=args.events,
@@ -402,12 +477,12 @@ def main(argv: list[str] | None = None) -> int:
             warehouses=args.warehouses,
         )
         print(f"  {truth.publish.events_per_s:,.0f} events/s published")
-        print("[2/5] ceiling: raw kafka-python consume of the three topics")
+        print("[2/6] ceiling: raw kafka-python consume of the three topics")
         ceiling = raw_consume(settings)
         print(f"  {ceiling['events']:,} events in {ceiling['seconds']} s")
         decoded = raw_consume(settings, decode=True)
         print(f"  consumed, decoded and validated: {decoded['rate']:,.0f} events/s")
-        print("[3/5] rebuilding every read model from the topics, one process each")
+        print("[3/6] rebuilding every read model from the topics, one process each")
         rebuilds = []
         for projection in PROJECTIONS:
             rebuilds.append(rebuild_in_child(settings, projection.name))
@@ -416,14 +491,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {done['projection']}: {done['events']:,} events in {done['seconds']} s "
                 f"({done['rate']:,.0f}/s), peak RSS {done['peak_rss_mb']} MB"
             )
-        print("[4/5] checking the read models against the dataset")
+        print("[4/6] checking the read models against the dataset")
         problems = check_truth(settings, truth)
         for problem in problems:
             print(f"  DISAGREES {problem}")
-        print(f"[5/5] national roll-up queries, {args.queries} runs each")
+        print(f"[5/6] national roll-up queries, {args.queries} runs each")
         server, url = serve_query(settings)
         try:
             queries = time_queries(url, args.queries)
+            print(f"[6/6] the console's dashboard and list pages, {args.page_runs} runs each")
+            pages = console_pages(settings, url, args.page_runs)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -472,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
                 result=verdict(query["p99_ms"] < QUERY_P99_GOAL_MS),
             )
         )
+    rows.extend(page_rows(pages))
     rows.append(
         Row(
             "read models agree with the dataset",
@@ -490,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
             "decoded": decoded,
             "rebuilds": rebuilds,
             "queries": queries,
+            "pages": pages,
             "problems": problems,
         },
         f"readmodels-{time.strftime('%Y%m%d-%H%M%S')}",

@@ -117,4 +117,4 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
 
     for pages in PAGES:
         app.include_router(pages.routes(console))
-    return Process(name="console", api=app, on_close=[console.client.close])
+    return Process(name="console", api=app, on_close=[console.client.close, console.pool.shutdown])

@@ -8,8 +8,10 @@ console never does (a 403 from an API becomes the 403 page, with no data)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -23,6 +25,7 @@ from runtime.http.console_session import ConsoleSession, ConsoleSessions, check_
 from runtime.settings import Settings
 
 LANG_COOKIE = "dist_lang"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class Console:
     sessions: ConsoleSessions = field(default_factory=ConsoleSessions)
     # Who each open session's user is, as identity answered at sign-in.
     who_of: dict[str, Who] = field(default_factory=dict)
+    # Threads for calls made side by side (at_once); shut down with the process.
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="console")
+    )
 
     def language(self, request: Request) -> str:
         chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
@@ -218,6 +225,12 @@ class Console:
             **context,
         )
 
+    def at_once(self, calls: dict[str, Callable[[], T]]) -> dict[str, T]:
+        """Several API calls side by side (a dashboard's panels), each answer by its name;
+        a refusal of any is raised as if the calls had been made one by one."""
+        futures = {name: self.pool.submit(call) for name, call in calls.items()}
+        return {name: future.result() for name, future in futures.items()}
+
     def every_page(self, session: ConsoleSession, url: str, params: dict) -> list[dict]:
         """Every row of a paginated list (for a chart's figures, which are few)."""
         rows: list[dict] = []
@@ -232,14 +245,25 @@ class Console:
                 return rows
 
 
-def chart(kind: str, categories: list, series: dict[str, list], *, stacked: bool = False):
+def chart(
+    kind: str,
+    categories: list,
+    series: dict[str, list],
+    *,
+    stacked: bool = False,
+    labels: dict[str, str] | None = None,
+):
     """What a page's script hands ECharts: the same figures as the table beside it (money as
-    the API's decimal strings; the script draws them, the tables show them exactly)."""
+    the API's decimal strings; the script draws them, the tables show them exactly). Each
+    series keeps its key (the API's field, a colour) and shows its label."""
     return {
         "kind": kind,
         "stacked": stacked,
         "categories": categories,
-        "series": [{"name": name, "data": [str(v) for v in data]} for name, data in series.items()],
+        "series": [
+            {"key": key, "name": (labels or {}).get(key, key), "data": [str(v) for v in data]}
+            for key, data in series.items()
+        ],
     }
 
 

@@ -15,7 +15,7 @@
       series: chart.series.map(function (s) {
         var series = { name: s.name, type: chart.kind, data: s.data.map(Number) };
         if (chart.stacked) series.stack = "total";
-        if (palette[s.name]) series.itemStyle = { color: palette[s.name] };
+        if (palette[s.key]) series.itemStyle = { color: palette[s.key] };
         return series;
       }),
     });

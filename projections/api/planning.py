@@ -26,7 +26,7 @@ from projections.targets.queries import (
     national,
     salesperson_attainment,
 )
-from runtime.http.schemas import MONTH_PATTERN
+from runtime.http.schemas import MONTH_PATTERN, Code
 
 hq = headquarters_router()
 branches = branch_router()
@@ -105,18 +105,28 @@ class TargetsQuery(BaseModel):
     min_position: str | None = position_field(targets, sales)
 
 
+class NationalTargetsQuery(TargetsQuery):
+    branch: Code | None = Field(default=None, description="one branch office's rows")
+    region: Code | None = Field(
+        default=None, description="the rows of the region's branches (and their salespeople)"
+    )
+
+
 # Levels come from the targets read model, net sales from the sales read model.
 _TARGET_READ_MODELS = ("targets", "sales")
 
 
-def _targets(engine, consistency, params: TargetsQuery, branch: str | None) -> dict:
+def _targets(
+    engine, consistency, params: TargetsQuery, branch: str | None, region: str | None = None
+) -> dict:
     consistency.wait(_TARGET_READ_MODELS, params.min_position)
     attainment = (
         branch_attainment if params.by == TargetDimension.BRANCH else salesperson_attainment
     )
     with engine.connect() as conn:
-        rows = attainment(conn, month=params.month, branch=branch)
-        nation = national(conn, month=params.month) if branch is None else None
+        rows = attainment(conn, month=params.month, branch=branch, region=region)
+        whole = branch is None and region is None
+        nation = national(conn, month=params.month) if whole else None
     answer = {"month": params.month, "by": params.by, "items": rows}
     if nation is not None:
         answer["nation"] = nation
@@ -128,12 +138,13 @@ def national_targets(
     principal: CurrentPrincipal,
     engine: ReadModels,
     consistency: Consistency,
-    params: Annotated[TargetsQuery, Query()],
+    params: Annotated[NationalTargetsQuery, Query()],
 ) -> dict:
     """销售目标 attainment in a month per branch or per salesperson: net invoiced sales
     (invoiced less credit notes), floor / target / stretch, each ratio, and the highest level
-    reached; `nation` adds the national levels and what is allocated and not."""
-    return _targets(engine, consistency, params, None)
+    reached; `nation` (without a `branch` or `region` filter) adds the national levels and
+    what is allocated and not."""
+    return _targets(engine, consistency, params, params.branch, params.region)
 
 
 @branches.get("/targets")

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from projections.dates import first_of_next_month
 from projections.demand_plans.queries import ratio
-from projections.sales.projection import sales_branch_monthly, sales_daily
+from projections.sales.projection import sales_branch_monthly, sales_daily, sales_dealers
 from projections.targets.projection import target_assignments, target_levels, target_salespeople
 
 LEVELS = ("floor", "target", "stretch")
@@ -85,10 +85,25 @@ def national(conn: Connection, *, month: str) -> dict[str, Any]:
     }
 
 
+def branches_of_region(conn: Connection, region: str) -> set[str]:
+    """The branches of a region, as the dealers' registrations name them."""
+    query = select(sales_dealers.c.branch).where(sales_dealers.c.region == region).distinct()
+    return set(conn.execute(query).scalars())
+
+
+def _within(conn: Connection, branch: str | None, region: str | None):
+    """Whether a branch is inside the filter (a branch, a region's branches, or all)."""
+    in_region = branches_of_region(conn, region) if region else None
+    return lambda of_branch: (
+        (branch is None or of_branch == branch) and (in_region is None or of_branch in in_region)
+    )
+
+
 def branch_attainment(
-    conn: Connection, *, month: str, branch: str | None = None
+    conn: Connection, *, month: str, branch: str | None = None, region: str | None = None
 ) -> list[dict[str, Any]]:
     first, _ = month_range(month)
+    within = _within(conn, branch, region)
     table = sales_branch_monthly
     query = (
         select(
@@ -102,7 +117,7 @@ def branch_attainment(
         query = query.where(table.c.branch == branch)
     net = {row.branch: Decimal(row.net) for row in conn.execute(query)}
     levels = {k: v for k, (_, v) in _levels(conn, month, "branch").items()}
-    keys = sorted(k for k in set(net) | set(levels) if branch is None or k == branch)
+    keys = sorted(k for k in set(net) | set(levels) if within(k))
     return [
         _row({"key": k or None, "branch": k or None}, net.get(k, Decimal("0.00")), levels.get(k))
         for k in keys
@@ -110,11 +125,12 @@ def branch_attainment(
 
 
 def salesperson_attainment(
-    conn: Connection, *, month: str, branch: str | None = None
+    conn: Connection, *, month: str, branch: str | None = None, region: str | None = None
 ) -> list[dict[str, Any]]:
     """Each dealer's day of net sales goes to the salesperson whose assignment was in force
     that day; days of dealers nobody covered are shown per branch as unassigned (key null)."""
     first, last = month_range(month)
+    within = _within(conn, branch, region)
     a = target_assignments
     covering = (
         select(a.c.salesperson_code)
@@ -157,7 +173,7 @@ def salesperson_attainment(
     rows = []
     for code in sorted(set(by_person) | set(levels) | set(people)):
         name, of_branch = people.get(code, (None, levels.get(code, (None, None))[0]))
-        if branch is not None and of_branch != branch:
+        if not within(of_branch):
             continue
         if code not in levels and code not in by_person:
             continue  # registered, but no target and no sales this month
@@ -170,7 +186,7 @@ def salesperson_attainment(
             )
         )
     for of_branch in sorted(unassigned):
-        if branch is not None and of_branch != branch:
+        if not within(of_branch):
             continue
         rows.append(
             _row(

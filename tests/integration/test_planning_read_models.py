@@ -385,6 +385,30 @@ class TestTargetsReadModel:
             "stretch": "60000.00",
         }
 
+    def test_filtered_to_a_region_or_a_branch(self, settings):
+        def filtered(conn) -> dict:
+            month = "2026-11"
+            return {
+                "east": branch_attainment(conn, month=month, region="EAST"),
+                "southwest people": salesperson_attainment(conn, month=month, region="SOUTHWEST"),
+                "east people": salesperson_attainment(conn, month=month, region="EAST"),
+                "cd": branch_attainment(conn, month=month, branch="CD"),
+                "cd in east": branch_attainment(conn, month=month, branch="CD", region="EAST"),
+            }
+
+        answers = answers_after(
+            settings, "targets_filtered", [sales, targets], target_events(), filtered
+        )
+        assert [(r["key"], r["net_sales"]) for r in answers["east"]] == [("SH", "1299.00")]
+        assert [(r["key"], r["net_sales"]) for r in answers["southwest people"]] == [
+            ("SP-CD-01", "27776.00"),
+            ("SP-CD-02", "4585.00"),
+            (None, "2598.00"),
+        ]
+        assert [(r["key"], r["branch"]) for r in answers["east people"]] == [(None, "SH")]
+        assert [(r["key"], r["net_sales"]) for r in answers["cd"]] == [("CD", "34959.00")]
+        assert answers["cd in east"] == []
+
     def test_the_same_in_any_arrival_order(self, settings):
         envelopes = target_events()
         expected = answers_after(
