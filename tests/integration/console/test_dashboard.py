@@ -13,8 +13,13 @@ from decimal import Decimal
 import pytest
 
 from console.i18n import CHINA, percent, yuan
-from tests.integration.console.support import BROWSER_TESTS, WULIANGYE, sign_in, token_of
-from tests.integration.console.support import serious_violations
+from tests.integration.console.support import (
+    BROWSER_TESTS,
+    WULIANGYE,
+    serious_violations,
+    sign_in,
+    token_of,
+)
 from tests.platform import wait_until
 
 pytestmark = BROWSER_TESTS
