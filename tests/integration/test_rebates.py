@@ -285,6 +285,7 @@ def test_rebates_from_policy_to_credit_over_http(settings):
             "credited": "200.68",
             "available": "0.00",
             "settled_by_policy": None,
+            "opening_by_policy": {},  # no opening pool at a cut-over
             "pending_claims": [],
         }
 

@@ -27,6 +27,20 @@ from tests.platform import HQ, wait_until
 pytestmark = pytest.mark.integration
 
 
+def organised(orders_url: str) -> bool:
+    """HQ registers the Southwest region and its Chengdu branch (a dealer names them);
+    fixed keys, so a retry after a 503 replays."""
+    steps = (
+        ("/organisation/regions", {"code": "SOUTHWEST", "name": "Southwest Region"}),
+        ("/organisation/branches", {"code": "CD", "name": "Chengdu", "region": "SOUTHWEST"}),
+    )
+    for path, body in steps:
+        headers = {**HQ, "Idempotency-Key": f"org-{body['code']}"}
+        if httpx.post(f"{orders_url}{path}", json=body, headers=headers, timeout=10).is_error:
+            return False
+    return True
+
+
 def register(orders_url: str, code: str, name: str) -> httpx.Response:
     body = {"code": code, "name": name, "branch": "CD", "region": "SOUTHWEST"}
     return httpx.post(
@@ -116,6 +130,7 @@ def test_platform_recovers_from_kill_9_and_a_failing_child_is_held_back(platform
     wait_until(lambda: ready(orders_url), timeout=60, what="orders ready")
     wait_until(lambda: supervisor.failing() == ["erp"], timeout=20, what="erp reported")
     # The others go on serving (a loaded machine may answer 503 within the 2 s bound).
+    wait_until(lambda: organised(orders_url), timeout=20, what="the organisation registered")
     wait_until(
         lambda: register(orders_url, "CD-001", "Jinjiang Wine Trading").status_code == 201,
         timeout=20,
