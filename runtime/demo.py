@@ -163,6 +163,9 @@ class Seeder:
         self.catch_up_s = catch_up_s
         self.headers = {"Authorization": f"Bearer {api_key}"}
         self.client = httpx.Client(timeout=30)
+        # The furthest position each service's answers named (e.g. {"orders": 212}): what a
+        # reader waits for before the read models show the whole company.
+        self.positions: dict[str, int] = {}
 
     def post(
         self, service: str, path: str, body: dict, key: str, *, api_key: str | None = None
@@ -181,7 +184,12 @@ class Seeder:
         # 409 "already registered": the company was seeded by an earlier run with other keys.
         if response.status_code not in (200, 201, 409):
             raise RuntimeError(f"seeding {path} failed: {response.status_code} {response.text}")
-        return response.json()
+        answer = response.json()
+        position = answer.get("position") if isinstance(answer, dict) else None
+        if isinstance(position, str) and ":" in position:
+            origin, _, number = position.partition(":")
+            self.positions[origin] = max(self.positions.get(origin, 0), int(number))
+        return answer
 
     def get(self, service: str, path: str) -> httpx.Response:
         return self.client.get(self.urls[service] + path, headers=self.headers)
@@ -211,7 +219,10 @@ def seed_demo_company(
     finance_url: str,
     api_key: str,
     warnings_url: str | None = None,
+    positions: dict[str, int] | None = None,
 ) -> dict[str, int]:
+    """Seeds the demo company; ``positions``, when given, receives the furthest position of
+    each service's answers (for a reader to wait on with ``min_position``)."""
     urls = {"orders": orders_url, "inventory": inventory_url, "finance": finance_url}
     if warnings_url:
         urls["warnings"] = warnings_url
@@ -282,6 +293,8 @@ def seed_demo_company(
             cycle.update(live_warnings(seeder))
     finally:
         seeder.close()
+        if positions is not None:
+            positions.update(seeder.positions)
     return {
         "dealers": sum(len(b) for b in REGIONS.values()) * len(GRADES),
         "products": len(PRODUCTS),

@@ -26,7 +26,7 @@ from tests.integration.console.support import (
     THRESHOLD,
     playwright_api,
 )
-from tests.platform import serving
+from tests.platform import HQ, serving, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +51,46 @@ def platform(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) -
             )
         }
         base = {name: str(client.base_url).rstrip("/") for name, client in clients.items()}
+        seeded: dict[str, int] = {}
         seed_demo_company(
             orders_url=base["orders"],
             inventory_url=base["inventory"],
             finance_url=base["finance"],
             api_key="demo-hq-admin",
+            positions=seeded,
         )
+        caught_up(clients["query"], seeded)
         urls = Urls(**{name: base[name] for name in Urls.__dataclass_fields__})
         console = stack.enter_context(serving(console_process.build(settings, urls=urls)))
         yield {**clients, "console": str(console.base_url).rstrip("/")}
+
+
+# Read models the pages show, one route each (the lists share one projection).
+CAUGHT_UP_ROUTES = (
+    "/hq/orders",
+    "/dealers/CD-001/statement",
+    "/hq/sales?by=region",
+    "/hq/inventory",
+    "/hq/channel-health/counts?by=branch",
+    "/hq/rebates/pools",
+)
+
+
+def caught_up(query, seeded: dict[str, int]) -> None:
+    """Every read model the pages show has reached the seed's last command of each service:
+    the tests start from the whole demo company, not from whatever the projectors had
+    reached when the seed returned (seconds behind on a loaded machine)."""
+    for route in CAUGHT_UP_ROUTES:
+        for origin, number in seeded.items():
+            joiner = "&" if "?" in route else "?"
+            url = f"{route}{joiner}min_position={origin}:{number}"
+
+            def reached(url=url) -> bool:
+                answer = query.get(url, headers=HQ)
+                assert answer.status_code != 404, answer.text
+                return answer.status_code in (200, 422)  # 422: not a source of this model
+
+            wait_until(reached, timeout=120, what=f"{url} after the seed")
 
 
 @pytest.fixture(scope="module")
