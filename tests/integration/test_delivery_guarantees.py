@@ -292,8 +292,14 @@ class TestRelay:
     ):
         broker = EmbeddedBroker(tmp_path / "lossy-broker").start()
         try:
+            # This broker is Tansu whichever broker the session runs on: it gets the settings
+            # the session would give Tansu (no idempotent producer, a short session timeout).
             lossy = settings.model_copy(
-                update={"kafka_bootstrap_servers": broker.bootstrap_servers}
+                update={
+                    "kafka_bootstrap_servers": broker.bootstrap_servers,
+                    "kafka_enable_idempotence": False,
+                    "kafka_session_timeout_ms": 1500,
+                }
             )
             handler = sales_handler(lossy)
             bottles = place_orders(orders_app, 30)
