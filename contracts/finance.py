@@ -158,6 +158,30 @@ class ReceiptRecorded(IntegrationEvent):
     unapplied: Money
 
 
+class CashApplied(IntegrationEvent):
+    """核销: cash and credit held on a dealer's account (receipts beyond what was owed,
+    returns' credit on paid invoices, rebate credited beyond the open invoices, opening cash)
+    applied to open invoices: automatically to the oldest when an invoice is issued (the
+    dealer's setting, on by default), or to the invoices a clerk named. Each invoice's open
+    amount falls by its allocation from ``applied_on``, and what is held on account by
+    ``amount``; receivables stay as they were (they were net of it already)."""
+
+    service = "finance"
+    event_name = "CashApplied"
+    version = 1
+
+    application_id: str
+    dealer_code: str
+    applied_on: date = Field(description="the business date it counts from")
+    amount: Money = Field(description="the sum of the allocations")
+    allocations: list[Allocation] = Field(min_length=1)
+    automatic: bool = Field(
+        description="applied as an invoice was issued (the dealer's setting); false: named "
+        "by a clerk"
+    )
+    on_account: Money = Field(description="what the account still holds after it")
+
+
 class CreditedLine(BaseModel):
     """Goods a credit note takes back, at the price the invoice charged for them (a gift
     unit at zero)."""

@@ -59,6 +59,7 @@ PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     finance.OpeningCashRecorded,
     finance.OpeningRebatePoolRecorded,
     finance.ReceiptRecorded,
+    finance.CashApplied,
     finance.CreditNoteIssued,
     finance.RebatePolicyDefined,
     finance.RebateAccrued,

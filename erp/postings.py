@@ -138,6 +138,20 @@ def _receipt_recorded(data: dict) -> Entry:
     return entry
 
 
+def _cash_applied(data: dict) -> Entry:
+    """核销: Dr advances from customers / Cr receivable: what was held on account (credited to
+    2203 when it arrived) now settles invoices. The dealer's net balance does not move."""
+    amount = Decimal(data["amount"])
+    allocated = sum((Decimal(a["amount"]) for a in data["allocations"]), ZERO)
+    if allocated != amount:
+        raise Unpostable(f"cash application {data['application_id']}: allocations != amount")
+    dealer = data["dealer_code"]
+    entry = Entry(date.fromisoformat(data["applied_on"]), f"cash on account applied for {dealer}")
+    entry.debit(ADVANCES, amount, dealer_code=dealer)
+    entry.credit(RECEIVABLE, amount, dealer_code=dealer)
+    return entry
+
+
 def _credit_note_issued(data: dict) -> Entry:
     """Dr sales allowances / Cr receivable for what settled invoices, Cr advances for what a
     return's credit left on account (v2; all of a v1 credit note settled its invoice)."""
@@ -352,6 +366,7 @@ _RULES = {
     ("inventory", "OpeningStockRecorded"): _opening_stock,
     ("finance", "OpeningInvoiceRecorded"): _opening_invoice,
     ("finance", "OpeningCashRecorded"): _opening_cash,
+    ("finance", "CashApplied"): _cash_applied,
     ("finance", "OpeningRebatePoolRecorded"): _opening_rebate_pool,
     ("inventory", "ShipmentDispatched"): _shipment_dispatched,
     ("inventory", "TransferDispatched"): _transfer_dispatched,

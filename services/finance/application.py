@@ -99,6 +99,15 @@ class RecordReceipt:
 
 
 @dataclass(frozen=True)
+class ApplyCash:
+    """核销: apply what the dealer holds on account to the invoices named (id -> amount)."""
+
+    dealer_code: str
+    applied_on: date
+    allocations: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
 class IssueCreditNote:
     invoice_id: UUID
     amount: Decimal
@@ -142,6 +151,7 @@ def account_view(account: DealerAccount) -> dict[str, Any]:
         "exposure": money(account.exposure),
         "available_credit": money(account.credit_limit - account.exposure),
         "unapplied_cash": money(account.unapplied),
+        "auto_apply_cash": account.auto_apply,
         "invoiced": money(account.invoiced),
         "invoices_posted": account.invoices_posted,
         "received": money(account.received),
@@ -543,6 +553,65 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         return self.save_command(
             receipt, account, status_code=201, body=body, idempotency=idempotency
         )
+
+    # -- 核销: what is held on account, applied to invoices --------------------------------
+    def _account_in_scope(self, dealer_code: str, branch_scope: str | None) -> DealerAccount:
+        self.known_dealer(dealer_code)
+        account = self.get_account(dealer_code)
+        if branch_scope is not None and account.branch != branch_scope:
+            raise OutsideScope(f"dealer {dealer_code} belongs to branch {account.branch}")
+        return account
+
+    def set_cash_application(
+        self,
+        dealer_code: str,
+        automatic: bool,
+        *,
+        by: Provenance,
+        branch_scope: str | None,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """Finance turns the dealer's automatic application on or off."""
+        account = self._account_in_scope(dealer_code, branch_scope)
+        account.set_cash_application(automatic, by)
+        body = {
+            "dealer_code": dealer_code,
+            "auto_apply_cash": account.auto_apply,
+            "unapplied_cash": money(account.unapplied),
+        }
+        return self.save_command(account, status_code=200, body=body, idempotency=idempotency)
+
+    def apply_cash(
+        self,
+        cmd: ApplyCash,
+        *,
+        by: Provenance,
+        branch_scope: str | None,
+        idempotency: IdempotencyKey | None,
+    ) -> CommandResult:
+        """A clerk applies cash or credit held on the dealer's account to invoices it names:
+        an invoice that is not the dealer's is unknown (404); more than an invoice has open
+        or than the account holds is refused (409)."""
+        account = self._account_in_scope(cmd.dealer_code, branch_scope)
+        for invoice_id in cmd.allocations:
+            if invoice_id not in account.open_invoices:
+                invoice = self.get_invoice(UUID(invoice_id))  # 404 if there is none
+                if invoice.dealer_code != cmd.dealer_code:
+                    raise UnknownInvoice(f"no invoice {invoice_id} of dealer {cmd.dealer_code}")
+        application_id = account.apply_cash(cmd.applied_on, cmd.allocations, by)
+        body = {
+            "application_id": application_id,
+            "dealer_code": cmd.dealer_code,
+            "applied_on": cmd.applied_on.isoformat(),
+            "amount": money(sum(cmd.allocations.values(), ZERO)),
+            "allocations": [
+                {"invoice_id": i, "amount": money(a)} for i, a in cmd.allocations.items()
+            ],
+            "unapplied_cash": money(account.unapplied),
+            "receivables": money(account.receivables),
+            "open_invoices": account_view(account)["open_invoices"],
+        }
+        return self.save_command(account, status_code=201, body=body, idempotency=idempotency)
 
     def issue_credit_note(
         self, cmd: IssueCreditNote, *, by: Provenance, idempotency: IdempotencyKey | None
@@ -985,6 +1054,8 @@ def _invoice(
             enrolment.enrol(account.dealer_code)
             enrolments.append(enrolment)
         account.accrue_rebate(policy, str(invoice_id), issue_date, total, paid_units)
+    # 核销: cash or credit the dealer holds on account pays the oldest open invoices now.
+    account.apply_cash_automatically(issue_date)
     unit.save(invoice, account, *enrolments)
     return invoice
 

@@ -59,6 +59,18 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             base=event.base,
             amount=event.amount,
         )
+    if isinstance(event, DealerAccount.CashApplied):
+        return published.CashApplied(
+            application_id=event.application_id,
+            dealer_code=event.dealer_code,
+            applied_on=event.applied_on,
+            amount=event.amount,
+            allocations=[
+                published.Allocation(invoice_id=i, amount=a) for i, a in event.allocations.items()
+            ],
+            automatic=event.automatic,
+            on_account=event.on_account,
+        )
     if isinstance(event, OpeningCash.Recorded):
         return published.OpeningCashRecorded(
             document_id=str(event.originator_id),

@@ -64,6 +64,14 @@ class OverAllocation(RuleViolation):
     code = "over_allocation"
 
 
+class CashExceedsOnAccount(RuleViolation):
+    code = "cash_application_exceeds_on_account"
+
+
+class CashExceedsOpen(RuleViolation):
+    code = "cash_application_exceeds_open"
+
+
 class CreditNoteTooLarge(RuleViolation):
     code = "credit_note_exceeds_open_balance"
 
@@ -472,6 +480,8 @@ class DealerAccount(Aggregate):
             self._reduce(invoice_id, part)
         self.unapplied += amount - sum(allocations.values(), ZERO)
         self.received += amount
+        if amount > sum(allocations.values(), ZERO):
+            self._held_from(received_on)
 
     def check_credit_note(self, invoice_id: str, amount: Decimal) -> None:
         check_amount(amount, "a credit note")
@@ -517,12 +527,117 @@ class DealerAccount(Aggregate):
             self._reduce(invoice_id, part)
         self.unapplied += amount - sum(allocations.values(), ZERO)
         self.credited += amount
+        if amount > sum(allocations.values(), ZERO):
+            self._held_from(issued_on)
 
     def _reduce(self, invoice_id: str, amount: Decimal) -> None:
         item = self.open_invoices[invoice_id]
         item["open"] -= amount
         if item["open"] <= 0:
             del self.open_invoices[invoice_id]
+
+    # -- 核销: applying what is held on account to invoices --------------------------------
+    @property
+    def auto_apply(self) -> bool:
+        """Whether cash and credit held on account go to the oldest open invoices as soon as
+        an invoice is issued (on unless finance turned it off for the dealer)."""
+        return getattr(self, "auto_apply_cash", True)
+
+    @property
+    def on_account_since(self) -> date | None:
+        """The latest business date of what put cash or credit on account: an application
+        counts from then at the earliest, so nothing is applied before it was held."""
+        return getattr(self, "on_account_dated", None)
+
+    def _held_from(self, business_date: date) -> None:
+        since = self.on_account_since
+        self.on_account_dated = business_date if since is None else max(since, business_date)
+
+    def set_cash_application(self, automatic: bool, by: Provenance) -> None:
+        self._cash_application_set(dealer_code=self.dealer_code, automatic=automatic, by=by)
+
+    @event("CashApplicationSet")
+    def _cash_application_set(self, dealer_code: str, automatic: bool, by: Provenance) -> None:
+        self.auto_apply_cash = automatic
+        self._count_setup()
+
+    def apply_cash(self, applied_on: date, named: dict[str, Decimal], by: Provenance) -> str:
+        """A clerk applies what is held on account to the invoices named, each at most what
+        it has open, all of them at most what is held (an invoice not open: 0.00 open).
+        Answers the application's id."""
+        for invoice_id, part in named.items():
+            check_amount(part, "an application")
+            open_amount = self.open_invoices.get(invoice_id, {}).get("open", ZERO)
+            if part > open_amount:
+                raise CashExceedsOpen(
+                    f"invoice {invoice_id} has {open_amount} open, not {part}",
+                    invoice_id=invoice_id,
+                    open=f"{open_amount:.2f}",
+                )
+        total = sum(named.values(), ZERO)
+        if total > self.unapplied:
+            raise CashExceedsOnAccount(
+                f"{self.dealer_code} holds {max(self.unapplied, ZERO)} on account, not {total}",
+                on_account=f"{max(self.unapplied, ZERO):.2f}",
+            )
+        since = self.on_account_since
+        if since is not None and applied_on < since:
+            raise InvalidBusinessDate(
+                f"what {self.dealer_code} holds on account is dated up to {since}; it is "
+                "applied on or after that date",
+                on_account_since=since.isoformat(),
+            )
+        return self._apply(applied_on, dict(named), automatic=False, by=by)
+
+    def apply_cash_automatically(self, issue_date: date) -> dict[str, Decimal]:
+        """An invoice was issued: if the dealer's setting is on, what is held on account goes
+        to the oldest open invoices (this one among them), as far as it reaches. Part of the
+        invoice's own transaction, so two invoices can never take the same cash."""
+        if not self.auto_apply or self.unapplied <= 0 or not self.open_invoices:
+            return {}
+        allocations = self.allocate(self.unapplied, None)
+        since = self.on_account_since
+        applied_on = issue_date if since is None else max(issue_date, since)
+        self._apply(applied_on, allocations, automatic=True, by=None)
+        return allocations
+
+    def _apply(
+        self,
+        applied_on: date,
+        allocations: dict[str, Decimal],
+        automatic: bool,
+        by: Provenance | None,
+    ) -> str:
+        total = sum(allocations.values(), ZERO)
+        # One per account version: the same on every retry of the same decision.
+        application_id = str(uuid5(_IDS, f"cash-application:{self.dealer_code}:{self.version}"))
+        self._cash_applied(
+            application_id=application_id,
+            dealer_code=self.dealer_code,
+            applied_on=applied_on,
+            amount=total,
+            allocations=allocations,
+            automatic=automatic,
+            on_account=self.unapplied - total,
+            by=by,
+        )
+        return application_id
+
+    @event("CashApplied")
+    def _cash_applied(
+        self,
+        application_id: str,
+        dealer_code: str,
+        applied_on: date,
+        amount: Decimal,
+        allocations: dict[str, Decimal],
+        automatic: bool,
+        on_account: Decimal,
+        by: Provenance | None,
+    ) -> None:
+        for invoice_id, part in allocations.items():
+            self._reduce(invoice_id, part)
+        self.unapplied -= amount
 
     # -- rebates -----------------------------------------------------------------------------
     def accrue_rebate(
@@ -681,6 +796,8 @@ class DealerAccount(Aggregate):
         rest = amount - sum(allocations.values(), ZERO)
         self.unapplied += rest
         self.rebate_unapplied += rest
+        if rest > 0:
+            self._held_from(credited_on)
         self.rebate_credited += amount
         del self.rebate_claims[claim_id]
 

@@ -19,6 +19,7 @@ from runtime.http.idempotency import run_command
 from runtime.http.schemas import Code, Count, IsoDate, Money, Name, RebateRate, Utilisation
 from runtime.settings import Role
 from services.finance.application import (
+    ApplyCash,
     FileRebateClaim,
     FinanceApplication,
     IssueCreditNote,
@@ -82,6 +83,30 @@ class ReceiptCreate(BaseModel):
         ):
             raise ValueError("an invoice may be named once per receipt")
         return self
+
+
+class CashApplicationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allocations: list[AllocationCreate] = Field(
+        min_length=1, max_length=500, description="the invoices to pay, and how much of each"
+    )
+    applied_on: IsoDate | None = Field(default=None, description="default: today (CST)")
+
+    @model_validator(mode="after")
+    def distinct_invoices(self) -> CashApplicationCreate:
+        if len({a.invoice_id for a in self.allocations}) != len(self.allocations):
+            raise ValueError("an invoice may be named once per application")
+        return self
+
+
+class CashApplicationSettingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    auto_apply: bool = Field(
+        description="apply cash and credit held on account to the oldest open invoices as "
+        "each invoice is issued (on by default)"
+    )
 
 
 class ReturnedLine(BaseModel):
@@ -281,6 +306,71 @@ def override_credit(
             dealer_code,
             str(body.order_id),
             by=principal.provenance(causation_id=k.key),
+            idempotency=k,
+        ),
+    )
+
+
+CASH_APPLICATION_ERRORS = {
+    404: {"description": "unknown dealer, or an invoice that is not the dealer's"},
+    409: {
+        "description": "`cash_application_exceeds_open` (more than an invoice has open), "
+        "`cash_application_exceeds_on_account` (more than the account holds), "
+        "`invalid_business_date` (before what is held was received)"
+    },
+}
+
+
+@accounts.post(
+    "/{dealer_code}/cash-applications", status_code=201, responses=CASH_APPLICATION_ERRORS
+)
+def apply_cash(
+    dealer_code: Code,
+    body: CashApplicationCreate,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """核销: apply cash and credit held on the dealer's account (overpayments, returns'
+    credit on paid invoices, rebate credited beyond the open invoices, opening cash) to the
+    invoices named, each at most what it has open, in all at most what the account holds."""
+    principal.require(Role.BRANCH_CLERK, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+    cmd = ApplyCash(
+        dealer_code=dealer_code,
+        applied_on=body.applied_on or business_today(),
+        allocations={str(a.invoice_id): a.amount for a in body.allocations},
+    )
+    return run_command(
+        app,
+        key,
+        lambda k: app.apply_cash(
+            cmd,
+            by=principal.provenance(causation_id=k.key),
+            branch_scope=_branch_scope(principal),
+            idempotency=k,
+        ),
+    )
+
+
+@accounts.post("/{dealer_code}/cash-application-setting", status_code=200)
+def set_cash_application(
+    dealer_code: Code,
+    body: CashApplicationSettingUpdate,
+    principal: CurrentPrincipal,
+    app: FinanceApp,
+    key: Idempotency,
+) -> JSONResponse:
+    """Whether what the dealer holds on account is applied automatically, to the oldest open
+    invoices, whenever an invoice is issued (HQ finance, or the dealer's branch manager)."""
+    principal.require(Role.HQ_ADMIN, Role.CREDIT_CONTROLLER, Role.BRANCH_MANAGER)
+    return run_command(
+        app,
+        key,
+        lambda k: app.set_cash_application(
+            dealer_code,
+            body.auto_apply,
+            by=principal.provenance(causation_id=k.key),
+            branch_scope=_branch_scope(principal),
             idempotency=k,
         ),
     )
