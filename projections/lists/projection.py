@@ -428,6 +428,12 @@ def credit_note_issued(conn: Connection, envelope: Envelope, event) -> None:
     _settle(conn, event.allocations)
 
 
+@lists.on(finance_events.CashApplied)
+def cash_applied(conn: Connection, envelope: Envelope, event) -> None:
+    """核销: cash or credit held on account settled these invoices."""
+    _settle(conn, event.allocations)
+
+
 @lists.on(finance_events.RebateClaimFiled)
 def rebate_claim_filed(conn: Connection, envelope: Envelope, event) -> None:
     names = ("claim_id", "dealer_code", "amount", "salesperson", "filed_on")

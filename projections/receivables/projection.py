@@ -1,6 +1,7 @@
 """The receivables read model (应收账款): per dealer its credit terms, invoices, and what
-settled them (receipt allocations, credit notes, rebates credited) by business date, credit
-still reserved for unbilled orders, and unapplied cash (and rebate credit), so that
+settled them (receipt allocations, credit notes, rebates credited, cash on account applied)
+by business date, credit still reserved for unbilled orders, and unapplied cash (and rebate
+credit, less what was applied to invoices since), so that
 receivables, exposure, utilisation and AR aging can be summed as of any date; and the
 rebate pool (返利池): accrued, settled, claimed and credited.
 
@@ -83,7 +84,7 @@ settlements = Table(
     metadata,
     Column("document_id", String, primary_key=True),
     Column("invoice_id", String, primary_key=True),
-    Column("kind", String, nullable=False),  # receipt | credit_note | rebate
+    Column("kind", String, nullable=False),  # receipt | credit_note | rebate | cash_application
     Column("dealer_code", String, nullable=False),
     Column("business_date", Date, nullable=False),
     Column("amount", MONEY, nullable=False),
@@ -134,6 +135,18 @@ credit_notes = Table(
     Column("issued_on", Date, nullable=False),
     Column("amount", MONEY, nullable=False),
     Column("unapplied", MONEY, nullable=False),
+)
+
+# 核销: cash and credit held on account applied to invoices (what each took is a settlement):
+# from its business date, what is held on account falls by its amount.
+cash_applications = Table(
+    "receivables_cash_applications",
+    metadata,
+    Column("application_id", String, primary_key=True),
+    Column("dealer_code", String, nullable=False, index=True),
+    Column("applied_on", Date, nullable=False, index=True),
+    Column("amount", MONEY, nullable=False),
+    Column("automatic", Boolean, nullable=False),
 )
 
 # 返利: accrued per dealer, policy and business date (credit notes' reversals negative).
@@ -286,6 +299,7 @@ _settlements = gathered(receivables, settlements, first=_columns(settlements))
 _receipts = gathered(receivables, receipts, first=_columns(receipts))
 _credit_notes = gathered(receivables, credit_notes, first=_columns(credit_notes))
 _rebates = gathered(receivables, rebates, first=_columns(rebates))
+_cash_applications = gathered(receivables, cash_applications, first=_columns(cash_applications))
 _dealer_totals = gathered(
     receivables, dealer_totals, add={"invoiced", "received", "credited", "unapplied"}
 )
@@ -510,6 +524,29 @@ def opening_cash(
     _dealer_totals.gather(
         conn, dealer_code=event.dealer_code, received=event.amount, unapplied=event.amount
     )
+
+
+@receivables.on(finance_events.CashApplied)
+def cash_applied(conn: Connection, envelope: Envelope, event: finance_events.CashApplied) -> None:
+    """核销: what was held on account settles invoices from its business date (as a receipt
+    allocated to them would), and leaves the account; receivables do not move."""
+    _cash_applications.gather(
+        conn,
+        application_id=event.application_id,
+        dealer_code=event.dealer_code,
+        applied_on=event.applied_on,
+        amount=event.amount,
+        automatic=event.automatic,
+    )
+    _settle(
+        conn,
+        event.application_id,
+        "cash_application",
+        event.dealer_code,
+        event.applied_on,
+        event.allocations,
+    )
+    _dealer_totals.gather(conn, dealer_code=event.dealer_code, unapplied=-event.amount)
 
 
 @receivables.on(finance_events.CreditNoteIssued)

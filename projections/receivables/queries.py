@@ -20,6 +20,7 @@ from sqlalchemy import Connection, case, func, literal, select, tuple_, union_al
 from projections.dates import days_before
 from projections.receivables.projection import (
     aging_monthly,
+    cash_applications,
     credit_notes,
     dealer_totals,
     dealers,
@@ -344,7 +345,8 @@ def aging(
             dealer_totals.c.dealer_code, dealer_totals.c.unapplied.label("amount")
         ).subquery()
     else:
-        # Cash, rebate credit and returns' credit on account, each from its own date.
+        # Cash, rebate credit and returns' credit on account, each from its own date, less
+        # what was applied to invoices from the application's date.
         on_account = union_all(
             select(receipts.c.dealer_code, receipts.c.unapplied.label("amount")).where(
                 receipts.c.unapplied != 0, receipts.c.received_on <= as_of
@@ -355,6 +357,10 @@ def aging(
             select(credit_notes.c.dealer_code, credit_notes.c.unapplied.label("amount")).where(
                 credit_notes.c.unapplied != 0, credit_notes.c.issued_on <= as_of
             ),
+            # 核销: what was applied to invoices by then is no longer on account.
+            select(
+                cash_applications.c.dealer_code, (-cash_applications.c.amount).label("amount")
+            ).where(cash_applications.c.applied_on <= as_of),
         ).subquery()
         unapplied = (
             select(on_account.c.dealer_code, func.sum(on_account.c.amount).label("amount"))
