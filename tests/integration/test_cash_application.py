@@ -213,3 +213,159 @@ def test_with_the_setting_off_nothing_applies_until_a_clerk_names_invoices(compa
     # Before the clerk applied it, the cash was on account and the invoice open in full.
     before = aging(company.query, "2026-11-29")
     assert (before["unapplied_cash"], before["not_yet_due"]) == ("4020.00", "12990.00")
+
+
+def test_a_returns_credit_on_a_paid_invoice_pays_the_next_invoice(company):
+    placed = company.place({WULIANGYE: 20}, business_date="2026-11-20")
+    order_id = placed["order_id"]
+    company.wait_status(order_id, "approved")
+    company.wait_shippable(order_id)
+    ok(company.ship(order_id, {WULIANGYE: 20}, ship_date="2026-11-21"))
+    invoiced(company, 1)
+    receipt(company, "25980.00", "2026-11-22")  # paid in full
+
+    # Five bottles come back: the invoice is paid, so their credit is held on account.
+    ask = {"order_id": order_id, "lines": [{"sku": WULIANGYE, "quantity": 5}], "reason": "seals"}
+    return_id = ok(command(company.orders, "/returns", ask, headers=DEALER_CD001))["return_id"]
+    approval = f"/returns/{return_id}/approval"
+    ok(command(company.orders, approval, {}, headers=CHENGDU_MANAGER))
+    path = f"/goods-receipts/returns/{return_id}"
+    wait_until(
+        lambda: (
+            (r := company.inventory.get(path, headers=HQ)).status_code == 200
+            and r.json()["status"] == "expected"
+        ),
+        timeout=45,
+        what="the return to be expected",
+    )
+    count = {"received_on": "2026-11-26", "lines": [{"sku": WULIANGYE, "good": 5, "damaged": 0}]}
+    ok(command(company.inventory, path, count, headers=CHENGDU_WAREHOUSE))
+    held = company.wait_account(lambda a: a["credited"] == "6495.00", what="the return's credit")
+    assert (held["unapplied_cash"], held["open_invoices"]) == ("6495.00", [])
+
+    shipped(company, 10, "2026-11-28")  # 12990.00: the credit pays half of it
+    account = invoiced(company, 2)
+    assert account["unapplied_cash"] == "0.00"
+    assert [i["open"] for i in account["open_invoices"]] == ["6495.00"]
+    row = wait_aging(
+        company.query, LONG_AFTER, lambda r: r["unapplied_cash"] == "0.00", "the application"
+    )
+    assert (row["over_90"], row["open_invoices"], row["receivables"]) == (
+        "6495.00",
+        "6495.00",
+        "6495.00",
+    )
+    assert aging(company.query, "2026-11-27")["unapplied_cash"] == "6495.00"
+
+
+CUT_OVER = "2026-10-31"
+
+
+def test_opening_cash_is_applied_by_a_clerk_and_then_automatically(company):
+    finance = company.finance
+    company.credit_terms("CD-002", "200000.00", days=30)
+    opening = "/accounts/CD-002/opening-invoices"
+    august, september = (
+        ok(command_when_known(finance, opening, body, headers=HQ))
+        for body in (
+            {
+                "invoice_number": "INV-2026-08-0117",
+                "issue_date": "2026-08-10",
+                "due_date": "2026-09-09",
+                "open_amount": "30000.00",
+                "cut_over_date": CUT_OVER,
+            },
+            {
+                "invoice_number": "INV-2026-09-0233",
+                "issue_date": "2026-09-05",
+                "due_date": "2026-10-05",
+                "open_amount": "12500.50",
+                "cut_over_date": CUT_OVER,
+            },
+        )
+    )
+    cash = {"document_number": "OB-CASH-CD-002", "amount": "2000.00", "cut_over_date": CUT_OVER}
+    ok(command(finance, "/accounts/CD-002/opening-cash", cash, headers=HQ))
+
+    # The clerk applies 1500.00 of it to the September invoice, the dealer's choice.
+    body = {
+        "applied_on": CUT_OVER,
+        "allocations": [{"invoice_id": september["invoice_id"], "amount": "1500.00"}],
+    }
+    applied = ok(
+        command(finance, "/accounts/CD-002/cash-applications", body, headers=CHENGDU_CLERK)
+    )
+    assert (applied["unapplied_cash"], applied["receivables"]) == ("500.00", "40500.50")
+    row = wait_aging(
+        company.query, CUT_OVER, lambda r: r["unapplied_cash"] == "500.00", "it", dealer="CD-002"
+    )
+    assert (row["days_31_60"], row["days_1_30"]) == ("30000.00", "11000.50")
+
+    # The dealer's first shipment after the cut-over: the rest goes to the oldest invoice.
+    shipped(company, 2, "2026-11-21", dealer="CD-002")
+    account = invoiced(company, 3, dealer="CD-002")
+    assert account["unapplied_cash"] == "0.00"
+    opened = {i["invoice_id"]: i["open"] for i in account["open_invoices"]}
+    assert (opened[august["invoice_id"]], opened[september["invoice_id"]]) == (
+        "29500.00",
+        "11000.50",
+    )
+    row = wait_aging(
+        company.query, "2026-11-21", lambda r: r["unapplied_cash"] == "0.00", "it", dealer="CD-002"
+    )
+    assert (row["days_61_90"], row["days_31_60"]) == ("29500.00", "11000.50")
+
+
+def test_invoices_issued_at_once_never_apply_the_same_cash_twice(settings):
+    with (
+        running_company(settings, finance_members=2, inventory_members=2) as company,
+        serving(query_process.build(settings)) as query,
+    ):
+        company.receive(WULIANGYE, 100)
+        company.credit_terms("CD-001", "500000.00", days=30)
+        receipt(company, "20000.00", "2026-11-19")  # nothing owed yet: all on account
+        orders = [company.place({WULIANGYE: 10})["order_id"] for _ in range(3)]
+        for order_id in orders:
+            company.wait_status(order_id, "approved")
+            company.wait_shippable(order_id)
+        # Three shipments at once: three invoices that each want the 20000.00.
+        answers: list = []
+        threads = [
+            threading.Thread(
+                target=lambda o=order_id: answers.append(
+                    company.ship(o, {WULIANGYE: 10}, ship_date="2026-11-21")
+                )
+            )
+            for order_id in orders
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(a.status_code for a in answers) == [201, 201, 201]
+
+        account = invoiced(company, 3)
+        assert account["unapplied_cash"] == "0.00"
+        assert sum(Decimal(i["open"]) for i in account["open_invoices"]) == Decimal("18970.00")
+        applications = wait_until(
+            lambda: (
+                (found := published(settings, "finance", "CashApplied"))
+                and sum(Decimal(a["data"]["amount"]) for a in found) >= Decimal("20000.00")
+                and found
+            ),
+            timeout=30,
+            what="the applications on the topic",
+        )
+        assert sum(Decimal(a["data"]["amount"]) for a in applications) == Decimal("20000.00")
+        per_invoice: dict[str, Decimal] = {}
+        for application in applications:
+            for allocation in application["data"]["allocations"]:
+                invoice_id = allocation["invoice_id"]
+                per_invoice[invoice_id] = per_invoice.get(invoice_id, 0) + Decimal(
+                    allocation["amount"]
+                )
+        assert all(amount <= 10 * BOTTLE for amount in per_invoice.values())
+        row = wait_aging(
+            query, "2026-11-21", lambda r: r["unapplied_cash"] == "0.00", "the applications"
+        )
+        assert (row["not_yet_due"], row["receivables"]) == ("18970.00", "18970.00")
