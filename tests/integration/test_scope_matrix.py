@@ -506,6 +506,14 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
         ("finance", "/accounts/{dealer_code}/credit-overrides"): Command(
             {"dealer_code": "CD-001"}, {"order_id": order}, CHENGDU_DEALER
         ),
+        ("finance", "/accounts/{dealer_code}/cash-applications"): Command(
+            {"dealer_code": "CD-001"},
+            {"allocations": [{"invoice_id": invoice, "amount": "1.00"}]},
+            CHENGDU_DEALER,
+        ),
+        ("finance", "/accounts/{dealer_code}/cash-application-setting"): Command(
+            {"dealer_code": "CD-001"}, {"auto_apply": True}, CHENGDU_DEALER
+        ),
         ("finance", "/receipts"): Command(
             {}, {"dealer_code": "CD-001", "amount": "1000.00"}, CHENGDU_DEALER
         ),
