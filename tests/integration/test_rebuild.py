@@ -73,6 +73,16 @@ def test_a_rebuilt_read_model_equals_the_incremental_one(settings, monkeypatch):
         ok(command(company.finance, "/receipts", receipt, headers=HQ))
         note = {"invoice_id": invoice_id, "amount": "120.50", "reason": "damaged cartons"}
         ok(command(company.finance, "/credit-notes", note, headers=HQ))
+        # 核销: Wuhou pays beyond what it owes; its next invoice takes the cash on account.
+        overpaid = {"dealer_code": "CD-002", "amount": "10000.00", "received_on": "2026-10-20"}
+        ok(command(company.finance, "/receipts", overpaid, headers=HQ))
+        order_id = company.place({WULIANGYE: 2}, dealer="CD-002")["order_id"]
+        company.wait_status(order_id, "approved")
+        company.wait_shippable(order_id)
+        ok(company.ship(order_id, {WULIANGYE: 2}, ship_date="2026-10-25"))
+        company.wait_account(
+            lambda a: a["invoices_posted"] == 2 and a["unapplied_cash"] == "0.00", dealer="CD-002"
+        )
         rules = {"undelivered_red": 2}
         last = ok(command(company.finance, "/accounts/health-rules", rules, headers=HQ))
         ok(query.get("/hq/receivables", params={"min_position": last["position"]}, headers=HQ))
@@ -88,6 +98,7 @@ def test_a_rebuilt_read_model_equals_the_incremental_one(settings, monkeypatch):
         for table, rows in incremental.items():
             assert rebuilt[table] == rows, table
         assert len(incremental["sales_daily"]) >= 4 and incremental["health_shipments"]
+        assert len(incremental["receivables_cash_applications"]) == 1
 
         # In place, from the command line, while the query process runs.
         for name, value in (
