@@ -98,6 +98,26 @@ def business() -> list:
         finance_events.CreditTermsSet(
             dealer_code="CD-001", credit_limit="100000.00", payment_terms_days=30
         ),
+        # 核销: Pudong pays 1,000.00 beyond what it owes; its next invoice takes it (the
+        # application is the account's, and may arrive before the invoice or the receipt).
+        finance_events.ReceiptRecorded(
+            receipt_id="rc-3",
+            dealer_code="SH-001",
+            amount="3000.00",
+            received_on="2026-06-05",
+            allocations=[finance_events.Allocation(invoice_id="inv-3", amount="2000.00")],
+            unapplied="1000.00",
+        ),
+        invoice(4, "SH-001", "2026-06-20", "2026-07-20", 1),  # 1,299.00
+        finance_events.CashApplied(
+            application_id="app-1",
+            dealer_code="SH-001",
+            applied_on="2026-06-20",
+            amount="1000.00",
+            allocations=[finance_events.Allocation(invoice_id="inv-4", amount="1000.00")],
+            automatic=True,
+            on_account="0.00",
+        ),
     ]
 
 
@@ -128,9 +148,9 @@ def agings(conn, *, roll_up: bool) -> list:
 
 
 ORDERS = [
-    list(range(9)),  # registrations first, documents in order
-    [8, 5, 6, 7, 2, 3, 4, 0, 1],  # terms and settlements first, registrations last
-    [2, 7, 8, 0, 5, 3, 1, 6, 4],
+    list(range(12)),  # registrations first, documents in order
+    [8, 11, 9, 5, 6, 7, 2, 3, 4, 10, 0, 1],  # terms and settlements first, registrations last
+    [11, 2, 7, 8, 0, 10, 5, 3, 1, 9, 6, 4],
 ]
 
 
@@ -157,6 +177,35 @@ def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings
         # As of 31 May: CD-001 owes 12,990.00, due 19 June; SH-001 2,000.00, 3 days late.
         may = from_documents[AS_OF.index(date(2026, 5, 31)) * 3]
         assert may[0]["not_yet_due"] == "12990.00" and may[0]["days_1_30"] == "2000.00"
+        # Pudong: 1,000.00 on account from 5 June until the invoice of 20 June took it.
+        with engine.connect() as conn:
+            pudong = {
+                as_of: aging(
+                    conn,
+                    by=Level.DEALER,
+                    where=DealerFilter(dealer="SH-001"),
+                    as_of=as_of,
+                    limit=1,
+                    cursor=None,
+                    current=current,
+                )[0][0]
+                for as_of, current in (
+                    (date(2026, 6, 19), False),
+                    (date(2026, 6, 30), False),
+                    (date(2026, 7, 20), False),
+                    (date(2026, 7, 21), True),
+                )
+            }
+        figures = {
+            as_of.isoformat(): (row["unapplied_cash"], row["open_invoices"], row["days_1_30"])
+            for as_of, row in pudong.items()
+        }
+        assert figures == {
+            "2026-06-19": ("1000.00", "0.00", "0.00"),
+            "2026-06-30": ("0.00", "299.00", "0.00"),
+            "2026-07-20": ("0.00", "299.00", "0.00"),
+            "2026-07-21": ("0.00", "299.00", "299.00"),
+        }
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
