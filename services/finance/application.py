@@ -322,6 +322,15 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
             dealers=frozenset([reader_dealer] if of_grade and reader_dealer else []),
         )
 
+    def account_in_scope(self, dealer_code: str, branch_scope: str | None) -> DealerAccount:
+        """A registered dealer's account, for a caller of its branch (``branch_scope``: the
+        caller's branch, None for headquarters)."""
+        self.known_dealer(dealer_code)
+        account = self.get_account(dealer_code)
+        if branch_scope is not None and account.branch != branch_scope:
+            raise OutsideScope(f"dealer {dealer_code} belongs to branch {account.branch}")
+        return account
+
     def get_account(self, dealer_code: str) -> DealerAccount:
         account = self.find_account(dealer_code)
         if account is None:
@@ -520,10 +529,7 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         check_amount(cmd.amount, "a receipt")
-        self.known_dealer(cmd.dealer_code)
-        account = self.get_account(cmd.dealer_code)
-        if branch_scope is not None and account.branch != branch_scope:
-            raise OutsideScope(f"dealer {cmd.dealer_code} belongs to branch {account.branch}")
+        account = self.account_in_scope(cmd.dealer_code, branch_scope)
         allocations = account.allocate(cmd.amount, cmd.allocations)
         unapplied = cmd.amount - sum(allocations.values(), ZERO)
         receipt = Receipt(
@@ -555,13 +561,6 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         )
 
     # -- 核销: what is held on account, applied to invoices --------------------------------
-    def _account_in_scope(self, dealer_code: str, branch_scope: str | None) -> DealerAccount:
-        self.known_dealer(dealer_code)
-        account = self.get_account(dealer_code)
-        if branch_scope is not None and account.branch != branch_scope:
-            raise OutsideScope(f"dealer {dealer_code} belongs to branch {account.branch}")
-        return account
-
     def set_cash_application(
         self,
         dealer_code: str,
@@ -572,7 +571,7 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         """Finance turns the dealer's automatic application on or off."""
-        account = self._account_in_scope(dealer_code, branch_scope)
+        account = self.account_in_scope(dealer_code, branch_scope)
         account.set_cash_application(automatic, by)
         body = {
             "dealer_code": dealer_code,
@@ -592,7 +591,7 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         """A clerk applies cash or credit held on the dealer's account to invoices it names:
         an invoice that is not the dealer's is unknown (404); more than an invoice has open
         or than the account holds is refused (409)."""
-        account = self._account_in_scope(cmd.dealer_code, branch_scope)
+        account = self.account_in_scope(cmd.dealer_code, branch_scope)
         for invoice_id in cmd.allocations:
             if invoice_id not in account.open_invoices:
                 invoice = self.get_invoice(UUID(invoice_id))  # 404 if there is none
@@ -766,10 +765,7 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         (part of) a dealer's settled, unclaimed rebate; a manager decides either way."""
         if dealer_scope is not None and cmd.dealer_code != dealer_scope:
             raise OutsideScope(f"dealer {dealer_scope} may claim its own rebate only")
-        self.known_dealer(cmd.dealer_code)
-        account = self.get_account(cmd.dealer_code)
-        if branch_scope is not None and account.branch != branch_scope:
-            raise OutsideScope(f"dealer {cmd.dealer_code} belongs to branch {account.branch}")
+        account = self.account_in_scope(cmd.dealer_code, branch_scope)
         claim = RebateClaim(
             dealer_code=cmd.dealer_code,
             branch=account.branch,

@@ -21,6 +21,11 @@ from services.finance.domain import (
 )
 
 
+def allocations(parts: dict) -> list[published.Allocation]:
+    """A document's allocations (invoice id -> amount) as published."""
+    return [published.Allocation(invoice_id=i, amount=a) for i, a in parts.items()]
+
+
 def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
     if isinstance(event, DealerAccount.CreditTermsSet):
         return published.CreditTermsSet(
@@ -65,9 +70,7 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             dealer_code=event.dealer_code,
             applied_on=event.applied_on,
             amount=event.amount,
-            allocations=[
-                published.Allocation(invoice_id=i, amount=a) for i, a in event.allocations.items()
-            ],
+            allocations=allocations(event.allocations),
             automatic=event.automatic,
             on_account=event.on_account,
         )
@@ -116,9 +119,7 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             dealer_code=event.dealer_code,
             amount=event.amount,
             received_on=event.received_on,
-            allocations=[
-                published.Allocation(invoice_id=i, amount=a) for i, a in event.allocations.items()
-            ],
+            allocations=allocations(event.allocations),
             unapplied=event.unapplied,
         )
     if isinstance(event, CreditNote.Issued):
@@ -131,9 +132,7 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             reason=event.reason,
             return_id=event.return_id,
             lines=[published.CreditedLine(**line) for line in event.lines],
-            allocations=[
-                published.Allocation(invoice_id=i, amount=a) for i, a in event.allocations.items()
-            ],
+            allocations=allocations(event.allocations),
             unapplied=event.unapplied,
         )
     if isinstance(event, ChannelHealthRules.RulesSet):
@@ -187,9 +186,7 @@ def to_integration_event(event: DomainEventProtocol) -> IntegrationEvent | None:
             dealer_code=event.dealer_code,
             amount=event.amount,
             credited_on=event.credited_on,
-            allocations=[
-                published.Allocation(invoice_id=i, amount=a) for i, a in event.allocations.items()
-            ],
+            allocations=allocations(event.allocations),
             unapplied=event.unapplied,
         )
     if isinstance(event, RebateClaim.Rejected):

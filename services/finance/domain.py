@@ -9,6 +9,11 @@ meet on the account's version and none of them can slip past the limit unseen.
     receivables = invoices - receipts - credit notes - rebates credited
                   (unapplied cash and unapplied rebate credit lower it)
 
+What is held on account (unapplied cash and credit) is applied to open invoices (核销):
+automatically to the oldest as an invoice is issued, in the same change of the account, or
+to invoices a clerk names. Receivables do not move; invoices' open amounts and what is held
+on account fall together.
+
 The account is also the boundary of the dealer's rebate pool (返利池): accrued per policy,
 settled at period end, claimed, credited. Settling, claiming and crediting all change the
 account, so two settlements (or two claims) racing meet on its version and only one of them

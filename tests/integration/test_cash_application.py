@@ -23,6 +23,7 @@ from tests.integration.saga import (
     ok,
     running_company,
 )
+from tests.integration.test_cut_over import CUT_OVER, OPENING_INVOICES
 from tests.integration.test_erp import ErpRunning, caught_up
 from tests.platform import (
     HQ,
@@ -258,31 +259,13 @@ def test_a_returns_credit_on_a_paid_invoice_pays_the_next_invoice(company):
     assert aging(company.query, "2026-11-27")["unapplied_cash"] == "6495.00"
 
 
-CUT_OVER = "2026-10-31"
-
-
 def test_opening_cash_is_applied_by_a_clerk_and_then_automatically(company):
     finance = company.finance
     company.credit_terms("CD-002", "200000.00", days=30)
     opening = "/accounts/CD-002/opening-invoices"
+    # The opening invoices test_cut_over brings in for Jinjiang, here Wuhou's.
     august, september = (
-        ok(command_when_known(finance, opening, body, headers=HQ))
-        for body in (
-            {
-                "invoice_number": "INV-2026-08-0117",
-                "issue_date": "2026-08-10",
-                "due_date": "2026-09-09",
-                "open_amount": "30000.00",
-                "cut_over_date": CUT_OVER,
-            },
-            {
-                "invoice_number": "INV-2026-09-0233",
-                "issue_date": "2026-09-05",
-                "due_date": "2026-10-05",
-                "open_amount": "12500.50",
-                "cut_over_date": CUT_OVER,
-            },
-        )
+        ok(command_when_known(finance, opening, body, headers=HQ)) for body in OPENING_INVOICES
     )
     cash = {"document_number": "OB-CASH-CD-002", "amount": "2000.00", "cut_over_date": CUT_OVER}
     ok(command(finance, "/accounts/CD-002/opening-cash", cash, headers=HQ))

@@ -18,22 +18,26 @@ from services.finance.domain import (
     DealerAccount,
     InvalidBusinessDate,
 )
+from tests.unit.test_opening_receivables import jinjiang
 
 CLERK = Provenance(actor="Li Na (Chengdu clerk)", role="branch_clerk", branch="CD")
 D = Decimal
 
 
-def jinjiang() -> DealerAccount:
-    account = DealerAccount(
-        dealer_code="CD-001", grade="tier1_distributor", branch="CD", region="SOUTHWEST"
-    )
-    account.set_terms(D("200000.00"), 30, CLERK)
-    return account
-
-
 def invoice(account: DealerAccount, invoice_id: str, amount: str, issued: date) -> None:
     account.post_invoice(invoice_id, f"order-{invoice_id}", D(amount), issued, date(2026, 12, 31))
     account.apply_cash_automatically(issued)
+
+
+def holding(on_account: str, *invoices: tuple[str, str]) -> DealerAccount:
+    """Jinjiang with automatic application off, cash received on 20 November held on
+    account, then invoices (id, amount) issued from 21 November."""
+    account = jinjiang()
+    account.set_cash_application(False, CLERK)
+    account.apply_receipt("r-1", D(on_account), date(2026, 11, 20), {})
+    for day, (invoice_id, amount) in enumerate(invoices, start=21):
+        invoice(account, invoice_id, amount, date(2026, 11, day))
+    return account
 
 
 def applications(account: DealerAccount) -> list[DealerAccount.CashApplied]:
@@ -65,10 +69,7 @@ class TestAutomatic:
         assert account.unapplied == D("3701.00") and account.open_invoices == {}
 
     def test_with_the_setting_off_the_cash_stays_on_account(self):
-        account = jinjiang()
-        account.set_cash_application(False, CLERK)
-        account.apply_receipt("r-1", D("5000.00"), date(2026, 11, 20), {})
-        invoice(account, "inv-1", "1299.00", date(2026, 11, 21))
+        account = holding("5000.00", ("inv-1", "1299.00"))
         assert applications(account) == []
         assert account.unapplied == D("5000.00")
 
@@ -82,30 +83,20 @@ class TestAutomatic:
 
 class TestNamedByAClerk:
     def test_a_clerk_pays_the_invoices_named(self):
-        account = jinjiang()
-        account.set_cash_application(False, CLERK)
-        account.apply_receipt("r-1", D("5000.00"), date(2026, 11, 20), {})
-        invoice(account, "inv-1", "1299.00", date(2026, 11, 21))
-        invoice(account, "inv-2", "2598.00", date(2026, 11, 22))
+        account = holding("5000.00", ("inv-1", "1299.00"), ("inv-2", "2598.00"))
         account.apply_cash(date(2026, 11, 25), {"inv-2": D("2598.00")}, CLERK)
         assert account.unapplied == D("2402.00")
         assert {i.invoice_id: i.open for i in account.open_items()} == {"inv-1": D("1299.00")}
 
     def test_more_than_an_invoice_has_open_is_refused(self):
-        account = jinjiang()
-        account.set_cash_application(False, CLERK)
-        account.apply_receipt("r-1", D("5000.00"), date(2026, 11, 20), {})
-        invoice(account, "inv-1", "1299.00", date(2026, 11, 21))
+        account = holding("5000.00", ("inv-1", "1299.00"))
         with pytest.raises(CashExceedsOpen) as refused:
             account.apply_cash(date(2026, 11, 25), {"inv-1": D("1299.01")}, CLERK)
         assert status_of(refused.value) == 409
         assert refused.value.extra == {"invoice_id": "inv-1", "open": "1299.00"}
 
     def test_more_than_the_account_holds_is_refused(self):
-        account = jinjiang()
-        account.set_cash_application(False, CLERK)
-        account.apply_receipt("r-1", D("1000.00"), date(2026, 11, 20), {})
-        invoice(account, "inv-1", "1299.00", date(2026, 11, 21))
+        account = holding("1000.00", ("inv-1", "1299.00"))
         with pytest.raises(CashExceedsOnAccount) as refused:
             account.apply_cash(date(2026, 11, 25), {"inv-1": D("1000.01")}, CLERK)
         assert refused.value.extra == {"on_account": "1000.00"}
