@@ -427,7 +427,7 @@ class FinanceApplication(KnowsMasterData, ServiceApplication):
         """Cash the dealer had on account at the cut-over."""
         document_id = OpeningCash.create_id(cmd.dealer_code, cmd.number)
         account, duplicate = self._opening(cmd.dealer_code, document_id, "cash", cmd.number)
-        account.post_opening_cash(str(document_id), cmd.amount)
+        account.post_opening_cash(str(document_id), cmd.amount, cmd.cut_over_date)
         document = OpeningCash(
             number=cmd.number,
             dealer_code=cmd.dealer_code,

@@ -248,17 +248,28 @@ class DealerAccount(Aggregate):
             invoice_id=invoice_id, amount=amount, invoice_date=invoice_date, due_date=due_date
         )
 
-    def post_opening_cash(self, document_id: str, amount: Decimal) -> None:
+    def post_opening_cash(
+        self, document_id: str, amount: Decimal, cut_over_date: date | None = None
+    ) -> None:
         """Cash the dealer had on account at the cut-over (期初预收): unapplied, like a receipt
         no invoice took; it lowers receivables and exposure."""
         check_amount(amount, "opening cash on account")
         self.check_cut_over_open()
-        self._opening_cash_posted(document_id=document_id, amount=amount)
+        self._opening_cash_posted(
+            document_id=document_id, amount=amount, cut_over_date=cut_over_date
+        )
 
     @event("OpeningCashPosted")
-    def _opening_cash_posted(self, document_id: str, amount: Decimal) -> None:
+    def _opening_cash_posted(
+        self,
+        document_id: str,
+        amount: Decimal,
+        cut_over_date: date | None = None,  # recorded since cash applications (None before)
+    ) -> None:
         self.unapplied += amount
         self.received += amount
+        if cut_over_date is not None:
+            self._held_from(cut_over_date)
         self._count_setup()
 
     def post_opening_rebate_pool(self, policy_code: str, amount: Decimal) -> None:

@@ -110,6 +110,15 @@ class TestNamedByAClerk:
         with pytest.raises(InvalidBusinessDate):
             account.apply_cash(date(2026, 11, 24), {"inv-1": D("1000.00")}, CLERK)
 
+    def test_opening_cash_is_applied_from_the_cut_over_on(self):
+        account = jinjiang()
+        account.post_opening_invoice("inv-aug", D("30000.00"), date(2026, 8, 10), date(2026, 9, 9))
+        account.post_opening_cash("cash-1", D("2000.00"), date(2026, 10, 31))
+        with pytest.raises(InvalidBusinessDate):
+            account.apply_cash(date(2026, 10, 30), {"inv-aug": D("2000.00")}, CLERK)
+        account.apply_cash(date(2026, 10, 31), {"inv-aug": D("2000.00")}, CLERK)
+        assert (account.unapplied, account.receivables) == (D("0.00"), D("28000.00"))
+
 
 class TestErpPosting:
     def test_cash_applied_clears_advances_against_the_receivable(self):
