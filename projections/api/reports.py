@@ -1,0 +1,149 @@
+"""The monthly reports, scoped like every other query: ``/hq/reports/{kind}`` (any branch,
+region or dealer), ``/branches/{branch_id}/reports/{kind}`` (that branch) and
+``/dealers/{dealer_id}/reports/{kind}`` (that dealer), as JSON, CSV or XLSX (``format=`` or
+``Accept``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
+
+from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
+from projections.api.scopes import branch_router, dealer_router, headquarters_router
+from projections.inventory.projection import inventory
+from projections.read_your_writes import position_field
+from projections.receivables.projection import receivables
+from projections.reports.formats import (
+    MEDIA_TYPES,
+    ReportFormat,
+    file_name,
+    negotiated,
+    to_csv,
+    to_xlsx,
+)
+from projections.reports.monthly import (
+    BUILDERS,
+    READ_MODELS,
+    ReportKind,
+    Scope,
+    known_branch,
+    known_dealer,
+    known_region,
+)
+from projections.sales.projection import sales
+from projections.sales.queries import SalesDimension
+from projections.targets.projection import targets
+from runtime.http.problems import Problem
+from runtime.http.schemas import MONTH_PATTERN, Code
+
+hq = headquarters_router()
+branches = branch_router()
+dealers = dealer_router()
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    month: str = Field(pattern=MONTH_PATTERN, examples=["2026-11"])
+    by: Literal["branch", "dealer", "category", "sku"] = Field(
+        default="branch",
+        description="sales report only: per branch (against target), dealer, category or SKU",
+    )
+    format: ReportFormat | None = Field(
+        default=None, description="json, csv or xlsx; else as `Accept` asks, else json"
+    )
+    min_position: str | None = position_field(inventory, receivables, sales, targets)
+
+
+class NationalReportQuery(ReportQuery):
+    branch: Code | None = Field(default=None, description="one branch office's figures")
+    region: Code | None = Field(default=None, description="one region's figures")
+    dealer: Code | None = Field(default=None, description="one dealer's figures")
+
+
+_DOWNLOADS = {
+    200: {
+        "description": "the report: JSON, or a CSV or XLSX file with a last row of totals",
+        "content": {MEDIA_TYPES[f].split(";")[0]: {} for f in ReportFormat},
+    }
+}
+
+
+def _check_known(conn: Connection, scope: Scope) -> None:
+    for value, known, code in (
+        (scope.branch, known_branch, "unknown_branch"),
+        (scope.region, known_region, "unknown_region"),
+        (scope.dealer, known_dealer, "unknown_dealer"),
+    ):
+        if value and not known(conn, value):
+            raise Problem(404, code, f"no {code.removeprefix('unknown_')} {value}")
+
+
+def _report(
+    engine, consistency, kind: ReportKind, params: ReportQuery, scope: Scope, accept: str | None
+) -> Response | dict:
+    consistency.wait(READ_MODELS[kind], params.min_position)
+    extra = {"by": SalesDimension(params.by)} if kind == ReportKind.SALES else {}
+    with engine.connect() as conn:
+        _check_known(conn, scope)
+        report = BUILDERS[kind](conn, month=params.month, scope=scope, **extra)
+    wanted = negotiated(params.format, accept)
+    if wanted == ReportFormat.JSON:
+        return report.as_json()
+    body = to_csv(report) if wanted == ReportFormat.CSV else to_xlsx(report)
+    disposition = f'attachment; filename="{file_name(report, wanted)}"'
+    return Response(
+        body, media_type=MEDIA_TYPES[wanted], headers={"Content-Disposition": disposition}
+    )
+
+
+@hq.get("/reports/{kind}", responses=_DOWNLOADS)
+def national_report(
+    kind: ReportKind,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[NationalReportQuery, Query()],
+    accept: Annotated[str | None, Header()] = None,
+):
+    """月报 for a month (`YYYY-MM`): `inventory` 进销存 per warehouse and SKU (opening,
+    received, shipped, transferred in and out, returned, damaged, written off, stocktake
+    adjustments, closing, in units and at moving average cost), `receivables` the dealers'
+    statements of account and AR aging at the month's end, `sales` invoiced, credited and net
+    per branch (against target), dealer, category or SKU, `rebates` rebate pools (opening,
+    accrued, settled, claimed, credited, closing); nationally, or for a `branch`, `region` or
+    `dealer`. Totals equal the query API's for the same scope and dates."""
+    scope = Scope(branch=params.branch, region=params.region, dealer=params.dealer)
+    return _report(engine, consistency, kind, params, scope, accept)
+
+
+@branches.get("/reports/{kind}", responses=_DOWNLOADS)
+def branch_report(
+    branch_id: str,
+    kind: ReportKind,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ReportQuery, Query()],
+    accept: Annotated[str | None, Header()] = None,
+):
+    """The same, for one branch office (its warehouses and dealers)."""
+    return _report(engine, consistency, kind, params, Scope(branch=branch_id), accept)
+
+
+@dealers.get("/reports/{kind}", responses=_DOWNLOADS)
+def dealer_report(
+    dealer_id: str,
+    kind: ReportKind,
+    principal: CurrentPrincipal,
+    engine: ReadModels,
+    consistency: Consistency,
+    params: Annotated[ReportQuery, Query()],
+    accept: Annotated[str | None, Header()] = None,
+):
+    """The same, for one dealer: its statement of account, its sales, its rebate pool and
+    the stock in its consignment warehouse."""
+    return _report(engine, consistency, kind, params, Scope(dealer=dealer_id), accept)
