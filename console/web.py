@@ -190,6 +190,20 @@ class Console:
     ) -> dict[str, Any]:
         """One API call as the user. A 401 signs the user out (a disabled user, a reset
         password); any other refusal is raised with its problem+json."""
+        response = self.fetch(session, method, url, params=params, json=json, idempotent=idempotent)
+        return response.json() if response.content else {}
+
+    def fetch(
+        self,
+        session: ConsoleSession,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool = False,
+    ) -> httpx.Response:
+        """The API's answer as it came (a file to pass on), refused as :meth:`call` is."""
         headers = {"Authorization": f"Bearer {session.token}"}
         if idempotent:
             headers["Idempotency-Key"] = str(uuid.uuid4())
@@ -200,7 +214,7 @@ class Console:
             raise SignedOut
         if response.status_code >= 400:
             raise ApiRefused(response.status_code, _problem(response))
-        return response.json() if response.content else {}
+        return response
 
     def list_page(
         self, request: Request, template: str, name: str, *, params: ListParams | dict, **context

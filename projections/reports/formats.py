@@ -68,7 +68,11 @@ def to_xlsx(report: Report) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = f"{report.kind.value} {report.month}"
-    money = {i for i, c in enumerate(report.columns) if c.type == ColumnType.MONEY}
+    money = {
+        i
+        for i, c in enumerate(report.columns)
+        if c.type in (ColumnType.MONEY, ColumnType.UNIT_COST)
+    }
     for number, line in enumerate(_lines(report)):
         if number:  # money as a number shown to the fen, not as text
             line = [Decimal(v) if i in money and v is not None else v for i, v in enumerate(line)]

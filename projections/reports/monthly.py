@@ -30,6 +30,7 @@ from projections.receivables.queries import (
 )
 from projections.sales.queries import Period, SalesDimension, SalesFilter, sales_summary
 from projections.targets.queries import LEVELS, branch_attainment, month_range
+from services.kernel.money import cny
 
 ZERO = Decimal("0.00")
 PAGE = 1000
@@ -55,6 +56,7 @@ class ColumnType(StrEnum):
     TEXT = "text"
     QUANTITY = "quantity"
     MONEY = "money"
+    UNIT_COST = "unit_cost"  # money per unit, not summed
     RATIO = "ratio"
 
 
@@ -124,7 +126,7 @@ def shown(column: Column, value: Any) -> Any:
     """A cell as the query API answers it: money a decimal string with two places."""
     if value is None:
         return None
-    if column.type == ColumnType.MONEY:
+    if column.type in (ColumnType.MONEY, ColumnType.UNIT_COST):
         return f"{Decimal(value):.2f}"
     return value
 
@@ -224,7 +226,7 @@ def inventory_report(conn: Connection, *, month: str, scope: Scope) -> Report:
     columns += [
         Column("closing_quantity", ColumnType.QUANTITY),
         Column("closing_value"),
-        Column("average_cost", ColumnType.RATIO),
+        Column("average_cost", ColumnType.UNIT_COST),
     ]
     rows = []
     for row in conn.execute(query).mappings():
@@ -239,7 +241,7 @@ def inventory_report(conn: Connection, *, month: str, scope: Scope) -> Report:
                 "warehouse": row["warehouse_code"],
                 "sku": row["sku"],
                 **values,
-                "average_cost": f"{value / quantity:.2f}" if quantity > 0 else None,
+                "average_cost": cny(value / quantity) if quantity > 0 else None,
             }
         )
     return Report(ReportKind.INVENTORY, month, scope, columns, rows)

@@ -288,7 +288,7 @@ class TestDownloads:
             def cell(name, value):
                 if value in (None, ""):
                     return None
-                if types[name] == "money":
+                if types[name] in ("money", "unit_cost"):
                     return Decimal(str(value)).quantize(Decimal("0.01"))
                 if types[name] == "quantity":
                     return int(value)
