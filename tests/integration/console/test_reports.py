@@ -60,9 +60,7 @@ def test_hq_chooses_a_report_month_and_branch_and_downloads_it(page, platform):
 
     with page.expect_download() as csv_download:
         page.locator("#download-csv").click()
-    lines = list(
-        csv.reader(io.StringIO(open(csv_download.value.path(), encoding="utf-8-sig").read()))
-    )
+    lines = list(csv.reader(io.StringIO(csv_download.value.path().read_text(encoding="utf-8-sig"))))
     header, total = lines[0], lines[-1]
     assert total[0] == "total"
     from_csv = {name: total[i] for i, name in enumerate(header) if name in expected["totals"]}
@@ -71,7 +69,11 @@ def test_hq_chooses_a_report_month_and_branch_and_downloads_it(page, platform):
     with page.expect_download() as xlsx_download:
         page.locator("#download-xlsx").click()
     assert xlsx_download.value.suggested_filename == f"receivables-{MONTH}-CD.xlsx"
-    rows = list(load_workbook(xlsx_download.value.path()).active.iter_rows(values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(xlsx_download.value.path().read_bytes())).active.iter_rows(
+            values_only=True
+        )
+    )
     from_xlsx = {name: rows[-1][i] for i, name in enumerate(rows[0]) if name in expected["totals"]}
     assert as_numbers(from_xlsx) == as_numbers(expected["totals"])
 
