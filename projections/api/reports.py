@@ -1,7 +1,7 @@
-"""The monthly reports, scoped like every other query: ``/hq/reports/{kind}`` (any branch,
-region or dealer), ``/branches/{branch_id}/reports/{kind}`` (that branch) and
-``/dealers/{dealer_id}/reports/{kind}`` (that dealer), as JSON, CSV or XLSX (``format=`` or
-``Accept``)."""
+"""The monthly reports, scoped like every other query: ``/hq/reports/{kind}`` (the nation,
+or a branch, region or dealer), ``/branches/{branch_id}/reports/{kind}`` (that branch) and
+``/dealers/{dealer_id}/reports/{kind}`` (that dealer), for each kind (inventory,
+receivables, sales, rebates), as JSON, CSV or XLSX (``format=`` or ``Accept``)."""
 
 from __future__ import annotations
 
@@ -100,50 +100,61 @@ def _report(
     )
 
 
-@hq.get("/reports/{kind}", responses=_DOWNLOADS)
-def national_report(
-    kind: ReportKind,
-    principal: CurrentPrincipal,
-    engine: ReadModels,
-    consistency: Consistency,
-    params: Annotated[NationalReportQuery, Query()],
-    accept: Annotated[str | None, Header()] = None,
-):
-    """月报 for a month (`YYYY-MM`): `inventory` 进销存 per warehouse and SKU (opening,
-    received, shipped, transferred in and out, returned, damaged, written off, stocktake
-    adjustments, closing, in units and at moving average cost), `receivables` the dealers'
-    statements of account and AR aging at the month's end, `sales` invoiced, credited and net
-    per branch (against target), dealer, category or SKU, `rebates` rebate pools (opening,
-    accrued, settled, claimed, credited, closing); nationally, or for a `branch`, `region` or
-    `dealer`. Totals equal the query API's for the same scope and dates."""
-    scope = Scope(branch=params.branch, region=params.region, dealer=params.dealer)
-    return _report(engine, consistency, kind, params, scope, accept)
+_DESCRIPTIONS = {
+    ReportKind.INVENTORY: "进销存月报 per warehouse and SKU: opening, received, shipped, "
+    "transferred in and out, returned, damaged, written off, stocktake adjustments and closing, "
+    "in units and at moving average cost (the closing value is the ERP's inventory at cost).",
+    ReportKind.RECEIVABLES: "对账单 and 账龄 per dealer: receivables at the month's start, "
+    "invoiced, cash received, credit notes, rebate credited, receivables at its end, and the "
+    "open invoices by days past due at its end.",
+    ReportKind.SALES: "销售月报: invoiced, credited and net sales per branch (against its "
+    "floor, target and stretch), dealer, category or SKU (`by`).",
+    ReportKind.REBATES: "返利池月报 per dealer: available at the start, accrued, settled, "
+    "claimed (the change in claims awaiting a decision), credited, available at the end.",
+}
+_TOTALS = (
+    " For a month (`YYYY-MM`); JSON, or CSV or XLSX (`format=` or `Accept`) with a last row "
+    "of totals, which equal the query API's for the same scope and dates."
+)
 
 
-@branches.get("/reports/{kind}", responses=_DOWNLOADS)
-def branch_report(
-    branch_id: str,
-    kind: ReportKind,
-    principal: CurrentPrincipal,
-    engine: ReadModels,
-    consistency: Consistency,
-    params: Annotated[ReportQuery, Query()],
-    accept: Annotated[str | None, Header()] = None,
-):
-    """The same, for one branch office (its warehouses and dealers)."""
-    return _report(engine, consistency, kind, params, Scope(branch=branch_id), accept)
+def _routes(kind: ReportKind) -> None:
+    """The report's route under each audience (one path per report, as every query has)."""
+    path, description = f"/reports/{kind.value}", _DESCRIPTIONS[kind] + _TOTALS
+
+    @hq.get(path, responses=_DOWNLOADS, description=description, name=f"national_{kind}")
+    def national_report(
+        principal: CurrentPrincipal,
+        engine: ReadModels,
+        consistency: Consistency,
+        params: Annotated[NationalReportQuery, Query()],
+        accept: Annotated[str | None, Header()] = None,
+    ):
+        scope = Scope(branch=params.branch, region=params.region, dealer=params.dealer)
+        return _report(engine, consistency, kind, params, scope, accept)
+
+    @branches.get(path, responses=_DOWNLOADS, description=description, name=f"branch_{kind}")
+    def branch_report(
+        branch_id: str,
+        principal: CurrentPrincipal,
+        engine: ReadModels,
+        consistency: Consistency,
+        params: Annotated[ReportQuery, Query()],
+        accept: Annotated[str | None, Header()] = None,
+    ):
+        return _report(engine, consistency, kind, params, Scope(branch=branch_id), accept)
+
+    @dealers.get(path, responses=_DOWNLOADS, description=description, name=f"dealer_{kind}")
+    def dealer_report(
+        dealer_id: str,
+        principal: CurrentPrincipal,
+        engine: ReadModels,
+        consistency: Consistency,
+        params: Annotated[ReportQuery, Query()],
+        accept: Annotated[str | None, Header()] = None,
+    ):
+        return _report(engine, consistency, kind, params, Scope(dealer=dealer_id), accept)
 
 
-@dealers.get("/reports/{kind}", responses=_DOWNLOADS)
-def dealer_report(
-    dealer_id: str,
-    kind: ReportKind,
-    principal: CurrentPrincipal,
-    engine: ReadModels,
-    consistency: Consistency,
-    params: Annotated[ReportQuery, Query()],
-    accept: Annotated[str | None, Header()] = None,
-):
-    """The same, for one dealer: its statement of account, its sales, its rebate pool and
-    the stock in its consignment warehouse."""
-    return _report(engine, consistency, kind, params, Scope(dealer=dealer_id), accept)
+for _kind in ReportKind:
+    _routes(_kind)

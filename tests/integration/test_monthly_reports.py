@@ -354,7 +354,7 @@ class TestScope:
         assert problem("/hq/reports/sales", month="2026-13")[0] == 422
         assert problem("/hq/reports/sales", month="November")[0] == 422
         assert problem("/hq/reports/sales")[0] == 422
-        assert problem("/hq/reports/ledger", month="2026-11")[0] == 422
+        assert problem("/hq/reports/ledger", month="2026-11")[0] == 404
         assert problem("/hq/reports/sales", month="2026-11", format="pdf")[0] == 422
         assert problem("/hq/reports/sales", month="2026-11", by="region")[0] == 422
         assert problem("/branches/NOWHERE/reports/sales", month="2026-11") == (
