@@ -179,18 +179,11 @@ class Console:
         return form
 
     def call(
-        self,
-        session: ConsoleSession,
-        method: str,
-        url: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool = False,
+        self, session: ConsoleSession, method: str, url: str, **options: Any
     ) -> dict[str, Any]:
-        """One API call as the user. A 401 signs the user out (a disabled user, a reset
-        password); any other refusal is raised with its problem+json."""
-        response = self.fetch(session, method, url, params=params, json=json, idempotent=idempotent)
+        """One API call as the user (``params``, ``json``, ``idempotent`` as :meth:`fetch`
+        takes them), its JSON answer."""
+        response = self.fetch(session, method, url, **options)
         return response.json() if response.content else {}
 
     def fetch(
@@ -203,7 +196,9 @@ class Console:
         json: Any = None,
         idempotent: bool = False,
     ) -> httpx.Response:
-        """The API's answer as it came (a file to pass on), refused as :meth:`call` is."""
+        """One API call as the user, its answer as it came (a file to pass on). A 401 signs
+        the user out (a disabled user, a reset password); any other refusal is raised with
+        its problem+json."""
         headers = {"Authorization": f"Bearer {session.token}"}
         if idempotent:
             headers["Idempotency-Key"] = str(uuid.uuid4())

@@ -9,10 +9,11 @@ branch) or a dealer's. The download is the API's file, passed on as it came."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console.i18n import translator
@@ -26,49 +27,65 @@ FORMATS = ("csv", "xlsx")
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
-def report_path(who: Who, *, branch: str, dealer: str) -> tuple[str, dict[str, str]]:
-    """Where the query API keeps the chosen scope's reports (its path and filters): the
-    user's own dealer, a chosen dealer, the user's branch, a branch HQ chose, or the nation."""
-    if who.dealer:
-        return f"/dealers/{who.dealer}", {}
-    if dealer:
-        return f"/dealers/{dealer}", {}
-    if who.branch:
-        return f"/branches/{who.branch}", {}
-    return "/hq", {"branch": branch}
+@dataclass(frozen=True)
+class Choice:
+    """What the user chose: a report, a month, and a branch or dealer (or neither)."""
+
+    kind: str
+    month: str
+    branch: str
+    dealer: str
+    by: str
+
+    def where(self, who: Who) -> tuple[str, dict[str, str]]:
+        """Where the query API keeps the chosen scope's report (its path) and its query:
+        the user's own dealer, a chosen dealer, the user's branch, a branch HQ chose, or
+        the nation."""
+        if who.dealer:
+            prefix, filters = f"/dealers/{who.dealer}", {}
+        elif self.dealer:
+            prefix, filters = f"/dealers/{self.dealer}", {}
+        elif who.branch:
+            prefix, filters = f"/branches/{who.branch}", {}
+        else:
+            prefix, filters = "/hq", {"branch": self.branch}
+        if self.kind == "sales":
+            filters["by"] = self.by
+        return f"{prefix}/reports/{self.kind}", {"month": self.month, **filters}
+
+    def link(self, **extra: str) -> str:
+        return urlencode({**asdict(self), **extra})
 
 
 def routes(console: Console) -> APIRouter:
     router = APIRouter()
     query = console.urls.query
 
-    def chosen(request: Request, kind: str, month: str, by: str) -> tuple[str, str, str]:
-        if kind not in KINDS:
-            raise Problem(404, "not_found", "no such report")
-        month = month or business_today().strftime("%Y-%m")
-        if not MONTH.fullmatch(month):
-            raise Problem(
-                422, "invalid_month", translator(console.language(request))("invalid_month")
-            )
-        return kind, month, by if by in SALES_DIMENSIONS else "branch"
-
-    @router.get("/reports", response_class=HTMLResponse)
-    def reports(
+    def chosen(
         request: Request,
         kind: str = "inventory",
         month: str = "",
         branch: str = "",
         dealer: str = "",
         by: str = "branch",
-    ) -> Response:
+    ) -> Choice:
+        if kind not in KINDS:
+            raise Problem(404, "not_found", "no such report")
+        month = month or business_today().strftime("%Y-%m")
+        if not MONTH.fullmatch(month):
+            t = translator(console.language(request))
+            raise Problem(422, "invalid_month", t("invalid_month"))
+        by = by if by in SALES_DIMENSIONS else "branch"
+        return Choice(kind, month, branch.strip(), dealer.strip(), by)
+
+    Chosen = Annotated[Choice, Depends(chosen)]
+
+    @router.get("/reports", response_class=HTMLResponse)
+    def reports(request: Request, choice: Chosen) -> Response:
         session, who = console.signed_in(request)
-        kind, month, by = chosen(request, kind, month, by)
-        path, filters = report_path(who, branch=branch.strip(), dealer=dealer.strip())
-        params = {"month": month, **filters, **({"by": by} if kind == "sales" else {})}
+        path, params = choice.where(who)
         calls: dict[str, Any] = {
-            "report": lambda: console.call(
-                session, "GET", f"{query}{path}/reports/{kind}", params=params
-            )
+            "report": lambda: console.call(session, "GET", f"{query}{path}", params=params)
         }
         if not who.branch and not who.dealer:  # HQ chooses among the branches it sees
             calls["branches"] = lambda: console.call(
@@ -76,7 +93,6 @@ def routes(console: Console) -> APIRouter:
             )
         answers = console.at_once(calls)
         branches = [row["branch"] for row in answers.get("branches", {}).get("items", [])]
-        choice = {"kind": kind, "month": month, "branch": branch, "dealer": dealer, "by": by}
         return console.page(
             request,
             "reports.html",
@@ -86,30 +102,18 @@ def routes(console: Console) -> APIRouter:
             dimensions=SALES_DIMENSIONS,
             branches=[b for b in branches if b],
             choice=choice,
-            downloads={
-                f: "/reports/download?" + urlencode({**choice, "format": f}) for f in FORMATS
-            },
+            downloads={f: f"/reports/download?{choice.link(format=f)}" for f in FORMATS},
         )
 
     @router.get("/reports/download")
-    def download(
-        request: Request,
-        kind: str = "inventory",
-        month: str = "",
-        branch: str = "",
-        dealer: str = "",
-        by: str = "branch",
-        format: str = "csv",
-    ) -> Response:
+    def download(request: Request, choice: Chosen, format: str = "csv") -> Response:
         session, who = console.signed_in(request)
-        kind, month, by = chosen(request, kind, month, by)
         if format not in FORMATS:
             raise Problem(404, "not_found", "no such format")
-        path, filters = report_path(who, branch=branch.strip(), dealer=dealer.strip())
-        params = {"month": month, **filters, "format": format}
-        if kind == "sales":
-            params["by"] = by
-        answer = console.fetch(session, "GET", f"{query}{path}/reports/{kind}", params=params)
+        path, params = choice.where(who)
+        answer = console.fetch(
+            session, "GET", f"{query}{path}", params={**params, "format": format}
+        )
         return Response(
             answer.content,
             media_type=answer.headers["content-type"],

@@ -229,30 +229,25 @@ def _delta(
         branch=branch,
         region=region,
     )
+    moved = {
+        "position": envelope.position,
+        "warehouse_code": warehouse_code,
+        "sku": sku,
+        "business_date": business_date,
+        "kind": kind,
+    }
     _movements.gather(
         conn,
-        position=envelope.position,
-        sku=sku,
-        warehouse_code=warehouse_code,
-        business_date=business_date,
-        kind=kind,
+        **moved,
         on_hand_delta=on_hand,
         reserved_delta=reserved,
         damaged_delta=damaged,
         in_transit_delta=in_transit,
     )
     if kind not in _UNVALUED_KINDS and (on_hand or damaged or value):
-        _valued.gather(
-            conn,
-            position=envelope.position,
-            warehouse_code=warehouse_code,
-            sku=sku,
-            business_date=business_date,
-            kind=kind,
-            quantity=on_hand,
-            value=ZERO if value is None and not on_hand else value,
-            damaged=damaged,
-        )
+        # Units marked damaged keep their value: a zero change, not an unvalued one.
+        value = ZERO if value is None and not on_hand else value
+        _valued.gather(conn, **moved, quantity=on_hand, value=value, damaged=damaged)
 
 
 def _event_day(envelope: Envelope) -> date:
