@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console.i18n import translator
@@ -61,28 +61,24 @@ def routes(console: Console) -> APIRouter:
     router = APIRouter()
     query = console.urls.query
 
-    def chosen(
-        request: Request,
-        kind: str = "inventory",
-        month: str = "",
-        branch: str = "",
-        dealer: str = "",
-        by: str = "branch",
-    ) -> Choice:
+    def chosen(request: Request) -> Choice:
+        """The choice in the page's query (report, month, branch, dealer, by)."""
+        asked = request.query_params
+        kind = asked.get("kind") or "inventory"
         if kind not in KINDS:
             raise Problem(404, "not_found", "no such report")
-        month = month or business_today().strftime("%Y-%m")
+        month = asked.get("month") or business_today().strftime("%Y-%m")
         if not MONTH.fullmatch(month):
             t = translator(console.language(request))
             raise Problem(422, "invalid_month", t("invalid_month"))
-        by = by if by in SALES_DIMENSIONS else "branch"
-        return Choice(kind, month, branch.strip(), dealer.strip(), by)
-
-    Chosen = Annotated[Choice, Depends(chosen)]
+        by = asked.get("by") if asked.get("by") in SALES_DIMENSIONS else "branch"
+        branch, dealer = (asked.get(name, "").strip() for name in ("branch", "dealer"))
+        return Choice(kind, month, branch, dealer, by)
 
     @router.get("/reports", response_class=HTMLResponse)
-    def reports(request: Request, choice: Chosen) -> Response:
+    def reports(request: Request) -> Response:
         session, who = console.signed_in(request)
+        choice = chosen(request)
         path, params = choice.where(who)
         calls: dict[str, Any] = {
             "report": lambda: console.call(session, "GET", f"{query}{path}", params=params)
@@ -106,8 +102,9 @@ def routes(console: Console) -> APIRouter:
         )
 
     @router.get("/reports/download")
-    def download(request: Request, choice: Chosen, format: str = "csv") -> Response:
+    def download(request: Request, format: str = "csv") -> Response:
         session, who = console.signed_in(request)
+        choice = chosen(request)
         if format not in FORMATS:
             raise Problem(404, "not_found", "no such format")
         path, params = choice.where(who)
