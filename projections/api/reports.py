@@ -3,12 +3,12 @@ or a branch, region or dealer), ``/branches/{branch_id}/reports/{kind}`` (that b
 ``/dealers/{dealer_id}/reports/{kind}`` (that dealer), for each kind (inventory,
 receivables, sales, rebates), as JSON, CSV or XLSX (``format=`` or ``Accept``)."""
 
-from __future__ import annotations
-
+# No postponed annotations here: the routes are made per report kind, each with its own
+# query model, and FastAPI must see those models themselves, not names it cannot resolve.
 from typing import Annotated, Literal
 
 from fastapi import Header, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import Connection
 
 from projections.api.deps import Consistency, CurrentPrincipal, ReadModels
@@ -36,7 +36,8 @@ from projections.reports.monthly import (
 from projections.sales.projection import sales
 from projections.sales.queries import SalesDimension
 from projections.targets.projection import targets
-from runtime.http.problems import Problem
+from runtime.http.openapi import ERRORS
+from runtime.http.problems import PROBLEM_JSON, Problem
 from runtime.http.schemas import MONTH_PATTERN, Code
 
 hq = headquarters_router()
@@ -48,20 +49,36 @@ class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     month: str = Field(pattern=MONTH_PATTERN, examples=["2026-11"])
-    by: Literal["branch", "dealer", "category", "sku"] = Field(
-        default="branch",
-        description="sales report only: per branch (against target), dealer, category or SKU",
-    )
     format: ReportFormat | None = Field(
         default=None, description="json, csv or xlsx; else as `Accept` asks, else json"
     )
-    min_position: str | None = position_field(inventory, receivables, sales, targets)
 
 
-class NationalReportQuery(ReportQuery):
+class ScopeFilters(BaseModel):
     branch: Code | None = Field(default=None, description="one branch office's figures")
     region: Code | None = Field(default=None, description="one region's figures")
     dealer: Code | None = Field(default=None, description="one dealer's figures")
+
+
+_PROJECTIONS = {p.name: p for p in (inventory, receivables, sales, targets)}
+
+
+def _query_models(kind: ReportKind) -> tuple[type[ReportQuery], type[ReportQuery]]:
+    """A report's query (the positions of the read models it reads; the sales report's
+    breakdown) under a branch or dealer, and nationally (with the scope filters)."""
+    read_models = [_PROJECTIONS[name] for name in READ_MODELS[kind]]
+    fields: dict = {"min_position": (str | None, position_field(*read_models))}
+    if kind == ReportKind.SALES:
+        fields["by"] = (
+            Literal["branch", "dealer", "category", "sku"],
+            Field(
+                default="branch", description="per branch (against target), dealer, category or SKU"
+            ),
+        )
+    name = kind.value.title()
+    scoped = create_model(f"{name}ReportQuery", __base__=ReportQuery, **fields)
+    national = create_model(f"National{name}ReportQuery", __base__=(scoped, ScopeFilters))
+    return scoped, national
 
 
 _DOWNLOADS = {
@@ -69,6 +86,15 @@ _DOWNLOADS = {
         "description": "the report: JSON, or a CSV or XLSX file with a last row of totals",
         "content": {MEDIA_TYPES[f].split(";")[0]: {} for f in ReportFormat},
     }
+}
+# Nationally a report names no object in its path, but may name an unknown branch, region or
+# dealer in its query.
+_NATIONAL_DOWNLOADS = {
+    **_DOWNLOADS,
+    404: {
+        "description": ERRORS[404],
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    },
 }
 
 
@@ -121,13 +147,14 @@ _TOTALS = (
 def _routes(kind: ReportKind) -> None:
     """The report's route under each audience (one path per report, as every query has)."""
     path, description = f"/reports/{kind.value}", _DESCRIPTIONS[kind] + _TOTALS
+    scoped, national = _query_models(kind)
 
-    @hq.get(path, responses=_DOWNLOADS, description=description, name=f"national_{kind}")
+    @hq.get(path, responses=_NATIONAL_DOWNLOADS, description=description, name=f"national_{kind}")
     def national_report(
         principal: CurrentPrincipal,
         engine: ReadModels,
         consistency: Consistency,
-        params: Annotated[NationalReportQuery, Query()],
+        params: Annotated[national, Query()],
         accept: Annotated[str | None, Header()] = None,
     ):
         scope = Scope(branch=params.branch, region=params.region, dealer=params.dealer)
@@ -139,7 +166,7 @@ def _routes(kind: ReportKind) -> None:
         principal: CurrentPrincipal,
         engine: ReadModels,
         consistency: Consistency,
-        params: Annotated[ReportQuery, Query()],
+        params: Annotated[scoped, Query()],
         accept: Annotated[str | None, Header()] = None,
     ):
         return _report(engine, consistency, kind, params, Scope(branch=branch_id), accept)
@@ -150,7 +177,7 @@ def _routes(kind: ReportKind) -> None:
         principal: CurrentPrincipal,
         engine: ReadModels,
         consistency: Consistency,
-        params: Annotated[ReportQuery, Query()],
+        params: Annotated[scoped, Query()],
         accept: Annotated[str | None, Header()] = None,
     ):
         return _report(engine, consistency, kind, params, Scope(dealer=dealer_id), accept)
