@@ -26,6 +26,7 @@ from console.pages import (
     orders,
     plans,
     rebates,
+    reports,
     returns,
     shipments,
     signin,
@@ -50,6 +51,7 @@ PAGES = (
     warehouse,
     rebates,
     plans,
+    reports,
     users,
 )
 # Every asset is the console's own (no CDN, no inline script): the pages say so to the browser.

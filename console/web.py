@@ -179,6 +179,14 @@ class Console:
         return form
 
     def call(
+        self, session: ConsoleSession, method: str, url: str, **options: Any
+    ) -> dict[str, Any]:
+        """One API call as the user (``params``, ``json``, ``idempotent`` as :meth:`fetch`
+        takes them), its JSON answer."""
+        response = self.fetch(session, method, url, **options)
+        return response.json() if response.content else {}
+
+    def fetch(
         self,
         session: ConsoleSession,
         method: str,
@@ -187,9 +195,10 @@ class Console:
         params: dict[str, Any] | None = None,
         json: Any = None,
         idempotent: bool = False,
-    ) -> dict[str, Any]:
-        """One API call as the user. A 401 signs the user out (a disabled user, a reset
-        password); any other refusal is raised with its problem+json."""
+    ) -> httpx.Response:
+        """One API call as the user, its answer as it came (a file to pass on). A 401 signs
+        the user out (a disabled user, a reset password); any other refusal is raised with
+        its problem+json."""
         headers = {"Authorization": f"Bearer {session.token}"}
         if idempotent:
             headers["Idempotency-Key"] = str(uuid.uuid4())
@@ -200,7 +209,7 @@ class Console:
             raise SignedOut
         if response.status_code >= 400:
             raise ApiRefused(response.status_code, _problem(response))
-        return response.json() if response.content else {}
+        return response
 
     def list_page(
         self, request: Request, template: str, name: str, *, params: ListParams | dict, **context

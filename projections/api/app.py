@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from projections.api import lists, planning
+from projections.api import lists, planning, reports
 from projections.api.routes import branches, dealers, hq
 from projections.read_your_writes import ReadYourWrites
 from runtime.consumer import ConsumerRuntime
@@ -39,6 +39,8 @@ def build_api(
     for router in (planning.hq, planning.branches, planning.dealers):
         api.include_router(router)
     for router in (lists.hq, lists.branches, lists.dealers, lists.warehouses):
+        api.include_router(router)
+    for router in (reports.hq, reports.branches, reports.dealers):
         api.include_router(router)
     return api
 

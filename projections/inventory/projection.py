@@ -14,6 +14,7 @@ happened; a sell-through from the last day of its period.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +37,7 @@ from projections.gathered import gathered
 from projections.tracking import Projection
 from services.kernel.dates import BUSINESS_TIMEZONE
 
+ZERO = Decimal("0.00")
 metadata = MetaData()
 
 warehouses = Table(
@@ -94,6 +96,26 @@ movements = Table(
     Index("inventory_movements_by_date", "warehouse_code", "sku", "business_date"),
 )
 
+# 进销存: what each event did to a stock item's quantity on hand and its value at cost (the
+# write side's moving weighted average, as published), by business date and kind: the monthly
+# report sums it, and the ERP posts the same values to inventory at cost (1405). A value is
+# null only for a movement published before stock was valued (v1). ``damaged`` counts units
+# newly marked damaged (found damaged, or arrived damaged on a transfer or a return) and
+# damaged units written off (negative): a quantity only, still on hand at its value.
+valued_movements = Table(
+    "inventory_valued_movements",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("warehouse_code", String, primary_key=True),
+    Column("sku", String, primary_key=True),
+    Column("business_date", Date, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("value", Numeric(18, 2)),
+    Column("damaged", BigInteger, nullable=False, server_default="0"),
+    Index("inventory_valued_movements_by_date", "business_date"),
+)
+
 # 寄售: what a dealer reported sold of its consignment stock, per report and SKU.
 sell_through = Table(
     "inventory_sell_through",
@@ -123,6 +145,9 @@ _stock = gathered(
 )
 _movements = gathered(inventory, movements, first={c.name for c in movements.columns})
 _sell_through = gathered(inventory, sell_through, first={c.name for c in sell_through.columns})
+_valued = gathered(inventory, valued_movements, first={c.name for c in valued_movements.columns})
+# Kinds that change neither stock on hand nor its value.
+_UNVALUED_KINDS = {"reservation", "release"}
 
 
 def _warehouse_dimensions(conn: Connection, code: str) -> tuple[str, str]:
@@ -150,12 +175,19 @@ def _move(
     lines: list,
     on_hand: int,
     reserved: int,
+    value_of=None,
 ) -> None:
-    """Apply ``on_hand`` x quantity and ``reserved`` x quantity for every line."""
+    """Apply ``on_hand`` x quantity and ``reserved`` x quantity for every line, and
+    ``on_hand`` x ``value_of(line)`` to the stock's value (None: not valued)."""
     quantities: dict[str, int] = {}
+    values: dict[str, Decimal | None] = {}
     for line in lines:
         quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
+        value = value_of(line) if value_of else None
+        before = values.get(line.sku, ZERO)
+        values[line.sku] = None if value is None or before is None else before + value
     for sku, quantity in quantities.items():
+        value = values[sku]
         _delta(
             conn,
             envelope,
@@ -165,6 +197,7 @@ def _move(
             kind=kind,
             on_hand=on_hand * quantity,
             reserved=reserved * quantity,
+            value=None if value is None else on_hand * value,
         )
 
 
@@ -180,8 +213,10 @@ def _delta(
     reserved: int = 0,
     damaged: int = 0,
     in_transit: int = 0,
+    value: Decimal | None = None,
 ) -> None:
-    """One event's change to one SKU at one warehouse (once per event, warehouse and SKU)."""
+    """One event's change to one SKU at one warehouse (once per event, warehouse and SKU);
+    ``value`` its change to the stock's value at cost (None: not valued)."""
     branch, region = _warehouse_dimensions(conn, warehouse_code)
     _stock.gather(
         conn,
@@ -194,18 +229,25 @@ def _delta(
         branch=branch,
         region=region,
     )
+    moved = {
+        "position": envelope.position,
+        "warehouse_code": warehouse_code,
+        "sku": sku,
+        "business_date": business_date,
+        "kind": kind,
+    }
     _movements.gather(
         conn,
-        position=envelope.position,
-        sku=sku,
-        warehouse_code=warehouse_code,
-        business_date=business_date,
-        kind=kind,
+        **moved,
         on_hand_delta=on_hand,
         reserved_delta=reserved,
         damaged_delta=damaged,
         in_transit_delta=in_transit,
     )
+    if kind not in _UNVALUED_KINDS and (on_hand or damaged or value):
+        # Units marked damaged keep their value: a zero change, not an unvalued one.
+        value = ZERO if value is None and not on_hand else value
+        _valued.gather(conn, **moved, quantity=on_hand, value=value, damaged=damaged)
 
 
 def _event_day(envelope: Envelope) -> date:
@@ -253,6 +295,7 @@ def goods_received(conn: Connection, envelope: Envelope, event: published.GoodsR
         lines=event.lines,
         on_hand=1,
         reserved=0,
+        value_of=lambda line: line.value,
     )
 
 
@@ -270,6 +313,7 @@ def opening_stock(
         lines=event.lines,
         on_hand=1,
         reserved=0,
+        value_of=lambda line: line.value,
     )
 
 
@@ -314,6 +358,7 @@ def shipment_dispatched(
         lines=event.lines,
         on_hand=-1,
         reserved=-1,
+        value_of=lambda line: line.cost,
     )
 
 
@@ -339,7 +384,12 @@ def transfer_dispatched(
     for line in event.lines:
         common = {"sku": line.sku, "business_date": event.ship_date, "kind": "transfer_out"}
         _delta(
-            conn, envelope, warehouse_code=event.from_warehouse, on_hand=-line.quantity, **common
+            conn,
+            envelope,
+            warehouse_code=event.from_warehouse,
+            on_hand=-line.quantity,
+            value=-line.cost,
+            **common,
         )
         _delta(
             conn, envelope, warehouse_code=event.to_warehouse, in_transit=line.quantity, **common
@@ -362,6 +412,7 @@ def transfer_received(
             on_hand=line.received + line.damaged,
             damaged=line.damaged,
             in_transit=-line.dispatched,
+            value=line.value,
         )
 
 
@@ -379,6 +430,7 @@ def stocktake_posted(
                 business_date=event.posted_on,
                 kind="stocktake",
                 on_hand=line.variance,
+                value=line.value,
             )
 
 
@@ -408,6 +460,7 @@ def damaged_written_off(
         kind="write_off",
         on_hand=-event.quantity,
         damaged=-event.quantity,
+        value=-event.cost,
     )
 
 
@@ -424,6 +477,7 @@ def sell_through_reported(
             business_date=event.period_to,
             kind="sell_through",
             on_hand=-line.quantity,
+            value=-line.cost,
         )
         _sell_through.gather(
             conn,
@@ -452,4 +506,5 @@ def return_received(conn: Connection, envelope: Envelope, event: published.Retur
             kind="return",
             on_hand=line.good + line.damaged,
             damaged=line.damaged,
+            value=line.value,
         )
