@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from runtime.clock import ManualClock
+from runtime.settings import DEMO_PASSWORD
+from services.identity import bootstrap as identity_process
 from services.warnings import bootstrap as warnings_process
 from tests.integration.saga import (
     CHENGDU_MANAGER,
@@ -286,6 +288,56 @@ class TestPeopleAct:
         assert (missing.status_code, missing.json()["code"]) == (404, "unknown_warning")
         rules = ok(warnings.get("/warning-rules", headers=HQ))["rules"]
         assert {r["code"] for r in rules} >= {"credit_hold", "credit_override", "stock_shortage"}
+
+
+class TestAssignment:
+    def test_a_branch_manager_gives_a_warning_to_a_colleague_in_scope_never_outside(
+        self, platform, settings
+    ):
+        company, warnings, _, stack = platform
+        identity = stack.enter_context(serving(identity_process.build(settings)))
+        set_rule(warnings, "credit_hold", "0")
+        order_id = held_order(company)
+        warning_id = the_warning(warnings, order_id)["warning_id"]
+        path = f"/warnings/{warning_id}/assignment"
+
+        def assign(username: str):
+            """Retried while the warnings process has not read the user from identity's
+            topic yet (404 ``unknown_user``), as a client would."""
+            return wait_until(
+                lambda: (
+                    (r := command(warnings, path, {"assignee": username}, headers=CHENGDU_MANAGER))
+                    and not (r.status_code == 404 and r.json()["code"] == "unknown_user")
+                    and r
+                ),
+                timeout=30,
+                what=f"{username} known to the warnings process",
+            )
+
+        given = assign("cd.clerk")
+        assert given.status_code == 200, given.text
+        assert given.json()["assignee"] == "cd.clerk"
+
+        def inbox_of(username: str) -> list[str]:
+            session = identity.post(
+                "/sessions", json={"username": username, "password": DEMO_PASSWORD}
+            )
+            assert session.status_code == 201, session.text
+            token = {"Authorization": f"Bearer {session.json()['token']}"}
+            params = {"min_position": given.json()["position"]}
+            answer = ok(warnings.get("/warnings/inbox", params=params, headers=token))
+            return [w["warning_id"] for w in answer["warnings"]]
+
+        assert inbox_of("cd.clerk") == [warning_id], "the colleague's inbox shows it"
+        assert inbox_of("sh.clerk") == []
+
+        outside = assign("sh.clerk")
+        assert (outside.status_code, outside.json()["code"]) == (403, "assignee_outside_scope")
+        kept = ok(warnings.get(f"/warnings/{warning_id}", headers=HQ))
+        assert kept["assignee"] == "cd.clerk"
+        assert kept["version"] == given.json()["version"], "the refusal changed nothing"
+        [assigned] = [step for step in kept["history"] if step["step"] == "assigned"]
+        assert (assigned["assignee"], assigned["by"]) == ("cd.clerk", "Li Qiang (Chengdu manager)")
 
 
 class TestRestart:
