@@ -31,6 +31,7 @@ from console.pages import (
     signin,
     users,
     warehouse,
+    warnings,
 )
 from console.web import ApiRefused, Console, SignedOut, Urls
 from runtime.http.problems import Problem
@@ -51,6 +52,7 @@ PAGES = (
     rebates,
     plans,
     users,
+    warnings,
 )
 # Every asset is the console's own (no CDN, no inline script): the pages say so to the browser.
 SECURITY_HEADERS = {
