@@ -112,9 +112,7 @@ def test_the_bell_counts_the_scope_s_open_warnings_and_the_list_shows_the_api_s(
     assert [r["id"] for r in rows(page)] == [w["warning_id"] for w in resolved]
 
 
-def test_a_manager_acknowledges_comments_assigns_and_resolves_errors_on_the_form(
-    page, platform
-):
+def test_a_manager_acknowledges_comments_assigns_and_resolves_errors_on_the_form(page, platform):
     order_id = held_order(platform)
     warning = warning_of(platform, order_id)
     sign_in(page, "cd.manager")
