@@ -92,9 +92,13 @@ def place_orders(target: Target, count: int, rate: float, placed: list[str]) -> 
             placed.append(post(client, f"{target.orders_url}/orders", ORDER, CLERK)["order_id"])
 
 
-def watch_inbox(target: Target, placed: list[str], count: int) -> dict[str, float]:
-    """When each order's warning first shows in the branch manager's inbox (wall clock)."""
+def watch_inbox(
+    target: Target, placed: list[str], count: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """When each order's warning first shows in the branch manager's inbox (wall clock),
+    and when the warnings process took up its trigger (the warning's ``since``)."""
     seen: dict[str, float] = {}
+    taken_up: dict[str, float] = {}
     deadline = time.monotonic() + ARRIVAL_TIMEOUT_S + count / 5
     with httpx.Client(base_url=target.warnings_url or "", timeout=30) as client:
         while len(seen) < count and time.monotonic() < deadline:
@@ -102,10 +106,15 @@ def watch_inbox(target: Target, placed: list[str], count: int) -> dict[str, floa
             now = time.time()
             if inbox.status_code == 200:
                 for warning in inbox.json()["warnings"]:
-                    seen.setdefault(warning["subject"].removeprefix("order:"), now)
+                    order = warning["subject"].removeprefix("order:")
+                    seen.setdefault(order, now)
+                    taken_up[order] = datetime.fromisoformat(warning["since"]).timestamp()
             time.sleep(POLL_INTERVAL_S)
     ours = set(placed)
-    return {order: at for order, at in seen.items() if order in ours}
+    return (
+        {order: at for order, at in seen.items() if order in ours},
+        {order: at for order, at in taken_up.items() if order in ours},
+    )
 
 
 def refusal_times(settings: Settings, orders: set[str]) -> dict[str, float]:
@@ -136,10 +145,15 @@ def measure(platform: Platform, target: Target, args: argparse.Namespace) -> dic
     )
     log.info("placing %d orders refused credit at %g/s", args.warnings, args.rate)
     placer.start()
-    seen = watch_inbox(target, placed, args.warnings)
+    seen, taken_up = watch_inbox(target, placed, args.warnings)
     placer.join(timeout=60)
     refused = refusal_times(platform.settings, set(placed))
-    lags_ms = sorted((seen[o] - refused[o]) * 1000 for o in seen if o in refused)
+    measured = [o for o in seen if o in refused]
+    lags_ms = sorted((seen[o] - refused[o]) * 1000 for o in measured)
+    # The two legs: to the warnings process (finance's relay, the broker, its consumer),
+    # then to the inbox (its board, the scheduler's tick, the poll).
+    to_process_ms = [(taken_up[o] - refused[o]) * 1000 for o in measured]
+    to_inbox_ms = [(seen[o] - taken_up[o]) * 1000 for o in measured]
     return {
         "warnings": args.warnings,
         "rate_per_s": args.rate,
@@ -147,6 +161,8 @@ def measure(platform: Platform, target: Target, args: argparse.Namespace) -> dic
         "p50_ms": percentile(lags_ms, 50),
         "p99_ms": percentile(lags_ms, 99),
         "max_ms": lags_ms[-1] if lags_ms else None,
+        "event_to_process_p50_ms": percentile(to_process_ms, 50),
+        "process_to_inbox_p50_ms": percentile(to_inbox_ms, 50),
     }
 
 
@@ -163,6 +179,8 @@ def report(result: dict) -> list[Row]:
             result=verdict(every and p99 is not None and p99 <= INBOX_P99_GOAL_MS),
         ),
         Row("event -> inbox max", ms(result["max_ms"])),
+        Row("  event -> warnings process p50", ms(result["event_to_process_p50_ms"])),
+        Row("  warnings process -> inbox p50", ms(result["process_to_inbox_p50_ms"])),
     ]
 
 
