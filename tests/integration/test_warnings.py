@@ -17,6 +17,7 @@ import threading
 import time
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -215,6 +216,44 @@ class TestCreditHold:
         assert ok(warnings.get(f"/warnings/{raised['warning_id']}", headers=HQ))["status"] == (
             "resolved"
         )
+
+
+class TestAwaitingApproval:
+    def test_an_order_left_waiting_for_the_manager_is_warned_of_and_clears_when_approved(
+        self, settings
+    ):
+        """Orders above 20,000.00 wait for the Chengdu branch manager; waiting longer than
+        the rule's 4 hours, the order is warned of; approved, the warning resolves itself."""
+        settings = settings.model_copy(update={"order_approval_threshold": Decimal("20000.00")})
+        clock = ManualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+        with (
+            warnings_running(settings, clock) as warnings,
+            running_company(settings) as company,
+        ):
+            company.credit_terms("CD-001", "100000.00")
+            company.receive(WULIANGYE, 100)
+            set_rule(warnings, "approval_waiting", "4")
+            order_id = company.place({WULIANGYE: 20})["order_id"]  # 25,980.00
+            company.wait_status(order_id, "awaiting_approval")
+
+            watched = the_warning(warnings, order_id, status="watching")
+            assert watched["rule"] == "approval_waiting"
+            clock.advance(hours=3)
+            ticks_later(warnings)
+            assert warnings_of(warnings, CHENGDU_MANAGER) == [], "3 hours: nobody is told yet"
+
+            clock.advance(hours=1)
+            raised = the_warning(warnings, order_id, headers=CHENGDU_MANAGER)
+            assert (raised["level"], raised["severity"]) == ("branch_manager", "medium")
+            assert raised["reasons"][0]["figures"] == {
+                "order_total": "25980.00",
+                "approval_threshold": "20000.00",
+            }
+
+            ok(command(company.orders, f"/orders/{order_id}/approval", {}, headers=CHENGDU_MANAGER))
+            resolved = the_warning(warnings, order_id, status="resolved")
+            assert resolved["warning_id"] == raised["warning_id"]
+            assert resolved["resolution"] == "the order was approved"
 
 
 class TestPeopleAct:

@@ -19,6 +19,7 @@ from runtime.demo import seed_demo_company
 from services.finance import bootstrap as finance_process
 from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
+from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
 from services.warnings import bootstrap as warnings_process
 from tests.conftest import fresh_database, migrated_settings
@@ -88,6 +89,7 @@ CAUGHT_UP_ROUTES = (
     "/hq/inventory",
     "/hq/channel-health/counts?by=branch",
     "/hq/rebates/pools",
+    f"/hq/demand-plans?by=branch&month={business_today():%Y-%m}",
 )
 
 
