@@ -30,19 +30,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## make bench: bare kafka-python on both brokers, the write side and saga (bench), then the
-## read side on a national dataset
+## make bench: bare kafka-python on both brokers, the write side and saga (bench), the
+## event-driven warnings' event-to-inbox latency, then the read side on a national dataset
 bench: $(STAMP)
 	$(BIN)/python -m bench.brokers
 	$(BIN)/python -m bench
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
 	  $(BIN)/python -m bench --kafka apache; \
 	else echo "the saga on Apache Kafka skipped: it needs Java 17+ and Maven"; fi
+	$(BIN)/python -m bench.warning_latency
 	$(BIN)/python -m bench.readmodels $(READMODELS_ARGS)
 
-## make bench-smoke: both benchmarks at toy sizes, so CI notices when one stops running
+## make bench-smoke: the benchmarks at toy sizes, so CI notices when one stops running
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke
+	$(BIN)/python -m bench.warning_latency --smoke
 	$(BIN)/python -m bench.readmodels --smoke
 
 ## Re-export the JSON Schemas of the integration events under contracts/schemas

@@ -44,6 +44,7 @@ from bench.workload import (
     saga_order,
 )
 from runtime import kafka
+from runtime.demo import organisation
 from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres, free_port
 from runtime.settings import PostgresLocation, Settings
 from runtime.supervisor import Child, wait_ready
@@ -88,13 +89,15 @@ class Target:
     database_dsn: str
     # Orders above this total wait for a branch manager (the saga does not approve them).
     approval_threshold: Decimal
+    warnings_url: str | None = None  # when the warnings process runs (bench.warning_latency)
 
 
 class Platform:
     """The platform under test: ``close`` stops whatever ``start`` got going."""
 
-    def __init__(self, kafka: str = "embedded") -> None:
+    def __init__(self, kafka: str = "embedded", processes: tuple[str, ...] = PROCESSES) -> None:
         self.kafka = kafka
+        self.processes = processes
         self.session_timeout_ms = SESSION_TIMEOUT_MS[kafka]
         self.work_dir = Path(tempfile.mkdtemp(prefix="dist-bench-"))
         # The embedded server runs as the postgres user when we are root: it must reach in.
@@ -141,7 +144,7 @@ class Platform:
             kafka_namespace=self.namespace,
             kafka_session_timeout_ms=self.session_timeout_ms,
             kafka_enable_idempotence=self.kafka == "apache",
-            **{f"{process}_port": port for process, port in _free_ports(PROCESSES).items()},
+            **{f"{process}_port": port for process, port in _free_ports(self.processes).items()},
         )
         from runtime.migrate import migrate
 
@@ -155,6 +158,7 @@ class Platform:
             query_url=self._url("query"),
             database_dsn=database_dsn,
             approval_threshold=self.settings.order_approval_threshold,
+            warnings_url=self._url("warnings") if "warnings" in self.processes else None,
         )
         self._seed()
         self._check_pipeline()
@@ -189,9 +193,9 @@ class Platform:
             "KAFKA_NAMESPACE": self.namespace,
             "HOST": "127.0.0.1",
         }
-        for process in PROCESSES:
+        for process in self.processes:
             env[f"{process.upper()}_PORT"] = str(self.settings.port_of(process))
-        for process in PROCESSES:
+        for process in self.processes:
             child = Child(
                 process,
                 [sys.executable, "-m", "runtime", "serve", process],
@@ -202,7 +206,7 @@ class Platform:
             child.start()
             self.children[process] = child
         deadline = time.monotonic() + READY_TIMEOUT_S
-        for process in PROCESSES:
+        for process in self.processes:
             self._wait_ready(process, deadline)
 
     def _wait_ready(self, process: str, deadline: float) -> None:
@@ -227,12 +231,15 @@ class Platform:
             time.sleep(0.2)
 
     def _seed(self) -> None:
-        """Dealers and SKUs (orders); a warehouse serving Chengdu and its opening stock
-        (inventory); credit terms for every dealer (finance). Without the last two, the saga
-        would reject every order for want of stock, or hold it for want of credit."""
+        """The sales organisation, dealers and SKUs (orders); a warehouse serving Chengdu and
+        its opening stock (inventory); credit terms for every dealer (finance). Without the
+        last two, the saga would reject every order for want of stock, or hold it for want
+        of credit."""
         assert self.target is not None
         t = self.target
         steps: list[tuple[str, str, dict]] = [
+            # The demo's regions and branches first: a dealer names its branch.
+            *((t.orders_url, path, body) for _, path, body, _ in organisation()),
             *((t.orders_url, "/dealers", dealer) for dealer in DEALERS),
             *((t.orders_url, "/products", product) for product in PRODUCTS),
             (t.inventory_url, "/warehouses", WAREHOUSE),

@@ -32,6 +32,7 @@ from console.pages import (
     signin,
     users,
     warehouse,
+    warnings,
 )
 from console.web import ApiRefused, Console, SignedOut, Urls
 from runtime.http.problems import Problem
@@ -53,6 +54,7 @@ PAGES = (
     plans,
     reports,
     users,
+    warnings,
 )
 # Every asset is the console's own (no CDN, no inline script): the pages say so to the browser.
 SECURITY_HEADERS = {

@@ -26,6 +26,9 @@ from runtime.settings import Settings
 
 LANG_COOKIE = "dist_lang"
 T = TypeVar("T")
+# The nav's bell (open warnings in the user's scope) waits at most this long for its count,
+# then the page shows without it: a slow or stopped warnings process never slows a page.
+BELL_TIMEOUT_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Urls:
     inventory: str
     finance: str
     identity: str
+    warnings: str
 
     @classmethod
     def of(cls, settings: Settings) -> Urls:
@@ -100,6 +104,7 @@ class Urls:
             inventory=settings.url_of("inventory"),
             finance=settings.url_of("finance"),
             identity=settings.url_of("identity"),
+            warnings=settings.url_of("warnings"),
         )
 
 
@@ -138,6 +143,7 @@ class Console:
         **context: Any,
     ) -> HTMLResponse:
         lang = self.language(request)
+        who = self.who_of.get(session.session_id) if session else None
         response = self.templates.TemplateResponse(
             request,
             template,
@@ -145,8 +151,9 @@ class Console:
                 "t": translator(lang),
                 "lang": lang,
                 "other_lang": "en" if lang == "zh" else "zh",
-                "who": self.who_of.get(session.session_id) if session else None,
+                "who": who,
                 "csrf": csrf_token(session, secret=self.secret) if session else "",
+                "bell": self.open_warnings(session, who) if session and who else None,
                 **context,
             },
             status_code=status_code,
@@ -154,6 +161,28 @@ class Console:
         if request.query_params.get("lang") in LANGUAGES:
             response.set_cookie(LANG_COOKIE, lang, samesite="lax", path="/")
         return response
+
+    def open_warnings(self, session: ConsoleSession, who: Who) -> int | None:
+        """The bell's figure: open warnings in the user's scope (the counts API, one small
+        call), or None when the user is not told of warnings (dealers, warehouses) or the
+        count does not come in time: the page is shown without it."""
+        if who.dealer or who.warehouse:
+            return None
+        try:
+            response = self.client.get(
+                f"{self.urls.warnings}/warnings/counts",
+                headers={"Authorization": f"Bearer {session.token}"},
+                timeout=BELL_TIMEOUT_S,
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        try:
+            total = response.json().get("total")
+        except (ValueError, AttributeError):
+            return None
+        return total if isinstance(total, int) else None
 
     def signed_in(self, request: Request) -> tuple[ConsoleSession, Who]:
         session = self.sessions.current(request)

@@ -311,14 +311,18 @@ DEMO_WARNING_RULES = {
     "credit_hold": ("0", {"branch_manager": 1, "region": 2, "hq_admin": 2}),
     "credit_override": ("0.00", {"branch_manager": 2, "region": 2, "hq_admin": 60}),
     "stock_shortage": ("1", {"branch_manager": 3, "region": 5, "hq_admin": 60}),
+    "approval_waiting": ("0", {"branch_manager": 5, "region": 10, "hq_admin": 60}),
 }
 # Orders that trip them: two group-buy customers over their 100,000.00 limit (one of them
-# let through by a credit controller's override), and Beijing asking for more Tsingtao
-# than its warehouse holds.
+# let through by a credit controller's override), Beijing asking for more Tsingtao than its
+# warehouse holds, and a Shanghai order above the approval threshold (500,000.00 by
+# default) that nobody approves. Their allowances differ, so that within a few minutes the
+# warnings sit at different levels.
 DEMO_WARNING_ORDERS = {
     "hold": ("CD-004", [("WULIANGYE-52-500ML", 100)]),
     "override": ("CQ-004", [("WULIANGYE-52-500ML", 90)]),
     "shortage": ("BJ-001", [("TSINGTAO-1903-330ML", 1000)]),
+    "approval": ("SH-001", [("WULIANGYE-52-1L", 220)]),
 }
 
 
@@ -337,7 +341,7 @@ def demo_warning_rules() -> list[tuple[str, str, dict, str]]:
 def live_warnings(seeder: Seeder) -> dict[str, int]:
     """Orders that raise warnings: one left on credit hold (it escalates within minutes),
     one overridden by credit control (its hold resolves itself, the override is warned
-    of), one short of stock."""
+    of), one short of stock, one waiting for a branch manager's approval."""
     placed = {}
     for name, (dealer, lines) in DEMO_WARNING_ORDERS.items():
         order = {"dealer_code": dealer, "lines": [{"sku": s, "quantity": q} for s, q in lines]}

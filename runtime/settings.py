@@ -206,6 +206,7 @@ class Settings(BaseSettings):
     query_url: str | None = None
     orders_url: str | None = None
     identity_url: str | None = None
+    warnings_url: str | None = None
     # Signs the session tokens identity issues at sign-in; every service checks them with
     # it, offline. At least 32 characters; required outside development mode.
     session_secret: str | None = Field(default=None, min_length=32)

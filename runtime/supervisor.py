@@ -282,8 +282,11 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
         "Try:",
         "  curl -H 'Authorization: Bearer demo-hq-admin' \\",
         f"       '{query}/hq/sales?by=region&period=month'",
-        "Early warnings (预警), escalating while you watch: the demo's allowances are",
-        "  " + _demo_allowances() + ".",
+        "Early warnings (预警), escalating while you watch: the demo's allowances (minutes",
+        "each level has before a warning passes up; production's are a day or two) are",
+        *(f"  {line}" for line in _demo_allowances()),
+        f"  In the console: the bell in the menu and {console}/warnings",
+        "  (sign in as cd.manager, sh.clerk or hq.admin; a warning's page shows its history).",
         "  curl -H 'Authorization: Bearer demo-chengdu-manager' " + f"'{warnings}/warnings/inbox'",
         "  curl -H 'Authorization: Bearer demo-hq-admin' " + f"'{warnings}/warnings/counts'",
         "Sign in (the token is a bearer credential for every process):",
@@ -305,13 +308,15 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
     print("\n".join(lines), flush=True)
 
 
-def _demo_allowances() -> str:
+def _demo_allowances() -> list[str]:
+    """One line per demo rule: each level's allowance, in minutes."""
     from runtime.demo import DEMO_WARNING_RULES
 
-    return "; ".join(
-        f"{code}: " + ", ".join(f"{level} {minutes} min" for level, minutes in allowances.items())
+    return [
+        f"{code + ':':<18} "
+        + ", ".join(f"{level} {minutes} min" for level, minutes in allowances.items())
         for code, (_, allowances) in DEMO_WARNING_RULES.items()
-    )
+    ]
 
 
 def run_platform(settings: Settings, *, seed: bool = True, kafka: str = "embedded") -> int:

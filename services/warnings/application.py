@@ -454,10 +454,34 @@ def credit_reserved(
     )
 
 
+def awaiting_approval(
+    unit: Unit, envelope: Envelope, waiting: orders_events.OrderAwaitingApproval
+) -> None:
+    """Credit and stock are reserved, but the order is above the approval threshold: a
+    branch manager is to decide. Warned of once it has waited the rule's hours."""
+    watch(
+        unit,
+        rule_in_force(unit, "approval_waiting"),
+        subject=order_subject(waiting.order_id),
+        place=place_of_order(unit, waiting.order_id, waiting.dealer_code),
+        reasons=[
+            reason(
+                f"order of dealer {waiting.dealer_code} for {waiting.total} is above the "
+                f"approval threshold of {waiting.threshold} and waits for the branch manager",
+                order_total=waiting.total,
+                approval_threshold=waiting.threshold,
+            )
+        ],
+        by=_by(envelope),
+    )
+
+
 def order_ended(unit: Unit, envelope: Envelope, ended: Any) -> None:
-    """Approved, rejected or cancelled: the order is no longer on credit hold."""
+    """Approved, rejected or cancelled: the order is no longer on credit hold, nor waiting
+    for approval."""
     what = envelope.event_type.name.removeprefix("Order").lower()
-    clear(unit, "credit_hold", order_subject(ended.order_id), f"the order was {what}")
+    for code in ("credit_hold", "approval_waiting"):
+        clear(unit, code, order_subject(ended.order_id), f"the order was {what}")
 
 
 def stock_shortage(unit: Unit, envelope: Envelope, short: inventory_events.StockShortage) -> None:
@@ -592,6 +616,7 @@ def rebate_claim_decided(unit: Unit, envelope: Envelope, decided: Any) -> None:
 POLICIES: dict[str, Policy] = {
     **replica.POLICIES,
     str(orders_events.OrderPlaced.event_type()): record_order,
+    str(orders_events.OrderAwaitingApproval.event_type()): awaiting_approval,
     str(orders_events.OrderApproved.event_type()): order_ended,
     str(orders_events.OrderRejected.event_type()): order_ended,
     str(orders_events.OrderCancelled.event_type()): order_ended,

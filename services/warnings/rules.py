@@ -87,6 +87,17 @@ CATALOGUE: dict[str, RuleSpec] = {
             delay_unit="hours",
         ),
         RuleSpec(
+            code="approval_waiting",
+            title="order waiting for a branch manager's approval",
+            subject_kind="order",
+            severity=Severity.MEDIUM,
+            threshold_name="hours awaiting approval before the warning is raised",
+            threshold=Decimal("8"),
+            minimum=Decimal("0"),
+            maximum=Decimal("720"),
+            delay_unit="hours",
+        ),
+        RuleSpec(
             code="credit_override",
             title="credit limit overridden",
             subject_kind="order",

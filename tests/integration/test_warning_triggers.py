@@ -31,9 +31,13 @@ def warnings(settings):
 
 
 def deliver(app: WarningsApplication, *events) -> None:
+    apply(app, envelopes_of(list(events)))
+
+
+def apply(app: WarningsApplication, envelopes: list) -> None:
     manager = ProcessManager(app, name="warnings-test", policies=POLICIES)
     with manager.open_batch() as batch:
-        outcomes = batch.apply_all(envelopes_of(list(events)))
+        outcomes = batch.apply_all(envelopes)
     assert {o.outcome for o in outcomes} == {"applied"}, outcomes
 
 
@@ -170,3 +174,65 @@ class TestEventDrivenTriggers:
             ).occurrences
             == 1
         )
+
+
+class TestAwaitingApproval:
+    """An order above the approval threshold waits for the branch manager; left waiting
+    longer than the rule's hours (default 8), it is warned of; the decision clears it."""
+
+    def waiting(self, order_id: str = ORDER) -> orders.OrderAwaitingApproval:
+        return orders.OrderAwaitingApproval(
+            order_id=order_id,
+            dealer_code="CD-001",
+            branch="CD",
+            total=Decimal("31176.00"),
+            threshold=Decimal("30000.00"),
+        )
+
+    def test_raised_for_the_branch_manager_once_it_has_waited_the_hours(self, warnings):
+        approved = orders.OrderApproved(
+            order_id=ORDER,
+            dealer_code="CD-001",
+            branch="CD",
+            total=Decimal("31176.00"),
+            manager_approval=True,
+        )
+        *before, decision = envelopes_of([*chengdu(), self.waiting(), approved])
+        apply(warnings, before)
+        watched = open_warning(warnings, "approval_waiting", f"order:{ORDER}")
+        assert (watched.status, watched.level) == ("watching", None)
+        assert not warnings.fire_due(watched.id, expected_version=watched.version)
+
+        warnings.clock.advance(hours=8)
+        assert warnings.fire_due(watched.id, expected_version=watched.version)
+        raised = warnings.get_warning(watched.id)
+        assert (raised.status, raised.level, raised.branch, raised.severity) == (
+            "open",
+            "branch_manager",
+            "CD",
+            "medium",
+        )
+        assert raised.reasons[0]["figures"] == {
+            "order_total": "31176.00",
+            "approval_threshold": "30000.00",
+        }
+
+        apply(warnings, [decision])  # the branch manager approves
+        cleared = warnings.get_warning(watched.id)
+        assert (cleared.status, cleared.resolution) == ("resolved", "the order was approved")
+        slot = warnings.repository.get(WarningSlot.create_id("approval_waiting", f"order:{ORDER}"))
+        assert slot.current is None
+
+    def test_decided_within_the_hours_nobody_is_told(self, warnings):
+        rejected = orders.OrderRejected(
+            order_id=ORDER, dealer_code="CD-001", reason="manager_rejected", detail="over plan"
+        )
+        *before, decision = envelopes_of([*chengdu(), self.waiting(), rejected])
+        apply(warnings, before)
+        watched = open_warning(warnings, "approval_waiting", f"order:{ORDER}")
+        warnings.clock.advance(hours=3)
+        apply(warnings, [decision])
+        dropped = warnings.get_warning(watched.id)
+        assert dropped.status != "open" and dropped.raised_at is None
+        warnings.clock.advance(hours=8)
+        assert not warnings.fire_due(dropped.id, expected_version=dropped.version)

@@ -17,11 +17,14 @@ import threading
 import time
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from runtime.clock import ManualClock
+from runtime.settings import DEMO_PASSWORD
+from services.identity import bootstrap as identity_process
 from services.warnings import bootstrap as warnings_process
 from tests.integration.saga import (
     CHENGDU_MANAGER,
@@ -215,6 +218,44 @@ class TestCreditHold:
         )
 
 
+class TestAwaitingApproval:
+    def test_an_order_left_waiting_for_the_manager_is_warned_of_and_clears_when_approved(
+        self, settings
+    ):
+        """Orders above 20,000.00 wait for the Chengdu branch manager; waiting longer than
+        the rule's 4 hours, the order is warned of; approved, the warning resolves itself."""
+        settings = settings.model_copy(update={"order_approval_threshold": Decimal("20000.00")})
+        clock = ManualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+        with (
+            warnings_running(settings, clock) as warnings,
+            running_company(settings) as company,
+        ):
+            company.credit_terms("CD-001", "100000.00")
+            company.receive(WULIANGYE, 100)
+            set_rule(warnings, "approval_waiting", "4")
+            order_id = company.place({WULIANGYE: 20})["order_id"]  # 25,980.00
+            company.wait_status(order_id, "awaiting_approval")
+
+            watched = the_warning(warnings, order_id, status="watching")
+            assert watched["rule"] == "approval_waiting"
+            clock.advance(hours=3)
+            ticks_later(warnings)
+            assert warnings_of(warnings, CHENGDU_MANAGER) == [], "3 hours: nobody is told yet"
+
+            clock.advance(hours=1)
+            raised = the_warning(warnings, order_id, headers=CHENGDU_MANAGER)
+            assert (raised["level"], raised["severity"]) == ("branch_manager", "medium")
+            assert raised["reasons"][0]["figures"] == {
+                "order_total": "25980.00",
+                "approval_threshold": "20000.00",
+            }
+
+            ok(command(company.orders, f"/orders/{order_id}/approval", {}, headers=CHENGDU_MANAGER))
+            resolved = the_warning(warnings, order_id, status="resolved")
+            assert resolved["warning_id"] == raised["warning_id"]
+            assert resolved["resolution"] == "the order was approved"
+
+
 class TestPeopleAct:
     def test_acknowledge_comment_resolve_and_the_usual_refusals(self, platform):
         company, warnings, _, _ = platform
@@ -286,6 +327,56 @@ class TestPeopleAct:
         assert (missing.status_code, missing.json()["code"]) == (404, "unknown_warning")
         rules = ok(warnings.get("/warning-rules", headers=HQ))["rules"]
         assert {r["code"] for r in rules} >= {"credit_hold", "credit_override", "stock_shortage"}
+
+
+class TestAssignment:
+    def test_a_branch_manager_gives_a_warning_to_a_colleague_in_scope_never_outside(
+        self, platform, settings
+    ):
+        company, warnings, _, stack = platform
+        identity = stack.enter_context(serving(identity_process.build(settings)))
+        set_rule(warnings, "credit_hold", "0")
+        order_id = held_order(company)
+        warning_id = the_warning(warnings, order_id)["warning_id"]
+        path = f"/warnings/{warning_id}/assignment"
+
+        def assign(username: str):
+            """Retried while the warnings process has not read the user from identity's
+            topic yet (404 ``unknown_user``), as a client would."""
+            return wait_until(
+                lambda: (
+                    (r := command(warnings, path, {"assignee": username}, headers=CHENGDU_MANAGER))
+                    and not (r.status_code == 404 and r.json()["code"] == "unknown_user")
+                    and r
+                ),
+                timeout=30,
+                what=f"{username} known to the warnings process",
+            )
+
+        given = assign("cd.clerk")
+        assert given.status_code == 200, given.text
+        assert given.json()["assignee"] == "cd.clerk"
+
+        def inbox_of(username: str) -> list[str]:
+            session = identity.post(
+                "/sessions", json={"username": username, "password": DEMO_PASSWORD}
+            )
+            assert session.status_code == 201, session.text
+            token = {"Authorization": f"Bearer {session.json()['token']}"}
+            params = {"min_position": given.json()["position"]}
+            answer = ok(warnings.get("/warnings/inbox", params=params, headers=token))
+            return [w["warning_id"] for w in answer["warnings"]]
+
+        assert inbox_of("cd.clerk") == [warning_id], "the colleague's inbox shows it"
+        assert inbox_of("sh.clerk") == []
+
+        outside = assign("sh.clerk")
+        assert (outside.status_code, outside.json()["code"]) == (403, "assignee_outside_scope")
+        kept = ok(warnings.get(f"/warnings/{warning_id}", headers=HQ))
+        assert kept["assignee"] == "cd.clerk"
+        assert kept["version"] == given.json()["version"], "the refusal changed nothing"
+        [assigned] = [step for step in kept["history"] if step["step"] == "assigned"]
+        assert (assigned["assignee"], assigned["by"]) == ("cd.clerk", "Li Qiang (Chengdu manager)")
 
 
 class TestRestart:

@@ -260,6 +260,7 @@ def comment(
     response_model=WarningChanged,
     responses={
         **CHANGED,
+        403: {"description": "the warning, or the assignee, is outside the caller's scope"},
         404: {"description": "unknown warning or user"},
     },
 )
@@ -271,7 +272,9 @@ def assign(
     app: WarningsApp,
     key: Idempotency,
 ) -> JSONResponse:
-    """Give the warning to a colleague: a user who may read it (the same scope)."""
+    """Give the warning to a colleague: a user who may read it (the same scope). A user
+    outside it is 403 ``assignee_outside_scope``: the caller may not hand the warning to
+    someone who could not see it."""
     by = _actor(principal, app, warning_id)
     colleague = request.app.state.identity.users.get(body.assignee)
     if colleague is None or colleague.disabled:
@@ -280,7 +283,7 @@ def assign(
     peer = Principal(grant=colleague.grant, correlation_id=principal.correlation_id)
     if not peer.may_read(owner(warning)):
         raise Problem(
-            409, "assignee_outside_scope", f"{body.assignee} may not see warning {warning_id}"
+            403, "assignee_outside_scope", f"{body.assignee} may not see warning {warning_id}"
         )
     return run_command(
         app, key, lambda k: app.assign(warning_id, body.assignee, by=by, idempotency=k)

@@ -1,10 +1,12 @@
-"""Fixtures of the console's browser tests: one platform (five processes and the console,
-the demo company seeded) per test module, one Chromium per module, a fresh page per test."""
+"""Fixtures of the console's browser tests: one platform (six processes and the console,
+the demo company with its live warnings seeded) per test module, one Chromium per module,
+a fresh page per test."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,11 +14,14 @@ from console import app as console_process
 from console import assets
 from console.web import Urls
 from projections import bootstrap as query_process
+from runtime.clock import ManualClock
 from runtime.demo import seed_demo_company
 from services.finance import bootstrap as finance_process
 from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
+from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
+from services.warnings import bootstrap as warnings_process
 from tests.conftest import fresh_database, migrated_settings
 from tests.integration.console.support import (
     AXE_DIR,
@@ -50,19 +55,30 @@ def platform(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) -
                 ("query", query_process.build),
             )
         }
+        # Early warning on a clock the tests move (the demo's allowances are minutes): a
+        # warning escalates when a test says so, not when a slow machine happens to pass one.
+        warnings_clock = ManualClock(datetime.now(UTC))
+        clients["warnings"] = stack.enter_context(
+            serving(warnings_process.build(settings, clock=warnings_clock, tick_s=0.1))
+        )
         base = {name: str(client.base_url).rstrip("/") for name, client in clients.items()}
         seeded: dict[str, int] = {}
         seed_demo_company(
             orders_url=base["orders"],
             inventory_url=base["inventory"],
             finance_url=base["finance"],
+            warnings_url=base["warnings"],
             api_key="demo-hq-admin",
             positions=seeded,
         )
         caught_up(clients["query"], seeded)
         urls = Urls(**{name: base[name] for name in Urls.__dataclass_fields__})
         console = stack.enter_context(serving(console_process.build(settings, urls=urls)))
-        yield {**clients, "console": str(console.base_url).rstrip("/")}
+        yield {
+            **clients,
+            "console": str(console.base_url).rstrip("/"),
+            "warnings_clock": warnings_clock,
+        }
 
 
 # Read models the pages show, one route each (the lists share one projection).
@@ -73,6 +89,7 @@ CAUGHT_UP_ROUTES = (
     "/hq/inventory",
     "/hq/channel-health/counts?by=branch",
     "/hq/rebates/pools",
+    f"/hq/demand-plans?by=branch&month={business_today():%Y-%m}",
 )
 
 

@@ -208,7 +208,9 @@ def test_hq_sees_every_panel_with_the_query_apis_figures(page, platform):
     filters = {"region": "SOUTHWEST", "month": THIS_MONTH}
     assert assert_panels_equal_api(page, query, hq, "/hq", HQ_PANELS, filters) > 20
     tables = page.evaluate(READ_TABLES, list(HQ_PANELS))
-    assert {r["attrs"]["branch"] for r in tables["targets"]} == {"CD"}
+    # SOUTHWEST's branches only (Chongqing's orders among the demo's live warnings count).
+    targets = {r["attrs"]["branch"] for r in tables["targets"]}
+    assert "CD" in targets and targets <= {"CD", "CQ"}, targets
     assert {r["attrs"]["region"] for r in tables["sales"]} == {"SOUTHWEST"}
     assert {r["attrs"]["month"] for r in tables["sales"]} == {THIS_MONTH}
 

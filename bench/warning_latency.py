@@ -1,0 +1,209 @@
+"""`python -m bench.warning_latency`: event-driven warnings, from their triggering event to the
+inbox of the person responsible (issue 16's goal: within 1 s p99).
+
+The platform as `dist run` starts it (orders, inventory, finance, query and the warnings
+process, each its own process, with the production scheduler tick and the system clock).
+HQ sets ``credit_hold`` to warn at once, and one Chengdu dealer's credit limit to 1.00; then
+``--warnings`` orders of that dealer are placed open loop at ``--rate`` per second. Finance
+refuses each (``CreditRefused``), which the warnings process turns into a warning for the
+Chengdu branch manager. Meanwhile the bench polls the branch manager's inbox every 20 ms
+(the poll's interval is part of what is measured) and notes when each warning first shows.
+
+Latency = first seen in the inbox - the ``CreditRefused`` event's time (finance's domain
+time, read back from the finance topic afterwards): through finance's relay, the broker,
+the warnings process manager, the board, and the inbox's HTTP read.
+
+Exit status: 0 when it ran (a missed goal is reported), 1 when a warning never arrived,
+2 when the platform could not be started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime
+
+import httpx
+
+from bench.measure import percentile
+from bench.platform import PROCESSES, Platform, PlatformStartFailed, Target
+from bench.report import Row, ms, render_table, verdict
+from bench.saga import _consumer, _partitions
+from bench.workload import CLERK, DEALERS, HQ
+from runtime.settings import Settings
+
+log = logging.getLogger("bench")
+
+INBOX_P99_GOAL_MS = 1000.0
+POLL_INTERVAL_S = 0.02
+MANAGER = {"Authorization": "Bearer demo-chengdu-manager"}  # the Chengdu dealers' branch
+DEALER = DEALERS[-1]["code"]
+TINY_LIMIT = {"credit_limit": "1.00", "payment_terms_days": 30}
+ORDER = {"dealer_code": DEALER, "lines": [{"sku": "WULIANGYE-52-500ML", "quantity": 1}]}
+ARRIVAL_TIMEOUT_S = 60.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.warning_latency", description=__doc__)
+    parser.add_argument("--warnings", type=int, default=200, help="warnings triggered (200)")
+    parser.add_argument("--rate", type=float, default=10.0, help="orders placed per second (10)")
+    parser.add_argument("--kafka", choices=("embedded", "apache"), default="embedded")
+    parser.add_argument("--smoke", action="store_true", help="toy size for CI: 20 warnings at 10/s")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.warnings = 20
+    return args
+
+
+def post(client: httpx.Client, url: str, body: dict, headers: dict) -> dict:
+    """A command, retried with the same key while finance has not heard of the dealer."""
+    key = {"Idempotency-Key": f"bench-warnings-{uuid.uuid4()}"}
+    deadline = time.monotonic() + 30
+    while True:
+        answer = client.post(url, json=body, headers={**headers, **key})
+        if answer.status_code in (200, 201):
+            return answer.json()
+        if answer.status_code != 404 or time.monotonic() > deadline:
+            raise RuntimeError(f"{url}: {answer.status_code} {answer.text[:300]}")
+        time.sleep(0.1)
+
+
+def prepare(client: httpx.Client, target: Target) -> None:
+    """Warn of a credit hold at once; one dealer whose every order is refused credit."""
+    assert target.warnings_url is not None
+    rule = {"threshold": "0"}
+    post(client, f"{target.warnings_url}/warning-rules/credit_hold", rule, HQ)
+    post(client, f"{target.finance_url}/accounts/{DEALER}/credit-terms", TINY_LIMIT, HQ)
+
+
+def place_orders(target: Target, count: int, rate: float, placed: list[str]) -> None:
+    """Open loop: the n-th order is sent at n / rate seconds, whatever the platform does."""
+    with httpx.Client(timeout=30) as client:
+        started = time.monotonic()
+        for n in range(count):
+            pause = started + n / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            placed.append(post(client, f"{target.orders_url}/orders", ORDER, CLERK)["order_id"])
+
+
+def watch_inbox(
+    target: Target, placed: list[str], count: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """When each order's warning first shows in the branch manager's inbox (wall clock),
+    and when the warnings process took up its trigger (the warning's ``since``)."""
+    seen: dict[str, float] = {}
+    taken_up: dict[str, float] = {}
+    deadline = time.monotonic() + ARRIVAL_TIMEOUT_S + count / 5
+    with httpx.Client(base_url=target.warnings_url or "", timeout=30) as client:
+        while len(seen) < count and time.monotonic() < deadline:
+            inbox = client.get("/warnings/inbox", params={"limit": 50}, headers=MANAGER)
+            now = time.time()
+            if inbox.status_code == 200:
+                for warning in inbox.json()["warnings"]:
+                    order = warning["subject"].removeprefix("order:")
+                    seen.setdefault(order, now)
+                    taken_up[order] = datetime.fromisoformat(warning["since"]).timestamp()
+            time.sleep(POLL_INTERVAL_S)
+    ours = set(placed)
+    return (
+        {order: at for order, at in seen.items() if order in ours},
+        {order: at for order, at in taken_up.items() if order in ours},
+    )
+
+
+def refusal_times(settings: Settings, orders: set[str]) -> dict[str, float]:
+    """Each order's ``CreditRefused`` time, from the finance topic."""
+    consumer = _consumer(settings, auto_offset_reset="earliest", consumer_timeout_ms=1500)
+    try:
+        partitions = _partitions(consumer, settings.topic("finance"))
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        times: dict[str, float] = {}
+        for record in consumer:
+            envelope = json.loads(record.value)
+            order = envelope["data"].get("order_id")
+            if envelope["type"].split(".")[2] == "CreditRefused" and order in orders:
+                times.setdefault(order, datetime.fromisoformat(envelope["time"]).timestamp())
+        return times
+    finally:
+        consumer.close(autocommit=False)
+
+
+def measure(platform: Platform, target: Target, args: argparse.Namespace) -> dict:
+    assert platform.settings is not None
+    with httpx.Client(timeout=30) as client:
+        prepare(client, target)
+    placed: list[str] = []
+    placer = threading.Thread(
+        target=place_orders, args=(target, args.warnings, args.rate, placed), daemon=True
+    )
+    log.info("placing %d orders refused credit at %g/s", args.warnings, args.rate)
+    placer.start()
+    seen, taken_up = watch_inbox(target, placed, args.warnings)
+    placer.join(timeout=60)
+    refused = refusal_times(platform.settings, set(placed))
+    measured = [o for o in seen if o in refused]
+    lags_ms = sorted((seen[o] - refused[o]) * 1000 for o in measured)
+    # The two legs: to the warnings process (finance's relay, the broker, its consumer),
+    # then to the inbox (its board, the scheduler's tick, the poll).
+    to_process_ms = [(taken_up[o] - refused[o]) * 1000 for o in measured]
+    to_inbox_ms = [(seen[o] - taken_up[o]) * 1000 for o in measured]
+    return {
+        "warnings": args.warnings,
+        "rate_per_s": args.rate,
+        "arrived": len(lags_ms),
+        "p50_ms": percentile(lags_ms, 50),
+        "p99_ms": percentile(lags_ms, 99),
+        "max_ms": lags_ms[-1] if lags_ms else None,
+        "event_to_process_p50_ms": percentile(to_process_ms, 50),
+        "process_to_inbox_p50_ms": percentile(to_inbox_ms, 50),
+    }
+
+
+def report(result: dict) -> list[Row]:
+    p99 = result["p99_ms"]
+    every = result["arrived"] == result["warnings"]
+    return [
+        Row("warnings in the inbox", f"{result['arrived']} of {result['warnings']}", result=""),
+        Row("event -> inbox p50", ms(result["p50_ms"])),
+        Row(
+            "event -> inbox p99",
+            ms(p99),
+            goal=f"<= {INBOX_P99_GOAL_MS:,.0f} ms",
+            result=verdict(every and p99 is not None and p99 <= INBOX_P99_GOAL_MS),
+        ),
+        Row("event -> inbox max", ms(result["max_ms"])),
+        Row("  event -> warnings process p50", ms(result["event_to_process_p50_ms"])),
+        Row("  warnings process -> inbox p50", ms(result["process_to_inbox_p50_ms"])),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    args = parse_args(argv)
+    platform = Platform(args.kafka, processes=(*PROCESSES, "warnings"))
+    try:
+        try:
+            target = platform.start()
+        except PlatformStartFailed as error:
+            log.error("the platform did not start: %s\n%s", error, platform.log_tails())
+            return 2
+        result = measure(platform, target, args)
+    finally:
+        platform.close()
+    print()
+    print(f"Early warning, event-driven ({args.warnings} warnings at {args.rate:g}/s):")
+    print(render_table(report(result)))
+    return 0 if result["arrived"] == result["warnings"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
