@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -39,6 +39,7 @@ from projections.tracking import SqlProjectionHandler, create_tables, projection
 from runtime.consumer import Outcome
 from runtime.eventstore import Provenance
 from runtime.process_manager import ProcessManager
+from services.finance import bootstrap as finance_process
 from services.finance.application import (
     POLICIES,
     FileRebateClaim,
@@ -63,7 +64,15 @@ from tests.integration.saga import (
     ok,
     running_company,
 )
-from tests.platform import HQ, SHANGHAI_CLERK, command, envelopes_of, serving
+from tests.platform import (
+    HQ,
+    SHANGHAI_CLERK,
+    command,
+    envelopes_of,
+    published,
+    serving,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -469,6 +478,37 @@ def test_two_settlements_racing_never_pay_the_same_accrual_twice(finance):
     history = finance.repository.event_store.get(DealerAccount.create_id("CD-001"))
     assert sum(isinstance(e, DealerAccount.RebateSettled) for e in history) == 1
     assert finance.get_account("CD-001").rebate_settled == {"CD-NOV-GROWTH": D("335.28")}
+
+
+def test_a_settlement_takes_the_date_hq_names_after_the_period_and_not_after_today(
+    settings, finance
+):
+    """History: a brand loading its past settles November on the day it did then."""
+    invoiced_november(finance)
+    with serving(finance_process.build(settings, with_process_manager=False)) as http:
+
+        def settle(body: dict):
+            return command(http, "/rebate-policies/CD-NOV-GROWTH/settlements", body, headers=HQ)
+
+        within = problem(settle({"settled_on": "2026-11-30"}), 409, "rebate_period_not_ended")
+        assert "2026-12-01" in within["detail"]
+        tomorrow = (business_today() + timedelta(days=1)).isoformat()
+        ahead = problem(settle({"settled_on": tomorrow}), 422, "settled_on_in_future")
+        assert tomorrow in ahead["detail"]
+        problem(settle({"settled_on": "2026-12-32"}), 422, "invalid_request")
+
+        settled = ok(settle({"settled_on": "2026-12-03"}))
+        assert settled["settled_on"] == "2026-12-03" and settled["total"] == "335.28"
+        history = finance.repository.event_store.get(DealerAccount.create_id("CD-001"))
+        [event] = [e for e in history if isinstance(e, DealerAccount.RebateSettled)]
+        assert event.settled_on == date(2026, 12, 3)
+        # The read models take the settlement's date from the published event.
+        envelopes = wait_until(
+            lambda: published(settings, "finance", "RebateSettled"),
+            timeout=30,
+            what="RebateSettled on the finance topic",
+        )
+        assert [e["data"]["settled_on"] for e in envelopes] == ["2026-12-03"]
 
 
 def test_two_claims_racing_never_overdraw_the_pool(finance):
