@@ -266,7 +266,7 @@ class OrdersApplication(ServiceApplication):
     service = "orders"
     name = "orders"
     contract = staticmethod(to_integration_event)
-    snapshotting_intervals: ClassVar[dict[type, int]] = {PriceList: 50}
+    snapshotting_intervals: ClassVar[dict[type, int]] = {PriceList: 50, BookedDates: 100}
 
     # -- the organisation ------------------------------------------------------------------
     def organisation(self) -> Organisation:
@@ -397,6 +397,7 @@ class OrdersApplication(ServiceApplication):
         )
         # Booked with the order (history.py): a price or promotion dated back into the days
         # this order prices conflicts with it, so neither changes its price underneath it.
+        booked = self._booked_dates(booked)
         changed = [booked] if booked.book(dealer.grade, cmd.business_date) else []
         return self.save_command(
             order, *changed, status_code=201, body=order_view(order), idempotency=idempotency
@@ -411,10 +412,11 @@ class OrdersApplication(ServiceApplication):
 
     def price_order(
         self, cmd: PlaceOrder, *, actor: Actor
-    ) -> tuple[Dealer, list[PricedLine], Decimal, BookedDates]:
+    ) -> tuple[Dealer, list[PricedLine], Decimal, BookedDates | None]:
         """The dealer, if the actor may order for it, and the order's lines priced at its
         grade's price list in effect on the business date, with the promotions in force;
-        and, read with them (one snapshot), the dates booked so far (a copy to change)."""
+        and, read with them (one snapshot), the dates booked so far (shared: not to change;
+        None before the first order that opens them)."""
         skus = sorted({line.sku for line in cmd.lines})
         dealer_id = Dealer.create_id(cmd.dealer_code)
         # One query: the dealer, the SKUs and every grade's price list (the dealer's grade is
@@ -433,7 +435,7 @@ class OrdersApplication(ServiceApplication):
                 BookedDates.create_id(),
             ]
         )
-        booked = self._booked_dates(found.get(BookedDates.create_id()))
+        booked = found.get(BookedDates.create_id())
         dealer = found.pop(dealer_id, None)
         if not isinstance(dealer, Dealer):
             raise UnknownDealer(f"no dealer with code {cmd.dealer_code}")

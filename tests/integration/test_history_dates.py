@@ -25,7 +25,7 @@ from services.orders.application import (
     RegisterDealer,
     RegisterProduct,
 )
-from services.orders.domain import PriceBackdated, RequestedLine
+from services.orders.domain import Order, PriceBackdated, RequestedLine
 from tests.integration.master_data import organised
 from tests.integration.saga import CHENGDU_CLERK, WULIANGYE, ok
 from tests.platform import HQ, command, register_organisation, serving
@@ -228,3 +228,33 @@ def test_a_backdated_price_racing_an_order_of_its_grade_never_reprices_it(app):
     assert (on_its_day[0] if on_its_day else Decimal("1299.00")) == Decimal(
         order["lines"][0]["unit_price"]
     )
+
+
+def test_orders_booked_before_the_record_existed_count_too(app):
+    """An order saved the way orders were before ``BookedDates`` (the order alone): the
+    record, opened by the first backdated price, finds it in the store."""
+    dealer = app.get_dealer("CD-001")
+    earlier = Order.place(
+        dealer=dealer,
+        priced=[],
+        total=Decimal("0.00"),
+        business_date=TODAY - timedelta(days=7),
+        by=HQ_ADMIN.provenance,
+    )
+    app.save(earlier)
+
+    def set_price(days_ago: int):
+        return app.set_price(
+            "tier1_distributor",
+            WULIANGYE,
+            Decimal("1199.00"),
+            effective_from=TODAY - timedelta(days=days_ago),
+            today=TODAY,
+            actor=HQ_ADMIN,
+            idempotency=None,
+        )
+
+    with pytest.raises(PriceBackdated):
+        set_price(7)
+    set_price(6)
+    assert app.booked_dates().last_booked(["tier1_distributor"]) == TODAY - timedelta(days=7)
