@@ -7,8 +7,6 @@ price changes underneath it."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,6 +25,7 @@ from services.orders.application import (
 )
 from services.orders.domain import Order, PriceBackdated, RequestedLine
 from tests.integration.master_data import organised
+from tests.integration.racing import in_step, race
 from tests.integration.saga import CHENGDU_CLERK, WULIANGYE, ok
 from tests.platform import HQ, command, register_organisation, serving
 
@@ -178,15 +177,6 @@ def test_a_backdated_price_racing_an_order_of_its_grade_never_reprices_it(app):
     as the HTTP edge does. Whichever wins, the order's price is the price list's price on
     its business date."""
     order_day = TODAY - timedelta(days=3)
-    both_read = threading.Barrier(2, timeout=10)
-    original = app.get_references
-
-    def read_in_step(ids):
-        found = original(ids)
-        both_read.wait()
-        return found
-
-    app.get_references = read_in_step  # both the order and the price read through it
 
     def place_order():
         cmd = PlaceOrder("CD-001", order_day, [RequestedLine(WULIANGYE, 6)])
@@ -203,15 +193,9 @@ def test_a_backdated_price_racing_an_order_of_its_grade_never_reprices_it(app):
             idempotency=None,
         )
 
-    def attempt(command):
-        try:
-            return command()
-        except IntegrityError as conflict:
-            return conflict
-
-    with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(attempt, (place_order, set_price)))
-    app.get_references = original
+    restore = in_step(app, "get_references")  # the order and the price read through it
+    outcomes = race(place_order, set_price)
+    restore()
     conflicts = [o for o in outcomes if isinstance(o, IntegrityError)]
     assert len(conflicts) == 1, outcomes
 

@@ -12,7 +12,6 @@ same accrual; and the read model reaches the same pools whatever order the event
 from __future__ import annotations
 
 import random
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
@@ -55,6 +54,7 @@ from services.finance.domain import (
 )
 from services.kernel.dates import business_today
 from tests.integration.master_data import dealer, known_to, product
+from tests.integration.racing import in_step, race
 from tests.integration.saga import (
     CHENGDU_CLERK,
     CHENGDU_MANAGER,
@@ -435,32 +435,6 @@ def invoiced_november(finance: FinanceApplication) -> None:
             assert batch.apply(envelope).outcome == Outcome.APPLIED
     account = finance.get_account("CD-001")
     assert account.rebate_accrued == {"CD-NOV-GROWTH": D("335.28")}  # 3 % of 11,176.00
-
-
-def in_step(finance: FinanceApplication, name: str):
-    """Make two concurrent commands both read through ``finance.<name>`` before either
-    writes; answers a function that puts the original back."""
-    both_read = threading.Barrier(2, timeout=10)
-    original = getattr(finance, name)
-
-    def read_in_step(*args, **kwargs):
-        found = original(*args, **kwargs)
-        both_read.wait()
-        return found
-
-    setattr(finance, name, read_in_step)
-    return lambda: setattr(finance, name, original)
-
-
-def race(command) -> list:
-    def attempt(_):
-        try:
-            return command()
-        except IntegrityError as conflict:
-            return conflict
-
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(attempt, range(2)))
 
 
 def test_two_settlements_racing_never_pay_the_same_accrual_twice(finance):
