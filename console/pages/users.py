@@ -32,7 +32,21 @@ SCOPES = ("branch", "warehouse", "dealer")
 # identity tells its shapes of user apart by the scope a role needs: a schema error's path
 # names that shape first (``body.branch.username``), which is no field of the form.
 SHAPES = ("headquarters", "branch", "warehouse", "dealer")
-USER_RULES = {"user_already_exists": "username", "weak_password": "password"}
+# A refusal about a field the form filled in is shown by that field (an unknown branch is a
+# 404 from identity, but a typing error here, not a missing page).
+USER_RULES = {
+    "user_already_exists": "username",
+    "weak_password": "password",
+    "unknown_branch": "branch",
+}
+
+
+def is_about_the_form(refused: ApiRefused) -> bool:
+    return refused.status != 403 and (
+        refused.status != 404 or refused.problem.get("code") in USER_RULES
+    )
+
+
 CHANGES = {"password": "password", "role": "role", "disable": "disable", "enable": "enable"}
 
 
@@ -135,7 +149,7 @@ def routes(console: Console) -> APIRouter:
         try:
             created = console.call(session, "POST", f"{identity}/users", json=body, idempotent=True)
         except ApiRefused as refused:
-            if refused.status == 403:
+            if not is_about_the_form(refused):
                 raise
             typed = {k: v for k, v in body.items() if k != "password"}
             errors = user_form_errors(refused.problem)
@@ -207,7 +221,7 @@ def routes(console: Console) -> APIRouter:
                 idempotent=True,
             )
         except ApiRefused as refused:
-            if refused.status in (403, 404):
+            if not is_about_the_form(refused):
                 raise
             typed = {k: v for k, v in body.items() if k != "password"}
             return user_page(

@@ -21,6 +21,7 @@ from runtime.http.credentials import (
     new_api_key,
     verify_secret,
 )
+from runtime.process_manager import Policy
 from runtime.settings import DEMO_API_KEYS, DEMO_PASSWORD, DEMO_USERS, ApiKeyGrant
 from services.identity.contract import to_integration_event
 from services.identity.domain import (
@@ -35,6 +36,8 @@ from services.identity.domain import (
     new_user,
 )
 from services.kernel.errors import RuleViolation
+from services.masterdata import replica
+from services.masterdata.replica import KnowsMasterData
 
 
 class WeakPasswordRefused(RuleViolation):
@@ -100,7 +103,10 @@ def _named(grant: ApiKeyGrant, username: str) -> ApiKeyGrant:
     return grant.model_copy(update={"name": username})
 
 
-class IdentityApplication(ServiceApplication):
+class IdentityApplication(KnowsMasterData, ServiceApplication):
+    """Users and keys. It knows the organisation's branches through its replica of the
+    orders topic (services/masterdata), and refuses a user scoped to one it does not know."""
+
     service = "identity"
     name = "identity"
     contract = staticmethod(to_integration_event)
@@ -109,6 +115,13 @@ class IdentityApplication(ServiceApplication):
 
     # -- users -----------------------------------------------------------------------------
     def create_user(
+        self, cmd: CreateUser, *, by: Provenance, idempotency: IdempotencyKey | None
+    ) -> CommandResult:
+        """A user scoped to a branch the organisation has (else 404 ``unknown_branch``)."""
+        self.check_organisation(branch=cmd.grant.branch, region=None)
+        return self._create_user(cmd, by=by, idempotency=idempotency)
+
+    def _create_user(
         self, cmd: CreateUser, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
         duplicate = UserAlreadyExists(f"user {cmd.username} exists already")
@@ -163,6 +176,7 @@ class IdentityApplication(ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         user = self.get_user(username)
+        self.check_organisation(branch=grant.branch, region=None)
         user.change_role(grant, by=by)
         return self._save_user(user, idempotency)
 
@@ -264,7 +278,9 @@ class IdentityApplication(ServiceApplication):
     # -- development -----------------------------------------------------------------------
     def create_demo_users(self) -> int:
         """One user per demo key, with its role and scope and DEMO_PASSWORD (development mode
-        only: outside it there are no demo users). Returns how many were created now."""
+        only: outside it there are no demo users). Returns how many were created now. They
+        are created at start, before the demo organisation is seeded: their branches are not
+        checked (the demo company registers them a moment later)."""
         if not self.settings.development:
             return 0
         by = Provenance(actor="development-mode", role="hq_admin")
@@ -275,8 +291,12 @@ class IdentityApplication(ServiceApplication):
             grant = DEMO_API_KEYS[demo_key]
             cmd = CreateUser(username=username, grant=grant, password=DEMO_PASSWORD)
             try:
-                self.create_user(cmd, by=by, idempotency=None)
+                self._create_user(cmd, by=by, idempotency=None)
             except UserAlreadyExists:
                 continue
             created += 1
         return created
+
+
+# The process manager keeps the organisation (and dealers, products) as orders registers it.
+POLICIES: dict[str, Policy] = dict(replica.POLICIES)

@@ -1,17 +1,19 @@
-"""Wires the identity process: its application, relay and HTTP app; in development mode, the
-demo users."""
+"""Wires the identity process: its application, relay, process manager (its replica of the
+organisation, from the orders topic) and HTTP app; in development mode, the demo users."""
 
 from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
 from services.identity.api.routes import api_keys, sessions, users
-from services.identity.application import IdentityApplication
+from services.identity.application import POLICIES, IdentityApplication
 from services.identity.contract import to_integration_event
 from services.identity.throttle import SignInThrottle
 
 
-def build(settings: Settings, *, with_relay: bool = True) -> Process:
+def build(
+    settings: Settings, *, with_relay: bool = True, with_process_manager: bool = True
+) -> Process:
     process = service_process(
         settings,
         application_class=IdentityApplication,
@@ -19,7 +21,10 @@ def build(settings: Settings, *, with_relay: bool = True) -> Process:
         routers=[users, api_keys, sessions],
         description="Users with a role and scope, their API keys, and sign-in. Passwords and "
         "keys are kept only as argon2id hashes.",
+        policies=POLICIES,
+        listens_to=("orders",),
         with_relay=with_relay,
+        with_process_manager=with_process_manager,
     )
     application: IdentityApplication = process.api.state.application
     process.api.state.sign_in_throttle = SignInThrottle(

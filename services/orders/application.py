@@ -7,6 +7,7 @@ gets is built here and stored with the events under the caller's Idempotency-Key
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,6 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from contracts import finance, inventory
 from contracts.envelope import Envelope
@@ -30,6 +32,7 @@ from services.orders.domain import (
     DealerAlreadyRegistered,
     DealerGrade,
     Order,
+    PriceBackdated,
     PricedLine,
     PriceList,
     Product,
@@ -41,9 +44,11 @@ from services.orders.domain import (
     check_may_order_for,
     price_lines,
 )
+from services.orders.history import BookedDates
 from services.orders.promotions import (
     CategoryTree,
     Promotion,
+    PromotionBackdated,
     PromotionBook,
     PromotionKind,
     UnknownCategory,
@@ -261,7 +266,7 @@ class OrdersApplication(ServiceApplication):
     service = "orders"
     name = "orders"
     contract = staticmethod(to_integration_event)
-    snapshotting_intervals: ClassVar[dict[type, int]] = {PriceList: 50}
+    snapshotting_intervals: ClassVar[dict[type, int]] = {PriceList: 50, BookedDates: 100}
 
     # -- the organisation ------------------------------------------------------------------
     def organisation(self) -> Organisation:
@@ -382,7 +387,7 @@ class OrdersApplication(ServiceApplication):
     def place_order(
         self, cmd: PlaceOrder, *, actor: Actor, idempotency: IdempotencyKey | None
     ) -> CommandResult:
-        dealer, priced, total = self.price_order(cmd, actor=actor)
+        dealer, priced, total, booked = self.price_order(cmd, actor=actor)
         order = Order.place(
             dealer=dealer,
             priced=priced,
@@ -390,22 +395,28 @@ class OrdersApplication(ServiceApplication):
             business_date=cmd.business_date,
             by=actor.provenance,
         )
+        # Booked with the order (history.py): a price or promotion dated back into the days
+        # this order prices conflicts with it, so neither changes its price underneath it.
+        booked = self._booked_dates(booked)
+        changed = [booked] if booked.book(dealer.grade, cmd.business_date) else []
         return self.save_command(
-            order, status_code=201, body=order_view(order), idempotency=idempotency
+            order, *changed, status_code=201, body=order_view(order), idempotency=idempotency
         )
 
     def quote_order(self, cmd: PlaceOrder, *, actor: Actor) -> dict[str, Any]:
         """报价: what placing ``cmd`` now would book (each line's grade price, the promotions
         and gifts, the total), priced by the very code that places orders, and refused as
         placing would refuse it. Nothing is saved."""
-        dealer, priced, total = self.price_order(cmd, actor=actor)
+        dealer, priced, total, _ = self.price_order(cmd, actor=actor)
         return quote_view(dealer, [line.as_event_data() for line in priced], total, cmd)
 
     def price_order(
         self, cmd: PlaceOrder, *, actor: Actor
-    ) -> tuple[Dealer, list[PricedLine], Decimal]:
+    ) -> tuple[Dealer, list[PricedLine], Decimal, BookedDates | None]:
         """The dealer, if the actor may order for it, and the order's lines priced at its
-        grade's price list in effect on the business date, with the promotions in force."""
+        grade's price list in effect on the business date, with the promotions in force;
+        and, read with them (one snapshot), the dates booked so far (shared: not to change;
+        None before the first order that opens them)."""
         skus = sorted({line.sku for line in cmd.lines})
         dealer_id = Dealer.create_id(cmd.dealer_code)
         # One query: the dealer, the SKUs and every grade's price list (the dealer's grade is
@@ -421,8 +432,10 @@ class OrdersApplication(ServiceApplication):
                 *price_lists,
                 PromotionBook.create_id(),
                 CategoryTree.create_id(),
+                BookedDates.create_id(),
             ]
         )
+        booked = found.get(BookedDates.create_id())
         dealer = found.pop(dealer_id, None)
         if not isinstance(dealer, Dealer):
             raise UnknownDealer(f"no dealer with code {cmd.dealer_code}")
@@ -444,7 +457,40 @@ class OrdersApplication(ServiceApplication):
             promotions=promotions,
             categories=found.get(CategoryTree.create_id()),
         )
-        return dealer, priced, total
+        return dealer, priced, total, booked
+
+    # -- how far back history may change (history.py) ---------------------------------------
+    def booked_dates(self) -> BookedDates:
+        """The dates booked so far, to change (a copy of the shared reference)."""
+        found = self.get_references([BookedDates.create_id()])
+        return self._booked_dates(found.get(BookedDates.create_id()))
+
+    def _booked_dates(self, shared: BookedDates | None) -> BookedDates:
+        if shared is not None:
+            return copy.deepcopy(shared)
+        return BookedDates(latest=self._latest_booked_per_grade())
+
+    def _latest_booked_per_grade(self) -> dict[str, str]:
+        """Per grade, the latest business date of the orders already in this store: read
+        once, by the command that opens ``BookedDates`` (orders booked before it existed).
+        Two commands opening it at once both create its first version: one of them wins."""
+        latest_by_dealer: dict[UUID, date] = {}
+        topics = [get_topic(Order.Placed)]
+        start: int | None = None
+        while batch := self.recorder.select_notifications(
+            start, 1000, topics=topics, inclusive_of_start=start is None
+        ):
+            for notification in batch:
+                placed = self.mapper.to_domain_event(notification)
+                known = latest_by_dealer.get(placed.dealer_id)
+                if known is None or placed.business_date > known:
+                    latest_by_dealer[placed.dealer_id] = placed.business_date
+            start = batch[-1].id
+        latest: dict[str, str] = {}
+        for dealer in self.get_many(list(latest_by_dealer)).values():
+            day = latest_by_dealer[dealer.id].isoformat()
+            latest[str(dealer.grade)] = max(latest.get(str(dealer.grade), day), day)
+        return latest
 
     # -- price lists -----------------------------------------------------------------------
     def set_price(
@@ -459,15 +505,22 @@ class OrdersApplication(ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         """Headquarters sets a SKU's unit price for dealers of one grade, in effect from
-        ``effective_from`` (default today) for orders of that business date on."""
+        ``effective_from`` (default today) for orders of that business date on: today or
+        later, or in the past after the grade's last booked order (history.py)."""
         product = self.get_product(sku)
         price_list = self.find_price_list(grade) or PriceList(grade=grade)
         start = effective_from or today
-        price_list.set_price(
-            product.sku, unit_price, effective_from=start, today=today, by=actor.provenance
+        amended = self._amend_history(
+            [str(grade)], start, today=today, refuse=PriceBackdated, what=f"a {grade} price"
         )
+        changed = price_list.set_price(
+            product.sku, unit_price, effective_from=start, by=actor.provenance
+        )
+        if amended is not None and changed:
+            amended.amend([str(grade)], start, what=f"price of {product.sku}", by=actor.provenance)
         return self.save_command(
             price_list,
+            *([amended] if amended is not None and changed else []),
             status_code=200,
             body=price_list_view(price_list, start),
             idempotency=idempotency,
@@ -516,9 +569,17 @@ class OrdersApplication(ServiceApplication):
         if promotion.category is not None and not self.category_tree().knows(promotion.category):
             raise UnknownCategory(f"no category {promotion.category}", category=promotion.category)
         book = self.promotion_book()
-        book.define(promotion, today=today, by=actor.provenance)
+        grades = list(promotion.grades) or [str(g) for g in DealerGrade]
+        what = f"promotion {promotion.code}"
+        amended = self._amend_history(
+            grades, promotion.valid_from, today=today, refuse=PromotionBackdated, what=what
+        )
+        book.define(promotion, by=actor.provenance)
+        if amended is not None:
+            amended.amend(grades, promotion.valid_from, what=what, by=actor.provenance)
         return self.save_command(
             book,
+            *([amended] if amended is not None else []),
             status_code=201,
             body=promotion_view(book.get(promotion.code)),
             idempotency=idempotency,
@@ -534,10 +595,36 @@ class OrdersApplication(ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         book = self.promotion_book()
-        book.end(code, on, today=today, by=actor.provenance)
+        grades = list(book.get(code).grades) or [str(g) for g in DealerGrade]
+        what = f"the end of promotion {code}"
+        amended = self._amend_history(grades, on, today=today, refuse=PromotionBackdated, what=what)
+        changed = book.end(code, on, by=actor.provenance)
+        if amended is not None and changed:
+            amended.amend(grades, on, what=what, by=actor.provenance)
         return self.save_command(
-            book, status_code=200, body=promotion_view(book.get(code)), idempotency=idempotency
+            book,
+            *([amended] if amended is not None and changed else []),
+            status_code=200,
+            body=promotion_view(book.get(code)),
+            idempotency=idempotency,
         )
+
+    def _amend_history(
+        self,
+        grades: list[str],
+        on: date,
+        *,
+        today: date,
+        refuse: type[PriceBackdated] | type[PromotionBackdated],
+        what: str,
+    ) -> BookedDates | None:
+        """``BookedDates`` to amend when ``what`` takes effect before today and may (else
+        ``refuse``); None from today on, where no booked order is in the way."""
+        if on >= today:
+            return None
+        booked = self.booked_dates()
+        booked.check_may_take_effect(grades, on, today=today, refuse=refuse, what=what)
+        return booked
 
     def find_price_list(self, grade: str) -> PriceList | None:
         try:

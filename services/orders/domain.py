@@ -137,8 +137,8 @@ class PriceList(Aggregate):
     """价格表: a dealer grade's unit prices, each in effect from a date until the SKU's next
     price takes over. A SKU it does not list sells at list price.
 
-    A price takes effect today or later, never earlier: the price in effect on a day that
-    has begun is history (orders of that day, entered late over a flaky link, get it too)."""
+    When a price may take effect (today or later, or in the past after the last order booked
+    of the grade) is ``BookedDates``' rule (history.py), checked before ``set_price``."""
 
     # v2 keeps each SKU's prices by the date they take effect; v1 kept one price per SKU.
     class_version = 2
@@ -162,18 +162,15 @@ class PriceList(Aggregate):
         self.schedule: dict[str, dict[str, Decimal]] = {}  # sku -> effective from -> price
 
     def set_price(
-        self, sku: str, unit_price: Decimal, *, effective_from: date, today: date, by: Provenance
-    ) -> None:
+        self, sku: str, unit_price: Decimal, *, effective_from: date, by: Provenance
+    ) -> bool:
+        """The SKU sells at ``unit_price`` from ``effective_from`` on. False: it did already."""
         if unit_price <= 0 or cny(unit_price) != unit_price or unit_price > MAX_ORDER_TOTAL:
             raise InvalidPrice(f"the price of {sku} must be positive, to the fen")
-        if effective_from < today:
-            raise PriceBackdated(
-                f"a price takes effect today ({today}) or later, not on {effective_from}: "
-                "orders already placed keep the price they were placed at"
-            )
         if self.schedule.get(sku, {}).get(effective_from.isoformat()) == unit_price:
-            return
+            return False
         self._price_set(sku=sku, unit_price=unit_price, effective_from=effective_from, by=by)
+        return True
 
     class PriceSet(Aggregate.Event):
         sku: str

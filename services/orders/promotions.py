@@ -152,14 +152,10 @@ class Promotion:
             return min(self.valid_to, date.fromordinal(self.ended_on.toordinal() - 1))
         return self.valid_to
 
-    def check(self, today: date) -> None:
+    def check(self) -> None:
+        """Its shape. When it may start is ``BookedDates``' rule (history.py)."""
         if self.valid_to < self.valid_from:
             raise InvalidPromotion("the period ends before it starts")
-        if self.valid_from < today:
-            raise PromotionBackdated(
-                f"a promotion starts today ({today}) or later: orders already placed keep "
-                "their prices"
-            )
         if self.kind == PromotionKind.BUY_GET:
             if not (self.buy_sku and self.gift_sku and self.buy_quantity and self.gift_quantity):
                 raise InvalidPromotion(
@@ -206,10 +202,10 @@ class PromotionBook(Aggregate):
     def all(self) -> list[Promotion]:
         return [_promotion(code, fields) for code, fields in sorted(self.promotions.items())]
 
-    def define(self, promotion: Promotion, *, today: date, by: Provenance) -> None:
+    def define(self, promotion: Promotion, *, by: Provenance) -> None:
         if promotion.code in self.promotions:
             raise PromotionAlreadyDefined(f"promotion {promotion.code} is defined already")
-        promotion.check(today)
+        promotion.check()
         for other in self.all():
             if promotion.overlaps(other):
                 raise PromotionOverlaps(
@@ -254,16 +250,16 @@ class PromotionBook(Aggregate):
             "ended_on": None,
         }
 
-    def end(self, code: str, on: date, *, today: date, by: Provenance) -> None:
-        """Stop a promotion from ``on`` (today or later): orders placed before keep it."""
+    def end(self, code: str, on: date, *, by: Provenance) -> bool:
+        """Stop a promotion from ``on``: orders placed before keep it (from when on it may
+        be is ``BookedDates``' rule, history.py). False: it stopped by then already."""
         promotion = self.get(code)
-        if on < today:
-            raise PromotionBackdated(f"a promotion can be ended from today ({today}) on")
         if promotion.ended_on is not None and promotion.ended_on <= on:
-            return
+            return False
         if on > promotion.valid_to:
             raise InvalidPromotion(f"{code} ends on {promotion.valid_to} anyway")
         self._ended(code=code, on=on, by=by)
+        return True
 
     @event("Ended")
     def _ended(self, code: str, on: date, by: Provenance) -> None:

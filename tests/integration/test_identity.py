@@ -15,10 +15,20 @@ from projections import bootstrap as query_process
 from runtime.settings import DEMO_PASSWORD
 from services.finance import bootstrap as finance_process
 from services.identity import bootstrap as identity_process
+from services.identity.application import IdentityApplication
 from services.inventory import bootstrap as inventory_process
 from services.orders import bootstrap as orders_process
+from tests.integration.master_data import known_to, organisation
 from tests.integration.saga import WULIANGYE, ok
-from tests.platform import HQ, command, published, register_organisation, serving, wait_until
+from tests.platform import (
+    HQ,
+    command,
+    command_when_known,
+    published,
+    register_organisation,
+    serving,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +42,15 @@ WANG_FANG = {
 }
 # Within this many seconds a change in identity reaches every process (through the topic).
 PROPAGATION_S = 20
+
+
+@pytest.fixture(autouse=True)
+def organised(settings) -> None:
+    """Identity knows the tests' regions and branches (tests/platform.py), as its process
+    manager learns them from the orders topic: users of CD and SH may be created at once."""
+    app = IdentityApplication(settings)
+    known_to(app, *organisation())
+    app.close()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -364,3 +383,32 @@ class TestProductionMode:
             assert ok(identity.get("/users", headers=bearer(admin_key))) == {"users": []}
             assert sign_in(identity, "hq.admin", DEMO_PASSWORD).status_code == 401
             assert identity.get("/users", headers=bearer("demo-hq-admin")).status_code == 401
+
+
+class TestBranches:
+    def test_a_user_of_a_branch_the_organisation_does_not_have_is_refused(self, settings):
+        lanzhou = {**WANG_FANG, "username": "lz.clerk.ma", "name": "Ma Jun", "branch": "LZ"}
+        with running(settings, "identity", "orders") as p:
+            identity, orders = p["identity"], p["orders"]
+            refused = command(identity, "/users", lanzhou, headers=HQ)
+            assert refused.status_code == 404, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "unknown_branch"
+            assert identity.get("/users/lz.clerk.ma", headers=HQ).status_code == 404
+
+            # Orders registers Lanzhou; identity learns it from the orders topic.
+            register_organisation(orders)
+            branch = {"code": "LZ", "name": "Lanzhou Branch", "region": "NORTHWEST"}
+            ok(command(orders, "/organisation/branches", branch, headers=HQ))
+            created = ok(command_when_known(identity, "/users", lanzhou, headers=HQ))
+            assert created["branch"] == "LZ"
+
+            moved = command(
+                identity,
+                "/users/lz.clerk.ma/role",
+                {"role": "branch_manager", "branch": "XN"},
+                headers=HQ,
+            )
+            assert moved.status_code == 404 and moved.json()["code"] == "unknown_branch"
+            kept = ok(identity.get("/users/lz.clerk.ma", headers=HQ))
+            assert (kept["role"], kept["branch"]) == ("branch_clerk", "LZ")

@@ -64,13 +64,13 @@ def test_an_order_is_priced_on_its_business_date_and_never_repriced(company):
         spring
     ]
 
-    # Yesterday is history: no price takes effect on it.
-    backdated = command(orders, PRICES, {**spring, "effective_from": day(-1)}, headers=HQ)
-    assert backdated.status_code == 409 and backdated.json()["code"] == "price_backdated"
     clerk = command(orders, PRICES, spring, headers=CHENGDU_CLERK)
     assert clerk.status_code == 403
 
     placed = company.place({WULIANGYE: 10}, business_date=day(0))
+    # A tier-1 order of today is booked: yesterday is history, no price takes effect on it.
+    backdated = command(orders, PRICES, {**spring, "effective_from": day(-1)}, headers=HQ)
+    assert backdated.status_code == 409 and backdated.json()["code"] == "price_backdated"
     later = company.place({WULIANGYE: 10}, business_date=day(30))
     assert placed["lines"][0]["unit_price"] == "1199.00" and placed["total"] == "11990.00"
     assert later["lines"][0]["unit_price"] == "1249.00"
@@ -131,8 +131,6 @@ def test_promotions_apply_at_placing_and_gifts_ship_and_invoice_at_zero(company)
     # Bad promotions get clear errors and change nothing.
     overlapping = command(orders, "/promotions", {**gift, "code": "WLY-5-1"}, headers=HQ)
     assert overlapping.status_code == 409 and overlapping.json()["code"] == "promotion_overlaps"
-    past = command(orders, "/promotions", {**off, "code": "OLD", "valid_from": day(-1)}, headers=HQ)
-    assert past.status_code == 409 and past.json()["code"] == "promotion_backdated"
     nowhere = command(orders, "/promotions", {**off, "code": "X", "category": "CIDER"}, headers=HQ)
     assert nowhere.status_code == 404 and nowhere.json()["code"] == "unknown_category"
     unknown_kind = command(orders, "/promotions", {**off, "kind": "lottery"}, headers=HQ)
@@ -162,6 +160,9 @@ def test_promotions_apply_at_placing_and_gifts_ship_and_invoice_at_zero(company)
     assert refused.status_code == 404 and refused.json()["code"] == "unknown_sku"
     placed = company.place({WULIANGYE: 20, LUZHOU: 2}, business_date=day(1))
     assert quote["lines"] == placed["lines"] and quote["total"] == placed["total"]
+    # An order of tomorrow is booked: no promotion starts before it any more.
+    past = command(orders, "/promotions", {**off, "code": "OLD", "valid_from": day(-1)}, headers=HQ)
+    assert past.status_code == 409 and past.json()["code"] == "promotion_backdated"
     assert quote["promotions"] == placed["promotions"] == ["BAIJIU-5PCT", "CNY-WLY-10-1"]
     assert quote["discount"] == placed["discount"] and quote["grade"] == "tier1_distributor"
     wuliangye, luzhou, free = placed["lines"]

@@ -12,9 +12,8 @@ same accrual; and the read model reaches the same pools whatever order the event
 from __future__ import annotations
 
 import random
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -39,6 +38,7 @@ from projections.tracking import SqlProjectionHandler, create_tables, projection
 from runtime.consumer import Outcome
 from runtime.eventstore import Provenance
 from runtime.process_manager import ProcessManager
+from services.finance import bootstrap as finance_process
 from services.finance.application import (
     POLICIES,
     FileRebateClaim,
@@ -54,6 +54,7 @@ from services.finance.domain import (
 )
 from services.kernel.dates import business_today
 from tests.integration.master_data import dealer, known_to, product
+from tests.integration.racing import in_step, race
 from tests.integration.saga import (
     CHENGDU_CLERK,
     CHENGDU_MANAGER,
@@ -63,7 +64,15 @@ from tests.integration.saga import (
     ok,
     running_company,
 )
-from tests.platform import HQ, SHANGHAI_CLERK, command, envelopes_of, serving
+from tests.platform import (
+    HQ,
+    SHANGHAI_CLERK,
+    command,
+    envelopes_of,
+    published,
+    serving,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -428,32 +437,6 @@ def invoiced_november(finance: FinanceApplication) -> None:
     assert account.rebate_accrued == {"CD-NOV-GROWTH": D("335.28")}  # 3 % of 11,176.00
 
 
-def in_step(finance: FinanceApplication, name: str):
-    """Make two concurrent commands both read through ``finance.<name>`` before either
-    writes; answers a function that puts the original back."""
-    both_read = threading.Barrier(2, timeout=10)
-    original = getattr(finance, name)
-
-    def read_in_step(*args, **kwargs):
-        found = original(*args, **kwargs)
-        both_read.wait()
-        return found
-
-    setattr(finance, name, read_in_step)
-    return lambda: setattr(finance, name, original)
-
-
-def race(command) -> list:
-    def attempt(_):
-        try:
-            return command()
-        except IntegrityError as conflict:
-            return conflict
-
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(attempt, range(2)))
-
-
 def test_two_settlements_racing_never_pay_the_same_accrual_twice(finance):
     invoiced_november(finance)
     settle = SettleRebatePolicy("CD-NOV-GROWTH", date(2026, 12, 1))
@@ -469,6 +452,37 @@ def test_two_settlements_racing_never_pay_the_same_accrual_twice(finance):
     history = finance.repository.event_store.get(DealerAccount.create_id("CD-001"))
     assert sum(isinstance(e, DealerAccount.RebateSettled) for e in history) == 1
     assert finance.get_account("CD-001").rebate_settled == {"CD-NOV-GROWTH": D("335.28")}
+
+
+def test_a_settlement_takes_the_date_hq_names_after_the_period_and_not_after_today(
+    settings, finance
+):
+    """History: a brand loading its past settles November on the day it did then."""
+    invoiced_november(finance)
+    with serving(finance_process.build(settings, with_process_manager=False)) as http:
+
+        def settle(body: dict):
+            return command(http, "/rebate-policies/CD-NOV-GROWTH/settlements", body, headers=HQ)
+
+        within = problem(settle({"settled_on": "2026-11-30"}), 409, "rebate_period_not_ended")
+        assert "2026-12-01" in within["detail"]
+        tomorrow = (business_today() + timedelta(days=1)).isoformat()
+        ahead = problem(settle({"settled_on": tomorrow}), 422, "settled_on_in_future")
+        assert tomorrow in ahead["detail"]
+        problem(settle({"settled_on": "2026-12-32"}), 422, "invalid_request")
+
+        settled = ok(settle({"settled_on": "2026-12-03"}))
+        assert settled["settled_on"] == "2026-12-03" and settled["total"] == "335.28"
+        history = finance.repository.event_store.get(DealerAccount.create_id("CD-001"))
+        [event] = [e for e in history if isinstance(e, DealerAccount.RebateSettled)]
+        assert event.settled_on == date(2026, 12, 3)
+        # The read models take the settlement's date from the published event.
+        envelopes = wait_until(
+            lambda: published(settings, "finance", "RebateSettled"),
+            timeout=30,
+            what="RebateSettled on the finance topic",
+        )
+        assert [e["data"]["settled_on"] for e in envelopes] == ["2026-12-03"]
 
 
 def test_two_claims_racing_never_overdraw_the_pool(finance):

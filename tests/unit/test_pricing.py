@@ -130,7 +130,7 @@ class TestAmountCeiling:
 
 def test_a_grade_price_list_prices_the_skus_it_lists_and_leaves_the_rest_at_list_price():
     tier1 = PriceList(grade="tier1_distributor")
-    tier1.set_price("WULIANGYE-52-500ML", Decimal("1199.00"), effective_from=DAY, today=DAY, by=HQ)
+    tier1.set_price("WULIANGYE-52-500ML", Decimal("1199.00"), effective_from=DAY, by=HQ)
     lines, total = priced(
         [RequestedLine("WULIANGYE-52-500ML", 3), RequestedLine("TSINGTAO-1903-330ML", 7)],
         CATALOGUE,
@@ -144,5 +144,5 @@ def test_a_grade_price_list_prices_the_skus_it_lists_and_leaves_the_rest_at_list
 def test_a_price_list_refuses_prices_that_are_not_positive_fen(price):
     with pytest.raises(InvalidPrice):
         PriceList(grade="group_buy").set_price(
-            "WULIANGYE-52-500ML", Decimal(price), effective_from=DAY, today=DAY, by=HQ
+            "WULIANGYE-52-500ML", Decimal(price), effective_from=DAY, by=HQ
         )

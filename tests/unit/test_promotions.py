@@ -11,7 +11,6 @@ import pytest
 from runtime.eventstore import Provenance
 from services.finance.domain import OrderBilling
 from services.orders.domain import (
-    PriceBackdated,
     PriceList,
     Product,
     RequestedLine,
@@ -23,7 +22,6 @@ from services.orders.promotions import (
     InvalidPromotion,
     Promotion,
     PromotionAlreadyDefined,
-    PromotionBackdated,
     PromotionBook,
     PromotionKind,
     PromotionOverlaps,
@@ -96,7 +94,7 @@ def discount(code="BAIJIU-5", category="BAIJIU", rate="0.05", **fields) -> Promo
 def place(lines: dict[str, int], *, on=SPRING, price_list=None, promotions=(), grade=TIER1):
     book = PromotionBook()
     for promotion in promotions:
-        book.define(promotion, today=TODAY, by=HQ)
+        book.define(promotion, by=HQ)
     return price_lines(
         [RequestedLine(sku, quantity) for sku, quantity in lines.items()],
         CATALOGUE,
@@ -110,8 +108,8 @@ def place(lines: dict[str, int], *, on=SPRING, price_list=None, promotions=(), g
 class TestPriceListEffectiveDates:
     def tier1(self) -> PriceList:
         prices = PriceList(grade=TIER1)
-        prices.set_price(WULIANGYE, Decimal("1199.00"), effective_from=TODAY, today=TODAY, by=HQ)
-        prices.set_price(WULIANGYE, Decimal("1249.00"), effective_from=SPRING, today=TODAY, by=HQ)
+        prices.set_price(WULIANGYE, Decimal("1199.00"), effective_from=TODAY, by=HQ)
+        prices.set_price(WULIANGYE, Decimal("1249.00"), effective_from=SPRING, by=HQ)
         return prices
 
     def test_an_order_gets_the_price_in_effect_on_its_business_date(self):
@@ -124,28 +122,16 @@ class TestPriceListEffectiveDates:
         earlier, _ = place({WULIANGYE: 2}, on=TODAY - timedelta(days=1), price_list=prices)
         assert earlier[0].unit_price == Decimal("1299.00")
 
-    def test_a_price_cannot_take_effect_on_a_day_that_has_begun(self):
-        prices = self.tier1()
-        with pytest.raises(PriceBackdated):
-            prices.set_price(
-                WULIANGYE,
-                Decimal("999.00"),
-                effective_from=TODAY - timedelta(days=1),
-                today=TODAY,
-                by=HQ,
-            )
-        assert prices.price_on(WULIANGYE, TODAY) == (Decimal("1199.00"), TODAY)
-
     def test_a_scheduled_price_may_be_changed_before_it_takes_effect(self):
         prices = self.tier1()
-        prices.set_price(WULIANGYE, Decimal("1239.00"), effective_from=SPRING, today=TODAY, by=HQ)
+        prices.set_price(WULIANGYE, Decimal("1239.00"), effective_from=SPRING, by=HQ)
         assert prices.scheduled_after(TODAY) == [(WULIANGYE, SPRING, Decimal("1239.00"))]
         assert prices.prices_on(TODAY) == {WULIANGYE: (Decimal("1199.00"), TODAY)}
 
     def test_setting_the_same_price_again_records_nothing(self):
         prices = self.tier1()
         version = prices.version
-        prices.set_price(WULIANGYE, Decimal("1249.00"), effective_from=SPRING, today=TODAY, by=HQ)
+        prices.set_price(WULIANGYE, Decimal("1249.00"), effective_from=SPRING, by=HQ)
         assert prices.version == version
 
     def test_a_price_list_stored_before_effective_dates_reads_as_in_effect_from_the_start(self):
@@ -191,27 +177,25 @@ class TestBuyGet:
 
     def test_an_ended_promotion_stops_on_its_end_day_and_not_before(self):
         book = PromotionBook()
-        book.define(buy_get(), today=TODAY, by=HQ)
-        book.end("CNY-WLY-10+1", date(2027, 2, 1), today=TODAY, by=HQ)
+        book.define(buy_get(), by=HQ)
+        book.end("CNY-WLY-10+1", date(2027, 2, 1), by=HQ)
         assert book.in_force(TIER1, date(2027, 1, 31))
         assert not book.in_force(TIER1, date(2027, 2, 1))
 
     def test_two_gift_promotions_on_one_sku_may_not_overlap(self):
         book = PromotionBook()
-        book.define(buy_get(grades=(TIER1,)), today=TODAY, by=HQ)
+        book.define(buy_get(grades=(TIER1,)), by=HQ)
         with pytest.raises(PromotionOverlaps):
-            book.define(buy_get(code="WLY-5+1", buy=5), today=TODAY, by=HQ)
+            book.define(buy_get(code="WLY-5+1", buy=5), by=HQ)
         # Another grade, or after the first one ends, is fine.
         book.define(
             buy_get(code="GROUP-5+1", buy=5, grades=("group_buy",), valid_from=SPRING),
-            today=TODAY,
             by=HQ,
         )
         book.define(
             buy_get(
                 code="MARCH-5+1", buy=5, valid_from=date(2027, 3, 1), valid_to=date(2027, 3, 31)
             ),
-            today=TODAY,
             by=HQ,
         )
 
@@ -220,18 +204,17 @@ class TestBuyGet:
         [
             (buy_get(buy=0), InvalidPromotion),
             (buy_get(valid_to=SPRING - timedelta(days=1)), InvalidPromotion),
-            (buy_get(valid_from=TODAY - timedelta(days=1)), PromotionBackdated),
         ],
     )
     def test_bad_promotions_are_refused(self, promotion, error):
         with pytest.raises(error):
-            PromotionBook().define(promotion, today=TODAY, by=HQ)
+            PromotionBook().define(promotion, by=HQ)
 
     def test_a_code_is_defined_once(self):
         book = PromotionBook()
-        book.define(discount(), today=TODAY, by=HQ)
+        book.define(discount(), by=HQ)
         with pytest.raises(PromotionAlreadyDefined):
-            book.define(discount(), today=TODAY, by=HQ)
+            book.define(discount(), by=HQ)
 
 
 class TestCategoryDiscount:
@@ -264,7 +247,7 @@ class TestCategoryDiscount:
     @pytest.mark.parametrize("rate", ["0", "0.95", "0.12345"])
     def test_a_rate_is_above_zero_at_most_ninety_percent_four_places(self, rate):
         with pytest.raises(InvalidPromotion):
-            PromotionBook().define(discount(rate=rate), today=TODAY, by=HQ)
+            PromotionBook().define(discount(rate=rate), by=HQ)
 
 
 class TestCategoryTree:

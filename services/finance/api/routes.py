@@ -16,6 +16,7 @@ from contracts.types import DealerGradeName
 from runtime.http.auth import Principal
 from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.idempotency import run_command
+from runtime.http.problems import Problem
 from runtime.http.schemas import Code, Count, IsoDate, Money, Name, RebateRate, Utilisation
 from runtime.settings import Role
 from services.finance.application import (
@@ -182,6 +183,12 @@ class RebateSettlementCreate(BaseModel):
 
     dealer_code: Code | None = Field(
         default=None, description="one dealer; without, every dealer that accrued under it"
+    )
+    settled_on: IsoDate | None = Field(
+        default=None,
+        description="the settlement's business date: after the period's end (else 409 "
+        "`rebate_period_not_ended`), not after today (else 422 `settled_on_in_future`); "
+        "default: today (CST). A brand loading its history names the day it settled.",
     )
 
 
@@ -489,9 +496,19 @@ def settle_rebate_policy(
 ) -> JSONResponse:
     """Period-end settlement (HQ), once the period is over: per dealer, what the policy
     accrued less what earlier settlements settled (negative: a claw-back). 409
-    `nothing_to_settle` when nothing is new, `rebate_period_not_ended` before the end."""
+    `nothing_to_settle` when nothing is new, `rebate_period_not_ended` before the end; 422
+    `settled_on_in_future` for a `settled_on` after today."""
     principal.require(Role.HQ_ADMIN)
-    cmd = SettleRebatePolicy(policy_code, business_today(), body.dealer_code)
+    today = business_today()
+    settled_on = body.settled_on or today
+    if settled_on > today:
+        raise Problem(
+            422,
+            "settled_on_in_future",
+            f"a settlement is dated today ({today}) or earlier, not {settled_on}",
+            errors=[{"path": "body.settled_on", "message": "after today", "type": "after_today"}],
+        )
+    cmd = SettleRebatePolicy(policy_code, settled_on, body.dealer_code)
     return run_command(
         app,
         key,

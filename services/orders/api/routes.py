@@ -233,7 +233,8 @@ def set_price(
     key: Idempotency,
 ) -> JSONResponse:
     """价格表: the unit price of a SKU for dealers of one grade, for orders from its
-    effective date on. Orders placed before keep the price they were placed at."""
+    effective date on. Orders placed before keep the price they were placed at: a past date
+    is taken only after the grade's last booked order (409 `price_backdated`)."""
     principal.require(Role.HQ_ADMIN)
     return run_command(
         app,
@@ -270,7 +271,9 @@ def get_price_list(
 def define_promotion(
     body: PromotionCreate, principal: CurrentPrincipal, app: OrdersApp, key: Idempotency
 ) -> JSONResponse:
-    """促销: a promotion applied automatically to orders placed within its period."""
+    """促销: a promotion applied automatically to orders placed within its period. It may
+    start in the past only after the last order booked of its grades (409
+    `promotion_backdated`)."""
     principal.require(Role.HQ_ADMIN)
     fields = body.model_dump()
     fields["grades"] = tuple(str(grade) for grade in body.grades)

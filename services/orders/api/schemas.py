@@ -188,7 +188,8 @@ class PriceCreate(_Strict):
     effective_from: IsoDate | None = Field(
         default=None,
         description="the first business date orders get this price: today (Asia/Shanghai, "
-        "the default) or later",
+        "the default) or later; or a past date after the grade's last booked order (else 409 "
+        "`price_backdated`)",
     )
 
 
@@ -223,7 +224,10 @@ class CategoryRead(BaseModel):
 class _PromotionCreate(_Strict):
     code: Code = Field(examples=["CNY-2027-WLY"])
     name: Name = Field(examples=["Spring Festival: buy 10 get 1"])
-    valid_from: IsoDate = Field(description="today or later")
+    valid_from: IsoDate = Field(
+        description="today or later; or a past date after the last order booked of its grades "
+        "(else 409 `promotion_backdated`)"
+    )
     valid_to: IsoDate
     grades: list[DealerGrade] = Field(
         default=[], max_length=4, description="the dealer grades it is for; empty: every grade"
@@ -254,7 +258,10 @@ PromotionCreate = Annotated[BuyGetCreate | CategoryDiscountCreate, Field(discrim
 
 
 class PromotionEnd(_Strict):
-    on: IsoDate = Field(description="the first business date it no longer applies (today or later)")
+    on: IsoDate = Field(
+        description="the first business date it no longer applies: today or later, or a past "
+        "date after the last order booked of its grades"
+    )
 
 
 class PromotionRead(BaseModel):

@@ -162,6 +162,8 @@ def test_bad_input_shows_identitys_error_by_the_field_and_changes_nothing(admin,
     assert admin.get_by_label("用户名").input_value() == "cd.clerk.qian"
     create_user(admin, "cd.clerk", "branch_clerk", branch="CD")  # the demo clerk's name
     assert admin.locator("#username-error").is_visible()
+    create_user(admin, "lz.clerk.ma", "branch_clerk", branch="LZ")  # no Lanzhou branch
+    assert "LZ" in admin.locator("#new-branch-error").inner_text()
     create_user(admin, "Bad Name", "hq_viewer")
     assert admin.locator("#username-error").is_visible()
     assert users_in_store(platform) == before
