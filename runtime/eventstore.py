@@ -345,6 +345,28 @@ class ServiceRecorder(PostgresProcessRecorder):
         return StoredAnswer(row["fingerprint"], row["status_code"], row["body"], row["position"])
 
 
+    def find_answers(self, scope: str, keys: Sequence[str]) -> dict[str, StoredAnswer]:
+        """The stored answers of many keys of one scope in one round trip (a bulk import
+        asks which of its rows were imported before)."""
+        if not keys:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT key, fingerprint, status_code, body, position FROM {0} "
+                    "WHERE scope = %s AND key = ANY(%s)"
+                ).format(self.idempotency_table),
+                (scope, list(keys)),
+            )
+            rows = curs.fetchall()
+        return {
+            row["key"]: StoredAnswer(
+                row["fingerprint"], row["status_code"], row["body"], row["position"]
+            )
+            for row in rows
+        }
+
+
 class SnapshotRecorder(PostgresAggregateRecorder):
     """The library's snapshot recorder, giving up at a request's deadline like the events'
     (a command reads a busy aggregate's snapshot first)."""
@@ -611,6 +633,9 @@ class ServiceApplication(Application[UUID]):
 
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         return self.service_recorder.find_answer(key)
+
+    def find_answers(self, scope: str, keys: Sequence[str]) -> dict[str, StoredAnswer]:
+        return self.service_recorder.find_answers(scope, keys)
 
     def is_processed(self, origin: str, position: int) -> bool:
         return self.service_recorder.is_processed(origin, position)
