@@ -344,7 +344,6 @@ class ServiceRecorder(PostgresProcessRecorder):
             return None
         return StoredAnswer(row["fingerprint"], row["status_code"], row["body"], row["position"])
 
-
     def find_answers(self, scope: str, keys: Sequence[str]) -> dict[str, StoredAnswer]:
         """The stored answers of many keys of one scope in one round trip (a bulk import
         asks which of its rows were imported before)."""

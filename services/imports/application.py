@@ -314,3 +314,15 @@ def _write_lane(
         else:
             results.append((0 if result.replayed else 1, None))
     return results
+
+
+def application_for(kind: Kind, settings: Any) -> Any:
+    """The write-side application of the service that owns the kind, in this process (the
+    CLI's import talks to the service's event store as the service itself does)."""
+    if kind.service == "orders":
+        from services.orders.application import OrdersApplication as application_class
+    elif kind.service == "inventory":
+        from services.inventory.application import InventoryApplication as application_class
+    else:
+        from services.finance.application import FinanceApplication as application_class
+    return application_class(settings)
