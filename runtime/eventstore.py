@@ -228,20 +228,14 @@ class ServiceRecorder(PostgresProcessRecorder):
         # The answers of the commands whose events these are, each with how many of the
         # events are its own (a group commit writes many commands in one transaction).
         answers: Sequence[tuple[PendingAnswer | None, int]] = kwargs.get("answers", ())
+        rows = []
         start = 0
         for answer, count in answers:
             own = ids[start : start + count] if ids else []
             start += count
             if answer is None:
                 continue
-            # After the events (the table lock is held, the position is known) and inside the
-            # library's error handling: a key committed meanwhile by a concurrent retry raises
-            # a unique violation here, which aborts the whole transaction, events included.
-            curs.execute(
-                SQL(
-                    "INSERT INTO {0} (scope, key, fingerprint, status_code, body, position) "
-                    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING key"
-                ).format(self.idempotency_table),
+            rows.append(
                 (
                     answer.key.scope,
                     answer.key.key,
@@ -249,9 +243,24 @@ class ServiceRecorder(PostgresProcessRecorder):
                     answer.status_code,
                     json.dumps(answer.body, default=json_default),
                     answer_position(own, answer.published) if own else None,
-                ),
+                )
             )
-            curs.fetchone()  # in pipeline mode, this is where a violation surfaces
+        if rows:
+            # After the events (the table lock is held, the positions are known), every
+            # answer of the group in one statement (one round trip, not one per command),
+            # inside the library's error handling: a key committed meanwhile by a concurrent
+            # retry raises a unique violation here, which aborts the whole transaction,
+            # events included.
+            columns = list(zip(*rows, strict=True))
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (scope, key, fingerprint, status_code, body, position) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], "
+                    "%s::jsonb[], %s::bigint[]) RETURNING key"
+                ).format(self.idempotency_table),
+                [list(column) for column in columns],
+            )
+            curs.fetchall()  # in pipeline mode, this is where a violation surfaces
         return ids
 
     @_retried_within_deadline
