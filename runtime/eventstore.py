@@ -340,18 +340,7 @@ class ServiceRecorder(PostgresProcessRecorder):
             return {(row["application_name"], row["notification_id"]) for row in curs.fetchall()}
 
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                SQL(
-                    "SELECT fingerprint, status_code, body, position FROM {0} "
-                    "WHERE scope = %s AND key = %s"
-                ).format(self.idempotency_table),
-                (key.scope, key.key),
-            )
-            row = curs.fetchone()
-        if row is None:
-            return None
-        return StoredAnswer(row["fingerprint"], row["status_code"], row["body"], row["position"])
+        return self.find_answers(key.scope, [key.key]).get(key.key)
 
     def find_answers(self, scope: str, keys: Sequence[str]) -> dict[str, StoredAnswer]:
         """The stored answers of many keys of one scope in one round trip (a bulk import
