@@ -33,8 +33,13 @@ from services.inventory.application import RecordOpeningStock, RegisterWarehouse
 from services.kernel.dates import business_today
 from services.kernel.errors import DomainError
 from services.orders.api.deps import actor_of
-from services.orders.api.schemas import BranchCreate, DealerCreate, PriceCreate, ProductCreate
-from services.orders.api.schemas import RegionCreate as _RegionCreate
+from services.orders.api.schemas import (
+    BranchCreate,
+    DealerCreate,
+    PriceCreate,
+    ProductCreate,
+    RegionCreate,
+)
 from services.orders.application import RegisterDealer, RegisterProduct
 from services.orders.domain import DealerGrade
 from services.organisation.domain import unknown_region
@@ -124,11 +129,7 @@ def _commands_of(kind: Kind, rows: list[Row]) -> list[Command]:
 # -- orders: the organisation, dealers, products, price lists -------------------------------
 
 
-class RegionRow(_RegionCreate):
-    pass
-
-
-def _check_region(lookups: Lookups, row: RegionRow) -> None:
+def _check_region(lookups: Lookups, row: RegionCreate) -> None:
     earlier = lookups.once("regions in file", None, set)
     earlier.add(row.code)
     if row.parent is None:
@@ -142,7 +143,7 @@ def _check_region(lookups: Lookups, row: RegionRow) -> None:
 REGIONS = Kind(
     name="regions",
     service="orders",
-    row=RegionRow,
+    row=RegionCreate,
     key=lambda row: row.code,
     check=_check_region,
     lane=lambda _row: "organisation",
