@@ -96,17 +96,24 @@ def _measure(settings: Settings, rows: int) -> int:
         started = time.monotonic()
         checked = run_import(dealers, "dealers.csv", data, app, principal, dry=True)
         dry_s = time.monotonic() - started
+        cpu_before = time.process_time()
         imported = run_import(dealers, "dealers.csv", data, app, principal)
+        cpu_s = time.process_time() - cpu_before
         again = run_import(dealers, "dealers.csv", data, app, principal)
     finally:
         app.close()
     print(f"dealer file of {rows:,} rows ({len(data) / 1e6:.1f} MB CSV)")
     print(f"  dry run    {dry_s:6.1f} s")
-    print(f"  import     {imported.seconds:6.1f} s  ({rows / imported.seconds:,.0f} rows/s)")
+    print(
+        f"  import     {imported.seconds:6.1f} s  ({rows / imported.seconds:,.0f} rows/s; "
+        f"{cpu_s:.1f} CPU-s in this process, PostgreSQL's not counted)"
+    )
     print(f"  re-import  {again.seconds:6.1f} s  ({again.written} written)")
     scaled = imported.seconds * 50_000 / rows
     goal = "met" if scaled < GOAL_S else "MISSED"
     print(f"  goal: 50,000 rows in under {GOAL_S:.0f} s: {goal} ({scaled:.1f} s at this rate)")
+    load = os.getloadavg()[0]
+    print(f"  machine: {os.cpu_count()} cores, load average {load:.1f} (other work shares them)")
     if not (checked.ok and imported.ok and again.ok) or again.written or imported.written != rows:
         print("the import refused rows or the re-import wrote something", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -96,15 +97,15 @@ class Kind:
     run: Callable[[Any, Any, Principal, IdempotencyKey], CommandResult] | None = None
     description: str = ""
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         return tuple(self.row.model_fields)
 
-    @property
+    @cached_property
     def required(self) -> tuple[str, ...]:
         return tuple(name for name, f in self.row.model_fields.items() if f.is_required())
 
-    @property
+    @cached_property
     def integers(self) -> frozenset[str]:
         return frozenset(
             name for name, f in self.row.model_fields.items() if f.annotation in (int, "int")
