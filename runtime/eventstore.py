@@ -410,7 +410,9 @@ def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -
 @dataclass
 class _PendingCommand:
     stored_events: list[StoredEvent]
-    answer: PendingAnswer | None
+    # Each command's answer with how many of the events are its own, in event order (one
+    # command, or a batch of commands that stand or fall together).
+    answers: list[tuple[PendingAnswer | None, int]]
     # The request's deadline: past it, the command is answered 503 and must never commit.
     deadline: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -446,8 +448,17 @@ class GroupCommit:
         self, stored_events: list[StoredEvent], answer: PendingAnswer | None
     ) -> Sequence[int]:
         """Write one command's events (and answer); its notification ids, in order."""
+        return self.write_batch(stored_events, [(answer, len(stored_events))])
+
+    def write_batch(
+        self,
+        stored_events: list[StoredEvent],
+        answers: list[tuple[PendingAnswer | None, int]],
+    ) -> Sequence[int]:
+        """Write the events of several commands in one transaction, all or none, each
+        command's answer beside its own events (a bulk import's batch)."""
         self._start()
-        pending = _PendingCommand(stored_events, answer, deadline.current())
+        pending = _PendingCommand(stored_events, answers, deadline.current())
         self._queue.put(pending)
         # No timeout here: the writer bounds its work by the deadline, and the caller must
         # learn what really happened (committed or not), never guess.
@@ -533,7 +544,7 @@ class GroupCommit:
 
     def _insert(self, group: list[_PendingCommand]) -> None:
         stored = [event for pending in group for event in pending.stored_events]
-        answers = [(pending.answer, len(pending.stored_events)) for pending in group]
+        answers = [answer for pending in group for answer in pending.answers]
         deadlines = [p.deadline for p in group if p.deadline is not None]
         with deadline.until(min(deadlines, default=None)):
             ids = list(self.recorder.insert_events(stored, answers=answers) or ())
@@ -757,6 +768,37 @@ class ServiceApplication(Application[UUID]):
             raise
         self._snapshot(processing)
         return CommandResult(status_code, body, answer_position(ids, published))
+
+    def save_batch(
+        self,
+        *aggregates: Any,
+        answers: Sequence[tuple[IdempotencyKey, int, dict[str, Any], int]],
+    ) -> list[CommandResult]:
+        """Save the events of several commands in one transaction, all or none: ``answers``
+        gives each command's key, status, body and how many of the aggregates' pending events (in
+        the order they were collected) are its own. A conflict (a key or an aggregate
+        written meanwhile) raises IntegrityError and writes nothing: the caller runs the
+        commands one by one instead."""
+        processing = ProcessingEvent[UUID]()
+        processing.collect_events(*aggregates)
+        stored = [self.mapper.to_stored_event(event) for event in processing.events]
+        published = [self.publishes(event) for event in processing.events]
+        pending: list[tuple[PendingAnswer | None, int]] = []
+        start = 0
+        for key, status_code, body, count in answers:
+            shown = tuple(published[start : start + count])
+            pending.append((PendingAnswer(key, status_code, body, shown), count))
+            start += count
+        assert start == len(stored), "every event belongs to one command of the batch"
+        ids = list(self.group_commit.write_batch(stored, pending))
+        self._snapshot(processing)
+        results, start = [], 0
+        for _key, status_code, body, count in answers:
+            own = ids[start : start + count]
+            shown = published[start : start + count]
+            start += count
+            results.append(CommandResult(status_code, body, answer_position(own, shown)))
+        return results
 
 
 def create_schema(settings: Settings, service: str) -> None:

@@ -31,9 +31,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
-from runtime.eventstore import IdempotencyKey
+from runtime.eventstore import IdempotencyKey, IdempotencyKeyConflict
 from runtime.http.auth import Principal
 from runtime.http.idempotency import execute
 from runtime.http.problems import Problem
@@ -47,6 +48,8 @@ from services.kernel.errors import DomainError
 KEY_SCOPE = "import"
 LOOKUP_CHUNK = 5_000
 WRITERS = 32
+# Commands per transaction where the kind writes batches (within the group commit's 200).
+BATCH = 200
 
 
 class UnknownKind(Exception):
@@ -281,22 +284,45 @@ def run_import(
     lanes: dict[str | None, list[Command]] = {}
     for command in todo:
         lanes.setdefault(command.lane, []).append(command)
-    # Unlaned commands each run alone; a lane's commands run in order, one after another.
-    queues = [[command] for command in lanes.pop(None, [])] + list(lanes.values())
+    # Unlaned commands run concurrently (in batches where the kind has them); a lane's
+    # commands run in order, one batch or command after another.
+    loose = lanes.pop(None, [])
+    size = BATCH if kind.batch else 1
+    units = [loose[i : i + size] for i in range(0, len(loose), size)] + list(lanes.values())
     done = 0
     progress(0, len(todo))
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="import") as pool:
-        futures = [pool.submit(_write_lane, kind, queue, app, principal) for queue in queues]
+        futures = [pool.submit(_write_unit, kind, unit, app, principal) for unit in units]
         for future in as_completed(futures):
             for written, failure in future.result():
                 done += 1
                 report.written += written
                 if failure is not None:
                     report.failed.append(failure)
-                progress(done, len(todo))
+            progress(done, len(todo))
     report.failed.sort(key=lambda e: e.line)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _write_unit(
+    kind: Kind, unit: list[Command], app: Any, principal: Principal
+) -> list[tuple[int, RowError | None]]:
+    if kind.batch is None:
+        return _write_lane(kind, unit, app, principal)
+    results = []
+    for start in range(0, len(unit), BATCH):
+        chunk = unit[start : start + BATCH]
+        items = [(command.row, principal, key_of(kind, command)) for command in chunk]
+        try:
+            kind.batch(app, items)
+        except (DomainError, IntegrityError, IdempotencyKeyConflict):
+            # Something of the batch was written meanwhile or breaks a rule: each command
+            # on its own, with its own answer or refusal.
+            results += _write_lane(kind, chunk, app, principal)
+        else:
+            results += [(1, None)] * len(chunk)
+    return results
 
 
 def _write_lane(

@@ -77,6 +77,7 @@ class Command:
     payload: dict[str, Any]
     lane: str | None
     run: Callable[[Any, Principal, IdempotencyKey], CommandResult]
+    row: Any = None
 
 
 Row = tuple[int, Any]  # (line, validated row)
@@ -95,6 +96,9 @@ class Kind:
     # None: any order, concurrently.
     lane: Callable[[Any], str | None] = lambda _row: None
     run: Callable[[Any, Any, Principal, IdempotencyKey], CommandResult] | None = None
+    # Many rows' commands in one transaction, all or none (the application's batch
+    # method); None: one command at a time.
+    batch: Callable[[Any, list[tuple[Any, Principal, IdempotencyKey]]], list] | None = None
     description: str = ""
 
     @cached_property
@@ -122,6 +126,7 @@ def _commands_of(kind: Kind, rows: list[Row]) -> list[Command]:
             payload=row.model_dump(mode="json", warnings=False),
             lane=kind.lane(row),
             run=lambda app, principal, k, row=row: run(app, row, principal, k),
+            row=row,
         )
         for line, row in rows
     ]
@@ -171,6 +176,12 @@ BRANCHES = Kind(
 )
 
 
+def _register_dealer(row: DealerCreate) -> RegisterDealer:
+    return RegisterDealer(
+        code=row.code, name=row.name, branch=row.branch, region=row.region, grade=row.grade
+    )
+
+
 DEALERS = Kind(
     name="dealers",
     service="orders",
@@ -180,11 +191,12 @@ DEALERS = Kind(
         "organisation", None, lookups.app.organisation
     ).check_branch(row.branch, row.region),
     run=lambda app, row, principal, k: app.register_dealer(
-        RegisterDealer(
-            code=row.code, name=row.name, branch=row.branch, region=row.region, grade=row.grade
-        ),
+        _register_dealer(row),
         actor=actor_of(principal, k),
         idempotency=k,
+    ),
+    batch=lambda app, items: app.register_dealers(
+        [(_register_dealer(row), actor_of(principal, k), k) for row, principal, k in items]
     ),
     description="经销商: code, name, branch, region (the branch's), grade",
 )
@@ -233,6 +245,15 @@ PRICE_LISTS = Kind(
         today=business_today(),
         actor=actor_of(principal, k),
         idempotency=k,
+    ),
+    # A lane is one grade's price list: a batch's rows share it.
+    batch=lambda app, items: app.set_prices(
+        items[0][0].grade,
+        [
+            (row.sku, row.unit_price, row.effective_from, actor_of(principal, k), k)
+            for row, principal, k in items
+        ],
+        today=business_today(),
     ),
     description="价格表: grade, sku (registered), unit_price, effective_from (today or later)",
 )

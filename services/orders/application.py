@@ -7,6 +7,7 @@ gets is built here and stored with the events under the caller's Idempotency-Key
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -317,8 +318,14 @@ class OrdersApplication(ServiceApplication):
         duplicate = DealerAlreadyRegistered(f"dealer {cmd.code} is already registered")
         if self.exists(Dealer.create_id(cmd.code)):
             raise duplicate
-        self.organisation().check_branch(cmd.branch, cmd.region)
-        dealer = Dealer(
+        dealer = self._new_dealer(cmd, self.organisation(), actor)
+        return self.save_registration(
+            dealer, body=dealer_view(dealer), idempotency=idempotency, duplicate=duplicate
+        )
+
+    def _new_dealer(self, cmd: RegisterDealer, organisation: Organisation, actor: Actor) -> Dealer:
+        organisation.check_branch(cmd.branch, cmd.region)
+        return Dealer(
             code=cmd.code,
             name=cmd.name,
             branch=cmd.branch,
@@ -326,8 +333,25 @@ class OrdersApplication(ServiceApplication):
             grade=cmd.grade,
             by=actor.provenance,
         )
-        return self.save_registration(
-            dealer, body=dealer_view(dealer), idempotency=idempotency, duplicate=duplicate
+
+    def register_dealers(
+        self, batch: Sequence[tuple[RegisterDealer, Actor, IdempotencyKey]]
+    ) -> list[CommandResult]:
+        """Many registrations in one transaction, all or none (a bulk import's batch): the
+        organisation read once, no dealer of the batch registered before (else
+        DealerAlreadyRegistered, and the caller registers them one by one)."""
+        found = self.get_many([Dealer.create_id(cmd.code) for cmd, _, _ in batch])
+        if found:
+            codes = ", ".join(sorted(dealer.code for dealer in found.values()))
+            raise DealerAlreadyRegistered(f"dealers {codes} are already registered")
+        organisation = self.organisation()
+        dealers = [self._new_dealer(cmd, organisation, actor) for cmd, actor, _ in batch]
+        return self.save_batch(
+            *dealers,
+            answers=[
+                (key, 201, dealer_view(dealer), 1)
+                for dealer, (_, _, key) in zip(dealers, batch, strict=True)
+            ],
         )
 
     def get_dealer(self, code: str) -> Dealer:
@@ -472,6 +496,37 @@ class OrdersApplication(ServiceApplication):
             body=price_list_view(price_list, start),
             idempotency=idempotency,
         )
+
+    def set_prices(
+        self,
+        grade: str,
+        batch: Sequence[tuple[str, Decimal, date | None, Actor, IdempotencyKey]],
+        *,
+        today: date,
+    ) -> list[CommandResult]:
+        """Many prices of one grade in one transaction, all or none (a bulk import's batch:
+        the price list read and saved once, not once per price). Each answer names its own
+        price (the whole list per row would make the batch quadratic)."""
+        products = self.get_many([Product.create_id(sku) for sku, *_ in batch])
+        known = {product.sku for product in products.values()}
+        price_list = self.find_price_list(grade) or PriceList(grade=grade)
+        answers = []
+        for sku, unit_price, effective_from, actor, key in batch:
+            if sku not in known:
+                raise UnknownProduct(f"no product with SKU {sku}")
+            start = effective_from or today
+            before = len(price_list.pending_events)
+            price_list.set_price(
+                sku, unit_price, effective_from=start, today=today, by=actor.provenance
+            )
+            body = {
+                "grade": str(grade),
+                "sku": sku,
+                "unit_price": f"{unit_price:.2f}",
+                "effective_from": start.isoformat(),
+            }
+            answers.append((key, 200, body, len(price_list.pending_events) - before))
+        return self.save_batch(price_list, answers=answers)
 
     # -- categories and promotions ---------------------------------------------------------
     def category_tree(self) -> CategoryTree:
