@@ -511,11 +511,11 @@ class OrdersApplication(ServiceApplication):
         known = {product.sku for product in products.values()}
         price_list = self.find_price_list(grade) or PriceList(grade=grade)
         answers = []
+        counted = 0  # a new price list's creation goes with the first price
         for sku, unit_price, effective_from, actor, key in batch:
             if sku not in known:
                 raise UnknownProduct(f"no product with SKU {sku}")
             start = effective_from or today
-            before = len(price_list.pending_events)
             price_list.set_price(
                 sku, unit_price, effective_from=start, today=today, by=actor.provenance
             )
@@ -525,7 +525,8 @@ class OrdersApplication(ServiceApplication):
                 "unit_price": f"{unit_price:.2f}",
                 "effective_from": start.isoformat(),
             }
-            answers.append((key, 200, body, len(price_list.pending_events) - before))
+            answers.append((key, 200, body, len(price_list.pending_events) - counted))
+            counted = len(price_list.pending_events)
         return self.save_batch(price_list, answers=answers)
 
     # -- categories and promotions ---------------------------------------------------------

@@ -165,3 +165,34 @@ def test_the_upload_is_headquarters_only_and_answers_every_bad_row(settings, mon
         again = orders.post("/dealers/import", files=good, headers=HQ).json()
         assert (again["written"], again["unchanged"]) == (0, 10)
         assert orders.get("/dealers/CD-001", headers=HQ).json()["name"] == "Jinjiang Wine Trading"
+
+
+def test_a_row_refused_while_writing_leaves_every_other_row_written(settings, monkeypatch):
+    """Resumable per row: CD-003 was registered over HTTP (not by an import), so the dry run
+    finds the file clean, its batch is refused as a whole, and its rows are written one by
+    one: CD-003 is reported, the other nine are in."""
+    with serving(orders_process.build(settings)) as orders:
+        for kind in ("regions", "branches"):
+            assert (
+                dist_import(settings, monkeypatch, kind, str(EXAMPLES / f"{kind}.csv")).exit_code
+                == 0
+            )
+        body = {
+            "code": "CD-003",
+            "name": "Qingyang Banquet Supplies",
+            "branch": "CD",
+            "region": "SOUTHWEST",
+            "grade": "tier2_distributor",
+        }
+        response = orders.post("/dealers", json=body, headers={**HQ, "Idempotency-Key": "cd-003"})
+        assert response.status_code == 201, response.text
+
+        result = dist_import(settings, monkeypatch, "dealers", str(EXAMPLES / "dealers.csv"))
+        assert result.exit_code == 1
+        assert "line 4: refused: dealer CD-003 is already registered" in result.output
+        assert "10 rows, 9 dealers written, 0 imported before, 1 refused" in result.output
+        assert orders.get("/dealers/CQ-004", headers=HQ).status_code == 200
+
+        # Again: the nine replay; CD-003 is still the HTTP registration's, refused again.
+        again = dist_import(settings, monkeypatch, "dealers", str(EXAMPLES / "dealers.csv"))
+        assert "0 dealers written, 9 imported before, 1 refused" in again.output
