@@ -1,10 +1,11 @@
-"""`python -m bench.imports`: bulk import of a national dealer file (issue 17: 50,000 rows in
-under a minute on these machines), through `dist import`'s code path (services/imports) on
-the orders event store.
+"""`python -m bench.imports`: bulk import of a national dealer file and a national price file
+(issue 17: 50,000 rows in under a minute on these machines), through `dist import`'s code
+path (services/imports) on the orders event store.
 
-Times, on a fresh database: the dry run of the file, its import, and its re-import (which
-must write nothing new). Only PostgreSQL is needed (DATABASE_URL when set, else embedded):
-the import writes the event store; publishing to Kafka is the relay's, afterwards.
+Times, on a fresh database, for each file: its dry run, its import, and its re-import (which
+must write nothing new). The price file prices ``--rows`` / 4 SKUs for each of the 4 grades
+(the SKUs are imported first, timed apart). Only PostgreSQL is needed (DATABASE_URL when
+set, else embedded): the import writes the event store; publishing to Kafka is the relay's.
 ``--smoke``: 500 rows, so CI notices when it stops running. Exit status 0 when it ran (a
 missed goal is reported), 1 when the re-import wrote anything or a row was refused.
 """
@@ -19,6 +20,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 
@@ -42,6 +44,25 @@ def dealer_file(rows: int) -> bytes:
             f"{branch}-{i:06d},Dealer {i} Wine Trading,{branch},{BRANCHES[branch]},"
             f"{GRADES[i % len(GRADES)]}"
         )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def product_file(skus: int) -> bytes:
+    lines = ["sku,name,category,unit,list_price"]
+    lines += [
+        f"BAIJIU-{i:06d}-500ML,Baijiu {i} 500ml,BAIJIU,bottle,{100 + i % 900}.00"
+        for i in range(skus)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def price_file(skus: int) -> bytes:
+    """Every SKU's price for every grade (a national price list), effective today."""
+    lines = ["grade,sku,unit_price,effective_from"]
+    for grade_number, grade in enumerate(GRADES):
+        lines += [
+            f"{grade},BAIJIU-{i:06d}-500ML,{90 + i % 900 - grade_number}.50," for i in range(skus)
+        ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -86,38 +107,50 @@ def _measure(settings: Settings, rows: int) -> int:
     principal = Principal(
         grant=ApiKeyGrant(name="bench-import", role=Role.HQ_ADMIN), correlation_id="bench"
     )
-    dealers = kind_of("dealers")
-    app = application_for(dealers, settings)
+    app = application_for(kind_of("dealers"), settings)
     try:
         regions, branches = organisation_files()
         for name, data in (("regions", regions), ("branches", branches)):
             assert run_import(kind_of(name), f"{name}.csv", data, app, principal).ok
-        data = dealer_file(rows)
-        started = time.monotonic()
-        checked = run_import(dealers, "dealers.csv", data, app, principal, dry=True)
-        dry_s = time.monotonic() - started
-        cpu_before = time.process_time()
-        imported = run_import(dealers, "dealers.csv", data, app, principal)
-        cpu_s = time.process_time() - cpu_before
-        again = run_import(dealers, "dealers.csv", data, app, principal)
+        ok = _timed("dealers", dealer_file(rows), rows, app, principal)
+        skus = max(1, rows // len(GRADES))
+        products = run_import(kind_of("products"), "p.csv", product_file(skus), app, principal)
+        print(f"(products for the price file: {skus:,} in {products.seconds:.1f} s)")
+        ok = _timed("price-lists", price_file(skus), skus * len(GRADES), app, principal) and ok
     finally:
         app.close()
-    print(f"dealer file of {rows:,} rows ({len(data) / 1e6:.1f} MB CSV)")
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} (other work shares them)")
+    return 0 if ok and products.ok else 1
+
+
+def _timed(kind: str, data: bytes, rows: int, app: Any, principal: Principal) -> bool:
+    """Dry run, import and re-import of one file; whether all went as they must."""
+    chosen = kind_of(kind)
+    started = time.monotonic()
+    checked = run_import(chosen, f"{kind}.csv", data, app, principal, dry=True)
+    dry_s = time.monotonic() - started
+    cpu_before = time.process_time()
+    imported = run_import(chosen, f"{kind}.csv", data, app, principal)
+    cpu_s = time.process_time() - cpu_before
+    again = run_import(chosen, f"{kind}.csv", data, app, principal)
+    print(f"{kind} file of {rows:,} rows ({len(data) / 1e6:.1f} MB CSV)")
     print(f"  dry run    {dry_s:6.1f} s")
     print(
-        f"  import     {imported.seconds:6.1f} s  ({rows / imported.seconds:,.0f} rows/s; "
-        f"{cpu_s:.1f} CPU-s in this process, PostgreSQL's not counted)"
+        f"  import     {imported.seconds:6.1f} s  ({rows / imported.seconds:,.0f} rows/s, dry run "
+        f"included; {cpu_s:.1f} CPU-s in this process, PostgreSQL's not counted)"
     )
     print(f"  re-import  {again.seconds:6.1f} s  ({again.written} written)")
     scaled = imported.seconds * 50_000 / rows
     goal = "met" if scaled < GOAL_S else "MISSED"
     print(f"  goal: 50,000 rows in under {GOAL_S:.0f} s: {goal} ({scaled:.1f} s at this rate)")
-    load = os.getloadavg()[0]
-    print(f"  machine: {os.cpu_count()} cores, load average {load:.1f} (other work shares them)")
-    if not (checked.ok and imported.ok and again.ok) or again.written or imported.written != rows:
-        print("the import refused rows or the re-import wrote something", file=sys.stderr)
-        return 1
-    return 0
+    good = checked.ok and imported.ok and again.ok and imported.written == rows
+    if not good or again.written:
+        print(f"{kind}: rows refused, or the re-import wrote something", file=sys.stderr)
+        for line in (imported.lines() + again.lines())[:10]:
+            print(f"  {line}", file=sys.stderr)
+        return False
+    return True
 
 
 def _admin(dsn: str, statement: str) -> None:

@@ -200,6 +200,7 @@ def _reason(item: Any) -> str:
 
 
 def check_references(kind: Kind, rows: list[Row], lookups: Lookups) -> list[RowError]:
+    kind.prefetch(lookups, rows)
     errors = []
     for line, row in rows:
         try:

@@ -42,7 +42,7 @@ from services.orders.api.schemas import (
     RegionCreate,
 )
 from services.orders.application import RegisterDealer, RegisterProduct
-from services.orders.domain import DealerGrade
+from services.orders.domain import DealerGrade, Product, UnknownProduct
 from services.organisation.domain import unknown_region
 
 
@@ -90,6 +90,8 @@ class Kind:
     row: type[BaseModel]
     key: Callable[[Any], str]
     check: Callable[[Lookups, Any], None] = lambda _lookups, _row: None
+    # What the checks need to know about the whole file, asked at once before them.
+    prefetch: Callable[[Lookups, list[Any]], None] = lambda _lookups, _rows: None
     # Rows that make one command together (an opening-stock document); None: one per row.
     commands: Callable[[list[Row]], tuple[list[Command], list[tuple[int, str]]]] | None = None
     # Commands of one lane run in file order, one at a time (they change one aggregate);
@@ -202,26 +204,45 @@ DEALERS = Kind(
 )
 
 
+def _register_product(row: ProductCreate) -> RegisterProduct:
+    return RegisterProduct(
+        sku=row.sku,
+        name=row.name,
+        category=row.category,
+        unit=row.unit,
+        list_price=row.list_price,
+    )
+
+
 PRODUCTS = Kind(
     name="products",
     service="orders",
     row=ProductCreate,
     key=lambda row: row.sku,
-    # A category new to the tree joins it with the first of its products.
-    lane=lambda row: f"category {row.category}",
     run=lambda app, row, principal, k: app.register_product(
-        RegisterProduct(
-            sku=row.sku,
-            name=row.name,
-            category=row.category,
-            unit=row.unit,
-            list_price=row.list_price,
-        ),
-        actor=actor_of(principal, k),
-        idempotency=k,
+        _register_product(row), actor=actor_of(principal, k), idempotency=k
+    ),
+    # One lane: a batch may add categories to the one category tree.
+    lane=lambda _row: "catalogue",
+    batch=lambda app, items: app.register_products(
+        [(_register_product(row), actor_of(principal, k), k) for row, principal, k in items]
     ),
     description="产品: sku, name, category, unit (default bottle), list_price",
 )
+
+
+def _known_products(lookups: Lookups, skus: list[str]) -> None:
+    """Which of the file's SKUs the catalogue has, asked in a few queries, not one each."""
+    distinct = sorted(set(skus))
+    known = lookups.once("known products", None, set)
+    for start in range(0, len(distinct), 5_000):
+        chunk = [Product.create_id(sku) for sku in distinct[start : start + 5_000]]
+        known.update(product.sku for product in lookups.app.get_many(chunk).values())
+
+
+def _check_product(lookups: Lookups, sku: str) -> None:
+    if sku not in lookups.once("known products", None, set):
+        raise UnknownProduct(f"no product with SKU {sku}")
 
 
 class PriceRow(PriceCreate):

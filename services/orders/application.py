@@ -396,6 +396,39 @@ class OrdersApplication(ServiceApplication):
                 raise duplicate from None
             raise  # the tree changed meanwhile: the caller decides again
 
+    def register_products(
+        self, batch: Sequence[tuple[RegisterProduct, Actor, IdempotencyKey]]
+    ) -> list[CommandResult]:
+        """Many products in one transaction, all or none (a bulk import's batch): none of
+        them registered before (else ProductAlreadyRegistered, and the caller registers them
+        one by one); the categories new to the tree join it as roots in the same save."""
+        found = self.get_many([Product.create_id(cmd.sku) for cmd, _, _ in batch])
+        if found:
+            skus = ", ".join(sorted(product.sku for product in found.values()))
+            raise ProductAlreadyRegistered(f"SKUs {skus} are already in the catalogue")
+        tree = self.category_tree()
+        products = []
+        for cmd, actor, _ in batch:
+            if not tree.knows(cmd.category):
+                tree.place(cmd.category, cmd.category, None, actor.provenance)
+            products.append(
+                Product(
+                    sku=cmd.sku,
+                    name=cmd.name,
+                    category=cmd.category,
+                    unit=cmd.unit,
+                    list_price=cmd.list_price,
+                    by=actor.provenance,
+                )
+            )
+        # The tree's events (if any) are collected first and go with the first product.
+        tree_events = len(tree.pending_events)
+        answers = [
+            (key, 201, product_view(product), 1 + (tree_events if i == 0 else 0))
+            for i, (product, (_, _, key)) in enumerate(zip(products, batch, strict=True))
+        ]
+        return self.save_batch(tree, *products, answers=answers)
+
     def get_product(self, sku: str) -> Product:
         try:
             return self.repository.get(Product.create_id(sku))
