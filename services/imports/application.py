@@ -48,8 +48,6 @@ from services.kernel.errors import DomainError
 KEY_SCOPE = "import"
 LOOKUP_CHUNK = 5_000
 WRITERS = 32
-# Commands per transaction where the kind writes batches (within the group commit's 200).
-BATCH = 200
 
 
 class UnknownKind(Exception):
@@ -288,7 +286,7 @@ def run_import(
     # Unlaned commands run concurrently (in batches where the kind has them); a lane's
     # commands run in order, one batch or command after another.
     loose = lanes.pop(None, [])
-    size = BATCH if kind.batch else 1
+    size = kind.batch_size if kind.batch else 1
     units = [loose[i : i + size] for i in range(0, len(loose), size)] + list(lanes.values())
     done = 0
     progress(0, len(todo))
@@ -312,8 +310,8 @@ def _write_unit(
     if kind.batch is None:
         return _write_lane(kind, unit, app, principal)
     results = []
-    for start in range(0, len(unit), BATCH):
-        chunk = unit[start : start + BATCH]
+    for start in range(0, len(unit), kind.batch_size):
+        chunk = unit[start : start + kind.batch_size]
         items = [(command.row, principal, key_of(kind, command)) for command in chunk]
         try:
             kind.batch(app, items)

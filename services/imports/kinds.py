@@ -101,6 +101,7 @@ class Kind:
     # Many rows' commands in one transaction, all or none (the application's batch
     # method); None: one command at a time.
     batch: Callable[[Any, list[tuple[Any, Principal, IdempotencyKey]]], list] | None = None
+    batch_size: int = 200
     description: str = ""
 
     @cached_property
@@ -254,9 +255,8 @@ PRICE_LISTS = Kind(
     service="orders",
     row=PriceRow,
     key=lambda row: f"{row.grade}/{row.sku}/{row.effective_from or 'today'}",
-    check=lambda lookups, row: lookups.once(
-        "product", row.sku, lambda: lookups.app.get_product(row.sku)
-    ),
+    check=lambda lookups, row: _check_product(lookups, row.sku),
+    prefetch=lambda lookups, rows: _known_products(lookups, [row.sku for _, row in rows]),
     lane=lambda row: f"price list {row.grade}",
     run=lambda app, row, principal, k: app.set_price(
         row.grade,
@@ -267,7 +267,9 @@ PRICE_LISTS = Kind(
         actor=actor_of(principal, k),
         idempotency=k,
     ),
-    # A lane is one grade's price list: a batch's rows share it.
+    # A lane is one grade's price list: a batch's rows share it, and each batch reads the
+    # (growing) list once: fewer, larger batches.
+    batch_size=1_000,
     batch=lambda app, items: app.set_prices(
         items[0][0].grade,
         [
