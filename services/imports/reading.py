@@ -106,8 +106,18 @@ def _read_xlsx(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]], lis
         # Not read-only: only a full workbook knows its merged cells. data_only=False keeps
         # a formula as its text, so it is seen and refused rather than read as a stale value.
         book = load_workbook(io.BytesIO(data), data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
-        raise UnreadableFile(f"not an XLSX workbook ({error})") from None
+    except (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        ValueError,
+        TypeError,
+        IndexError,
+        SyntaxError,  # xml.etree's ParseError: a part of the workbook is not XML
+    ) as error:
+        # A file named .xlsx that is not one, or a damaged one, is the user's file to fix.
+        raise UnreadableFile(f"not an XLSX workbook ({type(error).__name__}: {error})") from None
     sheet = book.worksheets[0]
     errors = [
         RowError(line, f"merged cells {merged.coord}: give every row its own value")

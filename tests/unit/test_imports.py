@@ -221,3 +221,9 @@ def test_the_organisation_is_asked_once_per_import():
     rows = [f"CD-{i:03d},Dealer {i},CD,SOUTHWEST,group_buy" for i in range(1, 51)]
     report, _ = dry_run(DEALERS, "d.csv", csv_bytes(HEADER, *rows), Counting(APP.branches))
     assert report.errors == [] and Counting.asked == 1
+
+
+@pytest.mark.parametrize("data", [b"", b"code,name\n", b"PK\x03\x04 not really a zip"])
+def test_a_file_named_xlsx_that_is_not_one_is_refused_as_a_whole(data):
+    report, commands = dry_run(DEALERS, "dealers.xlsx", data, APP)
+    assert commands == [] and "not an XLSX workbook" in report.errors[0].reason
