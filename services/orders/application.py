@@ -258,6 +258,17 @@ def return_view(dealer_return: DealerReturn) -> dict[str, Any]:
     }
 
 
+def _new_product(cmd: RegisterProduct, actor: Actor) -> Product:
+    return Product(
+        sku=cmd.sku,
+        name=cmd.name,
+        category=cmd.category,
+        unit=cmd.unit,
+        list_price=cmd.list_price,
+        by=actor.provenance,
+    )
+
+
 class OrdersApplication(ServiceApplication):
     service = "orders"
     name = "orders"
@@ -371,14 +382,7 @@ class OrdersApplication(ServiceApplication):
         duplicate = ProductAlreadyRegistered(f"SKU {cmd.sku} is already in the catalogue")
         if self.exists(Product.create_id(cmd.sku)):
             raise duplicate
-        product = Product(
-            sku=cmd.sku,
-            name=cmd.name,
-            category=cmd.category,
-            unit=cmd.unit,
-            list_price=cmd.list_price,
-            by=actor.provenance,
-        )
+        product = _new_product(cmd, actor)
         tree = self.category_tree()
         if tree.knows(cmd.category):
             return self.save_registration(
@@ -411,16 +415,7 @@ class OrdersApplication(ServiceApplication):
         for cmd, actor, _ in batch:
             if not tree.knows(cmd.category):
                 tree.place(cmd.category, cmd.category, None, actor.provenance)
-            products.append(
-                Product(
-                    sku=cmd.sku,
-                    name=cmd.name,
-                    category=cmd.category,
-                    unit=cmd.unit,
-                    list_price=cmd.list_price,
-                    by=actor.provenance,
-                )
-            )
+            products.append(_new_product(cmd, actor))
         # The tree's events (if any) are collected first and go with the first product.
         tree_events = len(tree.pending_events)
         answers = [
