@@ -3,9 +3,10 @@ service that owns the kind, under that kind's own path prefix (``POST /dealers/i
 ``POST /accounts/opening-invoices/import``), so that ingress routing and scope checks stay
 the service's. ``?dry_run=true`` checks only. The answer is the import's report: 200 when
 every row is good (and, unless a dry run, written); 422 ``import_rows_invalid`` with every
-bad row when any is bad (nothing written); 409 ``import_rows_refused`` when rows of a clean
+bad row when any is bad (each with its ``line``, ``column``, and ``path`` and ``message`` as
+every 422 names a field; nothing written); 409 ``import_rows_refused`` when rows of a clean
 file were refused while writing (the others are written: import the file again after
-correcting the cause)."""
+correcting the cause). ``GET`` on the same path names the kind's columns."""
 
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     409: {"description": "rows refused while writing (`failed`); the others are written"},
     422: {"description": "bad rows (`errors`, each with its line and reason); nothing written"},
 }
+
+
+def _columns(kind: Kind):
+    def columns(principal: CurrentPrincipal) -> dict[str, Any]:
+        return {
+            "kind": kind.name,
+            "columns": list(kind.columns),
+            "required": list(kind.required),
+            "description": kind.description,
+        }
+
+    columns.__doc__ = f"The columns an import of {kind.name} reads (line 1 of the file)."
+    columns.__name__ = f"import_{kind.name.replace('-', '_')}_columns"
+    return columns
 
 
 def _upload(kind: Kind):
@@ -85,6 +100,7 @@ def import_routes(service: str) -> APIRouter:
     router = APIRouter(tags=["bulk import"])
     for kind in KINDS.values():
         if kind.service == service:
+            router.add_api_route(PATHS[kind.name], _columns(kind), methods=["GET"])
             router.add_api_route(
                 PATHS[kind.name], _upload(kind), methods=["POST"], responses=ANSWERS
             )

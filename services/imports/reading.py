@@ -29,7 +29,9 @@ class RowError:
     column: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
+        """As every 422 names a field (``path``, ``message``), with the line and column."""
+        path = f"file.line.{self.line}" + (f".{self.column}" if self.column else "")
+        return {"path": path, "message": self.reason, "line": self.line, "column": self.column}
 
 
 @dataclass(frozen=True)
