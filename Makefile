@@ -40,12 +40,14 @@ bench: $(STAMP)
 	else echo "the saga on Apache Kafka skipped: it needs Java 17+ and Maven"; fi
 	$(BIN)/python -m bench.warning_latency
 	$(BIN)/python -m bench.readmodels $(READMODELS_ARGS)
+	$(BIN)/python -m bench.imports
 
 ## make bench-smoke: the benchmarks at toy sizes, so CI notices when one stops running
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke
 	$(BIN)/python -m bench.warning_latency --smoke
 	$(BIN)/python -m bench.readmodels --smoke
+	$(BIN)/python -m bench.imports --smoke
 
 ## Re-export the JSON Schemas of the integration events under contracts/schemas
 schemas: $(STAMP)

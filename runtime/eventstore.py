@@ -228,20 +228,14 @@ class ServiceRecorder(PostgresProcessRecorder):
         # The answers of the commands whose events these are, each with how many of the
         # events are its own (a group commit writes many commands in one transaction).
         answers: Sequence[tuple[PendingAnswer | None, int]] = kwargs.get("answers", ())
+        rows = []
         start = 0
         for answer, count in answers:
             own = ids[start : start + count] if ids else []
             start += count
             if answer is None:
                 continue
-            # After the events (the table lock is held, the position is known) and inside the
-            # library's error handling: a key committed meanwhile by a concurrent retry raises
-            # a unique violation here, which aborts the whole transaction, events included.
-            curs.execute(
-                SQL(
-                    "INSERT INTO {0} (scope, key, fingerprint, status_code, body, position) "
-                    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING key"
-                ).format(self.idempotency_table),
+            rows.append(
                 (
                     answer.key.scope,
                     answer.key.key,
@@ -249,9 +243,24 @@ class ServiceRecorder(PostgresProcessRecorder):
                     answer.status_code,
                     json.dumps(answer.body, default=json_default),
                     answer_position(own, answer.published) if own else None,
-                ),
+                )
             )
-            curs.fetchone()  # in pipeline mode, this is where a violation surfaces
+        if rows:
+            # After the events (the table lock is held, the positions are known), every
+            # answer of the group in one statement (one round trip, not one per command),
+            # inside the library's error handling: a key committed meanwhile by a concurrent
+            # retry raises a unique violation here, which aborts the whole transaction,
+            # events included.
+            columns = list(zip(*rows, strict=True))
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (scope, key, fingerprint, status_code, body, position) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], "
+                    "%s::jsonb[], %s::bigint[]) RETURNING key"
+                ).format(self.idempotency_table),
+                [list(column) for column in columns],
+            )
+            curs.fetchall()  # in pipeline mode, this is where a violation surfaces
         return ids
 
     @_retried_within_deadline
@@ -331,18 +340,28 @@ class ServiceRecorder(PostgresProcessRecorder):
             return {(row["application_name"], row["notification_id"]) for row in curs.fetchall()}
 
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
+        return self.find_answers(key.scope, [key.key]).get(key.key)
+
+    def find_answers(self, scope: str, keys: Sequence[str]) -> dict[str, StoredAnswer]:
+        """The stored answers of many keys of one scope in one round trip (a bulk import
+        asks which of its rows were imported before)."""
+        if not keys:
+            return {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL(
-                    "SELECT fingerprint, status_code, body, position FROM {0} "
-                    "WHERE scope = %s AND key = %s"
+                    "SELECT key, fingerprint, status_code, body, position FROM {0} "
+                    "WHERE scope = %s AND key = ANY(%s)"
                 ).format(self.idempotency_table),
-                (key.scope, key.key),
+                (scope, list(keys)),
             )
-            row = curs.fetchone()
-        if row is None:
-            return None
-        return StoredAnswer(row["fingerprint"], row["status_code"], row["body"], row["position"])
+            rows = curs.fetchall()
+        return {
+            row["key"]: StoredAnswer(
+                row["fingerprint"], row["status_code"], row["body"], row["position"]
+            )
+            for row in rows
+        }
 
 
 class SnapshotRecorder(PostgresAggregateRecorder):
@@ -391,7 +410,9 @@ def eventsourcing_env(settings: Settings, service: str, *, create_table: bool) -
 @dataclass
 class _PendingCommand:
     stored_events: list[StoredEvent]
-    answer: PendingAnswer | None
+    # Each command's answer with how many of the events are its own, in event order (one
+    # command, or a batch of commands that stand or fall together).
+    answers: list[tuple[PendingAnswer | None, int]]
     # The request's deadline: past it, the command is answered 503 and must never commit.
     deadline: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -427,8 +448,17 @@ class GroupCommit:
         self, stored_events: list[StoredEvent], answer: PendingAnswer | None
     ) -> Sequence[int]:
         """Write one command's events (and answer); its notification ids, in order."""
+        return self.write_batch(stored_events, [(answer, len(stored_events))])
+
+    def write_batch(
+        self,
+        stored_events: list[StoredEvent],
+        answers: list[tuple[PendingAnswer | None, int]],
+    ) -> Sequence[int]:
+        """Write the events of several commands in one transaction, all or none, each
+        command's answer beside its own events (a bulk import's batch)."""
         self._start()
-        pending = _PendingCommand(stored_events, answer, deadline.current())
+        pending = _PendingCommand(stored_events, answers, deadline.current())
         self._queue.put(pending)
         # No timeout here: the writer bounds its work by the deadline, and the caller must
         # learn what really happened (committed or not), never guess.
@@ -514,7 +544,7 @@ class GroupCommit:
 
     def _insert(self, group: list[_PendingCommand]) -> None:
         stored = [event for pending in group for event in pending.stored_events]
-        answers = [(pending.answer, len(pending.stored_events)) for pending in group]
+        answers = [answer for pending in group for answer in pending.answers]
         deadlines = [p.deadline for p in group if p.deadline is not None]
         with deadline.until(min(deadlines, default=None)):
             ids = list(self.recorder.insert_events(stored, answers=answers) or ())
@@ -612,6 +642,9 @@ class ServiceApplication(Application[UUID]):
     def find_answer(self, key: IdempotencyKey) -> StoredAnswer | None:
         return self.service_recorder.find_answer(key)
 
+    def find_answers(self, scope: str, keys: Sequence[str]) -> dict[str, StoredAnswer]:
+        return self.service_recorder.find_answers(scope, keys)
+
     def is_processed(self, origin: str, position: int) -> bool:
         return self.service_recorder.is_processed(origin, position)
 
@@ -626,6 +659,32 @@ class ServiceApplication(Application[UUID]):
         taken the same snapshot)."""
         try:
             self._take_snapshots(processing)
+        except (IntegrityError, OperationalError, InterfaceError):
+            log.warning("%s: snapshot not taken", self.service, exc_info=True)
+
+    def _snapshot_batch(self, processing: ProcessingEvent[UUID]) -> None:
+        """A batch's snapshots: one per aggregate whose new events crossed its interval,
+        of its state after the batch, taken from the aggregate in hand (the batch's events
+        are committed). Per crossed interval, from the store, as ``_snapshot`` does, a
+        batch of 1,000 prices would re-read and re-write a growing price list 20 times."""
+        if self.snapshots is None or not self.snapshotting_intervals:
+            return
+        crossed = {
+            event.originator_id
+            for event in processing.events
+            if event.originator_id in processing.aggregates
+            and (
+                interval := self.snapshotting_intervals.get(
+                    type(processing.aggregates[event.originator_id])
+                )
+            )
+            and event.originator_version % interval == 0
+        }
+        try:
+            for aggregate_id in crossed:
+                aggregate = processing.aggregates[aggregate_id]
+                snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+                self.snapshots.put([snapshot_class.take(aggregate)])
         except (IntegrityError, OperationalError, InterfaceError):
             log.warning("%s: snapshot not taken", self.service, exc_info=True)
 
@@ -735,6 +794,37 @@ class ServiceApplication(Application[UUID]):
             raise
         self._snapshot(processing)
         return CommandResult(status_code, body, answer_position(ids, published))
+
+    def save_batch(
+        self,
+        *aggregates: Any,
+        answers: Sequence[tuple[IdempotencyKey, int, dict[str, Any], int]],
+    ) -> list[CommandResult]:
+        """Save the events of several commands in one transaction, all or none: ``answers``
+        gives each command's key, status, body and how many of the aggregates' pending events (in
+        the order they were collected) are its own. A conflict (a key or an aggregate
+        written meanwhile) raises IntegrityError and writes nothing: the caller runs the
+        commands one by one instead."""
+        processing = ProcessingEvent[UUID]()
+        processing.collect_events(*aggregates)
+        stored = [self.mapper.to_stored_event(event) for event in processing.events]
+        published = [self.publishes(event) for event in processing.events]
+        pending: list[tuple[PendingAnswer | None, int]] = []
+        start = 0
+        for key, status_code, body, count in answers:
+            shown = tuple(published[start : start + count])
+            pending.append((PendingAnswer(key, status_code, body, shown), count))
+            start += count
+        assert start == len(stored), "every event belongs to one command of the batch"
+        ids = list(self.group_commit.write_batch(stored, pending))
+        self._snapshot_batch(processing)
+        results, start = [], 0
+        for _key, status_code, body, count in answers:
+            own = ids[start : start + count]
+            shown = published[start : start + count]
+            start += count
+            results.append(CommandResult(status_code, body, answer_position(own, shown)))
+        return results
 
 
 def create_schema(settings: Settings, service: str) -> None:

@@ -17,7 +17,6 @@ from runtime.eventstore import (
     IdempotencyKey,
     IdempotencyKeyConflict,
     ServiceApplication,
-    StoredAnswer,
 )
 from runtime.http.auth import Principal
 from runtime.http.problems import Problem
@@ -61,28 +60,19 @@ def _answer(
     )
 
 
-def _replay(service: str, key: IdempotencyKey, stored: StoredAnswer) -> JSONResponse:
-    if stored.fingerprint != key.fingerprint:
-        raise Problem(
-            409,
-            "idempotency_key_reused",
-            f"Idempotency-Key {key.key!r} was used for a different request",
-        )
-    return _answer(service, stored.status_code, stored.body, stored.position, True)
-
-
-def run_command(
+def execute(
     app: ServiceApplication,
     key: IdempotencyKey,
     command: Callable[[IdempotencyKey], CommandResult],
-) -> JSONResponse:
+) -> CommandResult:
     """Run the command, storing its answer with its events under the key. A retry either
     fails to store its answer (the key is taken: a concurrent or later retry) or fails a rule
     because the first attempt already happened (e.g. "already registered"); either way it
-    answers with the first answer. The common case, a first attempt, costs no extra query."""
+    answers with the first answer (``replayed``). The common case, a first attempt, costs no
+    extra query. Shared by the routes and the bulk import (services/imports)."""
     for _attempt in range(CONFLICT_ATTEMPTS):
         try:
-            result = command(key)
+            return command(key)
         except IntegrityError:
             # A concurrent command changed an aggregate this one read (optimistic
             # concurrency): nothing was written, so decide again on fresh state.
@@ -91,11 +81,26 @@ def run_command(
             stored = app.find_answer(key)
             if stored is None:
                 raise
-            return _replay(app.service, key, stored)
-        return _answer(app.service, result.status_code, result.body, result.position, False)
+            if stored.fingerprint != key.fingerprint:
+                raise Problem(
+                    409,
+                    "idempotency_key_reused",
+                    f"Idempotency-Key {key.key!r} was used for a different request",
+                ) from None
+            return CommandResult(stored.status_code, stored.body, stored.position, replayed=True)
     raise Problem(
         409,
         "concurrent_update",
         "the records this command changes are being changed by others; try again",
         headers={"Retry-After": "1"},
     )
+
+
+def run_command(
+    app: ServiceApplication,
+    key: IdempotencyKey,
+    command: Callable[[IdempotencyKey], CommandResult],
+) -> JSONResponse:
+    """The command's answer (see ``execute``) as the route's response."""
+    result = execute(app, key, command)
+    return _answer(app.service, result.status_code, result.body, result.position, result.replayed)

@@ -15,6 +15,7 @@ from services.finance.api.routes import (
 )
 from services.finance.application import POLICIES, FinanceApplication
 from services.finance.contract import to_integration_event
+from services.imports.api import import_routes
 
 
 def build(
@@ -25,6 +26,7 @@ def build(
         application_class=FinanceApplication,
         translate=to_integration_event,
         routers=[
+            import_routes("finance"),
             accounts,
             opening_balances,
             invoices,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
+from services.imports.api import import_routes
 from services.inventory.api.opening import opening_stock
 from services.inventory.api.routes import (
     goods_receipts,
@@ -25,6 +26,7 @@ def build(
         application_class=InventoryApplication,
         translate=to_integration_event,
         routers=[
+            import_routes("inventory"),
             warehouses,
             opening_stock,
             goods_receipts,

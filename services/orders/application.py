@@ -8,6 +8,7 @@ gets is built here and stored with the events under the caller's Idempotency-Key
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -262,6 +263,17 @@ def return_view(dealer_return: DealerReturn) -> dict[str, Any]:
     }
 
 
+def _new_product(cmd: RegisterProduct, actor: Actor) -> Product:
+    return Product(
+        sku=cmd.sku,
+        name=cmd.name,
+        category=cmd.category,
+        unit=cmd.unit,
+        list_price=cmd.list_price,
+        by=actor.provenance,
+    )
+
+
 class OrdersApplication(ServiceApplication):
     service = "orders"
     name = "orders"
@@ -322,8 +334,14 @@ class OrdersApplication(ServiceApplication):
         duplicate = DealerAlreadyRegistered(f"dealer {cmd.code} is already registered")
         if self.exists(Dealer.create_id(cmd.code)):
             raise duplicate
-        self.organisation().check_branch(cmd.branch, cmd.region)
-        dealer = Dealer(
+        dealer = self._new_dealer(cmd, self.organisation(), actor)
+        return self.save_registration(
+            dealer, body=dealer_view(dealer), idempotency=idempotency, duplicate=duplicate
+        )
+
+    def _new_dealer(self, cmd: RegisterDealer, organisation: Organisation, actor: Actor) -> Dealer:
+        organisation.check_branch(cmd.branch, cmd.region)
+        return Dealer(
             code=cmd.code,
             name=cmd.name,
             branch=cmd.branch,
@@ -331,8 +349,25 @@ class OrdersApplication(ServiceApplication):
             grade=cmd.grade,
             by=actor.provenance,
         )
-        return self.save_registration(
-            dealer, body=dealer_view(dealer), idempotency=idempotency, duplicate=duplicate
+
+    def register_dealers(
+        self, batch: Sequence[tuple[RegisterDealer, Actor, IdempotencyKey]]
+    ) -> list[CommandResult]:
+        """Many registrations in one transaction, all or none (a bulk import's batch): the
+        organisation read once, no dealer of the batch registered before (else
+        DealerAlreadyRegistered, and the caller registers them one by one)."""
+        found = self.get_many([Dealer.create_id(cmd.code) for cmd, _, _ in batch])
+        if found:
+            codes = ", ".join(sorted(dealer.code for dealer in found.values()))
+            raise DealerAlreadyRegistered(f"dealers {codes} are already registered")
+        organisation = self.organisation()
+        dealers = [self._new_dealer(cmd, organisation, actor) for cmd, actor, _ in batch]
+        return self.save_batch(
+            *dealers,
+            answers=[
+                (key, 201, dealer_view(dealer), 1)
+                for dealer, (_, _, key) in zip(dealers, batch, strict=True)
+            ],
         )
 
     def get_dealer(self, code: str) -> Dealer:
@@ -352,14 +387,7 @@ class OrdersApplication(ServiceApplication):
         duplicate = ProductAlreadyRegistered(f"SKU {cmd.sku} is already in the catalogue")
         if self.exists(Product.create_id(cmd.sku)):
             raise duplicate
-        product = Product(
-            sku=cmd.sku,
-            name=cmd.name,
-            category=cmd.category,
-            unit=cmd.unit,
-            list_price=cmd.list_price,
-            by=actor.provenance,
-        )
+        product = _new_product(cmd, actor)
         tree = self.category_tree()
         if tree.knows(cmd.category):
             return self.save_registration(
@@ -376,6 +404,30 @@ class OrdersApplication(ServiceApplication):
             if self.exists(product.id):
                 raise duplicate from None
             raise  # the tree changed meanwhile: the caller decides again
+
+    def register_products(
+        self, batch: Sequence[tuple[RegisterProduct, Actor, IdempotencyKey]]
+    ) -> list[CommandResult]:
+        """Many products in one transaction, all or none (a bulk import's batch): none of
+        them registered before (else ProductAlreadyRegistered, and the caller registers them
+        one by one); the categories new to the tree join it as roots in the same save."""
+        found = self.get_many([Product.create_id(cmd.sku) for cmd, _, _ in batch])
+        if found:
+            skus = ", ".join(sorted(product.sku for product in found.values()))
+            raise ProductAlreadyRegistered(f"SKUs {skus} are already in the catalogue")
+        tree = self.category_tree()
+        products = []
+        for cmd, actor, _ in batch:
+            if not tree.knows(cmd.category):
+                tree.place(cmd.category, cmd.category, None, actor.provenance)
+            products.append(_new_product(cmd, actor))
+        # The tree's events (if any) are collected first and go with the first product.
+        tree_events = len(tree.pending_events)
+        answers = [
+            (key, 201, product_view(product), 1 + (tree_events if i == 0 else 0))
+            for i, (product, (_, _, key)) in enumerate(zip(products, batch, strict=True))
+        ]
+        return self.save_batch(tree, *products, answers=answers)
 
     def get_product(self, sku: str) -> Product:
         try:
@@ -525,6 +577,57 @@ class OrdersApplication(ServiceApplication):
             body=price_list_view(price_list, start),
             idempotency=idempotency,
         )
+
+    def set_prices(
+        self,
+        grade: str,
+        batch: Sequence[tuple[str, Decimal, date | None, Actor, IdempotencyKey]],
+        *,
+        today: date,
+    ) -> list[CommandResult]:
+        """Many prices of one grade in one transaction, all or none (a bulk import's batch:
+        the price list read and saved once, not once per price). Each answer names its own
+        price (the whole list per row would make the batch quadratic)."""
+        products = self.get_many([Product.create_id(sku) for sku, *_ in batch])
+        known = {product.sku for product in products.values()}
+        price_list = self.find_price_list(grade) or PriceList(grade=grade)
+        # Prices in the past follow set_price's rule: the earliest decides for the batch.
+        past = [start for _, _, start, *_ in batch if start is not None and start < today]
+        amended = (
+            self._amend_history(
+                [str(grade)], min(past), today=today, refuse=PriceBackdated, what=f"a {grade} price"
+            )
+            if past
+            else None
+        )
+        answers = []
+        counted = 0  # a new price list's creation goes with the first price
+        changed_past: list[date] = []
+        for sku, unit_price, effective_from, actor, key in batch:
+            if sku not in known:
+                raise UnknownProduct(f"no product with SKU {sku}")
+            start = effective_from or today
+            if price_list.set_price(sku, unit_price, effective_from=start, by=actor.provenance):
+                if start < today:
+                    changed_past.append(start)
+            body = {
+                "grade": str(grade),
+                "sku": sku,
+                "unit_price": f"{unit_price:.2f}",
+                "effective_from": start.isoformat(),
+            }
+            answers.append((key, 200, body, len(price_list.pending_events) - counted))
+            counted = len(price_list.pending_events)
+        aggregates: list[Any] = [price_list]
+        if amended is not None and changed_past:
+            # One amendment for the batch, counted with its last command.
+            amended.amend(
+                [str(grade)], min(changed_past), what="imported prices", by=batch[-1][3].provenance
+            )
+            aggregates.append(amended)
+            key, status_code, body, count = answers[-1]
+            answers[-1] = (key, status_code, body, count + len(amended.pending_events))
+        return self.save_batch(*aggregates, answers=answers)
 
     # -- categories and promotions ---------------------------------------------------------
     def category_tree(self) -> CategoryTree:

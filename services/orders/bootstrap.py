@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runtime.process import Process, service_process
 from runtime.settings import Settings
+from services.imports.api import import_routes
 from services.orders.api.organisation import organisation
 from services.orders.api.planning import demand_plans, salespeople_of_dealers, targets
 from services.orders.api.returns import returns
@@ -19,7 +20,16 @@ def build(
         settings,
         application_class=OrdersApplication,
         translate=to_integration_event,
-        routers=[organisation, dealers, products, price_lists, promotions, orders, returns]
+        routers=[
+            import_routes("orders"),
+            organisation,
+            dealers,
+            products,
+            price_lists,
+            promotions,
+            orders,
+            returns,
+        ]
         + [demand_plans, targets, salespeople_of_dealers],
         description="The sales organisation (regions and branches), dealer registry, "
         "product catalogue and dealer orders with their workflow.",

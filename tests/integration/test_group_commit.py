@@ -50,7 +50,7 @@ def pending_registration(app: OrdersApplication, code: str, key: str) -> _Pendin
     )
     stored = [app.mapper.to_stored_event(event) for event in dealer.collect_events()]
     answer = PendingAnswer(IdempotencyKey("cd-clerk", key, "f"), 201, {"code": code})
-    return _PendingCommand(stored, answer)
+    return _PendingCommand(stored, [(answer, len(stored))])
 
 
 def stored_answers(settings) -> dict[str, int]:

@@ -33,6 +33,8 @@ from projections import bootstrap as query_process
 from runtime.demo import seed_demo_company
 from services.finance import bootstrap as finance_process
 from services.identity import bootstrap as identity_process
+from services.imports.api import PATHS
+from services.imports.kinds import KINDS
 from services.inventory import bootstrap as inventory_process
 from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
@@ -180,6 +182,8 @@ def samples(envelopes: list[dict]) -> dict[tuple[str, str], Sample]:
         ("orders", "/products/categories"): Sample({}, CATALOGUE),
         # The organisation chart: every signed-in caller reads it.
         ("orders", "/organisation/regions"): Sample({}, CATALOGUE),
+        # An import's columns: a description every signed-in caller may read.
+        **{(service, path): Sample({}, CATALOGUE) for service, path in IMPORT_PATHS},
         ("orders", "/organisation/branches"): Sample({}, CATALOGUE),
         ("orders", "/products/{sku}"): Sample({"sku": "WULIANGYE-52-500ML"}, CATALOGUE),
         ("orders", "/promotions"): Sample({}, CATALOGUE),
@@ -299,6 +303,13 @@ class Command:
     params: dict[str, str]
     body: dict
     owners: Owners
+    # An upload (bulk import): the file posted instead of a JSON body.
+    files: dict | None = None
+
+    def post(self, client: httpx.Client, path: str, headers: dict[str, str]) -> httpx.Response:
+        if self.files is not None:
+            return client.post(path, files=self.files, headers=headers)
+        return client.post(path, json=self.body, headers=headers)
 
 
 def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Command]:
@@ -313,7 +324,7 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
     one_bottle = [{"sku": wuliangye, "quantity": 1}]
     levels = {"floor": "100000.00", "target": "120000.00", "stretch": "150000.00"}
     chengdu_stock = owned(branches=["CD"], warehouses=["WH-CD"])
-    return {
+    return import_commands() | {
         # orders :8101
         ("orders", "/dealers"): Command(
             {},
@@ -608,6 +619,35 @@ def commands(envelopes: list[dict], api_key_id: str) -> dict[tuple[str, str], Co
 # test_identity.py).
 PUBLIC_COMMANDS = {("identity", "/sessions")}
 
+# The bulk imports (services/imports/api.py): a good file of each kind on the demo company
+# (headquarters' answer is 200, or 409 where the demo's business closed the cut-over).
+IMPORT_FILES = {
+    "regions": "code,name\nNORTHEAST,Northeast Region\n",
+    "branches": "code,name,region\nMY,Mianyang Branch,SOUTHWEST\n",
+    "dealers": "code,name,branch,region,grade\nCD-098,Pixian Liquor,CD,SOUTHWEST,group_buy\n",
+    "products": "sku,name,category,list_price\nXIJIU-53-500ML,Xijiu 53% 500ml,BAIJIU,368.00\n",
+    "price-lists": "grade,sku,unit_price\ntier2_distributor,WULIANGYE-52-500ML,1188.00\n",
+    "warehouses": "code,name,kind,branch,region\nWH-CD-EAST,Chengdu East DC,branch,CD,SOUTHWEST\n",
+    "opening-stock": "warehouse_code,document_number,cut_over_date,sku,quantity,unit_cost\n"
+    "WH-CD,OB-MATRIX-1,2026-01-01,WULIANGYE-52-500ML,1,812.00\n",
+    "opening-invoices": "dealer_code,invoice_number,issue_date,due_date,open_amount,"
+    "cut_over_date\nCD-001,INV-MATRIX-1,2026-01-01,2026-01-31,100.00,2026-01-01\n",
+    "opening-cash": "dealer_code,document_number,amount,cut_over_date\n"
+    "CD-001,OB-CASH-MATRIX-1,100.00,2026-01-01\n",
+    "opening-rebate-pools": "dealer_code,document_number,policy_code,amount,cut_over_date\n"
+    "CD-001,OB-REBATE-MATRIX-1,TIER1-REBATE,100.00,2026-01-01\n",
+}
+IMPORT_PATHS = [(KINDS[kind].service, PATHS[kind]) for kind in IMPORT_FILES]
+
+
+def import_commands() -> dict[tuple[str, str], Command]:
+    return {
+        (KINDS[kind].service, PATHS[kind]): Command(
+            {}, {}, NATIONAL, files={"file": (f"{kind}.csv", text.encode(), "text/csv")}
+        )
+        for kind, text in IMPORT_FILES.items()
+    }
+
 
 # Headquarters' read-only roles change nothing anywhere.
 READ_ONLY = [c for c in HEADQUARTERS if c.role in ("hq_viewer", "erp")]
@@ -766,7 +806,7 @@ def test_no_command_changes_a_record_for_a_caller_outside_its_scope(platform) ->
                     continue
                 tried += 1
                 headers = {**_bearer(caller.key), "Idempotency-Key": str(uuid.uuid4())}
-                response = client.post(path, json=sample.body, headers=headers)
+                response = sample.post(client, path, headers)
                 if response.status_code not in (403, 404):
                     wrong.append(
                         f"{caller.key} ({caller.role}) {service} POST {path}: "
@@ -780,7 +820,7 @@ def test_no_command_changes_a_record_for_a_caller_outside_its_scope(platform) ->
     for (service, template), sample in known.items():
         headers = {**_bearer("demo-hq-admin"), "Idempotency-Key": str(uuid.uuid4())}
         path = template.format(**sample.params)
-        response = platform[service].post(path, json=sample.body, headers=headers)
+        response = sample.post(platform[service], path, headers)
         assert response.status_code not in (404, 422), f"HQ: {path}: {response.text[:300]}"
     print(f"scope matrix: {tried} foreign commands, all refused, nothing written")
 
