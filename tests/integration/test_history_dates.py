@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from runtime.eventstore import Provenance
+from runtime.eventstore import IdempotencyKey, Provenance
 from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
 from services.orders.application import (
@@ -242,3 +242,25 @@ def test_orders_booked_before_the_record_existed_count_too(app):
         set_price(7)
     set_price(6)
     assert app.booked_dates().last_booked(["tier1_distributor"]) == TODAY - timedelta(days=7)
+
+
+def test_an_imported_batch_of_prices_follows_the_same_rule(app):
+    """A bulk import sets a grade's prices in batches (set_prices): a price dated on or
+    before the grade's last booked order refuses the batch, one after it is amended once."""
+    placed = PlaceOrder("CD-001", TODAY - timedelta(days=4), [RequestedLine(WULIANGYE, 6)])
+    app.place_order(placed, actor=HQ_ADMIN, idempotency=None)
+
+    def batch(days_ago: int, key: str):
+        row = (WULIANGYE, Decimal("1199.00"), TODAY - timedelta(days=days_ago), HQ_ADMIN)
+        return app.set_prices(
+            "tier1_distributor", [(*row, IdempotencyKey("hq", key, "h"))], today=TODAY
+        )
+
+    with pytest.raises(PriceBackdated):
+        batch(4, "import:price-lists:refused")
+    [answer] = batch(3, "import:price-lists:accepted")
+    assert answer.body["effective_from"] == (TODAY - timedelta(days=3)).isoformat()
+    price_list = app.find_price_list("tier1_distributor")
+    assert price_list.price_on(WULIANGYE, TODAY - timedelta(days=3))[0] == Decimal("1199.00")
+    # The grade's history changed from that day: an order of its grade racing it conflicts.
+    assert app.booked_dates().version > 1
