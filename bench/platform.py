@@ -44,6 +44,7 @@ from bench.workload import (
     saga_order,
 )
 from runtime import kafka
+from runtime.demo import organisation
 from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres, free_port
 from runtime.settings import PostgresLocation, Settings
 from runtime.supervisor import Child, wait_ready
@@ -227,12 +228,15 @@ class Platform:
             time.sleep(0.2)
 
     def _seed(self) -> None:
-        """Dealers and SKUs (orders); a warehouse serving Chengdu and its opening stock
-        (inventory); credit terms for every dealer (finance). Without the last two, the saga
-        would reject every order for want of stock, or hold it for want of credit."""
+        """The organisation, dealers and SKUs (orders); a warehouse serving Chengdu and its
+        opening stock (inventory); credit terms for every dealer (finance). Without the last
+        two, the saga would reject every order for want of stock, or hold it for want of
+        credit."""
         assert self.target is not None
         t = self.target
         steps: list[tuple[str, str, dict]] = [
+            # The regions and branches first: a dealer names its branch.
+            *((t.orders_url, path, body) for _, path, body, _ in organisation()),
             *((t.orders_url, "/dealers", dealer) for dealer in DEALERS),
             *((t.orders_url, "/products", product) for product in PRODUCTS),
             (t.inventory_url, "/warehouses", WAREHOUSE),
