@@ -9,6 +9,12 @@ valid even when a broker lost its data and the relay republished from zero.
 
 A message that cannot be decoded, or that its handler rejects, is published to the
 consumer's dead-letter topic with the reason before the batch commits; the consumer goes on.
+
+One consumer may feed several handlers (the query process's projectors): each record is
+fetched and parsed once, and each handler gets the poll's records of the topics it reads,
+in its own transaction with its own tracking records and its own dead-letter topic. The
+offsets are committed once every handler has committed; a crash in between redelivers the
+poll, and each handler skips what it had recorded.
 """
 
 from __future__ import annotations
@@ -68,6 +74,15 @@ class Handler(Protocol):
     def open_batch(self) -> AbstractContextManager[Batch]: ...
 
 
+@dataclass(frozen=True)
+class Route:
+    """One handler of a consumer: the topics it reads, and where its poison messages go."""
+
+    handler: Handler
+    topics: frozenset[str]
+    dead_letter_topic: str
+
+
 class IdlePacing:
     """How often an idle consumer asks the broker for more.
 
@@ -118,21 +133,36 @@ class ConsumerRuntime:
         self,
         settings: Settings,
         *,
-        handler: Handler,
-        topics: list[str],
+        handler: Handler | None = None,
+        topics: list[str] | None = None,
         consumer_name: str | None = None,
+        handlers: dict[str, tuple[Handler, list[str]]] | None = None,
         poll_timeout_ms: int = 100,
         idle_poll_timeout_ms: int = 50,
         max_records: int | None = None,
         topic_check_interval_s: float = 1.0,
     ) -> None:
+        """One handler (``handler`` reading ``topics``), or several sharing this consumer:
+        ``handlers`` maps the name each goes by (naming its dead-letter topic) to the handler
+        and its topics, and ``consumer_name`` names the group."""
         self.settings = settings
-        self.handler = handler
-        self.topics = topics
-        # A consumer's name (default: its handler's) names its group and dead-letter topic.
-        self.name = consumer_name or handler.name
+        if handlers is None:
+            assert handler is not None and topics is not None
+            # A consumer's name (default: its handler's) names its group and dead-letter topic.
+            handlers = {consumer_name or handler.name: (handler, topics)}
+        self.routes = [
+            Route(h, frozenset(t), settings.dead_letter_topic(name))
+            for name, (h, t) in handlers.items()
+        ]
+        self.handler = self.routes[0].handler
+        self.topics = sorted({topic for route in self.routes for topic in route.topics})
+        self.name = consumer_name or next(iter(handlers))
         self.group_id = settings.consumer_group(self.name)
-        self.dead_letter_topic = settings.dead_letter_topic(self.name)
+        self.dead_letter_topic = self.routes[0].dead_letter_topic
+        self.dead_letter_topics = [route.dead_letter_topic for route in self.routes]
+        self.transient_errors = tuple(
+            {error for route in self.routes for error in route.handler.transient_errors}
+        )
         self.poll_timeout_ms = poll_timeout_ms
         self.idle_poll_timeout_ms = idle_poll_timeout_ms
         self.pacing = IdlePacing()
@@ -153,7 +183,7 @@ class ConsumerRuntime:
             while not self.stopping.is_set():
                 try:
                     self._consume()
-                except (KafkaError, *self.handler.transient_errors) as error:
+                except (KafkaError, *self.transient_errors) as error:
                     self.last_error = str(error).splitlines()[0]
                     self.running.clear()
                     log.warning("consumer %s: %s; reconnecting", self.name, error)
@@ -168,7 +198,7 @@ class ConsumerRuntime:
         try:
             topic_ids = {
                 topic: kafka.ensure_topic(admin, topic, self.settings)
-                for topic in [*self.topics, self.dead_letter_topic]
+                for topic in [*self.topics, *self.dead_letter_topics]
             }
             self._consume_topics(admin, topic_ids)
         finally:
@@ -191,7 +221,7 @@ class ConsumerRuntime:
             max_poll_records=self.max_records,
             listener=_SeekToStartWhenReplaying(self),
         )
-        dead_letters = kafka.producer(self.settings, client_id=f"{self.handler.name}-dlq")
+        dead_letters = kafka.producer(self.settings, client_id=f"{self.name}-dlq")
         self.running.set()
         self.last_error = None
         next_topic_check = time.monotonic() + self.topic_check_interval_s
@@ -232,41 +262,60 @@ class ConsumerRuntime:
                 except CommitFailedError as error:
                     # A rebalance took the partitions away; the next owner redelivers and the
                     # tracking records make that harmless.
-                    log.info("consumer %s: commit after rebalance: %s", self.handler.name, error)
-                CONSUMER_BATCH_SECONDS.labels(self.handler.name).observe(
-                    time.perf_counter() - started
-                )
+                    log.info("consumer %s: commit after rebalance: %s", self.name, error)
+                CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         finally:
             self.running.clear()
             consumer.close(autocommit=False)
             dead_letters.close()
 
     def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]], dead_letters) -> None:
-        poison: list[tuple[ConsumerRecord, str]] = []
+        undecodable: list[tuple[ConsumerRecord, str]] = []
         decoded: list[tuple[ConsumerRecord, Envelope]] = []
         for record in _in_order(polled):
             try:
                 decoded.append((record, decode(record)))
             except (ValueError, ValidationError) as error:
-                poison.append((record, f"undecodable: {_short(error)}"))
-                CONSUMED.labels(self.handler.name, Outcome.DEAD_LETTERED).inc()
-        with self.handler.open_batch() as batch:
+                undecodable.append((record, f"undecodable: {_short(error)}"))
+        for route in self.routes:
+            self._process_route(
+                route,
+                [(r, e) for r, e in decoded if r.topic in route.topics],
+                [(r, reason) for r, reason in undecodable if r.topic in route.topics],
+                dead_letters,
+            )
+
+    def _process_route(
+        self,
+        route: Route,
+        decoded: list[tuple[ConsumerRecord, Envelope]],
+        poison: list[tuple[ConsumerRecord, str]],
+        dead_letters,
+    ) -> None:
+        name = route.handler.name
+        if poison:
+            CONSUMED.labels(name, Outcome.DEAD_LETTERED).inc(len(poison))
+        if not decoded and not poison:
+            return
+        with route.handler.open_batch() as batch:
             results = batch.apply_all([envelope for _, envelope in decoded])
             for (record, _), result in zip(decoded, results, strict=True):
-                CONSUMED.labels(self.handler.name, result.outcome).inc()
+                CONSUMED.labels(name, result.outcome).inc()
                 if result.outcome == Outcome.DEAD_LETTERED:
                     poison.append((record, result.reason or "rejected"))
             if poison:
                 # Before the batch commits: a crash in between re-sends (a duplicate in the
                 # dead-letter topic), never loses the poison message.
-                self._dead_letter(poison, dead_letters)
+                self._dead_letter(route, poison, dead_letters)
 
-    def _dead_letter(self, poison: list[tuple[ConsumerRecord, str]], producer) -> None:
+    def _dead_letter(
+        self, route: Route, poison: list[tuple[ConsumerRecord, str]], producer
+    ) -> None:
         futures = []
         for record, reason in poison:
             log.warning(
                 "consumer %s: dead-lettering %s[%d]@%d: %s",
-                self.handler.name,
+                route.handler.name,
                 record.topic,
                 record.partition,
                 record.offset,
@@ -274,7 +323,7 @@ class ConsumerRuntime:
             )
             headers = [
                 ("dlq.reason", reason.encode()),
-                ("dlq.consumer", self.handler.name.encode()),
+                ("dlq.consumer", route.handler.name.encode()),
                 ("dlq.topic", record.topic.encode()),
                 ("dlq.partition", str(record.partition).encode()),
                 ("dlq.offset", str(record.offset).encode()),
@@ -282,7 +331,7 @@ class ConsumerRuntime:
             ]
             futures.append(
                 producer.send(
-                    self.dead_letter_topic, key=record.key, value=record.value, headers=headers
+                    route.dead_letter_topic, key=record.key, value=record.value, headers=headers
                 )
             )
         producer.flush()
