@@ -59,7 +59,10 @@ def build(settings: Settings, *, with_projectors: bool = True) -> Process:
     handlers = {p.name: SqlProjectionHandler(projector_engine, p) for p in PROJECTIONS}
     consumers = [projectors(settings, list(handlers.values()))] if with_projectors else []
     consistency = ReadYourWrites(
-        handlers, engine=engine, timeout_s=settings.read_your_writes_timeout_s
+        handlers,
+        engine=engine,
+        timeout_s=settings.read_your_writes_timeout_s,
+        wake=consumers[0].pacing.wake if consumers else None,
     )
     return Process(
         name="query",

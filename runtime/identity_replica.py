@@ -164,7 +164,9 @@ class IdentityReplicaConsumer:
         self.running.set()
         self.last_error = None
         next_check = time.monotonic() + TOPIC_CHECK_S
-        pacing = IdlePacing()
+        # A key issued or revoked a moment ago must be honoured at once in every process,
+        # and nothing in this process announces it: the replica keeps the short idle period.
+        pacing = IdlePacing(idle_period_s=0.25)
         while not self.stopping.is_set():
             poll_started = time.monotonic()
             polled = consumer.poll(timeout_ms=50 if pacing.idle else 100)

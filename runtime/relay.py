@@ -125,6 +125,9 @@ class Relay:
         # lock, this relay is the only writer of its row.
         self._state: RelayState | None = None
         self.failure: str | None = None  # an unexpected error that stopped the relay
+        # Called after each batch published: the process's consumers expect the other
+        # services' answers to it (see runtime.consumer.IdlePacing.wake).
+        self.on_published: list[Callable[[], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> None:
@@ -170,7 +173,12 @@ class Relay:
             self._admin = kafka.admin(self.settings)
             while not self.stopping.is_set():
                 self.check_topic()
-                if self.publish_batch() == 0 and self._wait_for_new_events(timeout=0.5):
+                # Nothing new: sleep until a commit's notification or the next topic check
+                # (the notification log is read again then, in case one was missed), rather
+                # than reading the log twice a second.
+                if self.publish_batch() == 0 and self._wait_for_new_events(
+                    timeout=max(0.05, self._next_topic_check() - time.monotonic())
+                ):
                     self.stopping.wait(self.linger_s)
         finally:
             self.active.clear()
@@ -207,6 +215,9 @@ class Relay:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def _next_topic_check(self) -> float:
+        return self._last_topic_check + self.topic_check_interval_s
 
     # -- state -----------------------------------------------------------------------------
     def load_state(self) -> RelayState:
@@ -348,6 +359,9 @@ class Relay:
         state.published_count += len(futures)
         self._save_state(state, sequences=sequences)
         RELAY_PUBLISHED.labels(self.service).inc(len(futures))
+        if futures:
+            for published in self.on_published:
+                published()
         return len(notifications)
 
 

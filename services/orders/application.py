@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts import finance, inventory
 from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
-from runtime.process_manager import Policy, Unit
+from runtime.process_manager import Policy, Unit, reads
 from services.kernel.errors import OutsideScope
 from services.kernel.ownership import Ownership
 from services.orders.consignment import ConsignmentSale
@@ -665,6 +665,7 @@ def _threshold(unit: Unit) -> Decimal:
     return unit.app.settings.order_approval_threshold
 
 
+@reads(lambda data: [UUID(data.order_id)])
 def on_credit_reserved(unit: Unit, envelope: Envelope, data: finance.CreditReserved) -> None:
     order = _order(unit, data.order_id)
     if order is not None:
@@ -672,6 +673,7 @@ def on_credit_reserved(unit: Unit, envelope: Envelope, data: finance.CreditReser
         unit.save(order)
 
 
+@reads(lambda data: [UUID(data.order_id)])
 def on_credit_refused(unit: Unit, envelope: Envelope, data: finance.CreditRefused) -> None:
     order = _order(unit, data.order_id)
     if order is not None:
@@ -684,6 +686,7 @@ def on_credit_refused(unit: Unit, envelope: Envelope, data: finance.CreditRefuse
         unit.save(order)
 
 
+@reads(lambda data: [UUID(data.order_id)])
 def on_stock_reserved(unit: Unit, envelope: Envelope, data: inventory.StockReserved) -> None:
     order = _order(unit, data.order_id)
     if order is not None:
@@ -693,6 +696,7 @@ def on_stock_reserved(unit: Unit, envelope: Envelope, data: inventory.StockReser
         unit.save(order)
 
 
+@reads(lambda data: [UUID(data.order_id)])
 def on_stock_shortage(unit: Unit, envelope: Envelope, data: inventory.StockShortage) -> None:
     order = _order(unit, data.order_id)
     if order is not None:
