@@ -5,7 +5,9 @@ applies the effects and records the origin of every event (service + position in
 service's log) in one database transaction; only then are the Kafka offsets committed.
 Redelivery, a crash between the two commits, or a rebalance therefore changes nothing: the
 origin is already recorded and the event is skipped. Offsets are only a hint; origins stay
-valid even when a broker lost its data and the relay republished from zero.
+valid even when a broker lost its data and the relay republished from zero. Under load the
+offsets of several polls are committed together (at most ``commit_interval_s`` apart): a
+crash redelivers a little more, and changes nothing more.
 
 A message that cannot be decoded, or that its handler rejects, is published to the
 consumer's dead-letter topic with the reason before the batch commits; the consumer goes on.
@@ -137,6 +139,10 @@ class IdlePacing:
         self._bell.clear()
 
 
+# An idle consumer or relay asks whether its topic was lost this many times less often.
+IDLE_TOPIC_CHECKS_SPACED = 5
+
+
 def decode(record: ConsumerRecord) -> Envelope:
     """Parse a record into an envelope (raises ValueError / ValidationError if it is poison)."""
     # Parsed and validated in one pass from the bytes (pydantic's JSON parser), not through
@@ -157,6 +163,7 @@ class ConsumerRuntime:
         idle_poll_timeout_ms: int = 50,
         max_records: int | None = None,
         topic_check_interval_s: float = 1.0,
+        commit_interval_s: float = 0.2,
     ) -> None:
         """One handler (``handler`` reading ``topics``), or several sharing this consumer:
         ``handlers`` maps the name each goes by (naming its dead-letter topic) to the handler
@@ -184,6 +191,10 @@ class ConsumerRuntime:
         self.pacing = IdlePacing()
         self.max_records = max_records or settings.consumer_max_poll_records
         self.topic_check_interval_s = topic_check_interval_s
+        # Under load, offsets are committed to the broker at most this often (and at once
+        # when a poll comes back empty): each commit is a broker round trip, and the origins
+        # the handlers record, not the offsets, are what make a redelivery harmless.
+        self.commit_interval_s = commit_interval_s
         self.replay_from_start = False
         self.stopping = threading.Event()
         self.running = threading.Event()
@@ -242,6 +253,9 @@ class ConsumerRuntime:
         self.running.set()
         self.last_error = None
         next_topic_check = time.monotonic() + self.topic_check_interval_s
+        # Offsets of polls whose effects are committed, not yet committed to the broker.
+        uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
+        next_commit = 0.0
         try:
             while not self.stopping.is_set():
                 if time.monotonic() >= next_topic_check:
@@ -252,12 +266,16 @@ class ConsumerRuntime:
                         # same member stays in the group: leaving and joining again would wait
                         # for the rebalance timeout on the broker.
                         self.replay_from_start = True
+                        uncommitted.clear()  # offsets in the lost log
                         topic_ids.update(
                             {t: kafka.topic_id(admin, t) or topic_ids[t] for t in self.topics}
                         )
                         if consumer.assignment():
                             consumer.seek_to_beginning(*consumer.assignment())
-                    next_topic_check = time.monotonic() + self.topic_check_interval_s
+                    # Idle, a lost topic is looked for less often: nothing is being read
+                    # from it meanwhile.
+                    spacing = IDLE_TOPIC_CHECKS_SPACED if self.pacing.idle else 1
+                    next_topic_check = time.monotonic() + self.topic_check_interval_s * spacing
                 poll_started = time.monotonic()
                 polled = consumer.poll(
                     timeout_ms=self.idle_poll_timeout_ms
@@ -265,26 +283,40 @@ class ConsumerRuntime:
                     else self.poll_timeout_ms
                 )
                 if not polled:
+                    self._commit(consumer, uncommitted)
                     self.pacing.pause(self.pacing.pause_after_empty_poll(poll_started))
                     continue
                 self.pacing.records_seen()
                 started = time.perf_counter()
                 self._process(polled, dead_letters)
-                offsets = {
-                    tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                uncommitted.update(
+                    (tp, OffsetAndMetadata(records[-1].offset + 1, "", -1))
                     for tp, records in polled.items()
-                }
-                try:
-                    consumer.commit(offsets)
-                except CommitFailedError as error:
-                    # A rebalance took the partitions away; the next owner redelivers and the
-                    # tracking records make that harmless.
-                    log.info("consumer %s: commit after rebalance: %s", self.name, error)
+                )
+                if time.monotonic() >= next_commit:
+                    self._commit(consumer, uncommitted)
+                    next_commit = time.monotonic() + self.commit_interval_s
                 CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         finally:
             self.running.clear()
+            try:
+                self._commit(consumer, uncommitted)
+            except KafkaError:
+                log.info("consumer %s: offsets not committed on the way out", self.name)
             consumer.close(autocommit=False)
             dead_letters.close()
+
+    def _commit(self, consumer: KafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]):
+        """Commit the offsets of what the handlers have committed, if any."""
+        if not offsets:
+            return
+        try:
+            consumer.commit(dict(offsets))
+        except CommitFailedError as error:
+            # A rebalance took the partitions away; the next owner redelivers and the
+            # tracking records make that harmless.
+            log.info("consumer %s: commit after rebalance: %s", self.name, error)
+        offsets.clear()
 
     def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]], dead_letters) -> None:
         undecodable: list[tuple[ConsumerRecord, str]] = []

@@ -31,11 +31,14 @@ from psycopg2.extras import execute_values
 
 from contracts.envelope import Envelope, IntegrationEvent, event_id
 from runtime import kafka
+from runtime.consumer import IDLE_TOPIC_CHECKS_SPACED
 from runtime.eventstore import ServiceApplication
 from runtime.metrics import RELAY_LAG, RELAY_PUBLISHED, RELAY_REPUBLISHES
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
+# Seconds without publishing after which the relay counts as idle.
+IDLE_AFTER_S = 2.0
 
 Translate = Callable[[DomainEventProtocol], IntegrationEvent | None]
 
@@ -128,6 +131,7 @@ class Relay:
         # Called after each batch published: the process's consumers expect the other
         # services' answers to it (see runtime.consumer.IdlePacing.wake).
         self.on_published: list[Callable[[], None]] = []
+        self._last_published_at = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> None:
@@ -216,8 +220,13 @@ class Relay:
             self._conn.close()
             self._conn = None
 
+    def _topic_check_interval(self) -> float:
+        """Idle (nothing published for a few seconds), the topic is looked at less often."""
+        idle = time.monotonic() - self._last_published_at > IDLE_AFTER_S
+        return self.topic_check_interval_s * (IDLE_TOPIC_CHECKS_SPACED if idle else 1)
+
     def _next_topic_check(self) -> float:
-        return self._last_topic_check + self.topic_check_interval_s
+        return self._last_topic_check + self._topic_check_interval()
 
     # -- state -----------------------------------------------------------------------------
     def load_state(self) -> RelayState:
@@ -292,7 +301,7 @@ class Relay:
         """Make sure the topic exists and is the one we published to; if the broker lost it,
         start again from the beginning of the event store."""
         now = time.monotonic()
-        if not force and now - self._last_topic_check < self.topic_check_interval_s:
+        if not force and now - self._last_topic_check < self._topic_check_interval():
             return
         self._last_topic_check = now
         current_id = kafka.ensure_topic(self._admin, self.topic, self.settings)
@@ -360,6 +369,7 @@ class Relay:
         self._save_state(state, sequences=sequences)
         RELAY_PUBLISHED.labels(self.service).inc(len(futures))
         if futures:
+            self._last_published_at = time.monotonic()
             for published in self.on_published:
                 published()
         return len(notifications)

@@ -20,7 +20,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from contracts import orders as published
 from contracts.envelope import Envelope, event_id
-from projections.bootstrap import projector, projectors
+from projections.bootstrap import PROJECTIONS, projector, projectors
 from projections.sales.projection import sales as SALES
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 from runtime import kafka
@@ -477,8 +477,10 @@ class TestProjectorCrash:
         place_orders(orders_app, 400)
         reference = sales_handler(settings, "projections")
         crashed_schema = "projections_crashed"
-        sales = SALES
-        create_tables(projections_engine(settings, crashed_schema), crashed_schema, sales)
+        # The query process runs every read model, with one consumer: each needs its tables.
+        crashed_engine = projections_engine(settings, crashed_schema)
+        for projection in PROJECTIONS:
+            create_tables(crashed_engine, crashed_schema, projection)
         crashed = sales_handler(settings, crashed_schema)
         end = last_position(orders_app)
         with Worker(Relay(settings, orders_app, to_integration_event)):
