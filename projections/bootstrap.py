@@ -39,7 +39,9 @@ def projectors(settings: Settings, handlers: list[SqlProjectionHandler]) -> Cons
     """One consumer feeding every projector: each topic is fetched and parsed once for all
     of them, and an idle query process polls the broker once, not once per read model. Each
     projector keeps its own tracking records and dead-letter topic (named as with a consumer
-    of its own: schema and read model); the group is the live schema's."""
+    of its own: schema and read model); the group is the live schema's. They also stop
+    together: a projector failing with a bug stops the consumer (readiness names each
+    projector), since moving the offsets on without it would lose its events."""
     return ConsumerRuntime(
         settings,
         consumer_name=f"{settings.projections_schema}.projectors",
