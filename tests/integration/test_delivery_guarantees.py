@@ -204,21 +204,31 @@ class TestProjectorIsIdempotent:
         handler = sales_handler(settings)
         topic = settings.topic("orders")
         producer = kafka.producer(settings)
-        bad_data = order_placed_envelope(position=1, previous=0, quantity=6)
-        bad_data["data"]["total"] = "twelve yuan"
         consumer = projector(settings, handler)
         with Worker(consumer):
-            producer.send(topic, key=b"x", value=b"{not json at all").get(10)
-            producer.send(topic, key=b"y", value=kafka.encode(bad_data)).get(10)
+            send_poison(producer, topic, position=1)
             good = order_placed_envelope(position=2, previous=1, quantity=3)
             producer.send(topic, key=b"z", value=kafka.encode(good)).get(10)
             wait_until(lambda: handler.watermark("orders") >= 2, what="good event projected")
         producer.close()
         assert wuliangye_bottles(settings) == 3
-        reasons = dead_letter_reasons(settings, consumer.dead_letter_topic)
-        assert len(reasons) == 2
-        assert reasons[0].startswith("undecodable")
-        assert "total" in reasons[1]
+        assert_poison_dead_lettered(settings, consumer.dead_letter_topic)
+
+
+def send_poison(producer, topic: str, *, position: int) -> None:
+    """Two poison messages: one that is not JSON, and an OrderPlaced whose total is not a
+    number (at ``position``)."""
+    bad_data = order_placed_envelope(position=position, previous=position - 1, quantity=6)
+    bad_data["data"]["total"] = "twelve yuan"
+    producer.send(topic, key=b"x", value=b"{not json at all").get(10)
+    producer.send(topic, key=b"y", value=kafka.encode(bad_data)).get(10)
+
+
+def assert_poison_dead_lettered(settings, dead_letter_topic: str) -> None:
+    reasons = dead_letter_reasons(settings, dead_letter_topic)
+    assert len(reasons) == 2
+    assert reasons[0].startswith("undecodable")
+    assert "total" in reasons[1]
 
 
 class TestOneConsumerFeedsEveryProjector:
@@ -232,15 +242,12 @@ class TestOneConsumerFeedsEveryProjector:
         handlers = [sales_handler(settings), sales_handler(settings, copy_schema)]
         topic = settings.topic("orders")
         producer = kafka.producer(settings)
-        bad_data = order_placed_envelope(position=2, previous=1, quantity=6)
-        bad_data["data"]["total"] = "twelve yuan"
         consumer = projectors(settings, handlers)
         with Worker(consumer):
             first = order_placed_envelope(position=1, previous=0, quantity=6)
             for _ in range(2):  # a redelivery
                 producer.send(topic, key=b"order-1", value=kafka.encode(first)).get(10)
-            producer.send(topic, key=b"x", value=b"{not json at all").get(10)
-            producer.send(topic, key=b"y", value=kafka.encode(bad_data)).get(10)
+            send_poison(producer, topic, position=2)
             good = order_placed_envelope(position=3, previous=2, quantity=3)
             producer.send(topic, key=b"order-3", value=kafka.encode(good)).get(10)
             for handler in handlers:
@@ -251,10 +258,7 @@ class TestOneConsumerFeedsEveryProjector:
         producer.close()
         assert wuliangye_bottles(settings) == wuliangye_bottles(settings, copy_schema) == 9
         for dead_letters in consumer.dead_letter_topics:
-            reasons = dead_letter_reasons(settings, dead_letters)
-            assert len(reasons) == 2
-            assert reasons[0].startswith("undecodable")
-            assert "total" in reasons[1]
+            assert_poison_dead_lettered(settings, dead_letters)
         assert len(set(consumer.dead_letter_topics)) == 2
 
 
