@@ -145,7 +145,7 @@ class ResourceMeter:
         busy = sum(machine[:8]) - sum(self._machine[:8]) - idle  # guest time is in user
         used["unattributed"] = max(0.0, busy - sum(used.values()))
         return ResourceUse(
-            cores={name: round(spent / wall, 2) for name, spent in used.items()},
+            cores={name: round(spent / wall, 3) for name, spent in used.items()},
             machine_busy=round(busy / wall, 2),
             machine_cores=psutil.cpu_count() or 0,
             busiest_neighbours=busiest,

@@ -35,6 +35,23 @@ def projector(settings: Settings, handler: SqlProjectionHandler) -> ConsumerRunt
     return ConsumerRuntime(settings, handler=handler, topics=topics, consumer_name=name)
 
 
+def projectors(settings: Settings, handlers: list[SqlProjectionHandler]) -> ConsumerRuntime:
+    """One consumer feeding every projector: each topic is fetched and parsed once for all
+    of them, and an idle query process polls the broker once, not once per read model. Each
+    projector keeps its own tracking records and dead-letter topic (named as with a consumer
+    of its own: schema and read model); the group is the live schema's. They also stop
+    together: a projector failing with a bug stops the consumer (readiness names each
+    projector), since moving the offsets on without it would lose its events."""
+    return ConsumerRuntime(
+        settings,
+        consumer_name=f"{settings.projections_schema}.projectors",
+        handlers={
+            f"{h.schema}.{h.name}": (h, [settings.topic(o) for o in h.projection.origins])
+            for h in handlers
+        },
+    )
+
+
 def build(settings: Settings, *, with_projectors: bool = True) -> Process:
     # Projectors and queries use separate pools: queries that wait for a position must never
     # starve the projector that would advance it.
@@ -42,9 +59,12 @@ def build(settings: Settings, *, with_projectors: bool = True) -> Process:
     engine = projections_engine(settings, schema, serves_queries=True)
     projector_engine = projections_engine(settings, schema, pool_size=2 * len(PROJECTIONS))
     handlers = {p.name: SqlProjectionHandler(projector_engine, p) for p in PROJECTIONS}
-    consumers = [projector(settings, h) for h in handlers.values()] if with_projectors else []
+    consumers = [projectors(settings, list(handlers.values()))] if with_projectors else []
     consistency = ReadYourWrites(
-        handlers, engine=engine, timeout_s=settings.read_your_writes_timeout_s
+        handlers,
+        engine=engine,
+        timeout_s=settings.read_your_writes_timeout_s,
+        wake=consumers[0].pacing.wake if consumers else None,
     )
     return Process(
         name="query",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field
@@ -25,11 +26,18 @@ def position_field(*read_models: Projection) -> Any:
 
 class ReadYourWrites:
     def __init__(
-        self, handlers: dict[str, SqlProjectionHandler], *, engine: Engine, timeout_s: float
+        self,
+        handlers: dict[str, SqlProjectionHandler],
+        *,
+        engine: Engine,
+        timeout_s: float,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.handlers = handlers
         self.engine = engine  # the query side's pool, never the projectors'
         self.timeout_s = timeout_s
+        # Rung when a query must wait: the projectors' consumer, if it idles, polls at once.
+        self.wake = wake
 
     def wait(self, projection: str | tuple[str, ...], min_position: str | None) -> None:
         """Wait until every named read model that follows the position's service holds it
@@ -45,6 +53,8 @@ class ReadYourWrites:
                 "position_not_tracked",
                 f"the {' and '.join(names)} read model does not follow {origin} positions",
             )
+        if self.wake is not None:
+            self.wake()
         for name in following:
             handler = self.handlers[name]
             if not handler.wait_for(origin, int(raw), timeout=self.timeout_s, engine=self.engine):

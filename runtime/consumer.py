@@ -5,10 +5,18 @@ applies the effects and records the origin of every event (service + position in
 service's log) in one database transaction; only then are the Kafka offsets committed.
 Redelivery, a crash between the two commits, or a rebalance therefore changes nothing: the
 origin is already recorded and the event is skipped. Offsets are only a hint; origins stay
-valid even when a broker lost its data and the relay republished from zero.
+valid even when a broker lost its data and the relay republished from zero. Under load the
+offsets of several polls are committed together (at most ``commit_interval_s`` apart): a
+crash redelivers a little more, and changes nothing more.
 
 A message that cannot be decoded, or that its handler rejects, is published to the
 consumer's dead-letter topic with the reason before the batch commits; the consumer goes on.
+
+One consumer may feed several handlers (the query process's projectors): each record is
+fetched and parsed once, and each handler gets the poll's records of the topics it reads,
+in its own transaction with its own tracking records and its own dead-letter topic. The
+offsets are committed once every handler has committed; a crash in between redelivers the
+poll, and each handler skips what it had recorded.
 """
 
 from __future__ import annotations
@@ -68,29 +76,43 @@ class Handler(Protocol):
     def open_batch(self) -> AbstractContextManager[Batch]: ...
 
 
+@dataclass(frozen=True)
+class Route:
+    """One handler of a consumer: the topics it reads, and where its poison messages go."""
+
+    handler: Handler
+    topics: frozenset[str]
+    dead_letter_topic: str
+
+
 class IdlePacing:
     """How often an idle consumer asks the broker for more.
 
     Every poll sends fetch requests, each held by the broker for at most ``fetch_max_wait_ms``
     (50 ms: the embedded broker does not answer a held fetch when records arrive, so a longer
     wait would add its length to every event's latency). Polled back to back, an idle
-    consumer costs ~0.02 cores of its own and ~0.01 of the broker's: with fourteen consumers
-    on the platform, idle ``make run`` burnt about half a core. After ``idle_after_s`` without
-    a record, polls are spaced ``idle_period_s`` apart instead; the first record ends the
-    pause. Under load nothing changes; the first event after a quiet spell waits at most
-    ``idle_period_s`` more."""
+    consumer costs ~0.02 cores of its own and ~0.01 of the broker's. After ``idle_after_s``
+    without a record, polls are spaced ``idle_period_s`` apart instead; the first record
+    ends the pause. Under load nothing changes.
+
+    Something in the same process may know that records are coming: the service's relay
+    has just published (the other services' answers to it follow), or a query waits for its
+    read model to reach a position. It rings ``wake``: the consumer polls at once, and at
+    full pace for ``idle_after_s``. The first event after a quiet spell that nothing in the
+    process announced waits at most ``idle_period_s`` more."""
 
     def __init__(
         self,
         *,
         idle_after_s: float = 2.0,
-        idle_period_s: float = 0.25,
+        idle_period_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.idle_after_s = idle_after_s
         self.idle_period_s = idle_period_s
         self.clock = clock
         self._last_record = clock()
+        self._bell = threading.Event()
 
     @property
     def idle(self) -> bool:
@@ -99,11 +121,26 @@ class IdlePacing:
     def records_seen(self) -> None:
         self._last_record = self.clock()
 
+    def wake(self) -> None:
+        """Records are expected soon: end the pause, and poll at full pace again."""
+        self._last_record = self.clock()
+        self._bell.set()
+
     def pause_after_empty_poll(self, poll_started: float) -> float:
         """Seconds to wait before the next poll (0: poll again at once)."""
         if not self.idle:
             return 0.0
         return max(0.0, self.idle_period_s - (self.clock() - poll_started))
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or until ``wake`` rings."""
+        if seconds > 0:
+            self._bell.wait(seconds)
+        self._bell.clear()
+
+
+# An idle consumer or relay asks whether its topic was lost this many times less often.
+IDLE_TOPIC_CHECKS_SPACED = 5
 
 
 def decode(record: ConsumerRecord) -> Envelope:
@@ -118,26 +155,46 @@ class ConsumerRuntime:
         self,
         settings: Settings,
         *,
-        handler: Handler,
-        topics: list[str],
+        handler: Handler | None = None,
+        topics: list[str] | None = None,
         consumer_name: str | None = None,
+        handlers: dict[str, tuple[Handler, list[str]]] | None = None,
         poll_timeout_ms: int = 100,
         idle_poll_timeout_ms: int = 50,
         max_records: int | None = None,
         topic_check_interval_s: float = 1.0,
+        commit_interval_s: float = 0.2,
     ) -> None:
+        """One handler (``handler`` reading ``topics``), or several sharing this consumer:
+        ``handlers`` maps the name each goes by (naming its dead-letter topic) to the handler
+        and its topics, and ``consumer_name`` names the group."""
         self.settings = settings
-        self.handler = handler
-        self.topics = topics
-        # A consumer's name (default: its handler's) names its group and dead-letter topic.
-        self.name = consumer_name or handler.name
+        if handlers is None:
+            assert handler is not None and topics is not None
+            # A consumer's name (default: its handler's) names its group and dead-letter topic.
+            handlers = {consumer_name or handler.name: (handler, topics)}
+        self.routes = [
+            Route(h, frozenset(t), settings.dead_letter_topic(name))
+            for name, (h, t) in handlers.items()
+        ]
+        self.handler = self.routes[0].handler
+        self.topics = sorted({topic for route in self.routes for topic in route.topics})
+        self.name = consumer_name or next(iter(handlers))
         self.group_id = settings.consumer_group(self.name)
-        self.dead_letter_topic = settings.dead_letter_topic(self.name)
+        self.dead_letter_topic = self.routes[0].dead_letter_topic
+        self.dead_letter_topics = [route.dead_letter_topic for route in self.routes]
+        self.transient_errors = tuple(
+            {error for route in self.routes for error in route.handler.transient_errors}
+        )
         self.poll_timeout_ms = poll_timeout_ms
         self.idle_poll_timeout_ms = idle_poll_timeout_ms
         self.pacing = IdlePacing()
         self.max_records = max_records or settings.consumer_max_poll_records
         self.topic_check_interval_s = topic_check_interval_s
+        # Under load, offsets are committed to the broker at most this often (and at once
+        # when a poll comes back empty): each commit is a broker round trip, and the origins
+        # the handlers record, not the offsets, are what make a redelivery harmless.
+        self.commit_interval_s = commit_interval_s
         self.replay_from_start = False
         self.stopping = threading.Event()
         self.running = threading.Event()
@@ -145,6 +202,7 @@ class ConsumerRuntime:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.pacing.wake()  # out of an idle pause at once
 
     def run(self) -> None:
         """Consume until stopped; broker and database outages are retried with the group
@@ -153,7 +211,7 @@ class ConsumerRuntime:
             while not self.stopping.is_set():
                 try:
                     self._consume()
-                except (KafkaError, *self.handler.transient_errors) as error:
+                except (KafkaError, *self.transient_errors) as error:
                     self.last_error = str(error).splitlines()[0]
                     self.running.clear()
                     log.warning("consumer %s: %s; reconnecting", self.name, error)
@@ -168,7 +226,7 @@ class ConsumerRuntime:
         try:
             topic_ids = {
                 topic: kafka.ensure_topic(admin, topic, self.settings)
-                for topic in [*self.topics, self.dead_letter_topic]
+                for topic in [*self.topics, *self.dead_letter_topics]
             }
             self._consume_topics(admin, topic_ids)
         finally:
@@ -191,10 +249,13 @@ class ConsumerRuntime:
             max_poll_records=self.max_records,
             listener=_SeekToStartWhenReplaying(self),
         )
-        dead_letters = kafka.producer(self.settings, client_id=f"{self.handler.name}-dlq")
+        dead_letters = kafka.producer(self.settings, client_id=f"{self.name}-dlq")
         self.running.set()
         self.last_error = None
         next_topic_check = time.monotonic() + self.topic_check_interval_s
+        # Offsets of polls whose effects are committed, not yet committed to the broker.
+        uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
+        next_commit = 0.0
         try:
             while not self.stopping.is_set():
                 if time.monotonic() >= next_topic_check:
@@ -205,12 +266,16 @@ class ConsumerRuntime:
                         # same member stays in the group: leaving and joining again would wait
                         # for the rebalance timeout on the broker.
                         self.replay_from_start = True
+                        uncommitted.clear()  # offsets in the lost log
                         topic_ids.update(
                             {t: kafka.topic_id(admin, t) or topic_ids[t] for t in self.topics}
                         )
                         if consumer.assignment():
                             consumer.seek_to_beginning(*consumer.assignment())
-                    next_topic_check = time.monotonic() + self.topic_check_interval_s
+                    # Idle, a lost topic is looked for less often: nothing is being read
+                    # from it meanwhile.
+                    spacing = IDLE_TOPIC_CHECKS_SPACED if self.pacing.idle else 1
+                    next_topic_check = time.monotonic() + self.topic_check_interval_s * spacing
                 poll_started = time.monotonic()
                 polled = consumer.poll(
                     timeout_ms=self.idle_poll_timeout_ms
@@ -218,55 +283,88 @@ class ConsumerRuntime:
                     else self.poll_timeout_ms
                 )
                 if not polled:
-                    self.stopping.wait(self.pacing.pause_after_empty_poll(poll_started))
+                    self._commit(consumer, uncommitted)
+                    self.pacing.pause(self.pacing.pause_after_empty_poll(poll_started))
                     continue
                 self.pacing.records_seen()
                 started = time.perf_counter()
                 self._process(polled, dead_letters)
-                offsets = {
-                    tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                uncommitted.update(
+                    (tp, OffsetAndMetadata(records[-1].offset + 1, "", -1))
                     for tp, records in polled.items()
-                }
-                try:
-                    consumer.commit(offsets)
-                except CommitFailedError as error:
-                    # A rebalance took the partitions away; the next owner redelivers and the
-                    # tracking records make that harmless.
-                    log.info("consumer %s: commit after rebalance: %s", self.handler.name, error)
-                CONSUMER_BATCH_SECONDS.labels(self.handler.name).observe(
-                    time.perf_counter() - started
                 )
+                if time.monotonic() >= next_commit:
+                    self._commit(consumer, uncommitted)
+                    next_commit = time.monotonic() + self.commit_interval_s
+                CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         finally:
             self.running.clear()
+            try:
+                self._commit(consumer, uncommitted)
+            except KafkaError:
+                log.info("consumer %s: offsets not committed on the way out", self.name)
             consumer.close(autocommit=False)
             dead_letters.close()
 
+    def _commit(self, consumer: KafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]):
+        """Commit the offsets of what the handlers have committed, if any."""
+        if not offsets:
+            return
+        try:
+            consumer.commit(dict(offsets))
+        except CommitFailedError as error:
+            # A rebalance took the partitions away; the next owner redelivers and the
+            # tracking records make that harmless.
+            log.info("consumer %s: commit after rebalance: %s", self.name, error)
+        offsets.clear()
+
     def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]], dead_letters) -> None:
-        poison: list[tuple[ConsumerRecord, str]] = []
+        undecodable: list[tuple[ConsumerRecord, str]] = []
         decoded: list[tuple[ConsumerRecord, Envelope]] = []
         for record in _in_order(polled):
             try:
                 decoded.append((record, decode(record)))
             except (ValueError, ValidationError) as error:
-                poison.append((record, f"undecodable: {_short(error)}"))
-                CONSUMED.labels(self.handler.name, Outcome.DEAD_LETTERED).inc()
-        with self.handler.open_batch() as batch:
+                undecodable.append((record, f"undecodable: {_short(error)}"))
+        for route in self.routes:
+            self._process_route(
+                route,
+                [(r, e) for r, e in decoded if r.topic in route.topics],
+                [(r, reason) for r, reason in undecodable if r.topic in route.topics],
+                dead_letters,
+            )
+
+    def _process_route(
+        self,
+        route: Route,
+        decoded: list[tuple[ConsumerRecord, Envelope]],
+        poison: list[tuple[ConsumerRecord, str]],
+        dead_letters,
+    ) -> None:
+        name = route.handler.name
+        if poison:
+            CONSUMED.labels(name, Outcome.DEAD_LETTERED).inc(len(poison))
+        if not decoded and not poison:
+            return
+        with route.handler.open_batch() as batch:
             results = batch.apply_all([envelope for _, envelope in decoded])
             for (record, _), result in zip(decoded, results, strict=True):
-                CONSUMED.labels(self.handler.name, result.outcome).inc()
+                CONSUMED.labels(name, result.outcome).inc()
                 if result.outcome == Outcome.DEAD_LETTERED:
                     poison.append((record, result.reason or "rejected"))
             if poison:
                 # Before the batch commits: a crash in between re-sends (a duplicate in the
                 # dead-letter topic), never loses the poison message.
-                self._dead_letter(poison, dead_letters)
+                self._dead_letter(route, poison, dead_letters)
 
-    def _dead_letter(self, poison: list[tuple[ConsumerRecord, str]], producer) -> None:
+    def _dead_letter(
+        self, route: Route, poison: list[tuple[ConsumerRecord, str]], producer
+    ) -> None:
         futures = []
         for record, reason in poison:
             log.warning(
                 "consumer %s: dead-lettering %s[%d]@%d: %s",
-                self.handler.name,
+                route.handler.name,
                 record.topic,
                 record.partition,
                 record.offset,
@@ -274,7 +372,7 @@ class ConsumerRuntime:
             )
             headers = [
                 ("dlq.reason", reason.encode()),
-                ("dlq.consumer", self.handler.name.encode()),
+                ("dlq.consumer", route.handler.name.encode()),
                 ("dlq.topic", record.topic.encode()),
                 ("dlq.partition", str(record.partition).encode()),
                 ("dlq.offset", str(record.offset).encode()),
@@ -282,7 +380,7 @@ class ConsumerRuntime:
             ]
             futures.append(
                 producer.send(
-                    self.dead_letter_topic, key=record.key, value=record.value, headers=headers
+                    route.dead_letter_topic, key=record.key, value=record.value, headers=headers
                 )
             )
         producer.flush()

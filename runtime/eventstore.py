@@ -556,6 +556,9 @@ class GroupCommit:
             pending.done.set()
 
 
+_ABSENT = object()  # a reference that did not exist when last read
+
+
 class ReferenceCache:
     """The last state read of reference aggregates (a dealer, a SKU, a price list, the
     promotion book, the category tree): what a command reads to decide, and never changes.
@@ -578,7 +581,7 @@ class ReferenceCache:
             found = {}
             for aggregate_id in aggregate_ids:
                 aggregate = self._known.get(aggregate_id)
-                if aggregate is not None:
+                if aggregate is not None and aggregate is not _ABSENT:
                     self._known.move_to_end(aggregate_id)
                     found[aggregate_id] = aggregate
             return found
@@ -586,12 +589,26 @@ class ReferenceCache:
     def put(self, aggregate: Any) -> None:
         with self._lock:
             known = self._known.get(aggregate.id)
-            if known is not None and known.version >= aggregate.version:
+            if known is not None and known is not _ABSENT and known.version >= aggregate.version:
                 return  # another command read a version at least as new meanwhile
-            self._known[aggregate.id] = aggregate
-            self._known.move_to_end(aggregate.id)
-            while len(self._known) > self.max_aggregates:
-                self._known.popitem(last=False)
+            self._remember(aggregate.id, aggregate)
+
+    def put_absent(self, aggregate_id: UUID) -> None:
+        """No such aggregate when last read (a grade without a price list): the next read
+        asks for its events after version 0, in the same query, instead of a snapshot."""
+        with self._lock:
+            if aggregate_id not in self._known:
+                self._remember(aggregate_id, _ABSENT)
+
+    def absent(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
+        with self._lock:
+            return {i for i in aggregate_ids if self._known.get(i) is _ABSENT}
+
+    def _remember(self, aggregate_id: UUID, aggregate: Any) -> None:
+        self._known[aggregate_id] = aggregate
+        self._known.move_to_end(aggregate_id)
+        while len(self._known) > self.max_aggregates:
+            self._known.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -756,9 +773,10 @@ class ServiceApplication(Application[UUID]):
         shared through ``self.references``). One query when all are cached: the events after
         each cached version, which brings every one of them up to date exactly."""
         cached = self.references.get(aggregate_ids)
+        absent = self.references.absent(aggregate_ids)
         histories = self._histories(
             {i: cached[i].version if i in cached else 0 for i in aggregate_ids},
-            from_snapshots=[i for i in aggregate_ids if i not in cached],
+            from_snapshots=[i for i in aggregate_ids if i not in cached and i not in absent],
         )
         found = {}
         for aggregate_id in aggregate_ids:
@@ -770,6 +788,8 @@ class ServiceApplication(Application[UUID]):
                 self.references.put(aggregate)
             if aggregate is not None:
                 found[aggregate_id] = aggregate
+            else:
+                self.references.put_absent(aggregate_id)
         return found
 
     def save_command(

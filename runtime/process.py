@@ -92,6 +92,9 @@ def service_process(
             handler=ProcessManager(app, name=f"{app.service}-saga", policies=policies),
             topics=[settings.topic(service) for service in listens_to],
         )
+    if relay is not None and saga is not None:
+        # What this service publishes is answered on the topics its saga reads.
+        relay.on_published.append(saga.pacing.wake)
     api = create_service_app(
         settings=settings,
         app=app,

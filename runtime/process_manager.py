@@ -10,13 +10,16 @@ before the commit leaves nothing behind, and the poll is processed again.
 
 Policies are plain functions ``policy(unit, envelope, data)``. If one refuses its event, or
 the save meets a concurrent writer (optimistic concurrency), the poll is decided again one
-event per transaction, on fresh state (see ``_ProcessBatch``).
+event per transaction, on fresh state (see ``_ProcessBatch``). A policy may declare the
+aggregates it reads for an event (``@reads``): the batch then reads those of all its events
+in one query (two with snapshots) before any policy runs, instead of one or two per
+aggregate per event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +85,19 @@ class Unit:
 
 
 Policy = Callable[[Unit, Envelope, Any], None]
+
+
+def reads(ids: Callable[[Any], Iterable[UUID]]) -> Callable[[Policy], Policy]:
+    """Declare what a policy reads for an event's data (``ids(data)``), so that a batch
+    reads it for all its events at once. Only a shortcut: the policy finds through the unit
+    what ``Unit.find`` would have read; an aggregate it reads without declaring it is read
+    then, as before."""
+
+    def declared(policy: Policy) -> Policy:
+        policy.reads = ids  # type: ignore[attr-defined]
+        return policy
+
+    return declared
 
 
 class RetryBatch(Exception):
@@ -151,7 +167,30 @@ class _ProcessBatch:
         asked = [(e.source, e.position) for e in envelopes if self._concerns(e)]
         self.processed_before = self.app.processed_among(asked)
         self.asked = set(asked)
-        return [self.apply(envelope) for envelope in envelopes]
+        decoded = self._read_ahead(envelopes)
+        return [self.apply(envelope, decoded.get(id(envelope))) for envelope in envelopes]
+
+    def _read_ahead(self, envelopes: list[Envelope]) -> dict[int, Any]:
+        """Decode the events whose policies declare what they read, and read all of that
+        into the unit in one go. The decoded data, by envelope."""
+        decoded: dict[int, Any] = {}
+        wanted: list[UUID] = []
+        for envelope in envelopes:
+            if (envelope.source, envelope.position) in self.processed_before:
+                continue
+            try:
+                policy = handler_for(envelope.type, self.manager.policies)
+                ids = getattr(policy, "reads", None)
+                if ids is None:
+                    continue
+                data = decode_data(envelope)
+            except (UnknownEventType, ValidationError):
+                continue  # rejected by apply, with its reason
+            decoded[id(envelope)] = data
+            wanted.extend(ids(data))
+        if wanted:
+            self.unit.get_many(list(dict.fromkeys(wanted)))
+        return decoded
 
     def _concerns(self, envelope: Envelope) -> bool:
         try:
@@ -159,7 +198,7 @@ class _ProcessBatch:
         except UnknownEventType:
             return True  # dead-lettered, and tracked
 
-    def apply(self, envelope: Envelope) -> Applied:
+    def apply(self, envelope: Envelope, data: Any = None) -> Applied:
         unreadable: UnknownEventType | None = None
         try:
             policy = handler_for(envelope.type, self.manager.policies)
@@ -175,10 +214,11 @@ class _ProcessBatch:
         self.seen.add(origin)
         if policy is None:
             return self._reject(envelope, f"UnknownEventType: {unreadable}")
-        try:
-            data = decode_data(envelope)  # any readable version, upcast to the current one
-        except ValidationError as error:
-            return self._reject(envelope, f"ValidationError: {error}")
+        if data is None:
+            try:
+                data = decode_data(envelope)  # any readable version, upcast to the current one
+            except ValidationError as error:
+                return self._reject(envelope, f"ValidationError: {error}")
         decided = _Decided(envelope, policy, data)
         if self.one_by_one:
             return self._apply_alone(decided)

@@ -27,15 +27,17 @@ import psycopg2.extensions
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import InterfaceError, OperationalError
 from kafka.errors import KafkaError
-from psycopg2.extras import execute_values
 
 from contracts.envelope import Envelope, IntegrationEvent, event_id
 from runtime import kafka
+from runtime.consumer import IDLE_TOPIC_CHECKS_SPACED
 from runtime.eventstore import ServiceApplication
 from runtime.metrics import RELAY_LAG, RELAY_PUBLISHED, RELAY_REPUBLISHES
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
+# Seconds without publishing after which the relay counts as idle.
+IDLE_AFTER_S = 2.0
 
 Translate = Callable[[DomainEventProtocol], IntegrationEvent | None]
 
@@ -124,7 +126,15 @@ class Relay:
         # Read from the database when the relay becomes active, then kept here: holding the
         # lock, this relay is the only writer of its row.
         self._state: RelayState | None = None
+        # The last sequence published of the subjects published lately (bounded, oldest
+        # first out), kept like the state: this relay is their only writer.
+        self._sequences: dict[str, int] = {}
+        self.max_known_subjects = 100_000
         self.failure: str | None = None  # an unexpected error that stopped the relay
+        # Called after each batch published: the process's consumers expect the other
+        # services' answers to it (see runtime.consumer.IdlePacing.wake).
+        self.on_published: list[Callable[[], None]] = []
+        self._last_published_at = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> None:
@@ -170,7 +180,12 @@ class Relay:
             self._admin = kafka.admin(self.settings)
             while not self.stopping.is_set():
                 self.check_topic()
-                if self.publish_batch() == 0 and self._wait_for_new_events(timeout=0.5):
+                # Nothing new: sleep until a commit's notification or the next topic check
+                # (the notification log is read again then, in case one was missed), rather
+                # than reading the log twice a second.
+                if self.publish_batch() == 0 and self._wait_for_new_events(
+                    timeout=max(0.05, self._next_topic_check() - time.monotonic())
+                ):
                     self.stopping.wait(self.linger_s)
         finally:
             self.active.clear()
@@ -203,10 +218,19 @@ class Relay:
                     log.debug("closing kafka client failed", exc_info=True)
         self._producer = self._admin = None
         self._state = None
+        self._sequences = {}
         self._last_topic_check = 0.0
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def _topic_check_interval(self) -> float:
+        """Idle (nothing published for a few seconds), the topic is looked at less often."""
+        idle = time.monotonic() - self._last_published_at > IDLE_AFTER_S
+        return self.topic_check_interval_s * (IDLE_TOPIC_CHECKS_SPACED if idle else 1)
+
+    def _next_topic_check(self) -> float:
+        return self._last_topic_check + self._topic_check_interval()
 
     # -- state -----------------------------------------------------------------------------
     def load_state(self) -> RelayState:
@@ -226,15 +250,21 @@ class Relay:
             return self._state
 
     def _subject_sequences(self, subjects: set[str]) -> dict[str, int]:
-        """The last sequence published for each of ``subjects`` (absent: none yet)."""
+        """The last sequence published for each of ``subjects`` (absent: none yet). Those
+        this relay published since it became active are known without asking: holding the
+        lock, it is the only writer of their rows."""
         assert self._conn is not None
-        with self._conn.cursor() as curs:
-            curs.execute(
-                f'SELECT subject, sequence FROM "{self.service}".relay_subjects '
-                "WHERE topic = %s AND subject = ANY(%s)",
-                (self.topic, list(subjects)),
-            )
-            return dict(curs.fetchall())
+        found = {s: self._sequences[s] for s in subjects if s in self._sequences}
+        unknown = [s for s in subjects if s not in found]
+        if unknown:
+            with self._conn.cursor() as curs:
+                curs.execute(
+                    f'SELECT subject, sequence FROM "{self.service}".relay_subjects '
+                    "WHERE topic = %s AND subject = ANY(%s)",
+                    (self.topic, unknown),
+                )
+                found.update(curs.fetchall())
+        return found
 
     def _save_state(
         self,
@@ -244,44 +274,60 @@ class Relay:
         sequences: dict[str, int] | None = None,
     ) -> None:
         """Save the position and the subjects' sequences in one transaction (a republish
-        starts every subject again from 1)."""
+        starts every subject again from 1): one round trip, as the statements travel in one
+        query string, which PostgreSQL runs as a single transaction."""
         assert self._conn is not None
-        self._state = state
+        schema = self.service
         with self._conn.cursor() as curs:
-            curs.execute("BEGIN")
+            statements = []
             if republish:
-                curs.execute(
-                    f'DELETE FROM "{self.service}".relay_subjects WHERE topic = %s', (self.topic,)
+                statements.append(
+                    curs.mogrify(
+                        f'DELETE FROM "{schema}".relay_subjects WHERE topic = %s', (self.topic,)
+                    )
                 )
             if sequences:
-                execute_values(
-                    curs,
-                    f'INSERT INTO "{self.service}".relay_subjects (topic, subject, sequence) '
-                    "VALUES %s ON CONFLICT (topic, subject) "
-                    "DO UPDATE SET sequence = excluded.sequence",
-                    [(self.topic, subject, n) for subject, n in sorted(sequences.items())],
+                rows = b",".join(
+                    curs.mogrify("(%s, %s, %s)", (self.topic, subject, n))
+                    for subject, n in sorted(sequences.items())
                 )
-            curs.execute(
-                f'UPDATE "{self.service}".relay_state SET topic_id = %s, position = %s, '
-                "last_published = %s, published_count = %s, updated_at = now(), "
-                "republished_count = republished_count + %s WHERE topic = %s",
-                (
-                    state.topic_id,
-                    state.position,
-                    state.last_published,
-                    state.published_count,
-                    1 if republish else 0,
-                    self.topic,
-                ),
+                statements.append(
+                    f'INSERT INTO "{schema}".relay_subjects (topic, subject, sequence) '.encode()
+                    + b"VALUES "
+                    + rows
+                    + b" ON CONFLICT (topic, subject) DO UPDATE SET sequence = excluded.sequence"
+                )
+            statements.append(
+                curs.mogrify(
+                    f'UPDATE "{schema}".relay_state SET topic_id = %s, position = %s, '
+                    "last_published = %s, published_count = %s, updated_at = now(), "
+                    "republished_count = republished_count + %s WHERE topic = %s",
+                    (
+                        state.topic_id,
+                        state.position,
+                        state.last_published,
+                        state.published_count,
+                        1 if republish else 0,
+                        self.topic,
+                    ),
+                )
             )
-            curs.execute("COMMIT")
+            curs.execute(b";\n".join(statements))
+        # Only once committed: what the relay keeps is what the database holds.
+        self._state = state
+        if republish:
+            self._sequences.clear()
+        if sequences:
+            self._sequences.update(sequences)
+            while len(self._sequences) > self.max_known_subjects:
+                self._sequences.pop(next(iter(self._sequences)))
 
     # -- the work --------------------------------------------------------------------------
     def check_topic(self, *, force: bool = False) -> None:
         """Make sure the topic exists and is the one we published to; if the broker lost it,
         start again from the beginning of the event store."""
         now = time.monotonic()
-        if not force and now - self._last_topic_check < self.topic_check_interval_s:
+        if not force and now - self._last_topic_check < self._topic_check_interval():
             return
         self._last_topic_check = now
         current_id = kafka.ensure_topic(self._admin, self.topic, self.settings)
@@ -348,6 +394,10 @@ class Relay:
         state.published_count += len(futures)
         self._save_state(state, sequences=sequences)
         RELAY_PUBLISHED.labels(self.service).inc(len(futures))
+        if futures:
+            self._last_published_at = time.monotonic()
+            for published in self.on_published:
+                published()
         return len(notifications)
 
 

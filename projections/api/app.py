@@ -27,7 +27,7 @@ def build_api(
         checks=[
             read_models_reachable(engine),
             broker_reachable(settings),
-            *[consumer_running(c) for c in consumers],
+            *[check for c in consumers for check in consumer_running(c)],
         ],
         description="Headquarters' national projections, scoped by caller.",
     )

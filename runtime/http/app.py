@@ -105,13 +105,15 @@ def relay_running(relay: Relay) -> Check:
     return Check("relay", probe)
 
 
-def consumer_running(consumer: ConsumerRuntime, kind: str = "projector") -> Check:
+def consumer_running(consumer: ConsumerRuntime, kind: str = "projector") -> list[Check]:
+    """One check per handler the consumer feeds (they run, or stop, together)."""
+
     def probe() -> tuple[bool, str]:
         if consumer.running.is_set():
             return True, f"consuming {', '.join(consumer.topics)}"
         return False, consumer.last_error or "not running"
 
-    return Check(f"{kind}:{consumer.handler.name}", probe)
+    return [Check(f"{kind}:{route.handler.name}", probe) for route in consumer.routes]
 
 
 def identity_replica_ready(replica: IdentityReplica, consumer: IdentityReplicaConsumer) -> Check:
@@ -229,7 +231,8 @@ def create_service_app(
     checks = [database_reachable(app), broker_reachable(settings)]
     if relay is not None:
         checks.append(relay_running(relay))
-    checks.extend(consumer_running(consumer, "process_manager") for consumer in consumers)
+    for consumer in consumers:
+        checks.extend(consumer_running(consumer, "process_manager"))
     api = create_app(
         title=app.service,
         process=app.service,

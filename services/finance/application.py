@@ -21,7 +21,7 @@ from contracts import inventory as inventory_events
 from contracts import orders as orders_events
 from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
-from runtime.process_manager import Policy, Unit
+from runtime.process_manager import Policy, Unit, reads
 from services.finance.contract import to_integration_event
 from services.finance.domain import (
     ZERO,
@@ -890,6 +890,12 @@ def open_account(unit: Unit, envelope: Envelope, dealer: orders_events.DealerReg
         unit.save(account)
 
 
+@reads(
+    lambda placed: [
+        OrderBilling.create_id(placed.order_id),
+        DealerAccount.create_id(placed.dealer_code),
+    ]
+)
 def reserve_credit(unit: Unit, envelope: Envelope, placed: orders_events.OrderPlaced) -> None:
     """An order was placed: reserve its total against the dealer's limit, or refuse.
 
@@ -925,6 +931,7 @@ def reserve_credit(unit: Unit, envelope: Envelope, placed: orders_events.OrderPl
     unit.save(account, billing)
 
 
+@reads(lambda ended: [DealerAccount.create_id(ended.dealer_code)])
 def release_credit(unit: Unit, envelope: Envelope, ended: Any) -> None:
     account = unit.find(DealerAccount.create_id(ended.dealer_code))
     if account is None:

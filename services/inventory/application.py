@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts import orders as orders_events
 from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
-from runtime.process_manager import Policy, Unit
+from runtime.process_manager import Policy, Unit, reads
 from services.inventory.contract import to_integration_event
 from services.inventory.domain import (
     GoodsReceipt,
@@ -1017,6 +1017,12 @@ class InventoryApplication(KnowsMasterData, ServiceApplication):
 
 
 # -- the process manager's policies ----------------------------------------------------------
+@reads(
+    lambda placed: [
+        OrderReservation.create_id(placed.order_id),
+        WarehouseDirectory.create_id(),
+    ]
+)
 def reserve_stock(unit: Unit, envelope: Envelope, placed: orders_events.OrderPlaced) -> None:
     """An order was placed: reserve every line at the warehouse serving its branch, or none."""
     reservation_id = OrderReservation.create_id(placed.order_id)
@@ -1052,6 +1058,7 @@ def reserve_stock(unit: Unit, envelope: Envelope, placed: orders_events.OrderPla
     )
 
 
+@reads(lambda approved: [OrderReservation.create_id(approved.order_id)])
 def make_shippable(unit: Unit, envelope: Envelope, approved: orders_events.OrderApproved) -> None:
     reservation = unit.find(OrderReservation.create_id(approved.order_id))
     if reservation is not None and reservation.status == ReservationStatus.RESERVED:
@@ -1059,6 +1066,7 @@ def make_shippable(unit: Unit, envelope: Envelope, approved: orders_events.Order
         unit.save(reservation)
 
 
+@reads(lambda ended: [OrderReservation.create_id(ended.order_id)])
 def release_stock(unit: Unit, envelope: Envelope, ended: Any) -> None:
     """The order was rejected or cancelled: what is still held for it is available again."""
     reservation = unit.find(OrderReservation.create_id(ended.order_id))

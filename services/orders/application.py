@@ -22,7 +22,7 @@ from eventsourcing.utils import get_topic
 from contracts import finance, inventory
 from contracts.envelope import Envelope
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
-from runtime.process_manager import Policy, Unit
+from runtime.process_manager import Policy, Unit, reads
 from services.kernel.errors import OutsideScope
 from services.kernel.ownership import Ownership
 from services.orders.consignment import ConsignmentSale
@@ -855,6 +855,7 @@ def _threshold(unit: Unit) -> Decimal:
     return unit.app.settings.order_approval_threshold
 
 
+@reads(lambda data: [UUID(data.order_id)])
 def on_credit_reserved(unit: Unit, envelope: Envelope, data: finance.CreditReserved) -> None:
     order = _order(unit, data.order_id)
     if order is not None:
@@ -862,6 +863,7 @@ def on_credit_reserved(unit: Unit, envelope: Envelope, data: finance.CreditReser
         unit.save(order)
 
 
+@reads(lambda data: [UUID(data.order_id)])
 def on_credit_refused(unit: Unit, envelope: Envelope, data: finance.CreditRefused) -> None:
     order = _order(unit, data.order_id)
     if order is not None:
@@ -874,6 +876,7 @@ def on_credit_refused(unit: Unit, envelope: Envelope, data: finance.CreditRefuse
         unit.save(order)
 
 
+@reads(lambda data: [UUID(data.order_id)])
 def on_stock_reserved(unit: Unit, envelope: Envelope, data: inventory.StockReserved) -> None:
     order = _order(unit, data.order_id)
     if order is not None:
@@ -883,6 +886,7 @@ def on_stock_reserved(unit: Unit, envelope: Envelope, data: inventory.StockReser
         unit.save(order)
 
 
+@reads(lambda data: [UUID(data.order_id)])
 def on_stock_shortage(unit: Unit, envelope: Envelope, data: inventory.StockShortage) -> None:
     order = _order(unit, data.order_id)
     if order is not None:

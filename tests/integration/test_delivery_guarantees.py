@@ -20,7 +20,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from contracts import orders as published
 from contracts.envelope import Envelope, event_id
-from projections.bootstrap import projector
+from projections.bootstrap import PROJECTIONS, projector, projectors
 from projections.sales.projection import sales as SALES
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 from runtime import kafka
@@ -204,21 +204,62 @@ class TestProjectorIsIdempotent:
         handler = sales_handler(settings)
         topic = settings.topic("orders")
         producer = kafka.producer(settings)
-        bad_data = order_placed_envelope(position=1, previous=0, quantity=6)
-        bad_data["data"]["total"] = "twelve yuan"
         consumer = projector(settings, handler)
         with Worker(consumer):
-            producer.send(topic, key=b"x", value=b"{not json at all").get(10)
-            producer.send(topic, key=b"y", value=kafka.encode(bad_data)).get(10)
+            send_poison(producer, topic, position=1)
             good = order_placed_envelope(position=2, previous=1, quantity=3)
             producer.send(topic, key=b"z", value=kafka.encode(good)).get(10)
             wait_until(lambda: handler.watermark("orders") >= 2, what="good event projected")
         producer.close()
         assert wuliangye_bottles(settings) == 3
-        reasons = dead_letter_reasons(settings, consumer.dead_letter_topic)
-        assert len(reasons) == 2
-        assert reasons[0].startswith("undecodable")
-        assert "total" in reasons[1]
+        assert_poison_dead_lettered(settings, consumer.dead_letter_topic)
+
+
+def send_poison(producer, topic: str, *, position: int) -> None:
+    """Two poison messages: one that is not JSON, and an OrderPlaced whose total is not a
+    number (at ``position``)."""
+    bad_data = order_placed_envelope(position=position, previous=position - 1, quantity=6)
+    bad_data["data"]["total"] = "twelve yuan"
+    producer.send(topic, key=b"x", value=b"{not json at all").get(10)
+    producer.send(topic, key=b"y", value=kafka.encode(bad_data)).get(10)
+
+
+def assert_poison_dead_lettered(settings, dead_letter_topic: str) -> None:
+    reasons = dead_letter_reasons(settings, dead_letter_topic)
+    assert len(reasons) == 2
+    assert reasons[0].startswith("undecodable")
+    assert "total" in reasons[1]
+
+
+class TestOneConsumerFeedsEveryProjector:
+    """The query process reads each topic once (one consumer, one group) and hands every
+    poll to each of its projectors: each still tracks, de-duplicates and dead-letters on its
+    own, exactly as when each had a consumer of its own."""
+
+    def test_each_read_model_gets_every_event_once_and_its_own_dead_letters(self, settings):
+        copy_schema = "projections_copy"
+        create_tables(projections_engine(settings, copy_schema), copy_schema, SALES)
+        handlers = [sales_handler(settings), sales_handler(settings, copy_schema)]
+        topic = settings.topic("orders")
+        producer = kafka.producer(settings)
+        consumer = projectors(settings, handlers)
+        with Worker(consumer):
+            first = order_placed_envelope(position=1, previous=0, quantity=6)
+            for _ in range(2):  # a redelivery
+                producer.send(topic, key=b"order-1", value=kafka.encode(first)).get(10)
+            send_poison(producer, topic, position=2)
+            good = order_placed_envelope(position=3, previous=2, quantity=3)
+            producer.send(topic, key=b"order-3", value=kafka.encode(good)).get(10)
+            for handler in handlers:
+                wait_until(
+                    lambda h=handler: h.watermark("orders") >= 3,
+                    what=f"{handler.schema} projected every event",
+                )
+        producer.close()
+        assert wuliangye_bottles(settings) == wuliangye_bottles(settings, copy_schema) == 9
+        for dead_letters in consumer.dead_letter_topics:
+            assert_poison_dead_lettered(settings, dead_letters)
+        assert len(set(consumer.dead_letter_topics)) == 2
 
 
 def dead_letter_reasons(settings, topic: str) -> list[str]:
@@ -440,8 +481,10 @@ class TestProjectorCrash:
         place_orders(orders_app, 400)
         reference = sales_handler(settings, "projections")
         crashed_schema = "projections_crashed"
-        sales = SALES
-        create_tables(projections_engine(settings, crashed_schema), crashed_schema, sales)
+        # The query process runs every read model, with one consumer: each needs its tables.
+        crashed_engine = projections_engine(settings, crashed_schema)
+        for projection in PROJECTIONS:
+            create_tables(crashed_engine, crashed_schema, projection)
         crashed = sales_handler(settings, crashed_schema)
         end = last_position(orders_app)
         with Worker(Relay(settings, orders_app, to_integration_event)):

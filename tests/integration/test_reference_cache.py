@@ -90,3 +90,28 @@ class TestReferenceDataIsNeverStale:
         assert newer.version == held.version + 1
         assert held.price_on(WULIANGYE, TODAY)[0] == Decimal("1199.00")
         assert newer.price_on(WULIANGYE, TODAY)[0] == Decimal("1099.00")
+
+
+class TestReferenceDataCostsOneQuery:
+    def test_an_order_reads_its_references_in_one_query_even_those_that_do_not_exist(
+        self, replicas, monkeypatch
+    ):
+        """No grade has a price list yet and no promotion exists: those references are
+        known to be absent, and asked for again in the same query as the others (events
+        after version 0), not looked up among the snapshots on every order."""
+        app, other = replicas
+        order_of(app, 1)
+        queries = []
+        recorder = app.service_recorder
+        original = recorder.select_aggregates_events
+
+        def counted(*args, **kwargs):
+            queries.append(kwargs.get("table"))
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(recorder, "select_aggregates_events", counted)
+        assert order_of(app, 2)["total"] == "2598.00"
+        assert len(queries) == 1
+        set_price(other, "1199.00")  # the absent price list now exists
+        assert order_of(app, 2)["total"] == "2398.00"
+        assert len(queries) == 2

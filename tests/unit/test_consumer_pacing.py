@@ -1,5 +1,8 @@
 """An idle consumer spaces its polls out; one that is receiving polls back to back."""
 
+import threading
+import time
+
 import pytest
 
 from runtime.consumer import IdlePacing
@@ -36,5 +39,19 @@ class TestIdlePacing:
         clock.now += 10.0
         assert pacing.idle
         pacing.records_seen()
+        assert not pacing.idle
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 0.0
+
+    def test_a_wake_up_ends_the_pause_and_restores_the_full_pace(self):
+        clock = Clock()
+        pacing = IdlePacing(idle_after_s=2.0, idle_period_s=1.0, clock=clock)
+        clock.now += 10.0
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 1.0
+        woken = threading.Thread(target=pacing.wake)
+        woken.start()
+        started = time.monotonic()
+        pacing.pause(30.0)  # the wake-up cuts it short
+        woken.join()
+        assert time.monotonic() - started < 5.0
         assert not pacing.idle
         assert pacing.pause_after_empty_poll(poll_started=clock.now) == 0.0
