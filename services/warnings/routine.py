@@ -127,10 +127,11 @@ def evaluate(app: WarningsApplication, board: Board, engine: Engine) -> Evaluati
         for start in range(0, len(changes), SAVE_CHUNK):
             chunk = changes[start : start + SAVE_CHUNK]
             done = _apply(app, code, chunk, by, day)
-            if done is None:  # someone else changed a slot meanwhile: one at a time
+            if done is None:  # another evaluation changed a slot meanwhile: one at a time
                 result.conflicts += 1
-                counts = [_apply(app, code, [change], by, day) for change in chunk]
-                done = tuple(map(sum, zip(*(c for c in counts if c), strict=False))) or (0, 0)
+                # A change that conflicts again was made by the other evaluation.
+                each = [_apply(app, code, [change], by, day) or (0, 0) for change in chunk]
+                done = (sum(r for r, _ in each), sum(c for _, c in each))
             result.raised[code] += done[0]
             result.resolved[code] += done[1]
     return result
@@ -180,8 +181,9 @@ def _clear(unit: Unit, code: str, subject: str, why: str) -> bool:
 class RoutineEvaluator:
     """The worker: evaluates when the read models' watermarks have moved and then stayed
     still for ``debounce_s`` (at most ``max_wait_s`` after the first move, so a steady
-    stream of events still gets evaluated), and when a day has passed on the clock since
-    the last evaluation. A database outage is waited out."""
+    stream of events still gets evaluated), and when the clock's date has changed or
+    ``every`` has passed since the last evaluation. A database outage is waited out;
+    anything else stops the worker and readiness reports it."""
 
     def __init__(
         self,
@@ -244,7 +246,11 @@ class RoutineEvaluator:
                     settled = moved_at is not None and (
                         now - changed_at >= self.debounce_s or now - moved_at >= self.max_wait_s
                     )
-                    daily = last_run is None or clock - last_run >= self.every
+                    daily = (
+                        last_run is None
+                        or clock - last_run >= self.every
+                        or clock.date() != last_run.date()  # day-based rules move at midnight
+                    )
                     if settled or daily:
                         moved_at = None
                         last_run = clock
