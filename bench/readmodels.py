@@ -70,14 +70,19 @@ NATIONAL_QUERIES: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.readmodels", description=__doc__)
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The national dataset's size (bench/dataset.py): 1M events, 5,000 dealers."""
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dealers", type=int, default=5_000)
     parser.add_argument("--skus", type=int, default=2_000)
     parser.add_argument("--warehouses", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--end-date", type=date.fromisoformat, default=date(2026, 11, 20))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.readmodels", description=__doc__)
+    add_dataset_arguments(parser)
     parser.add_argument("--queries", type=int, default=100, help="timed runs per query (100)")
     parser.add_argument(
         "--page-runs", type=int, default=40, help="timed runs per console page and list (40)"

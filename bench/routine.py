@@ -144,17 +144,12 @@ def rows(result: dict[str, Any]) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     """A dataset of the size asked, its read models rebuilt, then the routine evaluation."""
     from bench.dataset import publish_dataset
-    from bench.readmodels import Infrastructure, rebuild_in_child
+    from bench.readmodels import Infrastructure, add_dataset_arguments, rebuild_in_child
     from projections.bootstrap import PROJECTIONS
     from runtime.migrate import migrate
 
     parser = argparse.ArgumentParser(prog="python -m bench.routine", description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--dealers", type=int, default=5_000)
-    parser.add_argument("--skus", type=int, default=2_000)
-    parser.add_argument("--warehouses", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--end-date", type=date.fromisoformat, default=date(2026, 11, 20))
+    add_dataset_arguments(parser)
     parser.add_argument("--runs", type=int, default=5, help="steady evaluations timed (5)")
     args = parser.parse_args(argv)
     infrastructure = Infrastructure()

@@ -52,6 +52,13 @@ class Finding:
     dealer: str | None
     reasons: list[dict[str, Any]]
 
+    @classmethod
+    def at(
+        cls, subject: str, row: Any, dealer: str | None, reasons: list[dict[str, Any]]
+    ) -> Finding:
+        """Where the read-model row says the subject belongs (its branch and region)."""
+        return cls(subject, row.branch or None, row.region or None, dealer, reasons)
+
 
 Check = Callable[[Connection, Decimal, date], Iterable[Finding]]
 
@@ -68,10 +75,6 @@ def money(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def _blank(value: str | None) -> str | None:
-    return value or None
-
-
 def month_start(day: date, back: int = 0) -> date:
     """The first day of ``day``'s month, ``back`` months earlier."""
     months = day.year * 12 + day.month - 1 - back
@@ -85,10 +88,9 @@ def credit_utilisation(conn: Connection, threshold: Decimal, today: date) -> Ite
     query = select(figures).where(limit > 0, figures.c.exposure >= limit * threshold / HUNDRED)
     for row in conn.execute(query):
         used = percent(row.exposure, row.credit_limit)
-        yield Finding(
+        yield Finding.at(
             f"dealer:{row.dealer_code}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             row.dealer_code,
             [
                 reason(
@@ -121,10 +123,9 @@ def receivables_overdue(conn: Connection, threshold: Decimal, today: date) -> It
         overdue.outerjoin(dealers, dealers.c.dealer_code == overdue.c.dealer_code)
     )
     for row in conn.execute(query):
-        yield Finding(
+        yield Finding.at(
             f"dealer:{row.dealer_code}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             row.dealer_code,
             [
                 reason(
@@ -162,10 +163,9 @@ def dealer_red(conn: Connection, threshold: Decimal, today: date) -> Iterable[Fi
                 undelivered_shipments=r.undelivered,
             ),
         }
-        yield Finding(
+        yield Finding.at(
             f"dealer:{row.dealer_code}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             row.dealer_code,
             [details[rule](row) for rule in HEALTH_RULES if getattr(row, rule) == 2],
         )
@@ -185,10 +185,9 @@ def shipment_not_delivered(conn: Connection, threshold: Decimal, today: date) ->
     )
     for row in conn.execute(query):
         waited = (today - row.ship_date).days
-        yield Finding(
+        yield Finding.at(
             f"shipment:{row.shipment_id}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             row.dealer_code,
             [
                 reason(
@@ -239,10 +238,9 @@ def dealer_churn(conn: Connection, threshold: Decimal, today: date) -> Iterable[
     )
     for row in conn.execute(query):
         silent = (today - row.last_order).days
-        yield Finding(
+        yield Finding.at(
             f"dealer:{row.dealer_code}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             row.dealer_code,
             [
                 reason(
@@ -288,10 +286,9 @@ def top_dealer_drop(conn: Connection, threshold: Decimal, today: date) -> Iterab
         fall = percent(average - Decimal(row.month_net), average)
         if fall <= threshold:
             continue
-        yield Finding(
+        yield Finding.at(
             f"dealer:{row.dealer_code}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             row.dealer_code,
             [
                 reason(
@@ -336,10 +333,9 @@ def branch_pace_below_floor(conn: Connection, threshold: Decimal, today: date) -
         pace = money(net * days_in_month / today.day)
         if pace >= Decimal(row.floor):
             continue
-        yield Finding(
+        yield Finding.at(
             f"branch:{row.branch}",
-            row.branch,
-            _blank(row.region),
+            row,
             None,
             [
                 reason(
@@ -392,10 +388,9 @@ def demand_plan_deviation(conn: Connection, threshold: Decimal, today: date) -> 
         off = percent(abs(int(row.ordered) - int(row.approved)), row.approved)
         if off <= threshold:
             continue
-        yield Finding(
+        yield Finding.at(
             f"demand_plan:{row.dealer_code}:{label}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             row.dealer_code,
             [
                 reason(
@@ -418,10 +413,9 @@ def stock_below_safety(conn: Connection, threshold: Decimal, today: date) -> Ite
         stock.c.safety_stock > 0, available * HUNDRED < stock.c.safety_stock * threshold
     )
     for row in conn.execute(query):
-        yield Finding(
+        yield Finding.at(
             f"stock:{row.warehouse_code}:{row.sku}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             None,
             [
                 reason(
@@ -484,10 +478,9 @@ def consignment_slow_turnover(
     )
     for row in conn.execute(query):
         old = int(row.on_hand) - int(row.received)
-        yield Finding(
+        yield Finding.at(
             f"stock:{row.warehouse_code}:{row.sku}",
-            _blank(row.branch),
-            _blank(row.region),
+            row,
             row.dealer_code,
             [
                 reason(

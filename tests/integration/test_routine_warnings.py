@@ -21,7 +21,6 @@ from contracts import inventory as inventory_events
 from contracts import orders as orders_events
 from contracts import planning as planning_events
 from contracts.envelope import event_id
-from contracts.finance import OrderLine
 from projections.bootstrap import PROJECTIONS
 from projections.tracking import SqlProjectionHandler, projections_engine
 from runtime.clock import ManualClock
@@ -30,6 +29,7 @@ from services.warnings.application import WarningsApplication
 from services.warnings.board import Board
 from services.warnings.routine import evaluate
 from tests.integration.saga import CHENGDU_MANAGER, ok
+from tests.integration.test_receivables_order_free import invoice
 from tests.platform import HQ, command, serving, wait_until
 
 pytestmark = pytest.mark.integration
@@ -108,29 +108,6 @@ def chengdu() -> list:
         )
         for code, name in (("CD-001", "Jinjiang Wine Trading"), ("CD-002", "Wuhou Liquor"))
     ]
-
-
-def invoice(number: int, dealer: str, issued: str, due: str, bottles: int):
-    amount = BOTTLE * bottles
-    return finance_events.InvoiceIssued(
-        invoice_id=f"inv-{number}",
-        invoice_number=f"INV-2026-{number:06d}",
-        dealer_code=dealer,
-        order_id=f"order-{number}",
-        shipment_id=f"shipment-{number}",
-        issue_date=issued,
-        due_date=due,
-        lines=[
-            OrderLine(
-                sku=WULIANGYE,
-                category="BAIJIU",
-                quantity=bottles,
-                unit_price=BOTTLE,
-                amount=amount,
-            )
-        ],
-        total=amount,
-    )
 
 
 def receipt(number: int, dealer: str, invoice_id: str, amount: str, on: str):
