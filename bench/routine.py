@@ -26,9 +26,9 @@ from datetime import time as day_time
 from typing import Any
 
 import psutil
-import psycopg2
 from sqlalchemy import func, select
 
+from bench.platform import backends_of, runs_here
 from bench.report import Row, render_table, verdict, write_json
 from runtime.clock import ManualClock
 from runtime.settings import Settings
@@ -39,20 +39,13 @@ CPU_GOAL_S = 2.0
 def backend_cpu_s(settings: Settings) -> float | None:
     """The CPU seconds so far of every backend connected to the settings' database, or None
     when they cannot be read (a server on another machine)."""
-    conn = psycopg2.connect(settings.postgres().dsn())
-    try:
-        with conn.cursor() as curs:
-            curs.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
-            )
-            pids = [row[0] for row in curs.fetchall()]
-    finally:
-        conn.close()
+    dsn = settings.postgres().dsn()
+    if not runs_here(dsn):
+        return None
     total = 0.0
-    for pid in pids:
+    for backend in backends_of(dsn):
         try:
-            times = psutil.Process(pid).cpu_times()
+            times = backend.cpu_times()
         except psutil.NoSuchProcess:
             continue
         except psutil.AccessDenied:
