@@ -25,6 +25,7 @@ def build(
     with_relay: bool = True,
     with_process_manager: bool = True,
     tick_s: float = 0.2,
+    routine_poll_s: float = 1.0,
     routine_debounce_s: float = 2.0,
 ) -> Process:
     application = WarningsApplication(settings, clock=clock)
@@ -54,7 +55,7 @@ def build(
         application,
         board,
         read_models,
-        poll_s=max(tick_s, 0.05),
+        poll_s=routine_poll_s,
         debounce_s=routine_debounce_s,
     )
     process.api.state.routine = routine

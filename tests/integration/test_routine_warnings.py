@@ -77,7 +77,9 @@ class ReadModels:
 
 @contextmanager
 def warnings_running(settings, clock) -> Iterator:
-    process = warnings_process.build(settings, clock=clock, tick_s=0.05, routine_debounce_s=0.1)
+    process = warnings_process.build(
+        settings, clock=clock, tick_s=0.05, routine_poll_s=0.05, routine_debounce_s=0.1
+    )
     with serving(process) as client:
         client.routine = process.api.state.routine  # type: ignore[attr-defined]
         yield client
