@@ -92,6 +92,38 @@ class Target:
     warnings_url: str | None = None  # when the warnings process runs (bench.warning_latency)
 
 
+def runs_here(database_dsn: str) -> bool:
+    host = PostgresLocation.from_url(database_dsn).host
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("/")
+
+
+def backends_of(database_dsn: str) -> list[psutil.Process]:
+    """On a server that runs on this machine: the backends serving the DSN's database, so
+    their CPU is not mistaken for a neighbour's (none for a server elsewhere)."""
+    if not runs_here(database_dsn):
+        return []  # its pids are another machine's
+    try:
+        conn = psycopg2.connect(database_dsn)
+        try:
+            with conn.cursor() as curs:
+                curs.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+                pids = [row[0] for row in curs.fetchall()]
+        finally:
+            conn.close()
+    except psycopg2.Error:
+        return []
+    found = []
+    for pid in pids:
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:
+            continue  # another machine's process, or gone
+    return found
+
+
 class Platform:
     """The platform under test: ``close`` stops whatever ``start`` got going."""
 
@@ -390,32 +422,8 @@ class Platform:
         return None if row is None else int(row[0])
 
     def _backends_of_our_database(self) -> list[psutil.Process]:
-        """On an external server (if it runs on this machine): the backends serving our
-        database, so their CPU is not mistaken for a neighbour's."""
         assert self.target is not None
-        host = PostgresLocation.from_url(self.target.database_dsn).host
-        if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
-            return []  # its pids are another machine's
-        try:
-            conn = psycopg2.connect(self.target.database_dsn)
-            try:
-                with conn.cursor() as curs:
-                    curs.execute(
-                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid()"
-                    )
-                    pids = [row[0] for row in curs.fetchall()]
-            finally:
-                conn.close()
-        except psycopg2.Error:
-            return []
-        found = []
-        for pid in pids:
-            try:
-                found.append(psutil.Process(pid))
-            except psutil.Error:
-                continue  # another machine's process, or gone
-        return found
+        return backends_of(self.target.database_dsn)
 
     def log_tails(self, lines: int = 30) -> str:
         parts = []

@@ -14,6 +14,8 @@
 6. The console's pages (bench/pages.py), identity and the console beside the query process:
    the HQ dashboard's first full render p95 (goal < 1.5 s), server side and, with Chromium,
    to every chart drawn; the list pages' p95 (goal < 300 ms).
+7. The routine warnings (bench/routine.py): one evaluation of every routine rule over these
+   read models, process and PostgreSQL CPU (goal < 2 s for 5,000 dealers).
 
 Infrastructure: DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set, else embedded PostgreSQL
 and Tansu. Exit status: 0 when it ran (missed goals are reported), 1 when the read models
@@ -41,6 +43,7 @@ import psutil
 import psycopg2
 from sqlalchemy import func, select
 
+from bench import routine as routine_warnings
 from bench.measure import percentile
 from bench.pages import rows as page_rows
 from bench.report import Row, ms, render_table, verdict, write_json
@@ -67,17 +70,25 @@ NATIONAL_QUERIES: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.readmodels", description=__doc__)
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The national dataset's size (bench/dataset.py): 1M events, 5,000 dealers."""
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dealers", type=int, default=5_000)
     parser.add_argument("--skus", type=int, default=2_000)
     parser.add_argument("--warehouses", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--end-date", type=date.fromisoformat, default=date(2026, 11, 20))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.readmodels", description=__doc__)
+    add_dataset_arguments(parser)
     parser.add_argument("--queries", type=int, default=100, help="timed runs per query (100)")
     parser.add_argument(
         "--page-runs", type=int, default=40, help="timed runs per console page and list (40)"
+    )
+    parser.add_argument(
+        "--routine-runs", type=int, default=5, help="steady routine-warning evaluations (5)"
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the database (its URL is printed)"
@@ -97,6 +108,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.smoke:
         args.events, args.dealers, args.skus, args.warehouses, args.queries = 5_000, 50, 20, 5, 3
         args.page_runs = 3
+        args.routine_runs = 2
     return args
 
 
@@ -466,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         infrastructure.close()
         return 2
     try:
-        print(f"[1/6] publishing the dataset: {args.events:,} events, {args.dealers:,} dealers")
+        print(f"[1/7] publishing the dataset: {args.events:,} events, {args.dealers:,} dealers")
         truth = publish_dataset(
             settings,
             events=args.events,
@@ -477,12 +489,12 @@ def main(argv: list[str] | None = None) -> int:
             warehouses=args.warehouses,
         )
         print(f"  {truth.publish.events_per_s:,.0f} events/s published")
-        print("[2/6] ceiling: raw kafka-python consume of the three topics")
+        print("[2/7] ceiling: raw kafka-python consume of the three topics")
         ceiling = raw_consume(settings)
         print(f"  {ceiling['events']:,} events in {ceiling['seconds']} s")
         decoded = raw_consume(settings, decode=True)
         print(f"  consumed, decoded and validated: {decoded['rate']:,.0f} events/s")
-        print("[3/6] rebuilding every read model from the topics, one process each")
+        print("[3/7] rebuilding every read model from the topics, one process each")
         rebuilds = []
         for projection in PROJECTIONS:
             rebuilds.append(rebuild_in_child(settings, projection.name))
@@ -491,19 +503,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {done['projection']}: {done['events']:,} events in {done['seconds']} s "
                 f"({done['rate']:,.0f}/s), peak RSS {done['peak_rss_mb']} MB"
             )
-        print("[4/6] checking the read models against the dataset")
+        print("[4/7] checking the read models against the dataset")
         problems = check_truth(settings, truth)
         for problem in problems:
             print(f"  DISAGREES {problem}")
-        print(f"[5/6] national roll-up queries, {args.queries} runs each")
+        print(f"[5/7] national roll-up queries, {args.queries} runs each")
         server, url = serve_query(settings)
         try:
             queries = time_queries(url, args.queries)
-            print(f"[6/6] the console's dashboard and list pages, {args.page_runs} runs each")
+            print(f"[6/7] the console's dashboard and list pages, {args.page_runs} runs each")
             pages = console_pages(settings, url, args.page_runs)
         finally:
             server.terminate()
             server.wait(timeout=10)
+        print(f"[7/7] the routine warnings on {args.end_date}")
+        routine = routine_warnings.measure(settings, today=args.end_date, runs=args.routine_runs)
     finally:
         infrastructure.close(keep=args.keep)
 
@@ -550,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     rows.extend(page_rows(pages))
+    rows.extend(routine_warnings.rows(routine))
     rows.append(
         Row(
             "read models agree with the dataset",
@@ -569,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
             "rebuilds": rebuilds,
             "queries": queries,
             "pages": pages,
+            "routine_warnings": routine,
             "problems": problems,
         },
         f"readmodels-{time.strftime('%Y%m%d-%H%M%S')}",

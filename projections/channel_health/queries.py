@@ -138,6 +138,13 @@ def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
     ).subquery()
 
 
+def dealer_figures(conn: Connection, *, as_of: date):
+    """Per dealer as of a date (for the routine warnings): its figures, each rule's level
+    and its colour's level, and the rules in force."""
+    rules = rules_in_force(conn)
+    return _dealer_levels(rules, as_of, is_current(conn, as_of)), rules
+
+
 def _conditions(levels, where: DealerFilter) -> list:
     conditions = dealer_conditions(where, levels.c)
     colour = getattr(where, "colour", None)
@@ -231,4 +238,4 @@ def colour_counts(
     ]
 
 
-__all__ = ["HealthFilter", "colour_counts", "dealer_health", "rules_in_force"]
+__all__ = ["HealthFilter", "colour_counts", "dealer_figures", "dealer_health", "rules_in_force"]

@@ -1,9 +1,11 @@
 """Wires the warnings process: its application (with the clock it decides due times by),
 relay, process manager (the triggers, from the orders, inventory and finance topics), the
-board keeper and scheduler, and its HTTP app."""
+board keeper and scheduler, the routine rules' evaluator (over the read models, as they
+move and at least daily) and its HTTP app."""
 
 from __future__ import annotations
 
+from projections.tracking import projections_engine
 from runtime.clock import Clock
 from runtime.http.app import Check
 from runtime.process import Process, service_process
@@ -12,6 +14,7 @@ from services.warnings.api.routes import warning_rules, warnings, webhooks
 from services.warnings.application import POLICIES, WarningsApplication
 from services.warnings.board import Board, BoardKeeper
 from services.warnings.contract import to_integration_event
+from services.warnings.routine import RoutineEvaluator
 from services.warnings.webhooks import Deliverer
 
 
@@ -22,6 +25,8 @@ def build(
     with_relay: bool = True,
     with_process_manager: bool = True,
     tick_s: float = 0.2,
+    routine_poll_s: float = 1.0,
+    routine_debounce_s: float = 2.0,
 ) -> Process:
     application = WarningsApplication(settings, clock=clock)
     process = service_process(
@@ -44,10 +49,30 @@ def build(
     process.api.state.board_keeper = keeper
     deliverer = Deliverer(board, interval_s=tick_s)
     process.api.state.deliverer = deliverer
-    process.workers.extend([keeper, deliverer])
+    # The routine rules read the read models (DESIGN: "routine checks on the read models").
+    read_models = projections_engine(settings, settings.projections_schema, pool_size=2)
+    routine = RoutineEvaluator(
+        application,
+        board,
+        read_models,
+        poll_s=routine_poll_s,
+        debounce_s=routine_debounce_s,
+    )
+    process.api.state.routine = routine
+    process.workers.extend([keeper, deliverer, routine])
     process.api.state.checks.append(board_running(keeper))
-    process.on_close.append(board.close)
+    process.api.state.checks.append(routine_running(routine))
+    process.on_close.extend([board.close, read_models.dispose])
     return process
+
+
+def routine_running(routine: RoutineEvaluator) -> Check:
+    def probe() -> tuple[bool, str]:
+        if routine.failure:
+            return False, f"failed: {routine.failure}"
+        return routine.running.is_set(), "evaluating the routine rules over the read models"
+
+    return Check("warnings_routine", probe)
 
 
 def board_running(keeper: BoardKeeper) -> Check:
