@@ -205,6 +205,8 @@ class Settings(BaseSettings):
     # `dist run` starts them; in a cluster, their service URLs).
     query_url: str | None = None
     orders_url: str | None = None
+    inventory_url: str | None = None
+    finance_url: str | None = None
     identity_url: str | None = None
     warnings_url: str | None = None
     # Signs the session tokens identity issues at sign-in; every service checks them with
@@ -266,7 +268,7 @@ class Settings(BaseSettings):
 
     def url_of(self, process: str) -> str:
         """The base URL another process is reached at: ``<PROCESS>_URL`` or HOST:port."""
-        configured = getattr(self, f"{process}_url", None)
+        configured = getattr(self, f"{process}_url")  # every process has its field
         if configured:
             return str(configured).rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104

@@ -672,3 +672,20 @@ def test_console_has_its_own_sticky_host_apart_from_the_apis() -> None:
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["QUERY_URL"] == "http://query:8100"
     assert env["IDENTITY_URL"] == "http://identity:8104"
+
+
+def test_the_console_is_told_where_every_process_it_calls_is_in_both_manifests() -> None:
+    """The console calls each process at ``<PROCESS>_URL``; unset, it falls back to
+    HOST:port, which in a cluster or compose is the console's own container."""
+    from dataclasses import fields
+
+    from console.web import Urls
+
+    wanted = {f"{field.name.upper()}_URL": field.name for field in fields(Urls)}
+    container = only_container(k8s_object("Deployment", "console")["spec"]["template"]["spec"])
+    in_k8s = {item["name"]: item.get("value") for item in container["env"]}
+    in_compose = compose_env(compose()["services"]["console"])
+    for variable, process in wanted.items():
+        port = DEFAULT_PORTS[process]
+        assert in_k8s.get(variable) == f"http://{process}:{port}", variable
+        assert in_compose.get(variable) == f"http://{process}:{port}", variable
