@@ -41,11 +41,15 @@ class Who:
     warehouse: str | None = None
     # The branch the warehouse clerk's warehouse belongs to (inventory's answer at sign-in).
     warehouse_branch: str | None = None
+    # A region manager's region: it works its branches' warnings (docs/users.md).
+    region: str | None = None
 
     @property
     def home(self) -> str:
         if self.role == "dealer":
             return f"/dealers/{self.dealer}/statement"
+        if self.region:
+            return "/warnings"
         if self.warehouse:
             return "/warehouse"
         if self.branch:

@@ -19,7 +19,23 @@ Role = str  # one of the roles of API.md (hq_admin, branch_clerk, dealer, ...)
 
 class UserScoped(IntegrationEvent):
     """What a user may do: a role and, where the role needs one, a branch, warehouse or
-    dealer (as for a configured API key)."""
+    dealer (as for a configured API key), or a region manager's region and the branches of
+    it the manager covers."""
+
+    username: str
+    name: str
+    role: Role
+    branch: str | None = None
+    warehouse: str | None = None
+    dealer: str | None = None
+    region: str | None = None
+    region_branches: list[str] = Field(
+        default=[], description="a region manager's branches of its region; empty otherwise"
+    )
+
+
+class _UserScopedV1(IntegrationEvent):
+    """A user's role and scope as published before region managers (v1)."""
 
     username: str
     name: str
@@ -30,20 +46,49 @@ class UserScoped(IntegrationEvent):
 
 
 class UserCreated(UserScoped):
-    """HQ created a user (a person who signs in, or an integration that uses API keys)."""
+    """HQ created a user (a person who signs in, or an integration that uses API keys).
+
+    v2 (superseding v1) names a region manager's region and branches."""
+
+    service = "identity"
+    event_name = "UserCreated"
+    version = 2
+
+
+class UserCreatedV1(_UserScopedV1):
+    """HQ created a user, as published before region managers. Superseded by v2."""
 
     service = "identity"
     event_name = "UserCreated"
     version = 1
 
+    def upcast(self) -> UserCreated:
+        """v2 with no region."""
+        return UserCreated(**self.model_dump())
+
 
 class UserRoleChanged(UserScoped):
     """The user's role or scope changed. Sessions issued before it are no longer accepted;
-    the user's API keys act with the new role and scope."""
+    the user's API keys act with the new role and scope.
+
+    v2 (superseding v1) names a region manager's region and branches."""
+
+    service = "identity"
+    event_name = "UserRoleChanged"
+    version = 2
+
+
+class UserRoleChangedV1(_UserScopedV1):
+    """The user's role or scope changed, as published before region managers. Superseded
+    by v2."""
 
     service = "identity"
     event_name = "UserRoleChanged"
     version = 1
+
+    def upcast(self) -> UserRoleChanged:
+        """v2 with no region."""
+        return UserRoleChanged(**self.model_dump())
 
 
 class UserPasswordReset(IntegrationEvent):

@@ -90,6 +90,8 @@ SUPERSEDED: tuple[type[IntegrationEvent], ...] = (
     inventory.GoodsReceivedV1,
     inventory.ShipmentDispatchedV1,
     inventory.WarehouseRegisteredV1,
+    identity.UserCreatedV1,
+    identity.UserRoleChangedV1,
     finance.RebatePolicyDefinedV1,
     finance.CreditNoteIssuedV1,
 )

@@ -57,6 +57,8 @@ def _grant(event: identity.UserScoped) -> ApiKeyGrant:
         branch=event.branch,
         warehouse=event.warehouse,
         dealer=event.dealer,
+        region=event.region,
+        region_branches=frozenset(event.region_branches),
     )
 
 

@@ -34,6 +34,7 @@ class Role(StrEnum):
     CREDIT_CONTROLLER = "credit_controller"
     BRANCH_MANAGER = "branch_manager"
     BRANCH_CLERK = "branch_clerk"
+    REGION_MANAGER = "region_manager"
     WAREHOUSE_CLERK = "warehouse_clerk"
     DEALER = "dealer"
     ERP = "erp"
@@ -41,6 +42,11 @@ class Role(StrEnum):
 
 HQ_ROLES = frozenset({Role.HQ_ADMIN, Role.HQ_VIEWER, Role.CREDIT_CONTROLLER, Role.ERP})
 BRANCH_ROLES = frozenset({Role.BRANCH_MANAGER, Role.BRANCH_CLERK})
+# The processes a region manager may call: it reads its branches' figures (query) and works
+# their warnings (warnings); identity answers its sign-in. Orders, inventory and finance
+# refuse it outright (403 ``forbidden_role``): it has no command there, and their lists are
+# scoped per branch, not per region (docs/users.md, "Region manager").
+REGION_MANAGER_PROCESSES = frozenset({"query", "warnings", "identity"})
 
 
 class ApiKeyGrant(BaseModel):
@@ -51,11 +57,19 @@ class ApiKeyGrant(BaseModel):
     branch: str | None = None
     warehouse: str | None = None
     dealer: str | None = None
+    # A region manager's region and the branches of it the manager covers: fixed when HQ
+    # sets the user's role (identity checks each is a registered branch of the region).
+    region: str | None = None
+    region_branches: frozenset[str] = frozenset()
 
     @model_validator(mode="after")
     def _scope_present(self) -> ApiKeyGrant:
         if self.role in BRANCH_ROLES and not self.branch:
             raise ValueError(f"role {self.role} needs a branch")
+        if self.role == Role.REGION_MANAGER and not (self.region and self.region_branches):
+            raise ValueError("role region_manager needs a region and its branches")
+        if self.role != Role.REGION_MANAGER and (self.region or self.region_branches):
+            raise ValueError("only a region manager is scoped to a region")
         if self.role == Role.WAREHOUSE_CLERK and not self.warehouse:
             raise ValueError("role warehouse_clerk needs a warehouse")
         if self.role == Role.DEALER and not self.dealer:
@@ -86,6 +100,12 @@ DEMO_API_KEYS: dict[str, ApiKeyGrant] = {
         name="Jinjiang Wine Trading (dealer)", role=Role.DEALER, dealer="CD-001"
     ),
     "demo-erp": ApiKeyGrant(name="ERP integration", role=Role.ERP),
+    "demo-southwest-manager": ApiKeyGrant(
+        name="Li Na (Southwest region manager)",
+        role=Role.REGION_MANAGER,
+        region="SOUTHWEST",
+        region_branches=frozenset({"CD", "CQ"}),
+    ),
 }
 
 
@@ -102,6 +122,7 @@ DEMO_USERS: dict[str, str] = {
     "cd.warehouse": "demo-chengdu-warehouse",
     "dealer.cd001": "demo-dealer-cd001",
     "erp.integration": "demo-erp",
+    "sw.manager": "demo-southwest-manager",
 }
 # Signs development sessions only: outside development mode SESSION_SECRET must be set.
 DEVELOPMENT_SESSION_SECRET = "development-only-session-secret-not-for-production"  # noqa: S105

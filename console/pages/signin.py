@@ -46,6 +46,7 @@ def routes(console: Console) -> APIRouter:
             body["branch"],
             body["dealer"],
             warehouse=body.get("warehouse"),
+            region=body.get("region"),
         )
         if who.warehouse:  # its lists are under its warehouse's branch: inventory knows which
             warehouse = console.call(

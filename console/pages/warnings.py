@@ -21,7 +21,7 @@ SEVERITIES = ("critical", "high", "medium", "low")
 LEVELS = ("branch_manager", "region", "hq_admin", "national")
 BOXES = ("scope", "mine")
 # The roles the warnings API lets act on a warning (others read it only).
-ACTING_ROLES = ("hq_admin", "credit_controller", "branch_manager", "branch_clerk")
+ACTING_ROLES = ("hq_admin", "credit_controller", "region_manager", "branch_manager", "branch_clerk")
 # What each form posts to the API: the command's path and its body from the form.
 ACTIONS = {
     "acknowledge": ("acknowledgement", lambda form: {}),

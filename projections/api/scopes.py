@@ -14,7 +14,7 @@ from projections.api.deps import CurrentPrincipal, ReadModels
 from projections.lists.queries import warehouse_branch
 from projections.receivables.queries import dealer_branch
 from runtime.http.problems import Problem
-from runtime.settings import BRANCH_ROLES
+from runtime.settings import BRANCH_ROLES, Role
 from services.kernel.ownership import Ownership
 
 
@@ -28,7 +28,7 @@ def _branch(branch_id: str, principal: CurrentPrincipal) -> None:
 
 def _dealer(dealer_id: str, principal: CurrentPrincipal, engine: ReadModels) -> None:
     branch = None
-    if principal.role in BRANCH_ROLES:  # whose branch the dealer is in, as the read side knows
+    if principal.role in BRANCH_ROLES | {Role.REGION_MANAGER}:  # whose branch the dealer is in, as the read side knows
         with engine.connect() as conn:
             branch = dealer_branch(conn, dealer_id)
     principal.check_reads(

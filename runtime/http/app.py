@@ -166,6 +166,7 @@ def create_app(
         replica=replica,
         session_secret=settings.session_signing_secret(),
         key_cache_s=settings.api_key_cache_s,
+        process=process,
     )
     problems.install(app)
     openapi.install(app)

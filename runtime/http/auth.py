@@ -22,7 +22,13 @@ from runtime.eventstore import Provenance
 from runtime.http.credentials import parse_api_key, read_session, verify_secret
 from runtime.http.problems import Problem
 from runtime.identity_replica import IdentityReplica
-from runtime.settings import BRANCH_ROLES, HQ_ROLES, ApiKeyGrant, Role
+from runtime.settings import (
+    BRANCH_ROLES,
+    HQ_ROLES,
+    REGION_MANAGER_PROCESSES,
+    ApiKeyGrant,
+    Role,
+)
 from services.kernel.errors import OutsideScope
 from services.kernel.ownership import Ownership
 
@@ -63,11 +69,15 @@ class Principal:
 
     def may_read(self, owner: Ownership) -> bool:
         """The one read rule: headquarters reads everything; a branch what belongs to its
-        branch; a warehouse clerk what touches its warehouse; a dealer what is its own."""
+        branch; a region manager what a branch of its region reads (no more: a record of
+        several branches is read if one of them is its own, as that branch's manager would);
+        a warehouse clerk what touches its warehouse; a dealer what is its own."""
         if self.is_hq:
             return True
         if self.role in BRANCH_ROLES:
             return owner.every_branch or self.grant.branch in owner.branches
+        if self.role == Role.REGION_MANAGER:
+            return owner.every_branch or bool(self.grant.region_branches & owner.branches)
         if self.role == Role.WAREHOUSE_CLERK:
             return self.grant.warehouse in owner.warehouses
         if self.role == Role.DEALER:
@@ -80,6 +90,8 @@ class Principal:
 
     def require_branch(self, branch_id: str) -> None:
         if self.is_hq:
+            return
+        if self.role == Role.REGION_MANAGER and branch_id in self.grant.region_branches:
             return
         if self.grant.branch != branch_id:
             raise Problem(403, "outside_scope", f"branch {branch_id} is outside your scope")
@@ -128,8 +140,12 @@ class ApiKeys:
         replica: IdentityReplica | None = None,
         session_secret: str | None = None,
         key_cache_s: float = 300.0,
+        process: str | None = None,
     ) -> None:
         self._grants = grants
+        # A region manager is refused by the processes it has no business with (its role has
+        # no command there and their lists are scoped per branch): see REGION_MANAGER_PROCESSES.
+        self._admits_region_managers = process is None or process in REGION_MANAGER_PROCESSES
         self.replica = replica
         self._session_secret = session_secret
         self.verified = VerifiedKeys(key_cache_s)
@@ -141,6 +157,13 @@ class ApiKeys:
         if scheme.lower() != "bearer" or not key:
             raise _refused("unauthenticated", "send Authorization: Bearer <api key or session>")
         grant = self._configured(key) or self._identity_grant(key)
+        if grant.role == Role.REGION_MANAGER and not self._admits_region_managers:
+            raise Problem(
+                403,
+                "forbidden_role",
+                "a region manager reads its branches through the query API and works their "
+                "warnings; this service has nothing for it",
+            )
         correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
         return Principal(grant=grant, correlation_id=correlation[:100])
 

@@ -72,6 +72,8 @@ def who_view(user: User) -> dict[str, Any]:
         "branch": grant.branch,
         "warehouse": grant.warehouse,
         "dealer": grant.dealer,
+        "region": grant.region,
+        "region_branches": sorted(grant.region_branches),
     }
 
 
@@ -118,8 +120,18 @@ class IdentityApplication(KnowsMasterData, ServiceApplication):
         self, cmd: CreateUser, *, by: Provenance, idempotency: IdempotencyKey | None
     ) -> CommandResult:
         """A user scoped to a branch the organisation has (else 404 ``unknown_branch``)."""
-        self.check_organisation(branch=cmd.grant.branch, region=None)
+        self.check_scope(cmd.grant)
         return self._create_user(cmd, by=by, idempotency=idempotency)
+
+    def check_scope(self, grant: ApiKeyGrant) -> None:
+        """The branch, or the region and each of its branches a region manager covers, are
+        the organisation's: else 404 ``unknown_branch`` / ``unknown_region``, or 409
+        ``branch_not_in_region``."""
+        self.check_organisation(branch=grant.branch, region=None)
+        if grant.region is not None:
+            self.check_organisation(branch=None, region=grant.region)
+            for branch in sorted(grant.region_branches):
+                self.check_organisation(branch=branch, region=grant.region)
 
     def _create_user(
         self, cmd: CreateUser, *, by: Provenance, idempotency: IdempotencyKey | None
@@ -176,7 +188,7 @@ class IdentityApplication(KnowsMasterData, ServiceApplication):
         idempotency: IdempotencyKey | None,
     ) -> CommandResult:
         user = self.get_user(username)
-        self.check_organisation(branch=grant.branch, region=None)
+        self.check_scope(grant)
         user.change_role(grant, by=by)
         return self._save_user(user, idempotency)
 

@@ -18,6 +18,8 @@ def _scoped(username: str, grant: dict) -> dict:
         "branch": grant.get("branch"),
         "warehouse": grant.get("warehouse"),
         "dealer": grant.get("dealer"),
+        "region": grant.get("region"),
+        "region_branches": sorted(grant.get("region_branches") or ()),
     }
 
 

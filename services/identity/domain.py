@@ -162,6 +162,8 @@ def change_view(event: Aggregate.Event) -> dict:
             branch=grant.branch,
             warehouse=grant.warehouse,
             dealer=grant.dealer,
+            region=grant.region,
+            region_branches=sorted(grant.region_branches),
         )
     if isinstance(event, User.Disabled):
         view["reason"] = event.reason

@@ -27,8 +27,9 @@ class Level(StrEnum):
         return ladder[at + 1] if at + 1 < len(ladder) else None
 
 
-# The role responsible at each level (the region and the national level have no platform
-# role yet: they are named here, and HQ reads their warnings).
+# The role responsible at each level: the region's is the region manager of the warning's
+# branch (its inbox, services/warnings/api/routes.py); the national level has no platform
+# role yet, and HQ reads its warnings (and the region's, for regions with no manager).
 RESPONSIBLE_ROLE = {
     Level.BRANCH_MANAGER: "branch_manager",
     Level.REGION: "region_manager",

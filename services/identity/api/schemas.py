@@ -44,7 +44,8 @@ class _Strict(BaseModel):
 
 class _Scope(_Strict):
     """A role and the scope it needs (API.md): the branch of a branch role, the warehouse of
-    a warehouse clerk, the dealer of a dealer; headquarters' roles have none."""
+    a warehouse clerk, the dealer of a dealer, the region and its branches of a region
+    manager; headquarters' roles have none."""
 
     def grant(self, name: str) -> ApiKeyGrant:
         return ApiKeyGrant(
@@ -53,6 +54,8 @@ class _Scope(_Strict):
             branch=getattr(self, "branch", None),
             warehouse=getattr(self, "warehouse", None),
             dealer=getattr(self, "dealer", None),
+            region=getattr(self, "region", None),
+            region_branches=frozenset(getattr(self, "branches", ())),
         )
 
 
@@ -73,6 +76,18 @@ class WarehouseScope(_Scope):
 class DealerScope(_Scope):
     role: Literal["dealer"]
     dealer: Code = Field(examples=["CD-001"])
+
+
+class RegionScope(_Scope):
+    role: Literal["region_manager"]
+    region: Code = Field(examples=["SOUTHWEST"])
+    branches: list[Code] = Field(
+        min_length=1,
+        max_length=200,
+        description="the branches of the region the manager covers, each a registered branch "
+        "of the region (404 `unknown_branch`, 409 `branch_not_in_region`)",
+        examples=[["CD", "CQ"]],
+    )
 
 
 class _NewUser(_Strict):
@@ -99,12 +114,17 @@ class DealerUserCreate(_NewUser, DealerScope):
     pass
 
 
+class RegionUserCreate(_NewUser, RegionScope):
+    pass
+
+
 # The scope each role needs, as the tag of the shape that asks for it.
 SCOPE_OF_ROLE = {
     **dict.fromkeys(("hq_admin", "hq_viewer", "credit_controller", "erp"), "headquarters"),
     **dict.fromkeys(("branch_manager", "branch_clerk"), "branch"),
     "warehouse_clerk": "warehouse",
     "dealer": "dealer",
+    "region_manager": "region",
 }
 
 
@@ -125,14 +145,16 @@ UserCreate = Annotated[
     Annotated[HeadquartersUserCreate, Tag("headquarters")]
     | Annotated[BranchUserCreate, Tag("branch")]
     | Annotated[WarehouseUserCreate, Tag("warehouse")]
-    | Annotated[DealerUserCreate, Tag("dealer")],
+    | Annotated[DealerUserCreate, Tag("dealer")]
+    | Annotated[RegionUserCreate, Tag("region")],
     Discriminator(_scope_of, **_ROLE_ERROR),
 ]
 RoleChange = Annotated[
     Annotated[HeadquartersScope, Tag("headquarters")]
     | Annotated[BranchScope, Tag("branch")]
     | Annotated[WarehouseScope, Tag("warehouse")]
-    | Annotated[DealerScope, Tag("dealer")],
+    | Annotated[DealerScope, Tag("dealer")]
+    | Annotated[RegionScope, Tag("region")],
     Discriminator(_scope_of, **_ROLE_ERROR),
 ]
 
@@ -158,6 +180,8 @@ class _Who(BaseModel):
     branch: str | None
     warehouse: str | None
     dealer: str | None
+    region: str | None = None
+    region_branches: list[str] = Field(default_factory=list)
 
 
 class UserRead(_Who):

@@ -54,11 +54,19 @@ webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
 CHANGED = {409: {"description": "rule violated (e.g. `warning_resolved`)"}}
 
 # Who acts on warnings: the roles a warning can be responsible with, and their colleagues.
-ACTING_ROLES = (Role.HQ_ADMIN, Role.CREDIT_CONTROLLER, Role.BRANCH_MANAGER, Role.BRANCH_CLERK)
-# The levels whose warnings are in a role's inbox (the region and the national level have
-# no platform role yet: headquarters' administrators stand in for them).
+ACTING_ROLES = (
+    Role.HQ_ADMIN,
+    Role.CREDIT_CONTROLLER,
+    Role.REGION_MANAGER,
+    Role.BRANCH_MANAGER,
+    Role.BRANCH_CLERK,
+)
+# The levels whose warnings are in a role's inbox: a branch manager's and a region manager's
+# own level, in their branches. The national level has no platform role yet, and not every
+# region has a manager signed up: headquarters' administrators still see the region level.
 INBOX_LEVELS: dict[Role, tuple[str, ...]] = {
     Role.BRANCH_MANAGER: ("branch_manager",),
+    Role.REGION_MANAGER: ("region",),
     Role.HQ_ADMIN: ("region", "hq_admin", "national"),
 }
 
@@ -98,6 +106,8 @@ def _branches(principal: Principal) -> frozenset[str] | None:
         return None
     if principal.role in BRANCH_ROLES and principal.grant.branch:
         return frozenset({principal.grant.branch})
+    if principal.role == Role.REGION_MANAGER:
+        return principal.grant.region_branches
     return frozenset()  # warehouses and dealers are not told of warnings
 
 
@@ -161,7 +171,8 @@ def list_warnings(
     cursor: Cursor = None,
     min_position: Annotated[WarningPosition | None, Query()] = None,
 ) -> dict:
-    """The warnings in the caller's scope (a branch its own, HQ all), newest raised first.
+    """The warnings in the caller's scope (a branch its own, a region manager its region's
+    branches', HQ all), every level, newest raised first.
     ``status=watching``: conditions that began but have not lasted the rule's delay yet."""
     _wait(request, board, min_position)
     branches = _branches(principal)
@@ -189,7 +200,8 @@ def inbox(
     min_position: Annotated[WarningPosition | None, Query()] = None,
 ) -> dict:
     """The caller's open warnings: those at the level its role answers for (a branch
-    manager's branch level; HQ admin's region, HQ and national levels), and those assigned
+    manager's branch level; a region manager's region level in its region's branches; HQ
+    admin's region, HQ and national levels), and those assigned
     to it, within its scope."""
     _wait(request, board, min_position)
     filters = Filters(
