@@ -28,7 +28,8 @@ def _branch(branch_id: str, principal: CurrentPrincipal) -> None:
 
 def _dealer(dealer_id: str, principal: CurrentPrincipal, engine: ReadModels) -> None:
     branch = None
-    if principal.role in BRANCH_ROLES | {Role.REGION_MANAGER}:  # whose branch the dealer is in, as the read side knows
+    # whose branch the dealer is in, as the read side knows
+    if principal.role in BRANCH_ROLES | {Role.REGION_MANAGER}:
         with engine.connect() as conn:
             branch = dealer_branch(conn, dealer_id)
     principal.check_reads(
