@@ -1,0 +1,58 @@
+"""The region manager (大区经理) in the console, in a real browser: the demo's Southwest
+manager (Chengdu and Chongqing) lands on its warnings, sees its branches' and no other
+region's, has no headquarters link in the nav, and gets the 403 page at the national
+dashboard (the API refuses it: the console decides nothing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.console.support import BROWSER_TESTS, sign_in, token_of
+from tests.platform import wait_until
+
+pytestmark = BROWSER_TESTS
+
+
+def api(platform, path: str, username: str, **params) -> dict:
+    answer = platform["warnings"].get(path, params=params, headers=token_of(platform, username))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@pytest.fixture(scope="module")
+def demo_warnings(platform) -> list[dict]:
+    """The demo's live warnings: the Chengdu credit hold, the Chongqing override (Southwest)
+    and the Beijing shortage (North)."""
+
+    def raised() -> list[dict] | None:
+        found = api(platform, "/warnings", "hq.admin")["warnings"]
+        return found if {w["branch"] for w in found} >= {"CD", "CQ", "BJ"} else None
+
+    return wait_until(raised, timeout=60, what="the demo's warnings raised")
+
+
+def test_the_southwest_manager_works_its_branches_warnings_and_sees_no_hq(
+    page, platform, demo_warnings
+):
+    sign_in(page, "sw.manager")
+    page.wait_for_url("**/warnings")
+
+    shown = page.locator("#warnings tbody tr[data-warning-id]").evaluate_all(
+        "rows => rows.map(r => r.dataset.warningId)"
+    )
+    expected = api(platform, "/warnings", "sw.manager")["warnings"]
+    assert shown == [w["warning_id"] for w in expected]
+    assert {w["branch"] for w in expected} == {"CD", "CQ"}
+    theirs = {w["warning_id"] for w in demo_warnings if w["branch"] in ("CD", "CQ")}
+    assert theirs <= set(shown)
+
+    bell = page.locator("#warning-bell")
+    counts = api(platform, "/warnings/counts", "sw.manager")
+    assert int(bell.get_attribute("data-open")) == counts["total"] >= 2
+    nav = page.locator("nav[aria-label=main]")
+    for link in ("/hq", "/orders", "/users", "/dealers", "/reports"):
+        assert nav.locator(f'a[href="{link}"]').count() == 0, link
+
+    response = page.goto("/hq")
+    assert response.status == 403
+    assert page.locator("#forbidden").is_visible()
