@@ -17,23 +17,6 @@ from contracts.envelope import IntegrationEvent
 Role = str  # one of the roles of API.md (hq_admin, branch_clerk, dealer, ...)
 
 
-class UserScoped(IntegrationEvent):
-    """What a user may do: a role and, where the role needs one, a branch, warehouse or
-    dealer (as for a configured API key), or a region manager's region and the branches of
-    it the manager covers."""
-
-    username: str
-    name: str
-    role: Role
-    branch: str | None = None
-    warehouse: str | None = None
-    dealer: str | None = None
-    region: str | None = None
-    region_branches: list[str] = Field(
-        default=[], description="a region manager's branches of its region; empty otherwise"
-    )
-
-
 class _UserScopedV1(IntegrationEvent):
     """A user's role and scope as published before region managers (v1)."""
 
@@ -43,6 +26,17 @@ class _UserScopedV1(IntegrationEvent):
     branch: str | None = None
     warehouse: str | None = None
     dealer: str | None = None
+
+
+class UserScoped(_UserScopedV1):
+    """What a user may do: a role and, where the role needs one, a branch, warehouse or
+    dealer (as for a configured API key), or a region manager's region and the branches of
+    it the manager covers."""
+
+    region: str | None = None
+    region_branches: list[str] = Field(
+        default=[], description="a region manager's branches of its region; empty otherwise"
+    )
 
 
 class UserCreated(UserScoped):

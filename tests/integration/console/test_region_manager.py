@@ -7,16 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.console.support import BROWSER_TESTS, sign_in, token_of
+from tests.integration.console.support import BROWSER_TESTS, sign_in
+from tests.integration.console.test_warnings_inbox import api
 from tests.platform import wait_until
 
 pytestmark = BROWSER_TESTS
-
-
-def api(platform, path: str, username: str, **params) -> dict:
-    answer = platform["warnings"].get(path, params=params, headers=token_of(platform, username))
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 @pytest.fixture(scope="module")
