@@ -142,7 +142,9 @@ class Deliverer:
         try:
             while not self.stopping.is_set():
                 try:
-                    while self.deliver_due(self.board.app.clock.now()):
+                    while not self.stopping.is_set() and self.deliver_due(
+                        self.board.app.clock.now()
+                    ):
                         pass
                     self.ticks += 1
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
@@ -150,6 +152,12 @@ class Deliverer:
                     self.stopping.wait(1.0)
                 self.stopping.wait(self.interval_s)
         except BaseException as error:
+            if self.stopping.is_set():
+                # Stopped while a delivery was in flight (a slow receiver outlasted the
+                # process's wait and the board closed under it): the delivery stays due and
+                # is sent after the restart.
+                log.info("webhook deliverer stopped during a delivery: %s", error)
+                return
             self.failure = f"{type(error).__name__}: {error}"
             log.exception("webhook deliverer stopped")
             raise
@@ -201,7 +209,10 @@ class Deliverer:
         }
         try:
             response = self.client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, OSError) as error:
+            # Whatever the subscriber's address does (no such host, a name the resolver
+            # cannot encode), it is this delivery's failure, retried with back-off: never
+            # the deliverer's, which serves every other subscriber.
             return None, f"{type(error).__name__}: {error}"[:500]
         error = None if response.is_success else response.text[:500]
         return response.status_code, error

@@ -3,8 +3,10 @@ national level, resolved by a person or by itself; decided by the times it is gi
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -198,3 +200,33 @@ class TestPublished:
                 data=event.model_dump(mode="json"),
             )
             assert decode_data(envelope) == event
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[", "https://[::1/hooks", "http://oa.example.cn:99999/hooks", "http://-oa/hooks"],
+)
+def test_a_webhook_url_no_delivery_could_reach_is_refused(url: str) -> None:
+    """An address that does not parse (or names no reachable port) was accepted with 201 and
+    every delivery to it failed; the pattern in the OpenAPI document now refuses it."""
+    from pydantic import ValidationError
+
+    from services.warnings.api.schemas import WebhookCreate
+
+    with pytest.raises(ValidationError):
+        WebhookCreate(url=url, secret="s" * 16)
+    hook = WebhookCreate(url="https://oa.example.cn:8443/hooks/warnings?from=dist", secret="s" * 16)
+    assert urlsplit(hook.url).port == 8443
+
+
+def test_an_address_the_resolver_cannot_encode_fails_its_delivery_not_the_deliverer() -> None:
+    """A host label over 63 characters raised UnicodeError from the resolver, which stopped
+    the deliverer thread, and with it every other subscriber's deliveries."""
+    from services.warnings.webhooks import Deliverer
+
+    deliverer = Deliverer(board=None, timeout_s=1.0)
+    status, error = deliverer._send(
+        uuid.uuid4(), 7, {"type": "WarningRaised"}, f"http://{'a' * 64}.example.cn/", "s" * 16
+    )
+    assert status is None
+    assert error is not None and "UnicodeError" in error

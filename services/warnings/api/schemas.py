@@ -151,11 +151,27 @@ class RuleList(BaseModel):
     rules: list[RuleRead]
 
 
+# A URL a delivery can be sent to: the host (a name or IPv4 address, labels of at most 63
+# characters, as a resolver can encode) and port are checked by
+# the pattern itself, so the OpenAPI document states the whole rule (an address such as
+# "http://[" or "http://a:99999/" was accepted and every delivery to it failed).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # at most 63 characters
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+WEBHOOK_URL = (
+    rf"^https?://(?:{_LABEL}\.){{0,20}}{_LABEL}"
+    rf"(?::{_PORT})?(?:[/?#][!-~]{{0,1900}})?$"
+)
+
+
 class WebhookCreate(_Strict):
     url: Annotated[
         str,
-        StringConstraints(pattern=r"^https?://[!-~]{1,1990}$"),
-        Field(examples=["https://oa.example.cn/hooks/warnings"]),
+        StringConstraints(pattern=WEBHOOK_URL, max_length=2000),
+        Field(
+            examples=["https://oa.example.cn/hooks/warnings"],
+            description="http(s), a host name or IPv4 address, an optional port (1-65535), "
+            "then any path and query",
+        ),
     ]
     secret: Annotated[
         str,
