@@ -69,6 +69,20 @@ def warning_of(platform, order_id: str, username: str = "cd.manager") -> dict:
     )
 
 
+def page_and_api_agree(page, platform, url: str, username: str, **params):
+    """The page at ``url`` and the API's list, read until they agree: the routine rules run
+    beside the test and may raise a warning between the two reads."""
+
+    def agreed():
+        page.goto(url)
+        shown = rows(page)
+        expected = api(platform, "/warnings", username, **params)["warnings"]
+        same = [r["id"] for r in shown] == [w["warning_id"] for w in expected]
+        return (shown, expected) if same else None
+
+    return wait_until(agreed, timeout=30, what=f"{url} to list what the API lists")
+
+
 def rows(page) -> list[dict]:
     return page.locator("#warnings tbody tr[data-warning-id]").evaluate_all(
         """rows => rows.map(r => ({id: r.dataset.warningId, rule: r.dataset.rule,
@@ -81,15 +95,18 @@ def test_the_bell_counts_the_scope_s_open_warnings_and_the_list_shows_the_api_s(
     page, platform, demo_warnings
 ):
     sign_in(page, "cd.manager")
-    counts = api(platform, "/warnings/counts", "cd.manager")
     bell = page.locator("#warning-bell")
-    assert int(bell.get_attribute("data-open")) == counts["total"] >= 1
+
+    def bell_agrees() -> bool:
+        page.reload()
+        counts = api(platform, "/warnings/counts", "cd.manager")
+        return int(bell.get_attribute("data-open")) == counts["total"] >= 1
+
+    wait_until(bell_agrees, timeout=30, what="the bell to count what the API counts")
     bell.click()
     page.wait_for_url("**/warnings")
 
-    expected = api(platform, "/warnings", "cd.manager")["warnings"]
-    shown = rows(page)
-    assert [r["id"] for r in shown] == [w["warning_id"] for w in expected]
+    shown, expected = page_and_api_agree(page, platform, "/warnings", "cd.manager")
     hold = next(w for w in expected if w["rule"] == "credit_hold")
     row = next(r for r in shown if r["id"] == hold["warning_id"])
     assert (row["severity"], row["level"], row["status"]) == ("high", "branch_manager", "open")
@@ -103,13 +120,11 @@ def test_the_bell_counts_the_scope_s_open_warnings_and_the_list_shows_the_api_s(
     # HQ sees every branch's, at their levels; the filters narrow it as the API does.
     page.context.clear_cookies()
     sign_in(page, "hq.admin")
-    page.goto("/warnings?severity=medium")
-    medium = api(platform, "/warnings", "hq.admin", severity="medium")["warnings"]
-    assert [r["id"] for r in rows(page)] == [w["warning_id"] for w in medium]
-    assert {r["severity"] for r in rows(page)} == {"medium"}
-    page.goto("/warnings?status=resolved")
-    resolved = api(platform, "/warnings", "hq.admin", status="resolved")["warnings"]
-    assert [r["id"] for r in rows(page)] == [w["warning_id"] for w in resolved]
+    shown, _ = page_and_api_agree(
+        page, platform, "/warnings?severity=medium", "hq.admin", severity="medium"
+    )
+    assert {r["severity"] for r in shown} == {"medium"}
+    page_and_api_agree(page, platform, "/warnings?status=resolved", "hq.admin", status="resolved")
 
 
 def test_a_manager_acknowledges_comments_assigns_and_resolves_errors_on_the_form(page, platform):
