@@ -30,7 +30,14 @@ import httpx
 import psycopg2
 
 from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres, EmbeddedStartFailed
-from runtime.settings import DEMO_API_KEYS, DEMO_PASSWORD, DEMO_USERS, PostgresLocation, Settings
+from runtime.settings import (
+    DEMO_API_KEYS,
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    ApiKeyGrant,
+    PostgresLocation,
+    Settings,
+)
 
 log = logging.getLogger("dist.run")
 
@@ -246,6 +253,13 @@ def wait_ready(url: str, deadline: float, children: list[Child]) -> None:
         time.sleep(0.2)
 
 
+def _scope_shown(grant: ApiKeyGrant) -> str:
+    """What a demo key or user reaches, as the banner lists it."""
+    if grant.region:
+        return f"{grant.region} ({', '.join(sorted(grant.region_branches))})"
+    return grant.branch or grant.warehouse or grant.dealer or "national"
+
+
 def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: dict | None):
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host  # noqa: S104
     lines = [
@@ -260,7 +274,7 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
         lines.append(f"  {process:<10} {base}{docs}")
     lines += ["", "Demo API keys (development mode only):"]
     for key, grant in DEMO_API_KEYS.items():
-        scope = grant.branch or grant.warehouse or grant.dealer or "national"
+        scope = _scope_shown(grant)
         lines.append(f"  {key:<26} {grant.role:<18} {scope}")
     console = f"http://{host}:{settings.port_of('console')}"
     lines += [
@@ -270,7 +284,7 @@ def _print_banner(settings: Settings, data_dir: Path, started: float, seeded: di
     lines += ["", f"Demo users (development mode only), password {DEMO_PASSWORD!r}:"]
     for username, key in DEMO_USERS.items():
         grant = DEMO_API_KEYS[key]
-        scope = grant.branch or grant.warehouse or grant.dealer or "national"
+        scope = _scope_shown(grant)
         lines.append(f"  {username:<26} {grant.role:<18} {scope}")
     identity = f"http://{host}:{settings.port_of('identity')}"
     warnings = f"http://{host}:{settings.port_of('warnings')}"

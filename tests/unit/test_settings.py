@@ -64,3 +64,11 @@ class TestKafka:
         from runtime.kafka import topic_configs
 
         assert topic_configs(Settings()) == {"cleanup.policy": "delete", "retention.ms": "-1"}
+
+
+def test_the_banner_shows_a_region_manager_s_region_and_branches() -> None:
+    from runtime.settings import DEMO_API_KEYS
+    from runtime.supervisor import _scope_shown
+
+    assert _scope_shown(DEMO_API_KEYS["demo-southwest-manager"]) == "SOUTHWEST (CD, CQ)"
+    assert _scope_shown(DEMO_API_KEYS["demo-hq-admin"]) == "national"
