@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -127,9 +127,18 @@ def backends_of(database_dsn: str) -> list[psutil.Process]:
 class Platform:
     """The platform under test: ``close`` stops whatever ``start`` got going."""
 
-    def __init__(self, kafka: str = "embedded", processes: tuple[str, ...] = PROCESSES) -> None:
+    def __init__(
+        self,
+        kafka: str = "embedded",
+        processes: tuple[str, ...] = PROCESSES,
+        *,
+        before_start: Callable[[Settings], None] | None = None,
+    ) -> None:
         self.kafka = kafka
         self.processes = processes
+        # Called with the migrated database, before any process of the platform starts (a
+        # bench that wants history already there puts it in).
+        self.before_start = before_start
         self.session_timeout_ms = SESSION_TIMEOUT_MS[kafka]
         self.work_dir = Path(tempfile.mkdtemp(prefix="dist-bench-"))
         # The embedded server runs as the postgres user when we are root: it must reach in.
@@ -182,6 +191,8 @@ class Platform:
 
         log.info("migrating database %s", self.database)
         migrate(self.settings)
+        if self.before_start is not None:
+            self.before_start(self.settings)
         self._start_children()
         self.target = Target(
             orders_url=self._url("orders"),

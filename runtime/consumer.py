@@ -39,6 +39,7 @@ from pydantic import ValidationError
 from contracts.envelope import Envelope
 from runtime import kafka
 from runtime.metrics import CONSUMED, CONSUMER_BATCH_SECONDS
+from runtime.published import PublishedListener, start_listener
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,10 @@ class IdlePacing:
 
     Something in the same process may know that records are coming: the service's relay
     has just published (the other services' answers to it follow), or a query waits for its
-    read model to reach a position. It rings ``wake``: the consumer polls at once, and at
-    full pace for ``idle_after_s``. The first event after a quiet spell that nothing in the
-    process announced waits at most ``idle_period_s`` more."""
+    read model to reach a position, or the relay of another process has said (through
+    PostgreSQL, runtime.published) that it published to a topic the consumer reads. It rings
+    ``wake``: the consumer polls at once, and at full pace for ``idle_after_s``. Only an
+    event whose word was lost (a listener reconnecting) waits up to ``idle_period_s`` more."""
 
     def __init__(
         self,
@@ -164,6 +166,7 @@ class ConsumerRuntime:
         max_records: int | None = None,
         topic_check_interval_s: float = 1.0,
         commit_interval_s: float = 0.2,
+        listen_for_publications: bool = True,
     ) -> None:
         """One handler (``handler`` reading ``topics``), or several sharing this consumer:
         ``handlers`` maps the name each goes by (naming its dead-letter topic) to the handler
@@ -189,6 +192,12 @@ class ConsumerRuntime:
         self.poll_timeout_ms = poll_timeout_ms
         self.idle_poll_timeout_ms = idle_poll_timeout_ms
         self.pacing = IdlePacing()
+        # Woken from its idle pause when a relay of another process publishes to its topics.
+        self.listener = (
+            PublishedListener(settings, self.topics, self.pacing.wake, name=self.name)
+            if listen_for_publications
+            else None
+        )
         self.max_records = max_records or settings.consumer_max_poll_records
         self.topic_check_interval_s = topic_check_interval_s
         # Under load, offsets are committed to the broker at most this often (and at once
@@ -202,11 +211,15 @@ class ConsumerRuntime:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.listener is not None:
+            self.listener.stop()
         self.pacing.wake()  # out of an idle pause at once
 
     def run(self) -> None:
         """Consume until stopped; broker and database outages are retried with the group
         rejoining. Anything else is a bug: it stops the consumer, and readiness reports it."""
+        if self.listener is not None:
+            start_listener(self.listener)
         try:
             while not self.stopping.is_set():
                 try:
@@ -220,6 +233,9 @@ class ConsumerRuntime:
             self.last_error = f"stopped by {type(error).__name__}: {error}"
             log.exception("consumer %s stopped", self.name)
             raise
+        finally:
+            if self.listener is not None:
+                self.listener.stop()
 
     def _consume(self) -> None:
         admin = kafka.admin(self.settings)

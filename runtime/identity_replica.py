@@ -27,6 +27,7 @@ from contracts.envelope import Envelope, UnknownEventType
 from contracts.registry import decode_data
 from runtime import kafka
 from runtime.consumer import IdlePacing, decode
+from runtime.published import PublishedListener, start_listener
 from runtime.settings import ApiKeyGrant, Settings
 
 log = logging.getLogger(__name__)
@@ -123,20 +124,29 @@ class IdentityReplicaConsumer:
         # ~0.006 cores): a key issued, revoked or disabled during a quiet spell is honoured
         # everywhere within a second more, on top of identity's relay.
         self.pacing = IdlePacing()
+        # ... unless identity's relay says it published (runtime.published): then at once.
+        self.listener = PublishedListener(
+            settings, [self.topic], self.pacing.wake, name="identity-replica"
+        )
 
     def stop(self) -> None:
         self.stopping.set()
+        self.listener.stop()
         self.pacing.wake()  # out of an idle pause at once
 
     def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self._consume()
-            except KafkaError as error:
-                self.last_error = str(error).splitlines()[0]
-                self.running.clear()
-                log.warning("identity replica: %s; reconnecting", error)
-                self.stopping.wait(1.0)
+        start_listener(self.listener)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._consume()
+                except KafkaError as error:
+                    self.last_error = str(error).splitlines()[0]
+                    self.running.clear()
+                    log.warning("identity replica: %s; reconnecting", error)
+                    self.stopping.wait(1.0)
+        finally:
+            self.listener.stop()
 
     def _consume(self) -> None:
         admin = kafka.admin(self.settings)

@@ -33,11 +33,15 @@ from runtime import kafka
 from runtime.consumer import IDLE_TOPIC_CHECKS_SPACED
 from runtime.eventstore import ServiceApplication
 from runtime.metrics import RELAY_LAG, RELAY_PUBLISHED, RELAY_REPUBLISHES
+from runtime.published import notify_statement
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 # Seconds without publishing after which the relay counts as idle.
 IDLE_AFTER_S = 2.0
+# A batch published after this long without one is announced to the consumers of other
+# processes (runtime.published), which go idle after 2 s without a record.
+ANNOUNCE_AFTER_QUIET_S = 0.5
 
 Translate = Callable[[DomainEventProtocol], IntegrationEvent | None]
 
@@ -135,6 +139,7 @@ class Relay:
         # services' answers to it (see runtime.consumer.IdlePacing.wake).
         self.on_published: list[Callable[[], None]] = []
         self._last_published_at = time.monotonic()
+        self._last_batch_at: float | None = None  # none published by this relay yet
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> None:
@@ -272,6 +277,7 @@ class Relay:
         *,
         republish: bool = False,
         sequences: dict[str, int] | None = None,
+        announce: bool = False,
     ) -> None:
         """Save the position and the subjects' sequences in one transaction (a republish
         starts every subject again from 1): one round trip, as the statements travel in one
@@ -312,6 +318,9 @@ class Relay:
                     ),
                 )
             )
+            if announce:
+                # Consumers idle in other processes poll at once (runtime.published).
+                statements.append(notify_statement(curs, self.topic))
             curs.execute(b";\n".join(statements))
         # Only once committed: what the relay keeps is what the database holds.
         self._state = state
@@ -392,10 +401,16 @@ class Relay:
         state.position = notifications[-1].id
         state.last_published = previous
         state.published_count += len(futures)
-        self._save_state(state, sequences=sequences)
+        # After a quiet spell the consumers of the topic may have gone idle: say so. Publishing
+        # more often than that, the records themselves keep them at full pace.
+        quiet = (
+            self._last_batch_at is None
+            or time.monotonic() - self._last_batch_at >= ANNOUNCE_AFTER_QUIET_S
+        )
+        self._save_state(state, sequences=sequences, announce=bool(futures) and quiet)
         RELAY_PUBLISHED.labels(self.service).inc(len(futures))
         if futures:
-            self._last_published_at = time.monotonic()
+            self._last_published_at = self._last_batch_at = time.monotonic()
             for published in self.on_published:
                 published()
         return len(notifications)

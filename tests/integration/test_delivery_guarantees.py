@@ -9,7 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -539,3 +542,72 @@ def start_query_process(settings, schema: str, batch: int = 500) -> subprocess.P
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+# -- an idle consumer hears of a publication (runtime.published) ----------------------------
+# Idle, the consumers under test poll once a minute: an event that reaches them sooner was
+# announced.
+IDLE_PERIOD_S = 60.0
+
+
+def idle_projector(settings, *, listen: bool):
+    handler = sales_handler(settings)
+    consumer = projector(settings, handler)
+    if not listen:
+        consumer.listener = None
+    return consumer, handler
+
+
+def caught_up(handler, orders_app) -> bool:
+    return handler.watermark("orders") == last_position(orders_app)
+
+
+def settle_idle(consumer, handler, orders_app) -> None:
+    """The first order read, then quiet until the consumer spaces its polls out."""
+    wait_until(lambda: caught_up(handler, orders_app), what="the first order read")
+    pacing = consumer.pacing
+    pacing.idle_after_s = 0.3
+    pacing.idle_period_s = IDLE_PERIOD_S
+    long_pause = threading.Event()
+    pause = pacing.pause
+
+    def noted(seconds: float) -> None:
+        if seconds > 1:
+            long_pause.set()
+        pause(seconds)
+
+    pacing.pause = noted
+    pacing.wake()  # a poll now, then quiet
+    wait_until(long_pause.is_set, what="the consumer in a long pause")
+    if consumer.listener is not None:
+        wait_until(consumer.listener.listening.is_set, what="the listener listening")
+
+
+@contextmanager
+def an_order_after_a_quiet_spell(settings, orders_app, *, listen: bool) -> Iterator[Callable]:
+    """A relay and an idle projector running; one order placed after a quiet spell. Yields
+    whether the projector has read it."""
+    consumer, handler = idle_projector(settings, listen=listen)
+    with Worker(Relay(settings, orders_app, to_integration_event)), Worker(consumer):
+        place_orders(orders_app, 1)
+        settle_idle(consumer, handler, orders_app)
+        place_orders(orders_app, 1)
+        yield lambda: caught_up(handler, orders_app)
+
+
+class TestPublicationWakeUps:
+    def test_an_idle_projector_reads_an_order_published_in_another_process_at_once(
+        self, settings, orders_app
+    ):
+        placed = time.monotonic()
+        with an_order_after_a_quiet_spell(settings, orders_app, listen=True) as read:
+            wait_until(read, timeout=10, what="the order")
+            assert time.monotonic() - placed < 10 < IDLE_PERIOD_S
+
+    def test_without_the_word_the_same_projector_waits_for_its_next_poll(
+        self, settings, orders_app
+    ):
+        """The control: the pause above is real, so the wake-up is what delivered the order."""
+        with an_order_after_a_quiet_spell(settings, orders_app, listen=False) as read:
+            with pytest.raises(AssertionError, match="timed out"):
+                wait_until(read, timeout=5, what="the order")
