@@ -13,10 +13,10 @@ Latency = first seen in the inbox - the ``CreditRefused`` event's time (finance'
 time, read back from the finance topic afterwards): through finance's relay, the broker,
 the warnings process manager, the board, and the inbox's HTTP read.
 
-``--sparse``: one order every ``--gap`` seconds (3), longer than a consumer stays at full
-pace after its last record (2 s), so each refusal reaches a warnings process that has gone
-idle and polls the broker once a second: only the word finance's relay sends through
-PostgreSQL (runtime.published) wakes it sooner.
+Then a sparse phase: ``--sparse`` more orders (30), one every ``--gap`` seconds (3), longer
+than a consumer stays at full pace after its last record (2 s), so each refusal reaches a
+warnings process that has gone idle and polls the broker once a second: only the word
+finance's relay sends through PostgreSQL (runtime.published) wakes it sooner.
 
 ``--history N``: before the platform starts, N events of the national dataset (bench/dataset,
 5,000 dealers) are published in a namespace of their own and every read model is rebuilt
@@ -68,9 +68,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warnings", type=int, default=200, help="warnings triggered (200)")
     parser.add_argument("--rate", type=float, default=10.0, help="orders placed per second (10)")
     parser.add_argument("--kafka", choices=("embedded", "apache"), default="embedded")
-    parser.add_argument("--smoke", action="store_true", help="toy size for CI: 20 warnings at 10/s")
     parser.add_argument(
-        "--sparse", action="store_true", help="one order every --gap seconds (30 warnings)"
+        "--smoke", action="store_true", help="toy size for CI: 20 warnings at 10/s, 3 sparse"
+    )
+    parser.add_argument(
+        "--sparse",
+        type=int,
+        default=30,
+        help="then this many more, one every --gap seconds (30; 0: none)",
     )
     parser.add_argument("--gap", type=float, default=3.0, help="seconds between sparse orders")
     parser.add_argument(
@@ -78,12 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dealers", type=int, default=5_000, help="the history's dealers")
     args = parser.parse_args(argv)
-    if args.sparse:
-        args.rate = 1 / args.gap
-        if "--warnings" not in (argv if argv is not None else sys.argv):
-            args.warnings = 30
     if args.smoke:
-        args.warnings = 5 if args.sparse else 20
+        args.warnings, args.sparse = 20, 3
     return args
 
 
@@ -217,20 +218,28 @@ def refusal_times(settings: Settings, orders: set[str]) -> dict[str, float]:
         consumer.close(autocommit=False)
 
 
-def measure(platform: Platform, target: Target, args: argparse.Namespace) -> dict:
-    assert platform.settings is not None
+def measure(platform: Platform, target: Target, args: argparse.Namespace) -> list[dict]:
+    """The steady phase (``--warnings`` at ``--rate``), then the sparse one."""
     with httpx.Client(timeout=30) as client:
         prepare(client, target)
     open_before = settled(target) if args.history else None
     if open_before is not None:
         log.info("the routine rules' first evaluation settled: %d warnings open", open_before)
+    phases = [("steady", args.warnings, args.rate), ("sparse", args.sparse, 1 / args.gap)]
+    return [
+        {**measure_phase(platform, target, name, count, rate), "open_before": open_before}
+        for name, count, rate in phases
+        if count
+    ]
+
+
+def measure_phase(platform: Platform, target: Target, name: str, count: int, rate: float) -> dict:
+    assert platform.settings is not None
     placed: list[str] = []
-    placer = threading.Thread(
-        target=place_orders, args=(target, args.warnings, args.rate, placed), daemon=True
-    )
-    log.info("placing %d orders refused credit at %g/s", args.warnings, args.rate)
+    placer = threading.Thread(target=place_orders, args=(target, count, rate, placed), daemon=True)
+    log.info("%s: placing %d orders refused credit at %g/s", name, count, rate)
     placer.start()
-    seen, taken_up = watch_inbox(target, placed, args.warnings, args.rate)
+    seen, taken_up = watch_inbox(target, placed, count, rate)
     placer.join(timeout=60)
     refused = refusal_times(platform.settings, set(placed))
     measured = [o for o in seen if o in refused]
@@ -247,10 +256,9 @@ def measure(platform: Platform, target: Target, args: argparse.Namespace) -> dic
     to_process_ms = [(taken_up[o] - refused[o]) * 1000 for o in measured]
     to_inbox_ms = [(seen[o] - taken_up[o]) * 1000 for o in measured]
     return {
-        "warnings": args.warnings,
-        "rate_per_s": args.rate,
-        "history_events": args.history,
-        "open_before": open_before,
+        "phase": name,
+        "warnings": count,
+        "rate_per_s": rate,
         "arrived": len(lags_ms),
         "p50_ms": percentile(lags_ms, 50),
         "p99_ms": percentile(lags_ms, 99),
@@ -263,16 +271,22 @@ def measure(platform: Platform, target: Target, args: argparse.Namespace) -> dic
 def report(result: dict) -> list[Row]:
     p99 = result["p99_ms"]
     every = result["arrived"] == result["warnings"]
+    pace = (
+        f"{result['rate_per_s']:g}/s"
+        if result["rate_per_s"] >= 1
+        else f"one per {1 / result['rate_per_s']:g} s"
+    )
+    phase = f"{result['phase']} ({pace})"
     return [
-        Row("warnings in the inbox", f"{result['arrived']} of {result['warnings']}", result=""),
-        Row("event -> inbox p50", ms(result["p50_ms"])),
+        Row(f"{phase}: warnings in the inbox", f"{result['arrived']} of {result['warnings']}"),
+        Row(f"{phase}: event -> inbox p50", ms(result["p50_ms"])),
         Row(
-            "event -> inbox p99",
+            f"{phase}: event -> inbox p99",
             ms(p99),
             goal=f"<= {INBOX_P99_GOAL_MS:,.0f} ms",
             result=verdict(every and p99 is not None and p99 <= INBOX_P99_GOAL_MS),
         ),
-        Row("event -> inbox max", ms(result["max_ms"])),
+        Row(f"{phase}: event -> inbox max", ms(result["max_ms"])),
         Row("  event -> warnings process p50", ms(result["event_to_process_p50_ms"])),
         Row("  warnings process -> inbox p50", ms(result["process_to_inbox_p50_ms"])),
     ]
@@ -294,14 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         except PlatformStartFailed as error:
             log.error("the platform did not start: %s\n%s", error, platform.log_tails())
             return 2
-        result = measure(platform, target, args)
+        results = measure(platform, target, args)
     finally:
         platform.close()
     print()
     history = f", {args.history:,} events of history" if args.history else ""
-    print(f"Early warning, event-driven ({args.warnings} warnings at {args.rate:g}/s{history}):")
-    print(render_table(report(result)))
-    return 0 if result["arrived"] == result["warnings"] else 1
+    print(f"Early warning, event-driven{history}:")
+    print(render_table([row for result in results for row in report(result)]))
+    return 0 if all(r["arrived"] == r["warnings"] for r in results) else 1
 
 
 if __name__ == "__main__":
