@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runtime.deadline import DatabaseUnavailable
+from runtime.http.schemas import READABLE_PATTERNS
 from services.kernel.errors import DomainError, NotFound, OutsideScope, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
@@ -126,7 +127,7 @@ def install(app: FastAPI) -> None:
         errors = [
             {
                 "path": ".".join(str(part) for part in item["loc"]),
-                "message": item["msg"],
+                "message": _message(item),
                 "type": item["type"],
             }
             for item in error.errors()
@@ -165,6 +166,15 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _message(item: dict[str, Any]) -> str:
+    """Pydantic's message, but a pattern the platform names is said in words."""
+    if item["type"] == "string_pattern_mismatch":
+        readable = READABLE_PATTERNS.get(item.get("ctx", {}).get("pattern", ""))
+        if readable is not None:
+            return f"should be {readable}"
+    return item["msg"]
 
 
 def _segment_pattern(schema: dict[str, Any]) -> str:

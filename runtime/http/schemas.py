@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 from starlette.convertors import Convertor, register_url_convertor
 
+from contracts.planning import MONTH_PATTERN as PLANNING_MONTH_PATTERN
 from services.kernel.money import cny
 
 # Money travels as a decimal string with at most two places ("1299.00"), never a float.
@@ -94,9 +95,10 @@ def _matching(value: Any, pattern: str, what: str) -> Any:
     return value
 
 
+CODE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 Code = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$"),
+    StringConstraints(pattern=CODE_PATTERN),
     Field(description="a business code in capitals: SKU, dealer, branch, region"),
 ]
 # Some character that str.strip() keeps. Spelled out, not `\S`: `\s` means other sets in
@@ -135,3 +137,20 @@ register_url_convertor("month", MonthConvertor())
 
 # A command's `position` (e.g. `orders:42`), for a query to wait until its read model has it.
 POSITION_PATTERN = r"^(orders|inventory|finance):[0-9]{1,18}$"
+
+# A user's name (identity's users, a warning's assignee).
+USERNAME_PATTERN = r"^[a-z][a-z0-9._-]{2,63}$"
+
+# What a pattern asks for, in words: a 422 says "should be a month as YYYY-MM, e.g. 2026-11",
+# not the regular expression (runtime.http.problems). A pattern not named here is quoted.
+READABLE_PATTERNS = {
+    CODE_PATTERN: "a code of capital letters, digits and hyphens, e.g. CD-001 or "
+    "WULIANGYE-52-500ML (at most 64 characters)",
+    MONEY_PATTERN: 'an amount in yuan as a decimal string with at most two places, e.g. "1299.00"',
+    MONTH_PATTERN: "a month as YYYY-MM, e.g. 2026-11",
+    NOT_BLANK: "some text, not only spaces",
+    POSITION_PATTERN: "a position a command answered with, e.g. orders:42",
+    PLANNING_MONTH_PATTERN: "a month as YYYY-MM, e.g. 2026-11",
+    USERNAME_PATTERN: "a user name of 3 to 64 lower-case letters, digits, dots, hyphens or "
+    "underscores, starting with a letter, e.g. cd.clerk",
+}

@@ -120,6 +120,19 @@ class TestBadInputNeverWrites:
         assert len(received) == before
         assert command(client, {"credit_limit": "500000.00", "payment_terms_days": 30}).is_success
 
+    def test_a_pattern_the_platform_names_is_explained_in_words(self, client):
+        """A clerk who typed "1,299.00" reads what an amount looks like, not a regex."""
+        answer = command(client, {"credit_limit": "1,299.00", "payment_terms_days": 30})
+        assert answer.status_code == 422
+        error = answer.json()["errors"][0]
+        assert error["path"] == "body.credit_limit"
+        assert error["type"] == "string_pattern_mismatch"
+        assert error["message"] == (
+            "should be an amount in yuan as a decimal string with at most two places, "
+            'e.g. "1299.00"'
+        )
+        assert "^[0-9]" not in answer.json()["detail"]
+
     def test_counts_are_json_integers_and_dates_are_iso_days(self, client):
         before = len(received)
         for bad in (

@@ -15,12 +15,12 @@ from pydantic import (
     Tag,
 )
 
-from runtime.http.schemas import Code, Name
+from runtime.http.schemas import USERNAME_PATTERN, Code, Name
 from runtime.settings import ApiKeyGrant
 
 Username = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9._-]{2,63}$"),
+    StringConstraints(pattern=USERNAME_PATTERN),
     Field(description="lower case, e.g. `cd.clerk`", examples=["cd.clerk.wang"]),
 ]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from runtime.http.schemas import NOT_BLANK
+from runtime.http.schemas import NOT_BLANK, USERNAME_PATTERN
 from services.warnings.rules import CATALOGUE
 
 RuleCode = Annotated[
@@ -43,7 +43,7 @@ class Comment(_Strict):
 class Assignment(_Strict):
     assignee: Annotated[
         str,
-        StringConstraints(pattern=r"^[a-z][a-z0-9._-]{2,63}$"),
+        StringConstraints(pattern=USERNAME_PATTERN),
         Field(description="a user name in the warning's scope", examples=["cd.clerk"]),
     ]
 
