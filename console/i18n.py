@@ -448,6 +448,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rule.return_above_amount": "大额退货",
         "rule.transfer_short": "调拨到货短缺",
         "rule.rebate_claim_waiting": "返利申请待审批",
+        # -- user administration: a region manager's region and branches --
+        "region_branches_field": "所辖分公司（大区经理，用逗号分隔，如 CD, CQ）",
     },
     "en": {
         "title": "Distribution platform",
@@ -886,6 +888,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rule.return_above_amount": "Large return",
         "rule.transfer_short": "Transfer arrived short",
         "rule.rebate_claim_waiting": "Rebate claim waiting for approval",
+        # -- user administration: a region manager's region and branches --
+        "region_branches_field": "Branches covered (region manager; comma separated, e.g. CD, CQ)",
     },
 }
 

@@ -7,6 +7,7 @@ Identity decides who may (HQ admin only): anyone else gets its 403, which is the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -24,20 +25,23 @@ ROLES = (
     "credit_controller",
     "branch_manager",
     "branch_clerk",
+    "region_manager",
     "warehouse_clerk",
     "dealer",
     "erp",
 )
-SCOPES = ("branch", "warehouse", "dealer")
+SCOPES = ("branch", "warehouse", "dealer", "region")
 # identity tells its shapes of user apart by the scope a role needs: a schema error's path
 # names that shape first (``body.branch.username``), which is no field of the form.
-SHAPES = ("headquarters", "branch", "warehouse", "dealer")
+SHAPES = ("headquarters", "branch", "warehouse", "dealer", "region")
 # A refusal about a field the form filled in is shown by that field (an unknown branch is a
 # 404 from identity, but a typing error here, not a missing page).
 USER_RULES = {
     "user_already_exists": "username",
     "weak_password": "password",
     "unknown_branch": "branch",
+    "unknown_region": "region",
+    "branch_not_in_region": "branches",
 }
 
 
@@ -50,24 +54,34 @@ def is_about_the_form(refused: ApiRefused) -> bool:
 CHANGES = {"password": "password", "role": "role", "disable": "disable", "enable": "enable"}
 
 
-def user_form_errors(problem: dict[str, Any]) -> dict[str, str]:
+def user_form_errors(problem: dict[str, Any], role: str | None = None) -> dict[str, str]:
     errors: dict[str, str] = {}
     for name, message in field_errors(problem, rules=USER_RULES).items():
         parts = name.split(".")
         if len(parts) > 1 and parts[0] in SHAPES:
-            name = ".".join(parts[1:])
-        errors.setdefault(name, message)
+            parts = parts[1:]
+        if parts[0] == "branches" or (role == "region_manager" and parts == ["branch"]):
+            # One field holds a region manager's branches: its error, whichever was wrong.
+            parts = ["branches"]
+        errors.setdefault(".".join(parts), message)
     return errors
 
 
-def role_and_scope(form) -> dict[str, str]:
+# A region manager's branches as typed: "CD, CQ", "CD CQ" or "CD、CQ".
+BRANCH_SEPARATORS = re.compile(r"[\s,，、;；]+")
+
+
+def role_and_scope(form) -> dict[str, Any]:
     """The role and the scope fields the form filled in (identity refuses what the role
     does not take, and asks for what it needs)."""
-    chosen = {"role": str(form.get("role", "")).strip()}
+    chosen: dict[str, Any] = {"role": str(form.get("role", "")).strip()}
     for scope in SCOPES:
         value = str(form.get(scope, "")).strip()
         if value:
             chosen[scope] = value
+    branches = [b for b in BRANCH_SEPARATORS.split(str(form.get("branches", ""))) if b]
+    if branches:
+        chosen["branches"] = branches
     return chosen
 
 
@@ -152,7 +166,7 @@ def routes(console: Console) -> APIRouter:
             if not is_about_the_form(refused):
                 raise
             typed = {k: v for k, v in body.items() if k != "password"}
-            errors = user_form_errors(refused.problem)
+            errors = user_form_errors(refused.problem, body.get("role"))
             return users_page(
                 request, session, form=typed, errors=errors, status_code=refused.status
             )
@@ -180,7 +194,7 @@ def routes(console: Console) -> APIRouter:
                 session,
                 username,
                 form=body,
-                errors=user_form_errors(refused.problem),
+                errors=user_form_errors(refused.problem, body.get("role")),
                 status_code=refused.status,
             )
         # The key is on this answer's page only: not in a redirect, a cookie or a log.
@@ -229,7 +243,7 @@ def routes(console: Console) -> APIRouter:
                 session,
                 username,
                 form={"change": change, **typed},
-                errors=user_form_errors(refused.problem),
+                errors=user_form_errors(refused.problem, body.get("role")),
                 status_code=refused.status,
             )
         return _to_user(username, change)

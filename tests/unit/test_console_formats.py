@@ -14,7 +14,7 @@ from console import assets
 from console.i18n import MESSAGES, china_time, translator, yuan
 from console.pages.orders import order_form_errors
 from console.pages.rebates import CLAIM_RULES
-from console.pages.users import user_form_errors
+from console.pages.users import role_and_scope, user_form_errors
 from console.web import field_errors
 
 
@@ -86,6 +86,25 @@ def test_identitys_errors_are_placed_by_the_user_forms_fields_not_by_its_shapes(
     }
     taken = {"code": "user_already_exists", "detail": "user cd.clerk exists already"}
     assert user_form_errors(taken) == {"username": "user cd.clerk exists already"}
+
+
+def test_a_region_managers_branches_are_one_field_typed_as_a_list():
+    form = {"role": "region_manager", "region": " SOUTHWEST ", "branches": "CD， CQ、 GY,"}
+    assert role_and_scope(form) == {
+        "role": "region_manager",
+        "region": "SOUTHWEST",
+        "branches": ["CD", "CQ", "GY"],
+    }
+    outside = {"code": "branch_not_in_region", "detail": "XA is not a SOUTHWEST branch"}
+    assert user_form_errors(outside, "region_manager") == {"branches": outside["detail"]}
+    unknown = {"code": "unknown_branch", "detail": "no branch XX"}
+    assert user_form_errors(unknown, "region_manager") == {"branches": "no branch XX"}
+    assert user_form_errors(unknown, "branch_clerk") == {"branch": "no branch XX"}
+    shape = {
+        "code": "invalid_request",
+        "errors": [{"path": "body.region.branches.1", "message": "should be a code"}],
+    }
+    assert user_form_errors(shape, "region_manager") == {"branches": "should be a code"}
 
 
 def test_a_rebate_claim_over_the_pool_is_the_amounts_error():

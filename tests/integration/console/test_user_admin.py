@@ -72,6 +72,28 @@ def test_hq_creates_a_branch_clerk_who_signs_in_and_sees_only_its_branch(admin, 
     assert page.locator("#forbidden").is_visible()
 
 
+def test_hq_creates_a_region_manager_for_chengdu_and_chongqing(admin, page, platform):
+    create_user(admin, "sw.manager.zhao", "region_manager", region="SOUTHWEST", branches="CD， CQ")
+    assert admin.url.endswith("/users/sw.manager.zhao?done=created")
+    assert admin.locator("#user").get_attribute("data-role") == "region_manager"
+    assert admin.locator("#user-scope").inner_text() == "SOUTHWEST (CD, CQ)"
+    assert admin.locator("#change-branches").input_value() == "CD, CQ"
+
+    sign_in(page, "sw.manager.zhao", PASSWORD)
+    page.goto("/warnings")
+    assert not page.locator("#forbidden").is_visible()
+
+
+def test_a_region_managers_branch_outside_its_region_is_shown_by_the_branches(admin, platform):
+    before = users_in_store(platform)
+    create_user(admin, "sw.manager.sun", "region_manager", region="SOUTHWEST", branches="CD, XX")
+    assert "XX" in admin.locator("#new-branches-error").inner_text()
+    assert admin.locator("#new-branches").input_value() == "CD, XX"
+    create_user(admin, "sw.manager.sun", "region_manager", region="SOUTHWEST")
+    assert admin.locator("#new-branches-error").is_visible()  # a region manager needs them
+    assert users_in_store(platform) == before
+
+
 def test_a_disabled_users_open_session_is_sent_to_sign_in(admin, page, platform):
     create_user(admin, "cd.clerk.zhao", "branch_clerk", branch="CD")
     sign_in(page, "cd.clerk.zhao", PASSWORD)
