@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from contracts import Envelope
 from contracts import orders as orders_events
 from contracts import planning as planning_events
+from projections.gathered import gathered
 from projections.tracking import Projection
 
 metadata = MetaData()
@@ -69,6 +70,15 @@ demand_voided_orders = Table(
 )
 
 demand = Projection(name="demand_plans", metadata=metadata, origins=("orders",))
+# An order's lines and its voiding are facts kept once (a redelivery changes nothing): the
+# batch gathers them and writes each table in one statement (projections/gathered.py). No
+# applier of this read model reads them.
+ORDER_LINES = gathered(
+    demand,
+    demand_order_lines,
+    first=("dealer_code", "branch", "region", "month", "quantity"),
+)
+VOIDED_ORDERS = gathered(demand, demand_voided_orders, first=("reason",))
 
 
 def hold_latest_plan(
@@ -146,39 +156,24 @@ def order_placed(conn: Connection, envelope: Envelope, event: orders_events.Orde
     for line in event.lines:
         quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
     month = event.business_date.strftime("%Y-%m")
-    conn.execute(
-        insert(demand_order_lines)
-        .values(
-            [
-                {
-                    "order_id": event.order_id,
-                    "sku": sku,
-                    "dealer_code": event.dealer_code,
-                    "branch": event.branch,
-                    "region": event.region,
-                    "month": month,
-                    "quantity": quantity,
-                }
-                for sku, quantity in sorted(quantities.items())
-            ]
+    for sku, quantity in quantities.items():
+        ORDER_LINES.gather(
+            conn,
+            order_id=event.order_id,
+            sku=sku,
+            dealer_code=event.dealer_code,
+            branch=event.branch,
+            region=event.region,
+            month=month,
+            quantity=quantity,
         )
-        .on_conflict_do_nothing()
-    )
-
-
-def _voided(conn: Connection, order_id: str, reason: str) -> None:
-    conn.execute(
-        insert(demand_voided_orders)
-        .values(order_id=order_id, reason=reason)
-        .on_conflict_do_nothing()
-    )
 
 
 @demand.on(orders_events.OrderRejected)
 def order_rejected(conn: Connection, envelope: Envelope, event) -> None:
-    _voided(conn, event.order_id, "rejected")
+    VOIDED_ORDERS.gather(conn, order_id=event.order_id, reason="rejected")
 
 
 @demand.on(orders_events.OrderCancelled)
 def order_cancelled(conn: Connection, envelope: Envelope, event) -> None:
-    _voided(conn, event.order_id, "cancelled")
+    VOIDED_ORDERS.gather(conn, order_id=event.order_id, reason="cancelled")
