@@ -450,6 +450,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rule.rebate_claim_waiting": "返利申请待审批",
         # -- user administration: a region manager's region and branches --
         "region_branches_field": "所辖分公司（大区经理，用逗号分隔，如 CD, CQ）",
+        "branch_dashboard_of": "{branch} 分公司看板",
     },
     "en": {
         "title": "Distribution platform",
@@ -890,6 +891,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rule.rebate_claim_waiting": "Rebate claim waiting for approval",
         # -- user administration: a region manager's region and branches --
         "region_branches_field": "Branches covered (region manager; comma separated, e.g. CD, CQ)",
+        "branch_dashboard_of": "{branch} dashboard",
     },
 }
 

@@ -41,8 +41,10 @@ class Who:
     warehouse: str | None = None
     # The branch the warehouse clerk's warehouse belongs to (inventory's answer at sign-in).
     warehouse_branch: str | None = None
-    # A region manager's region: it works its branches' warnings (docs/users.md).
+    # A region manager's region: it works its branches' warnings (docs/users.md), and reads
+    # each of its branches' dashboards.
     region: str | None = None
+    region_branches: tuple[str, ...] = ()
 
     @property
     def home(self) -> str:

@@ -47,6 +47,7 @@ def routes(console: Console) -> APIRouter:
             body["dealer"],
             warehouse=body.get("warehouse"),
             region=body.get("region"),
+            region_branches=tuple(body.get("region_branches") or ()),
         )
         if who.warehouse:  # its lists are under its warehouse's branch: inventory knows which
             warehouse = console.call(

@@ -1,7 +1,8 @@
 """The region manager (大区经理) in the console, in a real browser: the demo's Southwest
 manager (Chengdu and Chongqing) lands on its warnings, sees its branches' and no other
 region's, has no headquarters link in the nav, and gets the 403 page at the national
-dashboard (the API refuses it: the console decides nothing)."""
+dashboard (the API refuses it: the console decides nothing); its nav links each of its
+branches' dashboards, and another region's branch is the 403 page."""
 
 from __future__ import annotations
 
@@ -49,5 +50,23 @@ def test_the_southwest_manager_works_its_branches_warnings_and_sees_no_hq(
         assert nav.locator(f'a[href="{link}"]').count() == 0, link
 
     response = page.goto("/hq")
+    assert response.status == 403
+    assert page.locator("#forbidden").is_visible()
+
+
+def test_the_southwest_manager_opens_each_of_its_branches_dashboards_and_no_other(page, platform):
+    sign_in(page, "sw.manager")
+    page.wait_for_url("**/warnings")
+    nav = page.locator("nav[aria-label=main]")
+    assert nav.locator("a[data-branch]").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    ) == ["/branches/CD", "/branches/CQ"]
+
+    nav.locator('a[href="/branches/CQ"]').click()
+    page.wait_for_url("**/branches/CQ")
+    assert not page.locator("#forbidden").is_visible()
+    assert page.locator("h1").inner_text().startswith("分公司看板")
+
+    response = page.goto("/branches/SH")  # Shanghai is East's: the query API refuses it
     assert response.status == 403
     assert page.locator("#forbidden").is_visible()
