@@ -2,8 +2,10 @@
 other processes, through PostgreSQL's LISTEN/NOTIFY (every service's schema is in one
 database).
 
-A relay that published a batch notifies ``dist_published`` with its topic as the payload, in
-the transaction that saves its position (runtime.relay). A consumer that has been idle polls
+A relay that publishes a batch after a quiet spell (half a second without one) notifies
+``dist_published`` with its topic as the payload, in the transaction that saves its position
+(runtime.relay); publishing more often, its records keep the consumers busy and it says
+nothing. A consumer that has been idle polls
 the broker only once every ``IdlePacing.idle_period_s``; a ``PublishedListener`` beside it
 hears the notification and rings the pacing's ``wake``, so the first event after a quiet
 spell reaches it in a broker round trip instead of up to a second later. Under load the
