@@ -39,6 +39,7 @@ bench: $(STAMP)
 	  $(BIN)/python -m bench --kafka apache; \
 	else echo "the saga on Apache Kafka skipped: it needs Java 17+ and Maven"; fi
 	$(BIN)/python -m bench.warning_latency
+	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.readmodels $(READMODELS_ARGS)
 	$(BIN)/python -m bench.imports
 

@@ -369,7 +369,7 @@ def issue18_goals(phases: dict) -> tuple[list[Row], dict]:
             goal=f"< {APPROVED_P99_GOAL_MS:g} ms",
             result=verdict(None if approved_p99 is None else approved_p99 < APPROVED_P99_GOAL_MS),
         ),
-        Row("4. flat with 10k/100k/1M events stored", "not measured here", result="n/a"),
+        Row("4. flat with 10k/100k/1M events stored", "see python -m bench.history", result="n/a"),
         Row("5. read side (python -m bench.readmodels)", "see its report", result="n/a"),
         Row(
             "6. idle: platform cores, no traffic",
