@@ -9,7 +9,9 @@ broker keep running.
 Growing copies the stored events already there under new originator ids (new aggregates of
 the same kinds and sizes) and the process managers' tracking rows under negative
 notification ids (so none can meet a live one). Each relay's position then moves past the
-copies, so nothing is republished: the history is as if published long ago. The live
+copies, so nothing is republished: the history is as if published long ago. The grown tables
+are vacuumed and analyzed (as autovacuum keeps a store that grew over years), and after the
+restart 5 s of saga run unmeasured while the consumers rejoin their groups. The live
 aggregates' own streams do not grow; their snapshots already bound what loading them
 costs.
 
