@@ -135,6 +135,17 @@ def grow(settings: Settings, target: int) -> int:
         conn.close()
 
 
+def flatness(figure: str, values: list[float]) -> Row:
+    """Goal 4's verdict on one figure across the levels: largest over smallest, minus one."""
+    spread = (max(values) / min(values) - 1) if values else None
+    return Row(
+        f"4. {figure}, largest over smallest - 1",
+        "n/a" if spread is None else f"{100 * spread:.0f} %",
+        goal=f"<= {100 * FLAT_GOAL:.0f} %",
+        result=verdict(spread is not None and spread <= FLAT_GOAL),
+    )
+
+
 def restart_services(platform: Platform, work) -> None:
     """Stop the four services, run ``work``, start them again and wait until they are ready."""
     for name in RESTARTED:
@@ -205,26 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{ms(result.approved_latency.get('p50_ms'))} / {ms(p99)}",
                 )
             )
-        p99s = [p for _, _, p in curve if p]
-        latency_spread = (max(p99s) / min(p99s) - 1) if p99s else None
-        rows.append(
-            Row(
-                "4. placed→approved p99, largest over smallest - 1",
-                "n/a" if latency_spread is None else f"{100 * latency_spread:.0f} %",
-                goal=f"<= {100 * FLAT_GOAL:.0f} %",
-                result=verdict(latency_spread is not None and latency_spread <= FLAT_GOAL),
-            )
-        )
-        cpus = [c for _, c, _ in curve if c]
-        spread = (max(cpus) / min(cpus) - 1) if cpus else None
-        rows.append(
-            Row(
-                "4. CPU per order, largest over smallest - 1",
-                "n/a" if spread is None else f"{100 * spread:.0f} %",
-                goal=f"<= {100 * FLAT_GOAL:.0f} %",
-                result=verdict(spread is not None and spread <= FLAT_GOAL),
-            )
-        )
+        rows.append(flatness("placed→approved p99", [p for _, _, p in curve if p]))
+        rows.append(flatness("CPU per order", [c for _, c, _ in curve if c]))
     finally:
         platform.close()
     print()
