@@ -166,7 +166,6 @@ class ConsumerRuntime:
         max_records: int | None = None,
         topic_check_interval_s: float = 1.0,
         commit_interval_s: float = 0.2,
-        listen_for_publications: bool = True,
     ) -> None:
         """One handler (``handler`` reading ``topics``), or several sharing this consumer:
         ``handlers`` maps the name each goes by (naming its dead-letter topic) to the handler
@@ -193,10 +192,9 @@ class ConsumerRuntime:
         self.idle_poll_timeout_ms = idle_poll_timeout_ms
         self.pacing = IdlePacing()
         # Woken from its idle pause when a relay of another process publishes to its topics.
-        self.listener = (
-            PublishedListener(settings, self.topics, self.pacing.wake, name=self.name)
-            if listen_for_publications
-            else None
+        # (None: idle pacing alone, as a test's control has it.)
+        self.listener: PublishedListener | None = PublishedListener(
+            settings, self.topics, self.pacing.wake, name=self.name
         )
         self.max_records = max_records or settings.consumer_max_poll_records
         self.topic_check_interval_s = topic_check_interval_s
