@@ -133,12 +133,15 @@ class Platform:
         processes: tuple[str, ...] = PROCESSES,
         *,
         before_start: Callable[[Settings], None] | None = None,
+        postgres_settings: dict[str, str] | None = None,
     ) -> None:
         self.kafka = kafka
         self.processes = processes
         # Called with the migrated database, before any process of the platform starts (a
         # bench that wants history already there puts it in).
         self.before_start = before_start
+        # Server settings of the embedded PostgreSQL (ignored when DATABASE_URL names one).
+        self.postgres_settings = postgres_settings
         self.session_timeout_ms = SESSION_TIMEOUT_MS[kafka]
         self.work_dir = Path(tempfile.mkdtemp(prefix="dist-bench-"))
         # The embedded server runs as the postgres user when we are root: it must reach in.
@@ -170,7 +173,9 @@ class Platform:
         server_url = os.environ.get("DATABASE_URL")
         if not server_url:
             log.info("starting embedded PostgreSQL (durable) in %s", self.work_dir)
-            self.postgres = EmbeddedPostgres(self.work_dir / "postgres").start()
+            self.postgres = EmbeddedPostgres(
+                self.work_dir / "postgres", server_settings=self.postgres_settings
+            ).start()
             server_url = self.postgres.url
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:

