@@ -266,39 +266,57 @@ class ServiceRecorder(PostgresProcessRecorder):
     @_retried_within_deadline
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_aggregates_events(
-        self, after: dict[UUID, int], *, table: str | None = None, latest_only: bool = False
-    ) -> list[StoredEvent]:
-        """The events of several aggregates in one round trip, each after the version given
-        for it, in version order per aggregate (a command that needs a dealer and N products
-        reads them at once). ``table``/``latest_only``: the latest snapshot of each instead."""
+        self,
+        after: dict[UUID, int],
+        *,
+        snapshots_of: Sequence[UUID] = (),
+        snapshots_table: str | None = None,
+    ) -> list[tuple[bool, StoredEvent]]:
+        """The histories of several aggregates in one round trip (a command that needs a
+        dealer and N products reads them at once): for each of ``snapshots_of``, its latest
+        snapshot from ``snapshots_table`` first, marked True; then each aggregate's events
+        after the version given for it in ``after`` (after its snapshot's, if later), in
+        version order. Snapshot and events travel in one statement: asking the snapshots
+        first cost every load a second round trip."""
         ids = list(after)
-        columns = "e.originator_id, e.originator_version, e.topic, e.state"
-        if latest_only:
+        columns = "originator_id, originator_version, topic, state"
+        schema = Identifier(self.datastore.schema)
+        events = Identifier(self.events_table_name)
+        if snapshots_of and snapshots_table:
             statement = SQL(
-                "SELECT DISTINCT ON (e.originator_id) " + columns + " FROM {0}.{1} e "
-                "WHERE e.originator_id = ANY(%s) "
-                "ORDER BY e.originator_id, e.originator_version DESC"
-            )
-            params: tuple = (ids,)
+                "WITH s AS MATERIALIZED (SELECT DISTINCT ON (originator_id) " + columns + " "
+                "FROM {0}.{2} WHERE originator_id = ANY(%s) "
+                "ORDER BY originator_id, originator_version DESC) "
+                "SELECT true AS snapshot, " + columns + " FROM s "
+                "UNION ALL "
+                "SELECT false, e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM {0}.{1} e "
+                "JOIN unnest(%s::uuid[], %s::int[]) AS a(id, after) ON e.originator_id = a.id "
+                "LEFT JOIN s ON s.originator_id = a.id "
+                "WHERE e.originator_version > greatest(a.after, s.originator_version) "
+                "ORDER BY originator_id, snapshot DESC, originator_version"
+            ).format(schema, events, Identifier(snapshots_table))
+            params: tuple = (list(snapshots_of), ids, [after[i] for i in ids])
         else:
             statement = SQL(
-                "SELECT " + columns + " FROM {0}.{1} e "
-                "JOIN unnest(%s::uuid[], %s::int[]) AS s(id, after) ON e.originator_id = s.id "
-                "WHERE e.originator_version > s.after "
+                "SELECT false AS snapshot, e.originator_id, e.originator_version, e.topic, "
+                "e.state FROM {0}.{1} e "
+                "JOIN unnest(%s::uuid[], %s::int[]) AS a(id, after) ON e.originator_id = a.id "
+                "WHERE e.originator_version > a.after "
                 "ORDER BY e.originator_id, e.originator_version"
-            )
+            ).format(schema, events)
             params = (ids, [after[i] for i in ids])
-        statement = statement.format(
-            Identifier(self.datastore.schema), Identifier(table or self.events_table_name)
-        )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params, prepare=True)
             return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
+                (
+                    row["snapshot"],
+                    StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    ),
                 )
                 for row in curs.fetchall()
             ]
@@ -754,16 +772,15 @@ class ServiceApplication(Application[UUID]):
         """Each aggregate's domain events after the version in ``after``; for those of
         ``from_snapshots``, its latest snapshot first and the events after that."""
         histories: dict[UUID, list[Any]] = {}
-        after = dict(after)
+        snapshots_table = None
         if from_snapshots and self.snapshots is not None:
-            table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
-            for stored in self.service_recorder.select_aggregates_events(
-                dict.fromkeys(from_snapshots, 0), table=table, latest_only=True
-            ):
-                snapshot = self.mapper.to_domain_event(stored)
-                histories[snapshot.originator_id] = [snapshot]
-                after[snapshot.originator_id] = snapshot.originator_version
-        for stored in self.service_recorder.select_aggregates_events(after):
+            snapshots_table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+        for _, stored in self.service_recorder.select_aggregates_events(
+            after,
+            snapshots_of=from_snapshots if snapshots_table else (),
+            snapshots_table=snapshots_table,
+        ):
+            # A snapshot, when there is one, comes first: it begins the history.
             domain_event = self.mapper.to_domain_event(stored)
             histories.setdefault(domain_event.originator_id, []).append(domain_event)
         return histories

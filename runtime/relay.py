@@ -36,6 +36,10 @@ from runtime.metrics import RELAY_LAG, RELAY_PUBLISHED, RELAY_REPUBLISHES
 from runtime.published import notify_statement
 from runtime.settings import Settings
 
+# An aggregate's first event's version (eventsourcing's default, which no aggregate here
+# changes).
+FIRST_VERSION = 1
+
 log = logging.getLogger(__name__)
 # Seconds without publishing after which the relay counts as idle.
 IDLE_AFTER_S = 2.0
@@ -372,12 +376,19 @@ class Relay:
             RELAY_LAG.labels(self.service).set(0)
             return 0
         outgoing = []
+        # Aggregates created in this batch: nothing of theirs was published before (their
+        # first event comes first in the log), so their sequences need no lookup.
+        created: set[str] = set()
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
+            if domain_event.originator_version == FIRST_VERSION:
+                created.add(str(domain_event.originator_id))
             data = self.translate(domain_event)
             if data is not None:  # else an internal event: it stays in the service
                 outgoing.append((notification.id, domain_event, data))
-        sequences = self._subject_sequences({str(e.originator_id) for _, e, _ in outgoing})
+        sequences = self._subject_sequences(
+            {str(e.originator_id) for _, e, _ in outgoing} - created
+        )
         futures = []
         previous = state.last_published
         for position, domain_event, data in outgoing:

@@ -330,6 +330,43 @@ class TestRelay:
         assert set(topic_positions(settings)) == published_positions(orders_app)
         assert_subject_sequences_count_from_one(topic_envelopes(settings))
 
+    def test_orders_created_in_a_batch_need_no_lookup_of_their_sequences(
+        self, settings, orders_app
+    ):
+        """An aggregate whose first event is in the batch has had nothing published: its
+        events number from 1 without asking relay_subjects. Those created in an earlier
+        batch are still asked for (or known from that batch)."""
+        place_orders(orders_app, 6)
+        relay = Relay(settings, orders_app, to_integration_event, batch_size=500)
+        asked: list[set[str]] = []
+        lookup = relay._subject_sequences
+
+        def counted(subjects: set[str]) -> dict[str, int]:
+            asked.append(set(subjects))
+            return lookup(subjects)
+
+        relay._subject_sequences = counted
+        with Worker(relay):
+            wait_until(
+                lambda: (
+                    relay._state is not None and relay._state.position == last_position(orders_app)
+                ),
+                what="the orders published",
+            )
+            assert asked and not set().union(*asked)
+            # Approving an order published earlier: its sequence goes on from the last.
+            order_id = topic_envelopes(settings)[-1]["subject"]
+            order = orders_app.get_order(uuid.UUID(order_id))
+            threshold = Decimal("500000.00")
+            order.credit_reserved(override=False, approval_threshold=threshold)
+            order.stock_reserved(warehouse_code="WH-CD", approval_threshold=threshold)
+            orders_app.save(order)
+            wait_until(
+                lambda: relay._state.position == last_position(orders_app),
+                what="the approval published",
+            )
+        assert_subject_sequences_count_from_one(topic_envelopes(settings))
+
     def test_a_broker_that_lost_its_data_gets_everything_again_from_the_event_store(
         self, settings, orders_app, tmp_path
     ):
