@@ -11,7 +11,12 @@ from projections.read_your_writes import ReadYourWrites
 from projections.receivables.projection import receivables
 from projections.sales.projection import sales
 from projections.targets.projection import targets
-from projections.tracking import Projection, SqlProjectionHandler, projections_engine
+from projections.tracking import (
+    Projection,
+    SqlProjectionHandler,
+    joint_batches,
+    projections_engine,
+)
 from runtime.consumer import ConsumerRuntime
 from runtime.process import Process
 from runtime.settings import Settings
@@ -42,6 +47,8 @@ def projectors(settings: Settings, handlers: list[SqlProjectionHandler]) -> Cons
     of its own: schema and read model); the group is the live schema's. They also stop
     together: a projector failing with a bug stops the consumer (readiness names each
     projector), since moving the offsets on without it would lose its events."""
+    engines = {h.engine for h in handlers}
+    engine = engines.pop() if len(engines) == 1 else None
     return ConsumerRuntime(
         settings,
         consumer_name=f"{settings.projections_schema}.projectors",
@@ -49,6 +56,8 @@ def projectors(settings: Settings, handlers: list[SqlProjectionHandler]) -> Cons
             f"{h.schema}.{h.name}": (h, [settings.topic(o) for o in h.projection.origins])
             for h in handlers
         },
+        # A poll's batches of every read model in one transaction (projections/tracking.py).
+        joint=(lambda: joint_batches(engine)) if engine is not None else None,
     )
 
 

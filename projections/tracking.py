@@ -275,16 +275,22 @@ class SqlProjectionHandler:
     @contextmanager
     def open_batch(self) -> Iterator[_SqlBatch]:
         with self.engine.begin() as conn:
-            conn.info[BATCH_BUFFER] = {}
-            try:
-                batch = _SqlBatch(conn, self.projection, self._advance, self._record)
-                yield batch
-                for flush in self.projection.flushers:
-                    flush(conn)
-                batch.advance_watermarks()
-            finally:
-                conn.info.pop(BATCH_BUFFER, None)
+            batch = yield from self._batch_on(conn)
         self._publish(batch.watermarks)
+
+    def _batch_on(self, conn: Connection) -> Iterator[_SqlBatch]:
+        """This read model's part of a transaction: its tracking, its events, its gathered
+        writes and its watermarks, all before the next read model's (the caller commits)."""
+        conn.info[BATCH_BUFFER] = {}
+        try:
+            batch = _SqlBatch(conn, self.projection, self._advance, self._record)
+            yield batch
+            for flush in self.projection.flushers:
+                flush(conn)
+            batch.advance_watermarks()
+        finally:
+            conn.info.pop(BATCH_BUFFER, None)
+        return batch
 
     def _publish(self, watermarks: dict[str, int]) -> None:
         if not watermarks:
@@ -329,3 +335,31 @@ class SqlProjectionHandler:
             with self._advanced:
                 if self._known.get(origin, 0) < target:
                     self._advanced.wait(timeout=min(deadline, next_check) - now)
+
+
+class JointBatches:
+    """Several read models' batches of one poll in one transaction (``joint_batches``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.done: list[tuple[SqlProjectionHandler, _SqlBatch]] = []
+
+    @contextmanager
+    def open_batch(self, handler: SqlProjectionHandler) -> Iterator[_SqlBatch]:
+        batch = yield from handler._batch_on(self.conn)
+        self.done.append((handler, batch))
+
+
+@contextmanager
+def joint_batches(engine: Engine) -> Iterator[JointBatches]:
+    """One transaction for every read model a poll feeds, instead of one each: a poll of the
+    query process's consumer reaches up to seven read models, and each transaction of its
+    own cost a connection check-out (and its ping), BEGIN and COMMIT. Each read model still
+    does all of its work in turn (tracking, events, gathered writes, watermarks), so two
+    replicas take their locks read model by read model, in the same order, as before; the
+    watermarks are told to waiting queries once the whole poll has committed."""
+    with engine.begin() as conn:
+        joint = JointBatches(conn)
+        yield joint
+    for handler, batch in joint.done:
+        handler._publish(batch.watermarks)

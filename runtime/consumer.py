@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -66,6 +66,12 @@ class Batch(Protocol):
     def apply_all(self, envelopes: list[Envelope]) -> list[Applied]:
         """Apply a poll's events in order: one outcome per event."""
         ...
+
+
+class JointBatch(Protocol):
+    """One transaction shared by several handlers' batches of a poll."""
+
+    def open_batch(self, handler: Handler) -> AbstractContextManager[Batch]: ...
 
 
 class Handler(Protocol):
@@ -166,11 +172,15 @@ class ConsumerRuntime:
         max_records: int | None = None,
         topic_check_interval_s: float = 1.0,
         commit_interval_s: float = 0.2,
+        joint: Callable[[], AbstractContextManager[JointBatch]] | None = None,
     ) -> None:
         """One handler (``handler`` reading ``topics``), or several sharing this consumer:
         ``handlers`` maps the name each goes by (naming its dead-letter topic) to the handler
-        and its topics, and ``consumer_name`` names the group."""
+        and its topics, and ``consumer_name`` names the group. ``joint``: opens one
+        transaction in which every handler a poll reaches does its batch in turn (else each
+        handler commits its own)."""
         self.settings = settings
+        self.joint = joint
         if handlers is None:
             assert handler is not None and topics is not None
             # A consumer's name (default: its handler's) names its group and dead-letter topic.
@@ -340,13 +350,15 @@ class ConsumerRuntime:
                 decoded.append((record, decode(record)))
             except (ValueError, ValidationError) as error:
                 undecodable.append((record, f"undecodable: {_short(error)}"))
-        for route in self.routes:
-            self._process_route(
-                route,
-                [(r, e) for r, e in decoded if r.topic in route.topics],
-                [(r, reason) for r, reason in undecodable if r.topic in route.topics],
-                dead_letters,
-            )
+        with self.joint() if self.joint is not None else nullcontext() as joint:
+            for route in self.routes:
+                self._process_route(
+                    route,
+                    [(r, e) for r, e in decoded if r.topic in route.topics],
+                    [(r, reason) for r, reason in undecodable if r.topic in route.topics],
+                    dead_letters,
+                    joint,
+                )
 
     def _process_route(
         self,
@@ -354,13 +366,15 @@ class ConsumerRuntime:
         decoded: list[tuple[ConsumerRecord, Envelope]],
         poison: list[tuple[ConsumerRecord, str]],
         dead_letters,
+        joint: JointBatch | None = None,
     ) -> None:
         name = route.handler.name
         if poison:
             CONSUMED.labels(name, Outcome.DEAD_LETTERED).inc(len(poison))
         if not decoded and not poison:
             return
-        with route.handler.open_batch() as batch:
+        opened = joint.open_batch(route.handler) if joint else route.handler.open_batch()
+        with opened as batch:
             results = batch.apply_all([envelope for _, envelope in decoded])
             for (record, _), result in zip(decoded, results, strict=True):
                 CONSUMED.labels(name, result.outcome).inc()

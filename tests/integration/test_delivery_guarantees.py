@@ -23,6 +23,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from contracts import orders as published
 from contracts.envelope import Envelope, event_id
 from projections.bootstrap import PROJECTIONS, projector, projectors
+from projections.lists.projection import lists as LISTS
 from projections.sales.projection import sales as SALES
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 from runtime import kafka
@@ -262,6 +263,36 @@ class TestOneConsumerFeedsEveryProjector:
         for dead_letters in consumer.dead_letter_topics:
             assert_poison_dead_lettered(settings, dead_letters)
         assert len(set(consumer.dead_letter_topics)) == 2
+
+    def test_a_poll_commits_every_read_model_it_reaches_in_one_transaction(self, settings):
+        """The query process's read models share one engine: a poll's batches of all of
+        them are one transaction (a BEGIN, a COMMIT and a connection check-out per poll,
+        not per read model). The tracking rows of both read models for each order carry the
+        same transaction id."""
+        engine = projections_engine(settings, "projections")
+        handlers = [SqlProjectionHandler(engine, SALES), SqlProjectionHandler(engine, LISTS)]
+        topic = settings.topic("orders")
+        producer = kafka.producer(settings)
+        for position in range(1, 6):
+            placed = order_placed_envelope(position=position, previous=position - 1, quantity=2)
+            producer.send(topic, key=f"order-{position}".encode(), value=kafka.encode(placed))
+        producer.flush()
+        producer.close()
+        with Worker(projectors(settings, handlers)):
+            for handler in handlers:
+                wait_until(
+                    lambda h=handler: h.watermark("orders") >= 5,
+                    what=f"{handler.name} projected every order",
+                )
+        with engine.connect() as conn:
+            transactions = conn.exec_driver_sql(
+                "SELECT position, count(DISTINCT projection), count(DISTINCT xmin::text) "
+                "FROM projections.tracking_processed "
+                "WHERE origin = 'orders' AND projection IN ('sales', 'lists') "
+                "GROUP BY position ORDER BY position"
+            ).all()
+        assert [tuple(row) for row in transactions] == [(p, 2, 1) for p in range(1, 6)]
+        assert wuliangye_bottles(settings) == 10
 
 
 def dead_letter_reasons(settings, topic: str) -> list[str]:
