@@ -46,7 +46,8 @@ def projectors(settings: Settings, handlers: list[SqlProjectionHandler]) -> Cons
     projector keeps its own tracking records and dead-letter topic (named as with a consumer
     of its own: schema and read model); the group is the live schema's. They also stop
     together: a projector failing with a bug stops the consumer (readiness names each
-    projector), since moving the offsets on without it would lose its events."""
+    projector), since moving the offsets on without it would lose its events. And they
+    commit together: a poll is one transaction for all of them."""
     engines = {h.engine for h in handlers}
     engine = engines.pop() if len(engines) == 1 else None
     return ConsumerRuntime(

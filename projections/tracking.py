@@ -83,7 +83,9 @@ def _record_processed(schema: str) -> str:
 
 
 def _advance_watermark(schema: str) -> TextClause:
-    """The end of the unbroken chain of processed positions from the current watermark.
+    """For each (projection, origin) of ``:projections`` and ``:origins``, the end of the
+    unbroken chain of processed positions from its current watermark: one statement for
+    every read model of a poll.
 
     Each step looks up one row by the whole chain index (projection, origin, previous
     position). A join on ``previous_position`` alone lets PostgreSQL, on a table it has no
@@ -91,26 +93,46 @@ def _advance_watermark(schema: str) -> TextClause:
     every step: quadratic, 14 s for a chain of 3,400 where this takes milliseconds.
 
     Never backwards: another replica's batch may commit a longer chain while this one walks
-    from a snapshot taken before it (it then waits for that row lock and writes after)."""
+    from a snapshot taken before it (it then waits for that row lock and writes after). The
+    rows are written in (projection, origin) order, so two replicas lock them in one order."""
     return text(
         f"""
         INSERT INTO "{schema}".tracking_watermark (projection, origin, position)
-        WITH RECURSIVE chain(position) AS (
-            SELECT coalesce((SELECT position FROM "{schema}".tracking_watermark
-                             WHERE projection = :p AND origin = :o), 0)
+        WITH RECURSIVE chain(projection, origin, position) AS (
+            SELECT k.projection, k.origin,
+                   coalesce((SELECT w.position FROM "{schema}".tracking_watermark w
+                             WHERE w.projection = k.projection AND w.origin = k.origin), 0)
+            FROM unnest(CAST(:projections AS text[]), CAST(:origins AS text[]))
+                AS k(projection, origin)
             UNION ALL
-            SELECT (SELECT e.position FROM "{schema}".tracking_processed e
-                    WHERE e.projection = :p AND e.origin = :o
+            SELECT c.projection, c.origin,
+                   (SELECT e.position FROM "{schema}".tracking_processed e
+                    WHERE e.projection = c.projection AND e.origin = c.origin
                       AND e.previous_position = c.position
                     LIMIT 1)
             FROM chain c WHERE c.position IS NOT NULL
         )
-        SELECT :p, :o, max(position) FROM chain
+        SELECT projection, origin, max(position) FROM chain
+        GROUP BY projection, origin ORDER BY projection, origin
         ON CONFLICT (projection, origin) DO UPDATE
             SET position = greatest(tracking_watermark.position, excluded.position)
-        RETURNING position
+        RETURNING projection, origin, position
         """
     )
+
+
+def _advance_watermarks(conn: Connection, statement: TextClause, batches: list[_SqlBatch]):
+    """Move the watermarks of every origin the batches saw (see ``_advance_watermark``)."""
+    of = {batch.projection.name: batch for batch in batches}
+    keys = sorted((name, origin) for name, batch in of.items() for origin in batch.origins)
+    if not keys:
+        return
+    rows = conn.execute(
+        statement,
+        {"projections": [name for name, _ in keys], "origins": [origin for _, origin in keys]},
+    ).all()
+    for name, origin, position in rows:
+        of[name].watermarks[origin] = int(position)
 
 
 @dataclass
@@ -248,11 +270,7 @@ class _SqlBatch:
         return {first[(origin, position)] for origin, position in inserted}
 
     def advance_watermarks(self) -> None:
-        for origin in self.origins:
-            position = self.conn.execute(
-                self.advance, {"p": self.projection.name, "o": origin}
-            ).scalar_one()
-            self.watermarks[origin] = int(position)
+        _advance_watermarks(self.conn, self.advance, [self])
 
 
 class SqlProjectionHandler:
@@ -278,16 +296,18 @@ class SqlProjectionHandler:
             batch = yield from self._batch_on(conn)
         self._publish(batch.watermarks)
 
-    def _batch_on(self, conn: Connection) -> Iterator[_SqlBatch]:
+    def _batch_on(self, conn: Connection, *, advance: bool = True) -> Iterator[_SqlBatch]:
         """This read model's part of a transaction: its tracking, its events, its gathered
-        writes and its watermarks, all before the next read model's (the caller commits)."""
+        writes (and, unless the caller does it for several, its watermarks), all before the
+        next read model's; the caller commits."""
         conn.info[BATCH_BUFFER] = {}
         try:
             batch = _SqlBatch(conn, self.projection, self._advance, self._record)
             yield batch
             for flush in self.projection.flushers:
                 flush(conn)
-            batch.advance_watermarks()
+            if advance:
+                batch.advance_watermarks()
         finally:
             conn.info.pop(BATCH_BUFFER, None)
         return batch
@@ -346,8 +366,14 @@ class JointBatches:
 
     @contextmanager
     def open_batch(self, handler: SqlProjectionHandler) -> Iterator[_SqlBatch]:
-        batch = yield from handler._batch_on(self.conn)
+        batch = yield from handler._batch_on(self.conn, advance=False)
         self.done.append((handler, batch))
+
+    def advance_watermarks(self) -> None:
+        """Every read model's watermarks in one statement, once all have done their work."""
+        if self.done:
+            advance = self.done[0][0]._advance  # one engine, one schema
+            _advance_watermarks(self.conn, advance, [batch for _, batch in self.done])
 
 
 @contextmanager
@@ -355,11 +381,13 @@ def joint_batches(engine: Engine) -> Iterator[JointBatches]:
     """One transaction for every read model a poll feeds, instead of one each: a poll of the
     query process's consumer reaches up to seven read models, and each transaction of its
     own cost a connection check-out (and its ping), BEGIN and COMMIT. Each read model still
-    does all of its work in turn (tracking, events, gathered writes, watermarks), so two
-    replicas take their locks read model by read model, in the same order, as before; the
-    watermarks are told to waiting queries once the whole poll has committed."""
+    does all of its work in turn (tracking, events, gathered writes), so two replicas take
+    their locks read model by read model, in the same order, as before; then every
+    watermark moves in one statement, in (projection, origin) order. Waiting queries hear
+    the watermarks once the whole poll has committed."""
     with engine.begin() as conn:
         joint = JointBatches(conn)
         yield joint
+        joint.advance_watermarks()
     for handler, batch in joint.done:
         handler._publish(batch.watermarks)
