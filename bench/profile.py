@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=0.0, help="seconds of idle sampling (0)")
     parser.add_argument("--top", type=int, default=25, help="functions shown per process (25)")
     parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL: where each process spends its Python CPU "
+        "(without it, threads waiting in C, on a socket or a lock, are sampled too)",
+    )
+    parser.add_argument(
         "--statements",
         action="store_true",
         help="also load pg_stat_statements into the embedded PostgreSQL and print the SQL "
@@ -64,7 +70,7 @@ def py_spy() -> str:
 
 
 def record(
-    pids: dict[str, int], seconds: float, label: str
+    pids: dict[str, int], seconds: float, label: str, *, gil: bool = False
 ) -> tuple[dict[str, Path], list[subprocess.Popen]]:
     """Start sampling each pid for ``seconds`` with py-spy: the collapsed stacks' file of
     each, and the samplers to wait for."""
@@ -83,6 +89,7 @@ def record(
                 "--rate",
                 str(RATE_HZ),
                 "--nonblocking",
+                *(["--gil"] if gil else []),
                 "--format",
                 "raw",
                 "--output",
@@ -201,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.statements:
             statements_reset(target.database_dsn)
-        outputs, spies = record(pids, args.seconds + 2, "saga")
+        outputs, spies = record(pids, args.seconds + 2, "saga", gil=args.gil)
         assert platform.settings is not None
         saga = measure_saga(
             platform.settings,
