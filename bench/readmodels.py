@@ -52,7 +52,8 @@ from runtime.settings import PostgresLocation, Settings
 
 log = logging.getLogger("bench.readmodels")
 
-REBUILD_RATIO_GOAL = 0.5
+REBUILD_RATIO_GOAL = 0.5  # of the consume-decode-validate ceiling
+DECODE_RATIO_GOAL = 0.8  # that ceiling, of raw kafka-python consume
 QUERY_P99_GOAL_MS = 50.0
 HQ = {"Authorization": "Bearer demo-hq-admin"}
 NATIONAL_QUERIES: tuple[tuple[str, dict[str, str]], ...] = (
@@ -227,6 +228,46 @@ def raw_consume(settings: Settings, *, decode: bool = False) -> dict[str, Any]:
     finally:
         consumer.close()
     return {"events": count, "bytes": size, "seconds": round(seconds, 2), "rate": count / seconds}
+
+
+def decode_split(settings: Settings, sample: int = 20_000) -> dict[str, float]:
+    """Where decoding's time goes, in CPU microseconds per event over the first ``sample``
+    orders records: the envelope parsed and validated from bytes (pydantic), the event's
+    data validated into its model, and, for scale, the standard library's json.loads of the
+    same bytes alone (no validation at all)."""
+    import json
+    from collections import deque
+
+    from kafka import KafkaConsumer
+
+    from contracts import decode_data
+    from contracts.envelope import Envelope
+
+    consumer = KafkaConsumer(
+        settings.topic("orders"),
+        bootstrap_servers=settings.bootstrap_servers(),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    try:
+        values = [record.value for _, record in zip(range(sample), consumer, strict=False)]
+    finally:
+        consumer.close()
+
+    def per_event(work) -> float:
+        started = time.process_time()
+        deque(work, maxlen=0)  # runs the work, keeps nothing
+        return round((time.process_time() - started) / max(len(values), 1) * 1e6, 2)
+
+    envelopes = [Envelope.model_validate_json(value) for value in values]
+    return {
+        "events": len(values),
+        "json_loads_us": per_event(json.loads(value) for value in values),
+        "envelope_us": per_event(Envelope.model_validate_json(value) for value in values),
+        "data_us": per_event(decode_data(envelope) for envelope in envelopes),
+    }
 
 
 def rebuild_in_child(settings: Settings, name: str) -> dict[str, Any]:
@@ -494,6 +535,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {ceiling['events']:,} events in {ceiling['seconds']} s")
         decoded = raw_consume(settings, decode=True)
         print(f"  consumed, decoded and validated: {decoded['rate']:,.0f} events/s")
+        split = decode_split(settings)
+        print(
+            f"  decoding per event: envelope {split['envelope_us']} us + data "
+            f"{split['data_us']} us (json.loads alone: {split['json_loads_us']} us)"
+        )
         print("[3/7] rebuilding every read model from the topics, one process each")
         rebuilds = []
         for projection in PROJECTIONS:
@@ -535,16 +581,25 @@ def main(argv: list[str] | None = None) -> int:
             f"{decoded['rate']:,.0f} events/s",
             f"{ceiling['rate']:,.0f}/s",
             f"{decoded['rate'] / ceiling['rate']:.2f}",
+            f">= {DECODE_RATIO_GOAL}",
+            verdict(decoded["rate"] / ceiling["rate"] >= DECODE_RATIO_GOAL),
+        ),
+        Row(
+            "  of which per event: envelope + data (json.loads alone)",
+            f"{split['envelope_us']} + {split['data_us']} us ({split['json_loads_us']} us)",
+            f"{1e6 / ceiling['rate']:.2f} us consuming",
         ),
     ]
     for summary in rebuilds:
-        ratio = summary["rate"] / ceiling["rate"]
+        # Against the consume-decode-validate ceiling: what a projector must do before it
+        # writes anything.
+        ratio = summary["rate"] / decoded["rate"]
         rows.append(
             Row(
                 f"rebuild {summary['projection']} ({summary['events']:,} events)",
                 f"{summary['rate']:,.0f} events/s "
-                f"({summary['rate'] / decoded['rate']:.2f} of decoding alone)",
-                f"{ceiling['rate']:,.0f}/s",
+                f"({summary['rate'] / ceiling['rate']:.2f} of raw consume)",
+                f"{decoded['rate']:,.0f}/s",
                 f"{ratio:.2f}",
                 f">= {REBUILD_RATIO_GOAL}",
                 verdict(ratio >= REBUILD_RATIO_GOAL),
@@ -581,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
             "truth": truth.as_dict(),
             "ceiling": ceiling,
             "decoded": decoded,
+            "decode_split": split,
             "rebuilds": rebuilds,
             "queries": queries,
             "pages": pages,
