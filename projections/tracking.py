@@ -74,11 +74,11 @@ def batch_buffer(conn: Connection) -> dict[str, Any]:
 def _record_processed(schema: str) -> str:
     """Every event of a poll in one statement (psycopg2's execute_values: SQLAlchemy's
     insertmanyvalues cost more in Python than the insert costs PostgreSQL); the rows it
-    returns are the events not processed before."""
+    returns are the events not processed before (of several read models, in a joint batch)."""
     return (
         f'INSERT INTO "{schema}".tracking_processed '
         "(projection, origin, position, previous_position, outcome) VALUES %s "
-        "ON CONFLICT DO NOTHING RETURNING origin, position"
+        "ON CONFLICT DO NOTHING RETURNING projection, origin, position"
     )
 
 
@@ -203,6 +203,47 @@ def create_tables(engine: Engine, schema: str, projection: Projection) -> None:
         projection.metadata.create_all(conn)
 
 
+Prepared = list[tuple[Envelope, EventApplier | None, Any, Applied]]
+
+
+def _prepare(projection: Projection, envelopes: list[Envelope]) -> Prepared:
+    """Each event's applier, data and verdict, decided in Python before anything is written:
+    whether an event is poison is known first, so that a good event costs no savepoint
+    (appliers may raise Rejected only before they write; an error after a write is a bug,
+    and rolls the whole batch back for the runtime to retry)."""
+    prepared: Prepared = []
+    for envelope in envelopes:
+        try:
+            applier = projection.applier_for(envelope)
+            data = decode_data(envelope) if applier else None
+            verdict = Applied(Outcome.APPLIED if applier else Outcome.IGNORED)
+        except (Rejected, ValidationError) as error:
+            applier, data = None, None
+            reason = f"{type(error).__name__}: {error}"[:500]
+            verdict = Applied(Outcome.DEAD_LETTERED, reason)
+        prepared.append((envelope, applier, data, verdict))
+    return prepared
+
+
+def _tracking_rows(name: str, prepared: Prepared) -> tuple[list[tuple], dict[tuple[str, int], int]]:
+    """The tracking rows of a read model's events (one per origin), and the index of each
+    origin's first event."""
+    first: dict[tuple[str, int], int] = {}
+    for index, (envelope, *_) in enumerate(prepared):
+        first.setdefault((envelope.source, envelope.position), index)
+    rows = [
+        (
+            name,
+            envelope.source,
+            envelope.position,
+            envelope.previousposition,
+            verdict.outcome.value,
+        )
+        for envelope, _, _, verdict in (prepared[index] for index in first.values())
+    ]
+    return rows, first
+
+
 class _SqlBatch:
     def __init__(
         self, conn: Connection, projection: Projection, advance: TextClause, record: str
@@ -213,28 +254,30 @@ class _SqlBatch:
         self.record_processed = record
         self.origins: set[str] = set()
         self.watermarks: dict[str, int] = {}
+        # The next poll's events and which of them are new, when a joint batch tracked them.
+        self.tracked: tuple[Prepared, set[int]] | None = None
 
     def apply(self, envelope: Envelope) -> Applied:
         return self.apply_all([envelope])[0]
 
     def apply_all(self, envelopes: list[Envelope]) -> list[Applied]:
-        """Track every event of the poll in one statement, then apply the new ones in order.
-
-        Whether an event is poison is decided in Python first, so that a good event costs no
-        savepoint: appliers may raise Rejected only before they write (an error after a write
-        is a bug, and rolls the whole batch back for the runtime to retry)."""
-        prepared: list[tuple[Envelope, EventApplier | None, Any, Applied]] = []
-        for envelope in envelopes:
-            try:
-                applier = self.projection.applier_for(envelope)
-                data = decode_data(envelope) if applier else None
-                verdict = Applied(Outcome.APPLIED if applier else Outcome.IGNORED)
-            except (Rejected, ValidationError) as error:
-                applier, data = None, None
-                reason = f"{type(error).__name__}: {error}"[:500]
-                verdict = Applied(Outcome.DEAD_LETTERED, reason)
-            prepared.append((envelope, applier, data, verdict))
-        new = self._track_all([(envelope, verdict) for envelope, _, _, verdict in prepared])
+        """Track every event of the poll in one statement, then apply the new ones in order
+        (tracked already when the poll's joint batch tracked every read model's at once)."""
+        if self.tracked is not None:
+            prepared, new = self.tracked
+            self.tracked = None
+            assert [p[0] for p in prepared] == envelopes, "tracked for other events"
+        else:
+            prepared = _prepare(self.projection, envelopes)
+            rows, first = _tracking_rows(self.projection.name, prepared)
+            new = set()
+            if rows:
+                with self.conn.connection.dbapi_connection.cursor() as cursor:
+                    inserted = execute_values(
+                        cursor, self.record_processed, rows, page_size=len(rows), fetch=True
+                    )
+                new = {first[(origin, position)] for _, origin, position in inserted}
+        self.origins.update(envelope.source for envelope in envelopes)
         results = []
         for index, (envelope, applier, data, verdict) in enumerate(prepared):
             if index not in new:
@@ -244,30 +287,6 @@ class _SqlBatch:
                 applier(self.conn, envelope, data)
             results.append(verdict)
         return results
-
-    def _track_all(self, events: list[tuple[Envelope, Applied]]) -> set[int]:
-        """Record each event's origin; the indexes of those not processed before."""
-        first: dict[tuple[str, int], int] = {}
-        for index, (envelope, _) in enumerate(events):
-            first.setdefault((envelope.source, envelope.position), index)
-        if not first:
-            return set()
-        rows = [
-            (
-                self.projection.name,
-                envelope.source,
-                envelope.position,
-                envelope.previousposition,
-                verdict.outcome.value,
-            )
-            for envelope, verdict in (events[index] for index in first.values())
-        ]
-        with self.conn.connection.dbapi_connection.cursor() as cursor:
-            inserted = execute_values(
-                cursor, self.record_processed, rows, page_size=len(rows), fetch=True
-            )
-        self.origins.update(origin for origin, _ in first)
-        return {first[(origin, position)] for origin, position in inserted}
 
     def advance_watermarks(self) -> None:
         _advance_watermarks(self.conn, self.advance, [self])
@@ -296,13 +315,20 @@ class SqlProjectionHandler:
             batch = yield from self._batch_on(conn)
         self._publish(batch.watermarks)
 
-    def _batch_on(self, conn: Connection, *, advance: bool = True) -> Iterator[_SqlBatch]:
+    def _batch_on(
+        self,
+        conn: Connection,
+        *,
+        advance: bool = True,
+        tracked: tuple[Prepared, set[int]] | None = None,
+    ) -> Iterator[_SqlBatch]:
         """This read model's part of a transaction: its tracking, its events, its gathered
         writes (and, unless the caller does it for several, its watermarks), all before the
         next read model's; the caller commits."""
         conn.info[BATCH_BUFFER] = {}
         try:
             batch = _SqlBatch(conn, self.projection, self._advance, self._record)
+            batch.tracked = tracked
             yield batch
             for flush in self.projection.flushers:
                 flush(conn)
@@ -363,10 +389,34 @@ class JointBatches:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.done: list[tuple[SqlProjectionHandler, _SqlBatch]] = []
+        self.tracked: dict[str, tuple[Prepared, set[int]]] = {}
+
+    def prepare(self, work: list[tuple[SqlProjectionHandler, list[Envelope]]]) -> None:
+        """Track the poll's events of every read model in one statement, in (read model,
+        origin, position) order; each read model's batch then applies its new ones."""
+        rows: list[tuple] = []
+        firsts: dict[str, dict[tuple[str, int], int]] = {}
+        prepared: dict[str, Prepared] = {}
+        for handler, envelopes in work:
+            prepared[handler.name] = _prepare(handler.projection, envelopes)
+            own, firsts[handler.name] = _tracking_rows(handler.name, prepared[handler.name])
+            rows += own
+        if not rows:
+            return
+        rows.sort(key=lambda row: row[:3])
+        with self.conn.connection.dbapi_connection.cursor() as cursor:
+            inserted = execute_values(
+                cursor, work[0][0]._record, rows, page_size=len(rows), fetch=True
+            )
+        new: dict[str, set[int]] = {name: set() for name in prepared}
+        for name, origin, position in inserted:
+            new[name].add(firsts[name][(origin, position)])
+        self.tracked = {name: (prepared[name], new[name]) for name in prepared}
 
     @contextmanager
     def open_batch(self, handler: SqlProjectionHandler) -> Iterator[_SqlBatch]:
-        batch = yield from handler._batch_on(self.conn, advance=False)
+        tracked = self.tracked.pop(handler.name, None)
+        batch = yield from handler._batch_on(self.conn, advance=False, tracked=tracked)
         self.done.append((handler, batch))
 
     def advance_watermarks(self) -> None:
@@ -380,10 +430,11 @@ class JointBatches:
 def joint_batches(engine: Engine) -> Iterator[JointBatches]:
     """One transaction for every read model a poll feeds, instead of one each: a poll of the
     query process's consumer reaches up to seven read models, and each transaction of its
-    own cost a connection check-out (and its ping), BEGIN and COMMIT. Each read model still
-    does all of its work in turn (tracking, events, gathered writes), so two replicas take
-    their locks read model by read model, in the same order, as before; then every
-    watermark moves in one statement, in (projection, origin) order. Waiting queries hear
+    own cost a connection check-out (and its ping), BEGIN and COMMIT. The poll's events are
+    tracked for every read model in one statement (``prepare``); then each read model in turn
+    applies its new events and writes its gathered rows, so two replicas take those locks
+    read model by read model, in the same order, as before; then every watermark moves in
+    one statement, in (projection, origin) order. Waiting queries hear
     the watermarks once the whole poll has committed."""
     with engine.begin() as conn:
         joint = JointBatches(conn)

@@ -71,6 +71,10 @@ class Batch(Protocol):
 class JointBatch(Protocol):
     """One transaction shared by several handlers' batches of a poll."""
 
+    def prepare(self, work: list[tuple[Handler, list[Envelope]]]) -> None:
+        """Told every handler's events of the poll before any batch is opened."""
+        ...
+
     def open_batch(self, handler: Handler) -> AbstractContextManager[Batch]: ...
 
 
@@ -350,15 +354,19 @@ class ConsumerRuntime:
                 decoded.append((record, decode(record)))
             except (ValueError, ValidationError) as error:
                 undecodable.append((record, f"undecodable: {_short(error)}"))
+        routed = [
+            (
+                route,
+                [(r, e) for r, e in decoded if r.topic in route.topics],
+                [(r, reason) for r, reason in undecodable if r.topic in route.topics],
+            )
+            for route in self.routes
+        ]
         with self.joint() if self.joint is not None else nullcontext() as joint:
-            for route in self.routes:
-                self._process_route(
-                    route,
-                    [(r, e) for r, e in decoded if r.topic in route.topics],
-                    [(r, reason) for r, reason in undecodable if r.topic in route.topics],
-                    dead_letters,
-                    joint,
-                )
+            if joint is not None:
+                joint.prepare([(r.handler, [e for _, e in ok]) for r, ok, _ in routed if ok])
+            for route, ok, poison in routed:
+                self._process_route(route, ok, poison, dead_letters, joint)
 
     def _process_route(
         self,

@@ -268,20 +268,24 @@ class TestOneConsumerFeedsEveryProjector:
         """The query process's read models share one engine: a poll's batches of all of
         them are one transaction (a BEGIN, a COMMIT and a connection check-out per poll,
         not per read model). The tracking rows of both read models for each order carry the
-        same transaction id."""
+        same transaction id; a redelivery still counts once and poison still goes to each
+        read model's dead-letter topic."""
         engine = projections_engine(settings, "projections")
         handlers = [SqlProjectionHandler(engine, SALES), SqlProjectionHandler(engine, LISTS)]
         topic = settings.topic("orders")
         producer = kafka.producer(settings)
         for position in range(1, 6):
             placed = order_placed_envelope(position=position, previous=position - 1, quantity=2)
-            producer.send(topic, key=f"order-{position}".encode(), value=kafka.encode(placed))
+            for _ in range(2 if position == 1 else 1):  # the first one redelivered
+                producer.send(topic, key=f"order-{position}".encode(), value=kafka.encode(placed))
+        send_poison(producer, topic, position=6)
         producer.flush()
         producer.close()
-        with Worker(projectors(settings, handlers)):
+        consumer = projectors(settings, handlers)
+        with Worker(consumer):
             for handler in handlers:
                 wait_until(
-                    lambda h=handler: h.watermark("orders") >= 5,
+                    lambda h=handler: h.watermark("orders") >= 6,
                     what=f"{handler.name} projected every order",
                 )
         with engine.connect() as conn:
@@ -291,8 +295,10 @@ class TestOneConsumerFeedsEveryProjector:
                 "WHERE origin = 'orders' AND projection IN ('sales', 'lists') "
                 "GROUP BY position ORDER BY position"
             ).all()
-        assert [tuple(row) for row in transactions] == [(p, 2, 1) for p in range(1, 6)]
-        assert wuliangye_bottles(settings) == 10
+        assert [tuple(row) for row in transactions] == [(p, 2, 1) for p in range(1, 7)]
+        assert wuliangye_bottles(settings) == 10  # the redelivery counted once
+        for dead_letters in consumer.dead_letter_topics:
+            assert_poison_dead_lettered(settings, dead_letters)
 
 
 def dead_letter_reasons(settings, topic: str) -> list[str]:
