@@ -217,9 +217,23 @@ class ServiceRecorder(PostgresProcessRecorder):
                 raise DatabaseUnavailable("the commands' time ran out before their transaction")
             curs.execute(SQL("SET LOCAL statement_timeout = {0}").format(remaining_ms))
         super()._insert_events(curs, stored_events, **kwargs)
-        # A process manager's batch: the origins of every event the batch's changes answer.
-        for tracking in kwargs.get("trackings", ()):
-            self._insert_tracking(curs, tracking=tracking)
+        # A process manager's batch: the origins of every event the batch's changes answer,
+        # in one statement (a unique violation, as one insert each would raise it, rolls
+        # the whole transaction back and the batch is decided one by one).
+        trackings = kwargs.get("trackings", ())
+        if len(trackings) == 1:
+            self._insert_tracking(curs, tracking=trackings[0])
+        elif trackings:
+            curs.execute(
+                SQL("INSERT INTO {0}.{1} SELECT * FROM unnest(%s::text[], %s::bigint[])").format(
+                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+                ),
+                (
+                    [t.application_name for t in trackings],
+                    [t.notification_id for t in trackings],
+                ),
+                prepare=True,
+            )
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -144,3 +144,21 @@ def test_a_concurrent_writer_makes_the_batch_decide_again_one_by_one(inventory):
     item = stock(inventory)
     assert item.on_hand == 105 and item.reserved == 90
     assert all(inventory.is_processed("orders", p) for p in (1, 2, 3))
+
+
+def test_an_event_recorded_meanwhile_by_another_member_is_caught_by_the_batchs_tracking(
+    inventory,
+):
+    """The batch's tracking records go in with one statement: one origin recorded by
+    another member after the batch looked (here, as a dead-lettered event is) fails that
+    statement, and the batch decides again one by one, leaving that event alone."""
+    pm = manager(inventory)
+    with pm.open_batch() as batch:
+        for position in (1, 2, 3):
+            batch.apply(placed(position, "CD-001", 10))
+        inventory.record_processed("orders", 2)
+    assert stock(inventory).reservations == {
+        placed(1, "", 1).data["order_id"]: 10,
+        placed(3, "", 1).data["order_id"]: 10,
+    }
+    assert all(inventory.is_processed("orders", p) for p in (1, 2, 3))
