@@ -71,6 +71,7 @@ class Gathered:
         rows = batch_buffer(conn).pop(self, None)
         if not rows:
             return
+        batch_buffer(conn).setdefault(_WRITTEN, set()).add(self)
         schema = conn.get_execution_options()["schema_translate_map"][None]
         shapes: dict[tuple[str, ...], list[tuple]] = {}
         for key in sorted(rows):
@@ -80,6 +81,17 @@ class Gathered:
         with conn.connection.dbapi_connection.cursor() as cursor:
             for columns, values in shapes.items():
                 execute_values(cursor, self._statement(schema, columns), values, page_size=1000)
+
+
+# The batch buffer's key of the Gathered tables written so far in the batch.
+_WRITTEN = "gathered_written"
+
+
+def written(conn: Connection, *specs: Gathered) -> bool:
+    """Whether this batch has written rows to any of ``specs``' tables so far (a flusher
+    that only follows up on such rows skips its statement when none were)."""
+    done = batch_buffer(conn).get(_WRITTEN, set())
+    return any(spec in done for spec in specs)
 
 
 def gathered(
@@ -97,4 +109,4 @@ def gathered(
     return spec
 
 
-__all__ = ["Gathered", "gathered"]
+__all__ = ["Gathered", "gathered", "written"]

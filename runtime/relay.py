@@ -144,6 +144,8 @@ class Relay:
         self.on_published: list[Callable[[], None]] = []
         self._last_published_at = time.monotonic()
         self._last_batch_at: float | None = None  # none published by this relay yet
+        # The position moved past internal events only, and the database does not know yet.
+        self._position_unsaved = False
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> None:
@@ -189,13 +191,18 @@ class Relay:
             self._admin = kafka.admin(self.settings)
             while not self.stopping.is_set():
                 self.check_topic()
-                # Nothing new: sleep until a commit's notification or the next topic check
-                # (the notification log is read again then, in case one was missed), rather
-                # than reading the log twice a second.
-                if self.publish_batch() == 0 and self._wait_for_new_events(
-                    timeout=max(0.05, self._next_topic_check() - time.monotonic())
-                ):
-                    self.stopping.wait(self.linger_s)
+                # A batch short of full read the log to its end: what commits later sends a
+                # notification (queued on the connection while the batch is published). So
+                # sleep until one comes or the next topic check (the log is read again then,
+                # in case one was missed), rather than reading the log again at once.
+                if self.publish_batch() < self.batch_size:
+                    if self._wait_for_new_events(
+                        timeout=max(0.05, self._next_topic_check() - time.monotonic())
+                    ):
+                        self.stopping.wait(self.linger_s)
+                    else:
+                        self._save_position()  # quiet: what batches of internal events moved
+            self._save_position()  # stopped
         finally:
             self.active.clear()
 
@@ -226,7 +233,8 @@ class Relay:
                 except KafkaError:
                     log.debug("closing kafka client failed", exc_info=True)
         self._producer = self._admin = None
-        self._state = None
+        self._state = None  # read again from the database on the next connection
+        self._position_unsaved = False
         self._sequences = {}
         self._last_topic_check = 0.0
         if self._conn is not None:
@@ -274,6 +282,10 @@ class Relay:
                 )
                 found.update(curs.fetchall())
         return found
+
+    def _save_position(self) -> None:
+        if self._position_unsaved and self._state is not None:
+            self._save_state(self._state)
 
     def _save_state(
         self,
@@ -328,6 +340,7 @@ class Relay:
             curs.execute(b";\n".join(statements))
         # Only once committed: what the relay keeps is what the database holds.
         self._state = state
+        self._position_unsaved = False
         if republish:
             self._sequences.clear()
         if sequences:
@@ -418,7 +431,14 @@ class Relay:
             self._last_batch_at is None
             or time.monotonic() - self._last_batch_at >= ANNOUNCE_AFTER_QUIET_S
         )
-        self._save_state(state, sequences=sequences, announce=bool(futures) and quiet)
+        if futures:
+            self._save_state(state, sequences=sequences, announce=quiet)
+        else:
+            # Only internal events: the position moves on here and is saved with the next
+            # batch published, or once the relay is quiet. Until then a restart reads those
+            # events again, and publishes nothing for them, as now.
+            self._state = state
+            self._position_unsaved = True
         RELAY_PUBLISHED.labels(self.service).inc(len(futures))
         if futures:
             self._last_published_at = self._last_batch_at = time.monotonic()

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import orders as orders_events
-from projections.gathered import gathered
+from projections.gathered import gathered, written
 from projections.tracking import Projection
 
 metadata = MetaData()
@@ -311,7 +311,10 @@ _rebate_claims = gathered(receivables, rebate_claims)
 
 @receivables.flusher
 def date_settlements(conn: Connection) -> None:
-    """Give settlements written so far their invoice's dates, once the invoice is seen."""
+    """Give settlements written so far their invoice's dates, once the invoice is seen
+    (only a batch that wrote invoices or settlements can have any to date)."""
+    if not written(conn, _invoices, _settlements):
+        return
     schema = conn.get_execution_options()["schema_translate_map"][None]
     conn.execute(
         text(
@@ -329,7 +332,10 @@ def date_settlements(conn: Connection) -> None:
 @receivables.flusher
 def roll_up_aging(conn: Connection) -> None:
     """Count the documents whose dealer's branch and (settlements) invoice are known, and
-    not counted yet, in receivables_aging_monthly; in key order, as replicas lock rows."""
+    not counted yet, in receivables_aging_monthly; in key order, as replicas lock rows.
+    Only a batch that wrote documents or dealers can have any newly countable."""
+    if not written(conn, _invoices, _settlements, _dealers):
+        return
     schema = conn.get_execution_options()["schema_translate_map"][None]
     conn.execute(
         text(

@@ -161,6 +161,10 @@ def _upsert_sql(schema: str, table: Table) -> str:
     )
 
 
+# Set in the batch buffer when invoice lines were written since the last flush.
+_INVOICE_LINES_WRITTEN = "sales_invoice_lines_written"
+
+
 def _write_invoice_lines(conn: Connection) -> None:
     gathered = batch_buffer(conn).get("sales_invoice_lines")
     if not gathered:
@@ -175,6 +179,7 @@ def _write_invoice_lines(conn: Connection) -> None:
             page_size=1000,
         )
     gathered.clear()
+    batch_buffer(conn)[_INVOICE_LINES_WRITTEN] = True
 
 
 @sales.flusher
@@ -184,14 +189,18 @@ def flush(conn: Connection) -> None:
     psycopg2's execute_values: building the statement in SQLAlchemy cost more than running
     it)."""
     _write_invoice_lines(conn)
-    waiting = conn.execute(
-        select(credit_notes).where(
-            ~credit_notes.c.applied,
-            select(invoice_lines.c.invoice_id)
-            .where(invoice_lines.c.invoice_id == credit_notes.c.invoice_id)
-            .exists(),
-        )
-    ).all()
+    # A credit note waits only for its invoice: none can be ready unless this batch wrote
+    # invoice lines.
+    waiting = []
+    if batch_buffer(conn).pop(_INVOICE_LINES_WRITTEN, False):
+        waiting = conn.execute(
+            select(credit_notes).where(
+                ~credit_notes.c.applied,
+                select(invoice_lines.c.invoice_id)
+                .where(invoice_lines.c.invoice_id == credit_notes.c.invoice_id)
+                .exists(),
+            )
+        ).all()
     for credit in waiting:
         _credit(conn, credit.credit_note_id, credit.invoice_id, credit.issued_on, credit.amount)
     buffer = batch_buffer(conn)

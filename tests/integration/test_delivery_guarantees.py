@@ -147,6 +147,12 @@ def topic_positions(settings, bootstrap: str | None = None) -> list[int]:
     return [envelope["position"] for envelope in topic_envelopes(settings, bootstrap)]
 
 
+def saved_relay_position(settings) -> int:
+    with psycopg2.connect(settings.postgres().dsn()) as conn, conn.cursor() as curs:
+        curs.execute("SELECT coalesce(max(position), 0) FROM orders.relay_state")
+        return curs.fetchone()[0]
+
+
 def assert_subject_sequences_count_from_one(envelopes: list[dict]) -> None:
     """Every subject's envelopes are numbered 1, 2, 3, ... in position order, without holes
     (its internal events are not counted), and a republished event keeps its number."""
@@ -403,6 +409,33 @@ class TestRelay:
                 what="the approval published",
             )
         assert_subject_sequences_count_from_one(topic_envelopes(settings))
+
+    def test_a_batch_of_internal_events_is_saved_with_the_next_publication_or_once_quiet(
+        self, settings, orders_app
+    ):
+        """Internal events are read and published to no one: the relay moves past them in
+        memory and writes its position with the next batch it publishes, or once quiet."""
+        place_orders(orders_app, 2)  # the first approved, the second only placed
+        relay = Relay(settings, orders_app, to_integration_event, topic_check_interval_s=0.2)
+        with Worker(relay):
+            wait_until(
+                lambda: saved_relay_position(settings) == last_position(orders_app),
+                what="everything published",
+            )
+            published = len(topic_envelopes(settings))
+            order_id = topic_envelopes(settings)[-1]["subject"]
+            order = orders_app.get_order(uuid.UUID(order_id))
+            order.credit_reserved(override=False, approval_threshold=Decimal("500000.00"))
+            orders_app.save(order)  # an internal event alone
+            wait_until(
+                lambda: relay._state.position == last_position(orders_app),
+                what="the relay read it",
+            )
+            wait_until(
+                lambda: saved_relay_position(settings) == last_position(orders_app),
+                what="the position saved once quiet",
+            )
+        assert len(topic_envelopes(settings)) == published
 
     def test_a_broker_that_lost_its_data_gets_everything_again_from_the_event_store(
         self, settings, orders_app, tmp_path
