@@ -19,6 +19,7 @@ aggregate per event.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,6 +105,11 @@ class RetryBatch(Exception):
     """The batch must be delivered again (see ``_ProcessBatch.commit``)."""
 
 
+# Redeliveries follow a (re)start or a rebalance: for this long after one, and after a
+# duplicate turned up, a poll asks first which of its events were processed before.
+LOOK_FIRST_S = 30.0
+
+
 class ProcessManager:
     """The consumer runtime's handler for a service's process manager."""
 
@@ -121,6 +127,12 @@ class ProcessManager:
         self.name = name
         self.policies = policies  # by event type (e.g. "dist.orders.OrderPlaced.v1")
         self.max_conflicts = max_conflicts
+        # Until then, each poll first asks which of its events were processed before (see
+        # _ProcessBatch.apply_all); set on start, and again whenever a duplicate turns up.
+        self.look_first_until = time.monotonic() + LOOK_FIRST_S
+
+    def duplicates_seen(self) -> None:
+        self.look_first_until = time.monotonic() + LOOK_FIRST_S
 
     @contextmanager
     def open_batch(self) -> Iterator[_ProcessBatch]:
@@ -161,11 +173,16 @@ class _ProcessBatch:
 
     def apply_all(self, envelopes: list[Envelope]) -> list[Applied]:
         # Which of the poll's events were processed already, in one round trip. Only a
-        # shortcut: an event another member processes after this read is caught when the
-        # batch's tracking records are inserted (the batch is then decided one by one, each
-        # event checked again).
+        # shortcut: an event processed before (or by another member after this read) is
+        # caught when the batch's tracking records are inserted, and the batch is then
+        # decided one by one, each event checked again. So it is asked only while
+        # duplicates are likely (after a start, or after one turned up): otherwise every
+        # poll of a steady stream paid a round trip to hear "none".
         asked = [(e.source, e.position) for e in envelopes if self._concerns(e)]
-        self.processed_before = self.app.processed_among(asked)
+        if time.monotonic() < self.manager.look_first_until:
+            self.processed_before = self.app.processed_among(asked)
+            if self.processed_before:
+                self.manager.duplicates_seen()
         self.asked = set(asked)
         decoded = self._read_ahead(envelopes)
         return [self.apply(envelope, decoded.get(id(envelope))) for envelope in envelopes]
@@ -244,7 +261,9 @@ class _ProcessBatch:
         try:
             self.app.record_processing(processing, trackings)
         except IntegrityError:
-            # A concurrent writer, or another member processed one of them: one by one.
+            # A concurrent writer, or one of them processed before (by another member, or
+            # redelivered): one by one.
+            self.manager.duplicates_seen()
             poison_before = len(self.dead_lettered)
             self._fall_back()
             if len(self.dead_lettered) > poison_before:

@@ -162,3 +162,26 @@ def test_an_event_recorded_meanwhile_by_another_member_is_caught_by_the_batchs_t
         placed(3, "", 1).data["order_id"]: 10,
     }
     assert all(inventory.is_processed("orders", p) for p in (1, 2, 3))
+
+
+def test_a_redelivered_poll_after_a_steady_spell_changes_nothing(inventory):
+    """Long after a start, with no duplicate lately, a poll no longer asks first which of
+    its events were processed: a redelivered one is caught by the batch's tracking records,
+    and the batch, decided again one by one, leaves it alone and applies the new ones."""
+    pm = manager(inventory)
+    with pm.open_batch() as batch:
+        batch.apply_all([placed(p, "CD-001", 10) for p in (1, 2)])
+    pm.look_first_until = 0.0  # a steady spell: nothing looked up first
+    asked = []
+    lookup = inventory.processed_among
+    inventory.processed_among = lambda origins: asked.append(origins) or lookup(origins)
+    with pm.open_batch() as batch:
+        batch.apply_all([placed(p, "CD-001", 10) for p in (2, 3)])  # 2 redelivered
+    assert asked == []
+    assert stock(inventory).reservations == {
+        placed(p, "", 1).data["order_id"]: 10 for p in (1, 2, 3)
+    }
+    # The duplicate turned up: the next polls ask first again.
+    with pm.open_batch() as batch:
+        outcomes = [r.outcome for r in batch.apply_all([placed(3, "CD-001", 10)])]
+    assert outcomes == [Outcome.DUPLICATE] and len(asked) == 1
