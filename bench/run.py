@@ -92,10 +92,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--saga-ramp",
         type=_rates,
-        default=(75.0, 100.0, 150.0, 200.0),
+        default=(75.0, 100.0, 150.0, 200.0, 250.0, 300.0),
         help="offered rates (orders/s, comma-separated) at which the saga is run after its "
-        "phase, up to the first it cannot keep up with: its sustained maximum (75,100,150,200; "
-        "empty: none)",
+        "phase, up to the first it cannot keep up with: its sustained maximum "
+        "(75,100,150,200,250,300; empty: none)",
     )
     parser.add_argument(
         "--ceiling-duration", type=float, default=5.0, help="seconds per ceiling run (5)"
