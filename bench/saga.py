@@ -145,9 +145,15 @@ class Settled:
 
 
 def wait_until_settled(settings: Settings, timeout: float = SETTLE_TIMEOUT_S) -> Settled:
-    """Until every process manager's group has committed the end of every partition it
-    consumes, twice in a row 0.2 s apart (a relay may still be publishing), or ``timeout``."""
+    """Until every process manager's group, and the read models' (the query process's
+    projectors: behind after a phase the platform could not keep up with, they would take
+    the next phase's CPU), has committed the end of every partition it consumes, twice in a
+    row 0.2 s apart (a relay may still be publishing), or ``timeout``."""
     started = time.monotonic()
+    consumers = {
+        **PROCESS_MANAGERS,
+        f"{settings.projections_schema}.projectors": ("orders", "inventory", "finance"),
+    }
     # Never subscribed: these consumers only ask what their group committed.
     groups = {
         name: _consumer(
@@ -155,7 +161,7 @@ def wait_until_settled(settings: Settings, timeout: float = SETTLE_TIMEOUT_S) ->
             group_id=settings.consumer_group(name),
             client_id=f"bench-settle-{name}",
         )
-        for name in PROCESS_MANAGERS
+        for name in consumers
     }
     try:
         partitions = {
@@ -164,7 +170,7 @@ def wait_until_settled(settings: Settings, timeout: float = SETTLE_TIMEOUT_S) ->
                 for service in services
                 for tp in _partitions(groups[name], settings.topic(service))
             ]
-            for name, services in PROCESS_MANAGERS.items()
+            for name, services in consumers.items()
         }
         quiet = 0
         next_report = started + SETTLE_REPORT_S
@@ -307,7 +313,10 @@ def measure_saga(
 ) -> SagaResult:
     settled = wait_until_settled(settings)
     if not any(settled.backlog.values()):
-        log.info("process managers caught up with the earlier phases in %.1fs", settled.seconds)
+        log.info(
+            "process managers and read models caught up with the earlier phases in %.1fs",
+            settled.seconds,
+        )
     rng = random.Random(2000)
     total = max(1, round(rate * seconds))
     bodies = [saga_order(approval_threshold, rng) for _ in range(total)]
