@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -152,31 +153,24 @@ STATEMENTS_SETTINGS = {
 
 
 def statements_reset(dsn: str) -> None:
-    conn = psycopg2.connect(dsn)
-    conn.autocommit = True
-    try:
+    with closing(psycopg2.connect(dsn)) as conn:
+        conn.autocommit = True
         with conn.cursor() as curs:
             curs.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             curs.execute("SELECT pg_stat_statements_reset()")
-    finally:
-        conn.close()
 
 
 def statements_report(dsn: str, approved: int, top: int) -> str:
     """The statements of the bench's database by time, per approved order: calls, time
     executing (ms), rows; and the totals. Statement time is PostgreSQL's wall time for the
     statement (planning excluded), close to its CPU on an unloaded server."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as curs:
-            curs.execute(
-                "SELECT calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') "
-                "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
-                "WHERE d.datname = current_database() ORDER BY total_exec_time DESC"
-            )
-            found = curs.fetchall()
-    finally:
-        conn.close()
+    with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as curs:
+        curs.execute(
+            "SELECT calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') "
+            "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+            "WHERE d.datname = current_database() ORDER BY total_exec_time DESC"
+        )
+        found = curs.fetchall()
     per = max(approved, 1)
     calls = sum(row[0] for row in found)
     time_ms = sum(row[1] for row in found)
