@@ -771,14 +771,30 @@ class ServiceApplication(Application[UUID]):
         except IntegrityError:
             raise duplicate from None
 
-    def get_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
-        """The current state of several aggregates: their latest snapshots in one query,
-        the events after them in another. Missing ids are simply absent from the answer."""
-        histories = self._histories(dict.fromkeys(aggregate_ids, 0), from_snapshots=aggregate_ids)
-        return {
-            aggregate_id: project_aggregate(None, history)
-            for aggregate_id, history in histories.items()
-        }
+    def get_many(
+        self, aggregate_ids: Sequence[UUID], *, held: dict[UUID, Any] | None = None
+    ) -> dict[UUID, Any]:
+        """The current state of several aggregates, in one query: each one's latest
+        snapshot and the events after it. Missing ids are simply absent from the answer.
+
+        ``held``: aggregates the caller already has, as the store had them at their version
+        (a process manager's, see ``runtime.process_manager.SavedAggregates``). For those,
+        the same query reads only the events after that version, applied to the very object
+        (the caller owns it): exactly what a full read would give, without the snapshot."""
+        held = held or {}
+        histories = self._histories(
+            {i: held[i].version if i in held else 0 for i in aggregate_ids},
+            from_snapshots=[i for i in aggregate_ids if i not in held],
+        )
+        found = {}
+        for aggregate_id in aggregate_ids:
+            aggregate = held.get(aggregate_id)
+            history = histories.get(aggregate_id)
+            if history:
+                aggregate = project_aggregate(aggregate, history)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
 
     def _histories(
         self, after: dict[UUID, int], *, from_snapshots: Sequence[UUID]

@@ -12,14 +12,16 @@ Policies are plain functions ``policy(unit, envelope, data)``. If one refuses it
 the save meets a concurrent writer (optimistic concurrency), the poll is decided again one
 event per transaction, on fresh state (see ``_ProcessBatch``). A policy may declare the
 aggregates it reads for an event (``@reads``): the batch then reads those of all its events
-in one query (two with snapshots) before any policy runs, instead of one or two per
-aggregate per event.
+in one query before any policy runs, instead of one per aggregate per event. What a batch
+saved is kept for the next (``SavedAggregates``): a busy aggregate is then read as the
+events after its kept version, not from its snapshot.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,14 +43,51 @@ log = logging.getLogger(__name__)
 _ABSENT = object()
 
 
+class SavedAggregates:
+    """A process manager's aggregates as its last commits saved them, so that the next
+    batch that reads one (the SKU's stock item, the dealer's account: every order reads
+    them) reads only the events after that version instead of its snapshot and the events
+    after it. A busy aggregate's snapshot grows with what it holds open; this way it is
+    decoded once, not by every batch.
+
+    Never a source of truth: every read still asks the store, in the same one query, for
+    the events after the kept version (a command, or another member, may have written
+    since), and applies them. A unit takes what it reads out of here and only a committed
+    unit puts its aggregates back, each exactly as saved (no events pending); a refused or
+    conflicting batch's aggregates, which may hold changes that were never saved, are
+    dropped with it. Used by the process manager's one consumer thread only, so nothing is
+    shared or copied. Bounded: the least recently used go first."""
+
+    def __init__(self, max_aggregates: int = 4_096) -> None:
+        self.max_aggregates = max_aggregates
+        self._kept: OrderedDict[UUID, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def take(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Any]:
+        return {i: a for i in aggregate_ids if (a := self._kept.pop(i, None)) is not None}
+
+    def keep(self, aggregates: Iterable[Any]) -> None:
+        """After a commit: the unit's aggregates, as saved."""
+        for aggregate in aggregates:
+            if aggregate.pending_events:
+                continue  # never saved: the store does not have this state
+            self._kept[aggregate.id] = aggregate
+            self._kept.move_to_end(aggregate.id)
+        while len(self._kept) > self.max_aggregates:
+            self._kept.popitem(last=False)
+
+
 @dataclass
 class Unit:
     """What policies work with: the service's aggregates, each read once and then kept, so
     a later policy of the same batch sees what an earlier one changed. Every aggregate read
     or saved through the unit is saved with the batch (those without new events add
-    nothing)."""
+    nothing). With ``saved``, reads start from the process manager's kept aggregates."""
 
     app: ServiceApplication
+    saved: SavedAggregates | None = None
     loaded: dict[UUID, Any] = field(default_factory=dict)
 
     def get(self, aggregate_id: UUID) -> Any:
@@ -58,22 +97,22 @@ class Unit:
         return found
 
     def find(self, aggregate_id: UUID) -> Any | None:
-        if aggregate_id not in self.loaded:
-            try:
-                self.loaded[aggregate_id] = self.app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                self.loaded[aggregate_id] = _ABSENT
-        found = self.loaded[aggregate_id]
-        return None if found is _ABSENT else found
+        return self.get_many([aggregate_id]).get(aggregate_id)
 
     def get_many(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
         """Like the application's get_many (missing ids absent), through the unit."""
-        missing = [i for i in aggregate_ids if i not in self.loaded]
+        missing = [i for i in dict.fromkeys(aggregate_ids) if i not in self.loaded]
         if missing:
-            found = self.app.get_many(missing)
+            held = self.saved.take(missing) if self.saved is not None else None
+            found = self.app.get_many(missing, held=held)
             for aggregate_id in missing:
                 self.loaded[aggregate_id] = found.get(aggregate_id, _ABSENT)
         return {i: self.loaded[i] for i in aggregate_ids if self.loaded[i] is not _ABSENT}
+
+    def committed(self) -> None:
+        """The unit's changes were saved: keep its aggregates for the next batches."""
+        if self.saved is not None:
+            self.saved.keep(self.changed)
 
     def save(self, *aggregates: Any) -> None:
         """Add new aggregates (those read through the unit are saved anyway)."""
@@ -127,6 +166,7 @@ class ProcessManager:
         self.name = name
         self.policies = policies  # by event type (e.g. "dist.orders.OrderPlaced.v1")
         self.max_conflicts = max_conflicts
+        self.saved = SavedAggregates()  # aggregates as the last commits left them
         # Until then, each poll first asks which of its events were processed before (see
         # _ProcessBatch.apply_all); set on start, and again whenever a duplicate turns up.
         self.look_first_until = time.monotonic() + LOOK_FIRST_S
@@ -162,7 +202,7 @@ class _ProcessBatch:
     def __init__(self, manager: ProcessManager) -> None:
         self.manager = manager
         self.app = manager.app
-        self.unit = Unit(self.app)
+        self.unit = Unit(self.app, manager.saved)
         self.decided: list[_Decided] = []  # run against the shared unit, not yet saved
         self.one_by_one = False
         self.seen: set[tuple[str, int]] = set()
@@ -251,6 +291,7 @@ class _ProcessBatch:
 
     def commit(self) -> None:
         if not self.decided:
+            self.unit.committed()  # read ahead, unchanged: as the store has them
             return
         processing = ProcessingEvent[UUID]()
         processing.collect_events(*self.unit.changed)
@@ -276,10 +317,13 @@ class _ProcessBatch:
                 ) from None
         else:
             self.decided = []
+            self.unit.committed()
 
     def _fall_back(self) -> None:
+        # The shared unit is dropped, with what it took from the kept aggregates: it may
+        # hold changes that will never be saved.
         decided, self.decided = self.decided, []
-        self.unit = Unit(self.app)
+        self.unit = Unit(self.app, self.manager.saved)
         self.one_by_one = True
         for earlier in decided:
             self._apply_alone(earlier)
@@ -289,7 +333,7 @@ class _ProcessBatch:
         for _attempt in range(self.manager.max_conflicts):
             if self.app.is_processed(envelope.source, envelope.position):
                 return Applied(Outcome.DUPLICATE)  # another member processed it meanwhile
-            unit = Unit(self.app)
+            unit = Unit(self.app, self.manager.saved)
             try:
                 decided.policy(unit, envelope, decided.data)
             except (Rejected, DomainError) as error:
@@ -301,6 +345,7 @@ class _ProcessBatch:
                 self.app.record_processing(processing, [tracking])
             except IntegrityError:
                 continue  # a concurrent command changed an aggregate: decide again
+            unit.committed()
             return Applied(Outcome.APPLIED)
         raise RuntimeError(
             f"{self.manager.name}: {envelope.type} at {envelope.source}:{envelope.position} "

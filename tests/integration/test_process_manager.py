@@ -185,3 +185,45 @@ def test_a_redelivered_poll_after_a_steady_spell_changes_nothing(inventory):
     with pm.open_batch() as batch:
         outcomes = [r.outcome for r in batch.apply_all([placed(3, "CD-001", 10)])]
     assert outcomes == [Outcome.DUPLICATE] and len(asked) == 1
+
+
+def test_a_batch_reads_what_it_saved_before_as_only_the_events_after_it(inventory):
+    """The stock item the last batch saved is kept: the next batch reads only the events
+    written since (here a goods receipt by a clerk's command), not the snapshot and history,
+    and decides on exactly the state the store has."""
+    pm = manager(inventory)
+    item_id = StockItem.create_id("WH-CD", SKU)
+    with pm.open_batch() as batch:
+        batch.apply_all([placed(1, "CD-001", 10)])
+    kept_version = stock(inventory).version
+    receive(inventory, 5)  # written meanwhile, outside the process manager
+    reads = []
+    select = inventory.service_recorder.select_aggregates_events
+
+    def spy(after, **kwargs):
+        reads.append((dict(after), list(kwargs.get("snapshots_of", ()))))
+        return select(after, **kwargs)
+
+    inventory.service_recorder.select_aggregates_events = spy
+    with pm.open_batch() as batch:
+        batch.apply_all([placed(2, "CD-001", 20)])
+    assert reads == [({item_id: kept_version}, [])]  # no snapshot asked for
+    item = stock(inventory)
+    assert (item.on_hand, item.reserved) == (105, 30)
+    assert item.version == kept_version + 2
+
+
+def test_a_refused_or_conflicting_batch_keeps_nothing_the_store_does_not_have(inventory):
+    """A batch whose shared unit held a refused change, or lost to a concurrent writer,
+    keeps none of its aggregates: the next batches decide on what the store has."""
+    pm = manager(inventory)
+    with pm.open_batch() as batch:
+        batch.apply_all([placed(1, "CD-001", 10), placed(2, "BAD", 7), placed(3, "CD-001", 5)])
+    with pm.open_batch() as batch:
+        batch.apply_all([placed(4, "CD-001", 30)])
+        receive(inventory, 5)  # the batch's save then conflicts
+    with pm.open_batch() as batch:
+        batch.apply_all([placed(5, "CD-001", 1)])
+    item = stock(inventory)
+    assert (item.on_hand, item.reserved) == (105, 46)
+    assert pm.saved.take([item.id])[item.id].version == item.version
