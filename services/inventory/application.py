@@ -1082,8 +1082,9 @@ def release_stock(unit: Unit, envelope: Envelope, ended: Any) -> None:
     )
     released = {}
     for sku, item in items.items():
-        quantity = item.release(ended.order_id)
+        quantity = reservation.remaining(sku)
         if quantity:
+            item.release(ended.order_id, quantity)
             released[sku] = quantity
             unit.save(item)
     reason = getattr(ended, "reason", "")

@@ -183,18 +183,21 @@ class WarehouseDirectory(Aggregate):
 
 
 class StockItem(Aggregate):
-    """Stock of one SKU at one warehouse: on hand, reserved per order, damaged, available,
-    in transit to it, and what it is worth at cost (moving weighted average, 移动加权平均: a
-    receipt adds its cost, a shipment takes the average cost of what it takes, to the fen;
-    the last unit out takes what value is left, so nothing lingers).
+    """Stock of one SKU at one warehouse: on hand, reserved for orders (in all: what each
+    order holds is its OrderReservation's), damaged, available, in transit to it, and what
+    it is worth at cost (moving weighted average, 移动加权平均: a receipt adds its cost, a
+    shipment takes the average cost of what it takes, to the fen; the last unit out takes
+    what value is left, so nothing lingers).
 
     Damaged stock (残损) is on hand and valued like the rest, but never available: available =
     on hand - reserved - damaged. In transit (在途) is what transfers dispatched to this
     warehouse and it has not yet received, with the value that travels with it."""
 
     # v2 values the stock: a snapshot taken before (v1) had no value; stock received then
-    # was never costed and counts at zero. v3 adds damaged and in-transit stock.
-    class_version = 3
+    # was never costed and counts at zero. v3 adds damaged and in-transit stock. v4 keeps
+    # only the total reserved: what each order holds is its OrderReservation's, so a busy
+    # SKU's state (and its snapshot) no longer grows with the orders open on it.
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict) -> None:
@@ -205,6 +208,10 @@ class StockItem(Aggregate):
         state["damaged"] = 0
         state["in_transit"] = 0
         state["in_transit_value"] = Decimal("0.00")
+
+    @staticmethod
+    def upcast_v3_v4(state: dict) -> None:
+        state.pop("reservations", None)
 
     @staticmethod
     def create_id(warehouse_code: str, sku: str) -> UUID:
@@ -221,7 +228,6 @@ class StockItem(Aggregate):
         self.on_hand = 0
         self.reserved = 0
         self.safety_stock = 0
-        self.reservations: dict[str, int] = {}
         self.value = Decimal("0.00")  # CNY at cost of what is on hand
         self.damaged = 0  # of on hand
         self.in_transit = 0  # dispatched to this warehouse by transfers, not yet received
@@ -495,24 +501,27 @@ class StockItem(Aggregate):
 
     @event("Reserved")
     def _reserved(self, order_id: str, quantity: int) -> None:
-        self.reservations[order_id] = self.reservations.get(order_id, 0) + quantity
         self.reserved += quantity
 
-    def release(self, order_id: str) -> int:
-        quantity = self.reservations.get(order_id, 0)
-        if quantity:
+    def release(self, order_id: str, quantity: int) -> None:
+        """Free what the order still holds here (its OrderReservation knows how much)."""
+        if quantity > self.reserved:
+            raise InvalidQuantity(
+                f"{self.sku}: releasing {quantity} for order {order_id}, "
+                f"but only {self.reserved} are reserved"
+            )
+        if quantity > 0:
             self._released(order_id=order_id, quantity=quantity)
-        return quantity
 
     @event("Released")
     def _released(self, order_id: str, quantity: int) -> None:
-        self.reservations.pop(order_id, None)
         self.reserved -= quantity
 
     def ship(self, order_id: str, shipment_id: str, quantity: int) -> Decimal:
-        """Take ``quantity`` out for an order; return its cost."""
-        if quantity > self.reservations.get(order_id, 0):
-            raise OverShipment(f"{self.sku}: {quantity} exceeds what is reserved for the order")
+        """Take ``quantity`` out for an order (its OrderReservation checked that the order
+        holds that much here); return its cost."""
+        if quantity > self.reserved:
+            raise OverShipment(f"{self.sku}: {quantity} exceeds what is reserved")
         cost = self.cost_of(quantity)
         self._shipped(order_id=order_id, shipment_id=shipment_id, quantity=quantity, cost=cost)
         return cost
@@ -536,11 +545,6 @@ class StockItem(Aggregate):
         self, order_id: str, shipment_id: str, quantity: int, cost: Decimal | None
     ) -> None:
         self.value -= self.cost_of(quantity) if cost is None else cost
-        left = self.reservations[order_id] - quantity
-        if left:
-            self.reservations[order_id] = left
-        else:
-            del self.reservations[order_id]
         self.reserved -= quantity
         self.on_hand -= quantity
 

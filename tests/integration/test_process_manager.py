@@ -101,6 +101,15 @@ def stock(app) -> StockItem:
     return app.repository.get(StockItem.create_id("WH-CD", SKU))
 
 
+def reserved_for(app) -> dict[str, int]:
+    """What the stock item's Reserved events hold, by order."""
+    held: dict[str, int] = {}
+    for event in app.repository.event_store.get(StockItem.create_id("WH-CD", SKU)):
+        if type(event).__name__ == "Reserved":
+            held[event.order_id] = held.get(event.order_id, 0) + event.quantity
+    return held
+
+
 def test_a_batch_is_saved_in_one_transaction_and_redelivery_changes_nothing(inventory):
     pm = manager(inventory)
     envelopes = [placed(p, "CD-001", 10) for p in range(1, 6)]
@@ -128,7 +137,7 @@ def test_a_refused_event_is_dead_lettered_alone_and_leaves_no_half_change(invent
         # The runtime dead-letters here, before the batch ends.
         assert not inventory.is_processed("orders", 2)
     assert outcomes == [Outcome.APPLIED, Outcome.DEAD_LETTERED, Outcome.APPLIED]
-    assert stock(inventory).reservations == {
+    assert reserved_for(inventory) == {
         placed(1, "", 1).data["order_id"]: 10,
         placed(3, "", 1).data["order_id"]: 20,
     }
@@ -157,7 +166,7 @@ def test_an_event_recorded_meanwhile_by_another_member_is_caught_by_the_batchs_t
         for position in (1, 2, 3):
             batch.apply(placed(position, "CD-001", 10))
         inventory.record_processed("orders", 2)
-    assert stock(inventory).reservations == {
+    assert reserved_for(inventory) == {
         placed(1, "", 1).data["order_id"]: 10,
         placed(3, "", 1).data["order_id"]: 10,
     }
@@ -178,9 +187,7 @@ def test_a_redelivered_poll_after_a_steady_spell_changes_nothing(inventory):
     with pm.open_batch() as batch:
         batch.apply_all([placed(p, "CD-001", 10) for p in (2, 3)])  # 2 redelivered
     assert asked == []
-    assert stock(inventory).reservations == {
-        placed(p, "", 1).data["order_id"]: 10 for p in (1, 2, 3)
-    }
+    assert reserved_for(inventory) == {placed(p, "", 1).data["order_id"]: 10 for p in (1, 2, 3)}
     # The duplicate turned up: the next polls ask first again.
     with pm.open_batch() as batch:
         outcomes = [r.outcome for r in batch.apply_all([placed(3, "CD-001", 10)])]
