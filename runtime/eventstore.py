@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -24,7 +24,7 @@ from uuid import UUID
 
 import psycopg2
 import psycopg_pool
-from eventsourcing.application import Application, ProcessingEvent, project_aggregate
+from eventsourcing.application import Application, ProcessingEvent, Repository, project_aggregate
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -643,6 +643,24 @@ class ReferenceCache:
             self._known.popitem(last=False)
 
 
+def replay(aggregate: Any, domain_events: Iterable[Any]) -> Any:
+    """The library's ``project_aggregate`` without its per-event ``isinstance`` check
+    against a runtime-checkable protocol, which costs about 10 us an event: more than
+    applying most events. Each event still checks that it follows the aggregate's version."""
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
+class ServiceRepository(Repository[UUID]):
+    """The library's repository, replaying with ``replay`` (taking snapshots included)."""
+
+    def get(self, aggregate_id: UUID, *, projector_func: Any = project_aggregate, **kwargs: Any):
+        if projector_func is project_aggregate:
+            projector_func = replay
+        return super().get(aggregate_id, projector_func=projector_func, **kwargs)
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """What a command answers: the body, and the event-store position of its last event."""
@@ -672,6 +690,10 @@ class ServiceApplication(Application[UUID]):
     def close(self) -> None:
         self.group_commit.close()
         super().close()
+
+    def construct_repository(self) -> Repository[UUID]:
+        # No aggregate cache of the library's: see SavedAggregates and ReferenceCache.
+        return ServiceRepository(event_store=self.events, snapshot_store=self.snapshots)
 
     def construct_recorder(self) -> ServiceRecorder:
         recorder = self.factory.process_recorder()
@@ -791,7 +813,7 @@ class ServiceApplication(Application[UUID]):
             aggregate = held.get(aggregate_id)
             history = histories.get(aggregate_id)
             if history:
-                aggregate = project_aggregate(aggregate, history)
+                aggregate = replay(aggregate, history)
             if aggregate is not None:
                 found[aggregate_id] = aggregate
         return found
@@ -831,7 +853,7 @@ class ServiceApplication(Application[UUID]):
             history = histories.get(aggregate_id)
             if history:
                 base = copy.deepcopy(aggregate) if aggregate is not None else None
-                aggregate = project_aggregate(base, history)
+                aggregate = replay(base, history)
                 self.references.put(aggregate)
             if aggregate is not None:
                 found[aggregate_id] = aggregate
