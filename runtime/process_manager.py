@@ -62,9 +62,6 @@ class SavedAggregates:
         self.max_aggregates = max_aggregates
         self._kept: OrderedDict[UUID, Any] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._kept)
-
     def take(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Any]:
         return {i: a for i in aggregate_ids if (a := self._kept.pop(i, None)) is not None}
 
