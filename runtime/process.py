@@ -12,6 +12,7 @@ from typing import Protocol
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from runtime import heap
 from runtime.consumer import ConsumerRuntime
 from runtime.eventstore import ServiceApplication
 from runtime.http.server import server_config
@@ -57,6 +58,7 @@ class Process:
             close()
 
     def serve(self, *, host: str, port: int, log_level: str = "info") -> None:
+        heap.settle()  # everything built so far lives as long as the process
         self.start_workers()
         try:
             config = server_config(self.api, host=host, port=port, log_level=log_level)
