@@ -8,6 +8,7 @@ still sit on a topic or in a consumer's store; each knows how to become its next
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -105,18 +106,28 @@ _CURRENT: dict[tuple[str, str], type[IntegrationEvent]] = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
+def _current_type(type_name: str) -> str | None:
+    """The ``type`` string of the current version of the event ``type_name`` names (None:
+    no such event now); raises UnknownEventType for a type that is not this platform's.
+    Cached: parsing and formatting cost more than the rest of routing an event."""
+    kind = EventType.parse(type_name)
+    current = _CURRENT.get((kind.service, kind.name))
+    return str(current.event_type()) if current is not None else None
+
+
 def handler_for(type_name: str, handlers: Mapping[str, T]) -> T | None:
     """Of ``handlers`` (keyed by current ``type`` strings), the one for any readable version
     of the event ``type_name`` names; None when the event is not handled. A version of a
     handled event that this code cannot read (newer than the current one), or a type that is
     not this platform's, raises UnknownEventType: ignoring it would lose the event."""
-    kind = EventType.parse(type_name)
-    current = _CURRENT.get((kind.service, kind.name))
-    handler = handlers.get(str(current.event_type())) if current is not None else None
+    current = _current_type(type_name)
+    handler = handlers.get(current) if current is not None else None
     if handler is None:
         return None
     if type_name not in EVENT_TYPES:
-        raise UnknownEventType(f"{type_name}: this code reads {kind.name} up to v{current.version}")
+        name, version = current.split(".")[2:]
+        raise UnknownEventType(f"{type_name}: this code reads {name} up to {version}")
     return handler
 
 
