@@ -30,7 +30,7 @@ from runtime import kafka
 from runtime.embedded import EmbeddedBroker, free_port
 from runtime.eventstore import Provenance
 from runtime.migrate import migrate
-from runtime.relay import Relay
+from runtime.relay import ANNOUNCE_AFTER_QUIET_S, Relay
 from services.orders.application import (
     Actor,
     OrdersApplication,
@@ -677,8 +677,13 @@ def caught_up(handler, orders_app) -> bool:
 def settle_idle(consumer, handler, orders_app) -> None:
     """The first order read, then quiet until the consumer spaces its polls out."""
     wait_until(lambda: caught_up(handler, orders_app), what="the first order read")
+    # Listening first: a listener that starts rings the bell once, which would end the pause.
+    if consumer.listener is not None:
+        wait_until(consumer.listener.listening.is_set, what="the listener listening")
     pacing = consumer.pacing
-    pacing.idle_after_s = 0.3
+    # Idle sooner than in service (2 s), but never sooner than a relay announces a batch: a
+    # consumer idle after less quiet than that would wait for a word no relay sends.
+    pacing.idle_after_s = ANNOUNCE_AFTER_QUIET_S + 0.2
     pacing.idle_period_s = IDLE_PERIOD_S
     long_pause = threading.Event()
     pause = pacing.pause
@@ -691,8 +696,6 @@ def settle_idle(consumer, handler, orders_app) -> None:
     pacing.pause = noted
     pacing.wake()  # a poll now, then quiet
     wait_until(long_pause.is_set, what="the consumer in a long pause")
-    if consumer.listener is not None:
-        wait_until(consumer.listener.listening.is_set, what="the listener listening")
 
 
 @contextmanager

@@ -55,3 +55,11 @@ class TestIdlePacing:
         assert time.monotonic() - started < 5.0
         assert not pacing.idle
         assert pacing.pause_after_empty_poll(poll_started=clock.now) == 0.0
+
+
+def test_a_consumer_goes_idle_only_after_more_quiet_than_a_relay_needs_to_announce():
+    """A relay announces a batch (runtime.published) only after ANNOUNCE_AFTER_QUIET_S without
+    one; a consumer idle sooner would sleep through a batch nobody announced."""
+    from runtime.relay import ANNOUNCE_AFTER_QUIET_S
+
+    assert IdlePacing().idle_after_s > ANNOUNCE_AFTER_QUIET_S
