@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert
 from contracts import Envelope
 from contracts import inventory as published
 from projections.gathered import gathered
-from projections.tracking import Projection
+from projections.tracking import Projection, batch_buffer
 from services.kernel.dates import BUSINESS_TIMEZONE
 
 ZERO = Decimal("0.00")
@@ -152,17 +152,28 @@ _UNVALUED_KINDS = {"reservation", "release"}
 
 def _warehouse_dimensions(conn: Connection, code: str) -> tuple[str, str]:
     """A warehouse's (branch, region), empty until its registration is seen (and for the
-    central warehouse). Registered ones are kept per connection: they never change."""
+    central warehouse). Registered ones are kept per connection: they never change. One not
+    registered yet is looked up once per batch (a rebuild that reads the warehouses' topic
+    partition late asked for every movement), and again in the next batch: another
+    projector replica may have applied the registration meanwhile."""
     known = conn.info.setdefault("inventory_warehouse_dimensions", {})
     if code in known:
         return known[code]
+    unregistered = batch_buffer(conn).setdefault(_UNREGISTERED, set())
+    if code in unregistered:
+        return ("", "")
     row = conn.execute(
         select(warehouses.c.branch, warehouses.c.region).where(warehouses.c.code == code)
     ).first()
     if row is None:
+        unregistered.add(code)
         return ("", "")
     known[code] = (row.branch or "", row.region or "")
     return known[code]
+
+
+# The batch buffer's key of the warehouses looked up and not registered yet, in this batch.
+_UNREGISTERED = "inventory_unregistered_warehouses"
 
 
 def _move(
@@ -282,6 +293,7 @@ def warehouse_registered(
         if row["warehouse_code"] == event.code:
             row.update(branch=branch, region=region)
     conn.info.setdefault("inventory_warehouse_dimensions", {})[event.code] = (branch, region)
+    batch_buffer(conn).get(_UNREGISTERED, set()).discard(event.code)
 
 
 @inventory.on(published.GoodsReceived)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from contracts import Envelope
 from contracts import inventory as inventory_events
 from contracts.envelope import event_id
-from projections.inventory.projection import inventory
+from projections.inventory.projection import inventory, stock
 from projections.inventory.queries import StockFilter, StockLevel, stock_levels
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 from runtime.consumer import Outcome
@@ -82,6 +82,73 @@ def test_stock_received_before_its_warehouse_is_registered(settings):
         with engine.begin() as conn:
             conn.execute(text('DROP SCHEMA "inventory_late" CASCADE'))
         engine.dispose()
+
+
+def receipt(
+    receipt_id: str, sku: str, quantity: int, warehouse: str = "WH-CD"
+) -> inventory_events.GoodsReceived:
+    value = f"{865 * quantity}.00"
+    return inventory_events.GoodsReceived(
+        receipt_id=receipt_id,
+        warehouse_code=warehouse,
+        business_date="2026-11-02",
+        lines=[
+            inventory_events.ReceivedLine(
+                sku=sku, quantity=quantity, unit_cost="865.00", value=value
+            )
+        ],
+        value=value,
+    )
+
+
+def registration(code: str, name: str, branch: str) -> inventory_events.WarehouseRegistered:
+    return inventory_events.WarehouseRegistered(
+        warehouse_id=code.lower(),
+        code=code,
+        name=name,
+        kind="branch",
+        branch=branch,
+        region="SOUTHWEST",
+    )
+
+
+def test_a_registration_in_the_same_batch_or_by_another_replica_reaches_later_stock(settings):
+    """A warehouse not registered yet is looked up once per batch: a registration later in the
+    batch, or applied by another replica before the next batch, reaches the stock moved after
+    it."""
+    schema = "inventory_replicas"
+    engine = projections_engine(settings, schema, pool_size=1)
+    other_engine = projections_engine(settings, schema, pool_size=1)
+    try:
+        create_tables(engine, schema, inventory)
+        handler = SqlProjectionHandler(engine, inventory)
+        other_replica = SqlProjectionHandler(other_engine, inventory)
+        with handler.open_batch() as batch:
+            batch.apply(envelope(1, receipt("gr-1", "WULIANGYE-52-500ML", 120)))
+            batch.apply(envelope(2, receipt("gr-2", "WULIANGYE-52-500ML", 24)))
+        with other_replica.open_batch() as batch:
+            batch.apply(envelope(3, registration("WH-CD", "Chengdu DC", "CD")))
+        with handler.open_batch() as batch:
+            batch.apply(envelope(4, receipt("gr-4", "JIANNANCHUN-52-500ML", 60)))
+            # In one batch: looked up, registered, moved again.
+            batch.apply(envelope(5, receipt("gr-5", "WULIANGYE-52-500ML", 12, "WH-CQ")))
+            batch.apply(envelope(6, registration("WH-CQ", "Chongqing DC", "CQ")))
+            batch.apply(envelope(7, receipt("gr-7", "JIANNANCHUN-52-500ML", 6, "WH-CQ")))
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(stock.c.warehouse_code, stock.c.region, stock.c.sku, stock.c.on_hand)
+            ).all()
+        assert sorted(tuple(row) for row in rows) == [
+            ("WH-CD", "SOUTHWEST", "JIANNANCHUN-52-500ML", 60),
+            ("WH-CD", "SOUTHWEST", "WULIANGYE-52-500ML", 144),
+            ("WH-CQ", "SOUTHWEST", "JIANNANCHUN-52-500ML", 6),
+            ("WH-CQ", "SOUTHWEST", "WULIANGYE-52-500ML", 12),
+        ]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+        other_engine.dispose()
 
 
 def test_movements_published_before_stock_was_valued_still_count(settings):
