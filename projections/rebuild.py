@@ -14,15 +14,20 @@ heard nothing for ``idle_s``: the embedded broker's end offsets can lag its log 
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, select
 from tqdm import tqdm
 
+from contracts import Envelope
 from projections.bootstrap import PROJECTIONS
 from projections.tracking import (
     Projection,
@@ -34,6 +39,8 @@ from projections.tracking import (
 )
 from runtime.consumer import Outcome, decode
 from runtime.settings import Settings
+
+T = TypeVar("T")
 
 
 class UnknownProjection(LookupError):
@@ -160,45 +167,130 @@ def _replay(
             disable=not progress,
             mininterval=0.5,
         )
-        quiet_since = None
-        with bar:
-            while True:
-                polled = consumer.poll(timeout_ms=200, max_records=batch_size)
-                if polled:
-                    quiet_since = None
-                    count = _apply(handler, polled, summary)
-                    bar.update(count)
-                    continue
-                caught_up = all(consumer.position(p) >= ends[p] for p in partitions)
-                if not caught_up:
-                    continue
-                now = time.monotonic()
-                quiet_since = quiet_since or now
-                if now - quiet_since >= idle_s:
-                    # Asked again: the first answer may have lagged the log.
-                    ends = consumer.end_offsets(partitions)
-                    if all(consumer.position(p) >= ends[p] for p in partitions):
-                        break
-                    quiet_since = None
+        # The consumer is used by the reader thread alone until it has stopped.
+        reader = ReadAhead(_decoded_polls(consumer, partitions, ends, batch_size, idle_s))
+        with bar, reader:
+            for polled in reader:
+                _apply(handler, polled, summary)
+                bar.update(polled.count)
     finally:
         consumer.close()
 
 
-def _apply(handler: SqlProjectionHandler, polled: dict, summary: RebuildSummary) -> int:
+@dataclass
+class _Decoded:
+    """One poll's records: how many, and the envelopes of those that parsed."""
+
+    count: int
+    envelopes: list[Envelope]
+    poison: int  # records that did not parse
+
+
+def _decoded_polls(
+    consumer: KafkaConsumer,
+    partitions: list[TopicPartition],
+    ends: dict[TopicPartition, int],
+    batch_size: int,
+    idle_s: float,
+) -> Iterator[_Decoded]:
+    """Every record of ``partitions`` from where the consumer stands to the end of the log,
+    one poll at a time, decoded."""
+    quiet_since = None
+    while True:
+        polled = consumer.poll(timeout_ms=200, max_records=batch_size)
+        if polled:
+            quiet_since = None
+            yield _decode(polled)
+            continue
+        if not all(consumer.position(p) >= ends[p] for p in partitions):
+            continue
+        now = time.monotonic()
+        quiet_since = quiet_since or now
+        if now - quiet_since >= idle_s:
+            # Asked again: the first answer may have lagged the log.
+            ends = consumer.end_offsets(partitions)
+            if all(consumer.position(p) >= ends[p] for p in partitions):
+                return
+            quiet_since = None
+
+
+def _decode(polled: dict) -> _Decoded:
     envelopes = []
-    count = 0
+    count = poison = 0
     for records in polled.values():
         for record in records:
             count += 1
             try:
                 envelopes.append(decode(record))
             except (ValueError, ValidationError):
-                summary.outcomes[Outcome.DEAD_LETTERED.value] += 1  # as the first time
+                poison += 1
+    return _Decoded(count, envelopes, poison)
+
+
+def _apply(handler: SqlProjectionHandler, polled: _Decoded, summary: RebuildSummary) -> None:
+    if polled.poison:
+        summary.outcomes[Outcome.DEAD_LETTERED.value] += polled.poison  # as the first time
     with handler.open_batch() as batch:
-        for result in batch.apply_all(envelopes):
+        for result in batch.apply_all(polled.envelopes):
             summary.outcomes[result.outcome.value] += 1
-    summary.events += count
-    return count
+    summary.events += polled.count
 
 
-__all__ = ["RebuildSummary", "UnknownProjection", "rebuild", "reset"]
+class ReadAhead(Generic[T]):
+    """Runs an iterator in a thread of its own, up to ``depth`` items ahead of the loop that
+    takes them, in order. A rebuild reads and decodes the next poll here while the last one
+    is written: psycopg2 lets go of the GIL while PostgreSQL works, so the two overlap
+    instead of taking turns. An error of the iterator is raised where the item would have
+    been; leaving the ``with`` block early stops the thread."""
+
+    def __init__(self, items: Iterator[T], *, depth: int = 2) -> None:
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="read-ahead", daemon=True)
+
+    def __enter__(self) -> ReadAhead[T]:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+
+    def _run(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put(item):
+                    return
+            self._put(_END)
+        except BaseException as error:  # noqa: BLE001 - raised in the taking thread
+            self._put(_Failed(error))
+
+    def _put(self, item: object) -> bool:
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+__all__ = ["ReadAhead", "RebuildSummary", "UnknownProjection", "rebuild", "reset"]
