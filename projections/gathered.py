@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Table
 
+from projections.sql_values import execute_values
 from projections.tracking import Projection, batch_buffer
 
 

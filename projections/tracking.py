@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg2.extras import execute_values
 from pydantic import ValidationError
 from sqlalchemy import (
     BigInteger,
@@ -37,6 +36,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from contracts import Envelope, IntegrationEvent, UnknownEventType, decode_data, handler_for
 from contracts.registry import PUBLISHED
+from projections.sql_values import execute_values
 from runtime.consumer import Applied, Outcome, Rejected
 from runtime.settings import Settings
 

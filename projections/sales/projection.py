@@ -20,7 +20,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from psycopg2.extras import execute_values
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -43,6 +42,7 @@ from sqlalchemy.dialects.postgresql import insert
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import orders as orders_events
+from projections.sql_values import execute_values
 from projections.tracking import Projection, batch_buffer
 
 metadata = MetaData()
