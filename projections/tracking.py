@@ -170,12 +170,19 @@ class Projection:
 
 
 def projections_engine(
-    settings: Settings, schema: str, *, pool_size: int = 10, serves_queries: bool = False
+    settings: Settings,
+    schema: str,
+    *,
+    pool_size: int = 10,
+    serves_queries: bool = False,
+    pre_ping: bool = True,
 ) -> Engine:
     """An engine on the read models' schema. One that ``serves_queries`` answers within
     ``database_timeout_s`` while the database is down or stuck (a connect timeout, a pool
     wait and a statement timeout), so the query API answers 503 in time; projectors and
-    rebuilds may run long statements and keep no statement timeout."""
+    rebuilds may run long statements and keep no statement timeout. Without ``pre_ping`` a
+    connection is not asked whether it is alive each time it is taken from the pool (for a
+    rebuild, which runs once and fails whole if the database goes away)."""
     connect_args: dict[str, Any] = {"connect_timeout": max(2, settings.database_attempt_timeout_s)}
     if serves_queries:
         statement_ms = int(settings.database_timeout_s * 1000)
@@ -189,7 +196,7 @@ def projections_engine(
         settings.postgres().sqlalchemy_url(),
         pool_size=size,
         max_overflow=overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_timeout=settings.database_timeout_s,
         connect_args=connect_args,
         execution_options={"schema_translate_map": {None: schema}},

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from operator import itemgetter
 
 from sqlalchemy import (
     BigInteger,
@@ -144,15 +145,20 @@ _KEYS = {
 _TABLES = {table.name: table for table in (sales_daily, *ROLLUPS)}
 
 
+_KEY_OF = {table: itemgetter(*keys) for table, keys in _KEYS.items()}
+_MEASURE_NAMES = frozenset(MEASURES)
+_NOTHING_YET = dict.fromkeys(MEASURES, 0)
+
+
 def _gather(conn: Connection, table: str, row: dict, measures: dict, sign: int = 1) -> None:
     """Add measures to a row of ``table`` in the batch's buffer (written by ``flush``)."""
     rows = batch_buffer(conn).setdefault(table, {})
-    key = tuple(row[k] for k in _KEYS[table])
+    key = _KEY_OF[table](row)
     gathered = rows.get(key)
     if gathered is None:
-        gathered = rows[key] = {**row, **{name: 0 for name in MEASURES}}
+        gathered = rows[key] = {**row, **_NOTHING_YET}
     for name, value in measures.items():
-        if name in gathered and name in MEASURES:
+        if name in _MEASURE_NAMES:
             gathered[name] += sign * value
 
 
