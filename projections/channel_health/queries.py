@@ -85,19 +85,33 @@ def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
     def amount(name: str):
         return func.coalesce(balances.amounts[name], 0)
 
-    exposure = (
-        amount("invoiced")
-        - amount("received")
-        - amount("credited")
-        - amount("rebate_credited")
-        + amount("reserved")
+    joined = balances.joined_to(dealers, dealers.c.dealer_code)
+    for source in (aged, undelivered):
+        joined = joined.outerjoin(source, source.c.dealer_code == dealers.c.dealer_code)
+    # Each dealer's figures first, then their levels from those: PostgreSQL works an
+    # expression out again wherever it is used, and exposure (five amounts) was used four
+    # times a dealer; numeric arithmetic is most of what this query costs.
+    figures = (
+        select(
+            dealers.c.dealer_code,
+            dealers.c.branch,
+            dealers.c.region,
+            dealers.c.credit_limit,
+            (
+                amount("invoiced")
+                - amount("received")
+                - amount("credited")
+                - amount("rebate_credited")
+                + amount("reserved")
+            ).label("exposure"),
+            func.coalesce(aged.c.over_90, 0).label("over_90"),
+            func.coalesce(undelivered.c.count, 0).label("undelivered"),
+        )
+        .select_from(joined)
+        .cte("dealer_amounts")
+        .prefix_with("MATERIALIZED")
     )
-    utilisation = case(
-        (dealers.c.credit_limit > 0, exposure / dealers.c.credit_limit), else_=literal(None)
-    )
-    over_90 = func.coalesce(aged.c.over_90, 0)
-    late_count = func.coalesce(undelivered.c.count, 0)
-    limit = dealers.c.credit_limit
+    exposure, limit = figures.c.exposure, figures.c.credit_limit
     levels = {
         # exposure >= limit x threshold: the same test as utilisation >= threshold without a
         # division per dealer and rule (numeric division is the costliest step here).
@@ -107,34 +121,19 @@ def _dealer_levels(rules: ChannelHealthRulesSet, as_of: date, current: bool):
             (exposure >= limit * rules.utilisation_yellow, 1),
             else_=0,
         ),
-        "over_90_days": _level(over_90, rules.over_90_yellow, rules.over_90_red),
+        "over_90_days": _level(figures.c.over_90, rules.over_90_yellow, rules.over_90_red),
         "undelivered_shipments": _level(
-            late_count, rules.undelivered_yellow, rules.undelivered_red
+            figures.c.undelivered, rules.undelivered_yellow, rules.undelivered_red
         ),
     }
-    joined = balances.joined_to(dealers, dealers.c.dealer_code)
-    for source in (aged, undelivered):
-        joined = joined.outerjoin(source, source.c.dealer_code == dealers.c.dealer_code)
-    figures = (
-        select(
-            dealers.c.dealer_code,
-            dealers.c.branch,
-            dealers.c.region,
-            dealers.c.credit_limit,
-            exposure.label("exposure"),
-            utilisation.label("utilisation"),
-            over_90.label("over_90"),
-            late_count.label("undelivered"),
-            *(level.label(rule) for rule, level in levels.items()),
-        )
-        .select_from(joined)
-        # Computed once per dealer: inlined, the levels would be worked out again for every
-        # count and filter that reads the colour.
-        .cte("dealer_figures")
-        .prefix_with("MATERIALIZED")
-    )
     return select(
-        figures, func.greatest(*(figures.c[rule] for rule in RULES)).label("level")
+        *(figures.c[name] for name in ("dealer_code", "branch", "region", "credit_limit")),
+        exposure,
+        case((limit > 0, exposure / limit), else_=literal(None)).label("utilisation"),
+        figures.c.over_90,
+        figures.c.undelivered,
+        *(level.label(rule) for rule, level in levels.items()),
+        func.greatest(*levels.values()).label("level"),
     ).subquery()
 
 
