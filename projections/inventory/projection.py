@@ -293,7 +293,6 @@ def warehouse_registered(
         if row["warehouse_code"] == event.code:
             row.update(branch=branch, region=region)
     conn.info.setdefault("inventory_warehouse_dimensions", {})[event.code] = (branch, region)
-    batch_buffer(conn).get(_UNREGISTERED, set()).discard(event.code)
 
 
 @inventory.on(published.GoodsReceived)
