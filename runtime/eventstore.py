@@ -7,6 +7,7 @@ can never double-count and a stored answer never points at events that were not 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -22,6 +23,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
+import psycopg
 import psycopg2
 import psycopg_pool
 from eventsourcing.application import Application, ProcessingEvent, Repository, project_aggregate
@@ -41,7 +43,8 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
 )
 from eventsourcing.utils import get_topic, retry
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.pq import TransactionStatus
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from runtime import deadline
 from runtime.deadline import DatabaseUnavailable
@@ -186,7 +189,6 @@ class ServiceRecorder(PostgresProcessRecorder):
     an idempotency-key table written in that same transaction. On a request's path its
     reads and writes give up at the request's deadline (runtime.deadline)."""
 
-    insert_events = _retried_within_deadline(PostgresApplicationRecorder.insert_events)
     select_events = _retried_within_deadline(PostgresApplicationRecorder.select_events)
     max_notification_id = _retried_within_deadline(PostgresApplicationRecorder.max_notification_id)
 
@@ -204,9 +206,51 @@ class ServiceRecorder(PostgresProcessRecorder):
             ).format(self.idempotency_table)
         )
 
-    def _insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=RETRY_WAIT_S)
+    def _insert_without_pipeline(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's ``insert_events`` (new events, their tracking records and the
+        commands' answers in one transaction, the events table locked so that notification
+        ids commit in order) in three or four round trips instead of psycopg's pipeline
+        mode. On a local database the pipeline costs twice the client CPU of plain
+        statements (measured 540 against 300 us a transaction, and 350 against 250 us in
+        PostgreSQL), and every service writes this way."""
+        notification_ids: Sequence[int] | None = None
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            trackings = self._trackings(kwargs)
+            if trackings:
+                self._check_has_multi_row_tracking_table(curs)
+            try:
+                curs.execute(self._opening(stored_events, trackings).as_string(conn))
+                if stored_events:
+                    PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
+                    notification_ids = self._fetch_ids_after_insert_events(
+                        curs, stored_events, **kwargs
+                    )
+                curs.execute("COMMIT")
+            except BaseException:
+                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.rollback()
+                raise
+        return notification_ids
+
+    insert_events = _retried_within_deadline(_insert_without_pipeline)
+
+    @staticmethod
+    def _trackings(kwargs: dict[str, Any]) -> list[Tracking]:
+        """The origins of every event the new events answer: the library's one tracking
+        record (``tracking``), or a process manager's batch of them (``trackings``)."""
+        single: Tracking | None = kwargs.get("tracking")
+        batch: Sequence[Tracking] = kwargs.get("trackings", ())
+        return [single, *batch] if single else list(batch)
+
+    def _opening(self, stored_events: Sequence[StoredEvent], trackings: list[Tracking]) -> Composed:
+        """The transaction's statements up to the events' insert, sent as one query: BEGIN;
+        the deadline's statement timeout; the tracking records; the table lock and the
+        notification (only with events to insert, as the library does)."""
+        statements: list[Any] = [SQL("BEGIN")]
         # First in the transaction: no statement of it (the table lock's wait included) may
         # outlast the deadline of the commands it writes, so it either commits in time or
         # rolls back, and never commits after they were answered 503.
@@ -215,25 +259,27 @@ class ServiceRecorder(PostgresProcessRecorder):
             remaining_ms = math.floor((until - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 raise DatabaseUnavailable("the commands' time ran out before their transaction")
-            curs.execute(SQL("SET LOCAL statement_timeout = {0}").format(remaining_ms))
-        super()._insert_events(curs, stored_events, **kwargs)
-        # A process manager's batch: the origins of every event the batch's changes answer,
-        # in one statement (a unique violation, as one insert each would raise it, rolls
-        # the whole transaction back and the batch is decided one by one).
-        trackings = kwargs.get("trackings", ())
-        if len(trackings) == 1:
-            self._insert_tracking(curs, tracking=trackings[0])
-        elif trackings:
-            curs.execute(
-                SQL("INSERT INTO {0}.{1} SELECT * FROM unnest(%s::text[], %s::bigint[])").format(
-                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
-                ),
-                (
-                    [t.application_name for t in trackings],
-                    [t.notification_id for t in trackings],
-                ),
-                prepare=True,
+            statements.append(SQL("SET LOCAL statement_timeout = {0}").format(remaining_ms))
+        # A process manager's batch: every origin in one statement (a unique violation, as
+        # one insert each would raise it, rolls the whole transaction back and the batch is
+        # decided one by one). Literals quoted by psycopg, as the simple protocol needs.
+        if trackings:
+            statements.append(
+                SQL("INSERT INTO {0}.{1} (application_name, notification_id) VALUES {2}").format(
+                    Identifier(self.datastore.schema),
+                    Identifier(self.tracking_table_name),
+                    SQL(", ").join(
+                        SQL("({0}, {1})").format(
+                            Literal(t.application_name), Literal(t.notification_id)
+                        )
+                        for t in trackings
+                    ),
+                )
             )
+        if stored_events:
+            statements += self.lock_table_statements
+            statements.append(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
+        return SQL("; ").join(statements)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -5,10 +5,14 @@ own positions and idempotency answers. Real PostgreSQL."""
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg2
 import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
 
+from runtime import deadline
+from runtime.deadline import DatabaseUnavailable
 from runtime.eventstore import (
     GroupCommit,
     IdempotencyKey,
@@ -57,6 +61,65 @@ def stored_answers(settings) -> dict[str, int]:
     with psycopg2.connect(settings.postgres().dsn()) as conn, conn.cursor() as curs:
         curs.execute("SELECT key, position FROM orders.idempotency_keys")
         return dict(curs.fetchall())
+
+
+def dealer_events(app: OrdersApplication, code: str) -> list:
+    return pending_registration(app, code, f"key-{code}").stored_events
+
+
+def sessions_left_in_a_transaction(settings) -> int:
+    with psycopg2.connect(settings.postgres().dsn()) as conn, conn.cursor() as curs:
+        curs.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND state LIKE 'idle in transaction%%'"
+        )
+        return curs.fetchone()[0]
+
+
+def test_events_and_their_tracking_records_commit_together_or_not_at_all(orders_app, settings):
+    recorder = orders_app.service_recorder
+    ids = recorder.insert_events(
+        dealer_events(orders_app, "CD-401"),
+        trackings=[Tracking("inventory", 41), Tracking("finance", 7)],
+    )
+    assert ids and orders_app.exists(Dealer.create_id("CD-401"))
+
+    # The second batch answers finance 8 and inventory 41 again: inventory 41 was processed
+    # already, so nothing of it is written, finance 8's record included.
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(
+            dealer_events(orders_app, "CD-402"),
+            trackings=[Tracking("finance", 8), Tracking("inventory", 41)],
+        )
+    assert not orders_app.exists(Dealer.create_id("CD-402"))
+    assert orders_app.processed_among([("finance", 8), ("inventory", 41)]) == {("inventory", 41)}
+    assert sessions_left_in_a_transaction(settings) == 0
+
+    # The pool's connections are fit for the next transaction.
+    recorder.insert_events(dealer_events(orders_app, "CD-402"), trackings=[Tracking("finance", 8)])
+    assert orders_app.exists(Dealer.create_id("CD-402"))
+
+
+def test_a_command_waiting_for_the_events_table_gives_up_at_its_deadline_unwritten(
+    orders_app, settings
+):
+    recorder = orders_app.service_recorder
+    blocker = psycopg2.connect(settings.postgres().dsn())
+    try:
+        with blocker.cursor() as curs:  # another writer holds the table lock
+            curs.execute(
+                f'LOCK TABLE "{recorder.datastore.schema}"."{recorder.events_table_name}" '
+                "IN EXCLUSIVE MODE"
+            )
+        started = time.monotonic()
+        with deadline.within(0.8), pytest.raises(DatabaseUnavailable):
+            recorder.insert_events(dealer_events(orders_app, "CD-403"))
+        assert time.monotonic() - started < 2.5
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert not orders_app.exists(Dealer.create_id("CD-403"))
+    assert sessions_left_in_a_transaction(settings) == 0
 
 
 def test_a_conflict_in_a_group_fails_only_its_own_command(orders_app, settings):
