@@ -13,9 +13,24 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal, select, tuple_, union_all
+from sqlalchemy import (
+    Connection,
+    Date,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.sql.elements import BindParameter
 
 from projections.dates import days_before
 from projections.receivables.projection import (
@@ -59,14 +74,15 @@ def _money(value: Any) -> str:
 
 
 def dealer_conditions(where: DealerFilter, columns=dealers.c) -> list:
-    """The filter on ``columns`` (``dealer_code``, ``branch`` and ``region``)."""
+    """The filter on ``columns`` (``dealer_code``, ``branch`` and ``region``); a value may
+    be a parameter bound later."""
     conditions = []
     for value, column in (
         (where.dealer, columns.dealer_code),
         (where.branch, columns.branch),
         (where.region, columns.region),
     ):
-        if value:
+        if value is not None and (isinstance(value, BindParameter) or value):
             conditions.append(column == value)
     return conditions
 
@@ -276,12 +292,14 @@ def open_items(as_of: date, *, current: bool = False, due_before: date | None = 
     return union_all(issued, settled).subquery()
 
 
-def open_items_by_branch(as_of: date):
+def open_items_by_branch(as_of: date, month: Any = None):
     """What is open as of a past ``as_of`` (``branch``, ``region``, ``due_date``, ``open``),
     the same sums as :func:`open_items` per branch: the months before the as-of date's month
     from the monthly roll-up, that month's documents up to the date, and the documents of
-    dealers not registered yet (not rolled up: branch unknown)."""
-    month = as_of.replace(day=1)
+    dealers not registered yet (not rolled up: branch unknown). ``month``: the as-of date's
+    month's first day, if ``as_of`` is a parameter bound later."""
+    if month is None:
+        month = as_of.replace(day=1)
     branch, region = dealers.c.branch, dealers.c.region
     rolled = select(
         aging_monthly.c.branch,
@@ -340,6 +358,63 @@ def aging(
     and ``roll_up`` (tests compare the paths) say which tables answer."""
     if current is None:
         current = is_current(conn, as_of)
+    after = _after(cursor)
+    roll_up = roll_up and not (current or by == Level.DEALER or where.dealer)
+    filters = tuple(bool(value) for value in (where.dealer, where.branch, where.region))
+    statement = _aging_statement(by, current, roll_up, filters, after is not None)
+    params: dict[str, Any] = {"as_of": as_of, "month": as_of.replace(day=1), "limit": limit + 1}
+    params.update(
+        (name, value)
+        for name, value in (
+            ("dealer", where.dealer),
+            ("branch", where.branch),
+            ("region", where.region),
+            ("after", after),
+        )
+        if value
+    )
+    rows = conn.execute(statement, params).all()
+    page = []
+    for row in rows[:limit]:
+        buckets = {name: Decimal(getattr(row, name)) for name in BUCKETS}
+        open_total = sum(buckets.values(), ZERO)
+        page.append(
+            {
+                by.value: row.key or None,
+                **{name: _money(value) for name, value in buckets.items()},
+                "open_invoices": _money(open_total),
+                "unapplied_cash": _money(row.unapplied),
+                # No dealers yet (an empty read model): nothing on account either.
+                "receivables": _money(open_total - Decimal(row.unapplied or 0)),
+            }
+        )
+    return page, _next(rows, limit)
+
+
+def _after(cursor: str | None) -> str | None:
+    """The key a page's cursor says to continue after."""
+    if not cursor:
+        return None
+    values = decode_cursor(cursor)
+    if values[0] != "k" or not isinstance(values[1], str):
+        raise InvalidCursor("cursor is not one this API issued")
+    return values[1]
+
+
+@lru_cache(maxsize=256)
+def _aging_statement(
+    by: Level, current: bool, roll_up: bool, filters: tuple[bool, ...], after: bool
+) -> Select:
+    """The aging query of one shape, its values bound at execution (``as_of``, ``month``,
+    ``dealer``, ``branch``, ``region``, ``after``, ``limit``). Built once per shape: building
+    it with SQLAlchemy costs a quarter of what PostgreSQL takes to answer it."""
+    as_of = bindparam("as_of", type_=Date)
+    where = DealerFilter(
+        *(
+            bindparam(name, type_=String) if present else None
+            for name, present in zip(("dealer", "branch", "region"), filters, strict=True)
+        )
+    )
     if current:
         unapplied = select(
             dealer_totals.c.dealer_code, dealer_totals.c.unapplied.label("amount")
@@ -368,15 +443,12 @@ def aging(
             .subquery()
         )
     key = _key(by)
-    # Every open item's bucket is computed once and the amounts summed per (key, bucket),
-    # straight from the items: five conditional sums per item, or a sum per dealer first,
-    # cost more than the rest of the query.
-    if current or by == Level.DEALER or where.dealer or not roll_up:
+    if not roll_up:
         items = open_items(as_of, current=current)
         source = items.join(dealers, dealers.c.dealer_code == items.c.dealer_code)
         item_key, conditions = key, dealer_conditions(where)
     else:  # a past date, by branch, region or nation: the monthly roll-up answers
-        items = source = open_items_by_branch(as_of)
+        items = source = open_items_by_branch(as_of, month=bindparam("month", type_=Date))
         item_key = {
             Level.BRANCH: func.coalesce(items.c.branch, ""),
             Level.REGION: func.coalesce(items.c.region, ""),
@@ -385,29 +457,30 @@ def aging(
         conditions = [
             column == value
             for column, value in ((items.c.branch, where.branch), (items.c.region, where.region))
-            if value
+            if value is not None
         ]
-    days = literal(as_of) - items.c.due_date
-    bucket = case((days <= 0, 0), (days <= 30, 1), (days <= 60, 2), (days <= 90, 3), else_=4)
-    per_bucket = (
+    # What is open is summed per (key, due date), and each sum gets its bucket.
+    by_due_date = (
         select(
-            item_key.label("key"), bucket.label("bucket"), func.sum(items.c.open).label("amount")
+            item_key.label("key"),
+            items.c.due_date.label("due_date"),
+            func.sum(items.c.open).label("amount"),
         )
         .select_from(source)
         .where(*conditions)
-        .group_by(*([bucket] if by == Level.NATION else [item_key, bucket]))
+        .group_by(*([items.c.due_date] if by == Level.NATION else [item_key, items.c.due_date]))
         .subquery()
     )
+    days = as_of - by_due_date.c.due_date
+    bucket = case((days <= 0, 0), (days <= 30, 1), (days <= 60, 2), (days <= 90, 3), else_=4)
     pivot = select(
-        per_bucket.c.key,
+        by_due_date.c.key,
         *(
-            func.coalesce(
-                func.sum(per_bucket.c.amount).filter(per_bucket.c.bucket == index), 0
-            ).label(name)
+            func.coalesce(func.sum(by_due_date.c.amount).filter(bucket == index), 0).label(name)
             for index, name in enumerate(BUCKETS)
         ),
     )
-    pivot = pivot.group_by(per_bucket.c.key).subquery()
+    pivot = pivot.group_by(by_due_date.c.key).subquery()
     # Every key with dealers has a row, with or without anything open.
     cash = select(
         key.label("key"), func.sum(func.coalesce(unapplied.c.amount, 0)).label("unapplied")
@@ -426,24 +499,13 @@ def aging(
         func.max(cash.c.unapplied).label("unapplied"),
     ).select_from(cash.outerjoin(pivot, pivot.c.key == cash.c.key))
     key = cash.c.key
-    if by == Level.NATION:  # one row; _page groups the other levels
+    if after:
+        query = query.having(key > bindparam("after", type_=String))
+    if by == Level.NATION:  # one row; a constant may not stand in GROUP BY / ORDER BY
         query = query.group_by(key)
-    rows = conn.execute(_page(query, key, by, limit, cursor)).all()
-    page = []
-    for row in rows[:limit]:
-        buckets = {name: Decimal(getattr(row, name)) for name in BUCKETS}
-        open_total = sum(buckets.values(), ZERO)
-        page.append(
-            {
-                by.value: row.key or None,
-                **{name: _money(value) for name, value in buckets.items()},
-                "open_invoices": _money(open_total),
-                "unapplied_cash": _money(row.unapplied),
-                # No dealers yet (an empty read model): nothing on account either.
-                "receivables": _money(open_total - Decimal(row.unapplied or 0)),
-            }
-        )
-    return page, _next(rows, limit)
+    else:
+        query = query.group_by(key).order_by(key)
+    return query.limit(bindparam("limit", type_=Integer))
 
 
 def rebates_accrued(
