@@ -320,7 +320,7 @@ class ServiceRecorder(PostgresProcessRecorder):
                 ).format(self.idempotency_table),
                 [list(column) for column in columns],
             )
-            curs.fetchall()  # in pipeline mode, this is where a violation surfaces
+            curs.fetchall()
         return ids
 
     def aggregates_events_statement(self, snapshots_table: str | None) -> Composed:
