@@ -369,10 +369,11 @@ def aging(
             ("dealer", where.dealer),
             ("branch", where.branch),
             ("region", where.region),
-            ("after", after),
         )
         if value
     )
+    if after is not None:  # "" too: the key of dealers in no region yet
+        params["after"] = after
     rows = conn.execute(statement, params).all()
     page = []
     for row in rows[:limit]:

@@ -210,3 +210,50 @@ def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+def test_aging_pages_through_every_region_the_unknown_one_included(settings):
+    """Invoices of a dealer not registered yet count under no region (key ""); a page that
+    ends there continues after it, on every path."""
+    schema = "receivables_paging"
+    engine = projections_engine(settings, schema, pool_size=1)
+    events = business()
+    unregistered_first = [events[1], *events[2:]]  # CD-001's registration has not arrived
+    stored = envelopes_of(unregistered_first, time="2026-07-01T02:00:00Z")
+    try:
+        create_tables(engine, schema, receivables)
+        handler = SqlProjectionHandler(engine, receivables)
+        with handler.open_batch() as batch:
+            batch.apply_all(stored)
+        with engine.connect() as conn:
+            for as_of, current, roll_up in (
+                (date(2026, 6, 30), False, True),
+                (date(2026, 6, 30), False, False),
+                (date(2026, 7, 21), None, True),
+            ):
+
+                def page(cursor, limit, as_of=as_of, current=current, roll_up=roll_up):
+                    return aging(
+                        conn,
+                        by=Level.REGION,
+                        where=DealerFilter(),
+                        as_of=as_of,
+                        limit=limit,
+                        cursor=cursor,
+                        current=current,
+                        roll_up=roll_up,
+                    )
+
+                whole, _ = page(None, 100)
+                assert [row["region"] for row in whole] == [None, "EAST"]
+                paged, cursor = [], None
+                while True:
+                    rows, cursor = page(cursor, 1)
+                    paged += rows
+                    if cursor is None:
+                        break
+                assert paged == whole, (as_of, current, roll_up)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
