@@ -96,12 +96,20 @@ def _key(level: Level):
     }[level]
 
 
+def _after(cursor: str | None) -> str | None:
+    """The key a page's cursor says to continue after."""
+    if not cursor:
+        return None
+    values = decode_cursor(cursor)
+    if values[0] != "k" or not isinstance(values[1], str):
+        raise InvalidCursor("cursor is not one this API issued")
+    return values[1]
+
+
 def _page(query, key, level: Level, limit: int, cursor: str | None):
-    if cursor:
-        values = decode_cursor(cursor)
-        if values[0] != "k" or not isinstance(values[1], str):
-            raise InvalidCursor("cursor is not one this API issued")
-        query = query.having(key > literal(values[1]))
+    after = _after(cursor)
+    if after is not None:
+        query = query.having(key > literal(after))
     if level != Level.NATION:  # a constant may not stand in GROUP BY / ORDER BY
         query = query.group_by(key).order_by(key)
     return query.limit(limit + 1)
@@ -390,16 +398,6 @@ def aging(
             }
         )
     return page, _next(rows, limit)
-
-
-def _after(cursor: str | None) -> str | None:
-    """The key a page's cursor says to continue after."""
-    if not cursor:
-        return None
-    values = decode_cursor(cursor)
-    if values[0] != "k" or not isinstance(values[1], str):
-        raise InvalidCursor("cursor is not one this API issued")
-    return values[1]
 
 
 @lru_cache(maxsize=256)

@@ -15,7 +15,7 @@ from contracts import finance as finance_events
 from contracts import orders as orders_events
 from contracts.types import OrderLine
 from projections.receivables.projection import receivables
-from projections.receivables.queries import DealerFilter, Level, aging
+from projections.receivables.queries import DealerFilter, Level, aging, receivables_summary
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 from tests.platform import envelopes_of
 
@@ -214,7 +214,7 @@ def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings
 
 def test_aging_pages_through_every_region_the_unknown_one_included(settings):
     """Invoices of a dealer not registered yet count under no region (key ""); a page that
-    ends there continues after it, on every path."""
+    ends there continues after it, on every path, for aging and receivables alike."""
     schema = "receivables_paging"
     engine = projections_engine(settings, schema, pool_size=1)
     events = business()
@@ -226,22 +226,23 @@ def test_aging_pages_through_every_region_the_unknown_one_included(settings):
         with handler.open_batch() as batch:
             batch.apply_all(stored)
         with engine.connect() as conn:
-            for as_of, current, roll_up in (
-                (date(2026, 6, 30), False, True),
-                (date(2026, 6, 30), False, False),
-                (date(2026, 7, 21), None, True),
+            for figures, as_of, options in (
+                (aging, date(2026, 6, 30), {"current": False, "roll_up": True}),
+                (aging, date(2026, 6, 30), {"current": False, "roll_up": False}),
+                (aging, date(2026, 7, 21), {}),
+                (receivables_summary, date(2026, 6, 30), {"current": False}),
+                (receivables_summary, date(2026, 7, 21), {}),
             ):
 
-                def page(cursor, limit, as_of=as_of, current=current, roll_up=roll_up):
-                    return aging(
+                def page(cursor, limit, figures=figures, as_of=as_of, options=options):
+                    return figures(
                         conn,
                         by=Level.REGION,
                         where=DealerFilter(),
                         as_of=as_of,
                         limit=limit,
                         cursor=cursor,
-                        current=current,
-                        roll_up=roll_up,
+                        **options,
                     )
 
                 whole, _ = page(None, 100)
@@ -252,7 +253,7 @@ def test_aging_pages_through_every_region_the_unknown_one_included(settings):
                     paged += rows
                     if cursor is None:
                         break
-                assert paged == whole, (as_of, current, roll_up)
+                assert paged == whole, (figures.__name__, as_of, options)
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
