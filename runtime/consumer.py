@@ -111,13 +111,19 @@ class IdlePacing:
     read model to reach a position, or the relay of another process has said (through
     PostgreSQL, runtime.published) that it published to a topic the consumer reads. It rings
     ``wake``: the consumer polls at once, and at full pace for ``idle_after_s``. Only an
-    event whose word was lost (a listener reconnecting) waits up to ``idle_period_s`` more."""
+    event whose word was lost (a listener reconnecting) waits up to ``idle_period_s`` more.
+
+    A member of a consumer group never pauses while its group is rebalancing (from the
+    revocation of its partitions to their next assignment). kafka-python 3 finishes a join
+    on its IO thread but sends no heartbeat until the next poll has taken the result: a
+    member pausing then stays silent for the whole pause, and with a session timeout shorter
+    than that the broker evicts it, and the next join ends the same way."""
 
     def __init__(
         self,
         *,
         idle_after_s: float = 2.0,
-        idle_period_s: float = 1.0,
+        idle_period_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.idle_after_s = idle_after_s
@@ -125,6 +131,7 @@ class IdlePacing:
         self.clock = clock
         self._last_record = clock()
         self._bell = threading.Event()
+        self._rebalancing = False  # outside a group, never
 
     @property
     def idle(self) -> bool:
@@ -133,6 +140,14 @@ class IdlePacing:
     def records_seen(self) -> None:
         self._last_record = self.clock()
 
+    def rebalancing(self) -> None:
+        """The member is joining its group, or rejoining it: poll at full pace."""
+        self._rebalancing = True
+
+    def assigned(self) -> None:
+        """The join is complete (heartbeats flow again): idle pauses may resume."""
+        self._rebalancing = False
+
     def wake(self) -> None:
         """Records are expected soon: end the pause, and poll at full pace again."""
         self._last_record = self.clock()
@@ -140,7 +155,7 @@ class IdlePacing:
 
     def pause_after_empty_poll(self, poll_started: float) -> float:
         """Seconds to wait before the next poll (0: poll again at once)."""
-        if not self.idle:
+        if not self.idle or self._rebalancing:
             return 0.0
         return max(0.0, self.idle_period_s - (self.clock() - poll_started))
 
@@ -275,9 +290,10 @@ class ConsumerRuntime:
             group_id=self.group_id,
             topics=self.topics,
             max_poll_records=self.max_records,
-            listener=_SeekToStartWhenReplaying(self),
+            listener=_Rebalances(self),
         )
         dead_letters = kafka.producer(self.settings, client_id=f"{self.name}-dlq")
+        self.pacing.rebalancing()  # until the first assignment
         self.running.set()
         self.last_error = None
         next_topic_check = time.monotonic() + self.topic_check_interval_s
@@ -424,15 +440,21 @@ class ConsumerRuntime:
             future.get(timeout=30)
 
 
-class _SeekToStartWhenReplaying(ConsumerRebalanceListener):
+class _Rebalances(ConsumerRebalanceListener):
+    """Tells the pacing when the member is rebalancing, and reads a recreated topic from its
+    start on every assignment."""
+
     def __init__(self, runtime: ConsumerRuntime) -> None:
         self.runtime = runtime
         self.consumer: KafkaConsumer | None = None
 
+    # Called from within poll. With the default (eager) assignors every rejoin revokes first;
+    # partitions lost to an eviction are revoked too (the listener's default).
     def on_partitions_revoked(self, revoked) -> None:
-        pass
+        self.runtime.pacing.rebalancing()
 
     def on_partitions_assigned(self, assigned) -> None:
+        self.runtime.pacing.assigned()
         if self.runtime.replay_from_start and assigned and self.consumer is not None:
             self.consumer.seek_to_beginning(*assigned)
 

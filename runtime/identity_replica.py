@@ -123,7 +123,7 @@ class IdentityReplicaConsumer:
         # Idle, the replica polls once a second (four times a second cost each process
         # ~0.006 cores): a key issued, revoked or disabled during a quiet spell is honoured
         # everywhere within a second more, on top of identity's relay.
-        self.pacing = IdlePacing()
+        self.pacing = IdlePacing(idle_period_s=1.0)
         # ... unless identity's relay says it published (runtime.published): then at once.
         self.listener = PublishedListener(
             settings, [self.topic], self.pacing.wake, name="identity-replica"

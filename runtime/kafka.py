@@ -53,7 +53,9 @@ def group_consumer(
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "session_timeout_ms": session_ms,
-        "heartbeat_interval_ms": max(100, session_ms // 4),
+        # A third of the session (Kafka's own advice): with the embedded broker's 1.5 s
+        # session, each idle consumer sends two heartbeats a second, not three.
+        "heartbeat_interval_ms": max(100, session_ms // 3),
         "max_poll_records": 500,
         # Hand over new records within 50 ms instead of the default 500 (read-your-writes
         # latency); an idle consumer costs a few more fetch requests.

@@ -9,13 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import uvicorn
 from fastapi import APIRouter, FastAPI
 
 from runtime import heap
 from runtime.consumer import ConsumerRuntime
 from runtime.eventstore import ServiceApplication
-from runtime.http.server import server_config
+from runtime.http.server import QuietServer, server_config
 from runtime.process_manager import Policy, ProcessManager
 from runtime.relay import Relay, Translate
 from runtime.settings import Settings
@@ -62,7 +61,7 @@ class Process:
         self.start_workers()
         try:
             config = server_config(self.api, host=host, port=port, log_level=log_level)
-            uvicorn.Server(config).run()
+            QuietServer(config).run()
         finally:
             self.close()
 

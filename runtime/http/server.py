@@ -150,6 +150,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return None
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn's server, looking after itself once a second instead of ten times.
+
+    uvicorn's main loop wakes every 0.1 s to look at its exit flag and refresh the Date
+    header: measured, about 0.002 cores per idle process, a sixth of what an idle process
+    costs in all. Once a second keeps the Date header as exact as uvicorn keeps it (it
+    refreshes it once a second), and a signal ends the wait at once, so the process stops
+    as quickly as before. (``should_exit`` set directly is seen within a second.)"""
+
+    _woken: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._woken = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            # uvicorn's counter counts tenths of a second (the Date header on every tenth).
+            counter = (counter + 10) % 864000
+            try:
+                await asyncio.wait_for(self._woken.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+            should_exit = await self.on_tick(counter)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        if self._loop is not None and self._woken is not None:
+            self._loop.call_soon_threadsafe(self._woken.set)
+
+
 def server_config(api: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
     """The uvicorn configuration of a platform process (and of the tests' servers)."""
     settings: Settings = api.state.settings

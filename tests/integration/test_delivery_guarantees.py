@@ -726,3 +726,23 @@ class TestPublicationWakeUps:
         with an_order_after_a_quiet_spell(settings, orders_app, listen=False) as read:
             with pytest.raises(AssertionError, match="timed out"):
                 wait_until(read, timeout=5, what="the order")
+
+
+class TestIdlePacingInAGroup:
+    def test_a_consumer_idle_from_its_first_poll_still_joins_and_reads(
+        self, settings, orders_app
+    ):
+        """Idle from the start, with pauses longer than its group's session: kafka-python
+        sends no heartbeat between a finished join and the next poll, so a member pausing
+        then would be evicted at every join. It polls at full pace until it is assigned."""
+        consumer, handler = idle_projector(settings, listen=False)
+        session_s = settings.kafka_session_timeout_ms / 1000
+        consumer.pacing.idle_after_s = 0.0
+        consumer.pacing.idle_period_s = 2 * session_s + 1
+        with Worker(Relay(settings, orders_app, to_integration_event)), Worker(consumer):
+            place_orders(orders_app, 1)
+            wait_until(
+                lambda: caught_up(handler, orders_app),
+                timeout=2 * consumer.pacing.idle_period_s + 10,
+                what="the first order read",
+            )

@@ -56,6 +56,24 @@ class TestIdlePacing:
         assert not pacing.idle
         assert pacing.pause_after_empty_poll(poll_started=clock.now) == 0.0
 
+    def test_never_pauses_while_its_group_is_rebalancing(self):
+        """Between a join and the next poll kafka-python sends no heartbeats: a member that
+        paused then would outlast a short session timeout and be evicted, over and over."""
+        clock = Clock()
+        pacing = IdlePacing(idle_after_s=2.0, idle_period_s=2.0, clock=clock)
+        pacing.rebalancing()
+        clock.now += 10.0
+        assert pacing.idle
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 0.0
+        pacing.assigned()
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 2.0
+
+    def test_outside_a_group_it_is_never_rebalancing(self):
+        clock = Clock()
+        pacing = IdlePacing(idle_after_s=2.0, idle_period_s=1.0, clock=clock)
+        clock.now += 10.0
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 1.0
+
 
 def test_a_consumer_goes_idle_only_after_more_quiet_than_a_relay_needs_to_announce():
     """A relay announces a batch (runtime.published) only after ANNOUNCE_AFTER_QUIET_S without
