@@ -123,6 +123,8 @@ class Board:
             connect_timeout=max(2, settings.database_attempt_timeout_s),
         )
         self._lock = threading.Lock()  # one catch-up at a time in this process
+        # Rung when a catch-up has queued webhook deliveries: the deliverer sends them now.
+        self.deliveries_queued = threading.Event()
 
     def close(self) -> None:
         self.pool.closeall()
@@ -160,7 +162,7 @@ class Board:
             warnings = self.app.get_many(list(ids)) if ids else {}
             with self.connection() as conn, conn.cursor() as curs:
                 self._upsert(curs, warnings.values())
-                record_deliveries(curs, self.app, notifications, warnings)
+                queued = record_deliveries(curs, self.app, notifications, warnings)
                 curs.execute(
                     f"INSERT INTO {SCHEMA}.board_position (id, position) VALUES (1, %s) "
                     "ON CONFLICT (id) DO UPDATE SET position = GREATEST("
@@ -168,6 +170,8 @@ class Board:
                     (notifications[-1].id,),
                 )
                 conn.commit()
+            if queued:
+                self.deliveries_queued.set()
             return len(notifications)
 
     @staticmethod
@@ -309,7 +313,7 @@ class BoardKeeper:
     database outage is waited out; anything else stops the worker and readiness reports
     it."""
 
-    def __init__(self, board: Board, *, interval_s: float = 0.2, dsn: str | None = None) -> None:
+    def __init__(self, board: Board, *, interval_s: float = 1.0, dsn: str | None = None) -> None:
         self.board = board
         self.dsn = dsn
         self._listener: Any = None
@@ -326,8 +330,8 @@ class BoardKeeper:
                 try:
                     while self.board.catch_up():
                         pass
-                    self.board.fire_due(self.board.app.clock.now())
-                    self.board.catch_up()
+                    if self.board.fire_due(self.board.app.clock.now()):
+                        self.board.catch_up()  # what the firing saved, at once
                     self.ticks += 1
                     self._wait_for_commit_or_tick()
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:

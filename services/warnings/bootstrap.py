@@ -24,7 +24,7 @@ def build(
     clock: Clock | None = None,
     with_relay: bool = True,
     with_process_manager: bool = True,
-    tick_s: float = 0.2,
+    tick_s: float = 1.0,
     routine_poll_s: float = 1.0,
     routine_debounce_s: float = 2.0,
 ) -> Process:

@@ -57,9 +57,10 @@ def _level_of(event: Any, warning: EarlyWarning | None) -> str | None:
 
 def record_deliveries(
     curs: Any, app: Any, notifications: Sequence[Any], warnings: dict[UUID, EarlyWarning]
-) -> None:
+) -> int:
     """Register the webhooks these notifications register, and queue a delivery of every
-    published warning step to each webhook that asks for its level or severity."""
+    published warning step to each webhook that asks for its level or severity; how many
+    deliveries it queued."""
     subscribers: dict[UUID, tuple[list[str], list[str]]] | None = None
     rows = []
     now = app.clock.now()
@@ -124,13 +125,16 @@ def record_deliveries(
             "ON CONFLICT (webhook_id, position) DO NOTHING",
             rows,
         )
+    return len(rows)
 
 
 class Deliverer:
     """The worker that sends due deliveries. Its clock is the application's (the back-off
-    is counted on it); its HTTP client waits ``timeout_s`` for a receiver."""
+    is counted on it); its HTTP client waits ``timeout_s`` for a receiver. It looks for due
+    deliveries every ``interval_s`` (a back-off coming due), and at once when the board has
+    queued new ones (``Board.deliveries_queued``)."""
 
-    def __init__(self, board: Any, *, interval_s: float = 0.2, timeout_s: float = 5.0) -> None:
+    def __init__(self, board: Any, *, interval_s: float = 1.0, timeout_s: float = 5.0) -> None:
         self.board = board
         self.interval_s = interval_s
         self.client = httpx.Client(timeout=timeout_s)
@@ -150,7 +154,7 @@ class Deliverer:
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                     log.warning("webhooks: %s; retrying", error)
                     self.stopping.wait(1.0)
-                self.stopping.wait(self.interval_s)
+                self._wait()
         except BaseException as error:
             if self.stopping.is_set():
                 # Stopped while a delivery was in flight (a slow receiver outlasted the
@@ -164,8 +168,16 @@ class Deliverer:
         finally:
             self.client.close()
 
+    def _wait(self) -> None:
+        """Until the next tick, new deliveries, or a stop."""
+        queued = self.board.deliveries_queued
+        queued.wait(self.interval_s)
+        queued.clear()
+
     def stop(self) -> None:
         self.stopping.set()
+        if self.board is not None:
+            self.board.deliveries_queued.set()  # out of the wait at once
 
     def deliver_due(self, now: datetime, *, limit: int = 20) -> int:
         """Attempt every delivery due by ``now``; how many were attempted."""

@@ -729,9 +729,7 @@ class TestPublicationWakeUps:
 
 
 class TestIdlePacingInAGroup:
-    def test_a_consumer_idle_from_its_first_poll_still_joins_and_reads(
-        self, settings, orders_app
-    ):
+    def test_a_consumer_idle_from_its_first_poll_still_joins_and_reads(self, settings, orders_app):
         """Idle from the start, with pauses longer than its group's session: kafka-python
         sends no heartbeat between a finished join and the next poll, so a member pausing
         then would be evicted at every join. It polls at full pace until it is assigned."""
