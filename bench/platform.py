@@ -2,13 +2,13 @@
 
 PostgreSQL and the broker are the ones DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS name, else an
 embedded PostgreSQL (durable: fsync on) and a local broker in a temporary folder: embedded
-Tansu, or Apache Kafka with ``--kafka apache``. The
-benchmark gets a database and a topic namespace of its own, migrates in-process, runs the
-``orders``, ``inventory``, ``finance`` and ``query`` processes as children (``python -m runtime
-serve ...``) and seeds a small Chengdu company through the HTTP API: dealers and SKUs, and what
-the order saga needs to approve their orders (a branch warehouse serving Chengdu with ample
-opening stock, and generous credit terms for every dealer). Every phase therefore runs with
-the saga's process managers consuming: an order placed in the placement phase is also
+Tansu, or Apache Kafka with ``--kafka apache``. The benchmark gets a database and a topic
+namespace of its own, migrates in-process, runs every process `dist run` runs (orders,
+inventory, finance, identity, warnings, query and the console) as children (``python -m
+runtime serve ...``) and seeds a small Chengdu company through the HTTP API: dealers and SKUs,
+and what the order saga needs to approve their orders (a branch warehouse serving Chengdu with
+ample opening stock, and generous credit terms for every dealer). Every phase therefore runs
+with the saga's process managers consuming: an order placed in the placement phase is also
 reserved and approved meanwhile, as in production. Everything it started is stopped in
 ``close``.
 """
@@ -47,13 +47,16 @@ from runtime import kafka
 from runtime.demo import organisation
 from runtime.embedded import ApacheKafka, EmbeddedBroker, EmbeddedPostgres, free_port
 from runtime.settings import PostgresLocation, Settings
+from runtime.supervisor import PROCESSES as SUPERVISED_PROCESSES
 from runtime.supervisor import Child, wait_ready
 from services.masterdata.domain import NOT_KNOWN_YET
 
 log = logging.getLogger("bench")
 
 REPO = Path(__file__).resolve().parent.parent
-PROCESSES = ("orders", "inventory", "finance", "query")
+# The whole platform, as `dist run` starts it: each order's cost and an idle platform's
+# include the warnings process (it reads every order, stock and credit event) and the others.
+PROCESSES = SUPERVISED_PROCESSES
 # Tansu holds a new group's join for half of it (INFRA-NOTES); Apache Kafka gets its lowest
 # default, as in the tests.
 SESSION_TIMEOUT_MS = {"embedded": 1500, "apache": 6000}

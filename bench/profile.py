@@ -29,14 +29,14 @@ from pathlib import Path
 import psycopg2
 
 from bench.measure import ResourceMeter, watch
-from bench.platform import Platform
+from bench.platform import PROCESSES, Platform
 from bench.run import cpu_breakdown, platform_components
 from bench.saga import measure_saga
 
 log = logging.getLogger("bench")
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PYTHON_PROCESSES = ("orders", "inventory", "finance", "query")
+PYTHON_PROCESSES = PROCESSES  # every process of the platform is a Python one
 # Samples per second. On a busy machine py-spy falls behind and stops late (it counts
 # samples, not seconds): it is asked to stop once its time is up.
 RATE_HZ = 100

@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     platform = Platform(
         args.kafka,
-        processes=(*PROCESSES, "warnings"),
+        processes=PROCESSES,
         before_start=load_history(args.history, args.dealers) if args.history else None,
     )
     try:
