@@ -113,11 +113,51 @@ class Filters:
     either_assignee: str | None = None  # the inbox: at the caller's levels, or assigned to it
 
 
+class KeptConnections(psycopg2.pool.ThreadedConnectionPool):
+    """psycopg2's pool closes every returned connection beyond ``minconn``, and opens
+    ``minconn`` of them when built. This one opens none up front (the process may start
+    while the database is down) and keeps every connection it opened, up to ``maxconn``:
+    a board tick or an inbox read no longer pays a new PostgreSQL session (a fork and an
+    authentication; idle, the warnings process opened three a second). A connection kept
+    for more than ``idle_check_s`` is asked ``SELECT 1`` before it is handed out, and one
+    the server dropped meanwhile (a restart) is replaced instead."""
+
+    def __init__(self, maxconn: int, *args: Any, idle_check_s: float = 1.0, **kwargs: Any):
+        super().__init__(0, maxconn, *args, **kwargs)
+        self.minconn = maxconn  # from now on, returned connections are kept
+        self.idle_check_s = idle_check_s
+        self._returned: dict[int, float] = {}
+
+    def getconn(self, key: Any = None) -> Any:
+        for _ in range(self.maxconn + 1):
+            conn = super().getconn(key)
+            returned = self._returned.pop(id(conn), None)
+            fresh = returned is None or time.monotonic() - returned < self.idle_check_s
+            if fresh or _answers(conn):
+                return conn
+            super().putconn(conn, key, close=True)
+        raise psycopg2.OperationalError("no connection to PostgreSQL answers")
+
+    def putconn(self, conn: Any, key: Any = None, close: bool = False) -> None:
+        if not close and not conn.closed:
+            self._returned[id(conn)] = time.monotonic()
+        super().putconn(conn, key, close)
+
+
+def _answers(conn: Any) -> bool:
+    try:
+        with conn.cursor() as curs:
+            curs.execute("SELECT 1")
+        conn.rollback()
+        return True
+    except psycopg2.Error:
+        return False
+
+
 class Board:
     def __init__(self, settings: Settings, app: Any) -> None:
         self.app = app
-        self.pool = psycopg2.pool.ThreadedConnectionPool(
-            0,
+        self.pool = KeptConnections(
             5,
             settings.postgres().dsn(),
             connect_timeout=max(2, settings.database_attempt_timeout_s),

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psycopg2
 import pytest
 
 from runtime.clock import ManualClock
@@ -498,6 +499,43 @@ class TestWebhooks:
                 assert time.monotonic() - seen < 5.0
             finally:
                 receiver.close()
+
+
+class TestBoardConnections:
+    def test_the_board_keeps_its_postgresql_sessions_and_replaces_one_that_was_dropped(
+        self, settings
+    ):
+        """Each tick and each inbox read used to open a PostgreSQL session (fork and
+        authentication) and close it. They are kept; one the server dropped is replaced."""
+        from services.warnings.board import Board
+
+        board = Board(settings, app=None)
+        board.pool.idle_check_s = 0.0  # check every kept connection before use
+
+        def backend() -> int:
+            with board.connection() as conn, conn.cursor() as curs:
+                curs.execute("SELECT pg_backend_pid()")
+                pid = curs.fetchone()[0]
+                conn.commit()
+            return pid
+
+        try:
+            first = backend()
+            assert backend() == first, "the same session, kept"
+            with psycopg2.connect(settings.postgres().dsn()) as admin, admin.cursor() as curs:
+                curs.execute("SELECT pg_terminate_backend(%s)", (first,))
+            wait_until(lambda: not _backend_alive(settings, first), what="the session dropped")
+            replaced = backend()
+            assert replaced != first
+            assert backend() == replaced
+        finally:
+            board.close()
+
+
+def _backend_alive(settings, pid: int) -> bool:
+    with psycopg2.connect(settings.postgres().dsn()) as conn, conn.cursor() as curs:
+        curs.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+        return curs.fetchone()[0] == 1
 
 
 class TestLatency:
