@@ -51,24 +51,34 @@ def register_organisation(orders: httpx.Client) -> None:
 
 
 @contextmanager
-def serving(process: Process) -> Iterator[httpx.Client]:
-    port = free_port()
-    config = server_config(process.api, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
+def running_server(server: uvicorn.Server) -> Iterator[threading.Thread]:
+    """``server`` running in a thread, once it has started; told to exit and joined after."""
     thread = threading.Thread(target=server.run, daemon=True)
-    process.start_workers()
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
-            yield client
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        yield thread
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving(process: Process) -> Iterator[httpx.Client]:
+    port = free_port()
+    config = server_config(process.api, host="127.0.0.1", port=port, log_level="warning")
+    process.start_workers()
+    try:
+        with (
+            running_server(uvicorn.Server(config)),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client,
+        ):
+            yield client
+    finally:
         process.close()
 
 

@@ -8,7 +8,6 @@ nothing short of a connection shows them."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from runtime.http.deps import CurrentPrincipal, Idempotency
 from runtime.http.schemas import Count, IsoDate, Money
 from runtime.http.server import server_config
 from runtime.settings import Settings
+from tests.platform import running_server
 
 HQ = {"Authorization": "Bearer demo-hq-admin"}
 LIMIT = 64 * 1024
@@ -68,15 +68,8 @@ def server() -> Iterator[tuple[str, int]]:
     api.include_router(accounts)
     port = free_port()
     server = uvicorn.Server(server_config(api, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(server):
+        yield "127.0.0.1", port
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from runtime.embedded import free_port
 from runtime.http.app import create_app
 from runtime.http.server import QuietServer, server_config
 from runtime.settings import Settings
+from tests.platform import running_server
 
 
 @pytest.fixture
@@ -35,15 +36,8 @@ def served() -> Iterator[tuple[QuietServer, threading.Thread, int]]:
 
     server.on_tick = counted  # type: ignore[method-assign]
     server.ticks = ticks  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    yield server, thread, port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(server) as thread:
+        yield server, thread, port
 
 
 def test_an_idle_server_looks_after_itself_once_a_second(served):
