@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 from runtime import kafka
 from runtime.embedded import ApacheKafka, apache_kafka_jars
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from tests.integration.saga import (
 from tests.integration.test_erp import ErpRunning, caught_up
 from tests.platform import CHENGDU_CLERK, HQ, command, command_when_known, serving
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 CUT_OVER = "2026-10-31"
 OPENING = {

@@ -25,7 +25,7 @@ from services.orders.application import Actor, OrdersApplication
 from services.orders.domain import Dealer
 from tests.platform import HQ, command, register_organisation, serving, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 BOUND_S = 2.0
 # The answer comes within the bound plus what one HTTP round trip and a loaded CI machine

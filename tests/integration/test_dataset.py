@@ -22,7 +22,7 @@ from runtime import kafka
 from tests.integration.saga import ok
 from tests.platform import HQ, serving, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 END = date(2026, 11, 20)
 SMALL = {"events": 20_000, "seed": 11, "dealers": 200, "skus": 100, "warehouses": 10}

@@ -43,7 +43,7 @@ from services.orders.domain import RequestedLine
 from tests.integration.master_data import organised
 from tests.platform import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 HQ_ACTOR = Actor(Provenance(actor="Wang Min", role="hq_admin"))
 SKUS = {"WULIANGYE-52-500ML": "1299.00", "JIANNANCHUN-52-500ML": "458.50"}

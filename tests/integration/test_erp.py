@@ -24,7 +24,7 @@ from services.inventory import bootstrap as inventory_process
 from services.orders import bootstrap as orders_process
 from tests.platform import HQ, command, serving, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 
 def erp_settings(settings) -> ErpSettings:

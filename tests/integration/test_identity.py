@@ -31,7 +31,7 @@ from tests.platform import (
     wait_until,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 PASSWORD = "Chengdu-Spring-2026"  # noqa: S105 - test data
 WANG_FANG = {

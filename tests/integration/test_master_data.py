@@ -20,7 +20,7 @@ from tests.integration.master_data import dealer
 from tests.integration.saga import CHENGDU_WAREHOUSE, WULIANGYE, ok, running_company
 from tests.platform import HQ, command, command_when_known, envelopes_of, published, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 HQ_ADMIN = Provenance(actor="Wang Min (HQ admin)", role="hq_admin")
 MOUTAI = "MOUTAI-53-500ML"

@@ -24,7 +24,7 @@ from tests.integration.saga import (
 )
 from tests.platform import HQ, command, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from services.inventory.domain import StockItem
 from services.kernel.errors import RuleViolation
 from tests.integration.master_data import known_to, organisation, product
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 CLERK = Provenance(actor="Liu Yang", role="warehouse_clerk")
 SKU = "WULIANGYE-52-500ML"

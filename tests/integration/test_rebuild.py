@@ -17,7 +17,7 @@ from runtime.cli import main as dist
 from tests.integration.saga import CHENGDU_CLERK, JIANNANCHUN, WULIANGYE, ok, running_company
 from tests.platform import HQ, command, serving
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 
 def snapshot(settings, schema: str) -> dict[str, list[tuple]]:

@@ -41,7 +41,7 @@ from tests.integration.saga import (
 )
 from tests.platform import HQ, command, serving, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 DECIDED = ("approved", "rejected", "credit_hold")
 

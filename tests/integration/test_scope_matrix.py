@@ -41,7 +41,7 @@ from services.orders import bootstrap as orders_process
 from services.warnings import bootstrap as warnings_process
 from tests.platform import serving, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 
 @dataclass(frozen=True)

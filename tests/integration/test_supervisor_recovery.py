@@ -24,7 +24,7 @@ from services.orders.domain import Dealer
 from tests.integration.test_delivery_guarantees import topic_envelopes
 from tests.platform import HQ, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 
 def organised(orders_url: str) -> bool:

@@ -44,7 +44,7 @@ from tests.platform import (
     wait_until,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
 ALLOWANCES = {"branch_manager": 60, "region": 90, "hq_admin": 120}
 
