@@ -29,7 +29,7 @@ import httpx
 
 from bench.ceiling import CeilingResult, measure_ceiling
 from bench.measure import ResourceMeter, ResourceUse, memory_mb, watch
-from bench.platform import Platform, PlatformStartFailed, Target
+from bench.platform import PROCESSES, Platform, PlatformStartFailed, Target
 from bench.report import Row, ms, per_s, render_resources, render_table, verdict, write_json
 from bench.saga import SagaResult, measure_saga
 from bench.throughput import ThroughputResult, measure_throughput
@@ -649,9 +649,9 @@ def main(argv: list[str] | None = None) -> int:
         goal_rows, goals["issue_18"] = issue18_goals(phases)
         print("\n" + render_table([*rows, *goal_rows]))
         print(
-            "\nAll four processes run in every phase: the orders placed in phases 2 and 3 also "
-            "go through\nthe saga (finance and inventory reserve, orders approves) while they "
-            "are measured."
+            f"\nEvery process of the platform ({', '.join(PROCESSES)}) runs in every "
+            "phase:\nthe orders placed in phases 2 and 3 also go through the saga (finance and "
+            "inventory reserve,\norders approves, warnings reads them) while they are measured."
         )
         print_saga_anomalies(phases["saga"])
         print_resources(args, phases)
