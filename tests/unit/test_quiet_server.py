@@ -44,8 +44,8 @@ def test_an_idle_server_looks_after_itself_once_a_second(served):
     server, _, port = served
     before = len(server.ticks)
     time.sleep(3.0)
-    # uvicorn's own loop would have ticked 30 times.
-    assert len(server.ticks) - before <= 4
+    # uvicorn's own loop would have ticked 30 times; a loop that stopped, not once.
+    assert 2 <= len(server.ticks) - before <= 4
 
 
 def test_its_date_header_stays_current(served):
