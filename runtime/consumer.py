@@ -112,6 +112,10 @@ class IdlePacing:
     PostgreSQL, runtime.published) that it published to a topic the consumer reads. It rings
     ``wake``: the consumer polls at once, and at full pace for ``idle_after_s``. Only an
     event whose word was lost (a listener reconnecting) waits up to ``idle_period_s`` more.
+    So while the listener it ``hears_through`` is connected, the consumer's own polls are
+    only the fallback, and an idle one polls every ``heard_period_s`` instead (the word is
+    sent in the transaction that records the relay's position: it is lost only with the
+    listener's connection, and then the shorter period is back at once).
 
     A member of a consumer group never pauses while its group is rebalancing (from the
     revocation of its partitions to their next assignment). kafka-python 3 finishes a join
@@ -124,10 +128,13 @@ class IdlePacing:
         *,
         idle_after_s: float = 2.0,
         idle_period_s: float = 2.0,
+        heard_period_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.idle_after_s = idle_after_s
         self.idle_period_s = idle_period_s
+        self.heard_period_s = heard_period_s
+        self._listening: threading.Event | None = None
         self.clock = clock
         self._last_record = clock()
         self._bell = threading.Event()
@@ -148,6 +155,17 @@ class IdlePacing:
         """The join is complete (heartbeats flow again): idle pauses may resume."""
         self._rebalancing = False
 
+    def hears_through(self, listening: threading.Event) -> None:
+        """``listening`` is set while word of new records can reach ``wake``."""
+        self._listening = listening
+
+    @property
+    def period_s(self) -> float:
+        heard = self._listening is not None and self._listening.is_set()
+        if heard and self.heard_period_s is not None:
+            return self.heard_period_s
+        return self.idle_period_s
+
     def wake(self) -> None:
         """Records are expected soon: end the pause, and poll at full pace again."""
         self._last_record = self.clock()
@@ -157,7 +175,7 @@ class IdlePacing:
         """Seconds to wait before the next poll (0: poll again at once)."""
         if not self.idle or self._rebalancing:
             return 0.0
-        return max(0.0, self.idle_period_s - (self.clock() - poll_started))
+        return max(0.0, self.period_s - (self.clock() - poll_started))
 
     def pause(self, seconds: float) -> None:
         """Wait ``seconds``, or until ``wake`` rings."""
@@ -165,6 +183,10 @@ class IdlePacing:
             self._bell.wait(seconds)
         self._bell.clear()
 
+
+# How often an idle consumer polls while its listener hears the relays (IdlePacing): each
+# poll is a fetch the broker answers, in every process, for nothing.
+HEARD_PERIOD_S = 5.0
 
 # An idle consumer or relay asks whether its topic was lost this many times less often.
 IDLE_TOPIC_CHECKS_SPACED = 5
@@ -219,12 +241,13 @@ class ConsumerRuntime:
         )
         self.poll_timeout_ms = poll_timeout_ms
         self.idle_poll_timeout_ms = idle_poll_timeout_ms
-        self.pacing = IdlePacing()
+        self.pacing = IdlePacing(heard_period_s=HEARD_PERIOD_S)
         # Woken from its idle pause when a relay of another process publishes to its topics.
         # (None: idle pacing alone, as a test's control has it.)
         self.listener: PublishedListener | None = PublishedListener(
             settings, self.topics, self.pacing.wake, name=self.name
         )
+        self.pacing.hears_through(self.listener.listening)
         self.max_records = max_records or settings.consumer_max_poll_records
         self.topic_check_interval_s = topic_check_interval_s
         # Under load, offsets are committed to the broker at most this often (and at once

@@ -26,7 +26,7 @@ from contracts import identity
 from contracts.envelope import Envelope, UnknownEventType
 from contracts.registry import decode_data
 from runtime import kafka
-from runtime.consumer import IdlePacing, decode
+from runtime.consumer import HEARD_PERIOD_S, IdlePacing, decode
 from runtime.published import PublishedListener, start_listener
 from runtime.settings import ApiKeyGrant, Settings
 
@@ -120,14 +120,16 @@ class IdentityReplicaConsumer:
         self.stopping = threading.Event()
         self.running = threading.Event()
         self.last_error: str | None = None
-        # Idle, the replica polls once a second (four times a second cost each process
-        # ~0.006 cores): a key issued, revoked or disabled during a quiet spell is honoured
-        # everywhere within a second more, on top of identity's relay.
-        self.pacing = IdlePacing(idle_period_s=1.0)
-        # ... unless identity's relay says it published (runtime.published): then at once.
+        # Identity's relay says when it published (runtime.published), and the replica then
+        # reads at once: a key issued, revoked or disabled is honoured everywhere within a
+        # broker round trip of identity's relay. The replica's own polls are the fallback for
+        # a word that was lost: while its listener is not connected it polls once a second
+        # (a second more at most), while it is, every HEARD_PERIOD_S.
+        self.pacing = IdlePacing(idle_period_s=1.0, heard_period_s=HEARD_PERIOD_S)
         self.listener = PublishedListener(
             settings, [self.topic], self.pacing.wake, name="identity-replica"
         )
+        self.pacing.hears_through(self.listener.listening)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -74,6 +74,27 @@ class TestIdlePacing:
         clock.now += 10.0
         assert pacing.pause_after_empty_poll(poll_started=clock.now) == 1.0
 
+    def test_pauses_longer_while_word_of_new_records_can_reach_it(self):
+        """While its listener hears the relays (runtime.published), an idle consumer is woken
+        when records come, so its own polls are only the fallback and may be rarer; the
+        moment the listener loses its connection, the shorter period is back."""
+        clock = Clock()
+        pacing = IdlePacing(idle_after_s=2.0, idle_period_s=1.0, heard_period_s=5.0, clock=clock)
+        listening = threading.Event()
+        pacing.hears_through(listening)
+        clock.now += 10.0
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 1.0
+        listening.set()
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 5.0
+        listening.clear()
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 1.0
+
+    def test_without_a_listener_the_idle_period_holds(self):
+        clock = Clock()
+        pacing = IdlePacing(idle_after_s=2.0, idle_period_s=1.0, heard_period_s=5.0, clock=clock)
+        clock.now += 10.0
+        assert pacing.pause_after_empty_poll(poll_started=clock.now) == 1.0
+
 
 def test_a_consumer_goes_idle_only_after_more_quiet_than_a_relay_needs_to_announce():
     """A relay announces a batch (runtime.published) only after ANNOUNCE_AFTER_QUIET_S without
