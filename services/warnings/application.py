@@ -27,7 +27,7 @@ from contracts import orders as orders_events
 from contracts.envelope import Envelope
 from runtime.clock import Clock, SystemClock
 from runtime.eventstore import CommandResult, IdempotencyKey, Provenance, ServiceApplication
-from runtime.process_manager import Policy, Unit
+from runtime.process_manager import Policy, Unit, reads
 from runtime.settings import Settings
 from services.kernel.money import cny
 from services.masterdata import replica
@@ -377,6 +377,33 @@ def order_subject(order_id: str) -> str:
 ORDER_RULES = tuple(code for code, spec in CATALOGUE.items() if spec.subject_kind == "order")
 
 
+# What the order policies read, declared (runtime.process_manager.reads) so that a poll's
+# orders are read in one query: every order the saga moves arrives three times (placed,
+# credit reserved, approved), and each looks at its order's warning slots.
+def order_slots(order_id: str, *codes: str) -> list[UUID]:
+    return [WarningSlot.create_id(code, order_subject(order_id)) for code in codes]
+
+
+def order_watched(code: str) -> Any:
+    """What ``watch`` reads for a rule on an order: the rule's terms, the order's slot of it,
+    and where the order (or its dealer) belongs."""
+
+    def ids(data: Any) -> list[UUID]:
+        known = [Rule.create_id(code), *order_slots(data.order_id, code)]
+        known.append(KnownOrder.create_id(data.order_id))
+        if getattr(data, "dealer_code", None):
+            known.append(KnownDealer.create_id(data.dealer_code))
+        return known
+
+    return ids
+
+
+@reads(
+    lambda placed: [
+        KnownOrder.create_id(placed.order_id),
+        *order_slots(placed.order_id, *ORDER_RULES),
+    ]
+)
 def record_order(unit: Unit, envelope: Envelope, placed: orders_events.OrderPlaced) -> None:
     """Whose the order is and where. A condition on it that arrived first (from another
     topic) and is still watched learns its branch now."""
@@ -401,6 +428,7 @@ def record_order(unit: Unit, envelope: Envelope, placed: orders_events.OrderPlac
             warning.fire(unit.app.clock.now())  # raised now if it only waited for this
 
 
+@reads(order_watched("credit_hold"))
 def credit_refused(unit: Unit, envelope: Envelope, refused: finance_events.CreditRefused) -> None:
     """The order is on credit hold (信用冻结) until a credit controller overrides, or the
     order is rejected or cancelled."""
@@ -423,6 +451,7 @@ def credit_refused(unit: Unit, envelope: Envelope, refused: finance_events.Credi
     )
 
 
+@reads(lambda reserved: order_slots(reserved.order_id, "credit_hold"))
 def credit_reserved(
     unit: Unit, envelope: Envelope, reserved: finance_events.CreditReserved
 ) -> None:
@@ -454,6 +483,7 @@ def credit_reserved(
     )
 
 
+@reads(order_watched("approval_waiting"))
 def awaiting_approval(
     unit: Unit, envelope: Envelope, waiting: orders_events.OrderAwaitingApproval
 ) -> None:
@@ -476,6 +506,7 @@ def awaiting_approval(
     )
 
 
+@reads(lambda ended: order_slots(ended.order_id, "credit_hold", "approval_waiting"))
 def order_ended(unit: Unit, envelope: Envelope, ended: Any) -> None:
     """Approved, rejected or cancelled: the order is no longer on credit hold, nor waiting
     for approval."""
@@ -484,6 +515,7 @@ def order_ended(unit: Unit, envelope: Envelope, ended: Any) -> None:
         clear(unit, code, order_subject(ended.order_id), f"the order was {what}")
 
 
+@reads(order_watched("stock_shortage"))
 def stock_shortage(unit: Unit, envelope: Envelope, short: inventory_events.StockShortage) -> None:
     terms = rule_in_force(unit, "stock_shortage")
     missing = sum(max(0, s.requested - s.available) for s in short.shortages)

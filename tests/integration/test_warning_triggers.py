@@ -236,3 +236,46 @@ class TestAwaitingApproval:
         assert dropped.status != "open" and dropped.raised_at is None
         warnings.clock.advance(hours=8)
         assert not warnings.fire_due(dropped.id, expected_version=dropped.version)
+
+
+def test_a_poll_of_orders_going_through_the_saga_reads_the_store_once(warnings):
+    """Every order the saga moves reaches the warnings process as placed, credit reserved
+    and approved, and each of those looks at the order's warning slots. A poll of them is
+    read from the event store in one query, not one per slot per event: under load this
+    is the warnings process's main cost."""
+    [template] = [e for e in chengdu() if isinstance(e, orders.OrderPlaced)]
+    order_ids = [f"6f1c2a9e-0000-4000-8000-{n:012d}" for n in range(10, 16)]
+    events = []
+    for order_id in order_ids:
+        events += [
+            template.model_copy(update={"order_id": order_id}),
+            finance.CreditReserved(
+                order_id=order_id,
+                dealer_code="CD-001",
+                amount=Decimal("31176.00"),
+                exposure=Decimal("131176.00"),
+                credit_limit=Decimal("500000.00"),
+                override=False,
+            ),
+            orders.OrderApproved(
+                order_id=order_id,
+                dealer_code="CD-001",
+                branch="CD",
+                total=Decimal("31176.00"),
+                manager_approval=False,
+            ),
+        ]
+    delivered = envelopes_of([*chengdu()[:2], *events])
+    apply(warnings, delivered[:2])  # the dealer and the warehouse, first
+    queries = []
+    select = warnings.service_recorder.select_aggregates_events
+
+    def counted(after, **kwargs):
+        queries.append(sorted(after))
+        return select(after, **kwargs)
+
+    warnings.service_recorder.select_aggregates_events = counted
+    apply(warnings, delivered[2:])
+    assert len(queries) == 1, f"{len(queries)} reads of the store for one poll"
+    for order_id in order_ids:
+        assert not warnings.exists(WarningSlot.create_id("credit_hold", f"order:{order_id}"))
