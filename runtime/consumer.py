@@ -166,6 +166,10 @@ class IdlePacing:
             return self.heard_period_s
         return self.idle_period_s
 
+    @property
+    def in_rebalance(self) -> bool:
+        return self._rebalancing
+
     def wake(self) -> None:
         """Records are expected soon: end the pause, and poll at full pace again."""
         self._last_record = self.clock()
@@ -214,12 +218,14 @@ class ConsumerRuntime:
         topic_check_interval_s: float = 1.0,
         commit_interval_s: float = 0.2,
         joint: Callable[[], AbstractContextManager[JointBatch]] | None = None,
+        gather_s: float = 0.0,
     ) -> None:
         """One handler (``handler`` reading ``topics``), or several sharing this consumer:
         ``handlers`` maps the name each goes by (naming its dead-letter topic) to the handler
         and its topics, and ``consumer_name`` names the group. ``joint``: opens one
         transaction in which every handler a poll reaches does its batch in turn (else each
-        handler commits its own)."""
+        handler commits its own). ``gather_s``: under load, take a poll's records at most
+        this often (see ``_gather``)."""
         self.settings = settings
         self.joint = joint
         if handlers is None:
@@ -254,6 +260,7 @@ class ConsumerRuntime:
         # when a poll comes back empty): each commit is a broker round trip, and the origins
         # the handlers record, not the offsets, are what make a redelivery harmless.
         self.commit_interval_s = commit_interval_s
+        self.gather_s = gather_s
         self.replay_from_start = False
         self.stopping = threading.Event()
         self.running = threading.Event()
@@ -323,6 +330,7 @@ class ConsumerRuntime:
         # Offsets of polls whose effects are committed, not yet committed to the broker.
         uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
         next_commit = 0.0
+        streak = 0  # polls in a row that brought records
         try:
             while not self.stopping.is_set():
                 if time.monotonic() >= next_topic_check:
@@ -350,6 +358,7 @@ class ConsumerRuntime:
                     else self.poll_timeout_ms
                 )
                 if not polled:
+                    streak = 0
                     self._commit(consumer, uncommitted)
                     self.pacing.pause(self.pacing.pause_after_empty_poll(poll_started))
                     continue
@@ -364,6 +373,9 @@ class ConsumerRuntime:
                     self._commit(consumer, uncommitted)
                     next_commit = time.monotonic() + self.commit_interval_s
                 CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                streak += 1
+                if streak > 1:
+                    self._gather(poll_started)
         finally:
             self.running.clear()
             try:
@@ -372,6 +384,22 @@ class ConsumerRuntime:
                 log.info("consumer %s: offsets not committed on the way out", self.name)
             consumer.close(autocommit=False)
             dead_letters.close()
+
+    def _gather(self, poll_started: float) -> None:
+        """Wait out the rest of ``gather_s`` after a poll that brought records. Under load a
+        consumer polls again as soon as it has applied a batch, and the broker answers with
+        whatever arrived meanwhile: at 50 orders/s a poll of three events every 30 ms, each
+        paying the same fixed cost (the fetch, the handler's transaction, the commit). For a
+        consumer whose events carry nobody's latency (identity's replica of master data,
+        which reads the whole orders topic for its registrations), waiting makes the batches
+        larger and the polls few. Only within a stream (the poll before also brought
+        records): the first records after a quiet moment are answered at once, and so is
+        whatever another service sends in reply to them (the warnings process hears of an
+        order, then of finance refusing its credit a moment later). Never while the group
+        rebalances (see IdlePacing); a stop ends the wait."""
+        if self.gather_s <= 0 or self.pacing.in_rebalance:
+            return
+        self.stopping.wait(max(0.0, self.gather_s - (time.monotonic() - poll_started)))
 
     def _commit(self, consumer: KafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]):
         """Commit the offsets of what the handlers have committed, if any."""

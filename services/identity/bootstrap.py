@@ -10,6 +10,8 @@ from services.identity.application import POLICIES, IdentityApplication
 from services.identity.contract import to_integration_event
 from services.identity.throttle import SignInThrottle
 
+MASTER_DATA_GATHER_S = 0.5
+
 
 def build(
     settings: Settings, *, with_relay: bool = True, with_process_manager: bool = True
@@ -23,6 +25,10 @@ def build(
         "keys are kept only as argon2id hashes.",
         policies=POLICIES,
         listens_to=("orders",),
+        # Only master data is wanted from the orders topic (a few registrations among every
+        # order's events): read it in batches at most twice a second. A dealer, branch or
+        # region registered may then be refused as a user's scope half a second longer.
+        saga_gather_s=MASTER_DATA_GATHER_S,
         with_relay=with_relay,
         with_process_manager=with_process_manager,
     )

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -685,6 +686,7 @@ def settle_idle(consumer, handler, orders_app) -> None:
     # consumer idle after less quiet than that would wait for a word no relay sends.
     pacing.idle_after_s = ANNOUNCE_AFTER_QUIET_S + 0.2
     pacing.idle_period_s = IDLE_PERIOD_S
+    pacing.heard_period_s = IDLE_PERIOD_S  # with the listener too: only its word wakes it
     long_pause = threading.Event()
     pause = pacing.pause
 
@@ -744,3 +746,36 @@ class TestIdlePacingInAGroup:
                 timeout=2 * consumer.pacing.idle_period_s + 10,
                 what="the first order read",
             )
+
+
+class TestGatheringConsumer:
+    def test_under_load_it_polls_at_most_once_per_gathering_period_and_reads_everything(
+        self, settings, orders_app
+    ):
+        """A consumer whose events carry nobody's latency (identity's replica of master data
+        reads the whole orders topic) takes a poll's records at most every ``gather_s``
+        within a stream, so each poll's fixed cost is paid for a larger batch; it still reads
+        every event. The first records after a quiet moment are not held back, nor the poll
+        right after them (a reply to them may follow at once)."""
+        handler = sales_handler(settings)
+        consumer = projector(settings, handler)
+        consumer.gather_s = 0.5
+        batches: list[float] = []
+        open_batch = handler.open_batch
+
+        def timed():
+            batches.append(time.monotonic())
+            return open_batch()
+
+        handler.open_batch = timed
+        with Worker(Relay(settings, orders_app, to_integration_event)), Worker(consumer):
+            place_orders(orders_app, 1)
+            wait_until(lambda: caught_up(handler, orders_app), what="the first order read")
+            for _ in range(8):  # a steady stream for a couple of seconds
+                place_orders(orders_app, 4)
+                time.sleep(0.2)
+            wait_until(lambda: caught_up(handler, orders_app), what="every order read")
+        gaps = [later - earlier for earlier, later in zip(batches, batches[1:], strict=False)]
+        # The first order, read alone; then the stream: its first two polls back to back,
+        # then one every gather_s.
+        assert len(batches) >= 4 and min(gaps[2:]) >= 0.45, gaps
