@@ -13,14 +13,14 @@ from runtime.http.deps import CurrentPrincipal
 __all__ = ["Consistency", "CurrentPrincipal", "ReadModels"]
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
 ReadModels = Annotated[Engine, Depends(_engine)]
 
 
-def _ryw(request: Request) -> ReadYourWrites:
+async def _ryw(request: Request) -> ReadYourWrites:
     return request.app.state.read_your_writes
 
 

@@ -18,11 +18,11 @@ from runtime.settings import BRANCH_ROLES, Role
 from services.kernel.ownership import Ownership
 
 
-def _headquarters(principal: CurrentPrincipal) -> None:
+async def _headquarters(principal: CurrentPrincipal) -> None:
     principal.require_hq()
 
 
-def _branch(branch_id: str, principal: CurrentPrincipal) -> None:
+async def _branch(branch_id: str, principal: CurrentPrincipal) -> None:
     principal.check_reads(Ownership.of(f"branch {branch_id}", branches=[branch_id]))
 
 

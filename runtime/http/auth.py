@@ -97,6 +97,10 @@ class Principal:
             raise Problem(403, "outside_scope", f"branch {branch_id} is outside your scope")
 
 
+class WouldWait(Exception):
+    """Authenticating this request would block (``ApiKeys.authenticate(wait=False)``)."""
+
+
 def _refused(code: str, detail: str) -> Problem:
     return Problem(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -150,13 +154,18 @@ class ApiKeys:
         self._session_secret = session_secret
         self.verified = VerifiedKeys(key_cache_s)
 
-    def authenticate(self, request: Request) -> Principal:
+    def authenticate(self, request: Request, *, wait: bool = True) -> Principal:
+        """The caller, or a 401/403/503 Problem. Without ``wait``, raises ``WouldWait``
+        rather than block: on argon2 for an issued key not verified lately (tens of
+        milliseconds, on purpose), or on the identity replica still catching up. The HTTP
+        dependency then asks again from a worker thread; everything else (configured keys,
+        sessions, keys verified lately, refusals) is answered on the event loop."""
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise _refused("unauthenticated", "send Authorization: Bearer <api key or session>")
-        grant = self._configured(key) or self._identity_grant(key)
+        grant = self._configured(key) or self._identity_grant(key, wait)
         if grant.role == Role.REGION_MANAGER and not self._admits_region_managers:
             raise Problem(
                 403,
@@ -173,13 +182,13 @@ class ApiKeys:
                 return grant
         return None
 
-    def _identity_grant(self, token: str) -> ApiKeyGrant:
+    def _identity_grant(self, token: str, wait: bool) -> ApiKeyGrant:
         parsed = parse_api_key(token)
         if parsed is None and self._session_secret and token.count(".") == 2:
-            return self._session_grant(token)
+            return self._session_grant(token, wait)
         if parsed is None or self.replica is None:
             raise _refused("invalid_api_key", "the API key is not known")
-        self._wait_for_replica()
+        self._wait_for_replica(wait)
         key_id, secret = parsed
         known = self.replica.keys.get(key_id)
         user = self.replica.users.get(known.username) if known else None
@@ -187,18 +196,20 @@ class ApiKeys:
             self.verified.forget(token)
             raise _refused("invalid_api_key", "the API key is not known, revoked or disabled")
         if not self.verified.holds(token, key_id):
+            if not wait:
+                raise WouldWait("argon2")
             if not verify_secret(known.key_hash, secret):
                 raise _refused("invalid_api_key", "the API key is not known")
             self.verified.remember(token, key_id)
         return user.grant
 
-    def _session_grant(self, token: str) -> ApiKeyGrant:
+    def _session_grant(self, token: str, wait: bool) -> ApiKeyGrant:
         assert self._session_secret is not None
         session = read_session(token, secret=self._session_secret)
         if session is None:
             raise _refused("invalid_session", "the session is not valid or has expired")
         if self.replica is not None:
-            self._wait_for_replica()
+            self._wait_for_replica(wait)
             user = self.replica.users.get(session.username)
             # A user the replica does not know yet was created a moment ago (the token's
             # signature vouches for it); one it knows may since have been disabled or changed.
@@ -208,8 +219,10 @@ class ApiKeys:
                 raise _refused("invalid_session", "the session has ended: sign in again")
         return session.grant
 
-    def _wait_for_replica(self) -> None:
+    def _wait_for_replica(self, wait: bool) -> None:
         assert self.replica is not None
+        if not wait and not self.replica.caught_up.is_set():
+            raise WouldWait("identity replica")
         if not self.replica.caught_up.wait(timeout=2.0):
             raise Problem(
                 503,

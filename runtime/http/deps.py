@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from runtime.eventstore import IdempotencyKey
-from runtime.http.auth import Principal
+from runtime.http.auth import ApiKeys, Principal, WouldWait
 from runtime.http.idempotency import MAX_KEY_LENGTH, idempotency_key
 
 _bearer = HTTPBearer(
@@ -23,11 +24,18 @@ _bearer = HTTPBearer(
 )
 
 
-def _principal(
+async def _principal(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
-    return request.app.state.api_keys.authenticate(request)
+    # On the event loop when that is immediate (nearly every request): a sync dependency
+    # costs each request a hand-over to a worker thread and back. Only what would block
+    # (argon2, a replica catching up) goes to one.
+    keys: ApiKeys = request.app.state.api_keys
+    try:
+        return keys.authenticate(request, wait=False)
+    except WouldWait:
+        return await run_in_threadpool(keys.authenticate, request)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]

@@ -56,7 +56,7 @@ def _columns(kind: Kind):
     return columns
 
 
-def _headquarters(principal: CurrentPrincipal) -> Principal:
+async def _headquarters(principal: CurrentPrincipal) -> Principal:
     """Headquarters' admin alone imports: checked before the file is even read, so a
     caller outside that scope learns nothing from the answer about the file (403, not 422)."""
     principal.require(Role.HQ_ADMIN)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from contracts import identity
 from runtime.eventstore import Provenance
-from runtime.http.auth import ApiKeys
+from runtime.http.auth import ApiKeys, WouldWait
 from runtime.http.credentials import (
     WeakPassword,
     check_password_rules,
@@ -236,3 +236,37 @@ class TestBearerCredentials:
         with pytest.raises(Problem) as waiting:
             keys.authenticate(request_with(new_api_key().token))
         assert waiting.value.status == 503
+
+
+class TestAuthenticatingWithoutWaiting:
+    """The event loop authenticates a request itself when it can do so at once; what would
+    wait (argon2 on a key not verified lately, a replica still catching up) is left to a
+    worker thread."""
+
+    def test_configured_keys_sessions_and_keys_verified_lately_are_answered_at_once(self):
+        new, replica, keys = clerk_with_a_key()
+        keys._grants = {"demo-hq-admin": CHENGDU_CLERK}
+        token = issue_session("cd.clerk.wang", CHENGDU_CLERK, secret=SECRET, ttl_s=600)
+        keys.authenticate(request_with(new.token))  # verified (argon2) and remembered
+        for credential in ("demo-hq-admin", token, new.token):
+            assert keys.authenticate(request_with(credential), wait=False).grant.branch == "CD"
+
+    def test_a_key_not_verified_lately_would_wait_for_argon2(self):
+        new, _, keys = clerk_with_a_key()
+        with pytest.raises(WouldWait):
+            keys.authenticate(request_with(new.token), wait=False)
+
+    def test_identity_credentials_would_wait_for_a_replica_catching_up(self):
+        replica = IdentityReplica()
+        keys = ApiKeys({}, replica=replica, session_secret=SECRET)
+        token = issue_session("cd.clerk.wang", CHENGDU_CLERK, secret=SECRET, ttl_s=600)
+        for credential in (token, new_api_key().token):
+            with pytest.raises(WouldWait):
+                keys.authenticate(request_with(credential), wait=False)
+
+    def test_refusals_are_answered_at_once(self):
+        new, replica, keys = clerk_with_a_key()
+        for credential in ("not-a-key", "dk_nope_nope", "a.b.c"):
+            with pytest.raises(Problem) as refused:
+                keys.authenticate(request_with(credential), wait=False)
+            assert refused.value.status == 401

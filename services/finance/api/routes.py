@@ -38,7 +38,7 @@ from services.kernel.dates import business_today
 from services.kernel.ownership import Ownership
 
 
-def _finance(request: Request) -> FinanceApplication:
+async def _finance(request: Request) -> FinanceApplication:
     return request.app.state.application
 
 

@@ -57,14 +57,14 @@ CREATED = {201: {"description": "created"}, 409: {"description": "rule violated"
 CHANGED = {409: {"description": "rule violated"}}
 
 
-def _identity(request: Request) -> IdentityApplication:
+async def _identity(request: Request) -> IdentityApplication:
     return request.app.state.application
 
 
 IdentityApp = Annotated[IdentityApplication, Depends(_identity)]
 
 
-def _sealed(request: Request, key: RequestKey) -> IdempotencyKey:
+async def _sealed(request: Request, key: RequestKey) -> IdempotencyKey:
     """The client's key with its request's fingerprint keyed by the session secret: a body
     may hold a password, and the stored fingerprint (a fast hash) must not let anyone who
     reads the table test guesses of it."""

@@ -45,7 +45,7 @@ from services.inventory.domain import DiscrepancyReason, VarianceReason, Warehou
 from services.kernel.dates import business_today
 
 
-def _inventory(request: Request) -> InventoryApplication:
+async def _inventory(request: Request) -> InventoryApplication:
     return request.app.state.application
 
 

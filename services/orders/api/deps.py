@@ -14,7 +14,7 @@ from services.orders.application import Actor, OrdersApplication
 __all__ = ["CurrentPrincipal", "Idempotency", "OrdersApp", "actor_of", "check_sees_dealer"]
 
 
-def _orders(request: Request) -> OrdersApplication:
+async def _orders(request: Request) -> OrdersApplication:
     return request.app.state.application
 
 

@@ -71,11 +71,11 @@ INBOX_LEVELS: dict[Role, tuple[str, ...]] = {
 }
 
 
-def _application(request: Request) -> WarningsApplication:
+async def _application(request: Request) -> WarningsApplication:
     return request.app.state.application
 
 
-def _board(request: Request) -> Board:
+async def _board(request: Request) -> Board:
     return request.app.state.board
 
 
