@@ -17,8 +17,6 @@ from services.warnings.contract import to_integration_event
 from services.warnings.routine import RoutineEvaluator
 from services.warnings.webhooks import Deliverer
 
-EVENTS_GATHER_S = 0.25
-
 
 def build(
     settings: Settings,
@@ -42,11 +40,6 @@ def build(
         "-> region -> HQ admin -> national when not resolved within each level's allowance.",
         policies=POLICIES,
         listens_to=("orders", "inventory", "finance"),
-        # Its triggers read every order, stock and credit event; polled back to back, each
-        # poll of a few events paid the same fixed cost. A warning's goal is the inbox
-        # within a second (docs/warnings.md): gathering a quarter of a second's events per
-        # poll keeps well inside it.
-        saga_gather_s=EVENTS_GATHER_S,
         with_relay=with_relay,
         with_process_manager=with_process_manager,
     )
