@@ -394,9 +394,10 @@ class ConsumerRuntime:
         which reads the whole orders topic for its registrations), waiting makes the batches
         larger and the polls few. Only within a stream (the poll before also brought
         records): the first records after a quiet moment are answered at once, and so is
-        whatever another service sends in reply to them (the warnings process hears of an
-        order, then of finance refusing its credit a moment later). Never while the group
-        rebalances (see IdlePacing); a stop ends the wait."""
+        whatever follows them at once. Never while the group rebalances (see IdlePacing);
+        a stop ends the wait. Not for a consumer whose events depend on each other across
+        topics: a poll is applied topic by topic, and a larger poll makes it likelier that
+        a later event of one topic goes before the earlier one of another that caused it."""
         if self.gather_s <= 0 or self.pacing.in_rebalance:
             return
         self.stopping.wait(max(0.0, self.gather_s - (time.monotonic() - poll_started)))
