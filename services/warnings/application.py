@@ -12,6 +12,7 @@ it read, so a stale row or a second scheduler changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -384,13 +385,16 @@ def order_slots(order_id: str, *codes: str) -> list[UUID]:
     return [WarningSlot.create_id(code, order_subject(order_id)) for code in codes]
 
 
-def order_watched(code: str) -> Any:
+def order_watched(code: str) -> Callable[[Any], list[UUID]]:
     """What ``watch`` reads for a rule on an order: the rule's terms, the order's slot of it,
     and where the order (or its dealer) belongs."""
 
     def ids(data: Any) -> list[UUID]:
-        known = [Rule.create_id(code), *order_slots(data.order_id, code)]
-        known.append(KnownOrder.create_id(data.order_id))
+        known = [
+            Rule.create_id(code),
+            *order_slots(data.order_id, code),
+            KnownOrder.create_id(data.order_id),
+        ]
         if getattr(data, "dealer_code", None):
             known.append(KnownDealer.create_id(data.dealer_code))
         return known
