@@ -32,7 +32,9 @@ def test_what_lives_at_start_up_is_frozen_and_start_up_garbage_is_collected_firs
     frozen = heap.settle()
 
     assert gone() is None, "a start-up cycle must be collected, not kept for good"
-    assert frozen == gc.get_freeze_count() > 0
+    # A frozen object that dies leaves the permanent generation, and other threads of the
+    # test session (a broker client's IO thread) may drop some between the two counts.
+    assert 0 < gc.get_freeze_count() <= frozen
     assert not any(o is kept for o in gc.get_objects()), "kept objects are out of every generation"
 
 
