@@ -17,14 +17,18 @@ fetched and parsed once, and each handler gets the poll's records of the topics 
 in its own transaction with its own tracking records and its own dead-letter topic. The
 offsets are committed once every handler has committed; a crash in between redelivers the
 poll, and each handler skips what it had recorded.
+
+A poll's records are applied in the order their events happened, across topics (see
+``in_causal_order``), not partition by partition as the broker hands them over.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -395,9 +399,7 @@ class ConsumerRuntime:
         larger and the polls few. Only within a stream (the poll before also brought
         records): the first records after a quiet moment are answered at once, and so is
         whatever follows them at once. Never while the group rebalances (see IdlePacing);
-        a stop ends the wait. Not for a consumer whose events depend on each other across
-        topics: a poll is applied topic by topic, and a larger poll makes it likelier that
-        a later event of one topic goes before the earlier one of another that caused it."""
+        a stop ends the wait."""
         if self.gather_s <= 0 or self.pacing.in_rebalance:
             return
         self.stopping.wait(max(0.0, self.gather_s - (time.monotonic() - poll_started)))
@@ -415,13 +417,7 @@ class ConsumerRuntime:
         offsets.clear()
 
     def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]], dead_letters) -> None:
-        undecodable: list[tuple[ConsumerRecord, str]] = []
-        decoded: list[tuple[ConsumerRecord, Envelope]] = []
-        for record in _in_order(polled):
-            try:
-                decoded.append((record, decode(record)))
-            except (ValueError, ValidationError) as error:
-                undecodable.append((record, f"undecodable: {_short(error)}"))
+        decoded, undecodable = in_causal_order(polled)
         routed = [
             (
                 route,
@@ -511,9 +507,40 @@ class _Rebalances(ConsumerRebalanceListener):
             self.consumer.seek_to_beginning(*assigned)
 
 
-def _in_order(polled: dict[TopicPartition, list[ConsumerRecord]]) -> Iterator[ConsumerRecord]:
+def in_causal_order(
+    polled: dict[TopicPartition, list[ConsumerRecord]],
+) -> tuple[list[tuple[ConsumerRecord, Envelope]], list[tuple[ConsumerRecord, str]]]:
+    """A poll's records decoded, in the order their events happened across partitions and
+    topics; and those that cannot be decoded, with the reason.
+
+    The broker hands a poll over partition by partition. A consumer of several topics
+    would then apply, say, orders' OrderApproved before finance's CreditReserved that led to
+    it, whenever one poll holds both (a consumer catching up, a busy moment). So the
+    partitions are merged by each event's time: an event caused by another was recorded
+    after its cause had been published and read, so it is later on any clock that is not
+    out by more than that hop. Each partition's own order is kept whatever the times say
+    (a merge never reorders one input), so a subject's events stay in sequence, and an
+    imported event stamped with its historic time cannot overtake what came before it."""
+    undecodable: list[tuple[ConsumerRecord, str]] = []
+    partitions: list[list[tuple[ConsumerRecord, Envelope]]] = []
     for records in polled.values():
-        yield from records
+        decoded = []
+        for record in records:
+            try:
+                decoded.append((record, decode(record)))
+            except (ValueError, ValidationError) as error:
+                undecodable.append((record, f"undecodable: {_short(error)}"))
+        if decoded:
+            partitions.append(decoded)
+    if len(partitions) <= 1:
+        return (partitions[0] if partitions else []), undecodable
+    # By the instant (a time without a zone, which an envelope allows, would not compare
+    # with one that has a zone).
+    return list(heapq.merge(*partitions, key=_instant)), undecodable
+
+
+def _instant(decoded: tuple[ConsumerRecord, Envelope]) -> float:
+    return decoded[1].time.timestamp()
 
 
 def _short(error: Exception) -> str:

@@ -402,6 +402,35 @@ class TestRestart:
         assert again["version"] == escalated["version"]
         assert [s["step"] for s in again["history"]].count("escalated") == 1
 
+    def test_catching_up_it_resolves_by_what_happened_first(self, settings):
+        """Down while a credit controller overrode the limit and the order was then approved,
+        the warnings process reads both in one go on its return. Finance's override came
+        first, so that is the warning's resolution, not the approval that followed it."""
+        clock = ManualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+        first = ExitStack()
+        warnings = first.enter_context(warnings_running(settings, clock))
+        with first, running_company(settings) as company:
+            company.credit_terms("CD-001", "20000.00")
+            company.receive(WULIANGYE, 100)
+            set_rule(warnings, "credit_hold", "0")
+            order_id = held_order(company)
+            warning_id = the_warning(warnings, order_id)["warning_id"]
+            first.close()
+            body = {"order_id": order_id}
+            ok(
+                command(
+                    company.finance,
+                    "/accounts/CD-001/credit-overrides",
+                    body,
+                    headers=CREDIT_CONTROLLER,
+                )
+            )
+            company.wait_status(order_id, "approved")
+            with warnings_running(settings, clock) as warnings:
+                resolved = the_warning(warnings, order_id, status="resolved")
+        assert resolved["warning_id"] == warning_id
+        assert resolved["resolution"] == "a credit controller overrode the limit"
+
 
 class Receiver:
     """A webhook receiver (an OA system, say) that fails its first ``failures`` requests."""
