@@ -276,39 +276,51 @@ def _dealer_dimensions(conn: Connection, dealer_code: str) -> tuple[str, str]:
 def dealer_registered(
     conn: Connection, envelope: Envelope, event: orders_events.DealerRegistered
 ) -> None:
+    _learn_dealer(conn, event.dealer_code, event.branch, event.region)
+
+
+def _learn_dealer(conn: Connection, dealer_code: str, branch: str, region: str) -> None:
+    """Record a dealer's branch and region, from its registration or from an order that
+    names them, whichever arrives first. Rows counted before then (an invoice or credit
+    note, on another topic, arriving ahead of both) are moved from the unknown branch to
+    the dealer's in the roll-ups, once: afterwards the dealer is known, and every later
+    row is counted under its branch from the start."""
     conn.execute(
         insert(sales_dealers)
-        .values(dealer_code=event.dealer_code, branch=event.branch, region=event.region)
+        .values(dealer_code=dealer_code, branch=branch, region=region)
         .on_conflict_do_nothing()
     )
-    # Rows counted before the registration arrived (an invoice on another partition): move
-    # them from the unknown branch to the dealer's in the roll-ups.
-    if _gathered_early(conn, event.dealer_code):
+    if _gathered_early(conn, dealer_code):
         flush(conn)
     early = conn.execute(
         select(sales_daily).where(
-            sales_daily.c.dealer_code == event.dealer_code, sales_daily.c.branch == ""
+            sales_daily.c.dealer_code == dealer_code, sales_daily.c.branch == ""
         )
     ).all()
     for row in early:
         measures = [row._asdict()]
         _add_rollups(conn, row.day, "", "", measures, sign=-1)
-        _add_rollups(conn, row.day, event.branch, event.region, measures)
+        _add_rollups(conn, row.day, branch, region, measures)
     if early:
         flush(conn)
         for table in ROLLUPS:
             conn.execute(
                 delete(table).where(table.c.branch == "", *(table.c[m] == 0 for m in MEASURES))
             )
-    conn.execute(
-        update(sales_daily)
-        .where(sales_daily.c.dealer_code == event.dealer_code, sales_daily.c.branch == "")
-        .values(branch=event.branch, region=event.region)
-    )
+        conn.execute(
+            update(sales_daily)
+            .where(sales_daily.c.dealer_code == dealer_code, sales_daily.c.branch == "")
+            .values(branch=branch, region=region)
+        )
+    conn.info.setdefault("sales_dealer_dimensions", {})[dealer_code] = (branch, region)
 
 
 @sales.on(orders_events.OrderPlaced)
 def order_placed(conn: Connection, envelope: Envelope, event: orders_events.OrderPlaced) -> None:
+    if _dealer_dimensions(conn, event.dealer_code) == ("", ""):
+        # The order names its dealer's branch: rows counted before the dealer was known
+        # move there first, and this order's rows join them (not a row of no branch).
+        _learn_dealer(conn, event.dealer_code, event.branch, event.region)
     rows: dict[str, dict] = {}
     for line in event.lines:
         row = rows.setdefault(

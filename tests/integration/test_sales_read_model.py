@@ -1,5 +1,5 @@
 """The sales read model counts invoiced net sales, and is order-free: a Chengdu dealer's
-registration, two invoices and two credit notes applied in any order give the same rows,
+registration, an order, two invoices and two credit notes applied in any order give the same rows,
 because events of one dealer travel on different partitions and topics."""
 
 from __future__ import annotations
@@ -41,6 +41,21 @@ def line(sku: str, quantity: int, price: str) -> OrderLine:
     )
 
 
+def placed(sku: str, quantity: int, price: str) -> orders_events.PlacedLine:
+    unit = Decimal(price)
+    return orders_events.PlacedLine(
+        sku=sku,
+        category="baijiu",
+        quantity=quantity,
+        unit_price=unit,
+        amount=unit * quantity,
+        list_unit_price=unit,
+        discount=Decimal("0.00"),
+        promotion_code=None,
+        gift=False,
+    )
+
+
 def events() -> list[Envelope]:
     data = [
         orders_events.DealerRegistered(
@@ -50,6 +65,16 @@ def events() -> list[Envelope]:
             branch="CD",
             region="SOUTHWEST",
             grade="tier1_distributor",
+        ),
+        orders_events.OrderPlaced(
+            order_id="order-1",
+            dealer_id="d-cd-001",
+            dealer_code="CD-001",
+            branch="CD",
+            region="SOUTHWEST",
+            business_date="2026-11-02",
+            lines=[placed(WULIANGYE, 4, "1299.00"), placed(JIANNANCHUN, 7, "458.50")],
+            total=Decimal("8405.50"),
         ),
         finance_events.InvoiceIssued(
             invoice_id="inv-1",
@@ -182,10 +207,18 @@ def test_invoiced_net_sales_are_the_same_in_any_arrival_order(settings):
     invoiced = sum(row.invoiced_amount for row in net.values())
     credited = sum(row.credited_amount for row in net.values())
     assert (invoiced, credited) == (Decimal("8405.50"), Decimal("1000.01"))
+    ordered = sum(row.ordered_amount for row in net.values())
+    assert ordered == Decimal("8405.50")
 
+    # Each order below has the registration arrive last: counted under no branch until
+    # then, the invoice's and the order's rows must move to Chengdu exactly once.
     for index, order in enumerate(
-        [envelopes[::-1], [envelopes[i] for i in (2, 4, 1, 3, 0)]]
-        + [list(p) for p in itertools.islice(itertools.permutations(envelopes), 7, None, 29)]
+        [
+            envelopes[::-1],  # the invoices, then the order, then the registration
+            [envelopes[i] for i in (1, 2, 5, 3, 4, 0)],  # the order first
+            [envelopes[i] for i in (3, 5, 2, 1, 4, 0)],
+        ]
+        + [list(p) for p in itertools.islice(itertools.permutations(envelopes), 7, None, 127)]
     ):
         assert rows_after(settings, f"sales_order_{index}", order) == in_order, order
 
