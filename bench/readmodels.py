@@ -184,7 +184,7 @@ def raw_consume(settings: Settings, *, decode: bool = False) -> dict[str, Any]:
     from kafka import KafkaConsumer, TopicPartition
 
     from contracts import decode_data
-    from runtime.consumer import decode as decode_record
+    from runtime.causal_order import decode as decode_record
 
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers(),

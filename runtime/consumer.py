@@ -18,13 +18,14 @@ in its own transaction with its own tracking records and its own dead-letter top
 offsets are committed once every handler has committed; a crash in between redelivers the
 poll, and each handler skips what it had recorded.
 
-A poll's records are applied in the order their events happened, across topics (see
-``in_causal_order``), not partition by partition as the broker hands them over.
+Records are applied in the order their events happened, across topics and polls (see
+``runtime.causal_order``), not partition by partition as the broker hands them over. While
+a consumer catches up, records later than what it has read of a lagging partition are held
+back; their offsets are committed only once they are applied.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import threading
 import time
@@ -38,10 +39,10 @@ from typing import Protocol
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError
-from pydantic import ValidationError
 
 from contracts.envelope import Envelope
 from runtime import kafka
+from runtime.causal_order import CausalMerge, Decoded, Undecodable
 from runtime.metrics import CONSUMED, CONSUMER_BATCH_SECONDS
 from runtime.published import PublishedListener, start_listener
 from runtime.settings import Settings
@@ -199,12 +200,10 @@ HEARD_PERIOD_S = 5.0
 # An idle consumer or relay asks whether its topic was lost this many times less often.
 IDLE_TOPIC_CHECKS_SPACED = 5
 
-
-def decode(record: ConsumerRecord) -> Envelope:
-    """Parse a record into an envelope (raises ValueError / ValidationError if it is poison)."""
-    # Parsed and validated in one pass from the bytes (pydantic's JSON parser), not through
-    # a dict built by json.loads first.
-    return Envelope.model_validate_json(record.value)
+# Records held back for a lagging partition (runtime.causal_order) that has not caught up in
+# this long are applied as they are: the partition's fetches are failing, and the rest of
+# the consumer's topics must not stop for it.
+MAX_HOLD_S = 10.0
 
 
 class ConsumerRuntime:
@@ -266,6 +265,7 @@ class ConsumerRuntime:
         self.commit_interval_s = commit_interval_s
         self.gather_s = gather_s
         self.replay_from_start = False
+        self.merge: CausalMerge | None = None  # what the current group member holds back
         self.stopping = threading.Event()
         self.running = threading.Event()
         self.last_error: str | None = None
@@ -335,6 +335,8 @@ class ConsumerRuntime:
         uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
         next_commit = 0.0
         streak = 0  # polls in a row that brought records
+        self.merge = merge = CausalMerge()
+        held_since: float | None = None
         try:
             while not self.stopping.is_set():
                 if time.monotonic() >= next_topic_check:
@@ -349,6 +351,7 @@ class ConsumerRuntime:
                         topic_ids.update(
                             {t: kafka.topic_id(admin, t) or topic_ids[t] for t in self.topics}
                         )
+                        merge.forget_all()
                         if consumer.assignment():
                             consumer.seek_to_beginning(*consumer.assignment())
                     # Idle, a lost topic is looked for less often: nothing is being read
@@ -361,17 +364,40 @@ class ConsumerRuntime:
                     if self.pacing.idle
                     else self.poll_timeout_ms
                 )
-                if not polled:
+                if not polled and not merge.holding:
                     streak = 0
                     self._commit(consumer, uncommitted)
                     self.pacing.pause(self.pacing.pause_after_empty_poll(poll_started))
                     continue
-                self.pacing.records_seen()
+                if polled:
+                    self.pacing.records_seen()
                 started = time.perf_counter()
-                self._process(polled, dead_letters)
+                undecodable = merge.add(polled)
+                decoded = merge.release(self._behind(consumer, polled, merge))
+                if merge.holding:
+                    held_since = held_since or time.monotonic()
+                    if time.monotonic() - held_since > MAX_HOLD_S:
+                        log.warning(
+                            "consumer %s: %d records held for %.0f s for a partition that "
+                            "does not catch up; applying them as they are",
+                            self.name,
+                            merge.holding,
+                            MAX_HOLD_S,
+                        )
+                        decoded += merge.release()
+                if not merge.holding:
+                    held_since = None
+                if decoded or undecodable:
+                    self._process(decoded, undecodable, dead_letters)
                 uncommitted.update(
                     (tp, OffsetAndMetadata(records[-1].offset + 1, "", -1))
                     for tp, records in polled.items()
+                )
+                # Not past what is held back: a crash, or the partition going to another
+                # member, has it read again.
+                uncommitted.update(
+                    (tp, OffsetAndMetadata(offset, "", -1))
+                    for tp, offset in merge.first_held_offsets().items()
                 )
                 if time.monotonic() >= next_commit:
                     self._commit(consumer, uncommitted)
@@ -388,6 +414,24 @@ class ConsumerRuntime:
                 log.info("consumer %s: offsets not committed on the way out", self.name)
             consumer.close(autocommit=False)
             dead_letters.close()
+
+    def _behind(
+        self, consumer: KafkaConsumer, polled: dict, merge: CausalMerge
+    ) -> frozenset[TopicPartition]:
+        """The assigned partitions with more in the broker than this consumer has read.
+        Asked only when it may matter: when a poll came back full (the broker had more than
+        one poll's worth) or records are held back. A poll short of full took every record
+        the fetch brought, and the fetch brought, of every partition, whatever the broker
+        had: so also the cause of any effect among them."""
+        if not merge.holding and sum(map(len, polled.values())) < self.max_records:
+            return frozenset()
+        behind = set()
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            position = consumer.position(tp, timeout_ms=0)
+            if high is None or position is None or position < high:
+                behind.add(tp)
+        return frozenset(behind)
 
     def _gather(self, poll_started: float) -> None:
         """Wait out the rest of ``gather_s`` after a poll that brought records. Under load a
@@ -416,8 +460,9 @@ class ConsumerRuntime:
             log.info("consumer %s: commit after rebalance: %s", self.name, error)
         offsets.clear()
 
-    def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]], dead_letters) -> None:
-        decoded, undecodable = in_causal_order(polled)
+    def _process(
+        self, decoded: list[Decoded], undecodable: list[Undecodable], dead_letters
+    ) -> None:
         routed = [
             (
                 route,
@@ -500,49 +545,10 @@ class _Rebalances(ConsumerRebalanceListener):
     # partitions lost to an eviction are revoked too (the listener's default).
     def on_partitions_revoked(self, revoked) -> None:
         self.runtime.pacing.rebalancing()
+        if self.runtime.merge is not None:
+            self.runtime.merge.forget(revoked)
 
     def on_partitions_assigned(self, assigned) -> None:
         self.runtime.pacing.assigned()
         if self.runtime.replay_from_start and assigned and self.consumer is not None:
             self.consumer.seek_to_beginning(*assigned)
-
-
-def in_causal_order(
-    polled: dict[TopicPartition, list[ConsumerRecord]],
-) -> tuple[list[tuple[ConsumerRecord, Envelope]], list[tuple[ConsumerRecord, str]]]:
-    """A poll's records decoded, in the order their events happened across partitions and
-    topics; and those that cannot be decoded, with the reason.
-
-    The broker hands a poll over partition by partition. A consumer of several topics
-    would then apply, say, orders' OrderApproved before finance's CreditReserved that led to
-    it, whenever one poll holds both (a consumer catching up, a busy moment). So the
-    partitions are merged by each event's time: an event caused by another was recorded
-    after its cause had been published and read, so it is later on any clock that is not
-    out by more than that hop. Each partition's own order is kept whatever the times say
-    (a merge never reorders one input), so a subject's events stay in sequence, and an
-    imported event stamped with its historic time cannot overtake what came before it."""
-    undecodable: list[tuple[ConsumerRecord, str]] = []
-    partitions: list[list[tuple[ConsumerRecord, Envelope]]] = []
-    for records in polled.values():
-        decoded = []
-        for record in records:
-            try:
-                decoded.append((record, decode(record)))
-            except (ValueError, ValidationError) as error:
-                undecodable.append((record, f"undecodable: {_short(error)}"))
-        if decoded:
-            partitions.append(decoded)
-    if len(partitions) <= 1:
-        return (partitions[0] if partitions else []), undecodable
-    # By the instant (a time without a zone, which an envelope allows, would not compare
-    # with one that has a zone).
-    return list(heapq.merge(*partitions, key=_instant)), undecodable
-
-
-def _instant(decoded: tuple[ConsumerRecord, Envelope]) -> float:
-    return decoded[1].time.timestamp()
-
-
-def _short(error: Exception) -> str:
-    text = str(error).replace("\n", " ")
-    return text[:500]

@@ -26,7 +26,8 @@ from contracts import identity
 from contracts.envelope import Envelope, UnknownEventType
 from contracts.registry import decode_data
 from runtime import kafka
-from runtime.consumer import HEARD_PERIOD_S, IdlePacing, decode
+from runtime.causal_order import decode
+from runtime.consumer import HEARD_PERIOD_S, IdlePacing
 from runtime.published import PublishedListener, start_listener
 from runtime.settings import ApiKeyGrant, Settings
 

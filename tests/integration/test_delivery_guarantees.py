@@ -25,9 +25,11 @@ from contracts import orders as published
 from contracts.envelope import Envelope, event_id
 from projections.bootstrap import PROJECTIONS, projector, projectors
 from projections.lists.projection import lists as LISTS
+from projections.rebuild import _decoded_polls as rebuild_reader
 from projections.sales.projection import sales as SALES
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 from runtime import kafka
+from runtime.consumer import Applied, ConsumerRuntime, Outcome
 from runtime.embedded import EmbeddedBroker, free_port
 from runtime.eventstore import Provenance
 from runtime.migrate import migrate
@@ -779,3 +781,96 @@ class TestGatheringConsumer:
         # The first order, read alone; then the stream: its first two polls back to back,
         # then one every gather_s.
         assert len(batches) >= 4 and min(gaps[2:]) >= 0.45, gaps
+
+
+class _Recorder:
+    """A handler that notes the events it is given, in order (commits nothing)."""
+
+    name = "causal-order-check"
+    transient_errors = ()
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @contextmanager
+    def open_batch(self):
+        recorder = self
+
+        class Batch:
+            def apply_all(self, envelopes):
+                recorder.seen.extend(e.id for e in envelopes)
+                return [Applied(Outcome.APPLIED) for _ in envelopes]
+
+        yield Batch()
+
+
+def stamped(source: str, position: int, millis: int) -> dict:
+    return Envelope(
+        id=event_id(source, position),
+        source=source,
+        type=f"dist.{source}.Noted.v1",
+        subject=f"{source}-{position}",
+        time=f"2026-11-20T02:00:00.{millis:03d}Z",
+        sequence=1,
+        position=position,
+        previousposition=position - 1,
+        data={},
+    ).model_dump(mode="json")
+
+
+class TestCausalOrderAcrossTopics:
+    @staticmethod
+    def interleaved(settings) -> list[str]:
+        """Orders and finance, twelve events each, interleaved in time: their ids in the
+        order they happened."""
+        producer = kafka.producer(settings)
+        expected = []
+        for n in range(1, 13):
+            for source, millis in (("orders", 20 * n), ("finance", 20 * n + 10)):
+                envelope = stamped(source, n, millis)
+                producer.send(
+                    settings.topic(source), key=b"one-subject", value=kafka.encode(envelope)
+                )
+                expected.append(envelope["id"])
+        producer.flush()
+        producer.close()
+        return expected
+
+    def test_catching_up_in_small_polls_it_applies_both_topics_in_the_order_of_events(
+        self, settings
+    ):
+        """The events are waiting when a consumer of both topics starts. It reads two
+        records a poll, one partition at a time, and still applies them in the order they
+        happened."""
+        expected = self.interleaved(settings)
+        orders, finance = settings.topic("orders"), settings.topic("finance")
+        recorder = _Recorder()
+        consumer = ConsumerRuntime(
+            settings, handler=recorder, topics=[orders, finance], max_records=2
+        )
+        with Worker(consumer):
+            wait_until(lambda: len(recorder.seen) == 24, what="every event applied")
+        assert recorder.seen == expected
+
+    def test_a_rebuild_reading_both_topics_from_the_start_reads_them_in_that_order(self, settings):
+        expected = self.interleaved(settings)
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers(), group_id=None, max_poll_records=2
+        )
+        try:
+            partitions = [
+                TopicPartition(settings.topic(source), partition)
+                for source in ("orders", "finance")
+                for partition in sorted(consumer.partitions_for_topic(settings.topic(source)))
+            ]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            ends = consumer.end_offsets(partitions)
+            read = [
+                envelope.id
+                for polled in rebuild_reader(consumer, partitions, ends, 2, 0.5)
+                for envelope in polled.envelopes
+            ]
+        finally:
+            consumer.close()
+        assert read == expected

@@ -14,7 +14,7 @@ from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from contracts.envelope import event_id
-from runtime.consumer import in_causal_order
+from runtime.causal_order import CausalMerge, in_causal_order
 
 ORDER = "7f1c2d4e-0000-4000-8000-00000000cd01"
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -114,3 +114,54 @@ def test_times_with_and_without_a_zone_are_merged_without_an_error():
     decoded, _ = in_causal_order(polled)
 
     assert names(decoded) == ["OrderPlaced", "CreditReserved"]
+
+
+ORDERS, FINANCE = TopicPartition("dist.orders", 0), TopicPartition("dist.finance", 0)
+
+
+def test_catching_up_an_effect_waits_for_the_partition_that_may_hold_its_cause():
+    """A full poll brought the orders partition only; finance has more in the broker than
+    has been read. The approval waits; the finance poll that follows lets both go, the
+    override first."""
+    merge = CausalMerge()
+    placed = record("dist.orders", 10, "orders", "OrderPlaced", 10, T0)
+    approved = record("dist.orders", 11, "orders", "OrderApproved", 11, T0 + ms(40))
+    override = record("dist.finance", 7, "finance", "CreditReserved", 7, T0 + ms(25))
+
+    merge.add({ORDERS: [placed, approved]})
+    assert merge.release(behind=frozenset({FINANCE})) == []
+    assert merge.first_held_offsets() == {ORDERS: 10}
+
+    merge.add({FINANCE: [override]})
+    assert names(merge.release(behind=frozenset())) == [
+        "OrderPlaced",
+        "CreditReserved",
+        "OrderApproved",
+    ]
+    assert merge.holding == 0 and merge.first_held_offsets() == {}
+
+
+def test_what_is_earlier_than_the_last_read_of_a_lagging_partition_goes_at_once():
+    merge = CausalMerge()
+    merge.add({FINANCE: [record("dist.finance", 1, "finance", "CreditReserved", 1, T0)]})
+    assert names(merge.release(behind=frozenset({FINANCE}))) == ["CreditReserved"]
+    merge.add(
+        {
+            ORDERS: [
+                record("dist.orders", 5, "orders", "OrderPlaced", 5, T0 - ms(10)),
+                record("dist.orders", 6, "orders", "OrderApproved", 6, T0 + ms(30)),
+            ]
+        }
+    )
+    # Finance, still behind, was read up to T0: the placement (before it) goes, the
+    # approval (after it) waits for finance's next records.
+    assert names(merge.release(behind=frozenset({FINANCE}))) == ["OrderPlaced"]
+    assert merge.first_held_offsets() == {ORDERS: 6}
+
+
+def test_a_partition_taken_away_in_a_rebalance_is_forgotten():
+    merge = CausalMerge()
+    merge.add({ORDERS: [record("dist.orders", 3, "orders", "OrderPlaced", 3, T0)]})
+    assert merge.release(behind=frozenset({FINANCE})) == []
+    merge.forget([ORDERS])
+    assert merge.holding == 0 and merge.release() == []
