@@ -314,6 +314,14 @@ def place_of_order(unit: Unit, order_id: str, dealer_code: str | None = None) ->
     return Place(None, None, None)
 
 
+def has_ended(unit: Unit, order_id: str) -> bool:
+    """The order was approved, rejected or cancelled (its end handled already): a condition
+    the end clears (credit hold, awaiting approval) heard of it now, from a topic that is
+    behind the orders topic or in a race with it, no longer holds and is not watched."""
+    order: KnownOrder | None = unit.find(KnownOrder.create_id(order_id))
+    return order is not None and order.ended is not None
+
+
 def reason(text: str, **figures: Any) -> dict[str, Any]:
     return {"text": text, "figures": {name: str(value) for name, value in figures.items()}}
 
@@ -435,7 +443,10 @@ def record_order(unit: Unit, envelope: Envelope, placed: orders_events.OrderPlac
 @reads(order_watched("credit_hold"))
 def credit_refused(unit: Unit, envelope: Envelope, refused: finance_events.CreditRefused) -> None:
     """The order is on credit hold (信用冻结) until a credit controller overrides, or the
-    order is rejected or cancelled."""
+    order is rejected or cancelled; unless it has ended already (e.g. rejected for a stock
+    shortage before finance decided its credit)."""
+    if has_ended(unit, refused.order_id):
+        return
     watch(
         unit,
         rule_in_force(unit, "credit_hold"),
@@ -493,6 +504,8 @@ def awaiting_approval(
 ) -> None:
     """Credit and stock are reserved, but the order is above the approval threshold: a
     branch manager is to decide. Warned of once it has waited the rule's hours."""
+    if has_ended(unit, waiting.order_id):
+        return
     watch(
         unit,
         rule_in_force(unit, "approval_waiting"),
@@ -510,11 +523,20 @@ def awaiting_approval(
     )
 
 
-@reads(lambda ended: order_slots(ended.order_id, "credit_hold", "approval_waiting"))
+@reads(
+    lambda ended: [
+        KnownOrder.create_id(ended.order_id),
+        *order_slots(ended.order_id, "credit_hold", "approval_waiting"),
+    ]
+)
 def order_ended(unit: Unit, envelope: Envelope, ended: Any) -> None:
     """Approved, rejected or cancelled: the order is no longer on credit hold, nor waiting
-    for approval."""
+    for approval, and never is again. Recorded on the order, so that a CreditRefused handled
+    after this (see has_ended) watches nothing: clearing only clears what is open now."""
     what = envelope.event_type.name.removeprefix("Order").lower()
+    order: KnownOrder | None = unit.find(KnownOrder.create_id(ended.order_id))
+    if order is not None:
+        order.end(what)
     for code in ("credit_hold", "approval_waiting"):
         clear(unit, code, order_subject(ended.order_id), f"the order was {what}")
 

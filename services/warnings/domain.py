@@ -505,7 +505,9 @@ class Rule(Aggregate):
 
 class KnownOrder(Aggregate):
     """An order as the warnings service knows it from the orders topic: whose it is and
-    where, so that a warning about it goes to the right branch."""
+    where, so that a warning about it goes to the right branch; and whether it has ended
+    (approved, rejected or cancelled), so that a condition on it heard later (from another
+    topic) is not watched."""
 
     @staticmethod
     def create_id(order_id: str) -> UUID:
@@ -518,6 +520,9 @@ class KnownOrder(Aggregate):
         region: str
         total: Decimal
         unit_prices: dict  # per SKU, what a return of it is worth
+
+    class Ended(Aggregate.Event):
+        how: str  # approved, rejected or cancelled
 
     @event(Placed)
     def __init__(
@@ -536,6 +541,17 @@ class KnownOrder(Aggregate):
         self.region = region
         self.total = total
         self.unit_prices = dict(unit_prices)
+        self.ended: str | None = None  # how, once it has
+
+    def end(self, how: str) -> None:
+        """The order was approved, rejected or cancelled (an approved order may still be
+        cancelled: the latest is kept)."""
+        if self.ended != how:
+            self._end(how=how)
+
+    @event(Ended)
+    def _end(self, *, how: str) -> None:
+        self.ended = how
 
 
 class KnownWarehouse(Aggregate):

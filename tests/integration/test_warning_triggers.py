@@ -14,7 +14,8 @@ from contracts import finance, inventory, orders
 from runtime.clock import ManualClock
 from runtime.process_manager import ProcessManager
 from services.warnings.application import POLICIES, WarningsApplication
-from services.warnings.domain import EarlyWarning, WarningSlot
+from services.warnings.board import Board, Filters
+from services.warnings.domain import EarlyWarning, Status, WarningSlot
 from tests.platform import envelopes_of
 
 pytestmark = pytest.mark.integration
@@ -86,6 +87,18 @@ def chengdu() -> list:
     ]
 
 
+def credit_refused(amount: Decimal, credit_limit: Decimal = Decimal("20000.00")):
+    """Finance refused CD-001's order (nothing else owed) for ``amount``, over the limit."""
+    return finance.CreditRefused(
+        order_id=ORDER,
+        dealer_code="CD-001",
+        amount=amount,
+        exposure=Decimal("0.00"),
+        credit_limit=credit_limit,
+        shortfall=amount - credit_limit,
+    )
+
+
 class TestEventDrivenTriggers:
     def test_a_return_above_the_amount_is_warned_of_at_the_orders_prices(self, warnings):
         big = orders.ReturnApproved(
@@ -149,14 +162,7 @@ class TestEventDrivenTriggers:
         assert figures["difference"] == "-1730.00"
 
     def test_one_open_warning_per_rule_and_subject_however_often_triggered(self, warnings):
-        refused = finance.CreditRefused(
-            order_id=ORDER,
-            dealer_code="CD-001",
-            amount=Decimal("31176.00"),
-            exposure=Decimal("0.00"),
-            credit_limit=Decimal("20000.00"),
-            shortfall=Decimal("11176.00"),
-        )
+        refused = credit_refused(Decimal("31176.00"))
         shortage = inventory.StockShortage(
             order_id=ORDER,
             warehouse_code="WH-CD",
@@ -236,6 +242,112 @@ class TestAwaitingApproval:
         assert dropped.status != "open" and dropped.raised_at is None
         warnings.clock.advance(hours=8)
         assert not warnings.fire_due(dropped.id, expected_version=dropped.version)
+
+
+def placed_for(order_id: str, quantity: int) -> orders.OrderPlaced:
+    """An order of Chengdu's dealer CD-001 for ``quantity`` bottles at 1,299.00."""
+    [template] = [e for e in chengdu() if isinstance(e, orders.OrderPlaced)]
+    line = orders.PlacedLine.at(
+        sku=WULIANGYE, category="BAIJIU-NONGXIANG", quantity=quantity, unit_price=Decimal("1299.00")
+    )
+    return template.model_copy(update={"order_id": order_id, "lines": [line], "total": line.amount})
+
+
+def ended_as(how: str, order_id: str = ORDER):
+    if how == "rejected":
+        return orders.OrderRejected(
+            order_id=order_id,
+            dealer_code="CD-001",
+            reason="insufficient_stock",
+            detail=f"{WULIANGYE}: 20 ordered, 12 available",
+        )
+    if how == "cancelled":
+        return orders.OrderCancelled(
+            order_id=order_id, dealer_code="CD-001", reason="dealer changed the order"
+        )
+    return orders.OrderApproved(
+        order_id=order_id,
+        dealer_code="CD-001",
+        branch="CD",
+        total=Decimal("25980.00"),
+        manager_approval=False,
+    )
+
+
+class TestAfterTheOrderEnded:
+    """Across topics, events may be handled in another order than they happened in: finance's
+    CreditRefused may be handled after orders' end of the same order (a consumer catching up
+    on finance's topic, or the race in which a stock shortage had the order rejected before
+    finance decided its credit). The order is no longer held then, whatever finance says."""
+
+    @pytest.mark.parametrize("how", ["rejected", "cancelled", "approved"])
+    def test_credit_refused_after_the_order_ended_is_never_warned_of(self, warnings, settings, how):
+        refused = credit_refused(Decimal("25980.00"))
+        *before, late = envelopes_of(
+            [*chengdu()[:2], placed_for(ORDER, 20), ended_as(how), refused]
+        )
+        apply(warnings, before)
+        apply(warnings, [late])  # a later poll of finance's topic
+
+        subject = f"order:{ORDER}"
+        assert not warnings.exists(WarningSlot.create_id("credit_hold", subject))
+        assert not warnings.exists(EarlyWarning.create_id("credit_hold", subject, 1))
+        board = Board(settings, warnings)
+        try:
+            board.catch_up()
+            warnings.clock.advance(hours=4, minutes=1)  # past the rule's 4 hours on hold
+            assert board.fire_due(warnings.clock.now()) == 0
+            warnings.clock.advance(days=5)  # past every level's allowance
+            assert board.fire_due(warnings.clock.now()) == 0
+            board.catch_up()
+            for status in (Status.WATCHING, None):
+                assert board.list(Filters(branches=None, status=status), limit=10, after=None) == []
+        finally:
+            board.close()
+
+    def test_a_refusal_heard_after_the_end_it_led_to_is_still_warned_of(self, warnings):
+        """A stock shortage and a credit override are warned of as facts, not as conditions
+        the order's end clears: heard after the rejection or the approval that followed from
+        them, they are warned of all the same, as when heard first."""
+        overridden = "6f1c2a9e-0000-4000-8000-000000000002"
+        shortage = inventory.StockShortage(
+            order_id=ORDER,
+            warehouse_code="WH-CD",
+            shortages=[inventory.Shortage(sku=WULIANGYE, requested=20, available=12)],
+        )
+        override = finance.CreditReserved(
+            order_id=overridden,
+            dealer_code="CD-001",
+            amount=Decimal("25980.00"),
+            exposure=Decimal("25980.00"),
+            credit_limit=Decimal("20000.00"),
+            override=True,
+        )
+        *before, late_shortage, late_override = envelopes_of(
+            [
+                *chengdu()[:2],
+                placed_for(ORDER, 20),
+                ended_as("rejected"),
+                placed_for(overridden, 20),
+                ended_as("approved", overridden),
+                shortage,
+                override,
+            ]
+        )
+        apply(warnings, before)
+        apply(warnings, [late_shortage, late_override])
+        short = open_warning(warnings, "stock_shortage", f"order:{ORDER}")
+        assert (short.status, short.branch, short.reasons[0]["figures"]["short"]) == (
+            "open",
+            "CD",
+            "8",
+        )
+        over = open_warning(warnings, "credit_override", f"order:{overridden}")
+        assert (over.status, over.branch, over.reasons[0]["figures"]["over_limit"]) == (
+            "open",
+            "CD",
+            "5980.00",
+        )
 
 
 def test_a_poll_of_orders_going_through_the_saga_reads_the_store_once(warnings):
