@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
+from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, select
 from tqdm import tqdm
 
@@ -36,7 +37,7 @@ from projections.tracking import (
     projections_engine,
     watermarks,
 )
-from runtime.causal_order import CausalMerge
+from runtime.causal_order import decode
 from runtime.consumer import Outcome
 from runtime.settings import Settings
 
@@ -196,24 +197,16 @@ def _decoded_polls(
     idle_s: float,
 ) -> Iterator[_Decoded]:
     """Every record of ``partitions`` from where the consumer stands to the end of the log,
-    one poll at a time, decoded, in the order the events happened across topics (see
-    ``runtime.causal_order``): a poll drains the topics one after another, so an invoice
-    would otherwise be applied long before its dealer's registration."""
+    one poll at a time, decoded."""
     quiet_since = None
-    merge = CausalMerge()
     while True:
         polled = consumer.poll(timeout_ms=200, max_records=batch_size)
         if polled:
             quiet_since = None
-            poison = len(merge.add(polled))
-            behind = frozenset(p for p in partitions if _behind(consumer, p, ends[p]))
-            released = [envelope for _, envelope in merge.release(behind)]
-            yield _Decoded(sum(map(len, polled.values())), released, poison)
+            yield _decode(polled)
             continue
         if not all(consumer.position(p) >= ends[p] for p in partitions):
             continue
-        if merge.holding:  # every partition has reached its end: nothing more to wait for
-            yield _Decoded(0, [envelope for _, envelope in merge.release()], 0)
         now = time.monotonic()
         quiet_since = quiet_since or now
         if now - quiet_since >= idle_s:
@@ -224,21 +217,22 @@ def _decoded_polls(
             quiet_since = None
 
 
-def _behind(consumer: KafkaConsumer, partition: TopicPartition, end: int) -> bool:
-    """Whether the broker has more of ``partition`` than has been read. By the high
-    watermark its last fetch reported (or, before any fetch, by the end asked for at the
-    start): asked for its end offsets, the embedded broker answered 1 for a partition of
-    twelve records sent in one batch, while its fetches report the true high watermark."""
-    high = consumer.highwater(partition)
-    return consumer.position(partition) < (end if high is None else high)
+def _decode(polled: dict) -> _Decoded:
+    envelopes = []
+    count = poison = 0
+    for records in polled.values():
+        for record in records:
+            count += 1
+            try:
+                envelopes.append(decode(record))
+            except (ValueError, ValidationError):
+                poison += 1
+    return _Decoded(count, envelopes, poison)
 
 
 def _apply(handler: SqlProjectionHandler, polled: _Decoded, summary: RebuildSummary) -> None:
     if polled.poison:
         summary.outcomes[Outcome.DEAD_LETTERED.value] += polled.poison  # as the first time
-    if not polled.envelopes:  # all held back for a lagging partition
-        summary.events += polled.count
-        return
     with handler.open_batch() as batch:
         for result in batch.apply_all(polled.envelopes):
             summary.outcomes[result.outcome.value] += 1

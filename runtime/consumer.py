@@ -18,10 +18,11 @@ in its own transaction with its own tracking records and its own dead-letter top
 offsets are committed once every handler has committed; a crash in between redelivers the
 poll, and each handler skips what it had recorded.
 
-Records are applied in the order their events happened, across topics and polls (see
-``runtime.causal_order``), not partition by partition as the broker hands them over. While
-a consumer catches up, records later than what it has read of a lagging partition are held
-back; their offsets are committed only once they are applied.
+A poll's records are applied in the order their events happened, across topics (see
+``runtime.causal_order``), not partition by partition as the broker hands them over. A
+consumer that ``hold_back`` keeps that order across polls too: while it catches up, records
+later than what it has read of a lagging partition are held back, and their offsets are
+committed only once they are applied.
 """
 
 from __future__ import annotations
@@ -200,9 +201,9 @@ HEARD_PERIOD_S = 5.0
 # An idle consumer or relay asks whether its topic was lost this many times less often.
 IDLE_TOPIC_CHECKS_SPACED = 5
 
-# Records held back for a lagging partition (runtime.causal_order) that has not caught up in
-# this long are applied as they are: the partition's fetches are failing, and the rest of
-# the consumer's topics must not stop for it.
+# Records held back for a lagging partition (runtime.causal_order) are applied as they are
+# once none could be let go for this long: that partition's fetches are failing, and the
+# rest of the consumer's topics must not stop for it.
 MAX_HOLD_S = 10.0
 
 
@@ -222,13 +223,15 @@ class ConsumerRuntime:
         commit_interval_s: float = 0.2,
         joint: Callable[[], AbstractContextManager[JointBatch]] | None = None,
         gather_s: float = 0.0,
+        hold_back: bool = False,
     ) -> None:
         """One handler (``handler`` reading ``topics``), or several sharing this consumer:
         ``handlers`` maps the name each goes by (naming its dead-letter topic) to the handler
         and its topics, and ``consumer_name`` names the group. ``joint``: opens one
         transaction in which every handler a poll reaches does its batch in turn (else each
         handler commits its own). ``gather_s``: under load, take a poll's records at most
-        this often (see ``_gather``)."""
+        this often (see ``_gather``). ``hold_back``: keep the order of events across polls
+        too, not only within each (see ``_behind``)."""
         self.settings = settings
         self.joint = joint
         if handlers is None:
@@ -264,6 +267,7 @@ class ConsumerRuntime:
         # the handlers record, not the offsets, are what make a redelivery harmless.
         self.commit_interval_s = commit_interval_s
         self.gather_s = gather_s
+        self.hold_back = hold_back
         self.replay_from_start = False
         self.merge: CausalMerge | None = None  # what the current group member holds back
         self.stopping = threading.Event()
@@ -325,6 +329,9 @@ class ConsumerRuntime:
             topics=self.topics,
             max_poll_records=self.max_records,
             listener=_Rebalances(self),
+            # What is held back is at most about one fetch of each partition: a quarter of
+            # the default megabyte keeps it small (a live consumer's fetches are far smaller).
+            **({"max_partition_fetch_bytes": 256 * 1024} if self.hold_back else {}),
         )
         dead_letters = kafka.producer(self.settings, client_id=f"{self.name}-dlq")
         self.pacing.rebalancing()  # until the first assignment
@@ -374,18 +381,21 @@ class ConsumerRuntime:
                 started = time.perf_counter()
                 undecodable = merge.add(polled)
                 decoded = merge.release(self._behind(consumer, polled, merge))
-                if merge.holding:
-                    held_since = held_since or time.monotonic()
-                    if time.monotonic() - held_since > MAX_HOLD_S:
-                        log.warning(
-                            "consumer %s: %d records held for %.0f s for a partition that "
-                            "does not catch up; applying them as they are",
-                            self.name,
-                            merge.holding,
-                            MAX_HOLD_S,
-                        )
-                        decoded += merge.release()
+                # How long records have been held with nothing let go: a catch-up lets some
+                # go at every poll, a partition that never catches up lets none go.
                 if not merge.holding:
+                    held_since = None
+                elif decoded or held_since is None:
+                    held_since = time.monotonic()
+                elif time.monotonic() - held_since > MAX_HOLD_S:
+                    log.warning(
+                        "consumer %s: %d records held for %.0f s for a partition that does "
+                        "not catch up; applying them as they are",
+                        self.name,
+                        merge.holding,
+                        MAX_HOLD_S,
+                    )
+                    decoded = merge.release()
                     held_since = None
                 if decoded or undecodable:
                     self._process(decoded, undecodable, dead_letters)
@@ -418,11 +428,22 @@ class ConsumerRuntime:
     def _behind(
         self, consumer: KafkaConsumer, polled: dict, merge: CausalMerge
     ) -> frozenset[TopicPartition]:
-        """The assigned partitions with more in the broker than this consumer has read.
+        """The assigned partitions with more in the broker than this consumer has read: what
+        is later than the last record read from one of them waits for it (runtime.
+        causal_order). Only for a consumer that ``hold_back``: the warnings process, whose
+        outcomes depend on which of two services' events came first (a credit hold resolved
+        by a controller's override or by the approval that followed it). Every read model
+        is order-free, and the sagas' outcomes do not depend on that order (what they
+        record of it, such as the order of an order's refusals, may); holding back costs a
+        consumer that catches up memory (decoded records of the partitions ahead) and
+        throughput. Any consumer keeps the order within each poll.
+
         Asked only when it may matter: when a poll came back full (the broker had more than
         one poll's worth) or records are held back. A poll short of full took every record
         the fetch brought, and the fetch brought, of every partition, whatever the broker
         had: so also the cause of any effect among them."""
+        if not self.hold_back:
+            return frozenset()
         if not merge.holding and sum(map(len, polled.values())) < self.max_records:
             return frozenset()
         behind = set()

@@ -79,11 +79,12 @@ def service_process(
     with_process_manager: bool = True,
     application: ServiceApplication | None = None,
     saga_gather_s: float = 0.0,
+    saga_hold_back: bool = False,
 ) -> Process:
     """A write-side service's process: its application (``application``, or one of
     ``application_class``), its relay, its process manager (``policies`` for events of the
-    services it ``listens_to``, polled at most every ``saga_gather_s`` under load), its
-    HTTP app."""
+    services it ``listens_to``, polled at most every ``saga_gather_s`` under load, in the
+    order events happened across polls too if ``saga_hold_back``), its HTTP app."""
     from runtime.http.app import create_service_app
 
     app = application or application_class(settings)
@@ -95,6 +96,7 @@ def service_process(
             handler=ProcessManager(app, name=f"{app.service}-saga", policies=policies),
             topics=[settings.topic(service) for service in listens_to],
             gather_s=saga_gather_s,
+            hold_back=saga_hold_back,
         )
     if relay is not None and saga is not None:
         # What this service publishes is answered on the topics its saga reads.

@@ -40,6 +40,10 @@ def build(
         "-> region -> HQ admin -> national when not resolved within each level's allowance.",
         policies=POLICIES,
         listens_to=("orders", "inventory", "finance"),
+        # Which of two services' events came first decides a warning's outcome (a credit
+        # hold resolved by a controller's override, or by the approval that followed it):
+        # kept across polls too, when the process catches up.
+        saga_hold_back=True,
         with_relay=with_relay,
         with_process_manager=with_process_manager,
     )

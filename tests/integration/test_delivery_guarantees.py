@@ -25,7 +25,6 @@ from contracts import orders as published
 from contracts.envelope import Envelope, event_id
 from projections.bootstrap import PROJECTIONS, projector, projectors
 from projections.lists.projection import lists as LISTS
-from projections.rebuild import _decoded_polls as rebuild_reader
 from projections.sales.projection import sales as SALES
 from projections.tracking import SqlProjectionHandler, create_tables, projections_engine
 from runtime import kafka
@@ -846,31 +845,8 @@ class TestCausalOrderAcrossTopics:
         orders, finance = settings.topic("orders"), settings.topic("finance")
         recorder = _Recorder()
         consumer = ConsumerRuntime(
-            settings, handler=recorder, topics=[orders, finance], max_records=2
+            settings, handler=recorder, topics=[orders, finance], max_records=2, hold_back=True
         )
         with Worker(consumer):
             wait_until(lambda: len(recorder.seen) == 24, what="every event applied")
         assert recorder.seen == expected
-
-    def test_a_rebuild_reading_both_topics_from_the_start_reads_them_in_that_order(self, settings):
-        expected = self.interleaved(settings)
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers(), group_id=None, max_poll_records=2
-        )
-        try:
-            partitions = [
-                TopicPartition(settings.topic(source), partition)
-                for source in ("orders", "finance")
-                for partition in sorted(consumer.partitions_for_topic(settings.topic(source)))
-            ]
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
-            ends = consumer.end_offsets(partitions)
-            read = [
-                envelope.id
-                for polled in rebuild_reader(consumer, partitions, ends, 2, 0.5)
-                for envelope in polled.envelopes
-            ]
-        finally:
-            consumer.close()
-        assert read == expected
