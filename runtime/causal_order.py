@@ -1,12 +1,13 @@
 """A consumer of several topics applies their events in the order they happened.
 
-Kafka keeps order within a partition only. The broker hands a poll over partition by
-partition, and a poll holds at most ``max_poll_records``: a consumer catching up (after a
-restart, or a rebuild reading every topic from its start) would get orders' OrderApproved a
-poll before finance's CreditReserved that led to it, or an invoice long before its dealer's
-registration. So a consumer's records are merged across partitions by each event's time,
-and, while some partition has more in the broker than the consumer has read, records later
-than what was last read from that partition are held back until it catches up.
+Kafka keeps order within a partition only, and kafka-python hands a poll over one
+partition after another. So every consumer merges a poll's records across partitions by
+each event's time (``in_causal_order``). A poll holds at most ``max_poll_records``, so a
+consumer catching up can still get orders' OrderApproved a poll before finance's
+CreditReserved that led to it: a consumer whose outcomes depend on that (the warnings
+process: ``ConsumerRuntime(hold_back=True)``) also holds back, while some partition has
+more in the broker than it has read, the records later than what was last read from that
+partition (``CausalMerge``). Read models are order-free instead, and so is a rebuild.
 
 Why the event's time orders cause and effect: an event caused by one of another service
 was recorded after its cause had been published and read, so it is later on any clock that
@@ -21,7 +22,6 @@ historic date cannot overtake what came before it on its partition.
 from __future__ import annotations
 
 import heapq
-import logging
 from collections import deque
 from collections.abc import Mapping
 from math import inf
@@ -31,8 +31,6 @@ from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope
-
-log = logging.getLogger(__name__)
 
 Decoded = tuple[ConsumerRecord, Envelope]
 Undecodable = tuple[ConsumerRecord, str]
