@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import psycopg2
 import pytest
@@ -80,6 +81,16 @@ def held_order(company, quantity: int = 20) -> str:
     order = company.place({WULIANGYE: quantity})
     company.wait_status(order["order_id"], "credit_hold")
     return order["order_id"]
+
+
+def override_the_limit(company, order_id: str) -> None:
+    """A credit controller lets CD-001's held order through above its limit."""
+    body = {"order_id": order_id}
+    ok(
+        command(
+            company.finance, "/accounts/CD-001/credit-overrides", body, headers=CREDIT_CONTROLLER
+        )
+    )
 
 
 def warnings_of(client, headers, **params) -> list[dict]:
@@ -190,15 +201,7 @@ class TestCreditHold:
         raised = the_warning(warnings, order_id)
         assert raised["level"] == "branch_manager"
 
-        body = {"order_id": order_id}
-        ok(
-            command(
-                company.finance,
-                "/accounts/CD-001/credit-overrides",
-                body,
-                headers=CREDIT_CONTROLLER,
-            )
-        )
+        override_the_limit(company, order_id)
 
         resolved = the_warning(warnings, order_id, status="resolved")
         assert resolved["warning_id"] == raised["warning_id"]
@@ -380,55 +383,55 @@ class TestAssignment:
         assert (assigned["assignee"], assigned["by"]) == ("cd.clerk", "Li Qiang (Chengdu manager)")
 
 
+@contextmanager
+def warned_of_a_held_order(settings, clock):
+    """A company whose Chengdu order is on credit hold, and a warnings process (the credit
+    hold rule at 0 hours) that has warned of it. ``stop()`` ends that process, as a restart
+    would; the company runs on."""
+    first = ExitStack()
+    warnings = first.enter_context(warnings_running(settings, clock))
+    with first, running_company(settings) as company:
+        company.credit_terms("CD-001", "20000.00")
+        company.receive(WULIANGYE, 100)
+        set_rule(warnings, "credit_hold", "0")
+        order_id = held_order(company)
+        warning_id = the_warning(warnings, order_id)["warning_id"]
+        yield SimpleNamespace(
+            company=company,
+            warnings=warnings,
+            order_id=order_id,
+            warning_id=warning_id,
+            stop=first.close,
+        )
+
+
 class TestRestart:
     def test_a_restart_during_an_allowance_still_escalates_once(self, settings):
         clock = ManualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
-        first = ExitStack()
-        warnings = first.enter_context(warnings_running(settings, clock))
-        with first, running_company(settings) as company:
-            company.credit_terms("CD-001", "20000.00")
-            company.receive(WULIANGYE, 100)
-            set_rule(warnings, "credit_hold", "0")
-            order_id = held_order(company)
-            warning_id = the_warning(warnings, order_id)["warning_id"]
+        with warned_of_a_held_order(settings, clock) as held:
             clock.advance(minutes=30)  # half the branch manager's allowance
-            ticks_later(warnings)
-            first.close()  # the warnings process stops; nothing arrives meanwhile
+            ticks_later(held.warnings)
+            held.stop()  # the warnings process stops; nothing arrives meanwhile
             clock.advance(minutes=45)  # the allowance runs out while it is down
             with warnings_running(settings, clock) as warnings:
-                escalated = at_level(warnings, warning_id, "region")
+                escalated = at_level(warnings, held.warning_id, "region")
                 ticks_later(warnings, 5)
-                again = ok(warnings.get(f"/warnings/{warning_id}", headers=HQ))
+                again = ok(warnings.get(f"/warnings/{held.warning_id}", headers=HQ))
         assert again["version"] == escalated["version"]
         assert [s["step"] for s in again["history"]].count("escalated") == 1
 
     def test_catching_up_it_resolves_by_what_happened_first(self, settings):
         """Down while a credit controller overrode the limit and the order was then approved,
-        the warnings process reads both in one go on its return. Finance's override came
-        first, so that is the warning's resolution, not the approval that followed it."""
+        the warnings process reads both on its return. Finance's override came first, so
+        that is the warning's resolution, not the approval that followed it."""
         clock = ManualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
-        first = ExitStack()
-        warnings = first.enter_context(warnings_running(settings, clock))
-        with first, running_company(settings) as company:
-            company.credit_terms("CD-001", "20000.00")
-            company.receive(WULIANGYE, 100)
-            set_rule(warnings, "credit_hold", "0")
-            order_id = held_order(company)
-            warning_id = the_warning(warnings, order_id)["warning_id"]
-            first.close()
-            body = {"order_id": order_id}
-            ok(
-                command(
-                    company.finance,
-                    "/accounts/CD-001/credit-overrides",
-                    body,
-                    headers=CREDIT_CONTROLLER,
-                )
-            )
-            company.wait_status(order_id, "approved")
+        with warned_of_a_held_order(settings, clock) as held:
+            held.stop()
+            override_the_limit(held.company, held.order_id)
+            held.company.wait_status(held.order_id, "approved")
             with warnings_running(settings, clock) as warnings:
-                resolved = the_warning(warnings, order_id, status="resolved")
-        assert resolved["warning_id"] == warning_id
+                resolved = the_warning(warnings, held.order_id, status="resolved")
+        assert resolved["warning_id"] == held.warning_id
         assert resolved["resolution"] == "a credit controller overrode the limit"
 
 
