@@ -205,6 +205,34 @@ class ServiceRecorder(PostgresProcessRecorder):
                 "created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, key))"
             ).format(self.idempotency_table)
         )
+        # The events as four arrays, one per column, not the library's one array of a
+        # composite type: psycopg dumps a composite value field by field in Python, and that
+        # dumping was a fifth of a saga consumer's CPU (measured: 131 against 225 us of
+        # client CPU for an insert of four events, 417 against 720 us for twenty). The rows
+        # keep the arrays' order, so RETURNING gives the notification ids in event order.
+        self.insert_events_statement = SQL(
+            "INSERT INTO {0}.{1} AS t (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::{2}[], %s::int[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id"
+        ).format(
+            schema,
+            Identifier(self.events_table_name),
+            SQL(self.datastore.originator_id_type),
+        )
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        """Only the insert: ``_opening`` has locked the table and notified already."""
+        curs.execute(
+            self.insert_events_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=RETRY_WAIT_S)
     def _insert_without_pipeline(
@@ -224,7 +252,7 @@ class ServiceRecorder(PostgresProcessRecorder):
             try:
                 curs.execute(self._opening(stored_events, trackings).as_string(conn))
                 if stored_events:
-                    PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
+                    self._insert_stored_events(curs, stored_events)
                     notification_ids = self._fetch_ids_after_insert_events(
                         curs, stored_events, **kwargs
                     )
