@@ -17,6 +17,10 @@ from services.warnings.contract import to_integration_event
 from services.warnings.routine import RoutineEvaluator
 from services.warnings.webhooks import Deliverer
 
+# Within a stream of events, the process takes a poll's records at most this often
+# (ConsumerRuntime._gather): its goal is the inbox within a second, not the saga's latency.
+EVENTS_GATHER_S = 0.25
+
 
 def build(
     settings: Settings,
@@ -44,6 +48,9 @@ def build(
         # hold resolved by a controller's override, or by the approval that followed it):
         # kept across polls too, when the process catches up.
         saga_hold_back=True,
+        # Safe for the order too: a poll's records are applied in the order their events
+        # happened (runtime.causal_order), however many topics a larger poll spans.
+        saga_gather_s=EVENTS_GATHER_S,
         with_relay=with_relay,
         with_process_manager=with_process_manager,
     )
