@@ -40,6 +40,11 @@ def projector(settings: Settings, handler: SqlProjectionHandler) -> ConsumerRunt
     return ConsumerRuntime(settings, handler=handler, topics=topics, consumer_name=name)
 
 
+# Under load the projectors take a poll's records at most this often, as the services'
+# process managers do (runtime.process.SAGA_GATHER_S).
+PROJECTORS_GATHER_S = 0.1
+
+
 def projectors(settings: Settings, handlers: list[SqlProjectionHandler]) -> ConsumerRuntime:
     """One consumer feeding every projector: each topic is fetched and parsed once for all
     of them, and an idle query process polls the broker once, not once per read model. Each
@@ -59,6 +64,7 @@ def projectors(settings: Settings, handlers: list[SqlProjectionHandler]) -> Cons
         },
         # A poll's batches of every read model in one transaction (projections/tracking.py).
         joint=(lambda: joint_batches(engine)) if engine is not None else None,
+        gather_s=PROJECTORS_GATHER_S,
     )
 
 
