@@ -67,7 +67,7 @@ class Process:
 
 
 # Under load, a service's process manager takes a poll's records at most this often
-# (ConsumerRuntime._gather). Measured with the whole platform at 50 orders/s (bench, four
+# (ConsumerRuntime._gather). Measured with the whole platform at 50 orders/s (bench, three
 # runs against one with only the warnings process gathering): CPU per approved order
 # 32.6 -> 20.8-26.9 ms, placed -> approved p50 124 -> 178-214 ms and p99 215 -> 269-462 ms.
 # 0.05 s saved little (30.4 and 33.6 ms).
