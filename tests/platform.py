@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 from runtime.embedded import free_port
 from runtime.http.server import server_config
 from runtime.process import Process
+from services.kernel.dates import business_today
 from services.masterdata.domain import NOT_KNOWN_YET
 
 HQ = {"Authorization": "Bearer demo-hq-admin"}
@@ -116,6 +118,13 @@ def command_when_known(
         return response
 
     return wait_until(attempt, timeout=timeout, what=f"{path} to know what it names")
+
+
+def business_day(offset: int = 0) -> str:
+    """The business date ``offset`` days from today, as the services see today when it is
+    asked: not a date fixed when the test module was imported, which a run that passes
+    midnight in China Standard Time (16:00 UTC) would find a day behind the services."""
+    return (business_today() + timedelta(days=offset)).isoformat()
 
 
 def wait_until(condition: Callable[[], Any], *, timeout: float = 30, what: str = "condition"):

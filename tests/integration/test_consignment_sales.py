@@ -4,19 +4,17 @@ the running orders, inventory and finance processes on real PostgreSQL and the b
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from services.finance.domain import Invoice
-from services.kernel.dates import business_today
 from tests.integration.saga import DEALER_CD001, WULIANGYE, ok, running_company
 from tests.platform import HQ, command, command_when_known
+from tests.platform import business_day as day
 
 pytestmark = pytest.mark.integration
 
-TODAY = business_today()
 STORE = {
     "code": "WH-CSG-CD-001",
     "name": "Jinjiang Wine Trading consignment store",
@@ -25,10 +23,6 @@ STORE = {
     "region": "SOUTHWEST",
     "dealer_code": "CD-001",
 }
-
-
-def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
 
 
 def test_consignment_sold_is_invoiced_once_at_the_grade_price_of_the_periods_last_day(settings):

@@ -6,13 +6,11 @@ or its invoices later."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from services.finance.domain import Invoice
-from services.kernel.dates import business_today
 from tests.integration.saga import (
     CHENGDU_CLERK,
     WULIANGYE,
@@ -20,13 +18,13 @@ from tests.integration.saga import (
     running_company,
 )
 from tests.platform import HQ, command, wait_until
+from tests.platform import business_day as day
 
 pytestmark = pytest.mark.integration
 
 SHANGHAI_CLERK = {"Authorization": "Bearer demo-shanghai-clerk"}
 
 LUZHOU = "LUZHOU-1573-500ML"
-TODAY = business_today()
 PRICES = "/price-lists/tier1_distributor/prices"
 
 
@@ -46,10 +44,6 @@ def company(settings):
         company.receive(LUZHOU, 20, unit_cost="712.00")
         company.credit_terms("CD-001", "500000.00", days=30)
         yield company
-
-
-def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
 
 
 def test_an_order_is_priced_on_its_business_date_and_never_repriced(company):

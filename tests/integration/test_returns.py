@@ -6,13 +6,11 @@ them (the rest on account when they were paid), and HQ's receivables and sales a
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from projections import bootstrap as query_process
-from services.kernel.dates import business_today
 from tests.integration.saga import (
     CHENGDU_CLERK,
     CHENGDU_MANAGER,
@@ -23,15 +21,11 @@ from tests.integration.saga import (
     running_company,
 )
 from tests.platform import HQ, SHANGHAI_CLERK, command, serving, wait_until
+from tests.platform import business_day as day
 
 pytestmark = pytest.mark.integration
 
-TODAY = business_today()
 NET = Decimal("1234.05")  # 1299.00 list price, 5 % off baijiu
-
-
-def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
 
 
 @pytest.fixture
