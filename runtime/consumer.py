@@ -465,8 +465,8 @@ class ConsumerRuntime:
         and so is whatever follows them at once. Never while the group rebalances (see
         IdlePacing); a stop ends the wait. Safe for the order of events: a poll's records
         are applied in the order they happened (causal_order). A query waiting for a
-        position waits out at most one gathering too: under load that costs it less than
-        the cores every small batch would take from the whole platform."""
+        position may wait out one gathering too (cutting it short for such a query was
+        tried: in one run it cost more than it saved, within the bench's noise)."""
         if self.gather_s <= 0 or self.pacing.in_rebalance:
             return
         self.stopping.wait(max(0.0, self.gather_s - (time.monotonic() - poll_started)))
