@@ -257,6 +257,12 @@ class Settings(BaseSettings):
     http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
     http_max_url_bytes: int = Field(default=8192, ge=256)
     http_max_header_bytes: int = Field(default=16384, ge=1024)
+    # How long a kept-alive connection may sit idle before the server closes it: longer than
+    # a client keeps an idle connection in its pool (httpx 5 s, a proxy's upstream 60 s), so
+    # that the client, not the server, ends it. Were the server first, a client could send
+    # on a connection the server is closing at that moment; it reads "Server disconnected
+    # without sending a response", and a POST is not retried (uvicorn's own default is 5 s).
+    http_keep_alive_s: float = Field(default=75.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _replicas_can_acknowledge(self) -> Settings:

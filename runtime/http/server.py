@@ -192,6 +192,7 @@ def server_config(api: FastAPI, *, host: str, port: int, log_level: str = "info"
         log_level=log_level.lower(),
         access_log=False,
         http=GuardedHttpToolsProtocol.configured(settings),
+        timeout_keep_alive=settings.http_keep_alive_s,  # type: ignore[arg-type]
         # One worker per process: `--workers` loses TCP_NODELAY (INFRA-NOTES); scale by
         # running more processes.
         workers=1,

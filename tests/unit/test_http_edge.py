@@ -231,6 +231,29 @@ class TestLimits:
         for _ in range(3):
             assert client.get("/healthz").status_code == 200
 
+    def test_an_idle_connection_is_closed_by_its_client_before_the_server(self):
+        """The server waits out an idle kept-alive connection longer than a client's pool
+        keeps one, so a request never goes out on a connection the server is closing (CI
+        once saw "Server disconnected without sending a response" on a POST: uvicorn and
+        httpx both gave up on idle connections after 5 s). What it waits is the setting."""
+        assert Settings().http_keep_alive_s > httpx.Limits().keepalive_expiry + 30
+        settings = Settings(dist_env="development", http_keep_alive_s=1.0)
+        api = create_app(title="finance", process="finance", settings=settings, checks=[])
+        port = free_port()
+        config = server_config(api, host="127.0.0.1", port=port, log_level="warning")
+        request = b"GET /healthz HTTP/1.1\r\nHost: dist\r\n\r\n"
+        with (
+            running_server(uvicorn.Server(config)),
+            socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+        ):
+            for _ in range(2):
+                sock.sendall(request)
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+                time.sleep(0.5)  # idle, within the setting
+            time.sleep(1.5)
+            sock.settimeout(1.0)  # uvicorn's own 5 s would still be waiting
+            assert sock.recv(1) == b""  # closed by the server
+
 
 class TestOpenApi:
     def test_405_names_every_method_of_the_path(self, client):
