@@ -72,6 +72,15 @@ class Process:
 # 32.6 -> 20.8-26.9 ms, placed -> approved p50 124 -> 178-214 ms and p99 215 -> 269-462 ms.
 # 0.05 s saved little (30.4 and 33.6 ms).
 SAGA_GATHER_S = 0.1
+# Under load, a service's relay publishes at most this often (Relay._linger). It matters to
+# the orders relay, whose commits come from HTTP one group commit at a time; the others'
+# come from their process managers, already gathered. bench.profile at 50 orders/s, CPU per
+# approved order over identity's (a process whose work the setting does not touch, so the
+# ratio takes out the machine's speed): 0 -> 77-85 (4 runs), 0.05 -> 75-76 (2 runs),
+# 0.1 -> 67-72 (3 runs); the orders relay and its producer's sender went from 23-28 % of
+# the orders process's samples to 14-16 % and 9-12 %. 0.1 cost placed -> approved 100 ms at
+# p50 in one `python -m bench` run (an order crosses the orders relay twice), so 0.05.
+RELAY_GATHER_S = 0.05
 
 
 def service_process(
@@ -88,6 +97,7 @@ def service_process(
     application: ServiceApplication | None = None,
     saga_gather_s: float = SAGA_GATHER_S,
     saga_hold_back: bool = False,
+    relay_gather_s: float = RELAY_GATHER_S,
 ) -> Process:
     """A write-side service's process: its application (``application``, or one of
     ``application_class``), its relay, its process manager (``policies`` for events of the
@@ -96,7 +106,7 @@ def service_process(
     from runtime.http.app import create_service_app
 
     app = application or application_class(settings)
-    relay = Relay(settings, app, translate) if with_relay else None
+    relay = Relay(settings, app, translate, gather_s=relay_gather_s) if with_relay else None
     saga = None
     if policies and with_process_manager:
         saga = ConsumerRuntime(

@@ -114,6 +114,7 @@ class Relay:
         batch_size: int = 500,
         topic_check_interval_s: float = 1.0,
         linger_s: float = 0.005,
+        gather_s: float = 0.0,
     ) -> None:
         self.settings = settings
         self.app = app
@@ -125,6 +126,9 @@ class Relay:
         # After a wake-up, wait this long for more commits, so that under load one batch (one
         # broker round trip, one state update) carries many events instead of one each.
         self.linger_s = linger_s
+        # Within a stream (a commit soon after a batch), wait until this long after that
+        # batch instead (see _linger).
+        self.gather_s = gather_s
         self.stopping = threading.Event()
         self.active = threading.Event()  # holds the lock and publishes
         self._conn: psycopg2.extensions.connection | None = None
@@ -199,7 +203,7 @@ class Relay:
                     if self._wait_for_new_events(
                         timeout=max(0.05, self._next_topic_check() - time.monotonic())
                     ):
-                        self.stopping.wait(self.linger_s)
+                        self._linger()
                     else:
                         self._save_position()  # quiet: what batches of internal events moved
             self._save_position()  # stopped
@@ -224,6 +228,19 @@ class Relay:
         self._conn.poll()
         self._conn.notifies.clear()
         return True
+
+    def _linger(self) -> None:
+        """After a commit's notification, wait for more commits before reading the log: each
+        batch costs the same whatever it carries (reading the log, the subjects' sequences,
+        a produce request and its flush, saving the position). After a quiet moment only
+        ``linger_s``, so a lone command's event goes out at once. Within a stream (the last
+        batch went out less than ``gather_s`` ago) until ``gather_s`` after that batch: under
+        load a batch at most that often, as ConsumerRuntime._gather does for polls. A stop
+        ends the wait."""
+        wait = self.linger_s
+        if self.gather_s > 0 and self._last_batch_at is not None:
+            wait = max(wait, self.gather_s - (time.monotonic() - self._last_batch_at))
+        self.stopping.wait(wait)
 
     def _close_clients(self) -> None:
         for client in (self._producer, self._admin):

@@ -412,6 +412,34 @@ class TestRelay:
             )
         assert_subject_sequences_count_from_one(topic_envelopes(settings))
 
+    def test_under_load_it_publishes_at_most_once_per_gathering_period_a_lone_order_at_once(
+        self, settings, orders_app
+    ):
+        """Each batch costs the relay the same whatever it carries (the log read, a produce
+        request, the position saved): within a stream it publishes at most every
+        ``gather_s``, while an order placed after a quiet moment goes out at once. Nothing
+        is lost or numbered twice on the way."""
+        relay = Relay(settings, orders_app, to_integration_event, gather_s=0.5)
+        batches: list[float] = []
+        relay.on_published.append(lambda: batches.append(time.monotonic()))
+        with Worker(relay):
+            place_orders(orders_app, 1)
+            wait_until(lambda: relay_caught_up(relay, orders_app), what="the seed published")
+            time.sleep(0.6)  # quiet
+            batches.clear()
+            placed = time.monotonic()
+            place_orders(orders_app, 1)
+            wait_until(lambda: bool(batches), what="the lone order published")
+            assert batches[0] - placed < 0.3, "a lone order waited for a stream"
+            for _ in range(8):  # a steady stream for a couple of seconds
+                place_orders(orders_app, 4)
+                time.sleep(0.2)
+            wait_until(lambda: relay_caught_up(relay, orders_app), what="every order published")
+        gaps = [later - earlier for earlier, later in zip(batches, batches[1:], strict=False)]
+        assert len(batches) >= 4 and min(gaps) >= 0.45, gaps
+        assert set(topic_positions(settings)) == published_positions(orders_app)
+        assert_subject_sequences_count_from_one(topic_envelopes(settings))
+
     def test_a_batch_of_internal_events_is_saved_with_the_next_publication_or_once_quiet(
         self, settings, orders_app
     ):
@@ -635,6 +663,10 @@ class TestProjectorCrash:
                 process.terminate()
                 process.wait(timeout=15)
         assert read_model(settings, crashed_schema) == read_model(settings, "projections")
+
+
+def relay_caught_up(relay: Relay, app) -> bool:
+    return relay._state is not None and relay._state.position == last_position(app)
 
 
 def start_query_process(settings, schema: str, batch: int = 500) -> subprocess.Popen:
