@@ -76,8 +76,8 @@ SAGA_GATHER_S = 0.1
 # the orders relay, whose commits come from HTTP one group commit at a time; the others'
 # come from their process managers, already gathered. bench.profile at 50 orders/s, CPU per
 # approved order over identity's (a process whose work the setting does not touch, so the
-# ratio takes out the machine's speed): 0 -> 77-85 (4 runs), 0.05 -> 75-76 (2 runs),
-# 0.1 -> 67-72 (3 runs); the orders relay and its producer's sender went from 23-28 % of
+# ratio takes out the machine's speed): 0 -> 77-85 (4 runs), 0.05 -> 75-78 (3 runs),
+# 0.1 -> 67-72 (4 runs); the orders relay and its producer's sender went from 23-28 % of
 # the orders process's samples to 14-16 % and 9-12 %. 0.1 cost placed -> approved 100 ms at
 # p50 in one `python -m bench` run (an order crosses the orders relay twice), so 0.05.
 RELAY_GATHER_S = 0.05
