@@ -37,6 +37,7 @@ from projections.tracking import (
     projections_engine,
     watermarks,
 )
+from runtime import kafka
 from runtime.causal_order import decode
 from runtime.consumer import Outcome
 from runtime.settings import Settings
@@ -153,6 +154,7 @@ def _replay(
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
         client_id=f"rebuild-{handler.name}",
+        **kafka.NO_CLIENT_METRICS,
     )
     try:
         partitions = [

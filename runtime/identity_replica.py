@@ -161,6 +161,7 @@ class IdentityReplicaConsumer:
                 group_id=None,
                 fetch_max_wait_ms=50,
                 client_id=f"identity-replica-{self.settings.kafka_namespace}",
+                **kafka.NO_CLIENT_METRICS,
             )
             try:
                 self._read(admin, consumer, topic_id)
