@@ -97,7 +97,6 @@ def service_process(
     application: ServiceApplication | None = None,
     saga_gather_s: float = SAGA_GATHER_S,
     saga_hold_back: bool = False,
-    relay_gather_s: float = RELAY_GATHER_S,
 ) -> Process:
     """A write-side service's process: its application (``application``, or one of
     ``application_class``), its relay, its process manager (``policies`` for events of the
@@ -106,7 +105,7 @@ def service_process(
     from runtime.http.app import create_service_app
 
     app = application or application_class(settings)
-    relay = Relay(settings, app, translate, gather_s=relay_gather_s) if with_relay else None
+    relay = Relay(settings, app, translate, gather_s=RELAY_GATHER_S) if with_relay else None
     saga = None
     if policies and with_process_manager:
         saga = ConsumerRuntime(
