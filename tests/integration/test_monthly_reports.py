@@ -22,18 +22,22 @@ from projections import bootstrap as query_process
 from runtime.demo import seed_demo_company
 from services.finance import bootstrap as finance_process
 from services.inventory import bootstrap as inventory_process
-from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
 from tests.conftest import fresh_database, migrated_settings
 from tests.integration.test_erp import ErpRunning, caught_up
-from tests.platform import CHENGDU_CLERK, HQ, SHANGHAI_CLERK, serving, wait_until
+from tests.platform import (
+    CHENGDU_CLERK,
+    HQ,
+    SHANGHAI_CLERK,
+    one_business_month,
+    serving,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
 DEALER_CD001 = {"Authorization": "Bearer demo-dealer-cd001"}
 KINDS = ("inventory", "receivables", "sales", "rebates")
-THIS_MONTH = business_today().replace(day=1)
-LAST_MONTH = (THIS_MONTH - timedelta(days=1)).replace(day=1)
 
 
 def month_of(first: date | str) -> str:
@@ -62,25 +66,32 @@ def company(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) ->
         }
         erp = stack.enter_context(ErpRunning(settings))
         seeded: dict[str, int] = {}
-        seed_demo_company(
-            orders_url=str(clients["orders"].base_url).rstrip("/"),
-            inventory_url=str(clients["inventory"].base_url).rstrip("/"),
-            finance_url=str(clients["finance"].base_url).rstrip("/"),
-            api_key="demo-hq-admin",
-            positions=seeded,
-        )
         query = clients["query"]
-        for kind in KINDS:  # every report's read models have the whole seed
-            for origin, number in seeded.items():
-                params = {"month": month_of(THIS_MONTH), "min_position": f"{origin}:{number}"}
+        with one_business_month() as this_month:
+            seed_demo_company(
+                orders_url=str(clients["orders"].base_url).rstrip("/"),
+                inventory_url=str(clients["inventory"].base_url).rstrip("/"),
+                finance_url=str(clients["finance"].base_url).rstrip("/"),
+                api_key="demo-hq-admin",
+                positions=seeded,
+            )
+            for kind in KINDS:  # every report's read models have the whole seed
+                for origin, number in seeded.items():
+                    month = month_of(this_month)
+                    params = {"month": month, "min_position": f"{origin}:{number}"}
 
-                def reached(kind=kind, params=params) -> bool:
-                    answer = query.get(f"/hq/reports/{kind}", params=params, headers=HQ)
-                    return answer.status_code in (200, 422)  # 422: not a service it reads
+                    def reached(kind=kind, params=params) -> bool:
+                        answer = query.get(f"/hq/reports/{kind}", params=params, headers=HQ)
+                        return answer.status_code in (200, 422)  # 422: not a service it reads
 
-                wait_until(reached, timeout=120, what=f"the {kind} report after the seed")
-        caught_up(settings, erp)
-        yield {"query": query, "erp": erp}
+                    wait_until(reached, timeout=120, what=f"the {kind} report after the seed")
+            caught_up(settings, erp)
+        yield {
+            "query": query,
+            "erp": erp,
+            "this_month": this_month,
+            "last_month": (this_month - timedelta(days=1)).replace(day=1),
+        }
 
 
 def report(query, kind: str, month: date | str, path: str = "/hq", headers=HQ, **params) -> dict:
@@ -110,7 +121,7 @@ class TestInventoryReport:
         self, company
     ):
         query, erp = company["query"], company["erp"]
-        for month in (LAST_MONTH, THIS_MONTH):
+        for month in (company["last_month"], company["this_month"]):
             body = report(query, "inventory", month)
             rows, end = body["items"], last_day(month)
             assert rows, "the demo company moves stock"
@@ -152,15 +163,16 @@ class TestInventoryReport:
             assert money(body["totals"]["closing_value"]) == sum(ledger.values())
         # This month opens where last month closed.
         before = {
-            (r["warehouse"], r["sku"]): r for r in report(query, "inventory", LAST_MONTH)["items"]
+            (r["warehouse"], r["sku"]): r
+            for r in report(query, "inventory", company["last_month"])["items"]
         }
-        for row in report(query, "inventory", THIS_MONTH)["items"]:
+        for row in report(query, "inventory", company["this_month"])["items"]:
             previous = before.get((row["warehouse"], row["sku"]))
             assert row["opening_quantity"] == (previous["closing_quantity"] if previous else 0)
             assert money(row["opening_value"]) == money(previous and previous["closing_value"])
 
     def test_the_month_shows_each_kind_of_movement(self, company):
-        totals = report(company["query"], "inventory", THIS_MONTH)["totals"]
+        totals = report(company["query"], "inventory", company["this_month"])["totals"]
         for name in ("received", "shipped", "transfer_in", "transfer_out", "written_off"):
             assert totals[f"{name}_quantity"] > 0, name
             assert money(totals[f"{name}_value"]) > 0, name
@@ -171,7 +183,7 @@ class TestInventoryReport:
 class TestReceivablesReport:
     def test_statement_and_aging_totals_are_the_query_apis(self, company):
         query = company["query"]
-        for month in (LAST_MONTH, THIS_MONTH):
+        for month in (company["last_month"], company["this_month"]):
             body = report(query, "receivables", month)
             end, before = last_day(month), month - timedelta(days=1)
             [closing] = api(query, "/hq/receivables", by="nation", as_of=end.isoformat())
@@ -198,10 +210,14 @@ class TestReceivablesReport:
     def test_a_dealers_statement_is_the_query_apis(self, company):
         query = company["query"]
         body = report(
-            query, "receivables", THIS_MONTH, path="/dealers/CD-001", headers=DEALER_CD001
+            query,
+            "receivables",
+            company["this_month"],
+            path="/dealers/CD-001",
+            headers=DEALER_CD001,
         )
         [row] = body["items"]
-        end = last_day(THIS_MONTH).isoformat()
+        end = last_day(company["this_month"]).isoformat()
         answer = query.get("/dealers/CD-001/statement", params={"as_of": end}, headers=DEALER_CD001)
         statement = answer.json()
         assert money(row["closing_receivables"]) == money(statement["receivables"]) > 0
@@ -214,7 +230,7 @@ class TestSalesReport:
         self, company
     ):
         query = company["query"]
-        for month in (LAST_MONTH, THIS_MONTH):
+        for month in (company["last_month"], company["this_month"]):
             span = {"date_from": month.isoformat(), "date_to": last_day(month).isoformat()}
             [nation] = api(query, "/hq/sales", by="nation", period="month", **span)
             for by in ("branch", "dealer", "category", "sku"):
@@ -222,8 +238,10 @@ class TestSalesReport:
                 for name in ("invoiced_amount", "credited_amount", "net_sales"):
                     assert money(totals[name]) == money(nation[name]), (by, name)
                 assert totals["invoiced_quantity"] == nation["invoiced_quantity"]
-        rows = report(query, "sales", THIS_MONTH)["items"]
-        answer = query.get("/hq/targets", params={"month": month_of(THIS_MONTH)}, headers=HQ)
+        rows = report(query, "sales", company["this_month"])["items"]
+        answer = query.get(
+            "/hq/targets", params={"month": month_of(company["this_month"])}, headers=HQ
+        )
         targets = answer.json()["items"]
         assert targets
         for target in targets:
@@ -233,10 +251,18 @@ class TestSalesReport:
 
     def test_a_branchs_report_is_its_own_sales(self, company):
         query = company["query"]
-        month = month_of(THIS_MONTH)
-        span = {"date_from": THIS_MONTH.isoformat(), "date_to": last_day(THIS_MONTH).isoformat()}
+        month = month_of(company["this_month"])
+        span = {
+            "date_from": company["this_month"].isoformat(),
+            "date_to": last_day(company["this_month"]).isoformat(),
+        }
         body = report(
-            query, "sales", THIS_MONTH, path="/branches/CD", headers=CHENGDU_CLERK, by="dealer"
+            query,
+            "sales",
+            company["this_month"],
+            path="/branches/CD",
+            headers=CHENGDU_CLERK,
+            by="dealer",
         )
         assert body["items"] and all(r["dealer"].startswith("CD-") for r in body["items"])
         [cd] = api(query, "/branches/CD/sales", CHENGDU_CLERK, by="nation", period="month", **span)
@@ -247,7 +273,7 @@ class TestSalesReport:
 class TestRebatesReport:
     def test_pool_totals_are_the_query_apis(self, company):
         query = company["query"]
-        for month in (LAST_MONTH, THIS_MONTH):
+        for month in (company["last_month"], company["this_month"]):
             body = report(query, "rebates", month)
             end, before = last_day(month), month - timedelta(days=1)
             [closing] = api(query, "/hq/rebates/pools", by="nation", as_of=end.isoformat())
@@ -265,8 +291,8 @@ class TestRebatesReport:
             for row in body["items"]:
                 moved = money(row["settled"]) - money(row["claimed"]) - money(row["credited"])
                 assert money(row["opening"]) + moved == money(row["closing"])
-        everything = report(query, "rebates", THIS_MONTH)["totals"]
-        last = report(query, "rebates", LAST_MONTH)["totals"]
+        everything = report(query, "rebates", company["this_month"])["totals"]
+        last = report(query, "rebates", company["last_month"])["totals"]
         assert (
             money(last["accrued"]) > 0 and money(last["settled"]) + money(everything["settled"]) > 0
         )
@@ -277,7 +303,7 @@ class TestDownloads:
     @pytest.mark.parametrize("kind", KINDS)
     def test_csv_and_xlsx_read_back_to_the_same_numbers(self, company, kind):
         query = company["query"]
-        body = report(query, kind, THIS_MONTH)
+        body = report(query, kind, company["this_month"])
         columns = [c["name"] for c in body["columns"]]
         types = {c["name"]: c["type"] for c in body["columns"]}
         expected = [[row[name] for name in columns] for row in body["items"]] + [
@@ -298,7 +324,7 @@ class TestDownloads:
 
         answer = query.get(
             f"/hq/reports/{kind}",
-            params={"month": month_of(THIS_MONTH), "format": "csv"},
+            params={"month": month_of(company["this_month"]), "format": "csv"},
             headers=HQ,
         )
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
@@ -310,7 +336,7 @@ class TestDownloads:
         xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         answer = query.get(
             f"/hq/reports/{kind}",
-            params={"month": month_of(THIS_MONTH)},
+            params={"month": month_of(company["this_month"])},
             headers={**HQ, "Accept": xlsx},
         )
         assert answer.status_code == 200 and answer.headers["content-type"] == xlsx
@@ -323,7 +349,7 @@ class TestDownloads:
 class TestScope:
     def test_each_caller_sees_what_the_query_api_lets_it(self, company):
         query = company["query"]
-        month = {"month": month_of(THIS_MONTH)}
+        month = {"month": month_of(company["this_month"])}
 
         def status(path: str, headers, **params) -> int:
             return query.get(path, params={**month, **params}, headers=headers).status_code
@@ -337,11 +363,13 @@ class TestScope:
         assert status("/dealers/CD-002/reports/receivables", CHENGDU_CLERK) == 200
         assert status("/branches/SH/reports/sales", SHANGHAI_CLERK) == 200
         # A branch's report holds only its own warehouses.
-        rows = report(query, "inventory", THIS_MONTH, path="/branches/CD", headers=CHENGDU_CLERK)
-        everything = report(query, "inventory", THIS_MONTH)["items"]
+        rows = report(
+            query, "inventory", company["this_month"], path="/branches/CD", headers=CHENGDU_CLERK
+        )
+        everything = report(query, "inventory", company["this_month"])["items"]
         cd = {r["warehouse"] for r in rows["items"]}
         assert cd and cd < {r["warehouse"] for r in everything}
-        assert rows == report(query, "inventory", THIS_MONTH, branch="CD")
+        assert rows == report(query, "inventory", company["this_month"], branch="CD")
 
     def test_bad_input_is_a_clear_error_never_a_500(self, company):
         query = company["query"]

@@ -19,7 +19,6 @@ from runtime.demo import seed_demo_company
 from services.finance import bootstrap as finance_process
 from services.identity import bootstrap as identity_process
 from services.inventory import bootstrap as inventory_process
-from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
 from services.warnings import bootstrap as warnings_process
 from tests.conftest import fresh_database, migrated_settings
@@ -31,7 +30,7 @@ from tests.integration.console.support import (
     THRESHOLD,
     playwright_api,
 )
-from tests.platform import HQ, serving, wait_until
+from tests.platform import HQ, one_business_month, serving, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -63,21 +62,23 @@ def platform(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) -
         )
         base = {name: str(client.base_url).rstrip("/") for name, client in clients.items()}
         seeded: dict[str, int] = {}
-        seed_demo_company(
-            orders_url=base["orders"],
-            inventory_url=base["inventory"],
-            finance_url=base["finance"],
-            warnings_url=base["warnings"],
-            api_key="demo-hq-admin",
-            positions=seeded,
-        )
-        caught_up(clients["query"], seeded)
+        with one_business_month() as month:
+            seed_demo_company(
+                orders_url=base["orders"],
+                inventory_url=base["inventory"],
+                finance_url=base["finance"],
+                warnings_url=base["warnings"],
+                api_key="demo-hq-admin",
+                positions=seeded,
+            )
+            caught_up(clients["query"], seeded, f"{month:%Y-%m}")
         urls = Urls(**{name: base[name] for name in Urls.__dataclass_fields__})
         console = stack.enter_context(serving(console_process.build(settings, urls=urls)))
         yield {
             **clients,
             "console": str(console.base_url).rstrip("/"),
             "warnings_clock": warnings_clock,
+            "month": f"{month:%Y-%m}",  # the seed's business month
         }
 
 
@@ -89,15 +90,15 @@ CAUGHT_UP_ROUTES = (
     "/hq/inventory",
     "/hq/channel-health/counts?by=branch",
     "/hq/rebates/pools",
-    f"/hq/demand-plans?by=branch&month={business_today():%Y-%m}",
+    "/hq/demand-plans?by=branch&month={month}",
 )
 
 
-def caught_up(query, seeded: dict[str, int]) -> None:
+def caught_up(query, seeded: dict[str, int], month: str) -> None:
     """Every read model the pages show has reached the seed's last command of each service:
     the tests start from the whole demo company, not from whatever the projectors had
     reached when the seed returned (seconds behind on a loaded machine)."""
-    for route in CAUGHT_UP_ROUTES:
+    for route in (route.format(month=month) for route in CAUGHT_UP_ROUTES):
         for origin, number in seeded.items():
             joiner = "&" if "?" in route else "?"
             url = f"{route}{joiner}min_position={origin}:{number}"

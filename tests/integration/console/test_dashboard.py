@@ -24,7 +24,6 @@ from tests.platform import wait_until
 
 pytestmark = BROWSER_TESTS
 
-THIS_MONTH = datetime.now(CHINA).strftime("%Y-%m")
 BUCKETS = ["not_yet_due", "days_1_30", "days_31_60", "days_61_90", "over_90", "receivables"]
 POOL = ["accrued", "settled", "claimed", "credited", "available"]
 TARGET = ["net_sales", "floor", "target", "stretch", "target_ratio", "reached"]
@@ -88,7 +87,8 @@ def api_params(name: str, params: dict, filters: dict[str, str]) -> dict:
     if name in DATED and filters.get("as_of"):
         params["as_of"] = filters["as_of"]
     if name in MONTHLY:
-        params["month"] = filters.get("month") or THIS_MONTH
+        # the page's own default: the month it is asked in
+        params["month"] = filters.get("month") or datetime.now(CHINA).strftime("%Y-%m")
     if name in RANGED and filters.get("month"):
         month = filters["month"]
         last = calendar.monthrange(*(int(part) for part in month.split("-")))[1]
@@ -167,6 +167,7 @@ def assert_panels_equal_api(page, query, headers, prefix: str, specs: dict, filt
 
 
 def test_hq_sees_every_panel_with_the_query_apis_figures(page, platform):
+    month = platform["month"]
     hq = token_of(platform, "hq.admin")
     query = platform["query"]
     # Chengdu's Wuliangye wanted at twice what the warehouse can ever hold: below safety.
@@ -201,18 +202,18 @@ def test_hq_sees_every_panel_with_the_query_apis_figures(page, platform):
 
     # A region and a month, through the form.
     page.get_by_label("大区", exact=True).fill("SOUTHWEST")
-    page.get_by_label("月份", exact=True).fill(THIS_MONTH)
+    page.get_by_label("月份", exact=True).fill(month)
     page.get_by_role("button", name="筛选").click()
     page.wait_for_load_state()
-    assert "region=SOUTHWEST" in page.url and f"month={THIS_MONTH}" in page.url
-    filters = {"region": "SOUTHWEST", "month": THIS_MONTH}
+    assert "region=SOUTHWEST" in page.url and f"month={month}" in page.url
+    filters = {"region": "SOUTHWEST", "month": month}
     assert assert_panels_equal_api(page, query, hq, "/hq", HQ_PANELS, filters) > 20
     tables = page.evaluate(READ_TABLES, list(HQ_PANELS))
     # SOUTHWEST's branches only (Chongqing's orders among the demo's live warnings count).
     targets = {r["attrs"]["branch"] for r in tables["targets"]}
     assert "CD" in targets and targets <= {"CD", "CQ"}, targets
     assert {r["attrs"]["region"] for r in tables["sales"]} == {"SOUTHWEST"}
-    assert {r["attrs"]["month"] for r in tables["sales"]} == {THIS_MONTH}
+    assert {r["attrs"]["month"] for r in tables["sales"]} == {month}
 
     # A branch and an as-of date.
     page.goto("/hq?branch=SH&as_of=" + datetime.now(CHINA).strftime("%Y-%m-%d"))

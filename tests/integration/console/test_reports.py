@@ -11,18 +11,15 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from services.kernel.dates import business_today
 from tests.integration.console.support import BROWSER_TESTS, serious_violations, sign_in, token_of
 
 pytestmark = BROWSER_TESTS
-
-MONTH = business_today().strftime("%Y-%m")
 
 
 def api_report(platform, username: str, path: str, kind: str, **params) -> dict:
     answer = platform["query"].get(
         f"{path}/reports/{kind}",
-        params={"month": MONTH, **params},
+        params={"month": platform["month"], **params},
         headers=token_of(platform, username),
     )
     assert answer.status_code == 200, answer.text
@@ -42,12 +39,13 @@ def as_numbers(totals: dict) -> dict[str, Decimal]:
 
 
 def test_hq_chooses_a_report_month_and_branch_and_downloads_it(page, platform):
+    month = platform["month"]
     sign_in(page, "hq.admin")
     page.get_by_role("link", name="月报").click()
     page.wait_for_load_state()
     assert page.locator("#report").get_attribute("data-kind") == "inventory"
     page.get_by_label("报表").select_option("receivables")
-    page.get_by_label("月份").fill(MONTH)
+    page.get_by_label("月份").fill(month)
     page.get_by_label("分公司").select_option("CD")
     page.get_by_role("button", name="查看").click()
     page.wait_for_load_state()
@@ -68,7 +66,7 @@ def test_hq_chooses_a_report_month_and_branch_and_downloads_it(page, platform):
 
     with page.expect_download() as xlsx_download:
         page.locator("#download-xlsx").click()
-    assert xlsx_download.value.suggested_filename == f"receivables-{MONTH}-CD.xlsx"
+    assert xlsx_download.value.suggested_filename == f"receivables-{month}-CD.xlsx"
     rows = list(
         load_workbook(io.BytesIO(xlsx_download.value.path().read_bytes())).active.iter_rows(
             values_only=True
@@ -79,8 +77,9 @@ def test_hq_chooses_a_report_month_and_branch_and_downloads_it(page, platform):
 
 
 def test_a_branch_clerk_sees_its_branch_and_a_dealer_its_own_figures(page, platform):
+    month = platform["month"]
     sign_in(page, "cd.clerk")
-    page.goto(f"/reports?kind=sales&month={MONTH}&by=dealer")
+    page.goto(f"/reports?kind=sales&month={month}&by=dealer")
     expected = api_report(platform, "cd.clerk", "/branches/CD", "sales", by="dealer")
     shown = page.locator("#report tbody td[data-field='dealer']").all_inner_texts()
     assert shown == [row["dealer"] for row in expected["items"]]
@@ -88,22 +87,23 @@ def test_a_branch_clerk_sees_its_branch_and_a_dealer_its_own_figures(page, platf
     assert shown_totals(page) == {k: str(v) for k, v in expected["totals"].items()}
     assert page.get_by_label("分公司").count() == 0  # its branch is not a choice
 
-    page.goto(f"/reports?kind=rebates&month={MONTH}&dealer=SH-001")
+    page.goto(f"/reports?kind=rebates&month={month}&dealer=SH-001")
     assert page.locator("#report").count() == 0  # the API's 403: the forbidden page
 
     page.context.clear_cookies()
     sign_in(page, "dealer.cd001")
-    page.goto(f"/reports?kind=rebates&month={MONTH}")
+    page.goto(f"/reports?kind=rebates&month={month}")
     expected = api_report(platform, "dealer.cd001", "/dealers/CD-001", "rebates")
     assert page.locator("#report tbody td[data-field='dealer']").all_inner_texts() == ["CD-001"]
     assert shown_totals(page) == {k: str(v) for k, v in expected["totals"].items()}
 
 
 def test_axe_finds_no_serious_violations_on_the_reports_page(browser, platform, axe_source):
+    month = platform["month"]
     context = browser.new_context(base_url=platform["console"], bypass_csp=True)
     page = context.new_page()
     sign_in(page, "hq.admin")
     for kind in ("inventory", "receivables", "sales", "rebates"):
-        page.goto(f"/reports?kind={kind}&month={MONTH}")
+        page.goto(f"/reports?kind={kind}&month={month}")
         assert serious_violations(page, axe_source) == [], kind
     context.close()
