@@ -27,7 +27,7 @@ from services.orders.domain import Order, PriceBackdated, RequestedLine
 from tests.integration.master_data import organised
 from tests.integration.racing import in_step, race
 from tests.integration.saga import CHENGDU_CLERK, WULIANGYE, ok
-from tests.platform import HQ, command, register_organisation, serving
+from tests.platform import HQ, business_day, command, register_organisation, serving
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,8 @@ TIER2_PRICES = "/price-lists/tier2_distributor/prices"
 
 
 def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
+    """A business date relative to today as the services see it now (see business_day)."""
+    return business_day(offset)
 
 
 def refused(response, code: str) -> dict:
