@@ -4,10 +4,10 @@ for every route of every app (FastAPI alone documents a 422 in its own JSON shap
 apps never serve, and nothing else).
 
 Which errors an operation documents follows from what it is: anything can be malformed
-(400); what takes parameters or a body can be invalid (422); what needs a key can be refused
-(401, 403) and can wait on a dependency or a read model (503); what names an object can miss
-it (404); a POST can break a rule or reuse an Idempotency-Key (409), and its body can be too
-large (413) or too slow (408).
+(400) or have a URL or headers over the edge's limits (414, 431); what takes parameters or a
+body can be invalid (422); what needs a key can be refused (401, 403) and can wait on a
+dependency or a read model (503); what names an object can miss it (404); a POST can break a
+rule or reuse an Idempotency-Key (409), and its body can be too large (413) or too slow (408).
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ ERRORS = {
     409: "A business rule or state transition refuses it, or the Idempotency-Key was used "
     "for a different request",
     413: "The request body is over the configured limit",
+    414: "The URL (path and query string) is over the configured limit",
     422: "The request does not match this document (field paths in `errors`)",
+    431: "The request's headers are over the configured limit",
     503: "A dependency is down, or the read model has not reached `min_position` yet; "
     "retry after `Retry-After` seconds",
 }
@@ -133,7 +135,7 @@ def errors_of(method: str, operation: dict[str, Any]) -> list[int]:
     secured = bool(operation.get("security"))
     post = method.lower() == "post"
     names_an_object = post or any(p["in"] == "path" for p in parameters)
-    statuses = [400]
+    statuses = [400, 414, 431]  # the edge answers these before any route is chosen
     if parameters or "requestBody" in operation:
         statuses.append(422)
     if secured:

@@ -6,7 +6,9 @@ fresh Idempotency-Key per command (tests/fuzz/hooks.py), the HQ admin's key.
 
 `make fuzz` runs it with 25 examples per operation (FUZZ_MAX_EXAMPLES): about 8,900 test
 cases over 108 operations in two to three minutes on two cores. The default test pass runs
-10 per operation, the same phases and checks on fewer cases."""
+10 per operation, the same phases and checks on fewer cases. FUZZ_SEED gives schemathesis a
+failed run's seed (its output names it); the demo company's ids differ from run to run, so a
+case that depends on them may still not come back."""
 
 from __future__ import annotations
 
@@ -105,6 +107,8 @@ def fuzz(name: str, url: str, examples: int, tmp_path: Path) -> tuple[dict, str]
         str(reports),
         "--no-color",
     ]
+    if os.environ.get("FUZZ_SEED"):  # a failed run's seed (its report, and its output, say it)
+        command += ["--seed", os.environ["FUZZ_SEED"]]
     env = {
         **os.environ,
         "DIST_FUZZ_API_KEY": "demo-hq-admin",
