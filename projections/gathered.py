@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from projections.sql_values import execute_values
+from projections.sql_values import column_types, execute_values
 from projections.tracking import Projection, batch_buffer
 
 
@@ -80,7 +80,13 @@ class Gathered:
             shapes.setdefault(columns, []).append(tuple(row[c] for c in columns))
         with conn.connection.dbapi_connection.cursor() as cursor:
             for columns, values in shapes.items():
-                execute_values(cursor, self._statement(schema, columns), values, page_size=1000)
+                execute_values(
+                    cursor,
+                    self._statement(schema, columns),
+                    values,
+                    page_size=1000,
+                    types=column_types(self.table, columns),
+                )
 
 
 # The batch buffer's key of the Gathered tables written so far in the batch.

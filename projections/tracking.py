@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from contracts import Envelope, IntegrationEvent, UnknownEventType, decode_data, handler_for
 from contracts.registry import PUBLISHED
-from projections.sql_values import execute_values
+from projections.sql_values import column_types, execute_values
 from runtime.consumer import Applied, Outcome, Rejected
 from runtime.settings import Settings
 
@@ -61,6 +61,9 @@ watermarks = Table(
     Column("position", BigInteger, nullable=False),
 )
 
+_TRACKING_COLUMNS = ("projection", "origin", "position", "previous_position", "outcome")
+_TRACKING_TYPES = column_types(processed, _TRACKING_COLUMNS)
+
 EventApplier = Callable[[Connection, Envelope, Any], None]
 # Where appliers may gather writes that commute (increments) for the whole batch, for their
 # projection's flushers to write in one statement per table before the batch commits.
@@ -77,7 +80,7 @@ def _record_processed(schema: str) -> str:
     returns are the events not processed before (of several read models, in a joint batch)."""
     return (
         f'INSERT INTO "{schema}".tracking_processed '
-        "(projection, origin, position, previous_position, outcome) VALUES %s "
+        f"({', '.join(_TRACKING_COLUMNS)}) VALUES %s "
         "ON CONFLICT DO NOTHING RETURNING projection, origin, position"
     )
 
@@ -281,7 +284,12 @@ class _SqlBatch:
             if rows:
                 with self.conn.connection.dbapi_connection.cursor() as cursor:
                     inserted = execute_values(
-                        cursor, self.record_processed, rows, page_size=len(rows), fetch=True
+                        cursor,
+                        self.record_processed,
+                        rows,
+                        page_size=len(rows),
+                        fetch=True,
+                        types=_TRACKING_TYPES,
                     )
                 new = {first[(origin, position)] for _, origin, position in inserted}
         self.origins.update(envelope.source for envelope in envelopes)
@@ -413,7 +421,12 @@ class JointBatches:
         rows.sort(key=lambda row: row[:3])
         with self.conn.connection.dbapi_connection.cursor() as cursor:
             inserted = execute_values(
-                cursor, work[0][0]._record, rows, page_size=len(rows), fetch=True
+                cursor,
+                work[0][0]._record,
+                rows,
+                page_size=len(rows),
+                fetch=True,
+                types=_TRACKING_TYPES,
             )
         new: dict[str, set[int]] = {name: set() for name in prepared}
         for name, origin, position in inserted:

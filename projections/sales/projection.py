@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import insert
 from contracts import Envelope
 from contracts import finance as finance_events
 from contracts import orders as orders_events
-from projections.sql_values import execute_values
+from projections.sql_values import column_types, execute_values
 from projections.tracking import Projection, batch_buffer
 
 metadata = MetaData()
@@ -171,6 +171,10 @@ def _upsert_sql(schema: str, table: Table) -> str:
     )
 
 
+_INVOICE_LINE_TYPES = column_types(
+    invoice_lines, ("invoice_id", "sku", "category", "dealer_code", "amount")
+)
+
 # Set in the batch buffer when invoice lines were written since the last flush.
 _INVOICE_LINES_WRITTEN = "sales_invoice_lines_written"
 
@@ -187,6 +191,7 @@ def _write_invoice_lines(conn: Connection) -> None:
             "(invoice_id, sku, category, dealer_code, amount) VALUES %s ON CONFLICT DO NOTHING",
             list(gathered.values()),
             page_size=1000,
+            types=_INVOICE_LINE_TYPES,
         )
     gathered.clear()
     batch_buffer(conn)[_INVOICE_LINES_WRITTEN] = True
@@ -222,7 +227,13 @@ def flush(conn: Connection) -> None:
             table = _TABLES[name]
             columns = [column.name for column in table.columns]
             values = [tuple(row[c] for c in columns) for row in rows.values()]
-            execute_values(cursor, _upsert_sql(schema, table), values, page_size=1000)
+            execute_values(
+                cursor,
+                _upsert_sql(schema, table),
+                values,
+                page_size=1000,
+                types=column_types(table, columns),
+            )
             rows.clear()
 
 
