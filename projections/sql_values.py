@@ -147,14 +147,16 @@ def _element(value: Any) -> str:
 
 
 def _array(column: tuple[Any, ...]) -> str:
-    """One column's values as an array literal. A column of plain strings, of integers or
-    of finite decimals (most columns) is joined whole, then checked once for what would
+    """One column's values as an array literal. A column of plain strings, dates, integers
+    or finite decimals (most columns) is joined whole, then checked once for what would
     need escaping; any other column goes value by value."""
     kinds = set(map(type, column))
     if kinds == {str}:
         joined = '","'.join(column)
         if "\\" not in joined and '"' not in joined and "\x00" not in joined:
             return '{"' + joined + '"}'
+    elif kinds == {date}:
+        return '{"' + '","'.join(map(date.isoformat, column)) + '"}'
     elif kinds == {int} or kinds == {Decimal}:
         joined = ",".join(map(str, column))
         if "N" not in joined and "I" not in joined:  # NaN, sNaN, Infinity
