@@ -210,9 +210,13 @@ class ServiceRecorder(PostgresProcessRecorder):
         # dumping was a fifth of a saga consumer's CPU (measured: 131 against 225 us of
         # client CPU for an insert of four events, 417 against 720 us for twenty). The rows
         # keep the arrays' order, so RETURNING gives the notification ids in event order.
+        # Sent in binary (%b): in text, psycopg escapes each element in Python (the states'
+        # hex, the answers' JSON quote by quote with a regular expression), and PostgreSQL
+        # parses it back; measured 470-580 against 270-330 us of client CPU for a
+        # transaction of four events and one answer.
         self.insert_events_statement = SQL(
             "INSERT INTO {0}.{1} AS t (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{2}[], %s::int[], %s::text[], %s::bytea[]) "
+            "SELECT * FROM unnest(%b::{2}[], %b::int[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
         ).format(
             schema,
@@ -343,8 +347,8 @@ class ServiceRecorder(PostgresProcessRecorder):
             curs.execute(
                 SQL(
                     "INSERT INTO {0} (scope, key, fingerprint, status_code, body, position) "
-                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], "
-                    "%s::jsonb[], %s::bigint[]) RETURNING key"
+                    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::int[], "
+                    "%b::jsonb[], %b::bigint[]) RETURNING key"
                 ).format(self.idempotency_table),
                 [list(column) for column in columns],
             )
