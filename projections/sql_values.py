@@ -88,8 +88,8 @@ def values_sql(cursor: psycopg2.extensions.cursor, rows: Sequence[Sequence[Any]]
 
 
 # The column types an array may carry, and how an element of each Python type is written in
-# an array literal. Strings and dates are quoted (a backslash and a double quote
-# escaped by a backslash); numbers and NULL are not.
+# an array literal. Strings and dates are quoted (a backslash and a double quote escaped by
+# a backslash); numbers and NULL are not.
 _ARRAY_TYPES = (String, Integer, BigInteger, SmallInteger, Numeric, Date, Boolean)
 _DIALECT = postgresql.dialect()
 

@@ -134,6 +134,7 @@ def shipments(cursor):
 def test_arrays_read_back_as_the_values_went_in(cursor, shipments):
     rows = list(zip(*(values for _, _, values in ARRAY_COLUMNS), strict=True))
     returned = execute_values(cursor, shipments, rows, fetch=True, types=ARRAY_TYPES)
+    assert b"unnest(" in cursor.query and b"VALUES" not in cursor.query
     assert len(returned) == len(rows)
     cursor.execute(
         "SELECT dealer_code, quantity, shipped, amount, ship_date FROM shipments ORDER BY n"
@@ -158,6 +159,7 @@ def test_whole_columns_of_one_type_read_back_too(cursor, shipments):
     for page in (rows[:1], rows):
         cursor.execute("TRUNCATE shipments")
         execute_values(cursor, shipments, page, types=ARRAY_TYPES)
+        assert b"unnest(" in cursor.query
         cursor.execute("SELECT dealer_code, quantity, shipped, amount, ship_date FROM shipments")
         assert sorted(cursor.fetchall()) == sorted(page)
 
@@ -167,7 +169,11 @@ def test_a_value_no_array_carries_sends_its_page_as_values(cursor):
     statement = "INSERT INTO amounts (amount, at) VALUES %s"
     at = datetime(2026, 11, 20, 10, 0, tzinfo=CST)
     rows = [(Decimal("NaN"), None), (Decimal("0.01"), at), (Decimal("865.00"), None)]
-    execute_values(cursor, statement, rows, page_size=1, types=("numeric", "timestamptz"))
+    types = ("numeric", "timestamptz")
+    execute_values(cursor, statement, rows[:1], types=types)
+    assert b"VALUES" in cursor.query and b"unnest(" not in cursor.query
+    execute_values(cursor, statement, rows[1:], page_size=1, types=types)
+    assert b"unnest(" in cursor.query  # the last page, (865.00, NULL), went as arrays
     cursor.execute("SELECT amount, at FROM amounts ORDER BY n")
     (nan, _), *rest = cursor.fetchall()
     assert nan.is_nan() and rest == rows[1:]
