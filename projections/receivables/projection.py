@@ -258,6 +258,29 @@ aging_monthly = Table(
     Index("receivables_aging_monthly_by_month", "month"),
 )
 
+# What was open at the end of a month, per branch and due date: the monthly roll-up summed
+# over that month and every month before it, rows that sum to zero left out; kept for every
+# month before the roll-up's last (the current month's is needed once the month is over).
+# Aging as of a past date reads the last snapshot before its month, then the roll-up's
+# months after that snapshot (none, usually): at 1M events a fifth of the rows of every
+# month's roll-up. Every snapshot present is exact whatever months have one, so a read model
+# made before the snapshots were kept answers the same, and gets them when a month ends.
+aging_snapshots = Table(
+    "receivables_aging_snapshots",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("branch", String, primary_key=True),
+    Column("due_date", Date, primary_key=True),
+    Column("region", String, nullable=False),
+    Column("amount", MONEY, nullable=False),
+)
+# The months that have a snapshot (a month whose snapshot is empty included).
+aging_snapshot_months = Table(
+    "receivables_aging_snapshot_months",
+    metadata,
+    Column("month", Date, primary_key=True),
+)
+
 # The latest business date of any document: "as of" a date on or after it is "now".
 # (Covering: aging as of a past date reads a month of invoices from the index alone.)
 Index(
@@ -333,11 +356,12 @@ def date_settlements(conn: Connection) -> None:
 def roll_up_aging(conn: Connection) -> None:
     """Count the documents whose dealer's branch and (settlements) invoice are known, and
     not counted yet, in receivables_aging_monthly; in key order, as replicas lock rows.
-    Only a batch that wrote documents or dealers can have any newly countable."""
+    Then bring the month-end snapshots up to date. Only a batch that wrote documents or
+    dealers can have any newly countable."""
     if not written(conn, _invoices, _settlements, _dealers):
         return
     schema = conn.get_execution_options()["schema_translate_map"][None]
-    conn.execute(
+    counted = conn.execute(
         text(
             f"""
             WITH invoiced AS (
@@ -355,17 +379,119 @@ def roll_up_aging(conn: Connection) -> None:
                 RETURNING d.branch, d.region, s.invoice_due_date AS due_date,
                           date_trunc('month', s.effective_date)::date AS month,
                           -s.amount AS amount
+            ), counted AS (
+                SELECT branch, due_date, month, min(region) AS region, sum(amount) AS amount
+                FROM (SELECT * FROM invoiced UNION ALL SELECT * FROM settled) AS documents
+                GROUP BY branch, due_date, month
+            ), rolled AS (
+                INSERT INTO "{schema}".receivables_aging_monthly AS m
+                    (branch, due_date, month, region, amount)
+                SELECT branch, due_date, month, region, amount FROM counted
+                ORDER BY branch, due_date, month
+                ON CONFLICT (branch, due_date, month)
+                DO UPDATE SET amount = m.amount + excluded.amount
             )
-            INSERT INTO "{schema}".receivables_aging_monthly AS m
-                (branch, due_date, month, region, amount)
-            SELECT branch, due_date, month, min(region), sum(amount)
-            FROM (SELECT * FROM invoiced UNION ALL SELECT * FROM settled) AS counted
-            GROUP BY branch, due_date, month
-            ORDER BY branch, due_date, month
-            ON CONFLICT (branch, due_date, month) DO UPDATE SET amount = m.amount + excluded.amount
+            -- latest: the roll-up's last month before these counts
+            SELECT branch, due_date, month, region, amount,
+                   (SELECT max(month) FROM "{schema}".receivables_aging_monthly) AS latest
+            FROM counted
             """
         )
+    ).all()
+    # Counts all in the roll-up's last month (a live projector's usual batch) end no month
+    # and reach no snapshot: those are of earlier months only.
+    if any(row.month != row.latest for row in counted):
+        _update_snapshots(conn, schema, counted)
+
+
+def _update_snapshots(conn: Connection, schema: str, counted: list) -> None:
+    """Every month before the roll-up's last one gets a snapshot: one summed from the
+    roll-up (which holds this batch's counts already) if it has none yet, else this batch's
+    counts of that month and the months before it added. One replica at a time: a snapshot
+    summed from the roll-up must see every count that later increments will not bring."""
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+        {"key": f"{schema}.receivables_aging_snapshots"},
     )
+    branches, due_dates, months, regions, amounts = (
+        [row[index] for row in counted] for index in range(5)
+    )
+    # The statement's parts all see the tables as they were when it began: the increments
+    # reach the months that had a snapshot already, the new months' sums all of it. The
+    # months wanted: those after the last snapshot and before the last month (all of them
+    # in a read model made before the snapshots were kept), and earlier ones counted now.
+    changed = conn.execute(
+        text(
+            f"""
+            WITH counted AS (
+                SELECT * FROM unnest(
+                    CAST(:branches AS varchar[]), CAST(:due_dates AS date[]),
+                    CAST(:months AS date[]), CAST(:regions AS varchar[]),
+                    CAST(:amounts AS numeric[])
+                ) AS c (branch, due_date, month, region, amount)
+            ), bounds AS (
+                SELECT (SELECT max(month) FROM "{schema}".receivables_aging_monthly) AS latest,
+                       (SELECT max(month) FROM "{schema}".receivables_aging_snapshot_months)
+                       AS snapshot
+            ), wanted AS (
+                SELECT m.month FROM "{schema}".receivables_aging_monthly AS m, bounds AS b
+                WHERE m.month > coalesce(b.snapshot, '-infinity') AND m.month < b.latest
+                UNION
+                SELECT c.month FROM counted AS c, bounds AS b WHERE c.month < b.latest
+            ), new_months AS (
+                INSERT INTO "{schema}".receivables_aging_snapshot_months (month)
+                SELECT month FROM wanted ORDER BY month
+                ON CONFLICT (month) DO NOTHING
+                RETURNING month
+            ), summed AS (
+                INSERT INTO "{schema}".receivables_aging_snapshots
+                    (month, branch, due_date, region, amount)
+                SELECT n.month, m.branch, m.due_date, min(m.region), sum(m.amount)
+                FROM new_months AS n
+                JOIN "{schema}".receivables_aging_monthly AS m ON m.month <= n.month
+                GROUP BY n.month, m.branch, m.due_date
+                HAVING sum(m.amount) <> 0
+            )
+            INSERT INTO "{schema}".receivables_aging_snapshots AS s
+                (month, branch, due_date, region, amount)
+            SELECT later.month, c.branch, c.due_date, min(c.region), sum(c.amount)
+            FROM counted AS c
+            JOIN "{schema}".receivables_aging_snapshot_months AS later ON later.month >= c.month
+            GROUP BY later.month, c.branch, c.due_date
+            ORDER BY later.month, c.branch, c.due_date
+            ON CONFLICT (month, branch, due_date) DO UPDATE SET amount = s.amount + excluded.amount
+            RETURNING s.month, s.branch, s.due_date, s.amount
+            """
+        ),
+        {
+            "branches": branches,
+            "due_dates": due_dates,
+            "months": months,
+            "regions": regions,
+            "amounts": amounts,
+        },
+    ).all()
+    # Settled to nothing: the snapshot leaves the row out.
+    gone = [row for row in changed if row.amount == 0]
+    if gone:
+        conn.execute(
+            text(
+                f"""
+                DELETE FROM "{schema}".receivables_aging_snapshots AS s
+                USING unnest(
+                    CAST(:months AS date[]), CAST(:branches AS varchar[]),
+                    CAST(:due_dates AS date[])
+                ) AS g (month, branch, due_date)
+                WHERE s.month = g.month AND s.branch = g.branch AND s.due_date = g.due_date
+                  AND s.amount = 0
+                """
+            ),
+            {
+                "months": [row.month for row in gone],
+                "branches": [row.branch for row in gone],
+                "due_dates": [row.due_date for row in gone],
+            },
+        )
 
 
 @receivables.on(orders_events.DealerRegistered)

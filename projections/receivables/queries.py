@@ -26,6 +26,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     select,
     tuple_,
     union_all,
@@ -35,6 +36,8 @@ from sqlalchemy.sql.elements import BindParameter
 from projections.dates import days_before
 from projections.receivables.projection import (
     aging_monthly,
+    aging_snapshot_months,
+    aging_snapshots,
     cash_applications,
     credit_notes,
     dealer_totals,
@@ -303,21 +306,36 @@ def open_items(as_of: date, *, current: bool = False, due_before: date | None = 
 def open_items_by_branch(as_of: date, month: Any = None):
     """What is open as of a past ``as_of`` (``branch``, ``region``, ``due_date``, ``open``),
     the same sums as :func:`open_items` per branch: the months before the as-of date's month
-    from the monthly roll-up, that month's documents up to the date, and the documents of
-    dealers not registered yet (not rolled up: branch unknown). ``month``: the as-of date's
-    month's first day, if ``as_of`` is a parameter bound later."""
+    from the last month-end snapshot before it and the monthly roll-up's months after that
+    snapshot, that month's documents up to the date, and the documents of dealers not
+    registered yet (not rolled up: branch unknown). ``month``: the as-of date's month's
+    first day, if ``as_of`` is a parameter bound later."""
     if month is None:
         month = as_of.replace(day=1)
     branch, region = dealers.c.branch, dealers.c.region
-    rolled = select(
+    snapshot_month = (
+        select(func.max(aging_snapshot_months.c.month))
+        .where(aging_snapshot_months.c.month < month)
+        .scalar_subquery()
+    )
+    snapshot = select(
+        aging_snapshots.c.branch,
+        aging_snapshots.c.region,
+        aging_snapshots.c.due_date,
+        aging_snapshots.c.amount.label("open"),
+    ).where(aging_snapshots.c.month == snapshot_month)
+    after_snapshot = select(
         aging_monthly.c.branch,
         aging_monthly.c.region,
         aging_monthly.c.due_date,
         aging_monthly.c.amount.label("open"),
-    ).where(aging_monthly.c.month < month)
+    ).where(
+        aging_monthly.c.month < month,
+        aging_monthly.c.month > func.coalesce(snapshot_month, literal_column("'-infinity'::date")),
+    )
     # Each part reads its own index: this month's documents by date, the few not rolled
     # up yet by their partial index (an OR of the two would scan every earlier date).
-    parts = [rolled]
+    parts = [snapshot, after_snapshot]
     for table, day, due, amount in (
         (invoices, invoices.c.issue_date, invoices.c.due_date, invoices.c.total),
         (

@@ -1,11 +1,14 @@
-"""Aging as of a past date from the monthly roll-up (receivables_aging_monthly) equals aging
-summed from the documents, whatever order the documents arrive in: a receipt before the
-invoice it settles, invoices before their dealer's registration, a late receipt dated into
-an earlier month."""
+"""Aging as of a past date from the month-end snapshots and the monthly roll-up
+(receivables_aging_snapshots, receivables_aging_monthly) equals aging summed from the
+documents, whatever order the documents arrive in: a receipt before the invoice it settles,
+invoices before their dealer's registration, a late receipt dated into an earlier month, a
+month's first document after a later month's. Every snapshot is its months' roll-up summed."""
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -147,6 +150,25 @@ def agings(conn, *, roll_up: bool) -> list:
     ]
 
 
+def snapshots_and_their_sums(conn, schema: str) -> tuple[list, list]:
+    """Every snapshot row, and what the monthly roll-up sums to for the same months."""
+    snapshots = conn.execute(
+        text(
+            f"""SELECT month, branch, due_date, region, amount
+            FROM "{schema}".receivables_aging_snapshots ORDER BY 1, 2, 3"""
+        )
+    ).all()
+    sums = conn.execute(
+        text(
+            f"""SELECT n.month, m.branch, m.due_date, min(m.region), sum(m.amount)
+            FROM "{schema}".receivables_aging_snapshot_months AS n
+            JOIN "{schema}".receivables_aging_monthly AS m ON m.month <= n.month
+            GROUP BY 1, 2, 3 HAVING sum(m.amount) <> 0 ORDER BY 1, 2, 3"""
+        )
+    ).all()
+    return snapshots, sums
+
+
 ORDERS = [
     list(range(12)),  # registrations first, documents in order
     [8, 11, 9, 5, 6, 7, 2, 3, 4, 10, 0, 1],  # terms and settlements first, registrations last
@@ -167,13 +189,19 @@ def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings
                 batch.apply(stored[index])
             with engine.connect() as conn:
                 assert agings(conn, roll_up=True) == agings(conn, roll_up=False), index
+                snapshots, sums = snapshots_and_their_sums(conn, schema)
+                assert snapshots == sums, index
         with engine.connect() as conn:
             from_documents = agings(conn, roll_up=False)
             assert agings(conn, roll_up=True) == from_documents
             rolled = conn.execute(
                 text(f'SELECT count(*) FROM "{schema}".receivables_aging_monthly')
             ).scalar()
+            months = conn.execute(
+                text(f'SELECT month FROM "{schema}".receivables_aging_snapshot_months')
+            ).scalars()
         assert rolled > 0
+        assert sorted(months) == [date(2026, 4, 1), date(2026, 5, 1)]  # June: the last
         # As of 31 May: CD-001 owes 12,990.00, due 19 June; SH-001 2,000.00, 3 days late.
         may = from_documents[AS_OF.index(date(2026, 5, 31)) * 3]
         assert may[0]["not_yet_due"] == "12990.00" and may[0]["days_1_30"] == "2000.00"
@@ -254,6 +282,116 @@ def test_aging_pages_through_every_region_the_unknown_one_included(settings):
                     if cursor is None:
                         break
                 assert paged == whole, (figures.__name__, as_of, options)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def test_a_read_model_made_before_the_snapshots_answers_the_same(settings):
+    """A receivables read model whose roll-up holds months from before the snapshots were
+    kept (its snapshots emptied halfway): aging as of every date still equals the documents',
+    and the months counted after that get exact snapshots."""
+    schema = "receivables_before_snapshots"
+    engine = projections_engine(settings, schema, pool_size=1)
+    stored = envelopes_of(business(), time="2026-07-01T02:00:00Z")
+    try:
+        create_tables(engine, schema, receivables)
+        handler = SqlProjectionHandler(engine, receivables)
+        with handler.open_batch() as batch:
+            batch.apply_all(stored[:5])  # the registrations, April's and May's invoices
+        with engine.begin() as conn:
+            for table in ("receivables_aging_snapshots", "receivables_aging_snapshot_months"):
+                conn.execute(text(f'DELETE FROM "{schema}".{table}'))
+        for envelope in stored[5:]:
+            with handler.open_batch() as batch:
+                batch.apply(envelope)
+            with engine.connect() as conn:
+                assert agings(conn, roll_up=True) == agings(conn, roll_up=False)
+                snapshots, sums = snapshots_and_their_sums(conn, schema)
+                assert snapshots == sums
+        with engine.connect() as conn:
+            months = conn.execute(
+                text(f'SELECT month FROM "{schema}".receivables_aging_snapshot_months')
+            ).scalars()
+            assert sorted(months) == [date(2026, 4, 1), date(2026, 5, 1)]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def half_a_year_in_three_branches(seed: int) -> list:
+    """Three dealers, invoices issued February to July 2026, and receipts that pay part of
+    them, some posted late and dated back into an earlier month."""
+    rng = random.Random(seed)
+    dealers = [
+        ("CD-001", "CD", "SOUTHWEST"),
+        ("CQ-002", "CQ", "SOUTHWEST"),
+        ("SH-003", "SH", "EAST"),
+    ]
+    events: list = [
+        orders_events.DealerRegistered(
+            dealer_id=f"d-{code}",
+            dealer_code=code,
+            name=f"Dealer {code}",
+            branch=branch,
+            region=region,
+            grade="tier1_distributor",
+        )
+        for code, branch, region in dealers
+    ]
+    for number in range(1, 61):
+        code = rng.choice(dealers)[0]
+        issued = date(2026, 2, 1) + timedelta(days=rng.randrange(180))
+        events.append(
+            invoice(number, code, issued.isoformat(), (issued + timedelta(days=30)).isoformat(), 2)
+        )
+        if rng.random() < 0.7:
+            paid = issued + timedelta(days=rng.randrange(-10, 60))
+            events.append(
+                finance_events.ReceiptRecorded(
+                    receipt_id=f"rc-{number}",
+                    dealer_code=code,
+                    amount="1000.00",
+                    received_on=paid.isoformat(),
+                    allocations=[
+                        finance_events.Allocation(invoice_id=f"inv-{number}", amount="1000.00")
+                    ],
+                    unapplied="0.00",
+                )
+            )
+    return events
+
+
+def test_replicas_rolling_up_at_once_keep_every_snapshot_exact(settings):
+    """Four projector replicas apply a half year of documents at once, one document per
+    batch, in shuffled order: each month-end snapshot still sums its months' roll-up, and
+    aging as of every date equals the documents'."""
+    schema = "receivables_replicas"
+    engine = projections_engine(settings, schema, pool_size=4)
+    stored = envelopes_of(half_a_year_in_three_branches(seed=18), time="2026-08-01T02:00:00Z")
+    registrations, documents = stored[:3], stored[3:]
+    random.Random(7).shuffle(documents)
+    try:
+        create_tables(engine, schema, receivables)
+        with SqlProjectionHandler(engine, receivables).open_batch() as batch:
+            batch.apply_all(registrations)
+
+        def replica(share: list) -> None:
+            handler = SqlProjectionHandler(engine, receivables)
+            for envelope in share:
+                with handler.open_batch() as batch:
+                    batch.apply(envelope)
+
+        with ThreadPoolExecutor(4) as pool:
+            for done in [pool.submit(replica, documents[i::4]) for i in range(4)]:
+                done.result()
+        with engine.connect() as conn:
+            snapshots, sums = snapshots_and_their_sums(conn, schema)
+            assert snapshots == sums
+            assert len({row.month for row in snapshots}) >= 5
+            assert agings(conn, roll_up=True) == agings(conn, roll_up=False)
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
