@@ -286,7 +286,7 @@ def open_items(as_of: date, *, current: bool = False, due_before: date | None = 
         ).where(
             invoice_balances.c.open,
         )
-        if due_before:
+        if due_before is not None:
             query = query.where(invoice_balances.c.due_date < due_before)
         return query.subquery()
     issued = select(
@@ -297,7 +297,7 @@ def open_items(as_of: date, *, current: bool = False, due_before: date | None = 
         (-settlements.c.amount).label("open"),
         settlements.c.invoice_due_date.label("due_date"),
     ).where(settlements.c.business_date <= as_of, settlements.c.invoice_issue_date <= as_of)
-    if due_before:
+    if due_before is not None:
         issued = issued.where(invoices.c.due_date < due_before)
         settled = settled.where(settlements.c.invoice_due_date < due_before)
     return union_all(issued, settled).subquery()
@@ -358,9 +358,12 @@ def open_items_by_branch(as_of: date, month: Any = None):
     return union_all(*parts).subquery()
 
 
-def over_90_per_dealer(as_of: date, *, current: bool = False):
-    """Per dealer (``dealer_code``, ``over_90``): what is open more than 90 days past due."""
-    items = open_items(as_of, current=current, due_before=days_before(as_of, 90))
+def over_90_per_dealer(as_of: date, *, current: bool = False, due_before: Any = None):
+    """Per dealer (``dealer_code``, ``over_90``): what is open more than 90 days past due
+    (due before ``due_before``: 90 days before ``as_of`` unless given, as a parameter)."""
+    if due_before is None:
+        due_before = days_before(as_of, 90)
+    items = open_items(as_of, current=current, due_before=due_before)
     return (
         select(items.c.dealer_code, func.sum(items.c.open).label("over_90"))
         .group_by(items.c.dealer_code)
