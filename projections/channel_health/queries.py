@@ -193,13 +193,7 @@ def _bound_levels(current: bool, filters: tuple[bool, ...], colour: bool):
     """The levels with their values bound later, and the conditions of a filter by
     ``dealer``, ``branch``, ``region`` and ``colour_level``, those present."""
     levels = _dealer_levels({name: bindparam(name, type_=t) for name, t in _BOUND.items()}, current)
-    where = DealerFilter(
-        *(
-            bindparam(name, type_=String) if present else None
-            for name, present in zip(("dealer", "branch", "region"), filters, strict=True)
-        )
-    )
-    conditions = dealer_conditions(where, levels.c)
+    conditions = dealer_conditions(DealerFilter.bound(filters), levels.c)
     if colour:
         conditions.append(levels.c.level == bindparam("colour_level", type_=Integer))
     return levels, conditions
@@ -208,21 +202,11 @@ def _bound_levels(current: bool, filters: tuple[bool, ...], colour: bool):
 def _parameters(conn: Connection, where: DealerFilter, as_of: date):
     """The rules in force, whether ``as_of`` is now, and the values to bind."""
     rules = rules_in_force(conn)
-    values: dict[str, Any] = _values(rules, as_of)
-    values.update(
-        (name, value)
-        for name, value in (
-            ("dealer", where.dealer),
-            ("branch", where.branch),
-            ("region", where.region),
-        )
-        if value
-    )
+    values: dict[str, Any] = {**_values(rules, as_of), **where.values()}
     colour = getattr(where, "colour", None)
     if colour:
         values["colour_level"] = COLOURS.index(colour)
-    filters = tuple(bool(value) for value in (where.dealer, where.branch, where.region))
-    return rules, is_current(conn, as_of), filters, bool(colour), values
+    return rules, is_current(conn, as_of), where.shape(), bool(colour), values
 
 
 def _reasons(row, rules: ChannelHealthRulesSet) -> list[dict[str, Any]]:

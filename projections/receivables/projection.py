@@ -398,21 +398,37 @@ def roll_up_aging(conn: Connection) -> None:
             """
         )
     ).all()
-    # Counts all in the roll-up's last month (a live projector's usual batch) end no month
-    # and reach no snapshot: those are of earlier months only.
-    if any(row.month != row.latest for row in counted):
+    if counted:
         _update_snapshots(conn, schema, counted)
 
 
 def _update_snapshots(conn: Connection, schema: str, counted: list) -> None:
     """Every month before the roll-up's last one gets a snapshot: one summed from the
     roll-up (which holds this batch's counts already) if it has none yet, else this batch's
-    counts of that month and the months before it added. One replica at a time: a snapshot
-    summed from the roll-up must see every count that later increments will not bring."""
-    conn.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-        {"key": f"{schema}.receivables_aging_snapshots"},
-    )
+    counts of that month and the months before it added.
+
+    A snapshot summed from the roll-up cannot see the counts of replicas that have not
+    committed yet, so those must add theirs to it after: summing takes an exclusive lock
+    (held to the commit), adding a shared one, and each reads the snapshots only once it
+    holds its lock. The usual batch (counts all in the roll-up's last month, which has no
+    snapshot while it is the last) takes the shared lock, and stops there unless a later
+    month began meanwhile."""
+    key = {"key": f"{schema}.receivables_aging_snapshots"}
+    latest = counted[0].latest
+    build = latest is None or any(row.month != latest for row in counted)
+    if build:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), key)
+    else:
+        conn.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext(:key))"), key)
+        later = conn.execute(
+            text(
+                f"""SELECT 1 FROM "{schema}".receivables_aging_snapshot_months
+                WHERE month >= :latest LIMIT 1"""
+            ),
+            {"latest": latest},
+        ).first()
+        if later is None:
+            return
     branches, due_dates, months, regions, amounts = (
         [row[index] for row in counted] for index in range(5)
     )
@@ -435,9 +451,10 @@ def _update_snapshots(conn: Connection, schema: str, counted: list) -> None:
                        AS snapshot
             ), wanted AS (
                 SELECT m.month FROM "{schema}".receivables_aging_monthly AS m, bounds AS b
-                WHERE m.month > coalesce(b.snapshot, '-infinity') AND m.month < b.latest
+                WHERE :build AND m.month > coalesce(b.snapshot, '-infinity')
+                  AND m.month < b.latest
                 UNION
-                SELECT c.month FROM counted AS c, bounds AS b WHERE c.month < b.latest
+                SELECT c.month FROM counted AS c, bounds AS b WHERE :build AND c.month < b.latest
             ), new_months AS (
                 INSERT INTO "{schema}".receivables_aging_snapshot_months (month)
                 SELECT month FROM wanted ORDER BY month
@@ -464,6 +481,7 @@ def _update_snapshots(conn: Connection, schema: str, counted: list) -> None:
             """
         ),
         {
+            "build": build,
             "branches": branches,
             "due_dates": due_dates,
             "months": months,

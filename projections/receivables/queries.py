@@ -71,6 +71,25 @@ class DealerFilter:
     branch: str | None = None
     region: str | None = None
 
+    def shape(self) -> tuple[bool, ...]:
+        """Which of dealer, branch and region are given: a cached statement's shape."""
+        return tuple(bool(value) for value in (self.dealer, self.branch, self.region))
+
+    def values(self) -> dict[str, Any]:
+        """The values for the parameters of :meth:`bound`."""
+        given = (("dealer", self.dealer), ("branch", self.branch), ("region", self.region))
+        return {name: value for name, value in given if value}
+
+    @staticmethod
+    def bound(shape: tuple[bool, ...]) -> DealerFilter:
+        """A filter of that shape whose values are parameters, bound at execution."""
+        return DealerFilter(
+            *(
+                bindparam(name, type_=String) if present else None
+                for name, present in zip(("dealer", "branch", "region"), shape, strict=True)
+            )
+        )
+
 
 def _money(value: Any) -> str:
     return f"{Decimal(value or 0):.2f}"
@@ -389,18 +408,9 @@ def aging(
         current = is_current(conn, as_of)
     after = _after(cursor)
     roll_up = roll_up and not (current or by == Level.DEALER or where.dealer)
-    filters = tuple(bool(value) for value in (where.dealer, where.branch, where.region))
-    statement = _aging_statement(by, current, roll_up, filters, after is not None)
+    statement = _aging_statement(by, current, roll_up, where.shape(), after is not None)
     params: dict[str, Any] = {"as_of": as_of, "month": as_of.replace(day=1), "limit": limit + 1}
-    params.update(
-        (name, value)
-        for name, value in (
-            ("dealer", where.dealer),
-            ("branch", where.branch),
-            ("region", where.region),
-        )
-        if value
-    )
+    params.update(where.values())
     if after is not None:  # "" too: the key of dealers in no region yet
         params["after"] = after
     rows = conn.execute(statement, params).all()
@@ -429,12 +439,7 @@ def _aging_statement(
     ``dealer``, ``branch``, ``region``, ``after``, ``limit``). Built once per shape: building
     it with SQLAlchemy costs a quarter of what PostgreSQL takes to answer it."""
     as_of = bindparam("as_of", type_=Date)
-    where = DealerFilter(
-        *(
-            bindparam(name, type_=String) if present else None
-            for name, present in zip(("dealer", "branch", "region"), filters, strict=True)
-        )
-    )
+    where = DealerFilter.bound(filters)
     if current:
         unapplied = select(
             dealer_totals.c.dealer_code, dealer_totals.c.unapplied.label("amount")
