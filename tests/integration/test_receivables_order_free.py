@@ -169,6 +169,16 @@ def snapshots_and_their_sums(conn, schema: str) -> tuple[list, list]:
     return snapshots, sums
 
 
+def assert_the_roll_ups_agree(engine, schema: str, step=None) -> list:
+    """Aging from the snapshots and the roll-up equals aging from the documents, and every
+    snapshot sums its months' roll-up; returns the snapshot rows."""
+    with engine.connect() as conn:
+        assert agings(conn, roll_up=True) == agings(conn, roll_up=False), step
+        snapshots, sums = snapshots_and_their_sums(conn, schema)
+    assert snapshots == sums, step
+    return snapshots
+
+
 ORDERS = [
     list(range(12)),  # registrations first, documents in order
     [8, 11, 9, 5, 6, 7, 2, 3, 4, 10, 0, 1],  # terms and settlements first, registrations last
@@ -187,10 +197,7 @@ def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings
         for index in order:  # one poll each; the two agree at every step
             with handler.open_batch() as batch:
                 batch.apply(stored[index])
-            with engine.connect() as conn:
-                assert agings(conn, roll_up=True) == agings(conn, roll_up=False), index
-                snapshots, sums = snapshots_and_their_sums(conn, schema)
-                assert snapshots == sums, index
+            assert_the_roll_ups_agree(engine, schema, index)
         with engine.connect() as conn:
             from_documents = agings(conn, roll_up=False)
             assert agings(conn, roll_up=True) == from_documents
@@ -306,10 +313,7 @@ def test_a_read_model_made_before_the_snapshots_answers_the_same(settings):
         for envelope in stored[5:]:
             with handler.open_batch() as batch:
                 batch.apply(envelope)
-            with engine.connect() as conn:
-                assert agings(conn, roll_up=True) == agings(conn, roll_up=False)
-                snapshots, sums = snapshots_and_their_sums(conn, schema)
-                assert snapshots == sums
+            assert_the_roll_ups_agree(engine, schema)
         with engine.connect() as conn:
             months = conn.execute(
                 text(f'SELECT month FROM "{schema}".receivables_aging_snapshot_months')
@@ -396,11 +400,8 @@ def test_replicas_rolling_up_at_once_keep_every_snapshot_exact(settings, in_date
         with ThreadPoolExecutor(4) as pool:
             for done in [pool.submit(replica, documents[i::4]) for i in range(4)]:
                 done.result()
-        with engine.connect() as conn:
-            snapshots, sums = snapshots_and_their_sums(conn, schema)
-            assert snapshots == sums
-            assert len({row.month for row in snapshots}) >= 5
-            assert agings(conn, roll_up=True) == agings(conn, roll_up=False)
+        snapshots = assert_the_roll_ups_agree(engine, schema)
+        assert len({row.month for row in snapshots}) >= 5
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
