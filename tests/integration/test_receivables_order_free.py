@@ -7,12 +7,14 @@ month's first document after a later month's. Every snapshot is its months' roll
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from contracts import finance as finance_events
 from contracts import orders as orders_events
@@ -150,6 +152,19 @@ def agings(conn, *, roll_up: bool) -> list:
     ]
 
 
+@contextmanager
+def receivables_read_model(settings, schema: str, pool_size: int = 1) -> Iterator[Engine]:
+    """An engine on a receivables read model of its own schema, dropped afterwards."""
+    engine = projections_engine(settings, schema, pool_size=pool_size)
+    try:
+        create_tables(engine, schema, receivables)
+        yield engine
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 def snapshots_and_their_sums(conn, schema: str) -> tuple[list, list]:
     """Every snapshot row, and what the monthly roll-up sums to for the same months."""
     snapshots = conn.execute(
@@ -189,10 +204,8 @@ ORDERS = [
 @pytest.mark.parametrize("order", ORDERS, ids=["in order", "settlements first", "shuffled"])
 def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings, order):
     schema = "receivables_order_free"
-    engine = projections_engine(settings, schema, pool_size=1)
     stored = envelopes_of(business(), time="2026-07-01T02:00:00Z")
-    try:
-        create_tables(engine, schema, receivables)
+    with receivables_read_model(settings, schema) as engine:
         handler = SqlProjectionHandler(engine, receivables)
         for index in order:  # one poll each; the two agree at every step
             with handler.open_batch() as batch:
@@ -241,22 +254,16 @@ def test_aging_from_the_monthly_roll_up_equals_aging_from_the_documents(settings
             "2026-07-20": ("0.00", "299.00", "0.00"),
             "2026-07-21": ("0.00", "299.00", "299.00"),
         }
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def test_aging_pages_through_every_region_the_unknown_one_included(settings):
     """Invoices of a dealer not registered yet count under no region (key ""); a page that
     ends there continues after it, on every path, for aging and receivables alike."""
     schema = "receivables_paging"
-    engine = projections_engine(settings, schema, pool_size=1)
     events = business()
     unregistered_first = [events[1], *events[2:]]  # CD-001's registration has not arrived
     stored = envelopes_of(unregistered_first, time="2026-07-01T02:00:00Z")
-    try:
-        create_tables(engine, schema, receivables)
+    with receivables_read_model(settings, schema) as engine:
         handler = SqlProjectionHandler(engine, receivables)
         with handler.open_batch() as batch:
             batch.apply_all(stored)
@@ -289,10 +296,6 @@ def test_aging_pages_through_every_region_the_unknown_one_included(settings):
                     if cursor is None:
                         break
                 assert paged == whole, (figures.__name__, as_of, options)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def test_a_read_model_made_before_the_snapshots_answers_the_same(settings):
@@ -300,13 +303,11 @@ def test_a_read_model_made_before_the_snapshots_answers_the_same(settings):
     kept (its snapshots emptied halfway): aging as of every date still equals the documents',
     and the months counted after that get exact snapshots."""
     schema = "receivables_before_snapshots"
-    engine = projections_engine(settings, schema, pool_size=1)
     stored = envelopes_of(business(), time="2026-07-01T02:00:00Z")
-    try:
-        create_tables(engine, schema, receivables)
+    with receivables_read_model(settings, schema) as engine:
         handler = SqlProjectionHandler(engine, receivables)
         with handler.open_batch() as batch:
-            batch.apply_all(stored[:5])  # the registrations, April's and May's invoices
+            batch.apply_all(stored[:5])  # the registrations and three invoices
         with engine.begin() as conn:
             for table in ("receivables_aging_snapshots", "receivables_aging_snapshot_months"):
                 conn.execute(text(f'DELETE FROM "{schema}".{table}'))
@@ -319,10 +320,6 @@ def test_a_read_model_made_before_the_snapshots_answers_the_same(settings):
                 text(f'SELECT month FROM "{schema}".receivables_aging_snapshot_months')
             ).scalars()
             assert sorted(months) == [date(2026, 4, 1), date(2026, 5, 1)]
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def half_a_year_in_three_branches(seed: int) -> list:
@@ -379,15 +376,13 @@ def test_replicas_rolling_up_at_once_keep_every_snapshot_exact(settings, in_date
     date equals the documents'. In date order, one replica begins a month while the others
     are still counting the month before; shuffled, most batches count into earlier months."""
     schema = "receivables_replicas"
-    engine = projections_engine(settings, schema, pool_size=4)
     stored = envelopes_of(half_a_year_in_three_branches(seed=18), time="2026-08-01T02:00:00Z")
     registrations, documents = stored[:3], stored[3:]
     if in_date_order:
         documents.sort(key=business_date)
     else:
         random.Random(7).shuffle(documents)
-    try:
-        create_tables(engine, schema, receivables)
+    with receivables_read_model(settings, schema, pool_size=4) as engine:
         with SqlProjectionHandler(engine, receivables).open_batch() as batch:
             batch.apply_all(registrations)
 
@@ -402,7 +397,3 @@ def test_replicas_rolling_up_at_once_keep_every_snapshot_exact(settings, in_date
                 done.result()
         snapshots = assert_the_roll_ups_agree(engine, schema)
         assert len({row.month for row in snapshots}) >= 5
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
