@@ -292,11 +292,12 @@ def receivables_summary(
     return page, _next(rows, limit)
 
 
-def open_items(as_of: date, *, current: bool = False, due_before: date | None = None):
+def open_items(as_of: Any, *, current: bool = False, due_before: Any = None):
     """What is open on invoices as of ``as_of`` (``dealer_code``, ``open``, ``due_date``),
-    those due before ``due_before`` only if given. ``current``: from the open invoices'
-    running balances. As of a past date: invoices issued by then, less what settled them by
-    then; both carry the invoice's due date, so the two are summed without a join."""
+    those due before ``due_before`` only if given (each a date, or a parameter bound later).
+    ``current``: from the open invoices' running balances. As of a past date: invoices
+    issued by then, less what settled them by then; both carry the invoice's due date, so
+    the two are summed without a join."""
     if current:
         query = select(
             invoice_balances.c.dealer_code,
