@@ -39,7 +39,7 @@ from services.inventory import bootstrap as inventory_process
 from services.kernel.dates import business_today
 from services.orders import bootstrap as orders_process
 from services.warnings import bootstrap as warnings_process
-from tests.platform import serving, wait_until
+from tests.platform import query_caught_up, serving, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
@@ -717,13 +717,17 @@ def platform(settings) -> Iterator[dict[str, httpx.Client]]:
         serving(warnings_process.build(settings)) as warnings,
         serving(query_process.build(settings)) as query,
     ):
+        seeded: dict[str, int] = {}
         seed_demo_company(
             orders_url=str(orders.base_url).rstrip("/"),
             inventory_url=str(inventory.base_url).rstrip("/"),
             finance_url=str(finance.base_url).rstrip("/"),
             warnings_url=str(warnings.base_url).rstrip("/"),
             api_key="demo-hq-admin",
+            positions=seeded,
         )
+        # HQ must get every sampled record: the read models first hold the whole seed.
+        query_caught_up(query, seeded, business_today().strftime("%Y-%m"))
         chengdu_hold = wait_until(
             lambda: warnings.get(
                 "/warnings",

@@ -30,7 +30,7 @@ from tests.integration.console.support import (
     THRESHOLD,
     playwright_api,
 )
-from tests.platform import HQ, one_business_month, serving, wait_until
+from tests.platform import one_business_month, query_caught_up, serving
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def platform(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) -
                 api_key="demo-hq-admin",
                 positions=seeded,
             )
-            caught_up(clients["query"], seeded, f"{month:%Y-%m}")
+            query_caught_up(clients["query"], seeded, f"{month:%Y-%m}")
         urls = Urls(**{name: base[name] for name in Urls.__dataclass_fields__})
         console = stack.enter_context(serving(console_process.build(settings, urls=urls)))
         yield {
@@ -80,35 +80,6 @@ def platform(postgres_server_url, bootstrap_servers, broker, tmp_path_factory) -
             "warnings_clock": warnings_clock,
             "month": f"{month:%Y-%m}",  # the seed's business month
         }
-
-
-# Read models the pages show, one route each (the lists share one projection).
-CAUGHT_UP_ROUTES = (
-    "/hq/orders",
-    "/dealers/CD-001/statement",
-    "/hq/sales?by=region",
-    "/hq/inventory",
-    "/hq/channel-health/counts?by=branch",
-    "/hq/rebates/pools",
-    "/hq/demand-plans?by=branch&month={month}",
-)
-
-
-def caught_up(query, seeded: dict[str, int], month: str) -> None:
-    """Every read model the pages show has reached the seed's last command of each service:
-    the tests start from the whole demo company, not from whatever the projectors had
-    reached when the seed returned (seconds behind on a loaded machine)."""
-    for route in (route.format(month=month) for route in CAUGHT_UP_ROUTES):
-        for origin, number in seeded.items():
-            joiner = "&" if "?" in route else "?"
-            url = f"{route}{joiner}min_position={origin}:{number}"
-
-            def reached(url=url) -> bool:
-                # 404 until the model has heard of the dealer (the scope check answers
-                # before min_position waits); 422: the model does not read that service.
-                return query.get(url, headers=HQ).status_code in (200, 422)
-
-            wait_until(reached, timeout=120, what=f"{url} after the seed")
 
 
 @pytest.fixture(scope="module")
