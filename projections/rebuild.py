@@ -35,6 +35,7 @@ from projections.tracking import (
     create_tables,
     processed,
     projections_engine,
+    record_version,
     watermarks,
 )
 from runtime import kafka
@@ -116,6 +117,7 @@ def rebuild(
         started = time.perf_counter()
         _replay(settings, handler, summary, progress, batch_size, idle_s)
         _vacuum(engine, schema, projection)
+        record_version(engine, projection)
         summary.seconds = time.perf_counter() - started
         with engine.connect() as conn:
             for table in projection.metadata.sorted_tables:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,8 +23,10 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    DateTime,
     Engine,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -31,6 +34,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import TextClause
 
@@ -59,6 +63,16 @@ watermarks = Table(
     Column("projection", String, primary_key=True),
     Column("origin", String, primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+# The version of each read model built here (projections/upgrade.py): raised in the code when
+# what its appliers write changes, it makes `dist migrate` rebuild the read model.
+read_model_versions = Table(
+    "read_model_versions",
+    tracking_metadata,
+    Column("projection", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("built_at", DateTime(timezone=True), nullable=False),
 )
 
 _TRACKING_COLUMNS = ("projection", "origin", "position", "previous_position", "outcome")
@@ -147,6 +161,9 @@ class Projection:
     origins: tuple[str, ...]  # the services whose topics it consumes
     appliers: dict[str, EventApplier] = field(default_factory=dict)
     flushers: list[Callable[[Connection], None]] = field(default_factory=list)
+    # Raised when what the appliers write changes but the tables do not: `dist migrate`
+    # then rebuilds the read model (projections/upgrade.py).
+    version: int = 1
 
     def on(self, event_class: type[IntegrationEvent]) -> Callable[[EventApplier], EventApplier]:
         """Register the applier of an event (its current version: older versions are
@@ -210,11 +227,32 @@ def projections_engine(
     )
 
 
+def create_tracking(conn: Connection, schema: str) -> None:
+    conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    tracking_metadata.create_all(conn)
+
+
 def create_tables(engine: Engine, schema: str, projection: Projection) -> None:
     with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        tracking_metadata.create_all(conn)
+        create_tracking(conn, schema)
         projection.metadata.create_all(conn)
+
+
+def record_version(engine: Engine, projection: Projection) -> None:
+    """Note that the read model in the engine's schema is built as ``projection.version``."""
+    statement = insert(read_model_versions).values(
+        projection=projection.name, version=projection.version, built_at=datetime.now(UTC)
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[read_model_versions.c.projection],
+                set_={
+                    "version": statement.excluded.version,
+                    "built_at": statement.excluded.built_at,
+                },
+            )
+        )
 
 
 Prepared = list[tuple[Envelope, EventApplier | None, Any, Applied]]

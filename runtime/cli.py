@@ -2,7 +2,8 @@
 
 dist run [--kafka K]     embedded PostgreSQL + broker, every process, demo company (make run);
                          --kafka apache runs Apache Kafka's own broker instead of Tansu
-dist migrate             create schemas and tables once
+dist migrate             create schemas and tables; rebuild a read model the code reads
+                         differently (another shape or version) from the topics
 dist serve PROCESS       one process: orders | inventory | finance | identity | warnings |
                          query | console (the web console, an HTTP client of the others)
 dist seed URL...         post the demo company through the HTTP APIs
@@ -42,7 +43,8 @@ def main() -> None:
 
 @main.command()
 def migrate() -> None:
-    """Create every schema and table (run once, before the processes)."""
+    """Create every schema and table, and rebuild each read model whose tables or version
+    the code no longer matches (before the processes start)."""
     from runtime.migrate import migrate as run_migrations
 
     settings = Settings()

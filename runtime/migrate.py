@@ -1,5 +1,6 @@
 """Create every schema, table and topic once, before any process starts (never raced:
-concurrent CREATE TABLE fails with 'tuple concurrently updated', INFRA-NOTES). Relays and
+concurrent CREATE TABLE fails with 'tuple concurrently updated', INFRA-NOTES), and rebuild
+each read model the code reads differently (projections/upgrade.py). Relays and
 consumers also create a missing topic, with the same settings: the embedded broker forgets
 its topics when it restarts."""
 
@@ -29,7 +30,8 @@ def service_applications() -> dict[str, type[ServiceApplication]]:
 
 def migrate(settings: Settings) -> None:
     from projections.bootstrap import PROJECTIONS
-    from projections.tracking import create_tables, projections_engine
+    from projections.tracking import projections_engine
+    from projections.upgrade import upgrade
     from services.warnings.board import create_board_tables
 
     for service, application_class in service_applications().items():
@@ -46,7 +48,7 @@ def migrate(settings: Settings) -> None:
             client.close()
     engine = projections_engine(settings, settings.projections_schema)
     try:
-        for projection in PROJECTIONS:
-            create_tables(engine, settings.projections_schema, projection)
+        # Each read model created, or rebuilt when the code reads another shape or version.
+        upgrade(settings, engine, PROJECTIONS)
     finally:
         engine.dispose()
