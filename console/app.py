@@ -34,7 +34,8 @@ from console.pages import (
     warehouse,
     warnings,
 )
-from console.web import ApiRefused, Console, SignedOut, Urls
+from console.refusals import refusal_text
+from console.web import LANGUAGE, ApiRefused, Console, SignedOut, Urls
 from runtime.http.problems import Problem
 from runtime.process import Process
 from runtime.settings import Settings
@@ -70,6 +71,7 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
     templates.env.filters["yuan"] = yuan
     templates.env.filters["china_time"] = china_time
     templates.env.filters["percent"] = percent
+    templates.env.filters["refusal"] = refusal_text  # {{ problem | refusal(lang) }}
     console = Console(
         urls=urls or Urls.of(settings),
         secret=settings.session_signing_secret(),
@@ -89,6 +91,7 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
+        LANGUAGE.set(console.language(request))  # what refusals are said in
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         if request.url.path != "/static" and not request.url.path.startswith("/static/"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -21,10 +22,14 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from console.refusals import refusal_text, schema_error_text
 from runtime.http.console_session import ConsoleSession, ConsoleSessions, check_csrf, csrf_token
 from runtime.settings import Settings
 
 LANG_COOKIE = "dist_lang"
+# The language of the request being answered (set by the console's middleware): the
+# language a refusal's messages are said in. Outside a request, the API's own words.
+LANGUAGE: ContextVar[str] = ContextVar("console_language", default="en")
 T = TypeVar("T")
 # The nav's bell (open warnings in the user's scope) waits at most this long for its count,
 # then the page shows without it: a slow or stopped warnings process never slows a page.
@@ -312,21 +317,22 @@ def chart(
 
 
 def field_errors(problem: dict[str, Any], *, rules: dict[str, str] | None = None) -> dict[str, str]:
-    """The API's problem+json as messages per form field: a schema error names its path
-    (``body.lines.0.quantity`` becomes ``lines.0.quantity``), a rule names what it is about
-    by its code (``rules`` maps a code to the field it concerns). What names no field is the
-    form's."""
+    """The API's problem+json as messages per form field, in the request's language
+    (console/refusals.py): a schema error names its path (``body.lines.0.quantity`` becomes
+    ``lines.0.quantity``), a rule names what it is about by its code (``rules`` maps a code
+    to the field it concerns). What names no field is the form's."""
+    lang = LANGUAGE.get()
     errors: dict[str, str] = {}
     for item in problem.get("errors") or []:
         path = [part for part in str(item.get("path", "")).split(".") if part]
         if path and path[0] in ("body", "query", "path"):
             path = path[1:]
-        errors.setdefault(".".join(path) or "form", item.get("message", ""))
+        errors.setdefault(".".join(path) or "form", schema_error_text(item, lang))
     field_of_rule = (rules or {}).get(problem.get("code", ""))
     if field_of_rule:
-        errors.setdefault(field_of_rule, problem.get("detail", problem.get("code", "")))
+        errors.setdefault(field_of_rule, refusal_text(problem, lang))
     if not errors:
-        errors["form"] = problem.get("detail", problem.get("code", ""))
+        errors["form"] = refusal_text(problem, lang)
     return errors
 
 

@@ -38,7 +38,16 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "path": {"type": "string", "examples": ["body.lines.0.quantity"]},
                     "message": {"type": "string"},
-                    "type": {"type": "string"},
+                    "type": {"type": "string", "examples": ["greater_than"]},
+                    "context": {
+                        "type": "object",
+                        "description": 'the constraint\'s figures, e.g. {"gt": 0}',
+                    },
+                    "format": {
+                        "type": "string",
+                        "description": "the pattern a text should match, by name",
+                        "enum": ["code", "money", "month", "not_blank", "position", "username"],
+                    },
                 },
             },
         },

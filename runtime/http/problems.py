@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runtime.deadline import DatabaseUnavailable
-from runtime.http.schemas import READABLE_PATTERNS
+from runtime.http.schemas import PATTERN_NAMES, READABLE_PATTERNS
 from services.kernel.errors import DomainError, NotFound, OutsideScope, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
@@ -129,6 +129,7 @@ def install(app: FastAPI) -> None:
                 "path": ".".join(str(part) for part in item["loc"]),
                 "message": _message(item),
                 "type": item["type"],
+                **_figures(item),
             }
             for item in error.errors()
         ]
@@ -166,6 +167,43 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+# The figures of a constraint a client may want to say in its own words (`context`).
+_CONTEXT_KEYS = (
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "min_length",
+    "max_length",
+    "max_digits",
+    "decimal_places",
+    "expected",
+)
+
+
+def _figures(item: dict[str, Any]) -> dict[str, Any]:
+    """What a schema error adds to its path, message and type: the constraint's figures
+    (``context``: ``{"gt": 0}``), and the name of a pattern the platform names (``format``:
+    ``month``), so that a client (the console, in Chinese) can say it without parsing."""
+    ctx = item.get("ctx") or {}
+    found: dict[str, Any] = {}
+    context = {
+        key: value if isinstance(value, int | float | bool) else str(value)
+        for key, value in ctx.items()
+        if key in _CONTEXT_KEYS
+    }
+    if context:
+        found["context"] = context
+    name = (
+        PATTERN_NAMES.get(ctx.get("pattern", ""))
+        if item["type"] == "string_pattern_mismatch"
+        else None
+    )
+    if name:
+        found["format"] = name
+    return found
 
 
 def _message(item: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 from starlette.convertors import Convertor, register_url_convertor
 
 from contracts.planning import MONTH_PATTERN as PLANNING_MONTH_PATTERN
@@ -35,28 +36,35 @@ def to_money(value: str) -> Decimal:
 Money = Annotated[MoneyString, AfterValidator(to_money)]
 
 
-def ratio(pattern: str, what: str) -> Any:
+def ratio(pattern: str, what: str, **bounds: str) -> Any:
     """A ratio (a discount or rebate rate, a utilisation threshold) as a decimal string with
     at most four places ("0.0500" = 5 %), within bounds the pattern states, so that the
-    document says exactly which strings are accepted."""
+    document says exactly which strings are accepted. ``bounds`` (``ge`` or ``gt``, and
+    ``le``) go with its error, for a client to say them in its own words."""
     return Annotated[
         Decimal,
-        BeforeValidator(lambda value: _matching(value, pattern, what)),
+        BeforeValidator(lambda value: _matching(value, pattern, what, bounds)),
         WithJsonSchema({"type": "string", "pattern": pattern, "description": what}),
     ]
 
 
 # Zero to 0.5.
-RebateRate = ratio(r"^0(\.([0-4][0-9]{0,3}|50{0,3}))?$", "a decimal string, 0 to 0.5")
+RebateRate = ratio(
+    r"^0(\.([0-4][0-9]{0,3}|50{0,3}))?$", "a decimal string, 0 to 0.5", ge="0", le="0.5"
+)
 # Above zero, up to 0.9.
 DiscountRate = ratio(
     r"^0\.([1-8][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]|90{0,3})$",
     "a decimal string, above 0 up to 0.9",
+    gt="0",
+    le="0.9",
 )
 # Above zero, up to 10 (1.0000 = 100 %).
 Utilisation = ratio(
     r"^(10(\.0{1,4})?|[1-9](\.[0-9]{1,4})?|0\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]))$",
     "a decimal string, above 0 up to 10",
+    gt="0",
+    le="10",
 )
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -65,7 +73,7 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 def _iso_date(value: Any) -> Any:
     if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
         return value
-    raise ValueError("a date as YYYY-MM-DD")
+    raise PydanticCustomError("date_format", "should be a date as YYYY-MM-DD")
 
 
 # A business date, YYYY-MM-DD only (not a timestamp, not a datetime at midnight).
@@ -75,10 +83,10 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 def _json_integer(value: Any) -> Any:
     """An integer as JSON Schema means it: 742 or 742.0, never "742" or false."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("an integer")
+        raise PydanticCustomError("int_type", "should be an integer")
     if isinstance(value, float):
         if not value.is_integer():
-            raise ValueError("a whole number")
+            raise PydanticCustomError("int_from_float", "should be a whole number")
         return int(value)
     return value
 
@@ -87,11 +95,13 @@ def _json_integer(value: Any) -> Any:
 Count = Annotated[int, BeforeValidator(_json_integer)]
 
 
-def _matching(value: Any, pattern: str, what: str) -> Any:
+def _matching(value: Any, pattern: str, what: str, bounds: dict[str, str]) -> Any:
     if isinstance(value, Decimal):  # a default in code
         return value
     if not isinstance(value, str) or not re.fullmatch(pattern, value, re.ASCII):
-        raise ValueError(f"{what} with at most 4 places")
+        raise PydanticCustomError(
+            "ratio_format", "should be {what} with at most 4 places", {"what": what, **bounds}
+        )
     return value
 
 
@@ -153,4 +163,14 @@ READABLE_PATTERNS = {
     PLANNING_MONTH_PATTERN: "a month as YYYY-MM, e.g. 2026-11",
     USERNAME_PATTERN: "a user name of 3 to 64 lower-case letters, digits, dots, hyphens or "
     "underscores, starting with a letter, e.g. cd.clerk",
+}
+# The same patterns by name, in a 422's `format`: a client says them in its own language.
+PATTERN_NAMES = {
+    CODE_PATTERN: "code",
+    MONEY_PATTERN: "money",
+    MONTH_PATTERN: "month",
+    NOT_BLANK: "not_blank",
+    POSITION_PATTERN: "position",
+    PLANNING_MONTH_PATTERN: "month",
+    USERNAME_PATTERN: "username",
 }

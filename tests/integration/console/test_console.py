@@ -231,6 +231,7 @@ def test_a_bad_form_input_shows_the_apis_error_by_the_field_and_writes_nothing(p
     place_order_through_the_form(page, "0")
     error = page.locator("#quantity-0-error")
     assert error.is_visible()
+    assert error.inner_text() == "须大于 0"  # the API's 422, said in the page's language
     assert page.get_by_label("数量 1").get_attribute("aria-invalid") == "true"
     assert page.get_by_label("经销商").input_value() == "CD-001"
     # A dealer the API does not know: its error stands by the dealer field.
@@ -238,7 +239,19 @@ def test_a_bad_form_input_shows_the_apis_error_by_the_field_and_writes_nothing(p
     page.get_by_label("数量 1").fill("6")
     page.get_by_role("button", name="提交订单").click()
     page.wait_for_load_state()
-    assert page.locator("#dealer_code-error").is_visible()
+    dealer_error = page.locator("#dealer_code-error")
+    assert dealer_error.is_visible()
+    assert dealer_error.inner_text().startswith("找不到该经销商（") and "CD-999" in (
+        dealer_error.inner_text()
+    )
+    # In English, the API's own words.
+    page.goto("/orders/new?lang=en")
+    page.get_by_label("Dealer").fill("CD-001")
+    page.get_by_label("SKU 1").fill(WULIANGYE)
+    page.get_by_label("Quantity 1").fill("0")
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_load_state()
+    assert "greater than 0" in page.locator("#quantity-0-error").inner_text()
     # Nothing was written: the store's orders are the same once the projector caught up.
     probe = str(uuid.uuid4())
     assert probe not in str(before)
