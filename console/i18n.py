@@ -925,3 +925,32 @@ def china_time(moment: str | None) -> str:
     if parsed.tzinfo is None:
         return moment
     return parsed.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def health_reason(reason: dict, dealer: dict, rules: dict, lang: str) -> str:
+    """Why a dealer is yellow or red (the channel-health API's reason), in the page's language:
+    in Chinese from the dealer's figures and the rules' thresholds, in English as the API
+    says it."""
+    if lang != "zh":
+        return str(reason.get("detail", ""))
+    try:
+        if reason["rule"] == "credit_utilisation":
+            return (
+                f"敞口 {yuan(dealer['exposure'])}，占信用额度 {yuan(dealer['credit_limit'])} 的 "
+                f"{percent(dealer['utilisation'])}（黄灯自 {percent(rules['utilisation_yellow'])}，"
+                f"红灯自 {percent(rules['utilisation_red'])}）"
+            )
+        if reason["rule"] == "over_90_days":
+            return (
+                f"逾期 90 天以上的应收 {yuan(dealer['over_90'])}（黄灯自 "
+                f"{yuan(rules['over_90_yellow'])}，红灯自 {yuan(rules['over_90_red'])}）"
+            )
+        if reason["rule"] == "undelivered_shipments":
+            return (
+                f"{dealer['undelivered_shipments']} 张发货单发出 "
+                f"{rules['undelivered_after_days']} 天后仍未确认签收（黄灯自 "
+                f"{rules['undelivered_yellow']} 张，红灯自 {rules['undelivered_red']} 张）"
+            )
+    except (KeyError, TypeError, ArithmeticError, ValueError):
+        pass  # a figure the API did not send: its own words
+    return str(reason.get("detail", ""))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import services
+from console.i18n import health_reason
 from console.pages.orders import ORDER_RULES
 from console.refusals import REFUSALS_ZH, refusal_text, schema_error_text
 from console.web import LANGUAGE, field_errors
@@ -122,3 +123,38 @@ def test_a_forms_errors_are_in_the_requests_language():
     finally:
         LANGUAGE.reset(token)
     assert field_errors(problem) == {"lines.0.quantity": "Input should be greater than 0"}
+
+
+def test_why_a_dealer_is_red_is_said_in_chinese_from_its_figures_and_the_rules():
+    dealer = {
+        "exposure": "95000.00",
+        "credit_limit": "80000.00",
+        "utilisation": "1.1875",
+        "over_90": "1200.50",
+        "undelivered_shipments": 3,
+    }
+    rules = {
+        "utilisation_yellow": "0.8000",
+        "utilisation_red": "1.0000",
+        "over_90_yellow": "0.01",
+        "over_90_red": "10000.00",
+        "undelivered_after_days": 7,
+        "undelivered_yellow": 1,
+        "undelivered_red": 3,
+    }
+    said = {
+        rule: health_reason({"rule": rule, "detail": "in English"}, dealer, rules, "zh")
+        for rule in ("credit_utilisation", "over_90_days", "undelivered_shipments")
+    }
+    assert said == {
+        "credit_utilisation": "敞口 ¥95,000.00，占信用额度 ¥80,000.00 的 118.75%"
+        "（黄灯自 80.00%，红灯自 100.00%）",
+        "over_90_days": "逾期 90 天以上的应收 ¥1,200.50（黄灯自 ¥0.01，红灯自 ¥10,000.00）",
+        "undelivered_shipments": "3 张发货单发出 7 天后仍未确认签收（黄灯自 1 张，红灯自 3 张）",
+    }
+    assert health_reason({"rule": "over_90_days", "detail": "in English"}, {}, rules, "zh") == (
+        "in English"
+    )
+    assert health_reason({"rule": "over_90_days", "detail": "in English"}, dealer, rules, "en") == (
+        "in English"
+    )

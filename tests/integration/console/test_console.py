@@ -116,8 +116,12 @@ def test_hq_sees_the_dashboard_with_the_query_apis_figures_to_the_fen(page, plat
         d["dealer"] for d in red
     )
     first = page.locator("#red-dealers tr[data-dealer='CD-001']")
-    assert first.locator("li[data-rule='undelivered_shipments']").is_visible()
+    undelivered = first.locator("li[data-rule='undelivered_shipments']")
+    assert undelivered.is_visible()
     assert "发货未确认签收" in first.inner_text()
+    # Why, in Chinese, from the dealer's figures and the rules (the API says it in English).
+    cd001 = next(d for d in red if d["dealer"] == "CD-001")
+    assert f"{cd001['undelivered_shipments']} 张发货单发出" in undelivered.inner_text()
 
     # The charts are drawn by ECharts, served by the console itself.
     assert page.evaluate("typeof window.echarts") == "object"
