@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from console import assets
-from console.i18n import china_time, health_reason, percent, yuan
+from console.i18n import china_time, figure_name, health_reason, percent, yuan
 from console.pages import (
     dashboard,
     dealers,
@@ -73,6 +73,7 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
     templates.env.filters["percent"] = percent
     templates.env.filters["refusal"] = refusal_text  # {{ problem | refusal(lang) }}
     templates.env.filters["health_reason"] = health_reason
+    templates.env.filters["figure_name"] = figure_name
     console = Console(
         urls=urls or Urls.of(settings),
         secret=settings.session_signing_secret(),

@@ -954,3 +954,60 @@ def health_reason(reason: dict, dealer: dict, rules: dict, lang: str) -> str:
     except (KeyError, TypeError, ArithmeticError, ValueError):
         pass  # a figure the API did not send: its own words
     return str(reason.get("detail", ""))
+
+
+# The figures behind a warning's reasons (services/warnings), by the name the API gives them.
+FIGURES_ZH = {
+    "amount": "金额",
+    "approval_threshold": "审批阈值",
+    "approved_quantity": "批准数量",
+    "available": "可用数量",
+    "average_net_sales": "平均净销售额",
+    "credit_limit": "信用额度",
+    "damaged": "残损数量",
+    "day": "日期",
+    "days": "天数",
+    "days_past_due_over": "逾期超过天数",
+    "days_since_shipping": "发货后天数",
+    "days_without_order": "未下单天数",
+    "deviation_percent": "偏差（%）",
+    "difference": "差额",
+    "dispatched": "发出数量",
+    "exposure": "敞口",
+    "fall_percent": "降幅（%）",
+    "filed_on": "提交日期",
+    "floor": "保底目标",
+    "last_order": "最近下单",
+    "lines": "数量",
+    "month": "月份",
+    "month_net_sales": "当月净销售额",
+    "month_to_date_net_sales": "本月至今净销售额",
+    "older_units": "积压数量",
+    "oldest_due_date": "最早到期日",
+    "on_hand": "在库数量",
+    "order_id": "订单号",
+    "order_total": "订单金额",
+    "ordered_quantity": "订货数量",
+    "orders_before": "此前订单数",
+    "over_90": "逾期90天以上",
+    "over_limit": "超出额度",
+    "overdue": "逾期金额",
+    "pace": "完成进度",
+    "received": "实收数量",
+    "requested": "需求数量",
+    "safety_stock": "安全库存",
+    "ship_date": "发货日期",
+    "short": "缺口",
+    "shortfall": "超出额度",
+    "sku": "产品编码",
+    "threshold": "阈值",
+    "threshold_percent": "阈值（%）",
+    "undelivered_shipments": "未签收发货单",
+    "utilisation_percent": "信用占用率（%）",
+    "warehouse": "仓库",
+}
+
+
+def figure_name(name: str, lang: str) -> str:
+    """A warning's figure by its name, in the page's language (English: the API's name)."""
+    return FIGURES_ZH.get(name, name) if lang == "zh" else name

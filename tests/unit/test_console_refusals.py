@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import services
-from console.i18n import health_reason
+from console.i18n import FIGURES_ZH, health_reason
 from console.pages.orders import ORDER_RULES
 from console.refusals import REFUSALS_ZH, refusal_text, schema_error_text
 from console.web import LANGUAGE, field_errors
@@ -158,3 +158,13 @@ def test_why_a_dealer_is_red_is_said_in_chinese_from_its_figures_and_the_rules()
     assert health_reason({"rule": "over_90_days", "detail": "in English"}, dealer, rules, "en") == (
         "in English"
     )
+
+
+def test_every_figure_a_warnings_reason_gives_is_named_in_chinese():
+    """The figures services/warnings puts beside a reason (``reason(text, name=value)``)."""
+    names = set()
+    for path in (ROOT / "services" / "warnings").glob("*.py"):
+        for call in re.finditer(r"\breason\((.*?)\n\s*\)", path.read_text(encoding="utf-8"), re.S):
+            names.update(re.findall(r"^\s*([a-z_0-9]+)=", call.group(1), re.M))
+    assert len(names) > 30
+    assert not names - FIGURES_ZH.keys(), sorted(names - FIGURES_ZH.keys())

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from console.i18n import FIGURES_ZH
 from tests.integration.console.support import (
     BROWSER_TESTS,
     WULIANGYE,
@@ -112,8 +113,8 @@ def test_the_bell_counts_the_scope_s_open_warnings_and_the_list_shows_the_api_s(
     assert (row["severity"], row["level"], row["status"]) == ("high", "branch_manager", "open")
     assert row["cells"][1] == "订单信用冻结"
     reasons = row["cells"][3]
-    for name, value in hold["reasons"][0]["figures"].items():
-        assert f"{name}: {value}" in reasons, (name, reasons)
+    for name, value in hold["reasons"][0]["figures"].items():  # named in Chinese
+        assert f"{FIGURES_ZH[name]}: {value}" in reasons, (name, reasons)
     assert row["cells"][5] == "分公司经理"
     assert row["cells"][6], "an open warning shows when it escalates"
 
@@ -134,7 +135,7 @@ def test_a_manager_acknowledges_comments_assigns_and_resolves_errors_on_the_form
     before = int(page.locator("#warning-bell").get_attribute("data-open"))
     page.goto(f"/warnings/{warning['warning_id']}")
     figures = page.locator("#warning-reasons [data-figure]").all_inner_texts()
-    assert figures == [f"{k}: {v}" for k, v in warning["reasons"][0]["figures"].items()]
+    assert figures == [f"{FIGURES_ZH[k]}: {v}" for k, v in warning["reasons"][0]["figures"].items()]
 
     page.get_by_role("button", name="确认已知").click()
     page.wait_for_selector("#done-notice")
