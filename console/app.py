@@ -18,7 +18,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from console import assets
-from console.i18n import china_time, figure_name, health_reason, percent, yuan
+from console.i18n import (
+    china_time,
+    figure_name,
+    health_reason,
+    percent,
+    warning_reason,
+    yuan,
+)
 from console.pages import (
     dashboard,
     dealers,
@@ -74,6 +81,7 @@ def build(settings: Settings, *, urls: Urls | None = None) -> Process:
     templates.env.filters["refusal"] = refusal_text  # {{ problem | refusal(lang) }}
     templates.env.filters["health_reason"] = health_reason
     templates.env.filters["figure_name"] = figure_name
+    templates.env.filters["warning_reason"] = warning_reason
     console = Console(
         urls=urls or Urls.of(settings),
         secret=settings.session_signing_secret(),

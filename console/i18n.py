@@ -971,7 +971,7 @@ FIGURES_ZH = {
     "days_since_shipping": "发货后天数",
     "days_without_order": "未下单天数",
     "deviation_percent": "偏差（%）",
-    "difference": "差额",
+    "difference": "价值差额",
     "dispatched": "发出数量",
     "exposure": "敞口",
     "fall_percent": "降幅（%）",
@@ -1011,3 +1011,98 @@ FIGURES_ZH = {
 def figure_name(name: str, lang: str) -> str:
     """A warning's figure by its name, in the page's language (English: the API's name)."""
     return FIGURES_ZH.get(name, name) if lang == "zh" else name
+
+
+# A warning's reason in Chinese, by the figures it gives (each kind of reason gives its own
+# set; services/warnings), with the warning's dealer. Money figures are shown as ¥.
+REASONS_ZH: dict[frozenset[str], str] = {
+    frozenset({"credit_limit", "exposure", "order_total", "shortfall"}): (
+        "经销商 {dealer} 信用不足：敞口 {exposure} 加本单 {order_total}，超出信用额度 "
+        "{credit_limit} 共 {shortfall}"
+    ),
+    frozenset({"credit_limit", "exposure", "order_total", "over_limit"}): (
+        "经销商 {dealer} 的信用额度被特批放行：敞口超出额度 {credit_limit} 共 {over_limit}"
+        "（本单 {order_total}）"
+    ),
+    frozenset({"approval_threshold", "order_total"}): (
+        "经销商 {dealer} 的订单 {order_total} 超过审批阈值 {approval_threshold}，等待分公司经理审批"
+    ),
+    frozenset({"available", "requested", "short", "sku"}): (
+        "{sku} 库存不足：订货 {requested}，可用 {available}，缺 {short}"
+    ),
+    frozenset({"amount", "lines", "threshold"}): (
+        "经销商 {dealer} 退货金额 {amount}（{lines} 件），超过阈值 {threshold}"
+    ),
+    frozenset({"damaged", "difference", "dispatched", "received", "sku"}): (
+        "{sku} 调拨到货不足：发出 {dispatched}，完好到货 {received}，残损 {damaged}，"
+        "价值差额 {difference}"
+    ),
+    frozenset(
+        {"amount", "filed_on"}
+    ): "经销商 {dealer} 于 {filed_on} 提交的返利申请 {amount} 等待审批",
+    frozenset({"credit_limit", "exposure", "threshold_percent", "utilisation_percent"}): (
+        "经销商 {dealer} 已用信用额度的 {utilisation_percent}%：敞口 {exposure}，额度 "
+        "{credit_limit}（{threshold_percent}% 起预警）"
+    ),
+    frozenset({"days_past_due_over", "oldest_due_date", "overdue"}): (
+        "经销商 {dealer} 逾期超过 {days_past_due_over} 天的欠款 {overdue}（最早到期日 "
+        "{oldest_due_date}）"
+    ),
+    frozenset({"credit_limit", "exposure"}): (
+        "信用占用率达到红灯：敞口 {exposure}，信用额度 {credit_limit}"
+    ),
+    frozenset({"over_90"}): "逾期 90 天以上的应收 {over_90}，达到红灯",
+    frozenset({"undelivered_shipments"}): "{undelivered_shipments} 张发货单未确认签收，达到红灯",
+    frozenset({"days_since_shipping", "order_id", "ship_date"}): (
+        "订单 {order_id} 的发货单于 {ship_date} 发出，{days_since_shipping} 天后仍未确认签收"
+    ),
+    frozenset({"days_without_order", "last_order", "orders_before"}): (
+        "经销商 {dealer} 此前常规下单 {orders_before} 次，自 {last_order} 起已 "
+        "{days_without_order} 天未下单"
+    ),
+    frozenset({"average_net_sales", "fall_percent", "month", "month_net_sales"}): (
+        "重点经销商 {dealer} {month} 净销售额 {month_net_sales}，比平均 {average_net_sales} "
+        "低 {fall_percent}%"
+    ),
+    frozenset({"day", "floor", "month", "month_to_date_net_sales", "pace"}): (
+        "{month} 前 {day} 天净销售额 {month_to_date_net_sales}，按此进度全月约 {pace}，"
+        "低于保底目标 {floor}"
+    ),
+    frozenset({"approved_quantity", "deviation_percent", "month", "ordered_quantity"}): (
+        "经销商 {dealer} {month} 订货 {ordered_quantity}，批准的要货计划为 "
+        "{approved_quantity}，偏差 {deviation_percent}%"
+    ),
+    frozenset({"available", "safety_stock", "short", "sku", "warehouse"}): (
+        "{sku} 在 {warehouse} 可用 {available}，低于安全库存 {safety_stock}（缺 {short}）"
+    ),
+    frozenset({"days", "older_units", "on_hand", "sku", "warehouse"}): (
+        "经销商 {dealer} 在 {warehouse} 的代销库存中，{sku} 共 {on_hand} 件，其中 "
+        "{older_units} 件超过 {days} 天"
+    ),
+}
+_MONEY_FIGURES = frozenset(
+    {
+        "order_total", "exposure", "credit_limit", "shortfall", "over_limit",
+        "approval_threshold", "amount", "threshold", "overdue", "over_90", "month_net_sales",
+        "average_net_sales", "month_to_date_net_sales", "pace", "floor", "difference",
+    }
+)  # fmt: skip
+
+
+def warning_reason(reason: dict, warning: dict, lang: str) -> str:
+    """A warning's reason in the page's language: in Chinese from its figures (the API's
+    sentence when its figures are not a kind this console knows), in English as the API
+    says it."""
+    text = str(reason.get("text", ""))
+    figures = reason.get("figures") or {}
+    template = REASONS_ZH.get(frozenset(figures)) if lang == "zh" else None
+    if template is None:
+        return text
+    try:
+        shown = {
+            name: yuan(value) if name in _MONEY_FIGURES else value
+            for name, value in figures.items()
+        }
+        return template.format(dealer=warning.get("dealer") or "", **shown)
+    except (KeyError, IndexError, ArithmeticError, ValueError):
+        return text

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import services
-from console.i18n import FIGURES_ZH, health_reason
+from console.i18n import FIGURES_ZH, REASONS_ZH, health_reason, warning_reason
 from console.pages.orders import ORDER_RULES
 from console.refusals import REFUSALS_ZH, refusal_text, schema_error_text
 from console.web import LANGUAGE, field_errors
@@ -160,11 +160,42 @@ def test_why_a_dealer_is_red_is_said_in_chinese_from_its_figures_and_the_rules()
     )
 
 
-def test_every_figure_a_warnings_reason_gives_is_named_in_chinese():
-    """The figures services/warnings puts beside a reason (``reason(text, name=value)``)."""
-    names = set()
+def reason_kinds() -> set[frozenset[str]]:
+    """The figures of each kind of reason services/warnings gives (``reason(text, a=...)``)."""
+    kinds = set()
     for path in (ROOT / "services" / "warnings").glob("*.py"):
         for call in re.finditer(r"\breason\((.*?)\n\s*\)", path.read_text(encoding="utf-8"), re.S):
-            names.update(re.findall(r"^\s*([a-z_0-9]+)=", call.group(1), re.M))
-    assert len(names) > 30
+            names = re.findall(r"^\s*([a-z_0-9]+)=", call.group(1), re.M)
+            if names:
+                kinds.add(frozenset(names))
+    return kinds
+
+
+def test_every_kind_of_warnings_reason_and_its_figures_are_said_in_chinese():
+    kinds = reason_kinds()
+    assert len(kinds) > 15
+    names = set().union(*kinds)
     assert not names - FIGURES_ZH.keys(), sorted(names - FIGURES_ZH.keys())
+    assert not kinds - REASONS_ZH.keys(), [sorted(k) for k in kinds - REASONS_ZH.keys()]
+
+
+def test_a_warnings_reason_is_said_in_chinese_from_its_figures():
+    hold = {
+        "text": "credit refused for dealer CD-001: ...",
+        "figures": {
+            "order_total": "38970.00",
+            "exposure": "120000.00",
+            "credit_limit": "150000.00",
+            "shortfall": "8970.00",
+        },
+    }
+    warning = {"dealer": "CD-001"}
+    assert warning_reason(hold, warning, "zh") == (
+        "经销商 CD-001 信用不足：敞口 ¥120,000.00 加本单 ¥38,970.00，超出信用额度 "
+        "¥150,000.00 共 ¥8,970.00"
+    )
+    assert warning_reason(hold, warning, "en") == hold["text"]
+    odd = {"text": "a newer kind", "figures": {"something": "1"}}
+    assert warning_reason(odd, warning, "zh") == "a newer kind"
+    unreadable = {**hold, "figures": {**hold["figures"], "exposure": "n/a"}}
+    assert warning_reason(unreadable, warning, "zh") == hold["text"]

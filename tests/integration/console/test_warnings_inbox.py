@@ -113,6 +113,7 @@ def test_the_bell_counts_the_scope_s_open_warnings_and_the_list_shows_the_api_s(
     assert (row["severity"], row["level"], row["status"]) == ("high", "branch_manager", "open")
     assert row["cells"][1] == "订单信用冻结"
     reasons = row["cells"][3]
+    assert "信用不足" in reasons  # said in Chinese from its figures (the API: in English)
     for name, value in hold["reasons"][0]["figures"].items():  # named in Chinese
         assert f"{FIGURES_ZH[name]}: {value}" in reasons, (name, reasons)
     assert row["cells"][5] == "分公司经理"
