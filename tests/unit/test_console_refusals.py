@@ -199,3 +199,12 @@ def test_a_warnings_reason_is_said_in_chinese_from_its_figures():
     assert warning_reason(odd, warning, "zh") == "a newer kind"
     unreadable = {**hold, "figures": {**hold["figures"], "exposure": "n/a"}}
     assert warning_reason(unreadable, warning, "zh") == hold["text"]
+
+
+def test_every_warning_rule_has_its_name_in_both_languages():
+    from console.i18n import MESSAGES
+    from services.warnings.rules import CATALOGUE
+
+    for lang in ("zh", "en"):
+        missing = [code for code in CATALOGUE if f"rule.{code}" not in MESSAGES[lang]]
+        assert not missing, (lang, missing)
