@@ -115,7 +115,7 @@ REFUSALS_ZH: dict[str, str] = {
     "cash_application_exceeds_open": "核销金额超过发票的未结余额",
     "credit_note_exceeds_open_balance": "贷项通知的金额超过发票的未结余额",
     "invalid_health_rules": "渠道健康规则无效",
-    "cut_over_closed": "该经销商已有业务往来，期初数据须在此之前录入",
+    "cut_over_closed": "已有业务发生，期初数据须在业务之前录入（总部可重新开放期初切换）",
     "opening_already_recorded": "期初数据已录入",
     "settled_on_in_future": "结算日期不能晚于今天",
     # -- bulk imports --
